@@ -1,0 +1,119 @@
+# snap's build.  ./configure first (it writes config.mak).
+#
+#   make                      build bin/ (the commands) and lib/libsnap.a
+#   make check                run the test suite (t/)
+#   make DEVELOPER=1          warnings are errors
+#   make SANITIZE=address,undefined check
+#   make bench                benchmarks against b3sum, zstd, tar, restic, borg, git
+#   make install PREFIX=/usr/local DESTDIR=
+#   make uninstall | clean
+
+-include config.mak
+
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+LIBEXECDIR = $(PREFIX)/libexec/snap
+DOCDIR = $(PREFIX)/share/doc/snap
+VERSION = 0.1.0
+
+OPT ?= -O2 -g
+WARN = -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wvla -Wwrite-strings
+ifeq ($(DEVELOPER),1)
+WARN += -Werror
+endif
+ifneq ($(SANITIZE),)
+OPT += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -I$(BLAKE3_DIR) \
+	    -DSNAP_VERSION='"$(VERSION)"' -DSNAP_LIBEXECDIR='"$(LIBEXECDIR)"' \
+	    $(ZSTD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
+CFLAGS = $(OPT) $(WARN)
+LIBS = $(ZSTD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lpthread
+
+LIB_SRCS = $(sort $(wildcard lib/*.c))
+LIB_OBJS = $(LIB_SRCS:.c=.o)
+LIB_HDRS = $(wildcard lib/*.h)
+B3_OBJS = $(patsubst %,build/blake3/%.o,$(BLAKE3_SRCS))
+
+CMD_C = $(sort $(wildcard cmd/snap-*.c))
+CMD_SH = $(sort $(wildcard cmd/snap-*.sh))
+PROGS = bin/snap $(patsubst cmd/%.c,bin/%,$(CMD_C))
+SCRIPTS = $(patsubst cmd/%.sh,bin/%,$(CMD_SH))
+UNIT_SRCS = $(sort $(wildcard t/unit/*.c))
+UNIT_PROGS = $(patsubst t/unit/%.c,t/unit/bin/%,$(UNIT_SRCS))
+
+all: $(PROGS) $(SCRIPTS) $(UNIT_PROGS)
+
+config.mak:
+	@echo "snap: run ./configure first (./configure --install-deps installs what it needs)" >&2
+	@false
+
+lib/%.o: lib/%.c $(LIB_HDRS) config.mak
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# BLAKE3 is built from the sources configure found; its own code gets no
+# project warnings.
+build/blake3/%.c.o: $(BLAKE3_DIR)/%.c config.mak
+	@mkdir -p build/blake3
+	$(CC) $(BLAKE3_FLAGS) $(OPT) -c -o $@ $<
+build/blake3/%.S.o: $(BLAKE3_DIR)/%.S config.mak
+	@mkdir -p build/blake3
+	$(CC) $(BLAKE3_FLAGS) $(OPT) -c -o $@ $<
+
+lib/libsnap.a: $(LIB_OBJS) $(B3_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/%: cmd/%.c lib/libsnap.a
+	@mkdir -p bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< lib/libsnap.a $(LDFLAGS) $(LIBS)
+
+bin/snap: cmd/snap.c lib/libsnap.a
+	@mkdir -p bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< lib/libsnap.a $(LDFLAGS) $(LIBS)
+
+bin/%: cmd/%.sh
+	@mkdir -p bin
+	cp $< $@
+	chmod 755 $@
+
+t/unit/bin/%: t/unit/%.c lib/libsnap.a
+	@mkdir -p t/unit/bin
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< lib/libsnap.a $(LDFLAGS) $(LIBS)
+
+.SECONDARY:
+
+check: all
+	BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh $(T)
+
+bench: all
+	sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 bin/snap $(DESTDIR)$(BINDIR)/snap
+	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
+		install -m 755 $$p $(DESTDIR)$(LIBEXECDIR)/ || exit 1; \
+		ln -sf ../libexec/snap/$${p#bin/} $(DESTDIR)$(BINDIR)/$${p#bin/} || exit 1; \
+	done
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/snap
+	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
+		rm -f $(DESTDIR)$(LIBEXECDIR)/$${p#bin/} $(DESTDIR)$(BINDIR)/$${p#bin/}; \
+	done
+	-rmdir $(DESTDIR)$(LIBEXECDIR)
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf bin build t/unit/bin lib/*.o lib/libsnap.a
+
+distclean: clean
+	rm -f config.mak
+
+.PHONY: all check bench install uninstall clean distclean

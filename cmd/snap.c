@@ -1,0 +1,161 @@
+/*
+ * snap COMMAND [ARGS...]: runs snap-COMMAND, found beside this program,
+ * then in the installed libexec directory, then on PATH.
+ */
+#include "strbuf.h"
+#include "usage.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage_str[] =
+"usage: snap [--version] [--help] [--exec-path] COMMAND [ARGS...]\n"
+"\n"
+"Runs snap-COMMAND with ARGS.  'snap help COMMAND' shows a command's help.\n";
+
+static char *self_dir(void)
+{
+	char *exe = realpath("/proc/self/exe", NULL);
+	char *slash;
+
+	if (!exe)
+		return NULL;
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	return exe;
+}
+
+static int is_exec(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && !access(path, X_OK);
+}
+
+/* The directories searched, in order, as a NULL-terminated list. */
+static void search_dirs(const char **dirs)
+{
+	static char *mine;
+	const char *env = getenv("SNAP_EXEC_PATH");
+	int n = 0;
+
+	if (env && *env)
+		dirs[n++] = env;
+	if (!mine)
+		mine = self_dir();
+	if (mine)
+		dirs[n++] = mine;
+	dirs[n++] = SNAP_LIBEXECDIR;
+	dirs[n] = NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list_commands(void)
+{
+	const char *dirs[4];
+	char **names = NULL;
+	size_t nr = 0, alloc = 0, i;
+	int d;
+
+	search_dirs(dirs);
+	for (d = 0; dirs[d]; d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *de;
+
+		if (!dir)
+			continue;
+		while ((de = readdir(dir))) {
+			struct strbuf p = STRBUF_INIT;
+
+			if (strncmp(de->d_name, "snap-", 5) || !de->d_name[5])
+				continue;
+			strbuf_addf(&p, "%s/%s", dirs[d], de->d_name);
+			if (is_exec(p.buf)) {
+				ALLOC_GROW(names, nr + 1, alloc);
+				names[nr++] = xstrdup(de->d_name + 5);
+			}
+			strbuf_release(&p);
+		}
+		closedir(dir);
+	}
+	qsort(names, nr, sizeof(*names), cmp_str);
+	fputs(usage_str, stdout);
+	fputs("\nCommands:\n", stdout);
+	for (i = 0; i < nr; i++) {
+		if (!i || strcmp(names[i], names[i - 1]))
+			printf("   %s\n", names[i]);
+	}
+	for (i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
+static _Noreturn void run(const char *cmd, char **argv)
+{
+	const char *dirs[4];
+	struct strbuf path = STRBUF_INIT;
+	int d;
+
+	if (!*cmd || strchr(cmd, '/'))
+		usage_error(usage_str, "'%s' is not a snap command", cmd);
+	search_dirs(dirs);
+	for (d = 0; dirs[d]; d++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/snap-%s", dirs[d], cmd);
+		if (is_exec(path.buf)) {
+			argv[0] = path.buf;
+			execv(path.buf, argv);
+			die("cannot run '%s': %s", path.buf, strerror(errno));
+		}
+	}
+	strbuf_reset(&path);
+	strbuf_addf(&path, "snap-%s", cmd);
+	argv[0] = path.buf;
+	execvp(path.buf, argv);
+	if (errno == ENOENT)
+		usage_error(usage_str, "'%s' is not a snap command; see 'snap --help'", cmd);
+	die("cannot run '%s': %s", path.buf, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	usage_setup(argv[0]);
+	if (argc < 2)
+		usage_error(usage_str, "no command given");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		list_commands();
+		return finish_stdout(0);
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("snap version %s\n", SNAP_VERSION);
+		return finish_stdout(0);
+	}
+	if (!strcmp(argv[1], "--exec-path")) {
+		const char *dirs[4];
+		search_dirs(dirs);
+		printf("%s\n", dirs[0]);
+		return finish_stdout(0);
+	}
+	if (argv[1][0] == '-')
+		usage_error(usage_str, "unknown option '%s'", argv[1]);
+	if (!strcmp(argv[1], "help")) {
+		char *args[] = { NULL, (char *)"--help", NULL };
+		if (argc < 3) {
+			list_commands();
+			return finish_stdout(0);
+		}
+		run(argv[2], args);
+	}
+	run(argv[1], argv + 1);
+}

@@ -1,0 +1,49 @@
+#ifndef SNAP_FSIO_H
+#define SNAP_FSIO_H
+
+/*
+ * fsio: every call that changes the store's files goes through here, so
+ * that tests can make any of them fail.  Each function behaves as the
+ * system call it is named after (returns -1 with errno set on failure),
+ * except fsio_write, which writes everything or fails.
+ *
+ * Fault injection: SNAP_FAULT="OP:N:ERRNO[,OP:N:ERRNO...]" makes the Nth
+ * call (counted from 1 in this process) of OP fail with ERRNO, where OP is
+ * one of open, write, fsync, rename, link, unlink, mkdir, close, utime,
+ * symlink and ERRNO a name such as EIO, ENOSPC, EROFS, EACCES, EDQUOT.
+ * N may be "*" for every call.  docs/ARCHITECTURE.md describes it.
+ */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct strbuf;
+
+int fsio_open(const char *path, int flags, mode_t mode);
+int fsio_openat(int dirfd, const char *path, int flags, mode_t mode);
+int fsio_write(int fd, const void *buf, size_t len);
+int fsio_fsync(int fd);
+int fsio_close(int fd);
+int fsio_rename(const char *from, const char *to);
+int fsio_link(const char *from, const char *to);
+int fsio_unlink(const char *path);
+int fsio_rmdir(const char *path);
+int fsio_mkdir(const char *path, mode_t mode);
+int fsio_symlink(const char *target, const char *path);
+/* Sets a path's times to now (refreshes an object's mtime). */
+int fsio_touch(const char *path);
+/* Opens a directory and fsyncs it, so a rename or link in it is durable. */
+int fsio_fsync_dir(const char *path);
+/* fsio_fsync_dir of the directory that holds path. */
+int fsio_fsync_parent(const char *path);
+
+/*
+ * Creates a new file "<dir>/<prefix>XXXXXX" with O_EXCL and mode 0444,
+ * writes its path into path and returns the descriptor (-1 with errno).
+ */
+int fsio_mktemp(const char *dir, const char *prefix, struct strbuf *path);
+
+/* mkdir -p for the directories above path, fsyncing each new one's parent. */
+int fsio_mkdirs_for(const char *path);
+
+#endif

@@ -1,0 +1,107 @@
+#ifndef SNAP_ODB_H
+#define SNAP_ODB_H
+
+/*
+ * The object database: the one way commands read and write objects.
+ *
+ * Objects are addressed by struct snap_oid (BLAKE3 of "<type> <size>\0" +
+ * payload).  Today every object is loose (objects/<2 hex>/<62 hex>, a zstd
+ * frame of header + payload; docs/FORMAT.md); pack files will sit behind
+ * the same calls.
+ *
+ * Reads verify.  odb_read() and the stream API recompute the id of what
+ * they decompress and fail with SNAP_ECORRUPT on a mismatch, a truncated or
+ * over-long payload, or bytes after the frame.  Decompression never
+ * produces more than the size the header declares, so a crafted object
+ * cannot exhaust memory or disk.  odb_read_header() reads only the header
+ * (for -t, -s, -e and --batch-check) and does not verify the payload.
+ *
+ * Writes are atomic and durable: a temporary file under objects/tmp,
+ * fsync, link into place, fsync of the directory.  An object that exists
+ * is never rewritten; writing it again refreshes its mtime.
+ */
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "object.h"
+#include "oid.h"
+#include "store.h"
+#include "strbuf.h"
+
+struct odb;
+struct odb_stream;
+
+/* Opens the object database of an open store (not owned by the odb). */
+int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err);
+void odb_close(struct odb *odb);
+struct snap_store *odb_store(struct odb *odb);
+
+/* 1 if the object is present, else 0. */
+int odb_has(struct odb *odb, const struct snap_oid *oid);
+
+/* Reads type and size from the header only.  SNAP_ENOTFOUND if absent. */
+int odb_read_header(struct odb *odb, const struct snap_oid *oid,
+		    enum object_type *type, uint64_t *size, struct strbuf *err);
+
+/*
+ * Reads a whole object into out (replacing its content), verified.
+ * SNAP_ETOOBIG if its size is above max.  *type may be NULL.
+ */
+int odb_read(struct odb *odb, const struct snap_oid *oid,
+	     enum object_type *type, struct strbuf *out, size_t max,
+	     struct strbuf *err);
+
+/*
+ * Streams an object's payload.  odb_stream_read() fills up to len bytes
+ * and sets *got; *got == 0 means the end, reached only after the whole
+ * object was verified.  A verification failure is reported by the read
+ * that meets it: bytes handed out before it must be treated as unverified.
+ */
+int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
+		    struct odb_stream **out, enum object_type *type,
+		    uint64_t *size, struct strbuf *err);
+int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
+		    size_t *got, struct strbuf *err);
+void odb_stream_close(struct odb_stream *st);
+
+/* Stores a payload held in memory and sets *oid. */
+int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
+		  size_t len, struct snap_oid *oid, struct strbuf *err);
+
+/*
+ * Stores exactly size bytes read from fd, in constant memory, and sets
+ * *oid.  what names the input in messages.  SNAP_EINVAL if fd ends early
+ * or holds more (a file that changed while it was read).
+ */
+int odb_write_fd(struct odb *odb, enum object_type type, int fd,
+		 uint64_t size, const char *what, struct snap_oid *oid,
+		 struct strbuf *err);
+
+/*
+ * Calls fn once for every object id present, in ascending id order within
+ * each shard (so in ascending order overall).  A non-zero return from fn
+ * stops the walk and is returned.
+ */
+typedef int (*odb_each_fn)(const struct snap_oid *oid, void *data);
+int odb_for_each(struct odb *odb, odb_each_fn fn, void *data,
+		 struct strbuf *err);
+
+/*
+ * Resolves len (4 to 64) hex digits to the one object they begin.
+ * SNAP_ENOTFOUND, SNAP_EAMBIGUOUS or SNAP_EINVAL (not hex, too short).
+ */
+int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
+		       struct snap_oid *oid, struct strbuf *err);
+
+/* The path of a loose object, for messages. */
+void odb_loose_path(struct odb *odb, const struct snap_oid *oid,
+		    struct strbuf *out);
+
+/*
+ * Hashing without a store: the id of size bytes from fd (constant memory).
+ */
+int hash_fd(enum object_type type, int fd, uint64_t size, const char *what,
+	    struct snap_oid *oid, struct strbuf *err);
+
+#endif

@@ -1,0 +1,273 @@
+#include "store.h"
+#include "error.h"
+#include "fsio.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static char *absolute(const char *path)
+{
+	char *r = realpath(path, NULL);
+	return r ? r : xstrdup(path);
+}
+
+/* Parses "key = value" lines; unknown keys are kept for newer readers. */
+static int parse_config(struct snap_store *store, const char *text,
+			const char *file, struct strbuf *err)
+{
+	const char *line = text;
+	int seen_format = 0, lineno = 0;
+
+	store->format = 0;
+	store->level = SNAP_DEFAULT_LEVEL;
+	while (*line) {
+		const char *end = strchrnul(line, '\n');
+		const char *eq = memchr(line, '=', (size_t)(end - line));
+		char key[64], val[64];
+		size_t kl, vl;
+		uint64_t v;
+
+		lineno++;
+		if (end == line || *line == '#') {
+			line = *end ? end + 1 : end;
+			continue;
+		}
+		if (!eq)
+			return snap_error(err, SNAP_EINVAL,
+					  "bad config line %d in '%s': no '='", lineno, file);
+		while (eq > line && eq[-1] == ' ')
+			eq--;
+		kl = (size_t)(eq - line);
+		while (*eq == ' ' || *eq == '=')
+			eq++;
+		vl = (size_t)(end - eq);
+		if (kl >= sizeof(key) || vl >= sizeof(val))
+			return snap_error(err, SNAP_EINVAL,
+					  "bad config line %d in '%s': too long", lineno, file);
+		memcpy(key, line, kl);
+		key[kl] = '\0';
+		memcpy(val, eq, vl);
+		val[vl] = '\0';
+		if (!strcmp(key, "format")) {
+			if (parse_u64(val, &v) < 0 || v != SNAP_FORMAT_VERSION)
+				return snap_error(err, SNAP_EINVAL,
+						  "unsupported store format '%s' in '%s' (this snap reads format %d)",
+						  val, file, SNAP_FORMAT_VERSION);
+			store->format = (int)v;
+			seen_format = 1;
+		} else if (!strcmp(key, "hash")) {
+			if (strcmp(val, "blake3"))
+				return snap_error(err, SNAP_EINVAL,
+						  "unsupported hash '%s' in '%s'", val, file);
+		} else if (!strcmp(key, "compression")) {
+			if (parse_u64(val, &v) < 0 || v < 1 || v > 19)
+				return snap_error(err, SNAP_EINVAL,
+						  "bad compression level '%s' in '%s' (1 to 19)", val, file);
+			store->level = (int)v;
+		}
+		line = *end ? end + 1 : end;
+	}
+	if (!seen_format)
+		return snap_error(err, SNAP_EINVAL, "no 'format' in '%s'", file);
+	return 0;
+}
+
+static int open_at(struct snap_store *store, const char *dir, struct strbuf *err)
+{
+	struct strbuf cfg = STRBUF_INIT, text = STRBUF_INIT;
+	int ret;
+
+	strbuf_addf(&cfg, "%s/config", dir);
+	ret = strbuf_read_file(&text, cfg.buf, 65536);
+	if (ret == SNAP_ENOTFOUND) {
+		ret = snap_error(err, SNAP_ENOTFOUND,
+				 "'%s' is not a snap store (no config file)", dir);
+	} else if (ret == SNAP_ETOOBIG) {
+		ret = snap_error(err, SNAP_EINVAL, "config '%s' is too large", cfg.buf);
+	} else if (ret < 0) {
+		ret = snap_error_errno(err, "cannot read '%s'", cfg.buf);
+	} else if ((ret = parse_config(store, text.buf, cfg.buf, err)) == 0) {
+		store->path = absolute(dir);
+	}
+	strbuf_release(&cfg);
+	strbuf_release(&text);
+	return ret;
+}
+
+int store_open(struct snap_store *store, const char *dir, struct strbuf *err)
+{
+	struct strbuf cur = STRBUF_INIT;
+	char *cwd;
+	int ret;
+
+	memset(store, 0, sizeof(*store));
+	if (!dir)
+		dir = getenv("SNAP_DIR");
+	if (dir && *dir) {
+		if (!is_dir(dir))
+			return snap_error(err, SNAP_ENOTFOUND,
+					  "store '%s' does not exist", dir);
+		return open_at(store, dir, err);
+	}
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return snap_error_errno(err, "cannot get the working directory");
+	strbuf_addstr(&cur, cwd);
+	for (;;) {
+		size_t base = cur.len;
+
+		strbuf_addstr(&cur, cur.len > 1 ? "/.snap" : ".snap");
+		if (is_dir(cur.buf)) {
+			ret = open_at(store, cur.buf, err);
+			goto out;
+		}
+		strbuf_setlen(&cur, base);
+		if (base <= 1)
+			break;
+		while (cur.len > 1 && cur.buf[cur.len - 1] != '/')
+			cur.len--;
+		if (cur.len > 1)
+			cur.len--;
+		strbuf_setlen(&cur, cur.len);
+	}
+	ret = snap_error(err, SNAP_ENOTFOUND,
+			 "no snap store: no .snap directory here or above '%s' "
+			 "(use --store DIR, set SNAP_DIR, or run snap-init)", cwd);
+out:
+	free(cwd);
+	strbuf_release(&cur);
+	return ret;
+}
+
+void store_release(struct snap_store *store)
+{
+	free(store->path);
+	store->path = NULL;
+}
+
+void store_path(const struct snap_store *store, struct strbuf *sb,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	strbuf_reset(sb);
+	strbuf_addstr(sb, store->path);
+	strbuf_addch(sb, '/');
+	va_start(ap, fmt);
+	strbuf_vaddf(sb, fmt, ap);
+	va_end(ap);
+}
+
+const char *store_hint(const char *dir)
+{
+	if (dir)
+		return dir;
+	if (getenv("SNAP_DIR") && *getenv("SNAP_DIR"))
+		return getenv("SNAP_DIR");
+	return ".snap";
+}
+
+static const char *const store_dirs[] = {
+	"objects", "objects/pack", "objects/tmp", "refs", "refs/snapshots",
+	"refs/tags", "logs", "logs/refs",
+};
+
+int store_create(const char *path, int level, int *existed, struct strbuf *err)
+{
+	struct strbuf p = STRBUF_INIT, cfg = STRBUF_INIT;
+	struct stat st;
+	size_t i;
+	int fd, ret = 0;
+
+	*existed = 0;
+	strbuf_addf(&p, "%s/config", path);
+	if (stat(p.buf, &st) == 0) {
+		*existed = 1;
+	} else if (is_dir(path)) {
+		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		struct dirent *de;
+		int nonempty = 0;
+
+		if (!d) {
+			if (dfd >= 0)
+				close(dfd);
+			ret = snap_error_errno(err, "cannot read directory '%s'", path);
+			goto out;
+		}
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				nonempty = 1;
+		closedir(d);
+		if (nonempty) {
+			ret = snap_error(err, SNAP_EEXISTS,
+					 "'%s' exists and is not an empty directory", path);
+			goto out;
+		}
+	} else {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/", path);
+		if (fsio_mkdirs_for(p.buf) < 0) {
+			ret = snap_error_errno(err, "cannot create '%s'", path);
+			goto out;
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(store_dirs); i++) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", path, store_dirs[i]);
+		if (fsio_mkdir(p.buf, 0777) < 0 && errno != EEXIST) {
+			ret = snap_error_errno(err, "cannot create '%s'", p.buf);
+			goto out;
+		}
+	}
+	if (*existed)
+		goto out;
+	/* config last, written whole and renamed: its presence marks a store. */
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/objects/tmp", path);
+	fd = fsio_mktemp(p.buf, "config-", &p);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create a temporary file in '%s/objects/tmp'", path);
+		goto out;
+	}
+	strbuf_addf(&cfg, "# snap store\nformat = %d\nhash = blake3\ncompression = %d\n",
+		    SNAP_FORMAT_VERSION, level);
+	if (fsio_write(fd, cfg.buf, cfg.len) < 0 || fsio_fsync(fd) < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", p.buf);
+		fsio_close(fd);
+		unlink(p.buf);
+		goto out;
+	}
+	if (fsio_close(fd) < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", p.buf);
+		unlink(p.buf);
+		goto out;
+	}
+	strbuf_reset(&cfg);
+	strbuf_addf(&cfg, "%s/config", path);
+	if (fsio_rename(p.buf, cfg.buf) < 0) {
+		ret = snap_error_errno(err, "cannot create '%s'", cfg.buf);
+		unlink(p.buf);
+		goto out;
+	}
+	if (fsio_fsync_dir(path) < 0)
+		ret = snap_error_errno(err, "cannot sync '%s'", path);
+out:
+	strbuf_release(&p);
+	strbuf_release(&cfg);
+	return ret;
+}

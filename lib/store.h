@@ -1,0 +1,45 @@
+#ifndef SNAP_STORE_H
+#define SNAP_STORE_H
+
+/*
+ * A store: the directory that holds config, objects/ and refs/
+ * (docs/FORMAT.md).  store_find() locates it the way every command does:
+ * an explicit --store DIR, else $SNAP_DIR, else a ".snap" directory found
+ * upward from the working directory.
+ */
+
+#include "strbuf.h"
+
+#define SNAP_FORMAT_VERSION 1
+#define SNAP_DEFAULT_LEVEL 3
+
+struct snap_store {
+	char *path;		/* absolute path of the store directory */
+	int format;		/* "format" from config */
+	int level;		/* zstd level for new objects */
+};
+
+/*
+ * Opens the store named by dir (may be NULL: then $SNAP_DIR, then a search
+ * upward for ".snap").  Reads and checks its config.  SNAP_ENOTFOUND when
+ * there is none; SNAP_EINVAL for an unreadable or unsupported config.
+ */
+int store_open(struct snap_store *store, const char *dir, struct strbuf *err);
+
+/*
+ * Creates a store at path (directories made as needed), with the given
+ * compression level.  An existing store is left as it is and *existed set;
+ * a non-empty directory that is not a store is refused.
+ */
+int store_create(const char *path, int level, int *existed, struct strbuf *err);
+
+void store_release(struct snap_store *store);
+
+/* Sets sb to "<store>/<fmt...>". */
+void store_path(const struct snap_store *store, struct strbuf *sb,
+		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Where the store is looked for, for messages: dir, $SNAP_DIR or ".snap". */
+const char *store_hint(const char *dir);
+
+#endif

@@ -1,0 +1,98 @@
+#include "usage.h"
+#include "odb.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *snap_progname = "snap";
+
+void usage_setup(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	snap_progname = slash ? slash + 1 : argv0;
+}
+
+static void vreport(const char *prefix, const char *fmt, va_list ap)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "%s: %s", snap_progname, prefix);
+	strbuf_vaddf(&sb, fmt, ap);
+	strbuf_addch(&sb, '\n');
+	fflush(stdout);
+	fwrite(sb.buf, 1, sb.len, stderr);
+	strbuf_release(&sb);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("fatal: ", fmt, ap);
+	va_end(ap);
+	exit(EXIT_FATAL);
+}
+
+void die_err(const struct strbuf *err)
+{
+	die("%s", err->len ? err->buf : "unknown error");
+}
+
+void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("error: ", fmt, ap);
+	va_end(ap);
+	fputs(usage, stderr);
+	exit(EXIT_USAGE);
+}
+
+void usage_help(const char *usage)
+{
+	fputs(usage, stdout);
+	exit(finish_stdout(0));
+}
+
+int finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		int saved = errno;
+		fprintf(stderr, "%s: fatal: cannot write to standard output: %s\n",
+			snap_progname, strerror(saved));
+		return EXIT_FATAL;
+	}
+	return status;
+}
+
+void xfwrite(const void *buf, size_t len)
+{
+	if (len && fwrite(buf, 1, len, stdout) != len)
+		die("cannot write to standard output: %s", strerror(errno));
+}
+
+void open_store_or_die(const char *dir, struct snap_store *store,
+		       struct odb **odb)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (store_open(store, dir, &err) < 0 || odb_open(odb, store, &err) < 0)
+		die_err(&err);
+	strbuf_release(&err);
+}

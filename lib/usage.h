@@ -1,0 +1,56 @@
+#ifndef SNAP_USAGE_H
+#define SNAP_USAGE_H
+
+/*
+ * Helpers for cmd/ only: the program name, the exit statuses every command
+ * shares, and the calls that end a command.  lib/ modules never exit; they
+ * return SNAP_E* codes and cmd/ turns them into these.
+ *
+ *   0    success
+ *   1    the answer is "no" (cat-file -e of an absent object, ...)
+ *   128  fatal error: "snap-<cmd>: fatal: <message>" on stderr
+ *   129  usage error: "snap-<cmd>: error: <message>" and the usage
+ */
+
+#include "strbuf.h"
+
+#define EXIT_NO 1
+#define EXIT_FATAL 128
+#define EXIT_USAGE 129
+
+extern const char *snap_progname;
+
+/* Sets the program name used in messages (the basename of argv0). */
+void usage_setup(const char *argv0);
+
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Dies with the message a lib/ call left in err. */
+_Noreturn void die_err(const struct strbuf *err);
+/* Prints "error: <msg>" and the usage text on stderr; exits 129. */
+_Noreturn void usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints the usage text on stdout and exits 0 (for --help). */
+_Noreturn void usage_help(const char *usage);
+/* Prints "snap-<cmd>: warning: <msg>" on stderr. */
+void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Flushes stdout and checks that every write to it succeeded; returns the
+ * exit status to use (status, or 128 after a write error such as EPIPE
+ * or ENOSPC).  Every command returns through it.
+ */
+int finish_stdout(int status);
+
+/* Writes to stdout or dies (a closed pipe, a full disk). */
+void xfwrite(const void *buf, size_t len);
+
+struct snap_store;
+struct odb;
+/*
+ * Opens the store named by --store (dir, may be NULL), $SNAP_DIR or .snap
+ * above the working directory, and its object database; dies without one.
+ */
+void open_store_or_die(const char *dir, struct snap_store *store,
+		       struct odb **odb);
+
+#endif

@@ -1,0 +1,42 @@
+#ifndef SNAP_UTIL_H
+#define SNAP_UTIL_H
+
+/*
+ * Small helpers every module uses: checked allocation (out of memory
+ * aborts: the one failure lib/ does not return), BUG() for broken
+ * invariants, and integer parsing that refuses anything but plain digits.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Grows *arr (of *alloc elements of size elem) to hold at least want. */
+void *xgrow(void *arr, size_t *alloc, size_t want, size_t elem);
+#define ALLOC_GROW(arr, want, alloc) \
+	((arr) = xgrow((arr), &(alloc), (want), sizeof(*(arr))))
+
+_Noreturn void bug_fl(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define BUG(...) bug_fl(__FILE__, __LINE__, __VA_ARGS__)
+
+/*
+ * Parses a whole string of decimal digits (no sign, no spaces, no leading
+ * '+') into *out.  Returns 0, or -1 on anything else or on overflow.
+ */
+int parse_u64(const char *s, uint64_t *out);
+/* Same for a signed value (an optional leading '-'). */
+int parse_i64(const char *s, int64_t *out);
+
+/* write(2) all of buf, retrying on EINTR and short writes; -1 with errno. */
+int write_all(int fd, const void *buf, size_t len);
+/* read(2) until len bytes or end of file; returns bytes read or -1. */
+long long read_full(int fd, void *buf, size_t len);
+
+#endif
