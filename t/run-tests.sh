@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs the Bats suite (t/NNNN-*.bats, or the files given) with TAP output
+# and closes with one line: "N passed, N failed, N skipped".
+# Exit status: 0 when nothing failed, 1 otherwise.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+: "${BATS:=bats}"
+: "${BATS_LIB:=/usr/lib/bats}"
+export BATS_LIB SNAP_BUILD="$top"
+
+if [ $# -eq 0 ]; then
+	set -- "$here"/[0-9][0-9][0-9][0-9]-*.bats
+fi
+out=$(mktemp "${TMPDIR:-/tmp}/snap-tap.XXXXXX")
+trap 'rm -f "$out"' EXIT INT TERM
+
+"$BATS" --formatter tap "$@" | tee "$out"
+bats_status=$?
+
+passed=$(grep -c '^ok ' "$out" | tr -d ' ')
+skipped=$(grep -c '^ok .* # skip' "$out" | tr -d ' ')
+failed=$(grep -c '^not ok ' "$out" | tr -d ' ')
+passed=$((passed - skipped))
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+	exit 1
+fi
+# bats itself failing (a syntax error in a file) is a failure too.
+[ "$bats_status" -eq 0 ] || exit 1
+exit 0

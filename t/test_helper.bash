@@ -1,0 +1,53 @@
+bats_require_minimum_version 1.5.0
+
+# Loaded by every t/*.bats file:  load test_helper
+#
+# Puts the built commands first on PATH, gives each test its own empty
+# directory as the working directory, and offers small helpers.
+
+bats_load_library bats-support 2>/dev/null || load "${BATS_LIB:-/usr/lib/bats}/bats-support/load"
+bats_load_library bats-assert 2>/dev/null || load "${BATS_LIB:-/usr/lib/bats}/bats-assert/load"
+bats_load_library bats-file 2>/dev/null || load "${BATS_LIB:-/usr/lib/bats}/bats-file/load"
+
+SNAP_BUILD=${SNAP_BUILD:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
+export PATH="$SNAP_BUILD/bin:$SNAP_BUILD/t/unit/bin:$PATH"
+FIXTURES="$BATS_TEST_DIRNAME/fixtures"
+
+setup() {
+	unset SNAP_DIR SNAP_FAULT SNAP_TIME
+	export TZ=UTC LC_ALL=C
+	cd "$BATS_TEST_TMPDIR" || return 1
+	if declare -F local_setup >/dev/null; then local_setup; fi
+}
+
+# Makes a store at ./store and exports SNAP_DIR to it.
+init_store() {
+	snap-init -q "${1:-$BATS_TEST_TMPDIR/store}"
+	export SNAP_DIR="${1:-$BATS_TEST_TMPDIR/store}"
+}
+
+# Prints every path of a store with its type, size, mode and content hash,
+# sorted: two listings compare equal when nothing in the store changed.
+store_listing() {
+	(cd "${1:-$SNAP_DIR}" && find . -printf '%p %y %s %m\n' | LC_ALL=C sort &&
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r b3sum)
+}
+
+# The loose object file of an id.
+object_path() {
+	echo "${2:-$SNAP_DIR}/objects/${1:0:2}/${1:2}"
+}
+
+# Writes N bytes of deterministic pseudo-random data to FILE.
+make_file() {
+	local n=$1 file=$2
+	head -c "$n" /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:snap"$n" 2>/dev/null > "$file" ||
+		head -c "$n" /dev/urandom > "$file"
+}
+
+# The id snap must give to FILE as a blob, computed with b3sum.
+b3_blob_id() {
+	local size
+	size=$(stat -c %s "$1")
+	{ printf 'blob %d\0' "$size"; cat "$1"; } | b3sum --no-names
+}
