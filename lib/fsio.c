@@ -125,6 +125,13 @@ int fsio_fsync(int fd)
 	return fsync(fd);
 }
 
+int fsio_syncfs(int fd)
+{
+	if (inject(OP_FSYNC))
+		return -1;
+	return syncfs(fd);
+}
+
 int fsio_close(int fd)
 {
 	if (inject(OP_CLOSE)) {

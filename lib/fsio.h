@@ -23,6 +23,8 @@ int fsio_open(const char *path, int flags, mode_t mode);
 int fsio_openat(int dirfd, const char *path, int flags, mode_t mode);
 int fsio_write(int fd, const void *buf, size_t len);
 int fsio_fsync(int fd);
+/* syncfs(2); counted and failed as "fsync" by SNAP_FAULT. */
+int fsio_syncfs(int fd);
 int fsio_close(int fd);
 int fsio_rename(const char *from, const char *to);
 int fsio_link(const char *from, const char *to);

@@ -20,8 +20,19 @@
 /* Largest zstd window accepted on read: the zstd tool's own default. */
 #define WINDOW_LOG_MAX 27
 
+struct pending {
+	struct snap_oid oid;
+	char *tmp;
+};
+
 struct odb {
 	struct snap_store *store;
+	int batch;
+	struct pending *pending;
+	size_t nr_pending, alloc_pending;
+	/* open-addressing set of indexes into pending, 0 = empty, else i+1 */
+	uint32_t *pset;
+	size_t pset_size;
 	struct strbuf path;	/* scratch for object paths */
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;	/* lent to one stream at a time */
@@ -39,10 +50,26 @@ int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 	return 0;
 }
 
+static void drop_pending(struct odb *odb)
+{
+	size_t i;
+
+	for (i = 0; i < odb->nr_pending; i++) {
+		unlink(odb->pending[i].tmp);
+		free(odb->pending[i].tmp);
+	}
+	odb->nr_pending = 0;
+	if (odb->pset)
+		memset(odb->pset, 0, odb->pset_size * sizeof(*odb->pset));
+}
+
 void odb_close(struct odb *odb)
 {
 	if (!odb)
 		return;
+	drop_pending(odb);
+	free(odb->pending);
+	free(odb->pset);
 	ZSTD_freeCCtx(odb->cctx);
 	ZSTD_freeDCtx(odb->dctx);
 	strbuf_release(&odb->path);
@@ -64,9 +91,49 @@ void odb_loose_path(struct odb *odb, const struct snap_oid *oid,
 	strbuf_addf(out, "%s/objects/%.2s/%s", odb->store->path, hex, hex + 2);
 }
 
+static size_t pset_slot(const struct odb *odb, const struct snap_oid *oid)
+{
+	uint64_t h;
+
+	memcpy(&h, oid->hash, sizeof(h));
+	return (size_t)(h & (odb->pset_size - 1));
+}
+
+static int pending_has(const struct odb *odb, const struct snap_oid *oid)
+{
+	size_t i;
+
+	if (!odb->nr_pending)
+		return 0;
+	for (i = pset_slot(odb, oid); odb->pset[i]; i = (i + 1) & (odb->pset_size - 1))
+		if (!oid_cmp(&odb->pending[odb->pset[i] - 1].oid, oid))
+			return 1;
+	return 0;
+}
+
+static void pending_add(struct odb *odb, const struct snap_oid *oid, const char *tmp)
+{
+	size_t i;
+
+	if (!odb->pset) {
+		odb->pset_size = 2 * SNAP_BATCH_MAX;
+		odb->pset = xcalloc(odb->pset_size, sizeof(*odb->pset));
+	}
+	ALLOC_GROW(odb->pending, odb->nr_pending + 1, odb->alloc_pending);
+	odb->pending[odb->nr_pending].oid = *oid;
+	odb->pending[odb->nr_pending].tmp = xstrdup(tmp);
+	odb->nr_pending++;
+	for (i = pset_slot(odb, oid); odb->pset[i]; i = (i + 1) & (odb->pset_size - 1))
+		;
+	odb->pset[i] = (uint32_t)odb->nr_pending;
+}
+
 int odb_has(struct odb *odb, const struct snap_oid *oid)
 {
 	struct stat st;
+
+	if (pending_has(odb, oid))
+		return 1;
 
 	odb_loose_path(odb, oid, &odb->path);
 	return lstat(odb->path.buf, &st) == 0 && S_ISREG(st.st_mode);
@@ -414,21 +481,87 @@ static void writer_abort(struct writer *w)
 	w->outbuf = NULL;
 }
 
-/* Makes objects/ab/ exist durably. */
-static int make_shard(struct odb *odb, const char *hex, struct strbuf *err)
+/* Makes objects/ab/ exist (durably unless sync is 0). */
+static int make_shard_sync(struct odb *odb, const char *hex, int sync,
+			   struct strbuf *err)
 {
 	struct strbuf dir = STRBUF_INIT;
 	int ret = 0;
 
 	store_path(odb->store, &dir, "objects/%.2s", hex);
 	if (fsio_mkdir(dir.buf, 0777) == 0) {
-		if (fsio_fsync_parent(dir.buf) < 0)
+		if (sync && fsio_fsync_parent(dir.buf) < 0)
 			ret = snap_error_errno(err, "cannot sync '%s/objects'", odb->store->path);
 	} else if (errno != EEXIST) {
 		ret = snap_error_errno(err, "cannot create '%s'", dir.buf);
 	}
 	strbuf_release(&dir);
 	return ret;
+}
+
+static int make_shard(struct odb *odb, const char *hex, struct strbuf *err)
+{
+	return make_shard_sync(odb, hex, 1, err);
+}
+
+static int make_shard_nosync(struct odb *odb, const char *hex, struct strbuf *err)
+{
+	return make_shard_sync(odb, hex, 0, err);
+}
+
+/* Makes the pending objects durable, then visible (see odb.h). */
+static int flush_batch(struct odb *odb, struct strbuf *err)
+{
+	struct strbuf final = STRBUF_INIT, dir = STRBUF_INIT;
+	int fd, ret = 0;
+	size_t i;
+
+	if (!odb->nr_pending)
+		return 0;
+	store_path(odb->store, &dir, "objects/tmp");
+	fd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsio_syncfs(fd) < 0) {
+		ret = snap_error_errno(err, "cannot sync the store '%s'", odb->store->path);
+		goto out;
+	}
+	for (i = 0; i < odb->nr_pending; i++) {
+		struct pending *p = &odb->pending[i];
+		char hex[SNAP_OID_HEXSZ + 1];
+
+		oid_to_hex_r(hex, &p->oid);
+		ret = make_shard_nosync(odb, hex, err);
+		if (ret < 0)
+			goto out;
+		odb_loose_path(odb, &p->oid, &final);
+		if (fsio_link(p->tmp, final.buf) < 0 && errno != EEXIST &&
+		    fsio_rename(p->tmp, final.buf) < 0) {
+			ret = snap_error_errno(err, "cannot create '%s'", final.buf);
+			goto out;
+		}
+	}
+	if (fsio_syncfs(fd) < 0)
+		ret = snap_error_errno(err, "cannot sync the store '%s'", odb->store->path);
+out:
+	if (fd >= 0)
+		close(fd);
+	drop_pending(odb);
+	strbuf_release(&final);
+	strbuf_release(&dir);
+	return ret;
+}
+
+void odb_batch_begin(struct odb *odb)
+{
+	odb->batch++;
+}
+
+int odb_batch_end(struct odb *odb, struct strbuf *err)
+{
+	if (!odb->batch)
+		BUG("odb_batch_end without odb_batch_begin");
+	if (--odb->batch)
+		return 0;
+	return flush_batch(odb, err);
 }
 
 static int writer_finish(struct writer *w, struct snap_oid *oid,
@@ -446,9 +579,24 @@ static int writer_finish(struct writer *w, struct snap_oid *oid,
 	hash_final(&w->hash, oid);
 	oid_to_hex_r(hex, oid);
 	odb_loose_path(odb, oid, &final);
+	if (pending_has(odb, oid))
+		goto out;
 	if (access(final.buf, F_OK) == 0) {
 		/* Present already: keep it, and tell gc it is wanted now. */
 		fsio_touch(final.buf);
+		goto out;
+	}
+	if (odb->batch) {
+		ret = fsio_close(w->fd);
+		w->fd = -1;
+		if (ret < 0) {
+			ret = snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+			goto out;
+		}
+		pending_add(odb, oid, w->tmp.buf);
+		strbuf_reset(&w->tmp);	/* now owned by the batch */
+		if (odb->nr_pending >= SNAP_BATCH_MAX)
+			ret = flush_batch(odb, err);
 		goto out;
 	}
 	if (fsio_fsync(w->fd) < 0) {

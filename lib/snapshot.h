@@ -1,0 +1,66 @@
+#ifndef SNAP_SNAPSHOT_H
+#define SNAP_SNAPSHOT_H
+
+/*
+ * Snapshot objects: text header lines in the manner of a git commit, a
+ * blank line, then the message (docs/FORMAT.md, "Snapshots"):
+ *
+ *   tree <id>
+ *   parent <id>            zero or more
+ *   time <seconds> <+hhmm>
+ *   host <name>
+ *   meta <key>=<value>     zero or more, in the order given
+ *
+ *   <message>
+ *
+ * snapshot_parse() is strict (fields in that order, each once where once
+ * is meant, canonical numbers), so one snapshot has one encoding.
+ */
+
+#include <stdint.h>
+#include "oid.h"
+#include "strbuf.h"
+
+struct snapshot {
+	struct snap_oid tree;
+	struct snap_oid *parents;
+	size_t nr_parents, alloc_parents;
+	int64_t time;		/* seconds since the epoch, UTC */
+	int tz;			/* offset east of UTC, in minutes */
+	char *host;
+	char **meta;		/* "key=value" strings */
+	size_t nr_meta, alloc_meta;
+	char *message;		/* may be empty; no trailing newline added */
+};
+
+#define SNAPSHOT_INIT { .tz = 0 }
+/* Largest snapshot payload snap reads. */
+#define SNAPSHOT_MAX_SIZE (16u << 20)
+/* Times allowed: +-2^40 seconds (about 35,000 years either way). */
+#define SNAPSHOT_TIME_LIMIT ((int64_t)1 << 40)
+
+void snapshot_release(struct snapshot *s);
+void snapshot_add_parent(struct snapshot *s, const struct snap_oid *oid);
+/* Adds "key=value"; SNAP_EINVAL if the key or value is not allowed. */
+int snapshot_add_meta(struct snapshot *s, const char *kv, struct strbuf *err);
+
+int snapshot_encode(const struct snapshot *s, struct strbuf *out,
+		    struct strbuf *err);
+int snapshot_parse(struct snapshot *s, const char *buf, size_t len,
+		   struct strbuf *err);
+
+/* The value of meta key, or NULL. */
+const char *snapshot_meta(const struct snapshot *s, const char *key);
+
+/*
+ * Parses a time as users give it: "SECONDS [+-hhmm]", "@SECONDS",
+ * "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS](Z|+-HH:MM)" (with a space allowed
+ * for 'T'; no zone means UTC).  tz is set to the zone given (else 0).
+ */
+int parse_time(const char *s, int64_t *t, int *tz, struct strbuf *err);
+/* The local time zone offset, in minutes east, at time t. */
+int local_tz(int64_t t);
+/* Appends "YYYY-MM-DD HH:MM:SS +hhmm" for t shown in zone tz. */
+void format_time(struct strbuf *out, int64_t t, int tz);
+
+#endif

@@ -1,0 +1,85 @@
+#ifndef SNAP_TREE_H
+#define SNAP_TREE_H
+
+/*
+ * Tree objects: one directory's entries, sorted by name bytes, one line
+ * each (docs/FORMAT.md, "Trees"):
+ *
+ *   TYPE PERM UID GID MTIME SIZE ID EXTRA NAME\n
+ *
+ * tree_parse() is strict: a tree that parses is one restore can write
+ * safely (names are never empty, ".", ".." and never hold '/' or NUL) and
+ * one whose re-encoding gives the same bytes (so the same id).  Every
+ * reader of trees goes through it, fsck included.
+ */
+
+#include <stdint.h>
+#include <stddef.h>
+#include "oid.h"
+#include "strbuf.h"
+
+enum tree_type {
+	TREE_FILE = 1,
+	TREE_DIR,
+	TREE_SYMLINK,
+	TREE_FIFO,
+	TREE_CHR,
+	TREE_BLK,
+};
+
+struct tree_entry {
+	enum tree_type type;
+	unsigned perm;		/* permission bits, 07777 at most */
+	uint32_t uid, gid;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;	/* below 1e9 */
+	uint64_t size;		/* file size, or symlink target length; 0 else */
+	struct snap_oid oid;	/* blob (file, symlink target) or tree (dir) */
+	uint32_t rdev_major, rdev_minor;	/* TREE_CHR and TREE_BLK */
+	char *link;		/* hard link: path of the group's first member */
+	size_t link_len;
+	char *name;		/* raw bytes; NUL-terminated for convenience */
+	size_t name_len;
+};
+
+struct tree {
+	struct tree_entry *entries;
+	size_t nr, alloc;
+};
+
+#define TREE_INIT { NULL, 0, 0 }
+
+/* Largest tree payload snap reads (a directory of ~1 million entries). */
+#define TREE_MAX_SIZE (256u << 20)
+
+void tree_release(struct tree *t);
+
+/* Appends an entry (copying name and link); the tree owns the copies. */
+struct tree_entry *tree_add(struct tree *t, const struct tree_entry *e);
+
+/* Sorts entries by name bytes (a writer's last step before encoding). */
+void tree_sort(struct tree *t);
+
+/*
+ * Encodes a sorted tree into out.  SNAP_EINVAL if an entry is invalid or
+ * the names are not strictly increasing.
+ */
+int tree_encode(const struct tree *t, struct strbuf *out, struct strbuf *err);
+
+/*
+ * Parses a tree payload.  SNAP_EINVAL with a message naming the line and
+ * the problem on anything not exactly as tree_encode() writes it.
+ */
+int tree_parse(struct tree *t, const char *buf, size_t len, struct strbuf *err);
+
+/* 1 if a name may stand in a tree (and so be written by restore). */
+int tree_name_ok(const char *name, size_t len);
+/* 1 if a relative path (hard link target) is made of valid names. */
+int tree_path_ok(const char *path, size_t len);
+
+const char *tree_type_name(enum tree_type type);
+
+/* Appends a name with the escaping of the tree format (canonical). */
+void tree_escape(struct strbuf *out, const char *name, size_t len);
+
+#endif
