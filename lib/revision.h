@@ -16,4 +16,11 @@ struct odb;
 int resolve_name(struct odb *odb, const char *name, struct snap_oid *oid,
 		 struct strbuf *err);
 
+/*
+ * The tree an id stands for: a tree itself, or a snapshot's root tree.
+ * SNAP_EINVAL for other types (the message names the id and its type).
+ */
+int peel_to_tree(struct odb *odb, const struct snap_oid *oid,
+		 struct snap_oid *tree, struct strbuf *err);
+
 #endif

@@ -1,0 +1,77 @@
+/*
+ * snap-checkout: restores a tree or a snapshot's tree into a directory.
+ */
+#include "checkout.h"
+#include "odb.h"
+#include "revision.h"
+#include "store.h"
+#include "usage.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static const char usage_str[] =
+"usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] TREE|SNAPSHOT DIR [PATH...]\n"
+"\n"
+"Writes the tree into DIR, which must be absent or empty.  With PATHs,\n"
+"only those entries (files or whole directories) are written.\n"
+"\n"
+"  --keep-setuid    keep setuid and setgid bits (cleared otherwise)\n"
+"  --devices        create device nodes (skipped otherwise)\n"
+"  --no-same-owner  do not set owners (as root they are set by default)\n"
+"  -q, --quiet      no warnings about skipped entries\n"
+"  --store DIR      the store (default $SNAP_DIR, else .snap above)\n";
+
+static void warn_cb(const char *msg, void *data)
+{
+	if (!*(int *)data)
+		warning("%s", msg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "keep-setuid", no_argument, NULL, 'u' },
+		{ "devices", no_argument, NULL, 'D' },
+		{ "no-same-owner", no_argument, NULL, 'O' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct checkout_opts co = { .same_owner = 1 };
+	struct strbuf err = STRBUF_INIT;
+	struct snap_store store;
+	struct snap_oid oid, tree;
+	struct odb *odb;
+	const char *dir = NULL;
+	int quiet = 0, c;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': co.keep_setuid = 1; break;
+		case 'D': co.devices = 1; break;
+		case 'O': co.same_owner = 0; break;
+		case 'q': quiet = 1; break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	if (argc - optind < 2)
+		usage_error(usage_str, "expected TREE and DIR");
+	co.paths = (const char *const *)argv + optind + 2;
+	co.nr_paths = (size_t)(argc - optind - 2);
+	co.warn = warn_cb;
+	co.warn_data = &quiet;
+
+	open_store_or_die(dir, &store, &odb);
+	if (resolve_name(odb, argv[optind], &oid, &err) < 0 ||
+	    peel_to_tree(odb, &oid, &tree, &err) < 0 ||
+	    checkout_tree(odb, &tree, argv[optind + 1], &co, &err) < 0)
+		die_err(&err);
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

@@ -1,0 +1,80 @@
+/*
+ * snap-write-tree: stores a directory and prints its root tree id.
+ */
+#include "odb.h"
+#include "store.h"
+#include "usage.h"
+#include "util.h"
+#include "writetree.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char usage_str[] =
+"usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] DIR\n"
+"\n"
+"Stores DIR recursively and prints the id of its root tree.\n"
+"\n"
+"  --exclude PATTERN  leave out entries matching PATTERN (fnmatch); a\n"
+"                     pattern with '/' matches the path below DIR\n"
+"  -x, --one-file-system  do not descend into other filesystems\n"
+"  -q, --quiet        no warnings about skipped sockets\n"
+"  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
+
+static void warn_cb(const char *msg, void *data)
+{
+	if (!*(int *)data)
+		warning("%s", msg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "exclude", required_argument, NULL, 'e' },
+		{ "one-file-system", no_argument, NULL, 'x' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct write_tree_opts wt = { 0 };
+	const char **excludes = NULL;
+	size_t nr = 0, alloc = 0;
+	struct strbuf err = STRBUF_INIT;
+	struct snap_store store;
+	struct snap_oid oid;
+	struct odb *odb;
+	const char *dir = NULL;
+	int quiet = 0, c;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "xqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			ALLOC_GROW(excludes, nr + 1, alloc);
+			excludes[nr++] = optarg;
+			break;
+		case 'x': wt.one_fs = 1; break;
+		case 'q': quiet = 1; break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		usage_error(usage_str, "expected one DIR");
+	wt.excludes = excludes;
+	wt.nr_excludes = nr;
+	wt.warn = warn_cb;
+	wt.warn_data = &quiet;
+
+	open_store_or_die(dir, &store, &odb);
+	if (write_tree(odb, argv[optind], &wt, &oid, &err) < 0)
+		die_err(&err);
+	printf("%s\n", oid_to_hex(&oid));
+	odb_close(odb);
+	store_release(&store);
+	free(excludes);
+	return finish_stdout(0);
+}

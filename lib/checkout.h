@@ -1,0 +1,44 @@
+#ifndef SNAP_CHECKOUT_H
+#define SNAP_CHECKOUT_H
+
+/*
+ * Restoring a tree into a directory, safely.
+ *
+ * First every tree below the root (or below the selected paths) is read,
+ * verified and parsed, and every object they name is checked present: a
+ * malformed tree or a missing object fails the restore before anything is
+ * written, naming every missing id.  Then the entries are written with
+ * *at() calls relative to descriptors of directories this restore created
+ * itself: files with O_CREAT|O_EXCL|O_NOFOLLOW, modes, owners and times
+ * set on the open descriptor, symlinks created and never followed, hard
+ * links only to files this restore wrote.  So nothing is ever written
+ * outside dir, whatever the tree holds.  Each blob is verified as it is
+ * streamed out; a verification failure fails the restore.
+ */
+
+#include "odb.h"
+#include "oid.h"
+#include "strbuf.h"
+
+struct checkout_opts {
+	const char *const *paths;	/* restore only these (relative) paths */
+	size_t nr_paths;
+	int keep_setuid;	/* keep setuid/setgid bits (else cleared) */
+	int devices;		/* create device nodes (else skipped) */
+	int same_owner;		/* set owners (only takes effect as root) */
+	void (*warn)(const char *msg, void *data);
+	void *warn_data;
+};
+
+/*
+ * Restores tree into dir, which must be absent (it is created) or an
+ * empty directory.  SNAP_EEXISTS if dir is not empty, SNAP_ENOTFOUND for
+ * missing objects or paths, SNAP_EINVAL / SNAP_ECORRUPT for bad data.
+ * On failure dir may hold a partial restore: callers wanting all or
+ * nothing restore into a temporary directory and rename it.
+ */
+int checkout_tree(struct odb *odb, const struct snap_oid *tree,
+		  const char *dir, const struct checkout_opts *opts,
+		  struct strbuf *err);
+
+#endif

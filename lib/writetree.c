@@ -1,0 +1,313 @@
+#include "writetree.h"
+#include "error.h"
+#include "tree.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* A regular file with several links, met once already in this walk. */
+struct inode_seen {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+	struct snap_oid oid;
+};
+
+struct walker {
+	struct odb *odb;
+	const struct write_tree_opts *opts;
+	dev_t root_dev;
+	struct inode_seen *seen;
+	size_t nr_seen, alloc_seen;
+	struct strbuf path;	/* relative path of the entry at hand */
+};
+
+void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int excluded(struct walker *w, const char *name)
+{
+	size_t i;
+
+	for (i = 0; w->opts && i < w->opts->nr_excludes; i++) {
+		const char *pat = w->opts->excludes[i];
+		if (strchr(pat, '/') ? !fnmatch(pat, w->path.buf, FNM_PATHNAME)
+				     : !fnmatch(pat, name, 0))
+			return 1;
+	}
+	return 0;
+}
+
+static void warnf(struct walker *w, const char *what)
+{
+	struct strbuf msg = STRBUF_INIT;
+
+	if (!w->opts || !w->opts->warn)
+		return;
+	strbuf_addf(&msg, "skipping %s '", what);
+	strbuf_addquoted(&msg, w->path.buf, w->path.len);
+	strbuf_addch(&msg, '\'');
+	w->opts->warn(msg.buf, w->opts->warn_data);
+	strbuf_release(&msg);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads and sorts the names in a directory (not . and ..). */
+static int read_names(int dfd, char ***names, size_t *nr, struct strbuf *err,
+		      const char *what)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	size_t alloc = 0;
+
+	*names = NULL;
+	*nr = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return snap_error_errno(err, "cannot read directory '%s'", what);
+	}
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		ALLOC_GROW(*names, *nr + 1, alloc);
+		(*names)[(*nr)++] = xstrdup(de->d_name);
+	}
+	if (errno) {
+		int ret = snap_error_errno(err, "cannot read directory '%s'", what);
+		closedir(d);
+		return ret;
+	}
+	closedir(d);
+	qsort(*names, *nr, sizeof(**names), cmp_names);
+	return 0;
+}
+
+static void set_times(struct tree_entry *e, const struct stat *st)
+{
+	e->perm = st->st_mode & 07777;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->mtime_sec = st->st_mtim.tv_sec;
+	e->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+}
+
+static const char *shown(struct walker *w)
+{
+	return w->path.len ? w->path.buf : ".";
+}
+
+static int store_file(struct walker *w, int dfd, const char *name,
+		      const struct stat *st, struct tree_entry *e,
+		      struct strbuf *err)
+{
+	struct stat now;
+	int fd, ret;
+	size_t i;
+
+	if (st->st_nlink > 1) {
+		for (i = 0; i < w->nr_seen; i++) {
+			if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) {
+				e->oid = w->seen[i].oid;
+				e->link = w->seen[i].path;
+				e->link_len = strlen(e->link);
+				e->size = (uint64_t)st->st_size;
+				return 0;
+			}
+		}
+	}
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open '%s'", shown(w));
+	if (fstat(fd, &now) < 0 || now.st_ino != st->st_ino || !S_ISREG(now.st_mode)) {
+		close(fd);
+		return snap_error(err, SNAP_EINVAL, "'%s' changed while it was read", shown(w));
+	}
+	ret = odb_write_fd(w->odb, OBJ_BLOB, fd, (uint64_t)now.st_size, shown(w),
+			   &e->oid, err);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	e->size = (uint64_t)now.st_size;
+	set_times(e, &now);
+	if (st->st_nlink > 1) {
+		ALLOC_GROW(w->seen, w->nr_seen + 1, w->alloc_seen);
+		w->seen[w->nr_seen].dev = st->st_dev;
+		w->seen[w->nr_seen].ino = st->st_ino;
+		w->seen[w->nr_seen].path = xstrdup(w->path.buf);
+		w->seen[w->nr_seen].oid = e->oid;
+		w->nr_seen++;
+	}
+	return 0;
+}
+
+static int store_symlink(struct walker *w, int dfd, const char *name,
+			 const struct stat *st, struct tree_entry *e,
+			 struct strbuf *err)
+{
+	struct strbuf target = STRBUF_INIT;
+	size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		strbuf_grow(&target, cap);
+		n = readlinkat(dfd, name, target.buf, cap);
+		if (n < 0) {
+			strbuf_release(&target);
+			return snap_error_errno(err, "cannot read symlink '%s'", shown(w));
+		}
+		if ((size_t)n < cap)
+			break;
+		cap *= 2;
+	}
+	strbuf_setlen(&target, (size_t)n);
+	ret = odb_write_buf(w->odb, OBJ_BLOB, target.buf, target.len, &e->oid, err);
+	e->size = target.len;
+	strbuf_release(&target);
+	return ret;
+}
+
+static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *err);
+
+static int store_entry(struct walker *w, int dfd, const char *name,
+		       struct tree *t, struct strbuf *err)
+{
+	struct tree_entry e;
+	struct stat st;
+	int ret = 0;
+
+	memset(&e, 0, sizeof(e));
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;	/* gone since the directory was read */
+		return snap_error_errno(err, "cannot stat '%s'", shown(w));
+	}
+	if (excluded(w, name))
+		return 0;
+	set_times(&e, &st);
+	if (S_ISREG(st.st_mode)) {
+		e.type = TREE_FILE;
+		ret = store_file(w, dfd, name, &st, &e, err);
+	} else if (S_ISDIR(st.st_mode)) {
+		e.type = TREE_DIR;
+		if (w->opts && w->opts->one_fs && st.st_dev != w->root_dev) {
+			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
+		} else {
+			int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				return snap_error_errno(err, "cannot open directory '%s'", shown(w));
+			ret = walk(w, sub, &e.oid, err);
+			close(sub);
+		}
+	} else if (S_ISLNK(st.st_mode)) {
+		e.type = TREE_SYMLINK;
+		ret = store_symlink(w, dfd, name, &st, &e, err);
+	} else if (S_ISFIFO(st.st_mode)) {
+		e.type = TREE_FIFO;
+	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		e.type = S_ISCHR(st.st_mode) ? TREE_CHR : TREE_BLK;
+		e.rdev_major = major(st.st_rdev);
+		e.rdev_minor = minor(st.st_rdev);
+	} else {
+		warnf(w, S_ISSOCK(st.st_mode) ? "socket" : "unknown file type");
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	e.name = (char *)name;
+	e.name_len = strlen(name);
+	tree_add(t, &e);
+	return 0;
+}
+
+static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *err)
+{
+	struct tree t = TREE_INIT;
+	struct strbuf buf = STRBUF_INIT;
+	char **names;
+	size_t nr, i, base = w->path.len;
+	int ret;
+
+	ret = read_names(dfd, &names, &nr, err, shown(w));
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < nr && ret == 0; i++) {
+		strbuf_setlen(&w->path, base);
+		if (base)
+			strbuf_addch(&w->path, '/');
+		strbuf_addstr(&w->path, names[i]);
+		ret = store_entry(w, dfd, names[i], &t, err);
+	}
+	strbuf_setlen(&w->path, base);
+	for (i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	if (ret == 0)
+		ret = tree_encode(&t, &buf, err);
+	if (ret == 0)
+		ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len, out, err);
+	tree_release(&t);
+	strbuf_release(&buf);
+	return ret;
+}
+
+int write_tree(struct odb *odb, const char *dir,
+	       const struct write_tree_opts *opts, struct snap_oid *out,
+	       struct strbuf *err)
+{
+	struct walker w;
+	struct stat st;
+	size_t i;
+	int fd, ret;
+
+	memset(&w, 0, sizeof(w));
+	w.odb = odb;
+	w.opts = opts;
+	strbuf_init(&w.path, 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open directory '%s'", dir);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return snap_error_errno(err, "cannot stat '%s'", dir);
+	}
+	w.root_dev = st.st_dev;
+	raise_fd_limit();
+	odb_batch_begin(odb);
+	ret = walk(&w, fd, out, err);
+	if (ret == 0)
+		ret = odb_batch_end(odb, err);
+	else
+		odb_batch_end(odb, NULL);
+	close(fd);
+	for (i = 0; i < w.nr_seen; i++)
+		free(w.seen[i].path);
+	free(w.seen);
+	strbuf_release(&w.path);
+	return ret;
+}

@@ -1,0 +1,40 @@
+#ifndef SNAP_WRITETREE_H
+#define SNAP_WRITETREE_H
+
+/*
+ * Storing a directory: walks it depth-first with entries in name order,
+ * stores every file's content as a blob (streamed, constant memory),
+ * every symlink's target as a blob (never following it), and every
+ * directory as a tree, and returns the root tree's id.  Hard links among
+ * regular files are recorded as link=PATH to the first member met in
+ * that walk order (docs/FORMAT.md, "Trees").  All objects are written in
+ * one odb batch, so the returned id is durable with all it references.
+ */
+
+#include "odb.h"
+#include "oid.h"
+#include "strbuf.h"
+
+struct write_tree_opts {
+	const char *const *excludes;	/* fnmatch patterns; see below */
+	size_t nr_excludes;
+	int one_fs;			/* -x: do not descend into other filesystems */
+	/* Called for each thing skipped (a socket, ...); may be NULL. */
+	void (*warn)(const char *msg, void *data);
+	void *warn_data;
+};
+
+/*
+ * An exclude pattern without '/' matches an entry's name; one with '/'
+ * matches its path relative to dir (FNM_PATHNAME).  A directory on
+ * another filesystem under -x is stored as an empty directory.
+ */
+int write_tree(struct odb *odb, const char *dir,
+	       const struct write_tree_opts *opts, struct snap_oid *out,
+	       struct strbuf *err);
+
+/* Raises the open-file limit to its hard maximum (deep trees hold one
+ * descriptor per level). */
+void raise_fd_limit(void);
+
+#endif
