@@ -564,6 +564,14 @@ int odb_batch_end(struct odb *odb, struct strbuf *err)
 	return flush_batch(odb, err);
 }
 
+void odb_batch_abort(struct odb *odb)
+{
+	if (!odb->batch)
+		BUG("odb_batch_abort without odb_batch_begin");
+	if (!--odb->batch)
+		drop_pending(odb);
+}
+
 static int writer_finish(struct writer *w, struct snap_oid *oid,
 			 struct strbuf *err)
 {

@@ -109,6 +109,8 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 #define SNAP_BATCH_MAX 16384
 void odb_batch_begin(struct odb *odb);
 int odb_batch_end(struct odb *odb, struct strbuf *err);
+/* Ends a batch after a failure: what is pending is discarded. */
+void odb_batch_abort(struct odb *odb);
 
 /* The path of a loose object, for messages. */
 void odb_loose_path(struct odb *odb, const struct snap_oid *oid,

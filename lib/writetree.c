@@ -303,7 +303,7 @@ int write_tree(struct odb *odb, const char *dir,
 	if (ret == 0)
 		ret = odb_batch_end(odb, err);
 	else
-		odb_batch_end(odb, NULL);
+		odb_batch_abort(odb);
 	close(fd);
 	for (i = 0; i < w.nr_seen; i++)
 		free(w.seen[i].path);

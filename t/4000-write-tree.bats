@@ -1,0 +1,165 @@
+#!/usr/bin/env bats
+# 4: trees and restore — snap-write-tree
+
+load test_helper
+
+local_setup() {
+	init_store
+}
+
+# A tree with every kind of entry the issue names.
+make_rich_tree() {
+	local d=$1
+	mkdir -p "$d/sub/deeper" "$d/empty dir"
+	printf 'hello\n' > "$d/regular"
+	: > "$d/empty"
+	printf '#!/bin/sh\necho hi\n' > "$d/script"
+	chmod 755 "$d/script"
+	printf 'x' > "$d/with space"
+	printf 'y' > "$d/new
+line"
+	printf 'z' > "$d/caf$(printf '\303\251')"
+	printf 'w' > "$d/bad$(printf '\377\376')utf8"
+	ln -s regular "$d/rel-link"
+	ln -s /etc/hostname "$d/abs-link"
+	ln -s does-not-exist "$d/dangling"
+	ln "$d/regular" "$d/sub/hardlink"
+	ln "$d/regular" "$d/sub/deeper/hardlink2"
+	printf 'deep' > "$d/sub/deeper/file"
+	touch -d '2021-03-04 05:06:07.123456789' "$d/regular" "$d/sub/deeper/file"
+	touch -h -d '2020-01-01 00:00:00.5' "$d/rel-link"
+	chmod 600 "$d/empty"
+}
+
+@test "write-tree prints one tree id and stores it" {
+	make_rich_tree src
+	run -0 --separate-stderr snap-write-tree src
+	[[ "$output" =~ ^[0-9a-f]{64}$ ]]
+	run -0 snap-cat-file -t "$output"
+	assert_output tree
+}
+
+@test "write-tree is deterministic across runs and stores" {
+	make_rich_tree src
+	a=$(snap-write-tree src)
+	b=$(snap-write-tree src)
+	snap-init -q other
+	c=$(snap-write-tree --store other src)
+	assert_equal "$a" "$b"
+	assert_equal "$a" "$c"
+}
+
+@test "write-tree records entries sorted by name bytes with escaped names" {
+	mkdir src
+	printf 'a' > src/b
+	printf 'a' > src/a
+	printf 'a' > "src/c d"
+	t=$(snap-write-tree src)
+	run -0 sh -c "snap-cat-file -p $t | awk '{print \$1, \$NF}'"
+	assert_output "file a
+file b
+file c\\040d"
+}
+
+@test "write-tree stores file contents as blobs with b3sum-checked ids" {
+	mkdir src
+	make_file 100000 src/data
+	t=$(snap-write-tree src)
+	run -0 sh -c "snap-cat-file -p $t | awk '{print \$7}'"
+	assert_output "$(b3_blob_id src/data)"
+}
+
+@test "write-tree records symlinks without following them" {
+	mkdir src
+	ln -s /nonexistent/target src/l
+	t=$(snap-write-tree src)
+	line=$(snap-cat-file -p "$t")
+	[[ "$line" == "symlink 0777 "* ]]
+	id=$(echo "$line" | awk '{print $7}')
+	run -0 snap-cat-file blob "$id"
+	assert_output /nonexistent/target
+}
+
+@test "write-tree records hard links to the first path in walk order" {
+	mkdir -p src/a src/b
+	printf 'data' > src/a/one
+	ln src/a/one src/b/two
+	t=$(snap-write-tree src)
+	sub=$(snap-cat-file -p "$t" | awk '$NF == "b" {print $7}')
+	run -0 sh -c "snap-cat-file -p $sub | awk '{print \$8}'"
+	assert_output 'link=a/one'
+}
+
+@test "write-tree --exclude leaves out names and paths" {
+	mkdir -p src/keep src/skip
+	printf 1 > src/keep/a.o
+	printf 2 > src/keep/a.c
+	printf 3 > src/skip/x
+	t=$(snap-write-tree --exclude '*.o' --exclude 'skip' src)
+	run -0 sh -c "snap-cat-file -p $t | awk '{print \$NF}'"
+	assert_output keep
+	k=$(snap-cat-file -p "$t" | awk '{print $7}')
+	run -0 sh -c "snap-cat-file -p $k | awk '{print \$NF}'"
+	assert_output a.c
+	t2=$(snap-write-tree --exclude 'keep/a.c' src)
+	k2=$(snap-cat-file -p "$t2" | awk '$NF == "keep" {print $7}')
+	run -0 sh -c "snap-cat-file -p $k2 | awk '{print \$NF}'"
+	assert_output a.o
+}
+
+@test "write-tree skips sockets with a warning" {
+	mkdir src
+	printf 1 > src/file
+	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' src/sock
+	run -0 --separate-stderr snap-write-tree src
+	assert_equal "$stderr" "snap-write-tree: warning: skipping socket 'sock'"
+	run -0 sh -c "snap-cat-file -p $output | awk '{print \$NF}'"
+	assert_output file
+}
+
+@test "write-tree records fifos" {
+	mkdir src
+	mkfifo src/fifo
+	t=$(snap-write-tree src)
+	run -0 snap-cat-file -p "$t"
+	assert_output --regexp '^fifo 0[0-7]{3} [0-9]+ [0-9]+ [0-9]+\.[0-9]{9} 0 - - fifo$'
+}
+
+@test "write-tree of a missing directory fails with 128" {
+	run -128 --separate-stderr snap-write-tree nope
+	assert_equal "$stderr" "snap-write-tree: fatal: cannot open directory 'nope': No such file or directory"
+}
+
+@test "write-tree handles a directory 2000 levels deep" {
+	p=src
+	for i in $(seq 2000); do p=$p/d; done
+	mkdir -p "$p"
+	printf 'bottom' > "$p/f"
+	run -0 snap-write-tree src
+}
+
+@test "write-tree with a write fault leaves no object and no temp file" {
+	mkdir src
+	printf 'content' > src/f
+	before=$(store_listing)
+	SNAP_FAULT=write:1:ENOSPC run -128 --separate-stderr snap-write-tree src
+	[[ "$stderr" == *"No space left on device"* ]]
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "write-tree with a failing sync publishes no object" {
+	mkdir src
+	printf 'content' > src/f
+	before=$(store_listing)
+	SNAP_FAULT=fsync:1:EIO run -128 --separate-stderr snap-write-tree src
+	[[ "$stderr" == *"cannot sync the store"* ]]
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "write-tree usage errors exit 129" {
+	run -129 snap-write-tree
+	run -129 snap-write-tree a b
+	run -129 snap-write-tree --bogus x
+	run -0 snap-write-tree --help
+	assert_line --index 0 --partial 'usage: snap-write-tree'
+}

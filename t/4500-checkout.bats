@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# 4: trees and restore — snap-checkout, and restore safety
+
+load test_helper
+
+local_setup() {
+	init_store
+}
+
+# Lists every entry below a directory with type, mode, size, mtime and
+# link target: two trees restore identically when their lists match.
+meta_list() {
+	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %s %T@ %l %U %G\n' | LC_ALL=C sort)
+}
+
+make_rich_tree() {
+	local d=$1
+	mkdir -p "$d/sub/deeper" "$d/empty dir"
+	printf 'hello\n' > "$d/regular"
+	: > "$d/empty"
+	printf '#!/bin/sh\necho hi\n' > "$d/script"
+	chmod 755 "$d/script"
+	printf 'x' > "$d/with space"
+	printf 'y' > "$d/new
+line"
+	printf 'z' > "$d/caf$(printf '\303\251')"
+	printf 'w' > "$d/bad$(printf '\377\376')utf8"
+	ln -s regular "$d/rel-link"
+	ln -s /etc/hostname "$d/abs-link"
+	ln -s does-not-exist "$d/dangling"
+	ln "$d/regular" "$d/sub/hardlink"
+	printf 'deep' > "$d/sub/deeper/file"
+	make_file 3000000 "$d/sub/big"
+	mkfifo "$d/fifo"
+	touch -d '2021-03-04 05:06:07.123456789' "$d/regular" "$d/sub/deeper/file"
+	touch -h -d '2020-01-01 00:00:00.5' "$d/rel-link"
+	touch -d '2019-05-05 05:05:05.000000001' "$d/sub/deeper"
+	chmod 600 "$d/empty"
+	chmod 700 "$d/empty dir"
+}
+
+# Writes a tree object from lines given on stdin, bypassing every check.
+raw_tree() {
+	snap-hash-object -t tree -w --stdin
+}
+
+blob() {
+	printf '%s' "$1" | snap-hash-object -w --stdin
+}
+
+@test "checkout restores every kind of entry identically" {
+	make_rich_tree src
+	t=$(snap-write-tree src)
+	run -0 snap-checkout "$t" out
+	run -0 diff -r --no-dereference --exclude=fifo src out
+	assert_equal "$(meta_list out)" "$(meta_list src)"
+}
+
+@test "checkout keeps hard links as hard links" {
+	make_rich_tree src
+	t=$(snap-write-tree src)
+	snap-checkout "$t" out
+	assert_equal "$(stat -c %i out/regular)" "$(stat -c %i out/sub/hardlink)"
+}
+
+@test "a restored tree writes back to the same root id" {
+	make_rich_tree src
+	t=$(snap-write-tree src)
+	snap-checkout "$t" out
+	run -0 snap-write-tree out
+	assert_output "$t"
+}
+
+@test "checkout of PATHs restores only those" {
+	make_rich_tree src
+	t=$(snap-write-tree src)
+	run -0 snap-checkout "$t" out sub/deeper regular
+	run -0 sh -c 'cd out && find . | LC_ALL=C sort'
+	assert_output ".
+./regular
+./sub
+./sub/deeper
+./sub/deeper/file"
+}
+
+@test "checkout of a PATH not in the tree fails before writing" {
+	make_rich_tree src
+	t=$(snap-write-tree src)
+	run -128 --separate-stderr snap-checkout "$t" out nothing/here
+	assert_equal "$stderr" "snap-checkout: fatal: path 'nothing/here' is not in the tree"
+	assert_not_exist out
+}
+
+@test "checkout into a non-empty directory is refused" {
+	mkdir src out
+	printf 1 > src/f
+	printf 2 > out/keep
+	t=$(snap-write-tree src)
+	run -128 --separate-stderr snap-checkout "$t" out
+	assert_equal "$stderr" "snap-checkout: fatal: directory 'out' is not empty"
+	assert_equal "$(cat out/keep)" 2
+}
+
+@test "checkout names every missing object and writes nothing" {
+	mkdir -p src/d
+	printf 'one' > src/a
+	printf 'two' > src/d/b
+	t=$(snap-write-tree src)
+	a=$(b3_blob_id src/a)
+	b=$(b3_blob_id src/d/b)
+	rm "$(object_path "$a")" "$(object_path "$b")"
+	run -128 --separate-stderr snap-checkout "$t" out
+	[[ "$stderr" == "snap-checkout: fatal: cannot restore: 2 missing objects: "* ]]
+	[[ "$stderr" == *"$a"* ]]
+	[[ "$stderr" == *"$b"* ]]
+	assert_not_exist out
+}
+
+@test "checkout refuses entry names '..', '.', empty or with '/' before writing" {
+	b=$(blob data)
+	for name in '..' '.' 'a/b' '../escape'; do
+		t=$(printf 'file 0644 0 0 0.000000000 4 %s - %s\n' "$b" "$name" | raw_tree)
+		run -128 --separate-stderr snap-checkout "$t" "out"
+		[[ "$stderr" == *"malformed tree"* ]]
+		assert_not_exist out
+	done
+	t=$(printf 'file 0644 0 0 0.000000000 4 %s - \n' "$b" | raw_tree)
+	run -128 --separate-stderr snap-checkout "$t" out
+	[[ "$stderr" == *"malformed tree"* ]]
+}
+
+@test "checkout never writes through a symlink in the tree" {
+	mkdir elsewhere
+	b=$(blob data)
+	target=$(blob "$BATS_TEST_TMPDIR/elsewhere")
+	len=$(printf '%s' "$BATS_TEST_TMPDIR/elsewhere" | wc -c)
+	sub=$(printf 'file 0644 0 0 0.000000000 4 %s - x\n' "$b" | raw_tree)
+	# The same name twice (a symlink, then a directory through it).
+	t=$(printf 'symlink 0777 0 0 0.000000000 %d %s - link\ndir 0755 0 0 0.000000000 0 %s - link\n' \
+		"$len" "$target" "$sub" | raw_tree)
+	run -128 --separate-stderr snap-checkout "$t" out
+	[[ "$stderr" == *"malformed tree"*"not sorted or duplicated"* ]]
+	assert_not_exist out
+	run ls -A elsewhere
+	assert_output ''
+}
+
+@test "checkout never writes through a hard link outside the target" {
+	printf 'secret' > outside
+	b=$(blob data)
+	for link in '../outside' "$BATS_TEST_TMPDIR/outside" 'a/../../outside'; do
+		esc=$(printf '%s' "$link")
+		t=$(printf 'file 0644 0 0 0.000000000 4 %s link=%s x\n' "$b" "$esc" | raw_tree)
+		run -128 --separate-stderr snap-checkout "$t" out
+		[[ "$stderr" == *"malformed tree"* ]]
+		assert_not_exist out
+	done
+	# A link to a path this restore did not write becomes a plain file.
+	t=$(printf 'file 0644 0 0 0.000000000 4 %s link=elsewhere x\n' "$b" | raw_tree)
+	run -0 snap-checkout "$t" out
+	assert_equal "$(cat out/x)" data
+	assert_equal "$(stat -c %h out/x)" 1
+	assert_equal "$(cat outside)" secret
+}
+
+@test "checkout clears setuid bits unless --keep-setuid" {
+	mkdir src
+	printf 'x' > src/suid
+	chmod 4755 src/suid
+	t=$(snap-write-tree src)
+	snap-checkout "$t" out
+	assert_equal "$(stat -c %a out/suid)" 755
+	snap-checkout --keep-setuid "$t" out2
+	assert_equal "$(stat -c %a out2/suid)" 4755
+}
+
+@test "checkout skips device nodes unless --devices" {
+	b=$(blob data)
+	t=$(printf 'chr 0600 0 0 0.000000000 0 - rdev=1:3 null\n' | raw_tree)
+	run -0 --separate-stderr snap-checkout "$t" out
+	assert_equal "$stderr" "snap-checkout: warning: skipping device 'null'"
+	assert_not_exist out/null
+}
+
+@test "checkout of a corrupt blob fails naming the object" {
+	mkdir src
+	make_file 5000 src/f
+	t=$(snap-write-tree src)
+	id=$(b3_blob_id src/f)
+	p=$(object_path "$id")
+	chmod u+w "$p"
+	{ printf 'blob 5000\0'; head -c 5000 /dev/zero; } | zstd -q -c > "$p"
+	run -128 --separate-stderr snap-checkout "$t" out
+	[[ "$stderr" == *"object '$id' is corrupt"*"hash mismatch"* ]]
+}
+
+@test "checkout of a snapshot restores its tree" {
+	mkdir src
+	printf 1 > src/f
+	t=$(snap-write-tree src)
+	s=$(printf 'tree %s\ntime 0 +0000\nhost h\n\nmsg\n' "$t" | snap-hash-object -t snapshot -w --stdin)
+	run -0 snap-checkout "$s" out
+	assert_equal "$(cat out/f)" 1
+}
+
+@test "checkout of a blob is refused" {
+	b=$(blob data)
+	run -128 --separate-stderr snap-checkout "$b" out
+	assert_equal "$stderr" "snap-checkout: fatal: object '$b' is a blob, not a tree or snapshot"
+}
+
+@test "checkout usage errors exit 129" {
+	run -129 snap-checkout
+	run -129 snap-checkout onlyone
+	run -0 snap-checkout --help
+}
