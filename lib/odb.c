@@ -589,11 +589,12 @@ static int writer_finish(struct writer *w, struct snap_oid *oid,
 	odb_loose_path(odb, oid, &final);
 	if (pending_has(odb, oid))
 		goto out;
-	if (access(final.buf, F_OK) == 0) {
-		/* Present already: keep it, and tell gc it is wanted now. */
-		fsio_touch(final.buf);
+	/*
+	 * Present already: keep it, and tell gc it is wanted now.  If the
+	 * touch finds it gone (gc removed it since), write it after all.
+	 */
+	if (fsio_touch(final.buf) == 0 || (errno != ENOENT && access(final.buf, F_OK) == 0))
 		goto out;
-	}
 	if (odb->batch) {
 		ret = fsio_close(w->fd);
 		w->fd = -1;
