@@ -41,7 +41,8 @@ int fsio_fsync_parent(const char *path);
 
 /*
  * Creates a new file "<dir>/<prefix>XXXXXX" with O_EXCL and mode 0444,
- * writes its path into path and returns the descriptor (-1 with errno).
+ * writes its path into path (which must not hold dir) and returns the
+ * descriptor (-1 with errno).
  */
 int fsio_mktemp(const char *dir, const char *prefix, struct strbuf *path);
 

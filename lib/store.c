@@ -237,9 +237,10 @@ int store_create(const char *path, int level, int *existed, struct strbuf *err)
 	if (*existed)
 		goto out;
 	/* config last, written whole and renamed: its presence marks a store. */
-	strbuf_reset(&p);
-	strbuf_addf(&p, "%s/objects/tmp", path);
-	fd = fsio_mktemp(p.buf, "config-", &p);
+	strbuf_reset(&cfg);
+	strbuf_addf(&cfg, "%s/objects/tmp", path);
+	fd = fsio_mktemp(cfg.buf, "config-", &p);
+	strbuf_reset(&cfg);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot create a temporary file in '%s/objects/tmp'", path);
 		goto out;
