@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,22 +76,28 @@ static void parse_faults(void)
 	free(copy);
 }
 
+static pthread_once_t faults_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t faults_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Counts a call of op; returns -1 with errno set if it is to fail. */
 static int inject(enum fs_op op)
 {
-	int i;
+	int i, code = 0;
 
-	if (nr_faults < 0)
-		parse_faults();
+	pthread_once(&faults_once, parse_faults);
 	if (!nr_faults)
 		return 0;
+	pthread_mutex_lock(&faults_lock);
 	counts[op]++;
 	for (i = 0; i < nr_faults; i++)
 		if (faults[i].op == op &&
-		    (!faults[i].nth || faults[i].nth == counts[op])) {
-			errno = faults[i].code;
-			return -1;
-		}
+		    (!faults[i].nth || faults[i].nth == counts[op]))
+			code = faults[i].code;
+	pthread_mutex_unlock(&faults_lock);
+	if (code) {
+		errno = code;
+		return -1;
+	}
 	return 0;
 }
 

@@ -5,9 +5,12 @@
 #include "error.h"
 #include "fsio.h"
 #include "hash.h"
+#include "pack.h"
 #include "util.h"
 
 #include <dirent.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -25,8 +28,57 @@ struct pending {
 	char *tmp;
 };
 
+/*
+ * The compression stage of a batch: the caller's thread hashes each object
+ * and drops those already stored; worker threads compress the rest and
+ * append them to the batch's pack.  A bounded queue keeps memory flat.
+ */
+#define BULK_QUEUE_MAX (64u << 20)
+#define BULK_THREADS_MAX 16
+
+struct job {
+	struct job *next;
+	struct snap_oid oid;
+	enum object_type type;
+	char *buf;
+	size_t len;
+};
+
+struct bulk {
+	struct odb *odb;
+	pthread_t threads[BULK_THREADS_MAX];
+	int nr_threads;
+	pthread_mutex_t lock;		/* the queue and the fields below */
+	pthread_cond_t work, room;
+	struct job *head, *tail;
+	size_t queued;
+	int stop;
+	int failed;
+	struct strbuf err;
+	pthread_mutex_t pack_lock;	/* odb->pw and done_packs */
+	char **done_packs;		/* indexes of packs finished meanwhile */
+	size_t nr_done, alloc_done;
+	/* ids queued in this batch; the caller's thread alone uses them */
+	struct snap_oid *ids;
+	size_t nr_ids, alloc_ids;
+	uint32_t *set;
+	size_t set_size;
+};
+
 struct odb {
 	struct snap_store *store;
+	struct bulk *bulk;
+	int jobs;
+	struct pack *packs;
+	size_t nr_packs, alloc_packs;
+	struct pack_writer *pw;	/* the pack a batch is filling */
+	/*
+	 * During a batch: each shard's loose object names, listed once, so
+	 * that deduplication against loose objects costs no system call.
+	 */
+	char **loose[256];
+	size_t nr_loose[256];
+	unsigned char loose_listed[256];
 	int batch;
 	struct pending *pending;
 	size_t nr_pending, alloc_pending;
@@ -39,16 +91,95 @@ struct odb {
 	int dctx_busy;
 };
 
+static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
+{
+	ALLOC_GROW(odb->packs, odb->nr_packs + 1, odb->alloc_packs);
+	if (pack_open(&odb->packs[odb->nr_packs], idx_path, err) < 0)
+		return SNAP_ECORRUPT;
+	odb->nr_packs++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Maps the index of every pack in objects/pack, newest name order aside. */
+static int load_packs(struct odb *odb, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	char **names = NULL;
+	size_t nr = 0, alloc = 0, i;
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	store_path(odb->store, &dir, "objects/pack");
+	d = opendir(dir.buf);
+	if (!d) {
+		if (errno != ENOENT)
+			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
+		strbuf_release(&dir);
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len > 9 && !strncmp(de->d_name, "pack-", 5) &&
+		    !strcmp(de->d_name + len - 4, ".idx")) {
+			ALLOC_GROW(names, nr + 1, alloc);
+			names[nr++] = xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	qsort(names, nr, sizeof(*names), cmp_str);
+	for (i = 0; i < nr; i++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, names[i]);
+		if (ret == 0)
+			ret = add_pack(odb, path.buf, err);
+		free(names[i]);
+	}
+	free(names);
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	return ret;
+}
+
 int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 {
 	struct odb *odb = xcalloc(1, sizeof(*odb));
+	int ret;
 
-	(void)err;
 	odb->store = store;
 	strbuf_init(&odb->path, 0);
+	ret = load_packs(odb, err);
+	if (ret < 0) {
+		odb_close(odb);
+		return ret;
+	}
 	*out = odb;
 	return 0;
 }
+
+/* The pack holding oid and its position there, or NULL. */
+static struct pack *find_packed(struct odb *odb, const struct snap_oid *oid,
+				uint32_t *pos)
+{
+	size_t i;
+
+	for (i = 0; i < odb->nr_packs; i++) {
+		long at = pack_find(&odb->packs[i], oid);
+		if (at >= 0) {
+			*pos = (uint32_t)at;
+			return &odb->packs[i];
+		}
+	}
+	return NULL;
+}
+
+static void drop_loose_cache(struct odb *odb);
+static int bulk_stop(struct odb *odb, struct strbuf *err);
 
 static void drop_pending(struct odb *odb)
 {
@@ -67,7 +198,14 @@ void odb_close(struct odb *odb)
 {
 	if (!odb)
 		return;
+	if (odb->bulk)
+		bulk_stop(odb, NULL);
 	drop_pending(odb);
+	drop_loose_cache(odb);
+	pack_writer_abort(odb->pw);
+	while (odb->nr_packs)
+		pack_close(&odb->packs[--odb->nr_packs]);
+	free(odb->packs);
 	free(odb->pending);
 	free(odb->pset);
 	ZSTD_freeCCtx(odb->cctx);
@@ -128,11 +266,53 @@ static void pending_add(struct odb *odb, const struct snap_oid *oid, const char 
 	odb->pset[i] = (uint32_t)odb->nr_pending;
 }
 
+static int bulk_has(const struct bulk *b, const struct snap_oid *oid)
+{
+	size_t i;
+	uint64_t h;
+
+	if (!b || !b->nr_ids)
+		return 0;
+	memcpy(&h, oid->hash, sizeof(h));
+	for (i = (size_t)h & (b->set_size - 1); b->set[i]; i = (i + 1) & (b->set_size - 1))
+		if (!oid_cmp(&b->ids[b->set[i] - 1], oid))
+			return 1;
+	return 0;
+}
+
+static void bulk_remember(struct bulk *b, const struct snap_oid *oid)
+{
+	size_t i, j;
+	uint64_t h;
+
+	ALLOC_GROW(b->ids, b->nr_ids + 1, b->alloc_ids);
+	b->ids[b->nr_ids++] = *oid;
+	if (b->nr_ids * 2 > b->set_size) {
+		free(b->set);
+		b->set_size = b->set_size ? b->set_size * 2 : 4096;
+		b->set = xcalloc(b->set_size, sizeof(*b->set));
+		for (j = 0; j < b->nr_ids; j++) {
+			memcpy(&h, b->ids[j].hash, sizeof(h));
+			for (i = (size_t)h & (b->set_size - 1); b->set[i];
+			     i = (i + 1) & (b->set_size - 1))
+				;
+			b->set[i] = (uint32_t)j + 1;
+		}
+		return;
+	}
+	memcpy(&h, oid->hash, sizeof(h));
+	for (i = (size_t)h & (b->set_size - 1); b->set[i]; i = (i + 1) & (b->set_size - 1))
+		;
+	b->set[i] = (uint32_t)b->nr_ids;
+}
+
 int odb_has(struct odb *odb, const struct snap_oid *oid)
 {
 	struct stat st;
+	uint32_t pos;
 
-	if (pending_has(odb, oid))
+	if (pending_has(odb, oid) || bulk_has(odb->bulk, oid) ||
+	    find_packed(odb, oid, &pos))
 		return 1;
 
 	odb_loose_path(odb, oid, &odb->path);
@@ -145,7 +325,9 @@ struct odb_stream {
 	struct odb *odb;
 	ZSTD_DCtx *dctx;
 	int fd;
-	int eof;		/* the file has no more bytes */
+	int own_fd;		/* a loose object's file, closed with the stream */
+	uint64_t pos, left;	/* where the frame's unread bytes are */
+	int eof;		/* the frame's bytes are all read */
 	int frame_done;		/* zstd reported the end of the frame */
 	ZSTD_inBuffer in;
 	char *inbuf;
@@ -179,7 +361,15 @@ static int decode(struct odb_stream *st, void *out, size_t cap, size_t *got,
 		size_t r;
 
 		if (st->in.pos == st->in.size && !st->eof) {
-			long long n = read_full(st->fd, st->inbuf, ZSTD_DStreamInSize());
+			size_t want = ZSTD_DStreamInSize();
+			ssize_t n = 0;
+
+			if (want > st->left)
+				want = (size_t)st->left;
+			if (want)
+				do
+					n = pread(st->fd, st->inbuf, want, (off_t)st->pos);
+				while (n < 0 && errno == EINTR);
 			if (n < 0) {
 				st->failed = 1;
 				return snap_error_errno(err, "cannot read '%s'", st->path.buf);
@@ -187,6 +377,8 @@ static int decode(struct odb_stream *st, void *out, size_t cap, size_t *got,
 			st->in.src = st->inbuf;
 			st->in.size = (size_t)n;
 			st->in.pos = 0;
+			st->pos += (uint64_t)n;
+			st->left -= (uint64_t)n;
 			if (n == 0)
 				st->eof = 1;
 		}
@@ -221,8 +413,7 @@ static int finish(struct odb_stream *st, struct strbuf *err)
 		if (!st->frame_done)
 			return corrupt(st, err, "truncated");
 	}
-	if (st->in.pos < st->in.size ||
-	    (!st->eof && read(st->fd, &extra, 1) > 0))
+	if (st->in.pos < st->in.size || st->left > 0)
 		return corrupt(st, err, "trailing bytes after the compressed frame");
 	hash_final(&st->hash, &actual);
 	if (oid_cmp(&actual, &st->oid))
@@ -246,11 +437,39 @@ int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 	strbuf_init(&st->path, 0);
 	odb_loose_path(odb, oid, &st->path);
 	st->fd = open(st->path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (st->fd < 0) {
-		ret = errno == ENOENT
-			? snap_error(err, SNAP_ENOTFOUND, "object '%s' not found",
-				     oid_to_hex(oid))
-			: snap_error_errno(err, "cannot open '%s'", st->path.buf);
+	if (st->fd >= 0) {
+		struct stat sb;
+
+		st->own_fd = 1;
+		if (fstat(st->fd, &sb) < 0) {
+			ret = snap_error_errno(err, "cannot stat '%s'", st->path.buf);
+			goto fail;
+		}
+		st->left = (uint64_t)sb.st_size;
+	} else if (errno == ENOENT) {
+		struct pack_record r;
+		struct pack *p;
+		uint32_t pos;
+
+		p = find_packed(odb, oid, &pos);
+		if (!p) {
+			ret = snap_error(err, SNAP_ENOTFOUND, "object '%s' not found",
+					 oid_to_hex(oid));
+			goto fail;
+		}
+		pack_record(p, pos, &r);
+		st->fd = pack_fd(p, err);
+		if (st->fd < 0) {
+			ret = SNAP_EIO;
+			goto fail;
+		}
+		strbuf_reset(&st->path);
+		strbuf_addf(&st->path, "%s at offset %llu", p->pack_path,
+			    (unsigned long long)r.offset);
+		st->pos = r.offset;
+		st->left = r.length;
+	} else {
+		ret = snap_error_errno(err, "cannot open '%s'", st->path.buf);
 		goto fail;
 	}
 	if (odb->dctx && !odb->dctx_busy) {
@@ -340,7 +559,7 @@ void odb_stream_close(struct odb_stream *st)
 {
 	if (!st)
 		return;
-	if (st->fd >= 0)
+	if (st->fd >= 0 && st->own_fd)
 		close(st->fd);
 	if (st->dctx == st->odb->dctx)
 		st->odb->dctx_busy = 0;
@@ -355,7 +574,21 @@ int odb_read_header(struct odb *odb, const struct snap_oid *oid,
 		    enum object_type *type, uint64_t *size, struct strbuf *err)
 {
 	struct odb_stream *st;
-	int ret = odb_stream_open(odb, oid, &st, type, size, err);
+	struct pack_record r;
+	struct pack *p;
+	uint32_t pos;
+	int ret;
+
+	odb_loose_path(odb, oid, &odb->path);
+	if (access(odb->path.buf, F_OK) < 0 && (p = find_packed(odb, oid, &pos))) {
+		pack_record(p, pos, &r);
+		if (type)
+			*type = r.type;
+		if (size)
+			*size = r.size;
+		return 0;
+	}
+	ret = odb_stream_open(odb, oid, &st, type, size, err);
 
 	if (ret == 0)
 		odb_stream_close(st);
@@ -433,6 +666,7 @@ static int writer_begin(struct writer *w, struct odb *odb,
 	w->odb = odb;
 	w->fd = -1;
 	strbuf_init(&w->tmp, 0);
+
 	if (!odb->cctx) {
 		odb->cctx = ZSTD_createCCtx();
 		if (!odb->cctx)
@@ -509,6 +743,70 @@ static int make_shard_nosync(struct odb *odb, const char *hex, struct strbuf *er
 	return make_shard_sync(odb, hex, 0, err);
 }
 
+static int list_shard(struct odb *odb, unsigned shard, const char *prefix,
+		      char ***names, size_t *nr, struct strbuf *err);
+static void free_names(char **names, size_t nr);
+
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+/* 1 if a loose file for oid was there when its shard was first listed. */
+static int loose_cached(struct odb *odb, const struct snap_oid *oid,
+			struct strbuf *err)
+{
+	unsigned shard = oid->hash[0];
+	char hex[SNAP_OID_HEXSZ + 1];
+
+	if (!odb->loose_listed[shard]) {
+		if (list_shard(odb, shard, "", &odb->loose[shard],
+			       &odb->nr_loose[shard], err) < 0)
+			return 1;	/* unknown: let the caller look */
+		odb->loose_listed[shard] = 1;
+	}
+	oid_to_hex_r(hex, oid);
+	return bsearch(hex + 2, odb->loose[shard], odb->nr_loose[shard],
+		       sizeof(char *), cmp_name) != NULL;
+}
+
+static void drop_loose_cache(struct odb *odb)
+{
+	unsigned i;
+
+	for (i = 0; i < 256; i++) {
+		if (odb->loose_listed[i])
+			free_names(odb->loose[i], odb->nr_loose[i]);
+		odb->loose[i] = NULL;
+		odb->nr_loose[i] = 0;
+		odb->loose_listed[i] = 0;
+	}
+}
+
+/* Closes the batch's pack: durable, then visible, then readable here. */
+static int finish_pack(struct odb *odb, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, idx = STRBUF_INIT;
+	int ret;
+
+	if (!odb->pw)
+		return 0;
+	store_path(odb->store, &dir, "objects/pack");
+	ret = pack_writer_finish(odb->pw, dir.buf, &idx, err);
+	odb->pw = NULL;
+	if (ret == 0 && odb->bulk) {
+		/* Workers may be running: the caller's thread loads it later. */
+		struct bulk *b = odb->bulk;
+		ALLOC_GROW(b->done_packs, b->nr_done + 1, b->alloc_done);
+		b->done_packs[b->nr_done++] = strbuf_detach(&idx, NULL);
+	} else if (ret == 0) {
+		ret = add_pack(odb, idx.buf, err);
+	}
+	strbuf_release(&dir);
+	strbuf_release(&idx);
+	return ret;
+}
+
 /* Makes the pending objects durable, then visible (see odb.h). */
 static int flush_batch(struct odb *odb, struct strbuf *err)
 {
@@ -550,17 +848,249 @@ out:
 	return ret;
 }
 
+static void bulk_fail(struct bulk *b, const struct strbuf *err)
+{
+	pthread_mutex_lock(&b->lock);
+	if (!b->failed) {
+		b->failed = 1;
+		strbuf_addbuf(&b->err, err);
+	}
+	pthread_cond_broadcast(&b->room);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Compresses one object into a frame: header and payload, one zstd frame. */
+static int compress_job(ZSTD_CCtx *cctx, int level, const struct job *j,
+			struct strbuf *frame, struct strbuf *err)
+{
+	char hdr[SNAP_HDR_MAX];
+	size_t hlen = object_header_format(hdr, j->type, j->len);
+	ZSTD_inBuffer in = { hdr, hlen, 0 };
+	ZSTD_outBuffer out;
+	size_t r;
+
+	strbuf_reset(frame);
+	strbuf_grow(frame, ZSTD_compressBound(hlen + j->len));
+	out.dst = frame->buf;
+	out.size = frame->alloc - 1;
+	out.pos = 0;
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setPledgedSrcSize(cctx, hlen + j->len);
+	r = ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_continue);
+	if (!ZSTD_isError(r)) {
+		ZSTD_inBuffer pin = { j->buf, j->len, 0 };
+		r = ZSTD_compressStream2(cctx, &out, &pin, ZSTD_e_end);
+		if (r != 0 && !ZSTD_isError(r))
+			return snap_error(err, SNAP_EIO, "compression output overflow");
+	}
+	if (ZSTD_isError(r))
+		return snap_error(err, SNAP_EIO, "compression failed: %s", ZSTD_getErrorName(r));
+	strbuf_setlen(frame, out.pos);
+	return 0;
+}
+
+static void *bulk_worker(void *arg)
+{
+	struct bulk *b = arg;
+	struct odb *odb = b->odb;
+	struct strbuf frame = STRBUF_INIT, err = STRBUF_INIT;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+
+	if (!cctx)
+		BUG("ZSTD_createCCtx failed");
+	for (;;) {
+		struct job *j;
+		int ret;
+
+		pthread_mutex_lock(&b->lock);
+		while (!b->head && !b->stop)
+			pthread_cond_wait(&b->work, &b->lock);
+		j = b->head;
+		if (j) {
+			b->head = j->next;
+			if (!b->head)
+				b->tail = NULL;
+		}
+		pthread_mutex_unlock(&b->lock);
+		if (!j)
+			break;
+
+		strbuf_reset(&err);
+		ret = compress_job(cctx, odb->store->level, j, &frame, &err);
+		if (ret == 0) {
+			pthread_mutex_lock(&b->pack_lock);
+			if (!odb->pw) {
+				struct strbuf dir = STRBUF_INIT;
+				store_path(odb->store, &dir, "objects/tmp");
+				ret = pack_writer_start(&odb->pw, dir.buf, &err);
+				strbuf_release(&dir);
+			}
+			if (ret == 0)
+				ret = pack_writer_add(odb->pw, &j->oid, j->type, j->len,
+						      frame.buf, frame.len, &err);
+			if (ret == 0 && pack_writer_size(odb->pw) >= PACK_TARGET_SIZE)
+				ret = finish_pack(odb, &err);
+			pthread_mutex_unlock(&b->pack_lock);
+		}
+		if (ret < 0)
+			bulk_fail(b, &err);
+		pthread_mutex_lock(&b->lock);
+		b->queued -= j->len;
+		pthread_cond_broadcast(&b->room);
+		pthread_mutex_unlock(&b->lock);
+		free(j->buf);
+		free(j);
+	}
+	ZSTD_freeCCtx(cctx);
+	strbuf_release(&frame);
+	strbuf_release(&err);
+	return NULL;
+}
+
+static void bulk_start(struct odb *odb)
+{
+	struct bulk *b = xcalloc(1, sizeof(*b));
+	int i, n = odb->jobs;
+
+	if (n <= 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (int)cpus : 1;
+	}
+	if (n > BULK_THREADS_MAX)
+		n = BULK_THREADS_MAX;
+#ifdef M_MMAP_THRESHOLD
+	/*
+	 * Payloads up to PACK_OBJECT_MAX pass through malloc by the
+	 * thousand: without this glibc maps and unmaps each large one, and
+	 * the page faults and zeroing cost more than the compression.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 2 * PACK_OBJECT_MAX + (1 << 20));
+	mallopt(M_TRIM_THRESHOLD, 2 * BULK_QUEUE_MAX);
+#endif
+	b->odb = odb;
+	strbuf_init(&b->err, 0);
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_mutex_init(&b->pack_lock, NULL);
+	pthread_cond_init(&b->work, NULL);
+	pthread_cond_init(&b->room, NULL);
+	odb->bulk = b;
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&b->threads[i], NULL, bulk_worker, b))
+			break;
+		b->nr_threads++;
+	}
+	if (!b->nr_threads)
+		BUG("cannot start a compression thread");
+}
+
+/* Drains the queue and stops the workers; loads the packs they finished. */
+static int bulk_stop(struct odb *odb, struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+	size_t i;
+	int ret = 0;
+
+	if (!b)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	b->stop = 1;
+	pthread_cond_broadcast(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	for (i = 0; i < (size_t)b->nr_threads; i++)
+		pthread_join(b->threads[i], NULL);
+	odb->bulk = NULL;
+	if (b->failed)
+		ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
+	for (i = 0; i < b->nr_done; i++) {
+		if (ret == 0)
+			ret = add_pack(odb, b->done_packs[i], err);
+		free(b->done_packs[i]);
+	}
+	free(b->done_packs);
+	free(b->ids);
+	free(b->set);
+	strbuf_release(&b->err);
+	pthread_mutex_destroy(&b->lock);
+	pthread_mutex_destroy(&b->pack_lock);
+	pthread_cond_destroy(&b->work);
+	pthread_cond_destroy(&b->room);
+	free(b);
+	return ret;
+}
+
+/*
+ * Queues a payload (ownership passes to the queue) under its known id.
+ * Fails with the first error a worker met, if any.
+ */
+static int bulk_queue(struct odb *odb, const struct snap_oid *oid,
+		      enum object_type type, char *buf, size_t len,
+		      struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+	struct job *j = xmalloc(sizeof(*j));
+
+	j->next = NULL;
+	j->oid = *oid;
+	j->type = type;
+	j->buf = buf;
+	j->len = len;
+	bulk_remember(b, oid);
+	pthread_mutex_lock(&b->lock);
+	while (b->queued && b->queued + len > BULK_QUEUE_MAX && !b->failed)
+		pthread_cond_wait(&b->room, &b->lock);
+	if (b->failed) {
+		int ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
+		pthread_mutex_unlock(&b->lock);
+		free(buf);
+		free(j);
+		return ret;
+	}
+	b->queued += len;
+	if (b->tail)
+		b->tail->next = j;
+	else
+		b->head = j;
+	b->tail = j;
+	/* Idle workers wait on an empty queue only: wake one when it fills. */
+	if (b->head == j)
+		pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+void odb_set_jobs(struct odb *odb, int jobs)
+{
+	odb->jobs = jobs;
+}
+
 void odb_batch_begin(struct odb *odb)
 {
-	odb->batch++;
+	if (!odb->batch++)
+		bulk_start(odb);
 }
 
 int odb_batch_end(struct odb *odb, struct strbuf *err)
 {
+	int ret;
+
 	if (!odb->batch)
 		BUG("odb_batch_end without odb_batch_begin");
 	if (--odb->batch)
 		return 0;
+	drop_loose_cache(odb);
+	ret = bulk_stop(odb, err);
+	if (ret < 0) {
+		drop_pending(odb);
+		pack_writer_abort(odb->pw);
+		odb->pw = NULL;
+		return ret;
+	}
+	ret = finish_pack(odb, err);
+	if (ret < 0) {
+		drop_pending(odb);
+		return ret;
+	}
 	return flush_batch(odb, err);
 }
 
@@ -568,8 +1098,50 @@ void odb_batch_abort(struct odb *odb)
 {
 	if (!odb->batch)
 		BUG("odb_batch_abort without odb_batch_begin");
-	if (!--odb->batch)
+	if (!--odb->batch) {
+		bulk_stop(odb, NULL);
+		drop_loose_cache(odb);
 		drop_pending(odb);
+		pack_writer_abort(odb->pw);
+		odb->pw = NULL;
+	}
+}
+
+/*
+ * In a batch, a payload that fits in a pack is hashed here and, when new,
+ * queued for the compression threads.  Returns 1 when it handled the
+ * payload (taking ownership of buf if owned), 0 to use the plain path.
+ */
+static int bulk_write(struct odb *odb, enum object_type type, const void *buf,
+		      size_t len, int owned, struct snap_oid *oid, int *ret,
+		      struct strbuf *err)
+{
+	struct pack *p;
+	uint32_t pos;
+	char *copy;
+
+	if (!odb->bulk || len > PACK_OBJECT_MAX)
+		return 0;
+	hash_object_buf(type, buf, len, oid);
+	*ret = 0;
+	if (bulk_has(odb->bulk, oid) || pending_has(odb, oid))
+		goto done;
+	if ((p = find_packed(odb, oid, &pos))) {
+		fsio_touch(p->pack_path);
+		goto done;
+	}
+	if (loose_cached(odb, oid, err)) {
+		odb_loose_path(odb, oid, &odb->path);
+		if (fsio_touch(odb->path.buf) == 0)
+			goto done;
+	}
+	copy = owned ? (char *)buf : xmemdup(buf, len);
+	*ret = bulk_queue(odb, oid, type, copy, len, err);
+	return 1;
+done:
+	if (owned)
+		free((void *)buf);
+	return 1;
 }
 
 static int writer_finish(struct writer *w, struct snap_oid *oid,
@@ -587,7 +1159,7 @@ static int writer_finish(struct writer *w, struct snap_oid *oid,
 	hash_final(&w->hash, oid);
 	oid_to_hex_r(hex, oid);
 	odb_loose_path(odb, oid, &final);
-	if (pending_has(odb, oid))
+	if (pending_has(odb, oid) || bulk_has(odb->bulk, oid))
 		goto out;
 	/*
 	 * Present already: keep it, and tell gc it is wanted now.  If the
@@ -640,11 +1212,26 @@ out:
 	return ret;
 }
 
+int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
+		    size_t len, struct snap_oid *oid, struct strbuf *err)
+{
+	int ret;
+
+	if (bulk_write(odb, type, buf, len, 1, oid, &ret, err))
+		return ret;
+	ret = odb_write_buf(odb, type, buf, len, oid, err);
+	free(buf);
+	return ret;
+}
+
 int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
 		  size_t len, struct snap_oid *oid, struct strbuf *err)
 {
 	struct writer w;
 	int ret;
+
+	if (bulk_write(odb, type, buf, len, 0, oid, &ret, err))
+		return ret;
 
 	ret = writer_begin(&w, odb, type, len, err);
 	if (ret == 0)
@@ -698,6 +1285,13 @@ static int feed_writer(void *data, const void *buf, size_t len, struct strbuf *e
 	return writer_feed(data, buf, len, err);
 }
 
+static int feed_mem(void *data, const void *buf, size_t len, struct strbuf *err)
+{
+	(void)err;
+	strbuf_add(data, buf, len);
+	return 0;
+}
+
 int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 		 uint64_t size, const char *what, struct snap_oid *oid,
 		 struct strbuf *err)
@@ -705,6 +1299,19 @@ int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 	struct writer w;
 	int ret;
 
+	if (odb->bulk && size <= PACK_OBJECT_MAX) {
+		/* Small enough for a pack: read it whole and queue it. */
+		struct strbuf mem = STRBUF_INIT;
+
+		strbuf_grow(&mem, (size_t)size);
+		ret = pump_fd(fd, size, what, feed_mem, &mem, err);
+		if (ret < 0) {
+			strbuf_release(&mem);
+			return ret;
+		}
+		return odb_write_owned(odb, type, strbuf_detach(&mem, NULL),
+				       (size_t)size, oid, err);
+	}
 	ret = writer_begin(&w, odb, type, size, err);
 	if (ret == 0)
 		ret = pump_fd(fd, size, what, feed_writer, &w, err);
@@ -796,29 +1403,44 @@ static void shard_oid(struct snap_oid *oid, unsigned shard, const char *rest)
 		BUG("bad loose object name");
 }
 
+static int cmp_oid(const void *a, const void *b)
+{
+	return oid_cmp(a, b);
+}
+
 int odb_for_each(struct odb *odb, odb_each_fn fn, void *data,
 		 struct strbuf *err)
 {
+	struct snap_oid *all = NULL;
+	size_t nr = 0, alloc = 0, i, j;
 	unsigned shard;
+	int ret = 0;
 
-	for (shard = 0; shard < 256; shard++) {
-		char **names;
-		size_t nr, i;
-		int ret = list_shard(odb, shard, "", &names, &nr, err);
-
-		if (ret < 0)
-			return ret;
-		for (i = 0; i < nr && ret == 0; i++) {
-			struct snap_oid oid;
-
-			shard_oid(&oid, shard, names[i]);
-			ret = fn(&oid, data);
-		}
-		free_names(names, nr);
-		if (ret)
-			return ret;
+	for (i = 0; i < odb->nr_packs; i++) {
+		const struct pack *p = &odb->packs[i];
+		ALLOC_GROW(all, nr + p->nr, alloc);
+		for (j = 0; j < p->nr; j++)
+			pack_oid(p, (uint32_t)j, &all[nr++]);
 	}
-	return 0;
+	for (shard = 0; shard < 256 && ret == 0; shard++) {
+		char **names;
+		size_t nn;
+
+		ret = list_shard(odb, shard, "", &names, &nn, err);
+		if (ret < 0)
+			break;
+		ALLOC_GROW(all, nr + nn, alloc);
+		for (i = 0; i < nn; i++)
+			shard_oid(&all[nr++], shard, names[i]);
+		free_names(names, nn);
+	}
+	if (ret == 0)
+		qsort(all, nr, sizeof(*all), cmp_oid);
+	for (i = 0; ret == 0 && i < nr; i++)
+		if (!i || oid_cmp(&all[i - 1], &all[i]))
+			ret = fn(&all[i], data);
+	free(all);
+	return ret;
 }
 
 int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
@@ -826,7 +1448,7 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 {
 	char lower[SNAP_OID_HEXSZ + 1];
 	char **names;
-	size_t nr, i;
+	size_t nr, i, matches;
 	unsigned shard;
 	int ret;
 
@@ -847,14 +1469,36 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 	ret = list_shard(odb, shard, lower + 2, &names, &nr, err);
 	if (ret < 0)
 		return ret;
-	if (nr == 0)
+	/* The same object may be loose and in several packs: count ids. */
+	{
+		struct snap_oid *found = NULL;
+		size_t nf = 0, af = 0;
+
+		ALLOC_GROW(found, nr, af);
+		for (i = 0; i < nr; i++)
+			shard_oid(&found[nf++], shard, names[i]);
+		for (i = 0; i < odb->nr_packs; i++) {
+			uint32_t first, count, k;
+
+			pack_prefix_range(&odb->packs[i], lower, len, &first, &count);
+			ALLOC_GROW(found, nf + count, af);
+			for (k = 0; k < count; k++)
+				pack_oid(&odb->packs[i], first + k, &found[nf++]);
+		}
+		qsort(found, nf, sizeof(*found), cmp_oid);
+		for (i = 0, matches = 0; i < nf; i++)
+			if (!i || oid_cmp(&found[i - 1], &found[i]))
+				matches++;
+		if (nf)
+			*oid = found[0];
+		free(found);
+	}
+	if (matches == 0)
 		ret = snap_error(err, SNAP_ENOTFOUND, "no object matches '%s'", lower);
-	else if (nr > 1)
+	else if (matches > 1)
 		ret = snap_error(err, SNAP_EAMBIGUOUS,
 				 "short object name '%s' is ambiguous (%zu objects match)",
-				 lower, nr);
-	else
-		shard_oid(oid, shard, names[0]);
+				 lower, matches);
 	free_names(names, nr);
 	return ret;
 }

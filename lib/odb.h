@@ -66,6 +66,10 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 void odb_stream_close(struct odb_stream *st);
 
 /* Stores a payload held in memory and sets *oid. */
+int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
+		    size_t len, struct snap_oid *oid, struct strbuf *err);
+/* Like odb_write_buf, but takes ownership of buf (malloc'd): a batch can
+ * then queue it for compression without a copy. */
 int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
 		  size_t len, struct snap_oid *oid, struct strbuf *err);
 
@@ -107,6 +111,13 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
  * odb_batch_end() discards what is pending.
  */
 #define SNAP_BATCH_MAX 16384
+/*
+ * In a batch, objects small enough for a pack are hashed by the caller's
+ * thread and, when new, compressed by worker threads (odb_set_jobs; 0 or
+ * less means one per processor) and appended to pack files.  They can be
+ * read back only after the batch ends; odb_has() sees them at once.
+ */
+void odb_set_jobs(struct odb *odb, int jobs);
 void odb_batch_begin(struct odb *odb);
 int odb_batch_end(struct odb *odb, struct strbuf *err);
 /* Ends a batch after a failure: what is pending is discarded. */

@@ -52,6 +52,13 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+void *xmemdup(const void *p, size_t n)
+{
+	void *q = xmalloc(n);
+	memcpy(q, p, n);
+	return q;
+}
+
 void *xgrow(void *arr, size_t *alloc, size_t want, size_t elem)
 {
 	size_t n;

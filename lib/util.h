@@ -17,6 +17,7 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+void *xmemdup(const void *p, size_t n);
 /* Grows *arr (of *alloc elements of size elem) to hold at least want. */
 void *xgrow(void *arr, size_t *alloc, size_t want, size_t elem);
 #define ALLOC_GROW(arr, want, alloc) \

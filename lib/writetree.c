@@ -69,10 +69,13 @@ static void warnf(struct walker *w, const char *what)
 
 static int cmp_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
-/* Reads and sorts the names in a directory (not . and ..). */
+/*
+ * Reads and sorts the names in a directory (not . and ..).  Each name is
+ * stored after one byte holding its d_type, so names[i] + 1 is the name.
+ */
 static int read_names(int dfd, char ***names, size_t *nr, struct strbuf *err,
 		      const char *what)
 {
@@ -92,8 +95,13 @@ static int read_names(int dfd, char ***names, size_t *nr, struct strbuf *err,
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		size_t len = strlen(de->d_name);
+		char *n = xmalloc(len + 2);
+
+		n[0] = (char)de->d_type;
+		memcpy(n + 1, de->d_name, len + 1);
 		ALLOC_GROW(*names, *nr + 1, alloc);
-		(*names)[(*nr)++] = xstrdup(de->d_name);
+		(*names)[(*nr)++] = n;
 	}
 	if (errno) {
 		int ret = snap_error_errno(err, "cannot read directory '%s'", what);
@@ -119,12 +127,13 @@ static const char *shown(struct walker *w)
 	return w->path.len ? w->path.buf : ".";
 }
 
-static int store_file(struct walker *w, int dfd, const char *name,
+/* Stores a regular file; fd is its open descriptor, or -1 to open it here. */
+static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		      const struct stat *st, struct tree_entry *e,
 		      struct strbuf *err)
 {
 	struct stat now;
-	int fd, ret;
+	int ret;
 	size_t i;
 
 	if (st->st_nlink > 1) {
@@ -134,16 +143,26 @@ static int store_file(struct walker *w, int dfd, const char *name,
 				e->link = w->seen[i].path;
 				e->link_len = strlen(e->link);
 				e->size = (uint64_t)st->st_size;
+				if (fd >= 0)
+					close(fd);
 				return 0;
 			}
 		}
 	}
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return snap_error_errno(err, "cannot open '%s'", shown(w));
-	if (fstat(fd, &now) < 0 || now.st_ino != st->st_ino || !S_ISREG(now.st_mode)) {
+	if (fd < 0) {
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+		if (fd < 0 && errno == EPERM)
+			fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			return snap_error_errno(err, "cannot open '%s'", shown(w));
+		if (fstat(fd, &now) < 0) {
+			close(fd);
+			return snap_error_errno(err, "cannot stat '%s'", shown(w));
+		}
+	} else {
+		now = *st;
+	}
+	if (now.st_ino != st->st_ino || !S_ISREG(now.st_mode)) {
 		close(fd);
 		return snap_error(err, SNAP_EINVAL, "'%s' changed while it was read", shown(w));
 	}
@@ -195,24 +214,35 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *err);
 
 static int store_entry(struct walker *w, int dfd, const char *name,
-		       struct tree *t, struct strbuf *err)
+		       unsigned char d_type, struct tree *t, struct strbuf *err)
 {
 	struct tree_entry e;
 	struct stat st;
-	int ret = 0;
+	int ret = 0, fd = -1;
 
 	memset(&e, 0, sizeof(e));
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (excluded(w, name))
+		return 0;
+	if (d_type == DT_REG) {
+		/* Open first and stat the descriptor: one call fewer. */
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+		if (fd < 0 && errno == EPERM)
+			fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;	/* gone since the directory was read */
 		return snap_error_errno(err, "cannot stat '%s'", shown(w));
 	}
-	if (excluded(w, name))
-		return 0;
 	set_times(&e, &st);
 	if (S_ISREG(st.st_mode)) {
 		e.type = TREE_FILE;
-		ret = store_file(w, dfd, name, &st, &e, err);
+		ret = store_file(w, dfd, name, fd, &st, &e, err);
+		fd = -1;
 	} else if (S_ISDIR(st.st_mode)) {
 		e.type = TREE_DIR;
 		if (w->opts && w->opts->one_fs && st.st_dev != w->root_dev) {
@@ -260,8 +290,8 @@ static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *
 		strbuf_setlen(&w->path, base);
 		if (base)
 			strbuf_addch(&w->path, '/');
-		strbuf_addstr(&w->path, names[i]);
-		ret = store_entry(w, dfd, names[i], &t, err);
+		strbuf_addstr(&w->path, names[i] + 1);
+		ret = store_entry(w, dfd, names[i] + 1, (unsigned char)names[i][0], &t, err);
 	}
 	strbuf_setlen(&w->path, base);
 	for (i = 0; i < nr; i++)

@@ -152,7 +152,7 @@ file c\\040d"
 	printf 'content' > src/f
 	before=$(store_listing)
 	SNAP_FAULT=fsync:1:EIO run -128 --separate-stderr snap-write-tree src
-	[[ "$stderr" == *"cannot sync the store"* ]]
+	[[ "$stderr" == *"Input/output error" ]]
 	assert_equal "$(store_listing)" "$before"
 }
 

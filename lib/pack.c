@@ -1,0 +1,522 @@
+/*
+ * Pack files and their indexes; formats in docs/FORMAT.md ("Packs").
+ */
+#include "pack.h"
+#include "error.h"
+#include "fsio.h"
+#include "hash.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define IDX_HEADER_SIZE 16
+#define FANOUT_SIZE (256 * 4)
+#define IDX_TRAILER_SIZE (2 * SNAP_OID_RAWSZ)
+
+static uint32_t get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static int bad(struct strbuf *err, const char *path, const char *why)
+{
+	return snap_error(err, SNAP_ECORRUPT, "pack index '%s' is corrupt: %s", path, why);
+}
+
+int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
+{
+	struct stat st;
+	size_t len, plen;
+	uint32_t i, prev = 0;
+	int fd, ret;
+	void *map;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	fd = open(idx_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open '%s'", idx_path);
+	if (fstat(fd, &st) < 0) {
+		ret = snap_error_errno(err, "cannot stat '%s'", idx_path);
+		close(fd);
+		return ret;
+	}
+	len = (size_t)st.st_size;
+	if (len < IDX_HEADER_SIZE + FANOUT_SIZE + IDX_TRAILER_SIZE) {
+		close(fd);
+		return bad(err, idx_path, "too short");
+	}
+	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return snap_error_errno(err, "cannot map '%s'", idx_path);
+	p->map = map;
+	p->map_len = len;
+	p->idx_path = xstrdup(idx_path);
+	plen = strlen(idx_path);
+	if (plen < 4 || strcmp(idx_path + plen - 4, ".idx"))
+		BUG("pack_open: '%s' is not an .idx path", idx_path);
+	p->pack_path = xmalloc(plen + 2);
+	memcpy(p->pack_path, idx_path, plen - 4);
+	memcpy(p->pack_path + plen - 4, ".pack", 6);
+
+	if (memcmp(p->map, PACK_IDX_MAGIC, 8) || get_be32(p->map + 8) != PACK_VERSION) {
+		ret = bad(err, idx_path, "bad magic or version");
+		goto fail;
+	}
+	p->nr = get_be32(p->map + 12);
+	if ((uint64_t)p->nr * (SNAP_OID_RAWSZ + PACK_RECORD_SIZE) + IDX_HEADER_SIZE +
+	    FANOUT_SIZE + 8 + IDX_TRAILER_SIZE != len) {
+		ret = bad(err, idx_path, "size does not match the object count");
+		goto fail;
+	}
+	p->fanout = p->map + IDX_HEADER_SIZE;
+	p->ids = p->fanout + FANOUT_SIZE;
+	p->records = p->ids + (size_t)p->nr * SNAP_OID_RAWSZ;
+	p->pack_size = get_be64(p->records + (size_t)p->nr * PACK_RECORD_SIZE);
+	for (i = 0; i < 256; i++) {
+		uint32_t v = get_be32(p->fanout + 4 * i);
+		if (v < prev || v > p->nr) {
+			ret = bad(err, idx_path, "fan-out table out of order");
+			goto fail;
+		}
+		prev = v;
+	}
+	if (prev != p->nr) {
+		ret = bad(err, idx_path, "fan-out table does not match the count");
+		goto fail;
+	}
+	for (i = 1; i < p->nr; i++) {
+		if (memcmp(p->ids + (size_t)(i - 1) * SNAP_OID_RAWSZ,
+			   p->ids + (size_t)i * SNAP_OID_RAWSZ, SNAP_OID_RAWSZ) >= 0) {
+			ret = bad(err, idx_path, "ids not sorted");
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	pack_close(p);
+	return ret;
+}
+
+void pack_close(struct pack *p)
+{
+	if (p->map)
+		munmap((void *)p->map, p->map_len);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->pack_path);
+	free(p->idx_path);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+}
+
+long pack_find(const struct pack *p, const struct snap_oid *oid)
+{
+	uint32_t lo = oid->hash[0] ? get_be32(p->fanout + 4 * (oid->hash[0] - 1)) : 0;
+	uint32_t hi = get_be32(p->fanout + 4 * oid->hash[0]);
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(p->ids + (size_t)mid * SNAP_OID_RAWSZ, oid->hash, SNAP_OID_RAWSZ);
+		if (!c)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void pack_record(const struct pack *p, uint32_t pos, struct pack_record *r)
+{
+	const unsigned char *rec = p->records + (size_t)pos * PACK_RECORD_SIZE;
+
+	r->offset = get_be64(rec);
+	r->length = get_be64(rec + 8);
+	r->size = get_be64(rec + 16);
+	r->type = (enum object_type)rec[24];
+}
+
+void pack_oid(const struct pack *p, uint32_t pos, struct snap_oid *oid)
+{
+	memcpy(oid->hash, p->ids + (size_t)pos * SNAP_OID_RAWSZ, SNAP_OID_RAWSZ);
+}
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* Compares the first len hex digits of an id with hex. */
+static int cmp_prefix(const unsigned char *id, const char *hex, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		int d = (i & 1) ? (id[i / 2] & 15) : (id[i / 2] >> 4);
+		int h = hexval(hex[i]);
+		if (d != h)
+			return d - h;
+	}
+	return 0;
+}
+
+void pack_prefix_range(const struct pack *p, const char *hex, size_t len,
+		       uint32_t *first, uint32_t *count)
+{
+	uint32_t lo = 0, hi = p->nr, start;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (cmp_prefix(p->ids + (size_t)mid * SNAP_OID_RAWSZ, hex, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	start = lo;
+	while (lo < p->nr && !cmp_prefix(p->ids + (size_t)lo * SNAP_OID_RAWSZ, hex, len))
+		lo++;
+	*first = start;
+	*count = lo - start;
+}
+
+int pack_fd(struct pack *p, struct strbuf *err)
+{
+	if (p->fd < 0) {
+		p->fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
+		if (p->fd < 0)
+			return snap_error_errno(err, "cannot open pack '%s'", p->pack_path);
+	}
+	return p->fd;
+}
+
+int pack_verify(struct pack *p, struct strbuf *err)
+{
+	struct snap_hash_ctx h;
+	struct snap_oid sum, want;
+	struct stat st;
+	unsigned char *buf;
+	uint64_t off = 0, end;
+	uint32_t i;
+	int fd, ret = 0;
+
+	/* The index checksum covers everything before it. */
+	hash_init(&h);
+	hash_update(&h, p->map, p->map_len - SNAP_OID_RAWSZ);
+	hash_final(&h, &sum);
+	if (memcmp(sum.hash, p->map + p->map_len - SNAP_OID_RAWSZ, SNAP_OID_RAWSZ))
+		return bad(err, p->idx_path, "checksum mismatch");
+	fd = pack_fd(p, err);
+	if (fd < 0)
+		return SNAP_EIO;
+	if (fstat(fd, &st) < 0)
+		return snap_error_errno(err, "cannot stat '%s'", p->pack_path);
+	if ((uint64_t)st.st_size != p->pack_size || p->pack_size < PACK_HEADER_SIZE + SNAP_OID_RAWSZ)
+		return snap_error(err, SNAP_ECORRUPT, "pack '%s' has the wrong size (%lld, index says %llu)",
+				  p->pack_path, (long long)st.st_size,
+				  (unsigned long long)p->pack_size);
+	end = p->pack_size - SNAP_OID_RAWSZ;
+	for (i = 0; i < p->nr; i++) {
+		struct pack_record r;
+		pack_record(p, i, &r);
+		if (r.offset < PACK_HEADER_SIZE || r.length == 0 || r.offset > end ||
+		    r.length > end - r.offset || !type_name(r.type) || r.type == OBJ_NONE)
+			return snap_error(err, SNAP_ECORRUPT,
+					  "pack index '%s': record %u is out of bounds", p->idx_path, i);
+	}
+	buf = xmalloc(1 << 20);
+	hash_init(&h);
+	while (off < end) {
+		size_t want_len = end - off < (1 << 20) ? (size_t)(end - off) : (1 << 20);
+		ssize_t n = pread(fd, buf, want_len, (off_t)off);
+		if (n <= 0) {
+			ret = n < 0 ? snap_error_errno(err, "cannot read '%s'", p->pack_path)
+				    : snap_error(err, SNAP_ECORRUPT, "pack '%s' is truncated", p->pack_path);
+			break;
+		}
+		if (off == 0 && (n < PACK_HEADER_SIZE || memcmp(buf, PACK_MAGIC, 8) ||
+				 get_be32(buf + 8) != PACK_VERSION)) {
+			ret = snap_error(err, SNAP_ECORRUPT, "pack '%s' has a bad header", p->pack_path);
+			break;
+		}
+		hash_update(&h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	if (ret == 0) {
+		hash_final(&h, &sum);
+		if (pread(fd, want.hash, SNAP_OID_RAWSZ, (off_t)end) != SNAP_OID_RAWSZ ||
+		    oid_cmp(&sum, &want))
+			ret = snap_error(err, SNAP_ECORRUPT, "pack '%s' checksum mismatch", p->pack_path);
+		else if (memcmp(want.hash, p->map + p->map_len - IDX_TRAILER_SIZE, SNAP_OID_RAWSZ))
+			ret = snap_error(err, SNAP_ECORRUPT,
+					 "pack index '%s' belongs to another pack", p->idx_path);
+	}
+	free(buf);
+	return ret;
+}
+
+/* ---- writing ---- */
+
+struct pw_entry {
+	struct snap_oid oid;
+	struct pack_record rec;
+};
+
+struct pack_writer {
+	int fd;
+	struct strbuf tmp;
+	uint64_t size;
+	struct snap_hash_ctx hash;
+	struct pw_entry *entries;
+	size_t nr, alloc;
+	uint32_t *set;		/* open addressing: index + 1 */
+	size_t set_size;
+};
+
+static size_t set_slot(const struct pack_writer *w, const struct snap_oid *oid)
+{
+	uint64_t h;
+
+	memcpy(&h, oid->hash, sizeof(h));
+	return (size_t)(h & (w->set_size - 1));
+}
+
+int pack_writer_has(const struct pack_writer *w, const struct snap_oid *oid)
+{
+	size_t i;
+
+	for (i = set_slot(w, oid); w->set[i]; i = (i + 1) & (w->set_size - 1))
+		if (!oid_cmp(&w->entries[w->set[i] - 1].oid, oid))
+			return 1;
+	return 0;
+}
+
+static void set_insert(struct pack_writer *w, uint32_t idx)
+{
+	size_t i;
+
+	if ((w->nr + 1) * 2 > w->set_size) {
+		size_t j;
+		free(w->set);
+		w->set_size = w->set_size ? w->set_size * 2 : 1024;
+		w->set = xcalloc(w->set_size, sizeof(*w->set));
+		for (j = 0; j < idx; j++) {
+			for (i = set_slot(w, &w->entries[j].oid); w->set[i];
+			     i = (i + 1) & (w->set_size - 1))
+				;
+			w->set[i] = (uint32_t)j + 1;
+		}
+	}
+	for (i = set_slot(w, &w->entries[idx].oid); w->set[i]; i = (i + 1) & (w->set_size - 1))
+		;
+	w->set[i] = idx + 1;
+}
+
+int pack_writer_start(struct pack_writer **out, const char *tmpdir,
+		      struct strbuf *err)
+{
+	struct pack_writer *w = xcalloc(1, sizeof(*w));
+	unsigned char hdr[PACK_HEADER_SIZE] = { 0 };
+
+	strbuf_init(&w->tmp, 0);
+	w->set_size = 1024;
+	w->set = xcalloc(w->set_size, sizeof(*w->set));
+	w->fd = fsio_mktemp(tmpdir, "pack-", &w->tmp);
+	if (w->fd < 0) {
+		int ret = snap_error_errno(err, "cannot create a temporary pack in '%s'", tmpdir);
+		pack_writer_abort(w);
+		return ret;
+	}
+	memcpy(hdr, PACK_MAGIC, 8);
+	put_be32(hdr + 8, PACK_VERSION);
+	hash_init(&w->hash);
+	hash_update(&w->hash, hdr, sizeof(hdr));
+	if (fsio_write(w->fd, hdr, sizeof(hdr)) < 0) {
+		int ret = snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+		pack_writer_abort(w);
+		return ret;
+	}
+	w->size = sizeof(hdr);
+	*out = w;
+	return 0;
+}
+
+int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
+		    enum object_type type, uint64_t size, const void *frame,
+		    size_t len, struct strbuf *err)
+{
+	struct pw_entry *e;
+
+	if (fsio_write(w->fd, frame, len) < 0)
+		return snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+	hash_update(&w->hash, frame, len);
+	ALLOC_GROW(w->entries, w->nr + 1, w->alloc);
+	e = &w->entries[w->nr];
+	e->oid = *oid;
+	e->rec.offset = w->size;
+	e->rec.length = len;
+	e->rec.size = size;
+	e->rec.type = type;
+	w->size += len;
+	set_insert(w, (uint32_t)w->nr);
+	w->nr++;
+	return 0;
+}
+
+uint64_t pack_writer_size(const struct pack_writer *w)
+{
+	return w->size;
+}
+
+uint32_t pack_writer_count(const struct pack_writer *w)
+{
+	return (uint32_t)w->nr;
+}
+
+void pack_writer_abort(struct pack_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp.len)
+		unlink(w->tmp.buf);
+	strbuf_release(&w->tmp);
+	free(w->entries);
+	free(w->set);
+	free(w);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return oid_cmp(&((const struct pw_entry *)a)->oid, &((const struct pw_entry *)b)->oid);
+}
+
+int pack_writer_finish(struct pack_writer *w, const char *packdir,
+		       struct strbuf *idx_path, struct strbuf *err)
+{
+	struct strbuf idx = STRBUF_INIT, itmp = STRBUF_INIT, final = STRBUF_INIT;
+	struct snap_oid sum, isum;
+	struct snap_hash_ctx ih;
+	unsigned char b8[8], fan[FANOUT_SIZE];
+	uint32_t counts[256] = { 0 }, acc = 0;
+	size_t i;
+	int ifd = -1, ret = 0;
+
+	hash_final(&w->hash, &sum);
+	if (fsio_write(w->fd, sum.hash, SNAP_OID_RAWSZ) < 0 || fsio_fsync(w->fd) < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+		goto out;
+	}
+	w->size += SNAP_OID_RAWSZ;
+	ret = fsio_close(w->fd);
+	w->fd = -1;
+	if (ret < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+		goto out;
+	}
+
+	qsort(w->entries, w->nr, sizeof(*w->entries), cmp_entry);
+	strbuf_add(&idx, PACK_IDX_MAGIC, 8);
+	put_be32(b8, PACK_VERSION);
+	put_be32(b8 + 4, (uint32_t)w->nr);
+	strbuf_add(&idx, b8, 8);
+	for (i = 0; i < w->nr; i++)
+		counts[w->entries[i].oid.hash[0]]++;
+	for (i = 0; i < 256; i++) {
+		acc += counts[i];
+		put_be32(fan + 4 * i, acc);
+	}
+	strbuf_add(&idx, fan, sizeof(fan));
+	for (i = 0; i < w->nr; i++)
+		strbuf_add(&idx, w->entries[i].oid.hash, SNAP_OID_RAWSZ);
+	for (i = 0; i < w->nr; i++) {
+		unsigned char rec[PACK_RECORD_SIZE] = { 0 };
+		put_be64(rec, w->entries[i].rec.offset);
+		put_be64(rec + 8, w->entries[i].rec.length);
+		put_be64(rec + 16, w->entries[i].rec.size);
+		rec[24] = (unsigned char)w->entries[i].rec.type;
+		strbuf_add(&idx, rec, sizeof(rec));
+	}
+	put_be64(b8, w->size);
+	strbuf_add(&idx, b8, 8);
+	strbuf_add(&idx, sum.hash, SNAP_OID_RAWSZ);
+	hash_init(&ih);
+	hash_update(&ih, idx.buf, idx.len);
+	hash_final(&ih, &isum);
+	strbuf_add(&idx, isum.hash, SNAP_OID_RAWSZ);
+
+	{
+		char *slash = strrchr(w->tmp.buf, '/');
+		strbuf_add(&itmp, w->tmp.buf, slash ? (size_t)(slash - w->tmp.buf) : 0);
+	}
+	{
+		struct strbuf dir = STRBUF_INIT;
+		strbuf_addbuf(&dir, &itmp);
+		ifd = fsio_mktemp(dir.buf, "idx-", &itmp);
+		strbuf_release(&dir);
+	}
+	if (ifd < 0 || fsio_write(ifd, idx.buf, idx.len) < 0 || fsio_fsync(ifd) < 0) {
+		ret = snap_error_errno(err, "cannot write a pack index in '%s'", packdir);
+		goto out;
+	}
+	ret = fsio_close(ifd);
+	ifd = -1;
+	if (ret < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", itmp.buf);
+		goto out;
+	}
+	strbuf_addf(&final, "%s/pack-%s.pack", packdir, oid_to_hex(&sum));
+	if (fsio_rename(w->tmp.buf, final.buf) < 0) {
+		ret = snap_error_errno(err, "cannot create '%s'", final.buf);
+		goto out;
+	}
+	strbuf_reset(&w->tmp);
+	strbuf_reset(idx_path);
+	strbuf_addf(idx_path, "%s/pack-%s.idx", packdir, oid_to_hex(&sum));
+	if (fsio_rename(itmp.buf, idx_path->buf) < 0) {
+		ret = snap_error_errno(err, "cannot create '%s'", idx_path->buf);
+		unlink(final.buf);
+		goto out;
+	}
+	strbuf_reset(&itmp);
+	if (fsio_fsync_dir(packdir) < 0)
+		ret = snap_error_errno(err, "cannot sync '%s'", packdir);
+out:
+	if (ifd >= 0)
+		close(ifd);
+	if (itmp.len)
+		unlink(itmp.buf);
+	strbuf_release(&idx);
+	strbuf_release(&itmp);
+	strbuf_release(&final);
+	pack_writer_abort(w);
+	return ret;
+}

@@ -1,0 +1,104 @@
+#ifndef SNAP_PACK_H
+#define SNAP_PACK_H
+
+/*
+ * Pack files: many objects in one append-only file, found through a sorted
+ * index (docs/FORMAT.md, "Packs").
+ *
+ *   objects/pack/pack-<checksum>.pack   header, zstd frames, checksum
+ *   objects/pack/pack-<checksum>.idx    fan-out, sorted ids, records, checksums
+ *
+ * Each object in a pack is the same zstd frame of header + payload a loose
+ * object file holds, so one decoder reads both.  An index is used through
+ * mmap, never copied to the heap.  A pack becomes visible when its index
+ * is renamed into place, after the pack itself is durable.
+ */
+
+#include <stdint.h>
+#include <stddef.h>
+#include "object.h"
+#include "oid.h"
+#include "strbuf.h"
+
+#define PACK_MAGIC "SNAPPACK"
+#define PACK_IDX_MAGIC "SNAPIDX1"
+#define PACK_VERSION 1
+#define PACK_HEADER_SIZE 16
+#define PACK_RECORD_SIZE 32
+/* A pack is closed and a new one started past this size. */
+#define PACK_TARGET_SIZE (64u << 20)
+/* Objects larger than this are never packed (they stay loose). */
+#define PACK_OBJECT_MAX (16u << 20)
+
+struct pack_record {
+	uint64_t offset;	/* of the frame in the pack file */
+	uint64_t length;	/* of the frame */
+	uint64_t size;		/* of the payload */
+	enum object_type type;
+};
+
+struct pack {
+	char *pack_path;
+	char *idx_path;
+	const unsigned char *map;	/* the mmapped index */
+	size_t map_len;
+	uint32_t nr;
+	const unsigned char *fanout;	/* 256 big-endian u32 */
+	const unsigned char *ids;	/* nr x 32 bytes */
+	const unsigned char *records;	/* nr x PACK_RECORD_SIZE */
+	int fd;				/* the pack file, opened on first read */
+	uint64_t pack_size;		/* expected from the index */
+};
+
+/*
+ * Maps an index and checks its structure (magic, version, sizes, fan-out
+ * monotonic, ids strictly increasing).  Checksums are fsck's job
+ * (pack_verify).  SNAP_ECORRUPT with a message naming the file.
+ */
+int pack_open(struct pack *p, const char *idx_path, struct strbuf *err);
+void pack_close(struct pack *p);
+
+/* Position of oid in the index, or -1. */
+long pack_find(const struct pack *p, const struct snap_oid *oid);
+void pack_record(const struct pack *p, uint32_t pos, struct pack_record *r);
+void pack_oid(const struct pack *p, uint32_t pos, struct snap_oid *oid);
+/* First position whose id starts with the hex prefix (len hex digits),
+ * and how many follow with it. */
+void pack_prefix_range(const struct pack *p, const char *hex, size_t len,
+		       uint32_t *first, uint32_t *count);
+
+/* Opens the pack file itself (lazily, once).  -1 with err set. */
+int pack_fd(struct pack *p, struct strbuf *err);
+
+/*
+ * Checks both checksums and that every record's frame lies inside the
+ * pack.  For fsck; reads the whole pack.
+ */
+int pack_verify(struct pack *p, struct strbuf *err);
+
+/* ---- writing ---- */
+
+struct pack_writer;
+
+/* Starts a new pack in tmpdir. */
+int pack_writer_start(struct pack_writer **out, const char *tmpdir,
+		      struct strbuf *err);
+/* Appends one frame (already compressed) for oid. */
+int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
+		    enum object_type type, uint64_t size, const void *frame,
+		    size_t len, struct strbuf *err);
+uint64_t pack_writer_size(const struct pack_writer *w);
+uint32_t pack_writer_count(const struct pack_writer *w);
+/* 1 if oid was added to this pack. */
+int pack_writer_has(const struct pack_writer *w, const struct snap_oid *oid);
+/*
+ * Makes the pack durable and visible in packdir: fsync the pack, write
+ * and fsync its index, rename the pack, then the index, fsync packdir.
+ * The index path is written to idx_path.  Frees the writer.
+ */
+int pack_writer_finish(struct pack_writer *w, const char *packdir,
+		       struct strbuf *idx_path, struct strbuf *err);
+/* Removes the temporary files and frees the writer. */
+void pack_writer_abort(struct pack_writer *w);
+
+#endif

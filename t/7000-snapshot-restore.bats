@@ -1,0 +1,234 @@
+#!/usr/bin/env bats
+# 7: porcelain workflows — snap-snapshot, snap-restore, snap-log, snap-diff
+
+load test_helper
+
+local_setup() {
+	init_store
+	export SNAP_HOST=testhost
+}
+
+meta_list() {
+	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %s %T@ %l\n' | LC_ALL=C sort)
+}
+
+@test "snapshot prints a snapshot id and moves refs/snapshots/main" {
+	mkdir src
+	printf 'one' > src/f
+	run -0 --separate-stderr snap-snapshot -m first src
+	[[ "$output" =~ ^[0-9a-f]{64}$ ]]
+	id=$output
+	run -0 snap-rev-parse main
+	assert_output "$id"
+	run -0 snap-cat-file -t "$id"
+	assert_output snapshot
+}
+
+@test "snapshot records tree, parent, time, host, meta and message" {
+	mkdir src
+	printf 'one' > src/f
+	SNAP_TIME='1700000000 +0100' snap-snapshot -m first src >/dev/null
+	first=$(snap-rev-parse main)
+	printf 'two' > src/f
+	SNAP_TIME='1700000100 +0100' snap-snapshot -m second --meta k=v --meta a=b src >/dev/null
+	run -0 snap-cat-file -p "$(snap-rev-parse main)"
+	assert_output "tree $(snap-write-tree src)
+parent $first
+time 1700000100 +0100
+host testhost
+meta k=v
+meta a=b
+
+second"
+}
+
+@test "snapshot then restore round trip is identical" {
+	mkdir -p src/sub
+	printf 'hello' > src/a
+	ln -s a src/link
+	make_file 200000 src/sub/b
+	touch -d '2022-02-02 02:02:02.222222222' src/a
+	snap-snapshot -m x src >/dev/null
+	run -0 snap-restore main out
+	run -0 diff -r --no-dereference src out
+	assert_equal "$(meta_list out)" "$(meta_list src)"
+}
+
+@test "restore into a non-empty directory needs --force" {
+	mkdir src out
+	printf 'new' > src/f
+	printf 'old' > out/keep
+	snap-snapshot src >/dev/null
+	run -128 --separate-stderr snap-restore main out
+	assert_equal "$stderr" "snap-restore: fatal: directory 'out' is not empty (use --force to replace its content)"
+	assert_equal "$(cat out/keep)" old
+	run -0 snap-restore --force main out
+	assert_equal "$(cat out/f)" new
+	assert_not_exist out/keep
+}
+
+@test "a failed restore leaves the target as it was" {
+	mkdir src out
+	make_file 5000 src/f
+	printf 'old' > out/keep
+	snap-hash-object -w src/f >/dev/null
+	snap-snapshot src >/dev/null
+	p=$(object_path "$(b3_blob_id src/f)")
+	chmod u+w "$p"
+	printf 'garbage' > "$p"
+	run -128 --separate-stderr snap-restore --force main out
+	[[ "$stderr" == *"is corrupt"* ]]
+	assert_equal "$(ls -A out)" keep
+	assert_equal "$(cat out/keep)" old
+	run ls -A .
+	refute_output --partial .snap-restore
+}
+
+@test "restore of an unknown revision fails with 128" {
+	run -128 --separate-stderr snap-restore nosuch out
+	[[ "$stderr" == *"unknown revision 'nosuch'"* ]]
+	assert_not_exist out
+}
+
+@test "restore of selected paths" {
+	mkdir -p src/a src/b
+	printf 1 > src/a/x
+	printf 2 > src/b/y
+	snap-snapshot src >/dev/null
+	snap-restore main out b
+	assert_not_exist out/a
+	assert_equal "$(cat out/b/y)" 2
+}
+
+@test "snapshot -r NAME uses refs/snapshots/NAME and chains parents" {
+	mkdir src
+	printf 1 > src/f
+	a=$(snap-snapshot -r nightly src)
+	printf 2 > src/f
+	b=$(snap-snapshot -r nightly src)
+	run -0 snap-rev-parse nightly^
+	assert_output "$a"
+	run -0 snap-rev-parse refs/snapshots/nightly
+	assert_output "$b"
+	run -1 snap-rev-parse --verify -q main
+}
+
+@test "snapshot --stdin stores standard input as one file" {
+	printf 'streamed data' | snap-snapshot --stdin dump.sql >/dev/null
+	run -0 snap-cat-file blob "$(snap-rev-parse main:dump.sql)"
+	assert_output 'streamed data'
+}
+
+@test "snapshot --from-command stores the command's output" {
+	snap-snapshot --from-command out.txt -- printf 'from %s' cmd >/dev/null
+	run -0 snap-cat-file blob "$(snap-rev-parse main:out.txt)"
+	assert_output 'from cmd'
+}
+
+@test "snapshot --from-command takes no snapshot when the command fails" {
+	before=$(store_listing)
+	run -128 --separate-stderr snap-snapshot --from-command out.txt -- sh -c 'echo partial; exit 3'
+	assert_equal "$stderr" "snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
+	run -1 snap-rev-parse --verify -q main
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "snapshot with a bad ref name fails before any work" {
+	mkdir src
+	before=$(store_listing)
+	run -128 --separate-stderr snap-snapshot -r 'bad..name' src
+	[[ "$stderr" == *"bad..name"* ]]
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "snapshot --sqlite copies a live database consistently" {
+	sqlite3 live.db 'create table t(i integer primary key, v text); pragma journal_mode=wal;' >/dev/null
+	# A writer that keeps inserting while the snapshot runs.
+	( for i in $(seq 1 400); do
+		sqlite3 live.db "begin; insert into t(v) values (hex(randomblob(500))); insert into t(v) values ('x'); commit;" 2>/dev/null
+	done ) &
+	writer=$!
+	sleep 0.2
+	run -0 snap-snapshot --sqlite live.db
+	wait "$writer"
+	snap-restore main out
+	run -0 sqlite3 out/live.db 'pragma integrity_check'
+	assert_output ok
+	# Transactions are whole: rows come in pairs.
+	run -0 sqlite3 out/live.db 'select count(*) % 2 from t'
+	assert_output 0
+}
+
+@test "two snapshots racing on one ref both land" {
+	mkdir a b
+	printf A > a/f
+	printf B > b/f
+	for i in $(seq 10); do
+		snap-snapshot -m "a$i" a >/dev/null &
+		p1=$!
+		snap-snapshot -m "b$i" b >/dev/null &
+		p2=$!
+		wait "$p1"
+		wait "$p2"
+	done
+	run -0 sh -c 'snap-log --format=%s | wc -l'
+	assert_output 20
+}
+
+@test "log lists snapshots newest first" {
+	mkdir src
+	printf 1 > src/f
+	SNAP_TIME='1700000000 +0000' snap-snapshot -m first src >/dev/null
+	printf 2 > src/f
+	SNAP_TIME='1700003600 -0230' snap-snapshot -m 'second
+body line' src >/dev/null
+	id=$(snap-rev-parse main)
+	run -0 snap-log
+	assert_output "snapshot $id
+Date:   2023-11-14 20:43:20 -0230
+Host:   testhost
+
+    second
+    body line
+
+snapshot $(snap-rev-parse main^)
+Date:   2023-11-14 22:13:20 +0000
+Host:   testhost
+
+    first"
+	run -0 snap-log --format='%h %t %s'
+	assert_output "$(printf '%.12s' "$id") 1700003600 second
+$(snap-rev-parse --short main^) 1700000000 first"
+	run -0 snap-log -n 1 --oneline
+	assert_output "$(printf '%.12s' "$id") 2023-11-14 20:43:20 -0230 testhost second"
+}
+
+@test "rev-parse NAME@{TIME} finds the snapshot at or before a time" {
+	mkdir src
+	for t in 1000 2000 3000; do
+		printf "$t" > src/f
+		SNAP_TIME="$t" snap-snapshot src >/dev/null
+	done
+	run -0 snap-rev-parse 'main@{2500}'
+	assert_output "$(snap-rev-parse main~1)"
+	run -0 snap-rev-parse 'main@{3000}'
+	assert_output "$(snap-rev-parse main)"
+	run -128 --separate-stderr snap-rev-parse 'main@{999}'
+	[[ "$stderr" == *"no snapshot at or before that time"* ]]
+	run -0 snap-rev-parse 'main@{1970-01-01T00:16:40Z}'
+	assert_output "$(snap-rev-parse main~2)"
+}
+
+@test "diff lists added, removed and modified paths" {
+	mkdir -p src/d
+	printf 1 > src/keep
+	printf 2 > src/gone
+	printf 3 > src/d/change
+	snap-snapshot src >/dev/null
+	rm src/gone
+	printf 4 > src/d/change
+	printf 5 > src/added
+	snap-snapshot src >/dev/null
+	run -0 snap-diff main^ main
+	assert_output "$(printf 'A\tadded\nM\td/change\nD\tgone')"
+}
