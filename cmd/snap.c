@@ -89,7 +89,7 @@ static void list_commands(void)
 		}
 		closedir(dir);
 	}
-	qsort(names, nr, sizeof(*names), cmp_str);
+	QSORT(names, nr, cmp_str);
 	fputs(usage_str, stdout);
 	fputs("\nCommands:\n", stdout);
 	for (i = 0; i < nr; i++) {

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,8 @@
 
 #define IO_BUF (256 * 1024)
 #define SYMLINK_MAX 65536
+#define THREADS_MAX 16
+#define QUEUE_MAX 256
 
 enum selected { SEL_NONE, SEL_ALL, SEL_ANCESTOR };
 
@@ -27,8 +30,19 @@ struct checkout {
 	char **written;		/* sorted paths of files written (for links) */
 	size_t nr_written, alloc_written;
 	int written_dirty;
-	struct strbuf path;
-	char *buf;
+	struct strbuf path;	/* the walk's current path */
+	struct deferred_link *links;
+	size_t nr_links, alloc_links;
+	/* the file-writing threads and their queue */
+	pthread_t threads[THREADS_MAX];
+	int nr_threads;
+	pthread_mutex_t lock;
+	pthread_cond_t work, room;
+	struct job *head, *tail;
+	unsigned queued;
+	int stop;
+	int failed;
+	struct strbuf err;
 };
 
 static enum selected selected(struct checkout *c, const char *path, size_t len)
@@ -160,6 +174,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Records that this restore writes the file at c->path (for hard links). */
 static void note_written(struct checkout *c)
 {
 	ALLOC_GROW(c->written, c->nr_written + 1, c->alloc_written);
@@ -171,14 +186,14 @@ static int was_written(struct checkout *c, const char *path)
 {
 	/* Walk order is not byte order across levels: sort when asked. */
 	if (c->written_dirty) {
-		qsort(c->written, c->nr_written, sizeof(*c->written), cmp_str);
+		QSORT(c->written, c->nr_written, cmp_str);
 		c->written_dirty = 0;
 	}
-	return bsearch(&path, c->written, c->nr_written, sizeof(*c->written),
-		       cmp_str) != NULL;
+	return c->nr_written && bsearch(&path, c->written, c->nr_written,
+					sizeof(*c->written), cmp_str) != NULL;
 }
 
-static unsigned final_perm(struct checkout *c, const struct tree_entry *e)
+static unsigned final_perm(const struct checkout *c, const struct tree_entry *e)
 {
 	unsigned perm = e->perm;
 
@@ -187,24 +202,29 @@ static unsigned final_perm(struct checkout *c, const struct tree_entry *e)
 	return perm;
 }
 
-static int apply_meta(struct checkout *c, int fd, const struct tree_entry *e,
-		      struct strbuf *err)
+static void entry_times(const struct tree_entry *e, struct timespec ts[2])
+{
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime_sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
+}
+
+static int apply_meta(const struct checkout *c, int fd, const struct tree_entry *e,
+		      const char *path, struct strbuf *err)
 {
 	struct timespec ts[2];
 
 	if (c->as_root && fchown(fd, e->uid, e->gid) < 0)
-		return snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
+		return snap_error_errno(err, "cannot set the owner of '%s'", path);
 	if (fchmod(fd, final_perm(c, e)) < 0)
-		return snap_error_errno(err, "cannot set the mode of '%s'", shown(c));
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime_sec;
-	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
+		return snap_error_errno(err, "cannot set the mode of '%s'", path);
+	entry_times(e, ts);
 	if (futimens(fd, ts) < 0)
-		return snap_error_errno(err, "cannot set the times of '%s'", shown(c));
+		return snap_error_errno(err, "cannot set the times of '%s'", path);
 	return 0;
 }
 
 static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
-		      struct strbuf *err)
+		      const char *path, char *buf, struct strbuf *err)
 {
 	struct odb_stream *st;
 	enum object_type type;
@@ -219,39 +239,176 @@ static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 		odb_stream_close(st);
 		return snap_error(err, SNAP_ECORRUPT,
 				  "tree entry '%s' does not match its object '%s' (%s of %llu bytes)",
-				  shown(c), oid_to_hex(&e->oid), type_name(type),
+				  path, oid_to_hex(&e->oid), type_name(type),
 				  (unsigned long long)size);
 	}
 	do {
-		ret = odb_stream_read(st, c->buf, IO_BUF, &got, err);
-		if (ret == 0 && got && write_all(fd, c->buf, got) < 0)
-			ret = snap_error_errno(err, "cannot write '%s'", shown(c));
+		ret = odb_stream_read(st, buf, IO_BUF, &got, err);
+		if (ret == 0 && got && write_all(fd, buf, got) < 0)
+			ret = snap_error_errno(err, "cannot write '%s'", path);
 	} while (ret == 0 && got);
 	odb_stream_close(st);
 	return ret;
 }
 
-static int restore_file(struct checkout *c, int dfd, const struct tree_entry *e,
-			struct strbuf *err)
+/*
+ * Directories being filled.  A directory's own mode and times are set when
+ * the walk has left it and the last file job in it is done, since each
+ * new entry changes its mtime.
+ */
+struct dirstate {
+	int fd;
+	unsigned pending;	/* file jobs not yet finished */
+	int walked;		/* the walk has left it */
+	int has_meta;		/* 0 for the target itself */
+	struct tree_entry meta;
+	char *path;
+};
+
+struct job {
+	struct job *next;
+	struct dirstate *dir;
+	struct tree_entry e;	/* name owned by the job */
+	char *path;
+};
+
+/* Finishes a directory whose walk and jobs are all done. */
+static int dir_finish(struct checkout *c, struct dirstate *d, struct strbuf *err)
+{
+	int ret = 0;
+
+	if (d->has_meta)
+		ret = apply_meta(c, d->fd, &d->meta, d->path, err);
+	close(d->fd);
+	free(d->path);
+	free(d);
+	return ret;
+}
+
+static void pool_fail(struct checkout *c, const struct strbuf *err)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->failed) {
+		c->failed = 1;
+		strbuf_addbuf(&c->err, err);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Creates and fills one file. */
+static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *err)
 {
 	int fd, ret;
 
+	fd = openat(j->dir->fd, j->e.name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return snap_error_errno(err, "cannot create '%s'", j->path);
+	ret = write_blob(c, fd, &j->e, j->path, buf, err);
+	if (ret == 0)
+		ret = apply_meta(c, fd, &j->e, j->path, err);
+	if (close(fd) < 0 && ret == 0)
+		ret = snap_error_errno(err, "cannot write '%s'", j->path);
+	return ret;
+}
+
+/* Marks one job of d done; finishes d if it was the last. */
+static void job_done(struct checkout *c, struct dirstate *d, struct strbuf *err)
+{
+	int last;
+
+	pthread_mutex_lock(&c->lock);
+	last = --d->pending == 0 && d->walked;
+	pthread_mutex_unlock(&c->lock);
+	if (last && dir_finish(c, d, err) < 0)
+		pool_fail(c, err);
+}
+
+static void *worker(void *arg)
+{
+	struct checkout *c = arg;
+	struct strbuf err = STRBUF_INIT;
+	char *buf = xmalloc(IO_BUF);
+
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&c->lock);
+		while (!c->head && !c->stop)
+			pthread_cond_wait(&c->work, &c->lock);
+		j = c->head;
+		if (j) {
+			c->head = j->next;
+			if (!c->head)
+				c->tail = NULL;
+			c->queued--;
+			pthread_cond_signal(&c->room);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!j)
+			break;
+		strbuf_reset(&err);
+		if (!c->failed && run_job(c, j, buf, &err) < 0)
+			pool_fail(c, &err);
+		strbuf_reset(&err);
+		job_done(c, j->dir, &err);
+		free(j->e.name);
+		free(j->path);
+		free(j);
+	}
+	free(buf);
+	strbuf_release(&err);
+	return NULL;
+}
+
+static void queue_job(struct checkout *c, struct dirstate *d, const struct tree_entry *e)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->dir = d;
+	j->e = *e;
+	j->e.name = xstrndup(e->name, e->name_len);
+	j->e.link = NULL;
+	j->path = xstrdup(c->path.buf);
+	pthread_mutex_lock(&c->lock);
+	d->pending++;
+	while (c->queued >= QUEUE_MAX)
+		pthread_cond_wait(&c->room, &c->lock);
+	if (c->tail)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	c->queued++;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A hard link, made once every file is written. */
+struct deferred_link {
+	char *dir;	/* relative path of the directory to hold it */
+	char *name;
+	char *target;	/* relative path of the file it links to */
+};
+
+static int restore_file(struct checkout *c, struct dirstate *d,
+			const struct tree_entry *e, struct strbuf *err)
+{
 	if (e->link && was_written(c, e->link)) {
-		if (linkat(c->root_fd, e->link, dfd, e->name, 0) < 0)
-			return snap_error_errno(err, "cannot link '%s' to '%s'", shown(c), e->link);
+		struct deferred_link *l;
+		size_t dl = c->path.len - e->name_len;
+
+		ALLOC_GROW(c->links, c->nr_links + 1, c->alloc_links);
+		l = &c->links[c->nr_links++];
+		l->dir = xstrndup(c->path.buf, dl ? dl - 1 : 0);
+		l->name = xstrndup(e->name, e->name_len);
+		l->target = xstrndup(e->link, e->link_len);
 		return 0;
 	}
-	fd = openat(dfd, e->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return snap_error_errno(err, "cannot create '%s'", shown(c));
-	ret = write_blob(c, fd, e, err);
-	if (ret == 0)
-		ret = apply_meta(c, fd, e, err);
-	if (close(fd) < 0 && ret == 0)
-		ret = snap_error_errno(err, "cannot write '%s'", shown(c));
-	if (ret == 0)
-		note_written(c);
-	return ret;
+	(void)err;
+	note_written(c);
+	queue_job(c, d, e);
+	return 0;
 }
 
 static int restore_symlink(struct checkout *c, int dfd, const struct tree_entry *e,
@@ -271,8 +428,7 @@ static int restore_symlink(struct checkout *c, int dfd, const struct tree_entry 
 	if (ret == 0 && c->as_root &&
 	    fchownat(dfd, e->name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		ret = snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime_sec;
-	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
+	entry_times(e, ts);
 	if (ret == 0 && utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		ret = snap_error_errno(err, "cannot set the times of '%s'", shown(c));
 	strbuf_release(&target);
@@ -293,9 +449,10 @@ static void warnf(struct checkout *c, const char *what)
 static int restore_node(struct checkout *c, int dfd, const struct tree_entry *e,
 			struct strbuf *err)
 {
+	struct timespec ts[2];
 	dev_t dev = 0;
 	mode_t type = S_IFIFO;
-	int fd, ret;
+	int fd, ret = 0;
 
 	if (e->type != TREE_FIFO) {
 		if (!c->opts || !c->opts->devices) {
@@ -307,67 +464,74 @@ static int restore_node(struct checkout *c, int dfd, const struct tree_entry *e,
 	}
 	if (mknodat(dfd, e->name, type | 0600, dev) < 0)
 		return snap_error_errno(err, "cannot create '%s'", shown(c));
+	/* A fifo or device must not be opened for I/O: use an O_PATH handle. */
 	fd = openat(dfd, e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return snap_error_errno(err, "cannot open '%s'", shown(c));
-	{
-		/* fchmod and futimens need a real descriptor: go through /proc. */
-		struct strbuf p = STRBUF_INIT;
-		struct timespec ts[2];
-
-		strbuf_addf(&p, "/proc/self/fd/%d", fd);
-		ret = 0;
-		if (c->as_root && fchownat(dfd, e->name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-			ret = snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
-		if (ret == 0 && chmod(p.buf, final_perm(c, e)) < 0)
-			ret = snap_error_errno(err, "cannot set the mode of '%s'", shown(c));
-		ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime_sec;
-		ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
-		if (ret == 0 && utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			ret = snap_error_errno(err, "cannot set the times of '%s'", shown(c));
-		strbuf_release(&p);
-	}
+	if (c->as_root && fchownat(dfd, e->name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
+	if (ret == 0 && fchmodat(dfd, e->name, final_perm(c, e), 0) < 0)
+		ret = snap_error_errno(err, "cannot set the mode of '%s'", shown(c));
+	entry_times(e, ts);
+	if (ret == 0 && utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = snap_error_errno(err, "cannot set the times of '%s'", shown(c));
 	close(fd);
 	return ret;
 }
 
-static int restore_dir(struct checkout *c, int dfd, const struct snap_oid *oid,
+static int restore_dir(struct checkout *c, struct dirstate *d, const struct snap_oid *oid,
 		       struct strbuf *err);
 
-static int restore_entry(struct checkout *c, int dfd, const struct tree_entry *e,
-			 enum selected sel, struct strbuf *err)
+static int restore_subdir(struct checkout *c, int dfd, const struct tree_entry *e,
+			  struct strbuf *err)
 {
-	int sub, ret;
+	struct dirstate *d;
+	int ret, fd, last;
 
-	switch (e->type) {
-	case TREE_FILE:
-		return restore_file(c, dfd, e, err);
-	case TREE_SYMLINK:
-		return restore_symlink(c, dfd, e, err);
-	case TREE_FIFO:
-	case TREE_CHR:
-	case TREE_BLK:
-		return restore_node(c, dfd, e, err);
-	case TREE_DIR:
-		break;
-	}
 	if (mkdirat(dfd, e->name, 0700) < 0)
 		return snap_error_errno(err, "cannot create directory '%s'", shown(c));
-	sub = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub < 0)
+	fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return snap_error_errno(err, "cannot open directory '%s'", shown(c));
-	(void)sel;
-	ret = restore_dir(c, sub, &e->oid, err);
-	if (ret == 0) {
-		size_t len = c->path.len;
-		ret = apply_meta(c, sub, e, err);
-		strbuf_setlen(&c->path, len);
+	d = xcalloc(1, sizeof(*d));
+	d->fd = fd;
+	d->has_meta = 1;
+	d->meta = *e;
+	d->meta.name = NULL;
+	d->meta.link = NULL;
+	d->path = xstrdup(shown(c));
+	ret = restore_dir(c, d, &e->oid, err);
+	pthread_mutex_lock(&c->lock);
+	d->walked = 1;
+	last = d->pending == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (last) {
+		int r = dir_finish(c, d, err);
+		if (ret == 0)
+			ret = r;
 	}
-	close(sub);
 	return ret;
 }
 
-static int restore_dir(struct checkout *c, int dfd, const struct snap_oid *oid,
+static int restore_entry(struct checkout *c, struct dirstate *d,
+			 const struct tree_entry *e, struct strbuf *err)
+{
+	switch (e->type) {
+	case TREE_FILE:
+		return restore_file(c, d, e, err);
+	case TREE_SYMLINK:
+		return restore_symlink(c, d->fd, e, err);
+	case TREE_FIFO:
+	case TREE_CHR:
+	case TREE_BLK:
+		return restore_node(c, d->fd, e, err);
+	case TREE_DIR:
+		break;
+	}
+	return restore_subdir(c, d->fd, e, err);
+}
+
+static int restore_dir(struct checkout *c, struct dirstate *d, const struct snap_oid *oid,
 		       struct strbuf *err)
 {
 	struct tree t = TREE_INIT;
@@ -375,7 +539,7 @@ static int restore_dir(struct checkout *c, int dfd, const struct snap_oid *oid,
 	int ret;
 
 	ret = read_tree(c, oid, &t, err);
-	for (i = 0; ret == 0 && i < t.nr; i++) {
+	for (i = 0; ret == 0 && !c->failed && i < t.nr; i++) {
 		const struct tree_entry *e = &t.entries[i];
 		enum selected sel;
 
@@ -383,10 +547,102 @@ static int restore_dir(struct checkout *c, int dfd, const struct snap_oid *oid,
 		sel = selected(c, c->path.buf, c->path.len);
 		if (sel == SEL_NONE || (sel == SEL_ANCESTOR && e->type != TREE_DIR))
 			continue;
-		ret = restore_entry(c, dfd, e, sel, err);
+		ret = restore_entry(c, d, e, err);
 	}
 	strbuf_setlen(&c->path, base);
 	tree_release(&t);
+	return ret;
+}
+
+/*
+ * Opens a directory this restore made, one component at a time, never
+ * following a symlink.
+ */
+static int open_made_dir(struct checkout *c, const char *path, struct strbuf *err)
+{
+	int fd = dup(c->root_fd);
+	const char *p = path;
+
+	while (fd >= 0 && *p) {
+		const char *slash = strchrnul(p, '/');
+		char *name = xstrndup(p, (size_t)(slash - p));
+		int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		free(name);
+		close(fd);
+		fd = sub;
+		p = *slash ? slash + 1 : slash;
+	}
+	if (fd < 0)
+		snap_error_errno(err, "cannot open directory '%s'", path);
+	return fd;
+}
+
+/* Makes the deferred hard links, then puts back their directories' times. */
+static int make_links(struct checkout *c, struct strbuf *err)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < c->nr_links; i++) {
+		struct deferred_link *l = &c->links[i];
+		int dfd = open_made_dir(c, l->dir, err);
+		struct stat st;
+
+		if (dfd < 0)
+			return SNAP_EIO;
+		if (fstat(dfd, &st) < 0 ||
+		    linkat(c->root_fd, l->target, dfd, l->name, 0) < 0) {
+			ret = snap_error_errno(err, "cannot link '%s%s%s' to '%s'", l->dir,
+					       *l->dir ? "/" : "", l->name, l->target);
+		} else if (*l->dir) {
+			struct timespec ts[2] = { st.st_atim, st.st_mtim };
+			if (futimens(dfd, ts) < 0)
+				ret = snap_error_errno(err, "cannot set the times of '%s'", l->dir);
+		}
+		close(dfd);
+	}
+	return ret;
+}
+
+static void pool_start(struct checkout *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = c->opts && c->opts->jobs > 0 ? c->opts->jobs : cpus > 0 ? (int)cpus : 1;
+
+	if (n > THREADS_MAX)
+		n = THREADS_MAX;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->room, NULL);
+	strbuf_init(&c->err, 0);
+	for (c->nr_threads = 0; c->nr_threads < n; c->nr_threads++)
+		if (pthread_create(&c->threads[c->nr_threads], NULL, worker, c))
+			break;
+	if (!c->nr_threads)
+		BUG("cannot start a restore thread");
+}
+
+/* Lets the workers finish the queue and stops them. */
+static int pool_stop(struct checkout *c, struct strbuf *err)
+{
+	int i, ret = 0;
+
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	for (i = 0; i < c->nr_threads; i++)
+		pthread_join(c->threads[i], NULL);
+	if (c->failed) {
+		strbuf_reset(err);
+		strbuf_addbuf(err, &c->err);
+		ret = SNAP_EIO;
+	}
+	strbuf_release(&c->err);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->room);
 	return ret;
 }
 
@@ -439,9 +695,11 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 {
 	struct checkout c;
 	struct checkout_opts o;
+	struct strbuf ignored = STRBUF_INIT;
+	struct dirstate *root;
 	char **paths = NULL;
 	size_t i;
-	int ret;
+	int ret, r, last;
 
 	memset(&c, 0, sizeof(c));
 	memset(&o, 0, sizeof(o));
@@ -473,19 +731,39 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		ret = c.root_fd;
 		goto out;
 	}
-	c.buf = xmalloc(IO_BUF);
+	root = xcalloc(1, sizeof(*root));
+	root->fd = dup(c.root_fd);
+	root->path = xstrdup(".");
 	strbuf_reset(&c.path);
-	ret = restore_dir(&c, c.root_fd, tree, err);
+	pool_start(&c);
+	ret = restore_dir(&c, root, tree, err);
+	pthread_mutex_lock(&c.lock);
+	root->walked = 1;
+	last = root->pending == 0;
+	pthread_mutex_unlock(&c.lock);
+	if (last)
+		dir_finish(&c, root, err);
+	r = pool_stop(&c, ret < 0 ? &ignored : err);
+	if (ret == 0)
+		ret = r;
+	if (ret == 0)
+		ret = make_links(&c, err);
 	close(c.root_fd);
 out:
 	for (i = 0; i < c.nr_written; i++)
 		free(c.written[i]);
 	free(c.written);
+	for (i = 0; i < c.nr_links; i++) {
+		free(c.links[i].dir);
+		free(c.links[i].name);
+		free(c.links[i].target);
+	}
+	free(c.links);
+	strbuf_release(&ignored);
 	for (i = 0; paths && i < o.nr_paths; i++)
 		free(paths[i]);
 	free(paths);
 	free(c.path_found);
-	free(c.buf);
 	strbuf_release(&c.path);
 	return ret;
 }

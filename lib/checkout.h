@@ -11,7 +11,9 @@
  * *at() calls relative to descriptors of directories this restore created
  * itself: files with O_CREAT|O_EXCL|O_NOFOLLOW, modes, owners and times
  * set on the open descriptor, symlinks created and never followed, hard
- * links only to files this restore wrote.  So nothing is ever written
+ * links only to files this restore wrote.  Files are created and filled by
+ * worker threads (opts->jobs); a directory's mode and times are set once
+ * everything in it is written; hard links are made last.  So nothing is ever written
  * outside dir, whatever the tree holds.  Each blob is verified as it is
  * streamed out; a verification failure fails the restore.
  */
@@ -26,6 +28,7 @@ struct checkout_opts {
 	int keep_setuid;	/* keep setuid/setgid bits (else cleared) */
 	int devices;		/* create device nodes (else skipped) */
 	int same_owner;		/* set owners (only takes effect as root) */
+	int jobs;		/* file-writing threads; 0: one per processor */
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
 };

@@ -87,8 +87,10 @@ struct odb {
 	size_t pset_size;
 	struct strbuf path;	/* scratch for object paths */
 	ZSTD_CCtx *cctx;
-	ZSTD_DCtx *dctx;	/* lent to one stream at a time */
-	int dctx_busy;
+	/* Decompression contexts not in use; streams may run on any thread. */
+	pthread_mutex_t dctx_lock;
+	ZSTD_DCtx **dctx_free;
+	size_t nr_dctx_free, alloc_dctx_free;
 };
 
 static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
@@ -96,6 +98,11 @@ static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
 	ALLOC_GROW(odb->packs, odb->nr_packs + 1, odb->alloc_packs);
 	if (pack_open(&odb->packs[odb->nr_packs], idx_path, err) < 0)
 		return SNAP_ECORRUPT;
+	/* Opened now, so that readers on several threads share it safely. */
+	if (pack_fd(&odb->packs[odb->nr_packs], err) < 0) {
+		pack_close(&odb->packs[odb->nr_packs]);
+		return SNAP_EIO;
+	}
 	odb->nr_packs++;
 	return 0;
 }
@@ -132,7 +139,7 @@ static int load_packs(struct odb *odb, struct strbuf *err)
 		}
 	}
 	closedir(d);
-	qsort(names, nr, sizeof(*names), cmp_str);
+	QSORT(names, nr, cmp_str);
 	for (i = 0; i < nr; i++) {
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", dir.buf, names[i]);
@@ -153,6 +160,7 @@ int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 
 	odb->store = store;
 	strbuf_init(&odb->path, 0);
+	pthread_mutex_init(&odb->dctx_lock, NULL);
 	ret = load_packs(odb, err);
 	if (ret < 0) {
 		odb_close(odb);
@@ -209,7 +217,10 @@ void odb_close(struct odb *odb)
 	free(odb->pending);
 	free(odb->pset);
 	ZSTD_freeCCtx(odb->cctx);
-	ZSTD_freeDCtx(odb->dctx);
+	while (odb->nr_dctx_free)
+		ZSTD_freeDCtx(odb->dctx_free[--odb->nr_dctx_free]);
+	free(odb->dctx_free);
+	pthread_mutex_destroy(&odb->dctx_lock);
 	strbuf_release(&odb->path);
 	free(odb);
 }
@@ -308,15 +319,19 @@ static void bulk_remember(struct bulk *b, const struct snap_oid *oid)
 
 int odb_has(struct odb *odb, const struct snap_oid *oid)
 {
+	struct strbuf path = STRBUF_INIT;
 	struct stat st;
 	uint32_t pos;
+	int ret;
 
 	if (pending_has(odb, oid) || bulk_has(odb->bulk, oid) ||
 	    find_packed(odb, oid, &pos))
 		return 1;
 
-	odb_loose_path(odb, oid, &odb->path);
-	return lstat(odb->path.buf, &st) == 0 && S_ISREG(st.st_mode);
+	odb_loose_path(odb, oid, &path);
+	ret = lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode);
+	strbuf_release(&path);
+	return ret;
 }
 
 /* ---- reading ---- */
@@ -472,19 +487,17 @@ int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 		ret = snap_error_errno(err, "cannot open '%s'", st->path.buf);
 		goto fail;
 	}
-	if (odb->dctx && !odb->dctx_busy) {
-		st->dctx = odb->dctx;
-		odb->dctx_busy = 1;
+	pthread_mutex_lock(&odb->dctx_lock);
+	if (odb->nr_dctx_free)
+		st->dctx = odb->dctx_free[--odb->nr_dctx_free];
+	pthread_mutex_unlock(&odb->dctx_lock);
+	if (st->dctx) {
 		ZSTD_DCtx_reset(st->dctx, ZSTD_reset_session_only);
 	} else {
 		st->dctx = ZSTD_createDCtx();
 		if (!st->dctx)
 			BUG("ZSTD_createDCtx failed");
 		ZSTD_DCtx_setParameter(st->dctx, ZSTD_d_windowLogMax, WINDOW_LOG_MAX);
-		if (!odb->dctx) {
-			odb->dctx = st->dctx;
-			odb->dctx_busy = 1;
-		}
 	}
 	st->inbuf = xmalloc(ZSTD_DStreamInSize());
 
@@ -561,10 +574,13 @@ void odb_stream_close(struct odb_stream *st)
 		return;
 	if (st->fd >= 0 && st->own_fd)
 		close(st->fd);
-	if (st->dctx == st->odb->dctx)
-		st->odb->dctx_busy = 0;
-	else
-		ZSTD_freeDCtx(st->dctx);
+	if (st->dctx) {
+		struct odb *odb = st->odb;
+		pthread_mutex_lock(&odb->dctx_lock);
+		ALLOC_GROW(odb->dctx_free, odb->nr_dctx_free + 1, odb->alloc_dctx_free);
+		odb->dctx_free[odb->nr_dctx_free++] = st->dctx;
+		pthread_mutex_unlock(&odb->dctx_lock);
+	}
 	free(st->inbuf);
 	strbuf_release(&st->path);
 	free(st);
@@ -576,11 +592,14 @@ int odb_read_header(struct odb *odb, const struct snap_oid *oid,
 	struct odb_stream *st;
 	struct pack_record r;
 	struct pack *p;
+	struct strbuf path = STRBUF_INIT;
 	uint32_t pos;
-	int ret;
+	int ret, loose;
 
-	odb_loose_path(odb, oid, &odb->path);
-	if (access(odb->path.buf, F_OK) < 0 && (p = find_packed(odb, oid, &pos))) {
+	odb_loose_path(odb, oid, &path);
+	loose = access(path.buf, F_OK) == 0;
+	strbuf_release(&path);
+	if (!loose && (p = find_packed(odb, oid, &pos))) {
 		pack_record(p, pos, &r);
 		if (type)
 			*type = r.type;
@@ -766,7 +785,8 @@ static int loose_cached(struct odb *odb, const struct snap_oid *oid,
 		odb->loose_listed[shard] = 1;
 	}
 	oid_to_hex_r(hex, oid);
-	return bsearch(hex + 2, odb->loose[shard], odb->nr_loose[shard],
+	return odb->nr_loose[shard] &&
+	       bsearch(hex + 2, odb->loose[shard], odb->nr_loose[shard],
 		       sizeof(char *), cmp_name) != NULL;
 }
 
@@ -1380,7 +1400,7 @@ static int list_shard(struct odb *odb, unsigned shard, const char *prefix,
 	}
 	closedir(d);
 	strbuf_release(&dir);
-	qsort(*names, *nr, sizeof(**names), cmp_names);
+	QSORT(*names, *nr, cmp_names);
 	return 0;
 }
 
@@ -1435,7 +1455,7 @@ int odb_for_each(struct odb *odb, odb_each_fn fn, void *data,
 		free_names(names, nn);
 	}
 	if (ret == 0)
-		qsort(all, nr, sizeof(*all), cmp_oid);
+		QSORT(all, nr, cmp_oid);
 	for (i = 0; ret == 0 && i < nr; i++)
 		if (!i || oid_cmp(&all[i - 1], &all[i]))
 			ret = fn(&all[i], data);
@@ -1485,7 +1505,7 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 			for (k = 0; k < count; k++)
 				pack_oid(&odb->packs[i], first + k, &found[nf++]);
 		}
-		qsort(found, nf, sizeof(*found), cmp_oid);
+		QSORT(found, nf, cmp_oid);
 		for (i = 0, matches = 0; i < nf; i++)
 			if (!i || oid_cmp(&found[i - 1], &found[i]))
 				matches++;

@@ -9,6 +9,9 @@
  * frame of header + payload; docs/FORMAT.md); pack files will sit behind
  * the same calls.
  *
+ * Reading (odb_has, odb_read_header, odb_read, streams) may be done from
+ * several threads at once; writing and batches belong to one thread.
+ *
  * Reads verify.  odb_read() and the stream API recompute the id of what
  * they decompress and fail with SNAP_ECORRUPT on a mismatch, a truncated or
  * over-long payload, or bytes after the frame.  Decompression never

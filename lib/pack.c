@@ -443,7 +443,7 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 		goto out;
 	}
 
-	qsort(w->entries, w->nr, sizeof(*w->entries), cmp_entry);
+	QSORT(w->entries, w->nr, cmp_entry);
 	strbuf_add(&idx, PACK_IDX_MAGIC, 8);
 	put_be32(b8, PACK_VERSION);
 	put_be32(b8 + 4, (uint32_t)w->nr);

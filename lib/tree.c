@@ -62,7 +62,7 @@ static int entry_cmp(const void *va, const void *vb)
 
 void tree_sort(struct tree *t)
 {
-	qsort(t->entries, t->nr, sizeof(*t->entries), entry_cmp);
+	QSORT(t->entries, t->nr, entry_cmp);
 }
 
 int tree_name_ok(const char *name, size_t len)

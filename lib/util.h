@@ -20,6 +20,10 @@ char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
 /* Grows *arr (of *alloc elements of size elem) to hold at least want. */
 void *xgrow(void *arr, size_t *alloc, size_t want, size_t elem);
+/* qsort that accepts an empty (NULL) array, which qsort itself may not. */
+#define QSORT(base, n, cmp) \
+	do { if ((n) > 1) qsort((base), (n), sizeof(*(base)), (cmp)); } while (0)
+
 #define ALLOC_GROW(arr, want, alloc) \
 	((arr) = xgrow((arr), &(alloc), (want), sizeof(*(arr))))
 

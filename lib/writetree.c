@@ -109,7 +109,7 @@ static int read_names(int dfd, char ***names, size_t *nr, struct strbuf *err,
 		return ret;
 	}
 	closedir(d);
-	qsort(*names, *nr, sizeof(**names), cmp_names);
+	QSORT(*names, *nr, cmp_names);
 	return 0;
 }
 
