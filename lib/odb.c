@@ -6,6 +6,7 @@
 #include "fsio.h"
 #include "hash.h"
 #include "pack.h"
+#include "session.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -67,6 +68,8 @@ struct bulk {
 
 struct odb {
 	struct snap_store *store;
+	struct session *session;	/* ours, ended with the odb; NULL if none */
+	int in_session;			/* ours or $SNAP_SESSION's */
 	struct bulk *bulk;
 	int jobs;
 	struct pack *packs;
@@ -188,6 +191,7 @@ static struct pack *find_packed(struct odb *odb, const struct snap_oid *oid,
 
 static void drop_loose_cache(struct odb *odb);
 static int bulk_stop(struct odb *odb, struct strbuf *err);
+static int ensure_session(struct odb *odb, struct strbuf *err);
 
 static void drop_pending(struct odb *odb)
 {
@@ -208,6 +212,7 @@ void odb_close(struct odb *odb)
 		return;
 	if (odb->bulk)
 		bulk_stop(odb, NULL);
+	session_end(odb->session);
 	drop_pending(odb);
 	drop_loose_cache(odb);
 	pack_writer_abort(odb->pw);
@@ -685,6 +690,12 @@ static int writer_begin(struct writer *w, struct odb *odb,
 	w->odb = odb;
 	w->fd = -1;
 	strbuf_init(&w->tmp, 0);
+	{
+		int ret = ensure_session(odb, err);
+		if (ret < 0)
+			return ret;
+	}
+	strbuf_init(&w->tmp, 0);
 
 	if (!odb->cctx) {
 		odb->cctx = ZSTD_createCCtx();
@@ -866,6 +877,32 @@ out:
 	strbuf_release(&final);
 	strbuf_release(&dir);
 	return ret;
+}
+
+/*
+ * Every write happens inside a write session, so that a concurrent gc
+ * keeps what it writes and reuses (lib/session.h).  A porcelain script
+ * holding a session of its own names it in $SNAP_SESSION.
+ */
+static int ensure_session(struct odb *odb, struct strbuf *err)
+{
+	const char *name = getenv("SNAP_SESSION");
+	struct session *s;
+
+	if (odb->in_session)
+		return 0;
+	if (name && *name) {
+		int ret = session_find(odb->store, name, &s, err);
+		if (ret < 0)
+			return ret;
+		session_free(s);
+		odb->in_session = 1;
+		return 0;
+	}
+	if (session_begin(odb->store, 0, NULL, 0, &odb->session, err) < 0)
+		return SNAP_EIO;
+	odb->in_session = 1;
+	return 0;
 }
 
 static void bulk_fail(struct bulk *b, const struct strbuf *err)
@@ -1146,15 +1183,20 @@ static int bulk_write(struct odb *odb, enum object_type type, const void *buf,
 	*ret = 0;
 	if (bulk_has(odb->bulk, oid) || pending_has(odb, oid))
 		goto done;
-	if ((p = find_packed(odb, oid, &pos))) {
-		fsio_touch(p->pack_path);
+	/*
+	 * Present: freshen it for gc.  A pack or file gc has just taken away
+	 * fails the touch, and the object is written anew.
+	 */
+	if ((p = find_packed(odb, oid, &pos)) && fsio_touch(p->pack_path) == 0)
 		goto done;
-	}
 	if (loose_cached(odb, oid, err)) {
 		odb_loose_path(odb, oid, &odb->path);
 		if (fsio_touch(odb->path.buf) == 0)
 			goto done;
 	}
+	*ret = ensure_session(odb, err);
+	if (*ret < 0)
+		goto done;
 	copy = owned ? (char *)buf : xmemdup(buf, len);
 	*ret = bulk_queue(odb, oid, type, copy, len, err);
 	return 1;

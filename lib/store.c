@@ -183,7 +183,7 @@ const char *store_hint(const char *dir)
 
 static const char *const store_dirs[] = {
 	"objects", "objects/pack", "objects/tmp", "refs", "refs/snapshots",
-	"refs/tags", "logs", "logs/refs",
+	"refs/tags", "logs", "logs/refs", "sessions",
 };
 
 int store_create(const char *path, int level, int *existed, struct strbuf *err)

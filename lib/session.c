@@ -1,0 +1,300 @@
+#include "session.h"
+#include "error.h"
+#include "fsio.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SESSION_FILE_MAX 65536
+
+const char *local_host(void)
+{
+	static char host[256];
+
+	if (!host[0] && gethostname(host, sizeof(host) - 1) < 0)
+		strcpy(host, "localhost");
+	return host;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+int store_now(struct snap_store *store, int64_t *now_ns, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	struct stat st;
+	int fd, ret = 0;
+
+	store_path(store, &dir, "objects/tmp");
+	fd = fsio_mktemp(dir.buf, "clock-", &path);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		ret = snap_error_errno(err, "cannot read the store's clock in '%s'", dir.buf);
+	else
+		*now_ns = mtime_ns(&st);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path.buf);
+	}
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	return ret;
+}
+
+static void format_session(const struct session *s, struct strbuf *out)
+{
+	size_t i;
+
+	strbuf_reset(out);
+	strbuf_addf(out, "host %s\npid %ld\nstart %lld\n", s->host, (long)s->pid,
+		    (long long)s->start_ns);
+	for (i = 0; i < s->nr_bases; i++)
+		strbuf_addf(out, "base %s\n", oid_to_hex(&s->bases[i]));
+}
+
+/* Writes the session file through a temporary file and a rename. */
+static int write_session(struct session *s, struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT, text = STRBUF_INIT, dir = STRBUF_INIT;
+	int fd, ret = 0;
+
+	strbuf_add(&dir, s->path, (size_t)(strrchr(s->path, '/') - s->path));
+	fd = fsio_mktemp(dir.buf, ".tmp-", &tmp);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create a session file in '%s'", dir.buf);
+		goto out;
+	}
+	format_session(s, &text);
+	if (fsio_write(fd, text.buf, text.len) < 0 || fsio_fsync(fd) < 0 ||
+	    fsio_close(fd) < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+		unlink(tmp.buf);
+		goto out;
+	}
+	if (fsio_rename(tmp.buf, s->path) < 0) {
+		ret = snap_error_errno(err, "cannot create '%s'", s->path);
+		unlink(tmp.buf);
+		goto out;
+	}
+	if (fsio_fsync_dir(dir.buf) < 0)
+		ret = snap_error_errno(err, "cannot sync '%s'", dir.buf);
+out:
+	strbuf_release(&tmp);
+	strbuf_release(&text);
+	strbuf_release(&dir);
+	return ret;
+}
+
+int session_begin(struct snap_store *store, pid_t pid,
+		  const struct snap_oid *bases, size_t nr_bases,
+		  struct session **out, struct strbuf *err)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	struct strbuf path = STRBUF_INIT;
+	unsigned char rnd[4] = { 0 };
+	size_t i;
+	int ret;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	s->host = xstrdup(local_host());
+	s->pid = pid ? pid : getpid();
+	store_path(store, &path, "sessions");
+	if (fsio_mkdir(path.buf, 0777) < 0 && errno != EEXIST) {
+		ret = snap_error_errno(err, "cannot create '%s'", path.buf);
+		strbuf_release(&path);
+		session_free(s);
+		return ret;
+	}
+	strbuf_addf(&path, "/%s-%ld-%02x%02x%02x%02x", s->host, (long)s->pid,
+		    rnd[0], rnd[1], rnd[2], rnd[3]);
+	s->path = strbuf_detach(&path, NULL);
+	s->name = xstrdup(strrchr(s->path, '/') + 1);
+	ret = store_now(store, &s->start_ns, err);
+	for (i = 0; i < nr_bases; i++) {
+		ALLOC_GROW(s->bases, s->nr_bases + 1, s->alloc_bases);
+		s->bases[s->nr_bases++] = bases[i];
+	}
+	if (ret == 0)
+		ret = write_session(s, err);
+	if (ret < 0) {
+		session_free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+int session_add_base(struct session *s, const struct snap_oid *oid,
+		     struct strbuf *err)
+{
+	ALLOC_GROW(s->bases, s->nr_bases + 1, s->alloc_bases);
+	s->bases[s->nr_bases++] = *oid;
+	return write_session(s, err);
+}
+
+void session_touch(struct session *s)
+{
+	fsio_touch(s->path);
+}
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	free(s->path);
+	free(s->name);
+	free(s->host);
+	free(s->bases);
+	free(s);
+}
+
+void session_end(struct session *s)
+{
+	if (!s)
+		return;
+	unlink(s->path);
+	session_free(s);
+}
+
+static int parse_session(struct session *s, const char *text, struct strbuf *err)
+{
+	const char *p = text;
+	int have = 0;
+
+	while (*p) {
+		const char *nl = strchrnul(p, '\n');
+		char *line = xstrndup(p, (size_t)(nl - p));
+		int64_t v;
+
+		if (!strncmp(line, "host ", 5) && line[5]) {
+			free(s->host);
+			s->host = xstrdup(line + 5);
+			have |= 1;
+		} else if (!strncmp(line, "pid ", 4) && parse_i64(line + 4, &v) == 0 && v > 0) {
+			s->pid = (pid_t)v;
+			have |= 2;
+		} else if (!strncmp(line, "start ", 6) && parse_i64(line + 6, &v) == 0) {
+			s->start_ns = v;
+			have |= 4;
+		} else if (!strncmp(line, "base ", 5)) {
+			struct snap_oid oid;
+			if (oid_from_hex(&oid, line + 5) < 0) {
+				free(line);
+				return snap_error(err, SNAP_EINVAL, "bad base in session '%s'", s->path);
+			}
+			ALLOC_GROW(s->bases, s->nr_bases + 1, s->alloc_bases);
+			s->bases[s->nr_bases++] = oid;
+		} else {
+			free(line);
+			return snap_error(err, SNAP_EINVAL, "bad line in session '%s'", s->path);
+		}
+		free(line);
+		p = *nl ? nl + 1 : nl;
+	}
+	if (have != 7)
+		return snap_error(err, SNAP_EINVAL, "incomplete session '%s'", s->path);
+	return 0;
+}
+
+static int load_one(const char *path, struct session **out, struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct session *s;
+	struct stat st;
+	int ret;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? SNAP_ENOTFOUND
+				       : snap_error_errno(err, "cannot stat '%s'", path);
+	ret = strbuf_read_file(&text, path, SESSION_FILE_MAX);
+	if (ret == SNAP_ENOTFOUND)
+		return ret;
+	if (ret < 0) {
+		strbuf_release(&text);
+		return snap_error(err, SNAP_EINVAL, "cannot read session '%s'", path);
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	s->name = xstrdup(strrchr(path, '/') + 1);
+	s->beat_ns = mtime_ns(&st);
+	ret = parse_session(s, text.buf, err);
+	strbuf_release(&text);
+	if (ret < 0) {
+		session_free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+int session_find(struct snap_store *store, const char *name,
+		 struct session **out, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int ret;
+
+	if (!*name || strchr(name, '/') || name[0] == '.')
+		return snap_error(err, SNAP_EINVAL, "bad session name '%s'", name);
+	store_path(store, &path, "sessions/%s", name);
+	ret = load_one(path.buf, out, err);
+	if (ret == SNAP_ENOTFOUND)
+		ret = snap_error(err, SNAP_ENOTFOUND, "no session '%s'", name);
+	strbuf_release(&path);
+	return ret;
+}
+
+enum session_state session_state(const struct session *s, int64_t now_ns)
+{
+	if (!strcmp(s->host, local_host()))
+		return kill(s->pid, 0) == 0 || errno == EPERM ? SESSION_LIVE : SESSION_DEAD;
+	if (now_ns - s->beat_ns > (int64_t)SESSION_TTL * 1000000000LL)
+		return SESSION_EXPIRED;
+	return SESSION_LIVE;
+}
+
+int sessions_load(struct snap_store *store, struct session ***out, size_t *nr,
+		  struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	size_t alloc = 0;
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	*out = NULL;
+	*nr = 0;
+	store_path(store, &dir, "sessions");
+	d = opendir(dir.buf);
+	if (!d) {
+		if (errno != ENOENT)
+			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
+		strbuf_release(&dir);
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		struct session *s;
+
+		if (de->d_name[0] == '.')
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
+		if (load_one(path.buf, &s, err) < 0)
+			continue;
+		ALLOC_GROW(*out, *nr + 1, alloc);
+		(*out)[(*nr)++] = s;
+	}
+	closedir(d);
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	return ret;
+}

@@ -1,0 +1,181 @@
+#include "walk.h"
+#include "error.h"
+#include "snapshot.h"
+#include "tree.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct item {
+	struct snap_oid oid;
+	struct snap_oid from;
+	int has_from;
+	enum object_type want;
+};
+
+struct walker {
+	struct odb *odb;
+	const struct walk_opts *opts;
+	struct oidset *seen;
+	struct item *stack;
+	size_t nr, alloc;
+	long problems;
+	struct strbuf buf, msg;
+};
+
+static void push(struct walker *w, const struct snap_oid *oid,
+		 const struct snap_oid *from, enum object_type want)
+{
+	struct item *it;
+
+	if (oidset_contains(w->seen, oid))
+		return;
+	ALLOC_GROW(w->stack, w->nr + 1, w->alloc);
+	it = &w->stack[w->nr++];
+	it->oid = *oid;
+	it->has_from = from != NULL;
+	if (from)
+		it->from = *from;
+	it->want = want;
+}
+
+static void problem(struct walker *w, const struct item *it, const char *check,
+		    const char *detail)
+{
+	struct walk_problem p = { check, &it->oid, it->has_from ? &it->from : NULL, detail };
+
+	w->problems++;
+	if (w->opts && w->opts->problem)
+		w->opts->problem(&p, w->opts->data);
+}
+
+static void visit_snapshot(struct walker *w, const struct item *it)
+{
+	struct snapshot s;
+	size_t i;
+
+	strbuf_reset(&w->msg);
+	if (snapshot_parse(&s, w->buf.buf, w->buf.len, &w->msg) < 0) {
+		problem(w, it, "malformed", w->msg.buf);
+		return;
+	}
+	push(w, &s.tree, &it->oid, OBJ_TREE);
+	for (i = s.nr_parents; i-- > 0;)
+		push(w, &s.parents[i], &it->oid, OBJ_SNAPSHOT);
+	snapshot_release(&s);
+}
+
+static void visit_tree(struct walker *w, const struct item *it)
+{
+	struct tree t = TREE_INIT;
+	size_t i;
+
+	strbuf_reset(&w->msg);
+	if (tree_parse(&t, w->buf.buf, w->buf.len, &w->msg) < 0) {
+		problem(w, it, "malformed", w->msg.buf);
+		return;
+	}
+	for (i = t.nr; i-- > 0;) {
+		const struct tree_entry *e = &t.entries[i];
+		if (e->type == TREE_DIR)
+			push(w, &e->oid, &it->oid, OBJ_TREE);
+		else if (e->type == TREE_FILE || e->type == TREE_SYMLINK)
+			push(w, &e->oid, &it->oid, OBJ_BLOB);
+	}
+	tree_release(&t);
+}
+
+/* Reads a blob through to the end, so that its hash is checked. */
+static int verify_blob(struct walker *w, const struct snap_oid *oid)
+{
+	struct odb_stream *st;
+	char buf[65536];
+	size_t got;
+	int ret;
+
+	strbuf_reset(&w->msg);
+	ret = odb_stream_open(w->odb, oid, &st, NULL, NULL, &w->msg);
+	if (ret < 0)
+		return ret;
+	do
+		ret = odb_stream_read(st, buf, sizeof(buf), &got, &w->msg);
+	while (ret == 0 && got);
+	odb_stream_close(st);
+	return ret;
+}
+
+static void visit(struct walker *w, const struct item *it)
+{
+	enum object_type type;
+	uint64_t size;
+	int ret;
+
+	strbuf_reset(&w->msg);
+	ret = odb_read_header(w->odb, &it->oid, &type, &size, &w->msg);
+	if (ret == SNAP_ENOTFOUND) {
+		problem(w, it, "missing", it->want ? type_name(it->want) : "object");
+		return;
+	}
+	if (ret < 0) {
+		problem(w, it, "corrupt", w->msg.buf);
+		return;
+	}
+	if (it->want != OBJ_NONE && type != it->want) {
+		strbuf_reset(&w->msg);
+		strbuf_addf(&w->msg, "is a %s, expected a %s", type_name(type),
+			    type_name(it->want));
+		problem(w, it, "wrong-type", w->msg.buf);
+		return;
+	}
+	if (type == OBJ_TREE || type == OBJ_SNAPSHOT) {
+		size_t max = type == OBJ_TREE ? TREE_MAX_SIZE : SNAPSHOT_MAX_SIZE;
+		strbuf_reset(&w->msg);
+		ret = odb_read(w->odb, &it->oid, NULL, &w->buf, max, &w->msg);
+		if (ret < 0) {
+			problem(w, it, "corrupt", w->msg.buf);
+			return;
+		}
+		if (type == OBJ_TREE)
+			visit_tree(w, it);
+		else
+			visit_snapshot(w, it);
+	} else if (type == OBJ_BLOB && w->opts && w->opts->verify_blobs) {
+		if (verify_blob(w, &it->oid) < 0) {
+			problem(w, it, "corrupt", w->msg.buf);
+			return;
+		}
+	}
+	if (w->opts && w->opts->reached)
+		w->opts->reached(&it->oid, type, size, w->opts->data);
+}
+
+long walk_reachable(struct odb *odb, const struct snap_oid *roots,
+		    const enum object_type *root_types, size_t nr,
+		    struct oidset *seen, const struct walk_opts *opts,
+		    struct strbuf *err)
+{
+	struct walker w;
+	size_t i;
+
+	(void)err;
+	memset(&w, 0, sizeof(w));
+	w.odb = odb;
+	w.opts = opts;
+	w.seen = seen;
+	strbuf_init(&w.buf, 0);
+	strbuf_init(&w.msg, 0);
+	for (i = nr; i-- > 0;)
+		push(&w, &roots[i], NULL, root_types ? root_types[i] : OBJ_NONE);
+	while (w.nr) {
+		struct item it = w.stack[--w.nr];
+
+		if (!oidset_insert(seen, &it.oid))
+			continue;
+		visit(&w, &it);
+	}
+	free(w.stack);
+	strbuf_release(&w.buf);
+	strbuf_release(&w.msg);
+	return w.problems;
+}

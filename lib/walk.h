@@ -1,0 +1,49 @@
+#ifndef SNAP_WALK_H
+#define SNAP_WALK_H
+
+/*
+ * Walking what is reachable: from root snapshots (or any objects) through
+ * snapshot parents and trees to every tree and blob they name.  The walk
+ * is iterative (an explicit stack), so a chain of a million snapshots or a
+ * directory ten thousand levels deep costs heap, not C stack; each object
+ * is visited once (an oidset).  Snapshots and trees are read, verified and
+ * parsed with the strict parsers every reader uses.
+ *
+ * Problems are reported through a callback with a stable check id
+ * (docs/snap-fsck.md) and the walk goes on, so one run can list them all.
+ */
+
+#include "object.h"
+#include "odb.h"
+#include "oidset.h"
+#include "strbuf.h"
+
+struct walk_problem {
+	const char *check;		/* "missing", "wrong-type", "malformed", "corrupt" */
+	const struct snap_oid *oid;	/* the object with the problem */
+	const struct snap_oid *from;	/* who refers to it, or NULL for a root */
+	const char *detail;
+};
+
+struct walk_opts {
+	/* Read every blob whole and verify it (else only check presence). */
+	int verify_blobs;
+	/* Called once for each object reached, after it checked out. */
+	void (*reached)(const struct snap_oid *oid, enum object_type type,
+			uint64_t size, void *data);
+	void (*problem)(const struct walk_problem *p, void *data);
+	void *data;
+};
+
+/*
+ * Walks from roots (each expected to be of type root_types[i], or OBJ_NONE
+ * for any), adding every object reached to seen.  Returns the number of
+ * problems reported (0 when all is sound), or a negative SNAP_E* code when
+ * the walk itself could not go on (err says why).
+ */
+long walk_reachable(struct odb *odb, const struct snap_oid *roots,
+		    const enum object_type *root_types, size_t nr,
+		    struct oidset *seen, const struct walk_opts *opts,
+		    struct strbuf *err);
+
+#endif
