@@ -1,7 +1,12 @@
 #include "revision.h"
 #include "error.h"
 #include "odb.h"
+#include "refs.h"
 #include "snapshot.h"
+#include "tree.h"
+#include "util.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -42,5 +47,220 @@ int peel_to_tree(struct odb *odb, const struct snap_oid *oid,
 		snapshot_release(&s);
 	}
 	strbuf_release(&buf);
+	return ret;
+}
+
+static int read_snapshot(struct odb *odb, const struct snap_oid *oid,
+			 struct snapshot *s, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	enum object_type type;
+	int ret;
+
+	ret = odb_read(odb, oid, &type, &buf, SNAPSHOT_MAX_SIZE, err);
+	if (ret == SNAP_ETOOBIG || (ret == 0 && type != OBJ_SNAPSHOT)) {
+		strbuf_reset(err);
+		ret = snap_error(err, SNAP_EINVAL, "object '%s' is not a snapshot",
+				 oid_to_hex(oid));
+	}
+	if (ret == 0)
+		ret = snapshot_parse(s, buf.buf, buf.len, err);
+	strbuf_release(&buf);
+	return ret;
+}
+
+/* Resolves the part before any suffix: a ref, else an id or prefix. */
+static int resolve_base(struct odb *odb, const char *name, size_t len,
+			struct snap_oid *oid, struct strbuf *err)
+{
+	struct strbuf full = STRBUF_INIT, base = STRBUF_INIT;
+	size_t i;
+	int ret;
+
+	strbuf_add(&base, name, len);
+	if (len == SNAP_OID_HEXSZ && is_hex(name, len)) {
+		ret = odb_resolve_prefix(odb, base.buf, len, oid, err);
+		goto out;
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20)
+			break;
+	if (i == len) {
+		ret = ref_dwim(odb_store(odb), base.buf, &full, oid, NULL);
+		if (ret == 0)
+			goto out;
+	}
+	if (len >= SNAP_OID_MINPREFIX && is_hex(name, len)) {
+		ret = odb_resolve_prefix(odb, base.buf, len, oid, err);
+		goto out;
+	}
+	ret = snap_error(err, SNAP_ENOTFOUND, "unknown revision '%s'", base.buf);
+out:
+	strbuf_release(&full);
+	strbuf_release(&base);
+	return ret;
+}
+
+static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
+		      const char *name, struct strbuf *err)
+{
+	struct snapshot s;
+	int ret = read_snapshot(odb, oid, &s, err);
+
+	if (ret < 0)
+		return ret;
+	if (n == 0 || n > s.nr_parents)
+		ret = snap_error(err, SNAP_ENOTFOUND, "'%s': snapshot '%s' has no parent %llu",
+				 name, oid_to_hex(oid), (unsigned long long)n);
+	else
+		*oid = s.parents[n - 1];
+	snapshot_release(&s);
+	return ret;
+}
+
+/* The newest snapshot at or before t on oid's first-parent chain. */
+static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
+		   const char *name, struct strbuf *err)
+{
+	for (;;) {
+		struct snapshot s;
+		int ret = read_snapshot(odb, oid, &s, err);
+
+		if (ret < 0)
+			return ret;
+		if (s.time <= t) {
+			snapshot_release(&s);
+			return 0;
+		}
+		if (!s.nr_parents) {
+			snapshot_release(&s);
+			return snap_error(err, SNAP_ENOTFOUND,
+					  "'%s': no snapshot at or before that time", name);
+		}
+		*oid = s.parents[0];
+		snapshot_release(&s);
+	}
+}
+
+static int lookup_path(struct odb *odb, struct snap_oid *oid, const char *path,
+		       const char *name, struct strbuf *err)
+{
+	struct snap_oid tree;
+	struct strbuf buf = STRBUF_INIT;
+	const char *full = path;
+	int ret = peel_to_tree(odb, oid, &tree, err);
+
+	*oid = tree;
+	while (ret == 0 && *path) {
+		const char *slash = strchrnul(path, '/');
+		size_t len = (size_t)(slash - path), i;
+		struct tree t = TREE_INIT;
+		enum object_type type;
+		int found = 0;
+
+		if (len == 0) {
+			path++;
+			continue;
+		}
+		ret = odb_read(odb, oid, &type, &buf, TREE_MAX_SIZE, err);
+		if (ret == 0 && type != OBJ_TREE)
+			ret = snap_error(err, SNAP_ENOTFOUND, "'%s': '%.*s' is not a directory",
+					 name, (int)(path - full - 1), full);
+		if (ret == 0)
+			ret = tree_parse(&t, buf.buf, buf.len, err);
+		for (i = 0; ret == 0 && i < t.nr; i++) {
+			const struct tree_entry *e = &t.entries[i];
+			if (e->name_len == len && !memcmp(e->name, path, len)) {
+				if (e->type != TREE_FILE && e->type != TREE_DIR &&
+				    e->type != TREE_SYMLINK)
+					ret = snap_error(err, SNAP_ENOTFOUND,
+							 "'%s': a %s has no object", name,
+							 tree_type_name(e->type));
+				*oid = e->oid;
+				found = 1;
+				break;
+			}
+		}
+		tree_release(&t);
+		if (ret == 0 && !found)
+			ret = snap_error(err, SNAP_ENOTFOUND, "'%s': path '%.*s' not found",
+					 name, (int)(slash - full), full);
+		path = *slash ? slash + 1 : slash;
+	}
+	strbuf_release(&buf);
+	return ret;
+}
+
+int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
+		struct strbuf *err)
+{
+	const char *colon = NULL, *end, *p;
+	int ret;
+
+	/* REV:PATH splits at the first ':' that is not inside "@{...}". */
+	for (p = name; *p && !colon; p++) {
+		if (p[0] == '@' && p[1] == '{') {
+			const char *close = strchr(p, '}');
+			if (!close)
+				break;
+			p = close;
+		} else if (*p == ':') {
+			colon = p;
+		}
+	}
+	end = colon ? colon : name + strlen(name);
+	p = name;
+
+	/* The base runs to the first '~', '^' or "@{". */
+	while (p < end && *p != '~' && *p != '^' && !(p[0] == '@' && p[1] == '{'))
+		p++;
+	if (p == name)
+		return snap_error(err, SNAP_EINVAL, "'%s' is not a valid revision", name);
+	ret = resolve_base(odb, name, (size_t)(p - name), oid, err);
+	while (ret == 0 && p < end) {
+		uint64_t n = 1;
+		char num[24];
+		size_t dl;
+
+		if (p[0] == '@' && p[1] == '{') {
+			const char *close = memchr(p, '}', (size_t)(end - p));
+			char *when;
+			int64_t t;
+			int tz;
+
+			if (!close)
+				return snap_error(err, SNAP_EINVAL, "'%s': unclosed '@{'", name);
+			when = xstrndup(p + 2, (size_t)(close - p - 2));
+			ret = parse_time(when, &t, &tz, err);
+			free(when);
+			if (ret == 0)
+				ret = at_time(odb, oid, t, name, err);
+			p = close + 1;
+			continue;
+		}
+		dl = strspn(p + 1, "0123456789");
+		if (p + 1 + dl > end)
+			dl = (size_t)(end - p - 1);
+		if (dl) {
+			if (dl >= sizeof(num))
+				return snap_error(err, SNAP_EINVAL, "'%s': number too large", name);
+			memcpy(num, p + 1, dl);
+			num[dl] = '\0';
+			if (parse_u64(num, &n) < 0)
+				return snap_error(err, SNAP_EINVAL, "'%s': bad number", name);
+		}
+		if (*p == '~') {
+			while (ret == 0 && n--)
+				ret = nth_parent(odb, oid, 1, name, err);
+		} else if (*p == '^') {
+			if (!dl || n)
+				ret = nth_parent(odb, oid, dl ? n : 1, name, err);
+		} else {
+			return snap_error(err, SNAP_EINVAL, "'%s' is not a valid revision", name);
+		}
+		p += 1 + dl;
+	}
+	if (ret == 0 && colon)
+		ret = lookup_path(odb, oid, colon + 1, name, err);
 	return ret;
 }

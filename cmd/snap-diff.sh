@@ -1,0 +1,28 @@
+#!/bin/sh
+# snap-diff: what changed between two snapshots (or trees), recursively.
+set -eu
+usage() {
+	cat <<'USAGE'
+usage: snap-diff [-z] [--exit-code] A B
+
+Lists the paths added (A), removed (D), modified (M) and changed in type
+(T) from A to B, one per line, recursing into directories.  A and B are
+anything snap-rev-parse accepts.
+  --store DIR      the store (default $SNAP_DIR, else .snap above)
+USAGE
+}
+args=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-z|--exit-code) args="$args $1"; shift ;;
+	--store) [ $# -ge 2 ] || { usage >&2; exit 129; }; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
+	-h|--help) usage; exit 0 ;;
+	-*) printf "snap-diff: error: unknown option '%s'\n" "$1" >&2; usage >&2; exit 129 ;;
+	*) break ;;
+	esac
+done
+[ $# -eq 2 ] || { printf 'snap-diff: error: expected A and B\n' >&2; usage >&2; exit 129; }
+a=$(snap-rev-parse --verify "$1") || exit 128
+b=$(snap-rev-parse --verify "$2") || exit 128
+# shellcheck disable=SC2086
+exec snap-diff-tree -r $args "$a" "$b"

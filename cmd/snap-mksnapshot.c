@@ -1,0 +1,162 @@
+/*
+ * snap-mksnapshot: writes a snapshot object from a tree, parents, time,
+ * host, metadata and message.  Deterministic: the same inputs give the
+ * same id.
+ */
+#include "error.h"
+#include "odb.h"
+#include "revision.h"
+#include "snapshot.h"
+#include "store.h"
+#include "usage.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_str[] =
+"usage: snap-mksnapshot [-p PARENT]... [-m MSG | -F FILE] [--meta KEY=VALUE]...\n"
+"                       [--time TIME] [--host HOST] TREE\n"
+"\n"
+"Writes a snapshot of TREE and prints its id.\n"
+"\n"
+"  -p, --parent REV    a parent snapshot (repeatable, in order)\n"
+"  -m, --message MSG   the message (a final newline is added if missing)\n"
+"  -F, --file FILE     read the message from FILE ('-': standard input)\n"
+"  --meta KEY=VALUE    a metadata line (repeatable, kept in order)\n"
+"  --time TIME         SECONDS [+hhmm], @SECONDS or YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]\n"
+"                      (default $SNAP_TIME, else now in the local zone)\n"
+"  --host HOST         the host (default $SNAP_HOST, else this host's name)\n"
+"  --store DIR         the store (default $SNAP_DIR, else .snap above)\n";
+
+#define MESSAGE_MAX (1u << 20)
+
+static void need_type(struct odb *odb, const struct snap_oid *oid,
+		      enum object_type want, const char *name)
+{
+	struct strbuf err = STRBUF_INIT;
+	enum object_type type;
+	uint64_t size;
+
+	if (odb_read_header(odb, oid, &type, &size, &err) < 0)
+		die_err(&err);
+	if (type != want)
+		die("'%s' is a %s, not a %s", name, type_name(type), type_name(want));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "parent", required_argument, NULL, 'p' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "meta", required_argument, NULL, 'M' },
+		{ "time", required_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct strbuf err = STRBUF_INIT, msg = STRBUF_INIT, buf = STRBUF_INIT;
+	struct snapshot s = SNAPSHOT_INIT;
+	struct snap_store store;
+	struct snap_oid oid;
+	struct odb *odb;
+	const char **parents = NULL, *time_arg = NULL, *host = NULL, *dir = NULL;
+	const char *msg_arg = NULL, *msg_file = NULL;
+	char **metas = NULL;
+	size_t nr_parents = 0, alloc_parents = 0, nr_metas = 0, alloc_metas = 0, i;
+	int c, ret;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "p:m:F:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			ALLOC_GROW(parents, nr_parents + 1, alloc_parents);
+			parents[nr_parents++] = optarg;
+			break;
+		case 'm': msg_arg = optarg; break;
+		case 'F': msg_file = optarg; break;
+		case 'M':
+			ALLOC_GROW(metas, nr_metas + 1, alloc_metas);
+			metas[nr_metas++] = optarg;
+			break;
+		case 't': time_arg = optarg; break;
+		case 'H': host = optarg; break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		usage_error(usage_str, "expected one TREE");
+	if (msg_arg && msg_file)
+		usage_error(usage_str, "-m and -F cannot be combined");
+
+	if (!time_arg)
+		time_arg = getenv("SNAP_TIME");
+	if (time_arg && *time_arg) {
+		if (parse_time(time_arg, &s.time, &s.tz, &err) < 0)
+			die_err(&err);
+	} else {
+		s.time = (int64_t)time(NULL);
+		s.tz = local_tz(s.time);
+	}
+	if (!host)
+		host = getenv("SNAP_HOST");
+	if (!host || !*host) {
+		static char name[256];
+		if (gethostname(name, sizeof(name) - 1) < 0)
+			die("cannot get the host name: %s", strerror(errno));
+		host = name;
+	}
+	s.host = xstrdup(host);
+	for (i = 0; i < nr_metas; i++)
+		if (snapshot_add_meta(&s, metas[i], &err) < 0)
+			die_err(&err);
+	if (msg_file) {
+		int r = !strcmp(msg_file, "-") ? strbuf_read_fd(&msg, 0, MESSAGE_MAX)
+					       : strbuf_read_file(&msg, msg_file, MESSAGE_MAX);
+		if (r == SNAP_ETOOBIG)
+			die("message in '%s' is too long (at most %u bytes)", msg_file, MESSAGE_MAX);
+		if (r < 0)
+			die("cannot read '%s': %s", msg_file, strerror(errno));
+	} else if (msg_arg) {
+		strbuf_addstr(&msg, msg_arg);
+	}
+	if (memchr(msg.buf, '\0', msg.len))
+		die("the message contains a NUL byte");
+	if (msg.len && msg.buf[msg.len - 1] != '\n')
+		strbuf_addch(&msg, '\n');
+	s.message = strbuf_detach(&msg, NULL);
+
+	open_store_or_die(dir, &store, &odb);
+	if (resolve_rev(odb, argv[optind], &s.tree, &err) < 0)
+		die_err(&err);
+	need_type(odb, &s.tree, OBJ_TREE, argv[optind]);
+	for (i = 0; i < nr_parents; i++) {
+		strbuf_reset(&err);
+		if (resolve_rev(odb, parents[i], &oid, &err) < 0)
+			die_err(&err);
+		need_type(odb, &oid, OBJ_SNAPSHOT, parents[i]);
+		snapshot_add_parent(&s, &oid);
+	}
+	ret = snapshot_encode(&s, &buf, &err);
+	if (ret == 0)
+		ret = odb_write_buf(odb, OBJ_SNAPSHOT, buf.buf, buf.len, &oid, &err);
+	if (ret < 0)
+		die_err(&err);
+	printf("%s\n", oid_to_hex(&oid));
+	snapshot_release(&s);
+	strbuf_release(&buf);
+	free(parents);
+	free(metas);
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

@@ -1,0 +1,75 @@
+#!/bin/sh
+# snap-restore: restores a snapshot (or a tree) into DIR, all or nothing.
+#
+# The result is built in a temporary directory beside DIR and renamed into
+# place only when complete and verified, so a failed restore leaves DIR as
+# it was.  Every object read is verified (snap-checkout).
+set -eu
+
+usage() {
+	cat <<'USAGE'
+usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner] REV DIR [PATH...]
+
+  REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
+  DIR              the target; absent or empty unless --force
+  PATH...          restore only these paths of the snapshot
+  --force          replace a non-empty DIR (its old content is removed)
+  --keep-setuid    keep setuid/setgid bits
+  --devices        create device nodes
+  --no-same-owner  do not set owners (as root they are set by default)
+  --store DIR      the store (default $SNAP_DIR, else .snap above)
+USAGE
+}
+
+me=snap-restore
+die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
+usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
+
+force=
+co_args=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--force|-f) force=1; shift ;;
+	--keep-setuid|--devices|--no-same-owner|-q|--quiet) co_args="$co_args $1"; shift ;;
+	--store) [ $# -ge 2 ] || usage_error "--store needs DIR"; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; break ;;
+	-*) usage_error "unknown option '$1'" ;;
+	*) break ;;
+	esac
+done
+[ $# -ge 2 ] || usage_error "expected REV and DIR"
+rev=$1
+dir=${2%/}
+[ -n "$dir" ] || dir=/
+shift 2
+
+id=$(snap-rev-parse --verify "$rev") || exit 128
+if [ -e "$dir" ] || [ -L "$dir" ]; then
+	[ -d "$dir" ] && [ ! -L "$dir" ] || die "'$dir' exists and is not a directory"
+	if [ -z "$force" ] && [ -n "$(ls -A "$dir")" ]; then
+		die "directory '$dir' is not empty (use --force to replace its content)"
+	fi
+fi
+
+parent=$(dirname "$dir")
+[ -d "$parent" ] || die "directory '$parent' does not exist"
+tmp=$(mktemp -d "$parent/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$parent'"
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck disable=SC2086
+snap-checkout $co_args -- "$id" "$tmp/new" "$@" || exit 128
+
+if [ -d "$dir" ]; then
+	# The target's own mode is kept; its content is replaced.
+	chmod --reference="$dir" "$tmp/new" 2>/dev/null || :
+	mv -T "$dir" "$tmp/old" || die "cannot move '$dir' aside"
+	if ! mv -T "$tmp/new" "$dir"; then
+		mv -T "$tmp/old" "$dir"
+		die "cannot rename the restored tree to '$dir'"
+	fi
+else
+	mv -T "$tmp/new" "$dir" || die "cannot rename the restored tree to '$dir'"
+fi

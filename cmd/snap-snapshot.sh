@@ -1,0 +1,154 @@
+#!/bin/sh
+# snap-snapshot: stores a directory (or standard input, a command's output,
+# a live SQLite database) as a new snapshot on a ref, and prints its id.
+#
+# write-tree, then mksnapshot with the ref's current value as parent, then
+# update-ref with compare-and-swap.  If another snapshot moved the ref in
+# between, the new snapshot is rebuilt on top of it and the swap retried,
+# so two racing snapshots both land, one after the other, and none is lost.
+set -eu
+
+usage() {
+	cat <<'USAGE'
+usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] DIR
+   or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME
+   or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
+   or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
+
+  -r, --ref REF        the ref to extend (default main: refs/snapshots/main)
+  -m, --message MSG    the snapshot's message
+  --meta KEY=VALUE     a metadata line (repeatable, kept in order)
+  --exclude PATTERN    passed to snap-write-tree (repeatable)
+  -x                   stay on one filesystem
+  --stdin NAME         store standard input as the one file NAME
+  --from-command NAME -- CMD...
+                       store CMD's standard output as the file NAME; no
+                       snapshot when CMD fails
+  --sqlite DB          store a consistent copy of the SQLite database DB,
+                       taken with SQLite's online backup
+  --store DIR          the store (default $SNAP_DIR, else .snap above)
+USAGE
+}
+
+me=snap-snapshot
+die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
+usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
+# Quotes a word for eval.
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+ref=main
+msg=
+mode=dir
+name=
+metas=
+wt_args=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-r|--ref) [ $# -ge 2 ] || usage_error "$1 needs a value"; ref=$2; shift 2 ;;
+	-m|--message) [ $# -ge 2 ] || usage_error "$1 needs a value"; msg=$2; shift 2 ;;
+	--meta) [ $# -ge 2 ] || usage_error "--meta needs KEY=VALUE"
+		metas="$metas --meta $(q "$2")"; shift 2 ;;
+	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
+		wt_args="$wt_args --exclude $(q "$2")"; shift 2 ;;
+	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
+	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;
+	--from-command) [ $# -ge 2 ] || usage_error "--from-command needs NAME"
+		mode=command; name=$2; shift 2
+		[ "${1:-}" = "--" ] || usage_error "--from-command NAME must be followed by -- CMD"
+		shift
+		[ $# -gt 0 ] || usage_error "no command after --"
+		break ;;
+	--sqlite) [ $# -ge 2 ] || usage_error "--sqlite needs DB"; mode=sqlite; name=$2; shift 2 ;;
+	--store) [ $# -ge 2 ] || usage_error "--store needs DIR"; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; break ;;
+	-*) usage_error "unknown option '$1'" ;;
+	*) break ;;
+	esac
+done
+
+case $mode in
+dir) [ $# -eq 1 ] || usage_error "expected one DIR"; src=$1 ;;
+command) ;;
+*) [ $# -eq 0 ] || usage_error "unexpected argument '$1'" ;;
+esac
+case $ref in
+refs/*) full=$ref ;;
+*) full=refs/snapshots/$ref ;;
+esac
+
+# Fails early, before any work, on a bad ref name or a missing store.
+snap-rev-parse --check-ref-name "$full" >/dev/null || exit $?
+
+# One write session for the whole run, so that a concurrent gc keeps what
+# this snapshot writes and reuses, and the snapshot it builds on.
+tmp=
+session=
+cleanup() {
+	[ -z "$tmp" ] || rm -rf "$tmp"
+	[ -z "$session" ] || snap-session end "$session" 2>/dev/null || :
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if base=$(snap-rev-parse --verify -q "$full" 2>/dev/null); then
+	session=$(snap-session begin --pid $$ --base "$base") || exit 128
+else
+	session=$(snap-session begin --pid $$) || exit 128
+fi
+SNAP_SESSION=$session
+export SNAP_SESSION
+
+if [ "$mode" != dir ]; then
+	case $mode:$name in
+	sqlite:*) base=$(basename "$name") ;;
+	*) base=$name ;;
+	esac
+	case $base in
+	''|.|..|*/*) die "bad file name '$base' (one name, no '/')" ;;
+	esac
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX")
+	mkdir "$tmp/d"
+	src=$tmp/d
+	case $mode in
+	stdin) cat > "$src/$base" || die "cannot read standard input" ;;
+	command)
+		if ! "$@" > "$src/$base"; then
+			die "command '$1' failed; no snapshot taken"
+		fi ;;
+	sqlite)
+		[ -f "$name" ] || die "no database '$name'"
+		# SQLite's online backup: a consistent state even while other
+		# connections write.
+		snap-sqlite-backup -- "$name" "$src/$base" || exit 128 ;;
+	esac
+fi
+
+tree=$(eval "snap-write-tree $wt_args -- $(q "$src")") || exit $?
+host=${SNAP_HOST:-$(hostname 2>/dev/null || uname -n)}
+[ -n "${SNAP_TIME:-}" ] || SNAP_TIME=$(date "+%s %z")
+export SNAP_TIME
+
+tries=0
+while :; do
+	if old=$(snap-rev-parse --verify -q "$full" 2>/dev/null); then
+		parent="-p $old"
+	else
+		old=0000000000000000000000000000000000000000000000000000000000000000
+		parent=
+	fi
+	snap=$(eval "snap-mksnapshot $tree $parent -m $(q "$msg") --host $(q "$host") $metas") || exit $?
+	if err=$(snap-update-ref -m "snapshot: $msg" "$full" "$snap" "$old" 2>&1); then
+		break
+	fi
+	tries=$((tries + 1))
+	case $err in
+	*moved*|*"already exists"*|*locked*)
+		# Someone else's snapshot landed first: rebuild on top of it.
+		[ $tries -lt 10 ] || { printf '%s\n' "$err" >&2; exit 128; }
+		sleep 0.$((tries))
+		continue ;;
+	esac
+	printf '%s\n' "$err" >&2
+	exit 128
+done
+printf '%s\n' "$snap"

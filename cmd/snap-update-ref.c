@@ -1,0 +1,248 @@
+/*
+ * snap-update-ref: moves, creates and deletes refs with compare-and-swap,
+ * one at a time or as a transaction read from standard input.
+ */
+#include "error.h"
+#include "odb.h"
+#include "refs.h"
+#include "revision.h"
+#include "store.h"
+#include "usage.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_str[] =
+"usage: snap-update-ref [-m REASON] REF NEW [OLD]\n"
+"   or: snap-update-ref [-m REASON] -d REF [OLD]\n"
+"   or: snap-update-ref [-m REASON] --stdin [-z]\n"
+"\n"
+"Sets REF to NEW if it holds OLD (64 zeros: if it does not exist).\n"
+"REF is a full name (refs/...) or NAME for refs/snapshots/NAME.\n"
+"\n"
+"  -m REASON   the reason recorded in the reflog\n"
+"  -d          delete REF (and its reflog)\n"
+"  --stdin     read commands: update REF NEW [OLD], create REF NEW,\n"
+"              delete REF [OLD], verify REF [OLD], start, prepare,\n"
+"              commit, abort; all of them commit together\n"
+"  -z          with --stdin: NUL-terminated fields\n"
+"  --store DIR the store (default $SNAP_DIR, else .snap above)\n";
+
+static struct odb *odb;
+
+static char *full_name(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (strncmp(name, "refs/", 5))
+		strbuf_addstr(&sb, "refs/snapshots/");
+	strbuf_addstr(&sb, name);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* An OLD or NEW value: 64 zeros, a full id, or any revision. */
+static int parse_value(const char *arg, struct snap_oid *oid, struct strbuf *err)
+{
+	if (strlen(arg) == SNAP_OID_HEXSZ && oid_from_hex(oid, arg) == 0)
+		return 0;
+	return resolve_rev(odb, arg, oid, err);
+}
+
+struct reader {
+	FILE *in;
+	int z;
+	size_t lineno;
+	struct strbuf line;
+	char *fields[4];
+	int nr;
+};
+
+/* Reads one command with its fields.  Returns 0, or -1 at end of input. */
+static int read_command(struct reader *r)
+{
+	int i;
+
+	for (i = 0; i < r->nr; i++)
+		free(r->fields[i]);
+	r->nr = 0;
+	if (strbuf_getline(&r->line, r->in, r->z ? '\0' : '\n') < 0)
+		return -1;
+	r->lineno++;
+	if (!r->z) {
+		char *p = r->line.buf, *sp;
+
+		while (*p && r->nr < 4) {
+			sp = strchrnul(p, ' ');
+			r->fields[r->nr++] = xstrndup(p, (size_t)(sp - p));
+			p = *sp ? sp + 1 : sp;
+		}
+		if (*p)
+			die("line %zu: too many fields", r->lineno);
+		return 0;
+	}
+	/* -z: "<verb> SP <ref>" NUL, then each value NUL-terminated. */
+	{
+		char *sp = strchr(r->line.buf, ' ');
+		int want, k;
+
+		r->fields[r->nr++] = xstrndup(r->line.buf, sp ? (size_t)(sp - r->line.buf) : r->line.len);
+		if (!sp)
+			return 0;
+		r->fields[r->nr++] = xstrdup(sp + 1);
+		want = !strcmp(r->fields[0], "update") ? 2 : !strcmp(r->fields[0], "create") ? 1 : 1;
+		for (k = 0; k < want; k++) {
+			if (strbuf_getline(&r->line, r->in, '\0') < 0)
+				die("command %zu: missing value", r->lineno);
+			if (r->line.len)
+				r->fields[r->nr++] = xstrdup(r->line.buf);
+		}
+	}
+	return 0;
+}
+
+static int run_stdin(int z, const char *reason)
+{
+	struct reader r = { stdin, z, 0, STRBUF_INIT, { NULL }, 0 };
+	struct strbuf err = STRBUF_INIT;
+	struct ref_transaction *tx = NULL;
+	int explicit = 0, prepared = 0;
+
+	while (read_command(&r) == 0) {
+		const char *verb = r.nr ? r.fields[0] : "";
+		struct snap_oid new_oid, old_oid;
+		int has_old = 0, ret = 0, nargs = r.nr - 1;
+		char *name;
+
+		if (!strcmp(verb, "start")) {
+			if (tx || nargs)
+				die("line %zu: 'start' inside a transaction or with arguments", r.lineno);
+			tx = ref_transaction_begin(odb);
+			explicit = 1;
+			puts("start: ok");
+			fflush(stdout);
+			continue;
+		}
+		if (!strcmp(verb, "prepare") || !strcmp(verb, "commit") || !strcmp(verb, "abort")) {
+			if (!tx)
+				tx = ref_transaction_begin(odb);
+			if (!strcmp(verb, "abort")) {
+				ref_transaction_abort(tx);
+				tx = NULL;
+			} else if (!strcmp(verb, "prepare")) {
+				if (ref_transaction_prepare(tx, &err) < 0)
+					die("line %zu: %s", r.lineno, err.buf);
+				prepared = 1;
+			} else {
+				if (ref_transaction_commit(tx, &err) < 0)
+					die("line %zu: %s", r.lineno, err.buf);
+				tx = NULL;
+			}
+			printf("%s: ok\n", verb);
+			fflush(stdout);
+			if (strcmp(verb, "prepare"))
+				explicit = prepared = 0;
+			continue;
+		}
+		if (prepared)
+			die("line %zu: '%s' after 'prepare'", r.lineno, verb);
+		if (!tx)
+			tx = ref_transaction_begin(odb);
+		if (nargs < 1)
+			die("line %zu: '%s' needs a ref", r.lineno, verb);
+		name = full_name(r.fields[1]);
+		if (!strcmp(verb, "update") && (nargs == 2 || nargs == 3)) {
+			ret = parse_value(r.fields[2], &new_oid, &err);
+			if (ret == 0 && nargs == 3 && (ret = parse_value(r.fields[3], &old_oid, &err)) == 0)
+				has_old = 1;
+			if (ret == 0)
+				ret = ref_transaction_add(tx, name, &new_oid, has_old ? &old_oid : NULL,
+							  0, reason, &err);
+		} else if (!strcmp(verb, "create") && nargs == 2) {
+			ret = parse_value(r.fields[2], &new_oid, &err);
+			if (ret == 0)
+				ret = ref_transaction_add(tx, name, &new_oid, &snap_null_oid, 0,
+							  reason, &err);
+		} else if ((!strcmp(verb, "delete") || !strcmp(verb, "verify")) &&
+			   (nargs == 1 || nargs == 2)) {
+			if (nargs == 2 && (ret = parse_value(r.fields[2], &old_oid, &err)) == 0)
+				has_old = 1;
+			if (ret == 0)
+				ret = ref_transaction_add(tx, name, NULL, has_old ? &old_oid : NULL,
+							  !strcmp(verb, "verify"), reason, &err);
+		} else {
+			die("line %zu: bad command '%s'", r.lineno, r.line.buf);
+		}
+		free(name);
+		if (ret < 0)
+			die("line %zu: %s", r.lineno, err.buf);
+	}
+	if (explicit && tx)
+		die("input ended inside a transaction (no 'commit' or 'abort'); nothing changed");
+	if (tx && ref_transaction_commit(tx, &err) < 0)
+		die("%s", err.buf);
+	strbuf_release(&r.line);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "stdin", no_argument, NULL, 'i' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct strbuf err = STRBUF_INIT;
+	struct snap_store store;
+	struct snap_oid new_oid, old_oid;
+	const char *reason = NULL, *dir = NULL;
+	int del = 0, from_stdin = 0, z = 0, c, ret, nargs;
+	char *name;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "m:dzh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': reason = optarg; break;
+		case 'd': del = 1; break;
+		case 'z': z = 1; break;
+		case 'i': from_stdin = 1; break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	nargs = argc - optind;
+	if (z && !from_stdin)
+		usage_error(usage_str, "-z goes with --stdin");
+	if (from_stdin && (del || nargs))
+		usage_error(usage_str, "--stdin takes no other arguments");
+	if (!from_stdin && (del ? nargs < 1 || nargs > 2 : nargs < 2 || nargs > 3))
+		usage_error(usage_str, "wrong number of arguments");
+
+	open_store_or_die(dir, &store, &odb);
+	if (from_stdin) {
+		run_stdin(z, reason);
+		goto out;
+	}
+	name = full_name(argv[optind]);
+	if (del) {
+		if (nargs == 2 && parse_value(argv[optind + 1], &old_oid, &err) < 0)
+			die_err(&err);
+		ret = ref_delete(odb, name, nargs == 2 ? &old_oid : NULL, &err);
+	} else {
+		if (parse_value(argv[optind + 1], &new_oid, &err) < 0 ||
+		    (nargs == 3 && parse_value(argv[optind + 2], &old_oid, &err) < 0))
+			die_err(&err);
+		ret = ref_update(odb, name, &new_oid, nargs == 3 ? &old_oid : NULL, reason, &err);
+	}
+	if (ret < 0)
+		die_err(&err);
+	free(name);
+out:
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

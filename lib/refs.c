@@ -1,0 +1,595 @@
+/*
+ * Refs and reflogs; formats in docs/FORMAT.md ("Refs and reflogs").
+ */
+#include "refs.h"
+#include "error.h"
+#include "fsio.h"
+#include "lockfile.h"
+#include "snapshot.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REFLOG_MAX (64u << 20)
+
+int ref_name_check(const char *name, struct strbuf *err)
+{
+	const char *why = NULL, *p, *comp;
+	size_t len = strlen(name);
+
+	if (strncmp(name, "refs/", 5) || !name[5])
+		why = "must start with 'refs/' and name something below it";
+	else if (len > REF_NAME_MAX)
+		why = "too long";
+	else if (name[len - 1] == '/')
+		why = "ends with '/'";
+	else if (strstr(name, "//"))
+		why = "empty component";
+	else if (strstr(name, ".."))
+		why = "contains '..'";
+	else if (strstr(name, "@{"))
+		why = "contains '@{'";
+	for (p = name; !why && *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f)
+			why = "contains a control character";
+		else if (strchr(" ~^:?*[\\", c))
+			why = "contains a character not allowed in ref names";
+	}
+	for (comp = name; !why && comp; ) {
+		const char *end = strchrnul(comp, '/');
+		if (comp[0] == '.')
+			why = "a component starts with '.'";
+		else if (end - comp >= 5 && !strncmp(end - 5, ".lock", 5))
+			why = "a component ends with '.lock'";
+		comp = *end ? end + 1 : NULL;
+	}
+	if (!why)
+		return 0;
+	strbuf_addstr(err, "invalid ref name '");
+	strbuf_addquoted(err, name, len);
+	strbuf_addf(err, "': %s", why);
+	return SNAP_EINVAL;
+}
+
+static void ref_path(struct snap_store *store, const char *name, struct strbuf *out)
+{
+	store_path(store, out, "%s", name);
+}
+
+static void log_path(struct snap_store *store, const char *name, struct strbuf *out)
+{
+	store_path(store, out, "logs/%s", name);
+}
+
+static int parse_ref(const char *buf, size_t len, struct snap_oid *out)
+{
+	size_t i;
+
+	if (len != SNAP_OID_HEXSZ + 1 || buf[SNAP_OID_HEXSZ] != '\n')
+		return -1;
+	for (i = 0; i < SNAP_OID_HEXSZ; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'F')
+			return -1;
+	return oid_from_hexn(out, buf, SNAP_OID_HEXSZ);
+}
+
+int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
+	     struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
+	struct stat st;
+	int ret;
+
+	ret = ref_name_check(name, err);
+	if (ret < 0)
+		return ret;
+	ref_path(store, name, &path);
+	if (lstat(path.buf, &st) == 0 && !S_ISREG(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode)
+			? snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", name)
+			: snap_error(err, SNAP_ECORRUPT, "ref '%s' is not a regular file", name);
+		goto out;
+	}
+	ret = strbuf_read_file(&buf, path.buf, 1024);
+	if (ret == SNAP_ENOTFOUND)
+		ret = snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", name);
+	else if (ret == SNAP_ETOOBIG || (ret == 0 && parse_ref(buf.buf, buf.len, out) < 0))
+		ret = snap_error(err, SNAP_ECORRUPT, "ref '%s' is malformed ('%s')", name, path.buf);
+	else if (ret < 0)
+		ret = snap_error_errno(err, "cannot read ref '%s'", path.buf);
+out:
+	strbuf_release(&path);
+	strbuf_release(&buf);
+	return ret;
+}
+
+static int append_reflog(struct snap_store *store, const char *name,
+			 const struct snap_oid *old_oid, const struct snap_oid *new_oid,
+			 const char *reason, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, line = STRBUF_INIT;
+	time_t now = time(NULL);
+	int fd, ret = 0, tz = local_tz((int64_t)now), a = tz < 0 ? -tz : tz;
+	const char *r;
+
+	log_path(store, name, &path);
+	strbuf_addf(&line, "%s %s %lld %c%02d%02d\t", oid_to_hex(old_oid),
+		    oid_to_hex(new_oid), (long long)now, tz < 0 ? '-' : '+', a / 60, a % 60);
+	for (r = reason ? reason : ""; *r; r++)
+		strbuf_addch(&line, (unsigned char)*r < 0x20 || *r == 0x7f ? ' ' : *r);
+	strbuf_addch(&line, '\n');
+	if (fsio_mkdirs_for(path.buf) < 0) {
+		ret = snap_error_errno(err, "cannot create the directory of '%s'", path.buf);
+		goto out;
+	}
+	fd = fsio_open(path.buf, O_WRONLY | O_CREAT | O_APPEND, 0666);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot open reflog '%s'", path.buf);
+		goto out;
+	}
+	if (fsio_write(fd, line.buf, line.len) < 0 || fsio_fsync(fd) < 0)
+		ret = snap_error_errno(err, "cannot write reflog '%s'", path.buf);
+	if (fsio_close(fd) < 0 && ret == 0)
+		ret = snap_error_errno(err, "cannot write reflog '%s'", path.buf);
+out:
+	strbuf_release(&path);
+	strbuf_release(&line);
+	return ret;
+}
+
+/* ---- transactions ---- */
+
+struct ref_update {
+	char *name;
+	struct snap_oid new_oid, old_oid;
+	int delete, verify, have_old;
+	char *reason;
+	struct lockfile lock;
+	struct snap_oid current;
+	int exists;
+};
+
+struct ref_transaction {
+	struct odb *odb;
+	struct ref_update *u;
+	size_t nr, alloc;
+	int prepared;
+};
+
+struct ref_transaction *ref_transaction_begin(struct odb *odb)
+{
+	struct ref_transaction *tx = xcalloc(1, sizeof(*tx));
+
+	tx->odb = odb;
+	return tx;
+}
+
+int ref_transaction_add(struct ref_transaction *tx, const char *name,
+			const struct snap_oid *new_oid,
+			const struct snap_oid *old_oid, int verify,
+			const char *reason, struct strbuf *err)
+{
+	struct ref_update *u;
+	size_t i;
+	int ret = ref_name_check(name, err);
+
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < tx->nr; i++)
+		if (!strcmp(tx->u[i].name, name))
+			return snap_error(err, SNAP_EINVAL,
+					  "ref '%s' appears twice in one transaction", name);
+	ALLOC_GROW(tx->u, tx->nr + 1, tx->alloc);
+	u = &tx->u[tx->nr++];
+	memset(u, 0, sizeof(*u));
+	u->lock.fd = -1;
+	u->name = xstrdup(name);
+	u->delete = !new_oid && !verify;
+	u->verify = verify;
+	if (new_oid)
+		u->new_oid = *new_oid;
+	if (old_oid) {
+		u->have_old = 1;
+		u->old_oid = *old_oid;
+	}
+	u->reason = xstrdup(reason ? reason : "");
+	return 0;
+}
+
+static int cmp_update(const void *a, const void *b)
+{
+	return strcmp(((const struct ref_update *)a)->name, ((const struct ref_update *)b)->name);
+}
+
+static int check_new(struct odb *odb, const struct ref_update *u, struct strbuf *err)
+{
+	enum object_type type;
+	uint64_t size;
+	int ret;
+
+	ret = odb_read_header(odb, &u->new_oid, &type, &size, NULL);
+	if (ret == SNAP_ENOTFOUND || ret < 0)
+		return snap_error(err, SNAP_ENOTFOUND,
+				  "cannot point ref '%s' at '%s': no such object",
+				  u->name, oid_to_hex(&u->new_oid));
+	if (!strncmp(u->name, "refs/snapshots/", 15) && type != OBJ_SNAPSHOT)
+		return snap_error(err, SNAP_EINVAL,
+				  "cannot point ref '%s' at '%s': a %s, not a snapshot",
+				  u->name, oid_to_hex(&u->new_oid), type_name(type));
+	return 0;
+}
+
+static int check_old(const struct ref_update *u, struct strbuf *err)
+{
+	if (!u->have_old)
+		return 0;
+	if (oid_is_null(&u->old_oid)) {
+		if (u->exists)
+			return snap_error(err, SNAP_EEXISTS, "ref '%s' already exists (at %s)",
+					  u->name, oid_to_hex(&u->current));
+		return 0;
+	}
+	if (!u->exists)
+		return snap_error(err, SNAP_EEXISTS, "ref '%s' moved: expected %s, found none",
+				  u->name, oid_to_hex(&u->old_oid));
+	if (oid_cmp(&u->current, &u->old_oid))
+		return snap_error(err, SNAP_EEXISTS, "ref '%s' moved: expected %s, found %s",
+				  u->name, oid_to_hex(&u->old_oid), oid_to_hex(&u->current));
+	return 0;
+}
+
+int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
+{
+	struct snap_store *store = odb_store(tx->odb);
+	struct strbuf path = STRBUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	/* A fixed order of locking, so that two transactions cannot deadlock. */
+	QSORT(tx->u, tx->nr, cmp_update);
+	for (i = 0; i < tx->nr && ret == 0; i++) {
+		struct ref_update *u = &tx->u[i];
+
+		ref_path(store, u->name, &path);
+		ret = lock_take(&u->lock, path.buf, err);
+		if (ret < 0) {
+			if (ret == SNAP_ELOCKED) {
+				struct strbuf why = STRBUF_INIT;
+				strbuf_addbuf(&why, err);
+				strbuf_reset(err);
+				ret = snap_error(err, SNAP_ELOCKED, "ref '%s' is locked: %s",
+						 u->name, why.buf);
+				strbuf_release(&why);
+			}
+			break;
+		}
+		ret = ref_read(store, u->name, &u->current, err);
+		u->exists = ret == 0;
+		if (ret == SNAP_ENOTFOUND) {
+			strbuf_reset(err);
+			ret = 0;
+		}
+		if (ret == 0)
+			ret = check_old(u, err);
+		if (ret == 0 && !u->delete && !u->verify)
+			ret = check_new(tx->odb, u, err);
+		if (ret == 0 && u->delete && !u->exists && !u->have_old)
+			ret = snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", u->name);
+	}
+	strbuf_release(&path);
+	if (ret < 0) {
+		for (i = 0; i < tx->nr; i++)
+			if (tx->u[i].lock.lock_path)
+				lock_rollback(&tx->u[i].lock);
+		return ret;
+	}
+	tx->prepared = 1;
+	return 0;
+}
+
+int ref_transaction_commit(struct ref_transaction *tx, struct strbuf *err)
+{
+	struct snap_store *store = odb_store(tx->odb);
+	struct strbuf path = STRBUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	if (!tx->prepared) {
+		ret = ref_transaction_prepare(tx, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < tx->nr; i++) {
+		struct ref_update *u = &tx->u[i];
+		char hex[SNAP_OID_HEXSZ + 2];
+
+		if (ret < 0 || u->verify) {
+			lock_rollback(&u->lock);
+			continue;
+		}
+		if (u->delete) {
+			ref_path(store, u->name, &path);
+			if (fsio_unlink(path.buf) < 0 && errno != ENOENT)
+				ret = snap_error_errno(err, "cannot delete ref '%s'", path.buf);
+			else
+				fsio_fsync_parent(path.buf);
+			if (ret == 0)
+				ret = reflog_delete(store, u->name, err);
+			lock_rollback(&u->lock);
+			continue;
+		}
+		oid_to_hex_r(hex, &u->new_oid);
+		hex[SNAP_OID_HEXSZ] = '\n';
+		ret = lock_write(&u->lock, hex, SNAP_OID_HEXSZ + 1, err);
+		if (ret == 0)
+			ret = append_reflog(store, u->name, u->exists ? &u->current : &snap_null_oid,
+					    &u->new_oid, u->reason, err);
+		if (ret == 0)
+			ret = lock_commit(&u->lock, err);
+		else
+			lock_rollback(&u->lock);
+	}
+	strbuf_release(&path);
+	ref_transaction_abort(tx);
+	return ret;
+}
+
+void ref_transaction_abort(struct ref_transaction *tx)
+{
+	size_t i;
+
+	if (!tx)
+		return;
+	for (i = 0; i < tx->nr; i++) {
+		if (tx->u[i].lock.lock_path)
+			lock_rollback(&tx->u[i].lock);
+		free(tx->u[i].name);
+		free(tx->u[i].reason);
+	}
+	free(tx->u);
+	free(tx);
+}
+
+int ref_update(struct odb *odb, const char *name, const struct snap_oid *new_oid,
+	       const struct snap_oid *old_oid, const char *reason,
+	       struct strbuf *err)
+{
+	struct ref_transaction *tx = ref_transaction_begin(odb);
+	int ret = ref_transaction_add(tx, name, new_oid, old_oid, 0, reason, err);
+
+	if (ret < 0) {
+		ref_transaction_abort(tx);
+		return ret;
+	}
+	return ref_transaction_commit(tx, err);
+}
+
+int ref_delete(struct odb *odb, const char *name, const struct snap_oid *old_oid,
+	       struct strbuf *err)
+{
+	struct ref_transaction *tx = ref_transaction_begin(odb);
+	int ret = ref_transaction_add(tx, name, NULL, old_oid, 0, NULL, err);
+
+	if (ret < 0) {
+		ref_transaction_abort(tx);
+		return ret;
+	}
+	return ref_transaction_commit(tx, err);
+}
+
+/* ---- listing ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects the names of regular files below dir (relative to base). */
+static int collect(const char *root, const char *rel, char ***names, size_t *nr,
+		   size_t *alloc, int depth, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, sub = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	if (depth > 64)
+		return 0;
+	strbuf_addf(&path, "%s/%s", root, rel);
+	d = opendir(path.buf);
+	if (!d) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			ret = snap_error_errno(err, "cannot read '%s'", path.buf);
+		strbuf_release(&path);
+		return ret;
+	}
+	while (ret == 0 && (de = readdir(d))) {
+		struct stat st;
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s/%s", rel, de->d_name);
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", root, sub.buf);
+		if (lstat(path.buf, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			ret = collect(root, sub.buf, names, nr, alloc, depth + 1, err);
+		} else if (!(len > 5 && !strcmp(de->d_name + len - 5, ".lock"))) {
+			ALLOC_GROW(*names, *nr + 1, *alloc);
+			(*names)[(*nr)++] = strbuf_detach(&sub, NULL);
+		}
+	}
+	closedir(d);
+	strbuf_release(&path);
+	strbuf_release(&sub);
+	return ret;
+}
+
+int refs_for_each(struct snap_store *store, const char *prefix, ref_each_fn fn,
+		  void *data, struct strbuf *err)
+{
+	char **names = NULL;
+	size_t nr = 0, alloc = 0, i;
+	int ret;
+
+	ret = collect(store->path, "refs", &names, &nr, &alloc, 0, err);
+	QSORT(names, nr, cmp_str);
+	for (i = 0; i < nr; i++) {
+		struct snap_oid oid;
+		struct strbuf ignore = STRBUF_INIT;
+
+		if (ret == 0 && !strncmp(names[i], prefix, strlen(prefix))) {
+			int r = ref_read(store, names[i], &oid, &ignore);
+			ret = fn(names[i], r == 0 ? &oid : NULL, data);
+		}
+		strbuf_release(&ignore);
+		free(names[i]);
+	}
+	free(names);
+	return ret;
+}
+
+int reflogs_for_each(struct snap_store *store, ref_each_fn fn, void *data,
+		     struct strbuf *err)
+{
+	struct strbuf root = STRBUF_INIT;
+	char **names = NULL;
+	size_t nr = 0, alloc = 0, i;
+	int ret;
+
+	store_path(store, &root, "logs");
+	ret = collect(root.buf, "refs", &names, &nr, &alloc, 0, err);
+	QSORT(names, nr, cmp_str);
+	for (i = 0; i < nr; i++) {
+		if (ret == 0)
+			ret = fn(names[i], NULL, data);
+		free(names[i]);
+	}
+	free(names);
+	strbuf_release(&root);
+	return ret;
+}
+
+static int parse_reflog_line(const char *line, size_t len, struct reflog_entry *e,
+			     struct strbuf *reason)
+{
+	const char *p = line, *tab;
+	char num[24];
+	size_t nl;
+	uint64_t t;
+	int h, m;
+
+	if (len < 2 * SNAP_OID_HEXSZ + 2 || line[SNAP_OID_HEXSZ] != ' ' ||
+	    line[2 * SNAP_OID_HEXSZ + 1] != ' ' ||
+	    oid_from_hexn(&e->old_oid, p, SNAP_OID_HEXSZ) < 0 ||
+	    oid_from_hexn(&e->new_oid, p + SNAP_OID_HEXSZ + 1, SNAP_OID_HEXSZ) < 0)
+		return -1;
+	p += 2 * SNAP_OID_HEXSZ + 2;
+	nl = strspn(p, "0123456789");
+	if (!nl || nl >= sizeof(num) || p[nl] != ' ')
+		return -1;
+	memcpy(num, p, nl);
+	num[nl] = '\0';
+	if (parse_u64(num, &t) < 0)
+		return -1;
+	e->time = (int64_t)t;
+	p += nl + 1;
+	if ((p[0] != '+' && p[0] != '-') || strspn(p + 1, "0123456789") != 4 || p[5] != '\t')
+		return -1;
+	h = (p[1] - '0') * 10 + (p[2] - '0');
+	m = (p[3] - '0') * 10 + (p[4] - '0');
+	e->tz = (p[0] == '-' ? -1 : 1) * (h * 60 + m);
+	tab = p + 5;
+	strbuf_reset(reason);
+	strbuf_add(reason, tab + 1, len - (size_t)(tab + 1 - line));
+	e->reason = reason->buf;
+	return 0;
+}
+
+int reflog_for_each(struct snap_store *store, const char *name,
+		    reflog_each_fn fn, void *data, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT, reason = STRBUF_INIT;
+	const char *p;
+	size_t lineno = 0;
+	int ret;
+
+	ret = ref_name_check(name, err);
+	if (ret < 0)
+		return ret;
+	log_path(store, name, &path);
+	ret = strbuf_read_file(&buf, path.buf, REFLOG_MAX);
+	if (ret == SNAP_ENOTFOUND)
+		ret = snap_error(err, SNAP_ENOTFOUND, "no reflog for '%s'", name);
+	else if (ret < 0)
+		ret = snap_error(err, ret == SNAP_ETOOBIG ? SNAP_ETOOBIG : SNAP_EIO,
+				 "cannot read reflog '%s'", path.buf);
+	for (p = buf.buf; ret == 0 && *p; ) {
+		const char *nl = strchrnul(p, '\n');
+		struct reflog_entry e;
+
+		lineno++;
+		if (parse_reflog_line(p, (size_t)(nl - p), &e, &reason) < 0)
+			ret = snap_error(err, SNAP_ECORRUPT, "reflog '%s' line %zu is malformed",
+					 path.buf, lineno);
+		else
+			ret = fn(&e, data);
+		p = *nl ? nl + 1 : nl;
+	}
+	strbuf_release(&path);
+	strbuf_release(&buf);
+	strbuf_release(&reason);
+	return ret;
+}
+
+int reflog_delete(struct snap_store *store, const char *name, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int ret = ref_name_check(name, err);
+
+	if (ret < 0)
+		return ret;
+	log_path(store, name, &path);
+	if (fsio_unlink(path.buf) < 0 && errno != ENOENT)
+		ret = snap_error_errno(err, "cannot delete reflog '%s'", path.buf);
+	strbuf_release(&path);
+	return ret;
+}
+
+int ref_dwim(struct snap_store *store, const char *name, struct strbuf *fullname,
+	     struct snap_oid *oid, struct strbuf *err)
+{
+	static const char *const rules[] = { "", "refs/snapshots/", "refs/tags/" };
+	struct strbuf ignore = STRBUF_INIT;
+	size_t i;
+	int ret;
+
+	for (i = !strncmp(name, "refs/", 5) ? 0 : 1; i < ARRAY_SIZE(rules); i++) {
+		strbuf_reset(fullname);
+		strbuf_addstr(fullname, rules[i]);
+		strbuf_addstr(fullname, name);
+		strbuf_reset(&ignore);
+		ret = ref_read(store, fullname->buf, oid, &ignore);
+		if (ret != SNAP_ENOTFOUND && ret != SNAP_EINVAL) {
+			if (ret < 0 && err)
+				strbuf_addbuf(err, &ignore);
+			strbuf_release(&ignore);
+			return ret;
+		}
+		if (i == 0)
+			break;
+	}
+	strbuf_release(&ignore);
+	return snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", name);
+}

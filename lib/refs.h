@@ -1,0 +1,93 @@
+#ifndef SNAP_REFS_H
+#define SNAP_REFS_H
+
+/*
+ * Refs: named pointers to objects, one file each under <store>/refs/, and
+ * their reflogs under <store>/logs/ (docs/FORMAT.md, "Refs and reflogs").
+ *
+ * Every change takes "<ref>.lock" with O_CREAT|O_EXCL, checks the old
+ * value (compare-and-swap), checks that the new object exists, appends a
+ * reflog line and renames the lock over the ref.  A name is checked
+ * (ref_name_check) before any path is built from it.
+ */
+
+#include <stdint.h>
+#include "odb.h"
+#include "oid.h"
+#include "store.h"
+#include "strbuf.h"
+
+#define REF_NAME_MAX 255
+
+/* 0, or SNAP_EINVAL with "invalid ref name 'X': <why>". */
+int ref_name_check(const char *name, struct strbuf *err);
+
+/* SNAP_ENOTFOUND when absent; SNAP_ECORRUPT for a malformed ref file. */
+int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
+	     struct strbuf *err);
+
+/*
+ * Sets name to new_oid.  old_oid NULL: no check; the null id: the ref must
+ * not exist; else it must hold old_oid (SNAP_EEXISTS otherwise: "ref 'X'
+ * moved: expected A, found B" or "ref 'X' already exists").  The new
+ * object must exist, and be a snapshot under refs/snapshots/.
+ * SNAP_ELOCKED when another process holds the lock.
+ */
+int ref_update(struct odb *odb, const char *name, const struct snap_oid *new_oid,
+	       const struct snap_oid *old_oid, const char *reason,
+	       struct strbuf *err);
+
+/* Deletes the ref and its reflog; old_oid as for ref_update. */
+int ref_delete(struct odb *odb, const char *name, const struct snap_oid *old_oid,
+	       struct strbuf *err);
+
+/*
+ * Transactions: queue updates, then prepare (every lock taken, every old
+ * value and new object checked), then commit (every ref renamed into
+ * place).  Nothing changes unless prepare succeeds for all of them.
+ */
+struct ref_transaction;
+struct ref_transaction *ref_transaction_begin(struct odb *odb);
+/* new_oid NULL: delete; old_oid as for ref_update; verify: check only. */
+int ref_transaction_add(struct ref_transaction *tx, const char *name,
+			const struct snap_oid *new_oid,
+			const struct snap_oid *old_oid, int verify,
+			const char *reason, struct strbuf *err);
+int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err);
+int ref_transaction_commit(struct ref_transaction *tx, struct strbuf *err);
+/* Releases the locks without changing anything, and frees tx. */
+void ref_transaction_abort(struct ref_transaction *tx);
+
+/*
+ * Calls fn for every ref whose name starts with prefix, sorted by name.
+ * oid is NULL for a ref file that cannot be read or parsed (fsck reports
+ * it).  A non-zero return of fn stops the walk and is returned.
+ */
+typedef int (*ref_each_fn)(const char *name, const struct snap_oid *oid, void *data);
+int refs_for_each(struct snap_store *store, const char *prefix, ref_each_fn fn,
+		  void *data, struct strbuf *err);
+
+struct reflog_entry {
+	struct snap_oid old_oid, new_oid;
+	int64_t time;
+	int tz;
+	const char *reason;
+};
+/* Oldest first.  SNAP_ENOTFOUND if the ref has no reflog. */
+typedef int (*reflog_each_fn)(const struct reflog_entry *e, void *data);
+int reflog_for_each(struct snap_store *store, const char *name,
+		    reflog_each_fn fn, void *data, struct strbuf *err);
+/* Calls fn for the name of every reflog present (refs may be gone). */
+int reflogs_for_each(struct snap_store *store, ref_each_fn fn, void *data,
+		     struct strbuf *err);
+/* Deletes a reflog (for a ref already deleted). */
+int reflog_delete(struct snap_store *store, const char *name, struct strbuf *err);
+
+/*
+ * Resolves a user's ref name: "refs/..." as it is, else refs/snapshots/NAME,
+ * then refs/tags/NAME.  Sets fullname and oid.  SNAP_ENOTFOUND otherwise.
+ */
+int ref_dwim(struct snap_store *store, const char *name, struct strbuf *fullname,
+	     struct snap_oid *oid, struct strbuf *err);
+
+#endif
