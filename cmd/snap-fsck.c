@@ -1,0 +1,123 @@
+/*
+ * snap-fsck: checks that a store is sound (lib/fsck.h, docs/snap-fsck.md).
+ */
+#include "error.h"
+#include "fsck.h"
+#include "odb.h"
+#include "store.h"
+#include "usage.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char usage_str[] =
+"usage: snap-fsck [--connectivity-only] [--unreachable] [--no-dangling] [--json]\n"
+"                 [--progress] [-j N] [OBJECT...]\n"
+"\n"
+"Checks every object, pack, ref and reflog of the store; with OBJECTs,\n"
+"only those and what they reach.  One finding a line:\n"
+"  <severity> <check-id> <object-or-ref> <detail>\n"
+"\n"
+"  --connectivity-only  do not read blob contents (trees and snapshots are\n"
+"                       still read, verified and parsed)\n"
+"  --unreachable        list every unreachable object (not only dangling)\n"
+"  --no-dangling        do not list dangling objects\n"
+"  --json               one JSON object a line\n"
+"  --progress           progress on standard error (default: when a tty)\n"
+"  -j, --jobs N         verifying threads (default: one per processor)\n"
+"  --store DIR          the store (default $SNAP_DIR, else .snap above)\n"
+"\n"
+"Exit status: 0 when sound; else the sum of 1 (corrupt object), 2 (missing\n"
+"or wrong-type object), 4 (bad ref or reflog), 8 (bad pack); 128 on a fatal\n"
+"error.\n";
+
+static int json;
+
+static void report(const struct fsck_finding *f, void *data)
+{
+	(void)data;
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "severity",
+				      fsck_severity_name(f->severity), "check", f->check,
+				      "object", f->subject, "detail", f->detail);
+		char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
+		if (!s)
+			die("cannot encode a finding as JSON");
+		printf("%s\n", s);
+		free(s);
+		json_decref(o);
+	} else {
+		printf("%s %s %s %s\n", fsck_severity_name(f->severity), f->check,
+		       f->subject, f->detail);
+	}
+}
+
+static void progress(const char *phase, uint64_t done, uint64_t total, void *data)
+{
+	(void)data;
+	if (total)
+		fprintf(stderr, "\rsnap-fsck: %s: %llu/%llu", phase,
+			(unsigned long long)done, (unsigned long long)total);
+	else
+		fprintf(stderr, "\nsnap-fsck: %s\n", phase);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "connectivity-only", no_argument, NULL, 'c' },
+		{ "unreachable", no_argument, NULL, 'u' },
+		{ "no-dangling", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fsck_opts fo = { 0 };
+	struct strbuf err = STRBUF_INIT;
+	struct snap_store store;
+	struct odb *odb;
+	const char *dir = NULL;
+	int want_progress = isatty(2), c, bits;
+	uint64_t v;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': fo.connectivity_only = 1; break;
+		case 'u': fo.unreachable = 1; break;
+		case 'n': fo.no_dangling = 1; break;
+		case 'J': json = 1; break;
+		case 'P': want_progress = 1; break;
+		case 'j':
+			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
+				usage_error(usage_str, "-j takes 1 to 64, not '%s'", optarg);
+			fo.jobs = (int)v;
+			break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	fo.objects = (const char *const *)argv + optind;
+	fo.nr_objects = (size_t)(argc - optind);
+	fo.report = report;
+	fo.progress = want_progress ? progress : NULL;
+
+	open_store_or_die(dir, &store, &odb);
+	bits = fsck_store(odb, &fo, &err);
+	if (bits < 0)
+		die_err(&err);
+	if (want_progress)
+		fputc('\n', stderr);
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(bits);
+}

@@ -1,0 +1,534 @@
+/*
+ * snap-fsck's checks; the check ids are listed in docs/snap-fsck.md.
+ */
+#include "fsck.h"
+#include "error.h"
+#include "oidset.h"
+#include "pack.h"
+#include "refs.h"
+#include "snapshot.h"
+#include "tree.h"
+#include "util.h"
+#include "walk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TEMP_AGE_WARN 3600
+#define THREADS_MAX 16
+
+struct fsck {
+	struct odb *odb;
+	const struct fsck_opts *o;
+	int bits;
+	pthread_mutex_t lock;		/* reporting, referenced, next */
+	struct snap_oid *all;		/* every object, sorted */
+	size_t nr_all, alloc_all;
+	unsigned char *types;		/* their types, OBJ_NONE when unreadable */
+	struct oidset referenced;	/* ids some object refers to */
+	size_t next;			/* the next object to verify */
+	size_t done;
+};
+
+const char *fsck_severity_name(enum fsck_severity s)
+{
+	return s == FSCK_ERROR ? "error" : s == FSCK_WARNING ? "warning" : "info";
+}
+
+static void report(struct fsck *f, enum fsck_severity sev, const char *check,
+		   const char *subject, const char *detail, int bit)
+{
+	struct fsck_finding fi = { sev, check, subject, detail ? detail : "", bit };
+
+	pthread_mutex_lock(&f->lock);
+	f->bits |= bit;
+	if (f->o->report)
+		f->o->report(&fi, f->o->data);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int collect_oid(const struct snap_oid *oid, void *data)
+{
+	struct fsck *f = data;
+
+	ALLOC_GROW(f->all, f->nr_all + 1, f->alloc_all);
+	f->all[f->nr_all++] = *oid;
+	return 0;
+}
+
+/* Records what a tree or snapshot refers to, for the dangling check. */
+static void note_references(struct fsck *f, enum object_type type,
+			    const struct strbuf *buf, const struct snap_oid *oid)
+{
+	struct strbuf err = STRBUF_INIT;
+	size_t i;
+
+	if (type == OBJ_TREE) {
+		struct tree t = TREE_INIT;
+		if (tree_parse(&t, buf->buf, buf->len, &err) < 0) {
+			report(f, FSCK_ERROR, "malformed-tree", oid_to_hex(oid), err.buf,
+			       FSCK_BIT_CORRUPT);
+		} else {
+			pthread_mutex_lock(&f->lock);
+			for (i = 0; i < t.nr; i++)
+				if (t.entries[i].type == TREE_FILE || t.entries[i].type == TREE_DIR ||
+				    t.entries[i].type == TREE_SYMLINK)
+					oidset_insert(&f->referenced, &t.entries[i].oid);
+			pthread_mutex_unlock(&f->lock);
+			tree_release(&t);
+		}
+	} else if (type == OBJ_SNAPSHOT) {
+		struct snapshot s;
+		if (snapshot_parse(&s, buf->buf, buf->len, &err) < 0) {
+			report(f, FSCK_ERROR, "malformed-snapshot", oid_to_hex(oid), err.buf,
+			       FSCK_BIT_CORRUPT);
+		} else {
+			pthread_mutex_lock(&f->lock);
+			oidset_insert(&f->referenced, &s.tree);
+			for (i = 0; i < s.nr_parents; i++)
+				oidset_insert(&f->referenced, &s.parents[i]);
+			pthread_mutex_unlock(&f->lock);
+			snapshot_release(&s);
+		}
+	}
+	strbuf_release(&err);
+}
+
+/* Reads one object through, verifying its id; parses trees and snapshots. */
+static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
+{
+	const struct snap_oid *oid = &f->all[idx];
+	struct strbuf err = STRBUF_INIT, payload = STRBUF_INIT;
+	struct odb_stream *st;
+	enum object_type type;
+	uint64_t size;
+	size_t got;
+	int ret, keep;
+
+	ret = odb_stream_open(f->odb, oid, &st, &type, &size, &err);
+	if (ret == 0) {
+		keep = type == OBJ_TREE || type == OBJ_SNAPSHOT;
+		if (keep && size > (type == OBJ_TREE ? TREE_MAX_SIZE : SNAPSHOT_MAX_SIZE)) {
+			report(f, FSCK_ERROR, type == OBJ_TREE ? "malformed-tree" : "malformed-snapshot",
+			       oid_to_hex(oid), "too large", FSCK_BIT_CORRUPT);
+			keep = 0;
+		}
+		if (!keep && type == OBJ_BLOB && f->o->connectivity_only) {
+			odb_stream_close(st);
+			f->types[idx] = (unsigned char)type;
+			return;
+		}
+		do {
+			ret = odb_stream_read(st, buf, bufsize, &got, &err);
+			if (ret == 0 && keep)
+				strbuf_add(&payload, buf, got);
+		} while (ret == 0 && got);
+		odb_stream_close(st);
+	}
+	if (ret == SNAP_ENOTFOUND) {
+		/* Gone since the listing (a concurrent gc): not damage. */
+	} else if (ret < 0) {
+		report(f, FSCK_ERROR, strstr(err.buf, "hash mismatch") ? "hash-mismatch" : "corrupt-object",
+		       oid_to_hex(oid), err.buf, FSCK_BIT_CORRUPT);
+	} else {
+		f->types[idx] = (unsigned char)type;
+		note_references(f, type, &payload, oid);
+	}
+	strbuf_release(&err);
+	strbuf_release(&payload);
+}
+
+static void *verify_worker(void *arg)
+{
+	struct fsck *f = arg;
+	size_t bufsize = 256 * 1024;
+	char *buf = xmalloc(bufsize);
+
+	for (;;) {
+		size_t idx;
+
+		pthread_mutex_lock(&f->lock);
+		idx = f->next++;
+		if (idx < f->nr_all && f->o->progress && (f->done & 1023) == 0)
+			f->o->progress("checking objects", f->done, f->nr_all, f->o->data);
+		f->done++;
+		pthread_mutex_unlock(&f->lock);
+		if (idx >= f->nr_all)
+			break;
+		verify_one(f, idx, buf, bufsize);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void verify_objects(struct fsck *f)
+{
+	pthread_t threads[THREADS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = f->o->jobs > 0 ? f->o->jobs : cpus > 0 ? (int)cpus : 1, i, started = 0;
+
+	if (n > THREADS_MAX)
+		n = THREADS_MAX;
+	for (i = 0; i < n; i++)
+		if (pthread_create(&threads[i], NULL, verify_worker, f) == 0)
+			started++;
+	if (!started)
+		verify_worker(f);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (f->o->progress)
+		f->o->progress("checking objects", f->nr_all, f->nr_all, f->o->data);
+}
+
+/* ---- refs ---- */
+
+struct roots {
+	struct fsck *f;
+	struct snap_oid *oids;
+	size_t nr, alloc;
+	const char *ref;	/* the reflog being read */
+};
+
+static void add_root(struct roots *r, const struct snap_oid *oid)
+{
+	ALLOC_GROW(r->oids, r->nr + 1, r->alloc);
+	r->oids[r->nr++] = *oid;
+}
+
+static int each_ref(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct roots *r = data;
+	struct fsck *f = r->f;
+	struct strbuf err = STRBUF_INIT;
+	enum object_type type;
+	uint64_t size;
+
+	if (!oid) {
+		ref_read(odb_store(f->odb), name, NULL, &err);
+		if (!err.len)
+			strbuf_addstr(&err, "unreadable");
+		report(f, FSCK_ERROR, "bad-ref", name, err.buf, FSCK_BIT_REF);
+	} else if (odb_read_header(f->odb, oid, &type, &size, &err) == SNAP_ENOTFOUND) {
+		strbuf_reset(&err);
+		strbuf_addf(&err, "points at missing object %s", oid_to_hex(oid));
+		report(f, FSCK_ERROR, "ref-missing-object", name, err.buf, FSCK_BIT_REF);
+	} else if (!strncmp(name, "refs/snapshots/", 15) && err.len == 0 && type != OBJ_SNAPSHOT) {
+		strbuf_addf(&err, "points at %s, a %s", oid_to_hex(oid), type_name(type));
+		report(f, FSCK_ERROR, "ref-not-snapshot", name, err.buf, FSCK_BIT_REF);
+		add_root(r, oid);
+	} else {
+		add_root(r, oid);
+	}
+	strbuf_release(&err);
+	return 0;
+}
+
+static int each_reflog_entry(const struct reflog_entry *e, void *data)
+{
+	struct roots *r = data;
+	const struct snap_oid *ids[2] = { &e->old_oid, &e->new_oid };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (oid_is_null(ids[i]))
+			continue;
+		if (!odb_has(r->f->odb, ids[i])) {
+			struct strbuf msg = STRBUF_INIT;
+			strbuf_addf(&msg, "reflog entry names missing object %s", oid_to_hex(ids[i]));
+			report(r->f, FSCK_ERROR, "reflog-missing-object", r->ref, msg.buf, FSCK_BIT_REF);
+			strbuf_release(&msg);
+		} else {
+			add_root(r, ids[i]);
+		}
+	}
+	return 0;
+}
+
+static int each_reflog(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct roots *r = data;
+	struct strbuf err = STRBUF_INIT;
+	int ret;
+
+	(void)oid;
+	r->ref = name;
+	ret = reflog_for_each(odb_store(r->f->odb), name, each_reflog_entry, r, &err);
+	if (ret < 0 && ret != SNAP_ENOTFOUND)
+		report(r->f, FSCK_ERROR, "bad-reflog", name, err.buf, FSCK_BIT_REF);
+	strbuf_release(&err);
+	return 0;
+}
+
+static void walk_problem(const struct walk_problem *p, void *data)
+{
+	struct fsck *f = data;
+	struct strbuf msg = STRBUF_INIT;
+	int given = f->o->nr_objects > 0;
+
+	if (p->from)
+		strbuf_addf(&msg, "%s%sreferenced by %s", p->detail,
+			    *p->detail ? ", " : "", oid_to_hex(p->from));
+	else
+		strbuf_addstr(&msg, p->detail);
+	if (!strcmp(p->check, "missing"))
+		report(f, FSCK_ERROR, "missing-object", oid_to_hex(p->oid), msg.buf, FSCK_BIT_MISSING);
+	else if (!strcmp(p->check, "wrong-type"))
+		report(f, FSCK_ERROR, "wrong-type", oid_to_hex(p->oid), msg.buf, FSCK_BIT_MISSING);
+	else if (given)	/* else phase 1 reported it already */
+		report(f, FSCK_ERROR,
+		       strstr(p->detail, "hash mismatch") ? "hash-mismatch"
+		       : !strcmp(p->check, "malformed") ? "malformed-object" : "corrupt-object",
+		       oid_to_hex(p->oid), p->detail, FSCK_BIT_CORRUPT);
+	strbuf_release(&msg);
+}
+
+/* ---- files ---- */
+
+static int is_hex_name(const char *s, size_t len)
+{
+	return strlen(s) == len && is_hex(s, len);
+}
+
+static void check_files(struct fsck *f)
+{
+	struct snap_store *store = odb_store(f->odb);
+	struct strbuf dir = STRBUF_INIT, sub = STRBUF_INIT, msg = STRBUF_INIT;
+	time_t now = time(NULL);
+	struct dirent *de, *de2;
+	struct stat st;
+	DIR *d, *d2;
+
+	store_path(store, &dir, "objects");
+	d = opendir(dir.buf);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, "pack") || !strcmp(de->d_name, "tmp"))
+			continue;
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s/%s", dir.buf, de->d_name);
+		if (!is_hex_name(de->d_name, 2) || lstat(sub.buf, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			report(f, FSCK_WARNING, "stray-file", sub.buf, "not an object directory", 0);
+			continue;
+		}
+		d2 = opendir(sub.buf);
+		while (d2 && (de2 = readdir(d2))) {
+			if (!strcmp(de2->d_name, ".") || !strcmp(de2->d_name, ".."))
+				continue;
+			if (!is_hex_name(de2->d_name, SNAP_OID_HEXSZ - 2) ||
+			    strspn(de2->d_name, "0123456789abcdef") != SNAP_OID_HEXSZ - 2) {
+				strbuf_reset(&msg);
+				strbuf_addf(&msg, "%s/%s", sub.buf, de2->d_name);
+				report(f, FSCK_WARNING, "stray-file", msg.buf, "not an object file", 0);
+			}
+		}
+		if (d2)
+			closedir(d2);
+	}
+	if (d)
+		closedir(d);
+
+	store_path(store, &dir, "objects/tmp");
+	d = opendir(dir.buf);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s/%s", dir.buf, de->d_name);
+		if (lstat(sub.buf, &st) == 0 && now - st.st_mtime > TEMP_AGE_WARN) {
+			strbuf_reset(&msg);
+			strbuf_addf(&msg, "temporary file %ld s old (snap-gc removes it)",
+				    (long)(now - st.st_mtime));
+			report(f, FSCK_WARNING, "old-temp-file", sub.buf, msg.buf, 0);
+		}
+	}
+	if (d)
+		closedir(d);
+
+	store_path(store, &dir, "objects/pack");
+	d = opendir(dir.buf);
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.')
+			continue;
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s/%s", dir.buf, de->d_name);
+		if (len > 5 && !strcmp(de->d_name + len - 5, ".pack")) {
+			strbuf_reset(&msg);
+			strbuf_add(&msg, sub.buf, sub.len - 5);
+			strbuf_addstr(&msg, ".idx");
+			if (access(msg.buf, F_OK) < 0 && lstat(sub.buf, &st) == 0 &&
+			    now - st.st_mtime > TEMP_AGE_WARN)
+				report(f, FSCK_WARNING, "pack-without-index", sub.buf,
+				       "no index: its objects cannot be read", 0);
+		} else if (len > 4 && !strcmp(de->d_name + len - 4, ".idx")) {
+			strbuf_reset(&msg);
+			strbuf_add(&msg, sub.buf, sub.len - 4);
+			strbuf_addstr(&msg, ".pack");
+			if (access(msg.buf, F_OK) < 0)
+				report(f, FSCK_ERROR, "index-without-pack", sub.buf,
+				       "the pack it indexes is gone", FSCK_BIT_PACK);
+		} else {
+			report(f, FSCK_WARNING, "stray-file", sub.buf, "not a pack or index", 0);
+		}
+	}
+	if (d)
+		closedir(d);
+	strbuf_release(&dir);
+	strbuf_release(&sub);
+	strbuf_release(&msg);
+}
+
+/* Lock files under refs/ and the gc lock: someone holds them, or died. */
+static void check_locks_in(struct fsck *f, const char *path, int depth)
+{
+	struct strbuf sub = STRBUF_INIT, msg = STRBUF_INIT;
+	time_t now = time(NULL);
+	struct dirent *de;
+	struct stat st;
+	DIR *d = depth < 64 ? opendir(path) : NULL;
+
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s/%s", path, de->d_name);
+		if (lstat(sub.buf, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			check_locks_in(f, sub.buf, depth + 1);
+		} else if (len > 5 && !strcmp(de->d_name + len - 5, ".lock")) {
+			strbuf_reset(&msg);
+			strbuf_addf(&msg, "lock file %ld s old; if no snap process is using the "
+				    "store, remove it", (long)(now - st.st_mtime));
+			report(f, FSCK_WARNING, "lock-file", sub.buf, msg.buf, 0);
+		}
+	}
+	if (d)
+		closedir(d);
+	strbuf_release(&sub);
+	strbuf_release(&msg);
+}
+
+static void check_packs(struct fsck *f)
+{
+	struct snap_store *store = odb_store(f->odb);
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT, err = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+
+	store_path(store, &dir, "objects/pack");
+	d = opendir(dir.buf);
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct pack p;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".idx") || de->d_name[0] == '.')
+			continue;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
+		strbuf_reset(&err);
+		if (pack_open(&p, path.buf, &err) < 0) {
+			report(f, FSCK_ERROR, "pack-corrupt", path.buf, err.buf, FSCK_BIT_PACK);
+			continue;
+		}
+		if (pack_verify(&p, &err) < 0)
+			report(f, FSCK_ERROR, "pack-corrupt", path.buf, err.buf, FSCK_BIT_PACK);
+		pack_close(&p);
+	}
+	if (d)
+		closedir(d);
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	strbuf_release(&err);
+}
+
+static int cmp_oid(const void *a, const void *b)
+{
+	return oid_cmp(a, b);
+}
+
+int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
+{
+	struct fsck f;
+	struct roots r;
+	struct oidset reachable = OIDSET_INIT;
+	struct walk_opts wo;
+	struct strbuf path = STRBUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	memset(&f, 0, sizeof(f));
+	memset(&r, 0, sizeof(r));
+	memset(&wo, 0, sizeof(wo));
+	f.odb = odb;
+	f.o = o;
+	r.f = &f;
+	pthread_mutex_init(&f.lock, NULL);
+	wo.problem = walk_problem;
+	wo.data = &f;
+
+	if (o->nr_objects) {
+		struct snap_oid oid;
+		for (i = 0; i < o->nr_objects; i++) {
+			strbuf_reset(err);
+			if (odb_resolve_prefix(odb, o->objects[i], strlen(o->objects[i]), &oid, err) < 0) {
+				ret = SNAP_ENOTFOUND;
+				goto out;
+			}
+			add_root(&r, &oid);
+		}
+		strbuf_reset(err);
+		wo.verify_blobs = !o->connectivity_only;
+		walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo, err);
+		goto out;
+	}
+
+	check_packs(&f);
+	ret = odb_for_each(odb, collect_oid, &f, err);
+	if (ret < 0)
+		goto out;
+	QSORT(f.all, f.nr_all, cmp_oid);
+	f.types = xcalloc(f.nr_all + 1, 1);
+	verify_objects(&f);
+
+	ret = refs_for_each(odb_store(odb), "refs/", each_ref, &r, err);
+	if (ret == 0)
+		ret = reflogs_for_each(odb_store(odb), each_reflog, &r, err);
+	if (ret < 0)
+		goto out;
+	if (o->progress)
+		o->progress("walking", 0, 0, o->data);
+	walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo, err);
+
+	for (i = 0; i < f.nr_all; i++) {
+		const char *tn = type_name((enum object_type)f.types[i]);
+		if (!f.types[i] || oidset_contains(&reachable, &f.all[i]))
+			continue;
+		if (o->unreachable)
+			report(&f, FSCK_INFO, "unreachable", oid_to_hex(&f.all[i]), tn, 0);
+		else if (!o->no_dangling && !oidset_contains(&f.referenced, &f.all[i]))
+			report(&f, FSCK_INFO, "dangling", oid_to_hex(&f.all[i]), tn, 0);
+	}
+	check_files(&f);
+	store_path(odb_store(odb), &path, "refs");
+	check_locks_in(&f, path.buf, 0);
+	store_path(odb_store(odb), &path, "gc.lock");
+	if (access(path.buf, F_OK) == 0)
+		report(&f, FSCK_WARNING, "lock-file", path.buf, "a gc is running, or died", 0);
+out:
+	free(f.all);
+	free(f.types);
+	free(r.oids);
+	oidset_clear(&f.referenced);
+	oidset_clear(&reachable);
+	strbuf_release(&path);
+	pthread_mutex_destroy(&f.lock);
+	return ret < 0 ? ret : f.bits;
+}
