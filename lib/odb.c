@@ -1505,6 +1505,47 @@ int odb_for_each(struct odb *odb, odb_each_fn fn, void *data,
 	return ret;
 }
 
+int odb_for_each_loose(struct odb *odb, odb_each_fn fn, void *data,
+		       struct strbuf *err)
+{
+	unsigned shard;
+
+	for (shard = 0; shard < 256; shard++) {
+		char **names;
+		size_t nr, i;
+		int ret = list_shard(odb, shard, "", &names, &nr, err);
+
+		if (ret < 0)
+			return ret;
+		for (i = 0; i < nr && ret == 0; i++) {
+			struct snap_oid oid;
+			shard_oid(&oid, shard, names[i]);
+			ret = fn(&oid, data);
+		}
+		free_names(names, nr);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+size_t odb_nr_packs(struct odb *odb)
+{
+	return odb->nr_packs;
+}
+
+struct pack *odb_pack(struct odb *odb, size_t i)
+{
+	return &odb->packs[i];
+}
+
+int odb_reload_packs(struct odb *odb, struct strbuf *err)
+{
+	while (odb->nr_packs)
+		pack_close(&odb->packs[--odb->nr_packs]);
+	return load_packs(odb, err);
+}
+
 int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 		       struct snap_oid *oid, struct strbuf *err)
 {

@@ -94,6 +94,16 @@ typedef int (*odb_each_fn)(const struct snap_oid *oid, void *data);
 int odb_for_each(struct odb *odb, odb_each_fn fn, void *data,
 		 struct strbuf *err);
 
+/* Like odb_for_each, for loose objects only (for gc). */
+int odb_for_each_loose(struct odb *odb, odb_each_fn fn, void *data,
+		       struct strbuf *err);
+
+/* The packs this odb has mapped (for gc and fsck), and a reload of them. */
+struct pack;
+size_t odb_nr_packs(struct odb *odb);
+struct pack *odb_pack(struct odb *odb, size_t i);
+int odb_reload_packs(struct odb *odb, struct strbuf *err);
+
 /*
  * Resolves len (4 to 64) hex digits to the one object they begin.
  * SNAP_ENOTFOUND, SNAP_EAMBIGUOUS or SNAP_EINVAL (not hex, too short).

@@ -217,6 +217,29 @@ int pack_fd(struct pack *p, struct strbuf *err)
 	return p->fd;
 }
 
+int pack_read_frame(struct pack *p, uint32_t pos, struct strbuf *out,
+		    struct strbuf *err)
+{
+	struct pack_record r;
+	ssize_t n;
+	int fd = pack_fd(p, err);
+
+	if (fd < 0)
+		return SNAP_EIO;
+	pack_record(p, pos, &r);
+	if (r.length > PACK_OBJECT_MAX * 2ull + (1 << 20) || r.offset + r.length > p->pack_size)
+		return snap_error(err, SNAP_ECORRUPT, "pack '%s': record %u is out of bounds",
+				  p->pack_path, pos);
+	strbuf_reset(out);
+	strbuf_grow(out, (size_t)r.length);
+	n = pread(fd, out->buf, (size_t)r.length, (off_t)r.offset);
+	if (n != (ssize_t)r.length)
+		return n < 0 ? snap_error_errno(err, "cannot read '%s'", p->pack_path)
+			     : snap_error(err, SNAP_ECORRUPT, "pack '%s' is truncated", p->pack_path);
+	strbuf_setlen(out, (size_t)r.length);
+	return 0;
+}
+
 int pack_verify(struct pack *p, struct strbuf *err)
 {
 	struct snap_hash_ctx h;

@@ -70,6 +70,10 @@ void pack_prefix_range(const struct pack *p, const char *hex, size_t len,
 /* Opens the pack file itself (lazily, once).  -1 with err set. */
 int pack_fd(struct pack *p, struct strbuf *err);
 
+/* Reads the compressed frame of the object at pos (for repacking). */
+int pack_read_frame(struct pack *p, uint32_t pos, struct strbuf *out,
+		    struct strbuf *err);
+
 /*
  * Checks both checksums and that every record's frame lies inside the
  * pack.  For fsck; reads the whole pack.

@@ -186,3 +186,30 @@ long long read_full(int fd, void *buf, size_t len)
 	}
 	return (long long)got;
 }
+
+int parse_duration(const char *s, int64_t *secs)
+{
+	static const struct { char unit; int64_t mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 },
+	};
+	size_t len = strlen(s), i;
+	int64_t mult = 1;
+	uint64_t v;
+	char *num;
+	int ret;
+
+	if (!len)
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(units); i++)
+		if (s[len - 1] == units[i].unit) {
+			mult = units[i].mult;
+			len--;
+		}
+	num = xstrndup(s, len);
+	ret = parse_u64(num, &v);
+	free(num);
+	if (ret < 0 || v > (uint64_t)INT64_MAX / (uint64_t)mult)
+		return -1;
+	*secs = (int64_t)v * mult;
+	return 0;
+}

@@ -39,6 +39,13 @@ int parse_u64(const char *s, uint64_t *out);
 /* Same for a signed value (an optional leading '-'). */
 int parse_i64(const char *s, int64_t *out);
 
+/*
+ * Parses a duration: plain seconds, or a number with one unit of s, m, h,
+ * d, w (minutes are 'm'; months are not a fixed length and not accepted).
+ * Returns 0, or -1 on anything else or on overflow.
+ */
+int parse_duration(const char *s, int64_t *secs);
+
 /* write(2) all of buf, retrying on EINTR and short writes; -1 with errno. */
 int write_all(int fd, const void *buf, size_t len);
 /* read(2) until len bytes or end of file; returns bytes read or -1. */

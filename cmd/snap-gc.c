@@ -1,0 +1,115 @@
+/*
+ * snap-gc: removes what no ref, reflog or live write session needs, and
+ * repacks (lib/gc.h, docs/snap-gc.md).
+ */
+#include "error.h"
+#include "gc.h"
+#include "odb.h"
+#include "store.h"
+#include "usage.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage_str[] =
+"usage: snap-gc [--dry-run] [--prune=AGE|now|never] [--verbose] [--json]\n"
+"\n"
+"Removes unreachable objects older than AGE (default 1d) that no live write\n"
+"session may need, repacks, and removes stale temporary files.\n"
+"\n"
+"  -n, --dry-run      list '<id> <type> <size>' of what would go, and a total\n"
+"  --prune=AGE        keep unreachable objects younger than AGE: seconds, or\n"
+"                     a number with s, m, h, d or w; 'now' trusts the write\n"
+"                     sessions alone; 'never' keeps every unreachable object\n"
+"  -v, --verbose      list what goes\n"
+"  --json             print the counts as one JSON object\n"
+"  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
+
+static int list_removed;
+
+static void removed(const struct snap_oid *oid, enum object_type type,
+		    uint64_t size, void *data)
+{
+	(void)data;
+	if (list_removed)
+		printf("%s %s %llu\n", oid_to_hex(oid), type_name(type),
+		       (unsigned long long)size);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "prune", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct gc_opts go = { .prune_age = GC_DEFAULT_PRUNE_AGE };
+	struct gc_stats st;
+	struct strbuf err = STRBUF_INIT;
+	struct snap_store store;
+	struct odb *odb;
+	const char *dir = NULL;
+	int json = 0, c;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "nvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': go.dry_run = 1; break;
+		case 'p':
+			if (!strcmp(optarg, "now"))
+				go.prune_age = 0;
+			else if (!strcmp(optarg, "never"))
+				go.prune_age = -1;
+			else if (parse_duration(optarg, &go.prune_age) < 0)
+				usage_error(usage_str, "bad --prune age '%s'", optarg);
+			break;
+		case 'v': go.verbose = 1; break;
+		case 'J': json = 1; break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	if (optind != argc)
+		usage_error(usage_str, "no arguments expected");
+	list_removed = (go.dry_run || go.verbose) && !json;
+	go.removed = removed;
+
+	open_store_or_die(dir, &store, &odb);
+	if (gc_run(odb, &go, &st, &err) < 0)
+		die_err(&err);
+	if (json) {
+		printf("{\"dry_run\":%s,\"objects_removed\":%llu,\"bytes_removed\":%llu,"
+		       "\"disk_bytes_freed\":%llu,\"unreachable_kept\":%llu,"
+		       "\"packs_written\":%llu,\"packs_removed\":%llu,\"loose_packed\":%llu,"
+		       "\"temp_files_removed\":%llu,\"sessions_cleaned\":%llu}\n",
+		       go.dry_run ? "true" : "false",
+		       (unsigned long long)st.objects_removed, (unsigned long long)st.bytes_removed,
+		       (unsigned long long)st.files_freed, (unsigned long long)st.objects_kept,
+		       (unsigned long long)st.packs_written, (unsigned long long)st.packs_removed,
+		       (unsigned long long)st.loose_packed, (unsigned long long)st.temp_removed,
+		       (unsigned long long)st.sessions_cleaned);
+	} else if (go.dry_run) {
+		printf("total %llu objects, %llu bytes\n",
+		       (unsigned long long)st.objects_removed, (unsigned long long)st.bytes_removed);
+	} else {
+		printf("removed %llu objects, %llu bytes (%llu on disk)\n",
+		       (unsigned long long)st.objects_removed, (unsigned long long)st.bytes_removed,
+		       (unsigned long long)st.files_freed);
+		printf("kept %llu recent unreachable objects\n", (unsigned long long)st.objects_kept);
+		printf("packs: %llu written, %llu removed; %llu loose objects packed\n",
+		       (unsigned long long)st.packs_written, (unsigned long long)st.packs_removed,
+		       (unsigned long long)st.loose_packed);
+		printf("removed %llu temporary files and %llu stale sessions\n",
+		       (unsigned long long)st.temp_removed, (unsigned long long)st.sessions_cleaned);
+	}
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

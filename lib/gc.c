@@ -1,0 +1,562 @@
+/*
+ * Garbage collection; the rules are in lib/gc.h and docs/snap-gc.md.
+ */
+#include "gc.h"
+#include "error.h"
+#include "fsio.h"
+#include "oidset.h"
+#include "pack.h"
+#include "refs.h"
+#include "session.h"
+#include "util.h"
+#include "walk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct gc {
+	struct odb *odb;
+	struct snap_store *store;
+	const struct gc_opts *o;
+	struct gc_stats *st;
+	struct oidset reachable;
+	struct snap_oid *roots;
+	size_t nr_roots, alloc_roots;
+	int64_t start_ns, threshold_ns;
+	int have_threshold;	/* 0 with --prune=never: keep all garbage */
+	struct snap_oid *loose_keep;	/* reachable loose objects, to pack */
+	size_t nr_loose_keep, alloc_loose_keep;
+	struct strbuf problem;
+	struct strbuf lock_path;
+};
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+/* ---- the gc lock ---- */
+
+static int take_lock(struct gc *g, struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	int tries, ret = 0;
+
+	store_path(g->store, &g->lock_path, "gc.lock");
+	for (tries = 0; tries < 2; tries++) {
+		int fd = fsio_open(g->lock_path.buf, O_WRONLY | O_CREAT | O_EXCL, 0666);
+		char host[256];
+		long pid = 0, since = 0;
+		struct stat st;
+
+		if (fd >= 0) {
+			strbuf_reset(&text);
+			strbuf_addf(&text, "%ld %s %lld\n", (long)getpid(), local_host(),
+				    (long long)time(NULL));
+			if (fsio_write(fd, text.buf, text.len) < 0 || fsio_fsync(fd) < 0) {
+				ret = snap_error_errno(err, "cannot write '%s'", g->lock_path.buf);
+				close(fd);
+				unlink(g->lock_path.buf);
+			} else {
+				close(fd);
+			}
+			strbuf_release(&text);
+			return ret;
+		}
+		if (errno != EEXIST) {
+			ret = snap_error_errno(err, "cannot create '%s'", g->lock_path.buf);
+			break;
+		}
+		strbuf_reset(&text);
+		host[0] = '\0';
+		if (strbuf_read_file(&text, g->lock_path.buf, 4096) == 0)
+			sscanf(text.buf, "%ld %255s %ld", &pid, host, &since);
+		if (pid > 0 && !strcmp(host, local_host()) && kill((pid_t)pid, 0) < 0 &&
+		    errno == ESRCH) {
+			/* Its process is gone: take the lock over. */
+			unlink(g->lock_path.buf);
+			continue;
+		}
+		if (stat(g->lock_path.buf, &st) == 0 && !since)
+			since = (long)st.st_mtime;
+		ret = snap_error(err, SNAP_ELOCKED,
+				 "another gc holds '%s' (pid %ld on host '%s', for %ld s); "
+				 "if it is not running, remove the file",
+				 g->lock_path.buf, pid, host[0] ? host : "?",
+				 since ? (long)(time(NULL) - since) : 0L);
+		break;
+	}
+	strbuf_release(&text);
+	return ret ? ret : snap_error(err, SNAP_ELOCKED, "cannot take '%s'", g->lock_path.buf);
+}
+
+static void release_lock(struct gc *g)
+{
+	if (g->lock_path.len)
+		unlink(g->lock_path.buf);
+}
+
+/* ---- marking ---- */
+
+static void add_root(struct gc *g, const struct snap_oid *oid)
+{
+	ALLOC_GROW(g->roots, g->nr_roots + 1, g->alloc_roots);
+	g->roots[g->nr_roots++] = *oid;
+}
+
+static int each_ref(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct gc *g = data;
+
+	if (!oid) {
+		strbuf_addf(&g->problem, "ref '%s' is unreadable", name);
+		return 1;
+	}
+	add_root(g, oid);
+	return 0;
+}
+
+static int each_reflog_entry(const struct reflog_entry *e, void *data)
+{
+	struct gc *g = data;
+
+	if (!oid_is_null(&e->old_oid))
+		add_root(g, &e->old_oid);
+	if (!oid_is_null(&e->new_oid))
+		add_root(g, &e->new_oid);
+	return 0;
+}
+
+static int each_reflog(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct gc *g = data;
+	struct strbuf err = STRBUF_INIT;
+	int ret;
+
+	(void)oid;
+	ret = reflog_for_each(g->store, name, each_reflog_entry, g, &err);
+	if (ret < 0 && ret != SNAP_ENOTFOUND) {
+		strbuf_addf(&g->problem, "%s", err.buf);
+		strbuf_release(&err);
+		return 1;
+	}
+	strbuf_release(&err);
+	return 0;
+}
+
+static void walk_problem(const struct walk_problem *p, void *data)
+{
+	struct gc *g = data;
+
+	if (g->problem.len)
+		return;
+	if (!strcmp(p->check, "missing"))
+		strbuf_addf(&g->problem, "object '%s' is missing", oid_to_hex(p->oid));
+	else
+		strbuf_addf(&g->problem, "object '%s' is %s: %s", oid_to_hex(p->oid),
+			    p->check, p->detail);
+	if (p->from)
+		strbuf_addf(&g->problem, " (referenced by %s)", oid_to_hex(p->from));
+}
+
+/* Sessions: live ones protect their bases and set the threshold. */
+static int load_sessions(struct gc *g, struct strbuf *err)
+{
+	struct session **all;
+	size_t nr, i, j;
+	int ret = sessions_load(g->store, &all, &nr, err);
+
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < nr; i++) {
+		struct session *s = all[i];
+		enum session_state state = session_state(s, g->start_ns);
+
+		if (state == SESSION_LIVE) {
+			for (j = 0; j < s->nr_bases; j++)
+				add_root(g, &s->bases[j]);
+			if (s->start_ns < g->threshold_ns)
+				g->threshold_ns = s->start_ns;
+		} else if (!g->o->dry_run) {
+			unlink(s->path);
+			g->st->sessions_cleaned++;
+		}
+		session_free(s);
+	}
+	free(all);
+	return 0;
+}
+
+static int mark(struct gc *g, struct strbuf *err)
+{
+	struct walk_opts wo;
+	int ret;
+
+	ret = refs_for_each(g->store, "refs/", each_ref, g, err);
+	if (ret == 0)
+		ret = reflogs_for_each(g->store, each_reflog, g, err);
+	if (ret < 0)
+		return ret;
+	if (ret > 0 || g->problem.len)
+		return snap_error(err, SNAP_ECORRUPT, "%s; nothing was deleted (see snap-fsck)",
+				  g->problem.buf);
+	memset(&wo, 0, sizeof(wo));
+	wo.problem = walk_problem;
+	wo.data = g;
+	walk_reachable(g->odb, g->roots, NULL, g->nr_roots, &g->reachable, &wo, err);
+	if (g->problem.len)
+		return snap_error(err, SNAP_ECORRUPT, "%s; nothing was deleted (see snap-fsck)",
+				  g->problem.buf);
+	return 0;
+}
+
+/* ---- sweeping ---- */
+
+static int recent(const struct gc *g, int64_t mtime)
+{
+	return !g->have_threshold || mtime >= g->threshold_ns;
+}
+
+static void tmp_name(struct gc *g, const char *what, struct strbuf *out)
+{
+	unsigned char r[4] = { 0 };
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		memset(r, 0, sizeof(r));
+	store_path(g->store, out, "objects/tmp/gc-%s-%02x%02x%02x%02x", what, r[0], r[1], r[2], r[3]);
+}
+
+static int sweep_one(const struct snap_oid *oid, void *data)
+{
+	struct gc *g = data;
+	struct strbuf path = STRBUF_INIT, tmp = STRBUF_INIT, err = STRBUF_INIT;
+	enum object_type type = OBJ_NONE;
+	uint64_t size = 0;
+	struct stat st;
+
+	if (oidset_contains(&g->reachable, oid)) {
+		ALLOC_GROW(g->loose_keep, g->nr_loose_keep + 1, g->alloc_loose_keep);
+		g->loose_keep[g->nr_loose_keep++] = *oid;
+		return 0;
+	}
+	odb_loose_path(g->odb, oid, &path);
+	if (lstat(path.buf, &st) < 0 || recent(g, mtime_ns(&st))) {
+		g->st->objects_kept++;
+		goto out;
+	}
+	odb_read_header(g->odb, oid, &type, &size, &err);
+	if (g->o->dry_run) {
+		g->st->objects_removed++;
+		g->st->bytes_removed += size;
+		g->st->files_freed += (uint64_t)st.st_size;
+		if (g->o->removed)
+			g->o->removed(oid, type, size, g->o->data);
+		goto out;
+	}
+	/* Take it out of sight first, then look again: see lib/gc.h. */
+	tmp_name(g, oid_to_hex(oid), &tmp);
+	if (fsio_rename(path.buf, tmp.buf) < 0)
+		goto out;
+	if (lstat(tmp.buf, &st) == 0 && recent(g, mtime_ns(&st))) {
+		if (link(tmp.buf, path.buf) < 0 && errno != EEXIST)
+			rename(tmp.buf, path.buf);
+		unlink(tmp.buf);
+		g->st->objects_kept++;
+		goto out;
+	}
+	fsio_unlink(tmp.buf);
+	g->st->objects_removed++;
+	g->st->bytes_removed += size;
+	g->st->files_freed += (uint64_t)st.st_size;
+	if (g->o->removed)
+		g->o->removed(oid, type, size, g->o->data);
+out:
+	strbuf_release(&path);
+	strbuf_release(&tmp);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* ---- repacking ---- */
+
+struct repack {
+	struct gc *g;
+	struct pack_writer *w;
+	struct oidset written;
+	struct strbuf frame;
+	struct strbuf packdir, tmpdir;
+};
+
+static int repack_add(struct repack *r, const struct snap_oid *oid, enum object_type type,
+		      uint64_t size, struct strbuf *err)
+{
+	struct strbuf idx = STRBUF_INIT;
+	int ret;
+
+	if (!oidset_insert(&r->written, oid))
+		return 0;
+	if (!r->w && (ret = pack_writer_start(&r->w, r->tmpdir.buf, err)) < 0)
+		return ret;
+	ret = pack_writer_add(r->w, oid, type, size, r->frame.buf, r->frame.len, err);
+	if (ret == 0 && pack_writer_size(r->w) >= PACK_TARGET_SIZE) {
+		ret = pack_writer_finish(r->w, r->packdir.buf, &idx, err);
+		r->w = NULL;
+		r->g->st->packs_written++;
+	}
+	strbuf_release(&idx);
+	return ret;
+}
+
+static int pack_mtime(struct pack *p, int64_t *out)
+{
+	struct stat st;
+
+	if (stat(p->pack_path, &st) < 0)
+		return -1;
+	*out = mtime_ns(&st);
+	return 0;
+}
+
+/* Removes an old pack unless a writer touched it since gc started. */
+static void remove_pack(struct gc *g, struct pack *p, int dropped)
+{
+	struct strbuf ti = STRBUF_INIT, tp = STRBUF_INIT;
+	struct stat st;
+
+	tmp_name(g, "idx", &ti);
+	tmp_name(g, "pack", &tp);
+	if (fsio_rename(p->idx_path, ti.buf) < 0)
+		goto out;
+	if (fsio_rename(p->pack_path, tp.buf) < 0) {
+		rename(ti.buf, p->idx_path);
+		goto out;
+	}
+	if (dropped && lstat(tp.buf, &st) == 0 &&
+	    mtime_ns(&st) >= g->start_ns - SESSION_SLACK_NS) {
+		/* Reused meanwhile: it stays, whole. */
+		rename(tp.buf, p->pack_path);
+		rename(ti.buf, p->idx_path);
+		goto out;
+	}
+	fsio_unlink(tp.buf);
+	fsio_unlink(ti.buf);
+	g->st->packs_removed++;
+out:
+	strbuf_release(&ti);
+	strbuf_release(&tp);
+}
+
+static int repack(struct gc *g, struct strbuf *err)
+{
+	struct repack r;
+	struct strbuf path = STRBUF_INIT, idx = STRBUF_INIT;
+	size_t nr = odb_nr_packs(g->odb), i, nr_small = 0;
+	unsigned char *rewrite = xcalloc(nr + 1, 1), *dropped = xcalloc(nr + 1, 1);
+	int ret = 0, any = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.g = g;
+	strbuf_init(&r.frame, 0);
+	store_path(g->store, &r.packdir, "objects/pack");
+	store_path(g->store, &r.tmpdir, "objects/tmp");
+
+	for (i = 0; i < nr; i++) {
+		struct pack *p = odb_pack(g->odb, i);
+		int64_t mt;
+		uint32_t k;
+
+		if (pack_mtime(p, &mt) < 0)
+			continue;
+		if (p->pack_size < PACK_TARGET_SIZE / 2)
+			nr_small++;
+		if (recent(g, mt))
+			continue;
+		for (k = 0; k < p->nr; k++) {
+			struct snap_oid oid;
+			pack_oid(p, k, &oid);
+			if (!oidset_contains(&g->reachable, &oid)) {
+				rewrite[i] = dropped[i] = 1;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < nr && nr_small >= 2; i++)
+		if (odb_pack(g->odb, i)->pack_size < PACK_TARGET_SIZE / 2)
+			rewrite[i] = 1;
+	for (i = 0; i < nr; i++)
+		any |= rewrite[i];
+	if (!any && g->nr_loose_keep < 2)
+		goto out;
+
+	for (i = 0; i < nr && ret == 0; i++) {
+		struct pack *p = odb_pack(g->odb, i);
+		int64_t mt = 0;
+		uint32_t k;
+
+		if (!rewrite[i])
+			continue;
+		pack_mtime(p, &mt);
+		for (k = 0; k < p->nr && ret == 0; k++) {
+			struct snap_oid oid;
+			struct pack_record rec;
+
+			pack_oid(p, k, &oid);
+			pack_record(p, k, &rec);
+			if (!oidset_contains(&g->reachable, &oid) && !recent(g, mt)) {
+				g->st->objects_removed++;
+				g->st->bytes_removed += rec.size;
+				g->st->files_freed += rec.length;
+				if (g->o->removed)
+					g->o->removed(&oid, rec.type, rec.size, g->o->data);
+				continue;
+			}
+			if (g->o->dry_run)
+				continue;
+			ret = pack_read_frame(p, k, &r.frame, err);
+			if (ret == 0)
+				ret = repack_add(&r, &oid, rec.type, rec.size, err);
+		}
+	}
+	/* Reachable loose objects go into the new pack as they are. */
+	for (i = 0; i < g->nr_loose_keep && ret == 0 && !g->o->dry_run; i++) {
+		enum object_type type;
+		uint64_t size;
+
+		odb_loose_path(g->odb, &g->loose_keep[i], &path);
+		if (odb_read_header(g->odb, &g->loose_keep[i], &type, &size, err) < 0 ||
+		    size > PACK_OBJECT_MAX) {
+			strbuf_reset(err);
+			continue;
+		}
+		strbuf_reset(&r.frame);
+		if (strbuf_read_file(&r.frame, path.buf, 2 * PACK_OBJECT_MAX) < 0)
+			continue;
+		ret = repack_add(&r, &g->loose_keep[i], type, size, err);
+		if (ret == 0)
+			g->st->loose_packed++;
+	}
+	if (ret == 0 && r.w) {
+		ret = pack_writer_finish(r.w, r.packdir.buf, &idx, err);
+		r.w = NULL;
+		if (ret == 0)
+			g->st->packs_written++;
+	}
+	if (ret < 0 || g->o->dry_run)
+		goto out;
+	/* The new packs are durable: the old copies may go. */
+	for (i = 0; i < nr; i++)
+		if (rewrite[i])
+			remove_pack(g, odb_pack(g->odb, i), dropped[i]);
+	for (i = 0; i < g->nr_loose_keep; i++) {
+		if (!oidset_contains(&r.written, &g->loose_keep[i]))
+			continue;
+		odb_loose_path(g->odb, &g->loose_keep[i], &path);
+		fsio_unlink(path.buf);
+	}
+	ret = odb_reload_packs(g->odb, err);
+out:
+	if (r.w)
+		pack_writer_abort(r.w);
+	oidset_clear(&r.written);
+	strbuf_release(&r.frame);
+	strbuf_release(&r.packdir);
+	strbuf_release(&r.tmpdir);
+	strbuf_release(&path);
+	strbuf_release(&idx);
+	free(rewrite);
+	free(dropped);
+	return ret;
+}
+
+static void clean_temp(struct gc *g)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	const char *dirs[] = { "objects/tmp", "sessions" };
+	struct dirent *de;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		DIR *d;
+
+		store_path(g->store, &dir, "%s", dirs[i]);
+		d = opendir(dir.buf);
+		while (d && (de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (i == 1 && de->d_name[0] != '.')
+				continue;	/* session files proper were handled */
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
+			if (lstat(&path.buf[0], &st) < 0 || !S_ISREG(st.st_mode) ||
+			    recent(g, mtime_ns(&st)))
+				continue;
+			if (!g->o->dry_run && fsio_unlink(path.buf) == 0)
+				g->st->temp_removed++;
+		}
+		if (d)
+			closedir(d);
+	}
+	strbuf_release(&dir);
+	strbuf_release(&path);
+}
+
+int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
+	   struct strbuf *err)
+{
+	struct gc g;
+	int ret;
+
+	memset(&g, 0, sizeof(g));
+	memset(stats, 0, sizeof(*stats));
+	g.odb = odb;
+	g.store = odb_store(odb);
+	g.o = opts;
+	g.st = stats;
+	strbuf_init(&g.problem, 0);
+	strbuf_init(&g.lock_path, 0);
+
+	ret = take_lock(&g, err);
+	if (ret < 0) {
+		strbuf_release(&g.lock_path);
+		g.lock_path.len = 0;
+		goto out;
+	}
+	ret = store_now(g.store, &g.start_ns, err);
+	if (ret < 0)
+		goto out;
+	g.threshold_ns = g.start_ns;
+	ret = load_sessions(&g, err);
+	if (ret < 0)
+		goto out;
+	g.have_threshold = opts->prune_age >= 0;
+	if (g.have_threshold && g.start_ns - opts->prune_age * 1000000000LL < g.threshold_ns)
+		g.threshold_ns = g.start_ns - opts->prune_age * 1000000000LL;
+	g.threshold_ns -= SESSION_SLACK_NS;
+
+	ret = mark(&g, err);
+	if (ret < 0)
+		goto out;
+	ret = odb_for_each_loose(odb, sweep_one, &g, err);
+	if (ret == 0)
+		ret = repack(&g, err);
+	if (ret == 0)
+		clean_temp(&g);
+out:
+	release_lock(&g);
+	oidset_clear(&g.reachable);
+	free(g.roots);
+	free(g.loose_keep);
+	strbuf_release(&g.problem);
+	strbuf_release(&g.lock_path);
+	return ret;
+}

@@ -1,0 +1,54 @@
+#ifndef SNAP_GC_H
+#define SNAP_GC_H
+
+/*
+ * Garbage collection (docs/snap-gc.md).
+ *
+ *  1. One gc at a time: gc.lock holds pid, host and start time; a lock of
+ *     a dead process on this host is taken over.
+ *  2. Mark from every ref, every reflog entry and the bases of every live
+ *     write session.  A missing or corrupt reachable object stops gc
+ *     before anything is deleted.
+ *  3. Keep, beside what is marked, every object whose mtime is at or after
+ *     the oldest of: gc's own start, each live session's start, now less
+ *     the prune age (all on the store filesystem's clock, less a slack).
+ *  4. Sweep loose objects: each is renamed into objects/tmp, checked again
+ *     (a writer that reused it meanwhile touched it: it goes back), then
+ *     removed.  A writer whose touch finds it gone writes it anew.
+ *  5. Repack: packs holding garbage, small packs and reachable loose
+ *     objects are written into new packs; the new pack is durable before
+ *     an old one goes, and an old one touched meanwhile stays.
+ *  6. Remove temporary files older than the same threshold, and the
+ *     session files of dead processes.
+ */
+
+#include <stdint.h>
+#include "odb.h"
+#include "strbuf.h"
+
+#define GC_DEFAULT_PRUNE_AGE (24 * 3600)
+
+struct gc_opts {
+	int dry_run;
+	int64_t prune_age;	/* seconds; 0 = now; negative = never */
+	int verbose;
+	/* Called for each object that goes (or would go, dry run). */
+	void (*removed)(const struct snap_oid *oid, enum object_type type,
+			uint64_t size, void *data);
+	void *data;
+};
+
+struct gc_stats {
+	uint64_t objects_removed, bytes_removed;	/* payload bytes */
+	uint64_t files_freed;				/* on-disk bytes */
+	uint64_t objects_kept;
+	uint64_t packs_removed, packs_written;
+	uint64_t loose_packed;
+	uint64_t temp_removed;
+	uint64_t sessions_cleaned;
+};
+
+int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
+	   struct strbuf *err);
+
+#endif
