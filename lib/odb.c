@@ -745,7 +745,10 @@ static void writer_abort(struct writer *w)
 	w->outbuf = NULL;
 }
 
-/* Makes objects/ab/ exist (durably unless sync is 0). */
+/*
+ * Makes objects/ab/ exist (durably unless sync is 0).  Returns 1 if it
+ * made it, 0 if it was there.
+ */
 static int make_shard_sync(struct odb *odb, const char *hex, int sync,
 			   struct strbuf *err)
 {
@@ -754,6 +757,7 @@ static int make_shard_sync(struct odb *odb, const char *hex, int sync,
 
 	store_path(odb->store, &dir, "objects/%.2s", hex);
 	if (fsio_mkdir(dir.buf, 0777) == 0) {
+		ret = 1;
 		if (sync && fsio_fsync_parent(dir.buf) < 0)
 			ret = snap_error_errno(err, "cannot sync '%s/objects'", odb->store->path);
 	} else if (errno != EEXIST) {
@@ -1213,7 +1217,7 @@ static int writer_finish(struct writer *w, struct snap_oid *oid,
 	ZSTD_inBuffer in = { NULL, 0, 0 };
 	char hex[SNAP_OID_HEXSZ + 1];
 	struct strbuf final = STRBUF_INIT;
-	int ret;
+	int ret, made = 0;
 
 	ret = writer_flush(w, &in, ZSTD_e_end, err);
 	if (ret < 0)
@@ -1252,22 +1256,33 @@ static int writer_finish(struct writer *w, struct snap_oid *oid,
 		ret = snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
 		goto out;
 	}
-	ret = make_shard(odb, hex, err);
-	if (ret < 0)
+	made = make_shard(odb, hex, err);
+	if (made < 0) {
+		ret = made;
 		goto out;
+	}
+	ret = 0;
 	if (fsio_link(w->tmp.buf, final.buf) < 0 && errno != EEXIST) {
 		if (errno != EPERM && errno != ENOTSUP && errno != EXDEV) {
 			ret = snap_error_errno(err, "cannot create '%s'", final.buf);
-			goto out;
+			goto undo;
 		}
 		/* No hard links here: rename (the same bytes if it raced). */
 		if (fsio_rename(w->tmp.buf, final.buf) < 0) {
 			ret = snap_error_errno(err, "cannot create '%s'", final.buf);
-			goto out;
+			goto undo;
 		}
 	}
 	if (fsio_fsync_parent(final.buf) < 0)
 		ret = snap_error_errno(err, "cannot sync the directory of '%s'", final.buf);
+	goto out;
+undo:
+	if (made) {
+		/* Leave the store as it was: the shard directory goes too. */
+		char *slash = strrchr(final.buf, '/');
+		*slash = '\0';
+		rmdir(final.buf);
+	}
 out:
 	strbuf_release(&final);
 	writer_abort(w);

@@ -15,6 +15,43 @@
 
 #define SESSION_FILE_MAX 65536
 
+/*
+ * Sessions of this very process are removed when it exits, even through
+ * exit() after a fatal error, so that a failed command leaves no file.
+ */
+static char *own_paths[8];
+
+static void remove_own_sessions(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(own_paths); i++)
+		if (own_paths[i])
+			unlink(own_paths[i]);
+}
+
+static void track_own(const char *path, int add)
+{
+	static int registered;
+	size_t i;
+
+	if (add && !registered) {
+		atexit(remove_own_sessions);
+		registered = 1;
+	}
+	for (i = 0; i < ARRAY_SIZE(own_paths); i++) {
+		if (add && !own_paths[i]) {
+			own_paths[i] = xstrdup(path);
+			return;
+		}
+		if (!add && own_paths[i] && !strcmp(own_paths[i], path)) {
+			free(own_paths[i]);
+			own_paths[i] = NULL;
+			return;
+		}
+	}
+}
+
 const char *local_host(void)
 {
 	static char host[256];
@@ -130,6 +167,8 @@ int session_begin(struct snap_store *store, pid_t pid,
 		session_free(s);
 		return ret;
 	}
+	if (s->pid == getpid())
+		track_own(s->path, 1);
 	*out = s;
 	return 0;
 }
@@ -163,6 +202,7 @@ void session_end(struct session *s)
 	if (!s)
 		return;
 	unlink(s->path);
+	track_own(s->path, 0);
 	session_free(s);
 }
 
