@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# 2: refs — snap-update-ref --stdin transactions
+
+load test_helper
+
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
+
+local_setup() {
+	init_store
+	mkdir src
+	printf 1 > src/f
+	T=$(snap-write-tree src)
+	S1=$(snap-mksnapshot --time 1000 --host h -m one "$T")
+	S2=$(snap-mksnapshot --time 2000 --host h -m two "$T")
+}
+
+@test "a transaction applies every command" {
+	snap-update-ref old "$S1"
+	run -0 sh -c "printf 'create refs/snapshots/a %s\nupdate refs/snapshots/old %s %s\ncreate refs/tags/t %s\n' '$S1' '$S2' '$S1' '$T' | snap-update-ref --stdin"
+	assert_equal "$(snap-rev-parse a)" "$S1"
+	assert_equal "$(snap-rev-parse old)" "$S2"
+	assert_equal "$(snap-rev-parse refs/tags/t)" "$T"
+}
+
+@test "one failing command changes nothing" {
+	snap-update-ref old "$S1"
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\nupdate refs/snapshots/old %s %s\n' '$S1' '$S2' '$S2' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/old' moved: expected $S2, found $S1"
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "a bad command is refused with its line number" {
+	run -128 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\nfrobnicate x\n' '$S1' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: line 2: bad command 'frobnicate x'"
+	run -1 snap-rev-parse --verify -q a
+}
+
+@test "start, prepare, commit answer ok" {
+	run -0 sh -c "printf 'start\ncreate refs/snapshots/a %s\nprepare\ncommit\n' '$S1' | snap-update-ref --stdin"
+	assert_output "start: ok
+prepare: ok
+commit: ok"
+	assert_equal "$(snap-rev-parse a)" "$S1"
+}
+
+@test "abort drops the transaction" {
+	run -0 sh -c "printf 'start\ncreate refs/snapshots/a %s\nabort\n' '$S1' | snap-update-ref --stdin"
+	assert_output "start: ok
+abort: ok"
+	run -1 snap-rev-parse --verify -q a
+}
+
+@test "input ending inside an explicit transaction changes nothing" {
+	run -128 --separate-stderr sh -c "printf 'start\ncreate refs/snapshots/a %s\n' '$S1' | snap-update-ref --stdin"
+	[[ "$stderr" == *"input ended inside a transaction"* ]]
+	run -1 snap-rev-parse --verify -q a
+}
+
+@test "verify and delete" {
+	snap-update-ref a "$S1"
+	run -128 --separate-stderr sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S2' '$S1' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/a' moved: expected $S2, found $S1"
+	run -1 snap-rev-parse --verify -q b
+	run -0 sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S1' '$S1' | snap-update-ref --stdin"
+	run -0 sh -c "printf 'delete refs/snapshots/a %s\n' '$S1' | snap-update-ref --stdin"
+	run -1 snap-rev-parse --verify -q a
+}
+
+@test "-z takes NUL-terminated fields" {
+	run -0 sh -c "printf 'create refs/snapshots/z\0%s\0' '$S1' | snap-update-ref --stdin -z"
+	assert_equal "$(snap-rev-parse z)" "$S1"
+	run -0 sh -c "printf 'update refs/snapshots/z\0%s\0%s\0' '$S2' '$S1' | snap-update-ref --stdin -z"
+	assert_equal "$(snap-rev-parse z)" "$S2"
+}
+
+@test "the same ref twice in one transaction is refused" {
+	run -128 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\ncreate refs/snapshots/a %s\n' '$S1' '$S2' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: line 2: ref 'refs/snapshots/a' appears twice in one transaction"
+}
