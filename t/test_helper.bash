@@ -51,3 +51,44 @@ b3_blob_id() {
 	size=$(stat -c %s "$1")
 	{ printf 'blob %d\0' "$size"; cat "$1"; } | b3sum --no-names
 }
+
+# Corruption helpers for fsck tests.  Each damages the store in one way.
+# Flips one byte in the middle of a loose object file.
+corrupt_flip_byte() {
+	local p
+	p=$(object_path "$1")
+	chmod u+w "$p"
+	local size
+	size=$(stat -c %s "$p")
+	printf '\377' | dd of="$p" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+}
+
+# Puts object $2's file where object $1's belongs.
+corrupt_swap() {
+	local p
+	p=$(object_path "$1")
+	chmod u+w "$p"
+	cp "$(object_path "$2")" "$p"
+}
+
+corrupt_truncate() {
+	local p
+	p=$(object_path "$1")
+	chmod u+w "$p"
+	truncate -s 5 "$p"
+}
+
+corrupt_delete() {
+	rm -f "$(object_path "$1")"
+}
+
+# Writes a tree object past the strict parser (unsorted entries).
+malformed_tree() {
+	printf 'file 0644 0 0 0.000000000 1 %s - b\nfile 0644 0 0 0.000000000 1 %s - a\n' "$1" "$1" |
+		snap-hash-object -t tree -w --stdin
+}
+
+# Pushes every object file's mtime into the past, so gc --prune=now may take them.
+age_objects() {
+	find "$SNAP_DIR/objects" -type f -exec touch -d '-1 hour' {} +
+}

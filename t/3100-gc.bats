@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+# 3: gc — what goes, what stays, and never a broken snapshot
+
+load test_helper
+
+local_setup() {
+	init_store
+	mkdir keep drop
+	make_file 3000 keep/k
+	make_file 5000 drop/only-here
+	printf shared > keep/shared
+	cp keep/shared drop/shared
+	snap-snapshot -r keep keep >/dev/null
+	snap-snapshot -r drop drop >/dev/null
+}
+
+@test "gc after deleting a ref removes exactly what only it reached" {
+	only=$(b3_blob_id drop/only-here)
+	dtree=$(snap-rev-parse drop:)
+	dsnap=$(snap-rev-parse drop)
+	snap-update-ref -d drop
+	age_objects
+	run -0 snap-gc --dry-run --prune=now
+	assert_equal "$(sort <<< "$output")" "$(sort <<EOT
+$dsnap snapshot $(snap-cat-file -s "$dsnap")
+$dtree tree $(snap-cat-file -s "$dtree")
+$only blob 5000
+total 3 objects, $((5000 + $(snap-cat-file -s "$dsnap") + $(snap-cat-file -s "$dtree"))) bytes
+EOT
+)"
+	bytes=$((5000 + $(snap-cat-file -s "$dsnap") + $(snap-cat-file -s "$dtree")))
+	run -0 snap-gc --prune=now
+	assert_line --index 0 --regexp "^removed 3 objects, $bytes bytes \([0-9]+ on disk\)$"
+	run -1 snap-cat-file -e "$only"
+	run -1 snap-cat-file -e "$dsnap"
+	run -0 snap-cat-file -e "$(b3_blob_id keep/shared)"
+	run -0 snap-fsck --no-dangling
+	run -0 snap-restore keep out
+	run -0 diff -r keep out
+}
+
+@test "gc keeps young unreachable objects unless --prune=now" {
+	d=$(printf 'young' | snap-hash-object -w --stdin)
+	run -0 snap-gc
+	run -0 snap-cat-file -e "$d"
+	touch -d '-2 days' "$(object_path "$d")"
+	run -0 snap-gc
+	run -1 snap-cat-file -e "$d"
+}
+
+@test "gc --prune=never keeps every unreachable object" {
+	d=$(printf 'old' | snap-hash-object -w --stdin)
+	age_objects
+	run -0 snap-gc --prune=never
+	run -0 snap-cat-file -e "$d"
+}
+
+@test "gc keeps reflog-reachable objects" {
+	first=$(snap-rev-parse keep)
+	printf changed > keep/k
+	snap-snapshot -r keep keep >/dev/null
+	# The old snapshot is still named by the reflog, not by any ref.
+	age_objects
+	snap-gc --prune=now >/dev/null
+	run -0 snap-restore "$first" out
+}
+
+@test "gc refuses to delete anything when a reachable object is missing" {
+	mkdir x
+	printf lost > x/lost
+	lost=$(snap-hash-object -w x/lost)
+	snap-snapshot -r x x >/dev/null
+	rm "$(object_path "$lost")"
+	d=$(printf 'garbage' | snap-hash-object -w --stdin)
+	age_objects
+	run -128 --separate-stderr snap-gc --prune=now
+	assert_equal "$stderr" "snap-gc: fatal: object '$lost' is missing (referenced by $(snap-rev-parse x:)); nothing was deleted (see snap-fsck)"
+	run -0 snap-cat-file -e "$d"
+}
+
+@test "one gc at a time; a dead gc's lock is taken over" {
+	echo "$$ $(hostname) $(date +%s)" > "$SNAP_DIR/gc.lock"
+	run -128 --separate-stderr snap-gc
+	[[ "$stderr" == "snap-gc: fatal: another gc holds '$SNAP_DIR/gc.lock' (pid $$ on host '$(hostname)', for "*" s); if it is not running, remove the file" ]]
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	echo "$dead $(hostname) $(date +%s)" > "$SNAP_DIR/gc.lock"
+	run -0 snap-gc
+	assert_file_not_exist "$SNAP_DIR/gc.lock"
+}
+
+@test "gc repacks small packs and loose objects into one pack" {
+	printf 'loose' | snap-hash-object -w --stdin > /dev/null
+	snap-rev-parse keep > /dev/null
+	before=$(ls "$SNAP_DIR"/objects/pack/*.pack | wc -l)
+	[ "$before" -ge 2 ]
+	run -0 snap-gc
+	assert_equal "$(ls "$SNAP_DIR"/objects/pack/*.pack | wc -l)" 1
+	run -0 snap-fsck --no-dangling
+	run -0 snap-restore keep out
+}
+
+@test "gc removes old temporary files and dead sessions" {
+	touch -d '-3 days' "$SNAP_DIR/objects/tmp/obj-crashed"
+	printf 'host %s\npid 999999\nstart 0\n' "$(hostname)" > "$SNAP_DIR/sessions/dead-session"
+	run -0 snap-gc
+	assert_line "removed 1 temporary files and 1 stale sessions"
+	assert_file_not_exist "$SNAP_DIR/objects/tmp/obj-crashed"
+}
+
+@test "a live session protects its base and what it writes" {
+	s=$(snap-session begin --pid $$ --base drop)
+	base=$(snap-rev-parse drop)
+	snap-update-ref -d drop
+	age_objects
+	new=$(printf 'written in session' | SNAP_SESSION=$s snap-hash-object -w --stdin)
+	run -0 snap-gc --prune=now
+	run -0 snap-restore "$base" out
+	run -0 snap-cat-file -e "$new"
+	run -0 snap-session list
+	assert_output --regexp "^$s $(hostname) $$ [0-9]+ live$"
+	snap-session end "$s"
+	run -0 snap-session list
+	assert_output ''
+}
+
+@test "gc --json prints the counts" {
+	run -0 snap-gc --json
+	assert_output --regexp '^\{"dry_run":false,"objects_removed":[0-9]+,.*"sessions_cleaned":[0-9]+\}$'
+}
