@@ -23,6 +23,8 @@
 #define IO_BUF (256 * 1024)
 /* Largest zstd window accepted on read: the zstd tool's own default. */
 #define WINDOW_LOG_MAX 27
+/* Objects from this size on are compressed on a zstd worker thread. */
+#define ZSTD_WORKER_MIN (4u << 20)
 
 struct pending {
 	struct snap_oid oid;
@@ -707,6 +709,13 @@ static int writer_begin(struct writer *w, struct odb *odb,
 	ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_checksumFlag, 0);
 	hlen = hash_object_start(&w->hash, type, size, hdr);
 	ZSTD_CCtx_setPledgedSrcSize(odb->cctx, hlen + size);
+	/*
+	 * A large object: let zstd compress on a thread of its own while this
+	 * one reads and hashes.  The frame may differ; its content, and so the
+	 * id, does not.
+	 */
+	if (size >= ZSTD_WORKER_MIN)
+		ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_nbWorkers, 1);
 
 	store_path(odb->store, &dir, "objects/tmp");
 	w->fd = fsio_mktemp(dir.buf, "obj-", &w->tmp);

@@ -1,0 +1,217 @@
+#!/bin/sh
+# make bench: snap against b3sum, zstd, tar | zstd, restic, borg and git,
+# on the same data in the same run.  Prints Markdown tables.
+#
+#   BENCH_QUICK=1   small data (/usr/include, 128 MiB file), one run each
+#   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
+#
+# Only ratios from one run mean anything: CPU speed drifts between runs.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+PATH="$top/bin:$PATH"
+export PATH
+quick=${BENCH_QUICK:-}
+runs=3
+[ -z "$quick" ] || runs=1
+tmp=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/snap-bench.XXXXXX")}
+mkdir -p "$tmp"
+# Trees are parked here and deleted at the very end: creating many files
+# soon after deleting many runs slowly and noisily on these machines.
+park=$tmp/park
+mkdir -p "$park"
+trap 'rm -rf "$tmp"' EXIT
+
+have() { command -v "$1" >/dev/null 2>&1; }
+say() { printf '%s\n' "$*" >&2; }
+
+# time_cmd NAME CMD...: runs CMD $runs times; records the median wall
+# seconds and the largest peak RSS (KiB) in $tmp/result.NAME.
+time_cmd() {
+	name=$1; shift
+	: > "$tmp/times"
+	i=0
+	while [ $i -lt $runs ]; do
+		if [ -n "${BENCH_PREPARE:-}" ]; then sh -c "$BENCH_PREPARE"; fi
+		/usr/bin/time -f '%e %M' -o "$tmp/t1" "$@" >/dev/null 2>"$tmp/err" ||
+			{ say "bench: '$name' failed:"; cat "$tmp/err" >&2; return 1; }
+		tail -1 "$tmp/t1" >> "$tmp/times"
+		i=$((i + 1))
+	done
+	sec=$(awk '{print $1}' "$tmp/times" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+	rss=$(awk '{print $2}' "$tmp/times" | sort -n | tail -1)
+	echo "$sec $rss" > "$tmp/result.$name"
+}
+sec_of() { awk '{print $1}' "$tmp/result.$1"; }
+rss_of() { awk '{printf "%.0f", $2 / 1024}' "$tmp/result.$1"; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", b / s / 1e6; else print "inf" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
+mb() { du -sm "$1" | awk '{print $1}'; }
+
+say "bench: data and stores under $tmp ($runs run(s) each)"
+
+# ---- 1. one large file: hashing and storing ----
+big=$tmp/big.bin
+if [ -n "$quick" ]; then size_mb=128; else size_mb=1024; fi
+say "bench: making a ${size_mb} MiB file of mixed data"
+{
+	# Half text-like (compressible), half random (incompressible).
+	half=$((size_mb * 1024 * 1024 / 2))
+	find /usr/share/doc /usr/include -type f -size -1000k -print0 2>/dev/null |
+		xargs -0 cat 2>/dev/null | head -c "$half" > "$tmp/text"
+	[ -s "$tmp/text" ] || { say "bench: no text files found"; exit 1; }
+	while [ "$(stat -c %s "$tmp/text")" -lt "$half" ]; do
+		cat "$tmp/text" "$tmp/text" | head -c "$half" > "$tmp/text2"; mv "$tmp/text2" "$tmp/text"
+	done
+	cat "$tmp/text"
+	head -c "$half" /dev/urandom
+} > "$big"
+rm -f "$tmp/text"
+bytes=$(stat -c %s "$big")
+cat "$big" > /dev/null
+
+time_cmd hash snap-hash-object "$big"
+time_cmd b3sum b3sum --num-threads 1 "$big"
+snap-init -q "$tmp/hs"
+BENCH_PREPARE="rm -rf '$tmp/hs' && snap-init -q '$tmp/hs'" time_cmd hashw snap-hash-object -w --store "$tmp/hs" "$big"
+time_cmd zstd sh -c "zstd -3 -T1 -q -f -o '$tmp/big.zst' '$big'"
+
+echo
+echo "## One ${size_mb} MiB file: hashing and storing"
+echo
+echo "| command | seconds | MB/s | peak RSS MiB | snap / reference | goal |"
+echo "|---|---:|---:|---:|---:|---|"
+echo "| snap-hash-object | $(sec_of hash) | $(mbps "$bytes" "$(sec_of hash)") | $(rss_of hash) | $(ratio "$(sec_of hash)" "$(sec_of b3sum)") of b3sum | ≥ 0.9x |"
+echo "| b3sum --num-threads 1 | $(sec_of b3sum) | $(mbps "$bytes" "$(sec_of b3sum)") | $(rss_of b3sum) | | |"
+echo "| snap-hash-object -w | $(sec_of hashw) | $(mbps "$bytes" "$(sec_of hashw)") | $(rss_of hashw) | $(ratio "$(sec_of hashw)" "$(sec_of zstd)") of zstd | ≥ 0.9x, RSS < 64 MiB |"
+echo "| zstd -3 -T1 (to a file) | $(sec_of zstd) | $(mbps "$bytes" "$(sec_of zstd)") | $(rss_of zstd) | | |"
+rm -f "$big" "$tmp/big.zst"
+rm -rf "$tmp/hs"
+
+# ---- 2. a tree of real files: snapshot, re-snapshot, restore, verify ----
+data=$tmp/data
+mkdir -p "$data"
+if [ -n "$quick" ]; then
+	cp -a /usr/include "$data/"
+else
+	cp -a /usr/share /usr/include "$data/" 2>/dev/null || :
+fi
+files=$(find "$data" -type f | wc -l)
+tbytes=$(du -sb "$data" | awk '{print $1}')
+say "bench: tree of $files files, $((tbytes / 1000000)) MB"
+sync
+sleep 2
+
+# 1% of the files changed, in place (applied once, between runs).
+change_one_percent() {
+	find "$data" -type f -size +0 | awk 'NR % 100 == 0' | while IFS= read -r f; do
+		printf 'changed %s\n' "$(date +%N)" >> "$f"
+	done
+}
+
+# snap
+BENCH_PREPARE="rm -rf '$tmp/snap' && snap-init -q '$tmp/snap'" \
+	time_cmd snap_init snap-snapshot --store "$tmp/snap" -m initial "$data"
+time_cmd snap_same snap-snapshot --store "$tmp/snap" -m unchanged "$data"
+snap_size=$(mb "$tmp/snap")
+
+# tar | zstd
+time_cmd tar_init sh -c "tar -cf - -C '$tmp' data | zstd -3 -T1 -q > '$tmp/data.tar.zst'"
+tar_size=$(mb "$tmp/data.tar.zst")
+
+# restic
+if have restic; then
+	export RESTIC_PASSWORD=bench
+	BENCH_PREPARE="rm -rf '$tmp/restic' && restic init -q -r '$tmp/restic'" \
+		time_cmd restic_init restic -q -r "$tmp/restic" backup "$data"
+	time_cmd restic_same restic -q -r "$tmp/restic" backup "$data"
+	restic_size=$(mb "$tmp/restic")
+fi
+# borg
+if have borg; then
+	export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+	n=0
+	BENCH_PREPARE="rm -rf '$tmp/borg' && borg init -e none '$tmp/borg'" \
+		time_cmd borg_init sh -c "borg create --compression zstd,3 '$tmp/borg::a\$(date +%s%N)' '$data'"
+	time_cmd borg_same sh -c "borg create --compression zstd,3 '$tmp/borg::b\$(date +%s%N)' '$data'"
+	borg_size=$(mb "$tmp/borg")
+fi
+# git
+if have git; then
+	BENCH_PREPARE="rm -rf '$tmp/git' && git init -q --bare '$tmp/git' && git --git-dir='$tmp/git' config core.bare false" \
+		time_cmd git_init sh -c "cd '$data' && git --git-dir='$tmp/git' --work-tree=. add -A && git --git-dir='$tmp/git' --work-tree=. -c user.name=b -c user.email=b@b commit -q -m i"
+	time_cmd git_same sh -c "cd '$data' && git --git-dir='$tmp/git' --work-tree=. add -A && git --git-dir='$tmp/git' --work-tree=. -c user.name=b -c user.email=b@b commit -q --allow-empty -m s"
+	git_size=$(mb "$tmp/git")
+fi
+
+# 1% of files changed
+change_one_percent
+time_cmd snap_chg snap-snapshot --store "$tmp/snap" -m changed "$data"
+if have restic; then time_cmd restic_chg restic -q -r "$tmp/restic" backup "$data"; fi
+if have borg; then time_cmd borg_chg sh -c "borg create --compression zstd,3 '$tmp/borg::c\$(date +%s%N)' '$data'"; fi
+if have git; then time_cmd git_chg sh -c "cd '$data' && git --git-dir='$tmp/git' --work-tree=. add -A && git --git-dir='$tmp/git' --work-tree=. -c user.name=b -c user.email=b@b commit -q --allow-empty -m c"; fi
+
+# restores: each into a fresh directory, parked afterwards
+restore_n=0
+restore_into() {
+	restore_n=$((restore_n + 1))
+	echo "$tmp/restore$restore_n"
+}
+BENCH_PREPARE="mv '$tmp/r' '$park/snap.\$(date +%s%N)' 2>/dev/null || :" \
+	time_cmd snap_restore snap-restore --store "$tmp/snap" main "$tmp/r"
+BENCH_PREPARE="mv '$tmp/r' '$park/tar.\$(date +%s%N)' 2>/dev/null || :; mkdir '$tmp/r'" \
+	time_cmd tar_restore sh -c "zstd -d -q < '$tmp/data.tar.zst' | tar -xf - -C '$tmp/r'"
+if have restic; then
+	BENCH_PREPARE="mv '$tmp/r' '$park/restic.\$(date +%s%N)' 2>/dev/null || :" \
+		time_cmd restic_restore restic -q -r "$tmp/restic" restore latest --target "$tmp/r"
+fi
+if have borg; then
+	last=$(borg list --last 1 --short "$tmp/borg")
+	BENCH_PREPARE="mv '$tmp/r' '$park/borg.\$(date +%s%N)' 2>/dev/null || :; mkdir '$tmp/r'" \
+		time_cmd borg_restore sh -c "cd '$tmp/r' && borg extract '$tmp/borg::$last'"
+fi
+if have git; then
+	BENCH_PREPARE="mv '$tmp/r' '$park/git.\$(date +%s%N)' 2>/dev/null || :; mkdir '$tmp/r'" \
+		time_cmd git_restore sh -c "git --git-dir='$tmp/git' --work-tree='$tmp/r' checkout -q -f HEAD -- ."
+fi
+
+# full verify: every byte re-hashed
+time_cmd snap_verify snap-fsck --store "$tmp/snap" --no-dangling
+if have restic; then time_cmd restic_verify restic -q -r "$tmp/restic" check --read-data; fi
+if have borg; then time_cmd borg_verify borg check --verify-data "$tmp/borg"; fi
+if have git; then time_cmd git_verify git --git-dir="$tmp/git" fsck --full; fi
+
+row() { # tool initial same changed restore verify size
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@"
+}
+cell() { # result name -> "sec s (MB/s, RSS MiB)"
+	if [ -f "$tmp/result.$1" ]; then
+		printf '%s s · %s MB/s · %s MiB' "$(sec_of "$1")" "$(mbps "$tbytes" "$(sec_of "$1")")" "$(rss_of "$1")"
+	else
+		printf -- '-'
+	fi
+}
+
+echo
+echo "## A tree of $files files, $((tbytes / 1000000)) MB (median of $runs; seconds · MB/s · peak RSS)"
+echo
+echo "| tool | initial snapshot | unchanged re-snapshot | 1% of files changed | restore | full verify | store MB |"
+echo "|---|---|---|---|---|---|---:|"
+row snap "$(cell snap_init)" "$(cell snap_same)" "$(cell snap_chg)" "$(cell snap_restore)" "$(cell snap_verify)" "$snap_size"
+row "tar \\| zstd -3 -T1" "$(cell tar_init)" "-" "-" "$(cell tar_restore)" "-" "$tar_size"
+have restic && row "restic $(restic version | awk '{print $2}')" "$(cell restic_init)" "$(cell restic_same)" "$(cell restic_chg)" "$(cell restic_restore)" "$(cell restic_verify)" "$restic_size"
+have borg && row "borg $(borg --version | awk '{print $2}') (zstd,3)" "$(cell borg_init)" "$(cell borg_same)" "$(cell borg_chg)" "$(cell borg_restore)" "$(cell borg_verify)" "$borg_size"
+have git && row "git $(git --version | awk '{print $3}')" "$(cell git_init)" "$(cell git_same)" "$(cell git_chg)" "$(cell git_restore)" "$(cell git_verify)" "$git_size"
+
+echo
+echo "### snap's speed-up (reference seconds / snap seconds; above 1 is faster)"
+echo
+echo "| against | initial | unchanged | 1% changed | restore | verify |"
+echo "|---|---:|---:|---:|---:|---:|"
+for t in tar restic borg git; do
+	[ -f "$tmp/result.${t}_init" ] || continue
+	r() { if [ -f "$tmp/result.${t}_$1" ]; then ratio "$(sec_of "snap_$1")" "$(sec_of "${t}_$1")"; else printf -- '-'; fi; }
+	echo "| $t | $(r init) | $(r same) | $(r chg) | $(r restore) | $(r verify) |"
+done
+echo
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+say "bench: removing parked trees"
