@@ -714,8 +714,11 @@ static int writer_begin(struct writer *w, struct odb *odb,
 	 * one reads and hashes.  The frame may differ; its content, and so the
 	 * id, does not.
 	 */
-	if (size >= ZSTD_WORKER_MIN)
+	if (size >= ZSTD_WORKER_MIN) {
 		ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_nbWorkers, 1);
+		/* Small jobs keep the worker's buffers, and so memory, small. */
+		ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_jobSize, 2 << 20);
+	}
 
 	store_path(odb->store, &dir, "objects/tmp");
 	w->fd = fsio_mktemp(dir.buf, "obj-", &w->tmp);
