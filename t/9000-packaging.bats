@@ -1,0 +1,41 @@
+#!/usr/bin/env bats
+# 9: packaging — make install and uninstall
+
+load test_helper
+
+@test "make install puts snap in bin, the commands in libexec, docs in share" {
+	run -0 make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local
+	assert_file_executable root/usr/local/bin/snap
+	assert_file_executable root/usr/local/libexec/snap/snap-hash-object
+	assert_file_executable root/usr/local/libexec/snap/snap-snapshot
+	assert_equal "$(readlink root/usr/local/bin/snap-cat-file)" ../libexec/snap/snap-cat-file
+	assert_file_exist root/usr/local/share/doc/snap/FORMAT.md
+}
+
+@test "the installed snap finds its commands" {
+	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local >/dev/null
+	printf x > f
+	run -0 env PATH=/usr/bin:/bin "$BATS_TEST_TMPDIR/root/usr/local/bin/snap" hash-object f
+	assert_output "$(b3_blob_id f)"
+}
+
+@test "make uninstall removes what install put" {
+	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local >/dev/null
+	run -0 make -s -C "$SNAP_BUILD" uninstall DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local
+	run -0 find root -type f
+	assert_output ''
+}
+
+@test "configure runs under dash and writes config.mak" {
+	cp -r "$SNAP_BUILD/configure" .
+	run -0 dash ./configure --prefix=/opt/x
+	assert_line --partial 'configure: wrote config.mak (install prefix /opt/x)'
+	run -0 grep '^PREFIX = /opt/x$' config.mak
+	run -0 grep -E '^BLAKE3_DIR = /.+/c$' config.mak
+}
+
+@test "configure names the apt-get line for a missing dependency" {
+	cp "$SNAP_BUILD/configure" .
+	run -1 --separate-stderr dash ./configure --blake3-dir=/nonexistent
+	[[ "$stderr" == *"configure: install them with:  apt-get install librust-blake3-dev"* ]]
+}
