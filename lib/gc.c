@@ -113,46 +113,6 @@ static void add_root(struct gc *g, const struct snap_oid *oid)
 	g->roots[g->nr_roots++] = *oid;
 }
 
-static int each_ref(const char *name, const struct snap_oid *oid, void *data)
-{
-	struct gc *g = data;
-
-	if (!oid) {
-		strbuf_addf(&g->problem, "ref '%s' is unreadable", name);
-		return 1;
-	}
-	add_root(g, oid);
-	return 0;
-}
-
-static int each_reflog_entry(const struct reflog_entry *e, void *data)
-{
-	struct gc *g = data;
-
-	if (!oid_is_null(&e->old_oid))
-		add_root(g, &e->old_oid);
-	if (!oid_is_null(&e->new_oid))
-		add_root(g, &e->new_oid);
-	return 0;
-}
-
-static int each_reflog(const char *name, const struct snap_oid *oid, void *data)
-{
-	struct gc *g = data;
-	struct strbuf err = STRBUF_INIT;
-	int ret;
-
-	(void)oid;
-	ret = reflog_for_each(g->store, name, each_reflog_entry, g, &err);
-	if (ret < 0 && ret != SNAP_ENOTFOUND) {
-		strbuf_addf(&g->problem, "%s", err.buf);
-		strbuf_release(&err);
-		return 1;
-	}
-	strbuf_release(&err);
-	return 0;
-}
-
 static void walk_problem(const struct walk_problem *p, void *data)
 {
 	struct gc *g = data;
@@ -201,14 +161,11 @@ static int mark(struct gc *g, struct strbuf *err)
 	struct walk_opts wo;
 	int ret;
 
-	ret = refs_for_each(g->store, "refs/", each_ref, g, err);
-	if (ret == 0)
-		ret = reflogs_for_each(g->store, each_reflog, g, err);
-	if (ret < 0)
+	ret = walk_collect_roots(g->store, &g->roots, &g->nr_roots, &g->alloc_roots, err);
+	if (ret < 0) {
+		strbuf_addstr(err, "; nothing was deleted (see snap-fsck)");
 		return ret;
-	if (ret > 0 || g->problem.len)
-		return snap_error(err, SNAP_ECORRUPT, "%s; nothing was deleted (see snap-fsck)",
-				  g->problem.buf);
+	}
 	memset(&wo, 0, sizeof(wo));
 	wo.problem = walk_problem;
 	wo.data = g;

@@ -1,5 +1,6 @@
 #include "walk.h"
 #include "error.h"
+#include "refs.h"
 #include "snapshot.h"
 #include "tree.h"
 #include "util.h"
@@ -178,4 +179,59 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 	strbuf_release(&w.buf);
 	strbuf_release(&w.msg);
 	return w.problems;
+}
+
+struct roots {
+	struct snap_store *store;
+	struct snap_oid **oids;
+	size_t *nr, *alloc;
+	struct strbuf *err;
+};
+
+static void add_root(struct roots *r, const struct snap_oid *oid)
+{
+	ALLOC_GROW(*r->oids, *r->nr + 1, *r->alloc);
+	(*r->oids)[(*r->nr)++] = *oid;
+}
+
+static int root_ref(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct roots *r = data;
+
+	if (!oid)
+		return snap_error(r->err, SNAP_ECORRUPT, "ref '%s' is unreadable", name);
+	add_root(r, oid);
+	return 0;
+}
+
+static int root_reflog_entry(const struct reflog_entry *e, void *data)
+{
+	struct roots *r = data;
+
+	if (!oid_is_null(&e->old_oid))
+		add_root(r, &e->old_oid);
+	if (!oid_is_null(&e->new_oid))
+		add_root(r, &e->new_oid);
+	return 0;
+}
+
+static int root_reflog(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct roots *r = data;
+	int ret;
+
+	(void)oid;
+	ret = reflog_for_each(r->store, name, root_reflog_entry, r, r->err);
+	return ret == SNAP_ENOTFOUND ? 0 : ret;
+}
+
+int walk_collect_roots(struct snap_store *store, struct snap_oid **oids,
+		       size_t *nr, size_t *alloc, struct strbuf *err)
+{
+	struct roots r = { store, oids, nr, alloc, err };
+	int ret = refs_for_each(store, "refs/", root_ref, &r, err);
+
+	if (ret == 0)
+		ret = reflogs_for_each(store, root_reflog, &r, err);
+	return ret < 0 ? ret : ret > 0 ? SNAP_ECORRUPT : 0;
 }

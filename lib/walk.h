@@ -16,6 +16,7 @@
 #include "object.h"
 #include "odb.h"
 #include "oidset.h"
+#include "store.h"
 #include "strbuf.h"
 
 struct walk_problem {
@@ -45,5 +46,13 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 		    const enum object_type *root_types, size_t nr,
 		    struct oidset *seen, const struct walk_opts *opts,
 		    struct strbuf *err);
+
+/*
+ * Collects the roots of reachability: the object of every ref and every
+ * object a reflog entry names (old and new).  Appends to *oids (of *nr,
+ * *alloc).  SNAP_ECORRUPT, naming it, for an unreadable ref or reflog.
+ */
+int walk_collect_roots(struct snap_store *store, struct snap_oid **oids,
+		       size_t *nr, size_t *alloc, struct strbuf *err);
 
 #endif

@@ -1,0 +1,209 @@
+#include "count.h"
+#include "error.h"
+#include "oidset.h"
+#include "pack.h"
+#include "snapshot.h"
+#include "tree.h"
+#include "util.h"
+#include "walk.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Total file bytes below each tree, computed once per tree. */
+struct memo {
+	struct snap_oid *ids;
+	uint64_t *bytes;
+	unsigned char *used;
+	size_t size, nr;
+};
+
+static size_t memo_slot(const struct memo *m, const struct snap_oid *oid)
+{
+	uint64_t h;
+	size_t i;
+
+	memcpy(&h, oid->hash, sizeof(h));
+	for (i = (size_t)h & (m->size - 1); m->used[i] && oid_cmp(&m->ids[i], oid);
+	     i = (i + 1) & (m->size - 1))
+		;
+	return i;
+}
+
+static void memo_put(struct memo *m, const struct snap_oid *oid, uint64_t bytes)
+{
+	size_t i;
+
+	if ((m->nr + 1) * 2 > m->size) {
+		struct memo old = *m;
+		size_t j;
+
+		m->size = m->size ? m->size * 2 : 1024;
+		m->ids = xmalloc(m->size * sizeof(*m->ids));
+		m->bytes = xmalloc(m->size * sizeof(*m->bytes));
+		m->used = xcalloc(m->size, 1);
+		m->nr = 0;
+		for (j = 0; j < old.size; j++)
+			if (old.used[j])
+				memo_put(m, &old.ids[j], old.bytes[j]);
+		free(old.ids);
+		free(old.bytes);
+		free(old.used);
+	}
+	i = memo_slot(m, oid);
+	if (!m->used[i]) {
+		m->used[i] = 1;
+		m->ids[i] = *oid;
+		m->nr++;
+	}
+	m->bytes[i] = bytes;
+}
+
+static int tree_bytes(struct odb *odb, struct memo *m, const struct snap_oid *oid,
+		      uint64_t *out, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct tree t = TREE_INIT;
+	uint64_t sum = 0;
+	size_t i;
+	int ret;
+
+	if (m->size) {
+		size_t slot = memo_slot(m, oid);
+		if (m->used[slot]) {
+			*out = m->bytes[slot];
+			return 0;
+		}
+	}
+	ret = odb_read(odb, oid, NULL, &buf, TREE_MAX_SIZE, err);
+	if (ret == 0)
+		ret = tree_parse(&t, buf.buf, buf.len, err);
+	for (i = 0; ret == 0 && i < t.nr; i++) {
+		uint64_t sub;
+		if (t.entries[i].type == TREE_DIR) {
+			ret = tree_bytes(odb, m, &t.entries[i].oid, &sub, err);
+			sum += sub;
+		} else if (t.entries[i].type == TREE_FILE) {
+			sum += t.entries[i].size;
+		}
+	}
+	tree_release(&t);
+	strbuf_release(&buf);
+	if (ret == 0) {
+		memo_put(m, oid, sum);
+		*out = sum;
+	}
+	return ret;
+}
+
+struct counter {
+	struct odb *odb;
+	struct count_stats *st;
+	struct oidset *reachable;
+	struct memo memo;
+	struct strbuf err;
+	int failed;
+};
+
+static int count_one(const struct snap_oid *oid, void *data)
+{
+	struct counter *c = data;
+	enum object_type type;
+	uint64_t size;
+
+	if (odb_read_header(c->odb, oid, &type, &size, &c->err) < 0) {
+		c->failed = 1;
+		return 1;
+	}
+	c->st->types[type].count++;
+	c->st->types[type].bytes += size;
+	if (!oidset_contains(c->reachable, oid)) {
+		c->st->unreachable_count++;
+		c->st->unreachable_bytes += size;
+	}
+	return 0;
+}
+
+static int count_loose(const struct snap_oid *oid, void *data)
+{
+	struct counter *c = data;
+	struct strbuf path = STRBUF_INIT;
+	struct stat st;
+
+	odb_loose_path(c->odb, oid, &path);
+	if (stat(path.buf, &st) == 0) {
+		c->st->loose_count++;
+		c->st->loose_disk += (uint64_t)st.st_size;
+	}
+	strbuf_release(&path);
+	return 0;
+}
+
+static void reached(const struct snap_oid *oid, enum object_type type, uint64_t size,
+		    void *data)
+{
+	struct counter *c = data;
+	struct snapshot s;
+	struct strbuf buf = STRBUF_INIT;
+	uint64_t bytes;
+
+	(void)size;
+	if (type != OBJ_SNAPSHOT || c->failed)
+		return;
+	c->st->snapshots_reachable++;
+	if (odb_read(c->odb, oid, NULL, &buf, SNAPSHOT_MAX_SIZE, &c->err) < 0 ||
+	    snapshot_parse(&s, buf.buf, buf.len, &c->err) < 0) {
+		c->failed = 1;
+	} else {
+		if (tree_bytes(c->odb, &c->memo, &s.tree, &bytes, &c->err) < 0)
+			c->failed = 1;
+		else
+			c->st->referenced_bytes += bytes;
+		snapshot_release(&s);
+	}
+	strbuf_release(&buf);
+}
+
+int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err)
+{
+	struct oidset reachable = OIDSET_INIT;
+	struct snap_oid *roots = NULL;
+	size_t nr = 0, alloc = 0, i;
+	struct counter c;
+	struct walk_opts wo;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	memset(&c, 0, sizeof(c));
+	c.odb = odb;
+	c.st = st;
+	c.reachable = &reachable;
+	strbuf_init(&c.err, 0);
+	memset(&wo, 0, sizeof(wo));
+	wo.reached = reached;
+	wo.data = &c;
+
+	ret = walk_collect_roots(odb_store(odb), &roots, &nr, &alloc, err);
+	if (ret == 0)
+		walk_reachable(odb, roots, NULL, nr, &reachable, &wo, err);
+	if (ret == 0 && !c.failed)
+		odb_for_each(odb, count_one, &c, err);
+	if (ret == 0 && !c.failed)
+		ret = odb_for_each_loose(odb, count_loose, &c, err);
+	for (i = 0; i < odb_nr_packs(odb); i++) {
+		struct pack *p = odb_pack(odb, i);
+		st->packs++;
+		st->packed_count += p->nr;
+		st->pack_disk += p->pack_size + p->map_len;
+	}
+	if (ret == 0 && c.failed)
+		ret = snap_error(err, SNAP_ECORRUPT, "%s (see snap-fsck)", c.err.buf);
+	free(roots);
+	free(c.memo.ids);
+	free(c.memo.bytes);
+	free(c.memo.used);
+	oidset_clear(&reachable);
+	strbuf_release(&c.err);
+	return ret;
+}

@@ -1,0 +1,31 @@
+#ifndef SNAP_COUNT_H
+#define SNAP_COUNT_H
+
+/*
+ * Store statistics (snap-count-objects): objects by type with their
+ * logical (payload) bytes, loose and packed, bytes on disk, what is
+ * unreachable, and how much data the snapshots reference in all — the
+ * file bytes of every reachable snapshot's tree, counted once per
+ * snapshot — against what is stored, which is the deduplication ratio.
+ */
+
+#include <stdint.h>
+#include "odb.h"
+#include "strbuf.h"
+
+struct count_type {
+	uint64_t count, bytes;
+};
+
+struct count_stats {
+	struct count_type types[5];	/* by enum object_type */
+	uint64_t loose_count, loose_disk;
+	uint64_t packs, packed_count, pack_disk;
+	uint64_t unreachable_count, unreachable_bytes;
+	uint64_t snapshots_reachable;
+	uint64_t referenced_bytes;	/* file bytes of all reachable snapshots */
+};
+
+int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err);
+
+#endif
