@@ -553,6 +553,17 @@ int reflog_for_each(struct snap_store *store, const char *name,
 	return ret;
 }
 
+int reflog_reset(struct snap_store *store, const char *name,
+		 const struct snap_oid *new_oid, const char *reason,
+		 struct strbuf *err)
+{
+	int ret = reflog_delete(store, name, err);
+
+	if (ret == 0)
+		ret = append_reflog(store, name, &snap_null_oid, new_oid, reason, err);
+	return ret;
+}
+
 int reflog_delete(struct snap_store *store, const char *name, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;

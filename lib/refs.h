@@ -80,6 +80,15 @@ int reflog_for_each(struct snap_store *store, const char *name,
 /* Calls fn for the name of every reflog present (refs may be gone). */
 int reflogs_for_each(struct snap_store *store, ref_each_fn fn, void *data,
 		     struct strbuf *err);
+/*
+ * Replaces a ref's reflog with the single line "<zeros> <new_oid> ...
+ * reason": for a rewrite of history (snap-prune), after which the old
+ * entries would keep what was dropped alive.
+ */
+int reflog_reset(struct snap_store *store, const char *name,
+		 const struct snap_oid *new_oid, const char *reason,
+		 struct strbuf *err);
+
 /* Deletes a reflog (for a ref already deleted). */
 int reflog_delete(struct snap_store *store, const char *name, struct strbuf *err);
 
