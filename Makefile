@@ -93,6 +93,12 @@ check: all
 bench: all
 	sh bench/run.sh
 
+# Long runs kept out of make check: the million-snapshot walk, and the
+# racing gc and snapshot tests repeated.
+stress: all
+	SNAP_DEEP_CHAIN=1000000 BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/3000-fsck.bats
+	for i in 1 2 3 4 5; do BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/3200-gc-concurrency.bats t/2200-ref-races.bats || exit 1; done
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)
 	install -m 755 bin/snap $(DESTDIR)$(BINDIR)/snap
@@ -116,4 +122,4 @@ clean:
 distclean: clean
 	rm -f config.mak
 
-.PHONY: all check bench install uninstall clean distclean
+.PHONY: all check bench stress install uninstall clean distclean

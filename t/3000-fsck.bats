@@ -154,3 +154,12 @@ local_setup() {
 	snap-update-ref deep "$s"
 	run -0 snap-fsck
 }
+
+@test "the reachability walk handles 100,000 snapshots and 10,000 levels (make stress: a million)" {
+	n=${SNAP_DEEP_CHAIN:-100000}
+	run -0 test-deep-walk "$BATS_TEST_TMPDIR/deep" "$n" 10000
+	assert_line --index 0 "walked $((n + 10001)) objects: $n snapshots, 10000 levels"
+	snap-update-ref --store "$BATS_TEST_TMPDIR/deep" main "${lines[1]}"
+	run -0 snap-fsck --store "$BATS_TEST_TMPDIR/deep"
+	assert_output ''
+}
