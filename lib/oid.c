@@ -20,8 +20,9 @@ char *oid_to_hex_r(char *out, const struct snap_oid *oid)
 
 const char *oid_to_hex(const struct snap_oid *oid)
 {
-	static char bufs[4][SNAP_OID_HEXSZ + 1];
-	static int n;
+	/* Per thread: compression and restore workers format ids too. */
+	static _Thread_local char bufs[4][SNAP_OID_HEXSZ + 1];
+	static _Thread_local int n;
 
 	n = (n + 1) & 3;
 	return oid_to_hex_r(bufs[n], oid);

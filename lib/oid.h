@@ -21,7 +21,8 @@ extern const struct snap_oid snap_null_oid;
 
 /* Writes 64 hex digits and a NUL into out (SNAP_OID_HEXSZ + 1 bytes). */
 char *oid_to_hex_r(char *out, const struct snap_oid *oid);
-/* Same into one of four rotating static buffers: for messages only. */
+/* Same into one of four rotating buffers of the calling thread: for
+ * messages and short-lived use only. */
 const char *oid_to_hex(const struct snap_oid *oid);
 
 /* Parses exactly 64 hex digits (either case).  Returns 0 or -1. */

@@ -447,6 +447,7 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 {
 	struct strbuf idx = STRBUF_INIT, itmp = STRBUF_INIT, final = STRBUF_INIT;
 	struct snap_oid sum, isum;
+	char hex[SNAP_OID_HEXSZ + 1];
 	struct snap_hash_ctx ih;
 	unsigned char b8[8], fan[FANOUT_SIZE];
 	uint32_t counts[256] = { 0 }, acc = 0;
@@ -516,14 +517,15 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 		ret = snap_error_errno(err, "cannot write '%s'", itmp.buf);
 		goto out;
 	}
-	strbuf_addf(&final, "%s/pack-%s.pack", packdir, oid_to_hex(&sum));
+	oid_to_hex_r(hex, &sum);
+	strbuf_addf(&final, "%s/pack-%s.pack", packdir, hex);
 	if (fsio_rename(w->tmp.buf, final.buf) < 0) {
 		ret = snap_error_errno(err, "cannot create '%s'", final.buf);
 		goto out;
 	}
 	strbuf_reset(&w->tmp);
 	strbuf_reset(idx_path);
-	strbuf_addf(idx_path, "%s/pack-%s.idx", packdir, oid_to_hex(&sum));
+	strbuf_addf(idx_path, "%s/pack-%s.idx", packdir, hex);
 	if (fsio_rename(itmp.buf, idx_path->buf) < 0) {
 		ret = snap_error_errno(err, "cannot create '%s'", idx_path->buf);
 		unlink(final.buf);

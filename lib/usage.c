@@ -17,6 +17,7 @@ void usage_setup(const char *argv0)
 	snap_progname = slash ? slash + 1 : argv0;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
 	struct strbuf sb = STRBUF_INIT;
