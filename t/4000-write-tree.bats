@@ -7,29 +7,6 @@ local_setup() {
 	init_store
 }
 
-# A tree with every kind of entry the issue names.
-make_rich_tree() {
-	local d=$1
-	mkdir -p "$d/sub/deeper" "$d/empty dir"
-	printf 'hello\n' > "$d/regular"
-	: > "$d/empty"
-	printf '#!/bin/sh\necho hi\n' > "$d/script"
-	chmod 755 "$d/script"
-	printf 'x' > "$d/with space"
-	printf 'y' > "$d/new
-line"
-	printf 'z' > "$d/caf$(printf '\303\251')"
-	printf 'w' > "$d/bad$(printf '\377\376')utf8"
-	ln -s regular "$d/rel-link"
-	ln -s /etc/hostname "$d/abs-link"
-	ln -s does-not-exist "$d/dangling"
-	ln "$d/regular" "$d/sub/hardlink"
-	ln "$d/regular" "$d/sub/deeper/hardlink2"
-	printf 'deep' > "$d/sub/deeper/file"
-	touch -d '2021-03-04 05:06:07.123456789' "$d/regular" "$d/sub/deeper/file"
-	touch -h -d '2020-01-01 00:00:00.5' "$d/rel-link"
-	chmod 600 "$d/empty"
-}
 
 @test "write-tree prints one tree id and stores it" {
 	make_rich_tree src

@@ -13,31 +13,6 @@ meta_list() {
 	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %s %T@ %l %U %G\n' | LC_ALL=C sort)
 }
 
-make_rich_tree() {
-	local d=$1
-	mkdir -p "$d/sub/deeper" "$d/empty dir"
-	printf 'hello\n' > "$d/regular"
-	: > "$d/empty"
-	printf '#!/bin/sh\necho hi\n' > "$d/script"
-	chmod 755 "$d/script"
-	printf 'x' > "$d/with space"
-	printf 'y' > "$d/new
-line"
-	printf 'z' > "$d/caf$(printf '\303\251')"
-	printf 'w' > "$d/bad$(printf '\377\376')utf8"
-	ln -s regular "$d/rel-link"
-	ln -s /etc/hostname "$d/abs-link"
-	ln -s does-not-exist "$d/dangling"
-	ln "$d/regular" "$d/sub/hardlink"
-	printf 'deep' > "$d/sub/deeper/file"
-	make_file 3000000 "$d/sub/big"
-	mkfifo "$d/fifo"
-	touch -d '2021-03-04 05:06:07.123456789' "$d/regular" "$d/sub/deeper/file"
-	touch -h -d '2020-01-01 00:00:00.5' "$d/rel-link"
-	touch -d '2019-05-05 05:05:05.000000001' "$d/sub/deeper"
-	chmod 600 "$d/empty"
-	chmod 700 "$d/empty dir"
-}
 
 # Writes a tree object from lines given on stdin, bypassing every check.
 raw_tree() {

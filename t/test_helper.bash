@@ -92,3 +92,33 @@ malformed_tree() {
 age_objects() {
 	find "$SNAP_DIR/objects" -type f -exec touch -d '-1 hour' {} +
 }
+
+# A tree with every kind of entry a restore must bring back: regular,
+# empty and executable files, empty directories, symlinks (relative,
+# absolute, dangling), hard links, a fifo, names with spaces, newlines,
+# UTF-8 and invalid UTF-8, nanosecond mtimes.
+make_rich_tree() {
+	local d=$1
+	mkdir -p "$d/sub/deeper" "$d/empty dir"
+	printf 'hello\n' > "$d/regular"
+	: > "$d/empty"
+	printf '#!/bin/sh\necho hi\n' > "$d/script"
+	chmod 755 "$d/script"
+	printf 'x' > "$d/with space"
+	printf 'y' > "$d/new
+line"
+	printf 'z' > "$d/caf$(printf '\303\251')"
+	printf 'w' > "$d/bad$(printf '\377\376')utf8"
+	ln -s regular "$d/rel-link"
+	ln -s /etc/hostname "$d/abs-link"
+	ln -s does-not-exist "$d/dangling"
+	ln "$d/regular" "$d/sub/hardlink"
+	printf 'deep' > "$d/sub/deeper/file"
+	make_file 3000000 "$d/sub/big"
+	mkfifo "$d/fifo"
+	touch -d '2021-03-04 05:06:07.123456789' "$d/regular" "$d/sub/deeper/file"
+	touch -h -d '2020-01-01 00:00:00.5' "$d/rel-link"
+	touch -d '2019-05-05 05:05:05.000000001' "$d/sub/deeper"
+	chmod 600 "$d/empty"
+	chmod 700 "$d/empty dir"
+}
