@@ -28,10 +28,12 @@ say() { printf '%s\n' "$*" >&2; }
 # seconds and the largest peak RSS (KiB) in $tmp/result.NAME.
 time_cmd() {
 	name=$1; shift
+	prepare=${BENCH_PREPARE:-}
+	BENCH_PREPARE=
 	: > "$tmp/times"
 	i=0
 	while [ $i -lt $runs ]; do
-		if [ -n "${BENCH_PREPARE:-}" ]; then sh -c "$BENCH_PREPARE"; fi
+		if [ -n "$prepare" ]; then sh -c "$prepare"; fi
 		/usr/bin/time -f '%e %M' -o "$tmp/t1" "$@" >/dev/null 2>"$tmp/err" ||
 			{ say "bench: '$name' failed:"; cat "$tmp/err" >&2; return 1; }
 		tail -1 "$tmp/t1" >> "$tmp/times"
@@ -48,6 +50,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; els
 mb() { du -sm "$1" | awk '{print $1}'; }
 
 say "bench: data and stores under $tmp ($runs run(s) each)"
+for t in restic borg git b3sum; do
+	have "$t" || say "bench: $t is not installed (apt-get install $( [ $t = borg ] && echo borgbackup || echo $t )): its rows are left out"
+done
 
 # ---- 1. one large file: hashing and storing ----
 big=$tmp/big.bin
@@ -131,8 +136,8 @@ if have borg; then
 	export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 	n=0
 	BENCH_PREPARE="rm -rf '$tmp/borg' && borg init -e none '$tmp/borg'" \
-		time_cmd borg_init sh -c "borg create --compression zstd,3 '$tmp/borg::a\$(date +%s%N)' '$data'"
-	time_cmd borg_same sh -c "borg create --compression zstd,3 '$tmp/borg::b\$(date +%s%N)' '$data'"
+		time_cmd borg_init sh -c "borg create --compression zstd,3 \"$tmp/borg::a\$(date +%s%N)\" '$data'"
+	time_cmd borg_same sh -c "borg create --compression zstd,3 \"$tmp/borg::b\$(date +%s%N)\" '$data'"
 	borg_size=$(mb "$tmp/borg")
 fi
 # git
@@ -147,32 +152,25 @@ fi
 change_one_percent
 time_cmd snap_chg snap-snapshot --store "$tmp/snap" -m changed "$data"
 if have restic; then time_cmd restic_chg restic -q -r "$tmp/restic" backup "$data"; fi
-if have borg; then time_cmd borg_chg sh -c "borg create --compression zstd,3 '$tmp/borg::c\$(date +%s%N)' '$data'"; fi
+if have borg; then time_cmd borg_chg sh -c "borg create --compression zstd,3 \"$tmp/borg::c\$(date +%s%N)\" '$data'"; fi
 if have git; then time_cmd git_chg sh -c "cd '$data' && git --git-dir='$tmp/git' --work-tree=. add -A && git --git-dir='$tmp/git' --work-tree=. -c user.name=b -c user.email=b@b commit -q --allow-empty -m c"; fi
 
-# restores: each into a fresh directory, parked afterwards
-restore_n=0
-restore_into() {
-	restore_n=$((restore_n + 1))
-	echo "$tmp/restore$restore_n"
-}
-BENCH_PREPARE="mv '$tmp/r' '$park/snap.\$(date +%s%N)' 2>/dev/null || :" \
-	time_cmd snap_restore snap-restore --store "$tmp/snap" main "$tmp/r"
-BENCH_PREPARE="mv '$tmp/r' '$park/tar.\$(date +%s%N)' 2>/dev/null || :; mkdir '$tmp/r'" \
-	time_cmd tar_restore sh -c "zstd -d -q < '$tmp/data.tar.zst' | tar -xf - -C '$tmp/r'"
+# Each restore goes into a fresh empty directory; the previous one is
+# parked (not deleted) under a unique name.
+park_r="mv '$tmp/r' \"$park/r.\$(date +%s%N)\" 2>/dev/null; mkdir '$tmp/r'"
+BENCH_PREPARE=$park_r time_cmd snap_restore snap-restore --store "$tmp/snap" main "$tmp/r"
+BENCH_PREPARE=$park_r time_cmd tar_restore sh -c "zstd -d -q < '$tmp/data.tar.zst' | tar -xf - -C '$tmp/r'"
 if have restic; then
-	BENCH_PREPARE="mv '$tmp/r' '$park/restic.\$(date +%s%N)' 2>/dev/null || :" \
-		time_cmd restic_restore restic -q -r "$tmp/restic" restore latest --target "$tmp/r"
+	BENCH_PREPARE=$park_r time_cmd restic_restore restic -q -r "$tmp/restic" restore latest --target "$tmp/r"
 fi
 if have borg; then
 	last=$(borg list --last 1 --short "$tmp/borg")
-	BENCH_PREPARE="mv '$tmp/r' '$park/borg.\$(date +%s%N)' 2>/dev/null || :; mkdir '$tmp/r'" \
-		time_cmd borg_restore sh -c "cd '$tmp/r' && borg extract '$tmp/borg::$last'"
+	BENCH_PREPARE=$park_r time_cmd borg_restore sh -c "cd '$tmp/r' && borg extract '$tmp/borg::$last'"
 fi
 if have git; then
-	BENCH_PREPARE="mv '$tmp/r' '$park/git.\$(date +%s%N)' 2>/dev/null || :; mkdir '$tmp/r'" \
-		time_cmd git_restore sh -c "git --git-dir='$tmp/git' --work-tree='$tmp/r' checkout -q -f HEAD -- ."
+	BENCH_PREPARE=$park_r time_cmd git_restore sh -c "git --git-dir='$tmp/git' --work-tree='$tmp/r' checkout -q -f HEAD -- ."
 fi
+BENCH_PREPARE=
 
 # full verify: every byte re-hashed
 time_cmd snap_verify snap-fsck --store "$tmp/snap" --no-dangling
