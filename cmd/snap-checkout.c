@@ -22,12 +22,6 @@ static const char usage_str[] =
 "  -q, --quiet      no warnings about skipped entries\n"
 "  --store DIR      the store (default $SNAP_DIR, else .snap above)\n";
 
-static void warn_cb(const char *msg, void *data)
-{
-	if (!*(int *)data)
-		warning("%s", msg);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -63,7 +57,7 @@ int main(int argc, char **argv)
 		usage_error(usage_str, "expected TREE and DIR");
 	co.paths = (const char *const *)argv + optind + 2;
 	co.nr_paths = (size_t)(argc - optind - 2);
-	co.warn = warn_cb;
+	co.warn = warning_cb;
 	co.warn_data = &quiet;
 
 	open_store_or_die(dir, &store, &odb);

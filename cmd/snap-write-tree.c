@@ -22,12 +22,6 @@ static const char usage_str[] =
 "  -q, --quiet        no warnings about skipped sockets\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 
-static void warn_cb(const char *msg, void *data)
-{
-	if (!*(int *)data)
-		warning("%s", msg);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -66,7 +60,7 @@ int main(int argc, char **argv)
 		usage_error(usage_str, "expected one DIR");
 	wt.excludes = excludes;
 	wt.nr_excludes = nr;
-	wt.warn = warn_cb;
+	wt.warn = warning_cb;
 	wt.warn_data = &quiet;
 
 	open_store_or_die(dir, &store, &odb);

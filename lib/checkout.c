@@ -74,6 +74,19 @@ static void set_path(struct checkout *c, size_t base, const struct tree_entry *e
 	strbuf_add(&c->path, e->name, e->name_len);
 }
 
+/*
+ * Moves c->path to the entry; 1 if the PATH selection leaves it out (an
+ * entry that is neither selected nor a directory above a selected path).
+ */
+static int skip_entry(struct checkout *c, size_t base, const struct tree_entry *e)
+{
+	enum selected sel;
+
+	set_path(c, base, e);
+	sel = selected(c, c->path.buf, c->path.len);
+	return sel == SEL_NONE || (sel == SEL_ANCESTOR && e->type != TREE_DIR);
+}
+
 static int read_tree(struct checkout *c, const struct snap_oid *oid,
 		     struct tree *t, struct strbuf *err)
 {
@@ -124,11 +137,8 @@ static int check_all(struct checkout *c, const struct snap_oid *root,
 		ret = read_tree(c, &top.oid, &t, err);
 		for (i = 0; ret == 0 && i < t.nr; i++) {
 			const struct tree_entry *e = &t.entries[i];
-			enum selected sel;
 
-			set_path(c, base, e);
-			sel = selected(c, c->path.buf, c->path.len);
-			if (sel == SEL_NONE || (sel == SEL_ANCESTOR && e->type != TREE_DIR))
+			if (skip_entry(c, base, e))
 				continue;
 			if (e->type == TREE_DIR && odb_has(c->odb, &e->oid)) {
 				ALLOC_GROW(stack, nr + 1, alloc);
@@ -541,11 +551,8 @@ static int restore_dir(struct checkout *c, struct dirstate *d, const struct snap
 	ret = read_tree(c, oid, &t, err);
 	for (i = 0; ret == 0 && !c->failed && i < t.nr; i++) {
 		const struct tree_entry *e = &t.entries[i];
-		enum selected sel;
 
-		set_path(c, base, e);
-		sel = selected(c, c->path.buf, c->path.len);
-		if (sel == SEL_NONE || (sel == SEL_ANCESTOR && e->type != TREE_DIR))
+		if (skip_entry(c, base, e))
 			continue;
 		ret = restore_entry(c, d, e, err);
 	}

@@ -54,6 +54,12 @@ void warning(const char *fmt, ...)
 	va_end(ap);
 }
 
+void warning_cb(const char *msg, void *data)
+{
+	if (!data || !*(int *)data)
+		warning("%s", msg);
+}
+
 void usage_error(const char *usage, const char *fmt, ...)
 {
 	va_list ap;

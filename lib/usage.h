@@ -35,6 +35,12 @@ _Noreturn void usage_help(const char *usage);
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * A warning callback for lib/ walks: prints msg with warning() unless the
+ * int that data points at (a --quiet flag) is set.
+ */
+void warning_cb(const char *msg, void *data);
+
+/*
  * Flushes stdout and checks that every write to it succeeded; returns the
  * exit status to use (status, or 128 after a write error such as EPIPE
  * or ENOSPC).  Every command returns through it.
