@@ -539,6 +539,10 @@ int reflog_for_each(struct snap_store *store, const char *name,
 		const char *nl = strchrnul(p, '\n');
 		struct reflog_entry e;
 
+		/* A last line without its newline is an append cut short by a
+		 * crash: it never described a change that happened. */
+		if (!*nl)
+			break;
 		lineno++;
 		if (parse_reflog_line(p, (size_t)(nl - p), &e, &reason) < 0)
 			ret = snap_error(err, SNAP_ECORRUPT, "reflog '%s' line %zu is malformed",

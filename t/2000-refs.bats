@@ -164,3 +164,11 @@ $(b3_blob_id src/f)"
 	run -128 --separate-stderr snap-rev-parse --check-ref-name refs/snapshots/bad..name
 	assert_equal "$stderr" "snap-rev-parse: fatal: invalid ref name 'refs/snapshots/bad..name': contains '..'"
 }
+
+@test "a reflog line cut short by a crash is ignored, not an error" {
+	snap-update-ref main "$S1"
+	printf '%s %s 12' "$S1" "$S2" >> "$SNAP_DIR/logs/refs/snapshots/main"
+	run -0 snap-fsck --no-dangling
+	refute_output --partial bad-reflog
+	run -0 snap-gc
+}
