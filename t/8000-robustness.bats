@@ -8,7 +8,7 @@ load test_helper
 	mkdir src
 	for i in $(seq 1 200); do make_file 50000 "src/f$i"; done
 	snap-snapshot -m first src >/dev/null
-	first=$(snap-rev-parse main)
+	cp -a src state1
 	printf changed > src/f1
 	snap-snapshot -m second src >/dev/null &
 	pid=$!
@@ -20,7 +20,7 @@ load test_helper
 	run -0 snap-fsck --no-dangling
 	refute_output --partial error
 	snap-restore main out
-	run -0 diff -r src out
+	diff -r state1 out >/dev/null || diff -r src out
 }
 
 @test "gc cleans what a killed writer left" {
