@@ -6,12 +6,13 @@
 #include "revision.h"
 #include "store.h"
 #include "usage.h"
+#include "util.h"
 
 #include <getopt.h>
 #include <stdio.h>
 
 static const char usage_str[] =
-"usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] TREE|SNAPSHOT DIR [PATH...]\n"
+"usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [-j N] TREE|SNAPSHOT DIR [PATH...]\n"
 "\n"
 "Writes the tree into DIR, which must be absent or empty.  With PATHs,\n"
 "only those entries (files or whole directories) are written.\n"
@@ -20,6 +21,7 @@ static const char usage_str[] =
 "  --devices        create device nodes (skipped otherwise)\n"
 "  --no-same-owner  do not set owners (as root they are set by default)\n"
 "  -q, --quiet      no warnings about skipped entries\n"
+"  -j, --jobs N     file-writing threads (default: one per processor)\n"
 "  --store DIR      the store (default $SNAP_DIR, else .snap above)\n";
 
 int main(int argc, char **argv)
@@ -29,6 +31,7 @@ int main(int argc, char **argv)
 		{ "devices", no_argument, NULL, 'D' },
 		{ "no-same-owner", no_argument, NULL, 'O' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -40,14 +43,20 @@ int main(int argc, char **argv)
 	struct odb *odb;
 	const char *dir = NULL;
 	int quiet = 0, c;
+	uint64_t v;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qj:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': co.keep_setuid = 1; break;
 		case 'D': co.devices = 1; break;
 		case 'O': co.same_owner = 0; break;
 		case 'q': quiet = 1; break;
+		case 'j':
+			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
+				usage_error(usage_str, "-j takes 1 to 64, not '%s'", optarg);
+			co.jobs = (int)v;
+			break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");

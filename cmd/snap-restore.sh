@@ -8,7 +8,7 @@ set -eu
 
 usage() {
 	cat <<'USAGE'
-usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner] REV DIR [PATH...]
+usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner] [-j N] REV DIR [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
   DIR              the target; absent or empty unless --force
@@ -17,6 +17,7 @@ usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner] REV 
   --keep-setuid    keep setuid/setgid bits
   --devices        create device nodes
   --no-same-owner  do not set owners (as root they are set by default)
+  -j, --jobs N     file-writing threads (default: one per processor)
   --store DIR      the store (default $SNAP_DIR, else .snap above)
 USAGE
 }
@@ -31,6 +32,9 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--force|-f) force=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|-q|--quiet) co_args="$co_args $1"; shift ;;
+	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"
+		case $2 in ''|*[!0-9]*) usage_error "bad -j '$2'" ;; esac
+		co_args="$co_args -j $2"; shift 2 ;;
 	--store) [ $# -ge 2 ] || usage_error "--store needs DIR"; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;

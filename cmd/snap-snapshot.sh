@@ -10,7 +10,7 @@ set -eu
 
 usage() {
 	cat <<'USAGE'
-usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] DIR
+usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N] DIR
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
@@ -20,6 +20,7 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]
   --meta KEY=VALUE     a metadata line (repeatable, kept in order)
   --exclude PATTERN    passed to snap-write-tree (repeatable)
   -x                   stay on one filesystem
+  -j, --jobs N         compression threads (default: one per processor)
   --stdin NAME         store standard input as the one file NAME
   --from-command NAME -- CMD...
                        store CMD's standard output as the file NAME; no
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
 		wt_args="$wt_args --exclude $(q "$2")"; shift 2 ;;
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
+	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
 	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;
 	--from-command) [ $# -ge 2 ] || usage_error "--from-command needs NAME"
 		mode=command; name=$2; shift 2

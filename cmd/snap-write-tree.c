@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 static const char usage_str[] =
-"usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] DIR\n"
+"usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N] DIR\n"
 "\n"
 "Stores DIR recursively and prints the id of its root tree.\n"
 "\n"
@@ -20,6 +20,7 @@ static const char usage_str[] =
 "                     pattern with '/' matches the path below DIR\n"
 "  -x, --one-file-system  do not descend into other filesystems\n"
 "  -q, --quiet        no warnings about skipped sockets\n"
+"  -j, --jobs N       compression threads (default: one per processor)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 
 int main(int argc, char **argv)
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
 		{ "exclude", required_argument, NULL, 'e' },
 		{ "one-file-system", no_argument, NULL, 'x' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -40,10 +42,11 @@ int main(int argc, char **argv)
 	struct snap_oid oid;
 	struct odb *odb;
 	const char *dir = NULL;
-	int quiet = 0, c;
+	int quiet = 0, jobs = 0, c;
+	uint64_t v;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "xqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "xqj:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			ALLOC_GROW(excludes, nr + 1, alloc);
@@ -51,6 +54,11 @@ int main(int argc, char **argv)
 			break;
 		case 'x': wt.one_fs = 1; break;
 		case 'q': quiet = 1; break;
+		case 'j':
+			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
+				usage_error(usage_str, "-j takes 1 to 64, not '%s'", optarg);
+			jobs = (int)v;
+			break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
@@ -64,6 +72,7 @@ int main(int argc, char **argv)
 	wt.warn_data = &quiet;
 
 	open_store_or_die(dir, &store, &odb);
+	odb_set_jobs(odb, jobs);
 	if (write_tree(odb, argv[optind], &wt, &oid, &err) < 0)
 		die_err(&err);
 	printf("%s\n", oid_to_hex(&oid));

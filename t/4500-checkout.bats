@@ -191,3 +191,14 @@ blob() {
 	run -129 snap-checkout onlyone
 	run -0 snap-checkout --help
 }
+
+@test "-j sets the number of threads; the result is the same with one" {
+	make_rich_tree src
+	t=$(snap-write-tree -j 1 src)
+	assert_equal "$t" "$(snap-write-tree -j 4 src)"
+	run -0 snap-checkout -j 1 "$t" one
+	run -0 snap-checkout -j 3 "$t" three
+	run -0 diff -r --no-dereference --exclude=fifo one three
+	run -129 snap-checkout -j 0 "$t" x
+	run -129 snap-write-tree -j many src
+}

@@ -232,3 +232,12 @@ $(snap-rev-parse --short main^) 1700000000 first"
 	run -0 snap-diff main^ main
 	assert_output "$(printf 'A\tadded\nM\td/change\nD\tgone')"
 }
+
+@test "snapshot -j and restore -j pass the thread count on" {
+	mkdir src
+	make_file 100000 src/a
+	run -0 snap-snapshot -j 1 src
+	run -0 snap-restore -j 2 main out
+	run -0 diff -r src out
+	run -129 snap-restore -j x main out2
+}
