@@ -98,15 +98,20 @@ struct odb {
 	size_t nr_dctx_free, alloc_dctx_free;
 };
 
+/*
+ * Maps a pack's index and opens the pack.  SNAP_ENOTFOUND when either file
+ * has gone (gc replaced the pack after its name was read).
+ */
 static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
 {
 	ALLOC_GROW(odb->packs, odb->nr_packs + 1, odb->alloc_packs);
 	if (pack_open(&odb->packs[odb->nr_packs], idx_path, err) < 0)
-		return SNAP_ECORRUPT;
+		return errno == ENOENT ? SNAP_ENOTFOUND : SNAP_ECORRUPT;
 	/* Opened now, so that readers on several threads share it safely. */
 	if (pack_fd(&odb->packs[odb->nr_packs], err) < 0) {
+		int gone = errno == ENOENT;
 		pack_close(&odb->packs[odb->nr_packs]);
-		return SNAP_EIO;
+		return gone ? SNAP_ENOTFOUND : SNAP_EIO;
 	}
 	odb->nr_packs++;
 	return 0;
@@ -117,8 +122,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Maps the index of every pack in objects/pack, newest name order aside. */
-static int load_packs(struct odb *odb, struct strbuf *err)
+/* Maps the index of every pack in objects/pack, in name order. */
+static int load_packs_once(struct odb *odb, struct strbuf *err)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
 	char **names = NULL;
@@ -156,6 +161,29 @@ static int load_packs(struct odb *odb, struct strbuf *err)
 	strbuf_release(&dir);
 	strbuf_release(&path);
 	return ret;
+}
+
+/*
+ * gc makes a merged pack durable before it deletes the packs it replaces,
+ * so a pack that vanished between readdir() and open() means a newer pack
+ * holds its objects: drop what was loaded and read the directory again.
+ */
+#define LOAD_PACKS_TRIES 20
+static int load_packs(struct odb *odb, struct strbuf *err)
+{
+	size_t base = odb->nr_packs, keep = err ? err->len : 0;
+	int tries, ret = 0;
+
+	for (tries = 0; tries < LOAD_PACKS_TRIES; tries++) {
+		ret = load_packs_once(odb, err);
+		if (ret != SNAP_ENOTFOUND)
+			return ret;
+		while (odb->nr_packs > base)
+			pack_close(&odb->packs[--odb->nr_packs]);
+		if (err)
+			strbuf_setlen(err, keep);
+	}
+	return load_packs_once(odb, err);
 }
 
 int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
