@@ -48,6 +48,7 @@ struct chain {
 	struct snap_oid *ids;
 	struct snapshot **snaps;
 	size_t nr, alloc, alloc2;
+	int bundles;	/* some snapshot lists sync bundles */
 };
 
 static void read_chain(const struct snap_oid *tip, struct chain *c)
@@ -65,6 +66,8 @@ static void read_chain(const struct snap_oid *tip, struct chain *c)
 			die("object '%s' is a %s, not a snapshot", oid_to_hex(&oid), type_name(type));
 		if (snapshot_parse(s, buf.buf, buf.len, &err) < 0)
 			die("%s ('%s')", err.buf, oid_to_hex(&oid));
+		if (s->nr_bundles)
+			c->bundles = 1;
 		ALLOC_GROW(c->ids, c->nr + 1, c->alloc);
 		ALLOC_GROW(c->snaps, c->nr + 1, c->alloc2);
 		c->ids[c->nr] = oid;
@@ -88,6 +91,11 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 	if (ref_read(odb_store(odb), name, &tip, &err) < 0)
 		die_err(&err);
 	read_chain(&tip, &c);
+	/* Each bundle snapshot lists only its own bundles: dropping one would
+	 * drop them from the sync history. */
+	if (c.bundles)
+		die("ref '%s' holds sync bundles; prune keeps every snapshot of a bundle chain",
+		    name);
 	keep = xcalloc(c.nr, sizeof(*keep));
 	prune_decide(policy, c.snaps, c.nr, keep);
 	for (i = 0; i < c.nr; i++) {

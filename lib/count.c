@@ -156,7 +156,9 @@ static void reached(const struct snap_oid *oid, enum object_type type, uint64_t 
 	    snapshot_parse(&s, buf.buf, buf.len, &c->err) < 0) {
 		c->failed = 1;
 	} else {
-		if (tree_bytes(c->odb, &c->memo, &s.tree, &bytes, &c->err) < 0)
+		if (s.nr_bundles)
+			bytes = 0;	/* bundle bytes are counted as objects */
+		else if (tree_bytes(c->odb, &c->memo, &s.tree, &bytes, &c->err) < 0)
 			c->failed = 1;
 		else
 			c->st->referenced_bytes += bytes;

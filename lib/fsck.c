@@ -2,6 +2,7 @@
  * snap-fsck's checks; the check ids are listed in docs/snap-fsck.md.
  */
 #include "fsck.h"
+#include "bundle.h"
 #include "error.h"
 #include "oidset.h"
 #include "pack.h"
@@ -90,12 +91,20 @@ static void note_references(struct fsck *f, enum object_type type,
 			       FSCK_BIT_CORRUPT);
 		} else {
 			pthread_mutex_lock(&f->lock);
-			oidset_insert(&f->referenced, &s.tree);
+			if (!s.nr_bundles)
+				oidset_insert(&f->referenced, &s.tree);
+			for (i = 0; i < s.nr_bundles; i++)
+				oidset_insert(&f->referenced, &s.bundles[i]);
 			for (i = 0; i < s.nr_parents; i++)
 				oidset_insert(&f->referenced, &s.parents[i]);
 			pthread_mutex_unlock(&f->lock);
 			snapshot_release(&s);
 		}
+	} else if (type == OBJ_BUNDLE) {
+		uint64_t seq;
+		if (bundle_parse(buf->buf, buf->len, &seq, NULL, &err) < 0)
+			report(f, FSCK_ERROR, "malformed-bundle", oid_to_hex(oid), err.buf,
+			       FSCK_BIT_CORRUPT);
 	}
 	strbuf_release(&err);
 }
@@ -113,9 +122,11 @@ static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 
 	ret = odb_stream_open(f->odb, oid, &st, &type, &size, &err);
 	if (ret == 0) {
-		keep = type == OBJ_TREE || type == OBJ_SNAPSHOT;
-		if (keep && size > (type == OBJ_TREE ? TREE_MAX_SIZE : SNAPSHOT_MAX_SIZE)) {
-			report(f, FSCK_ERROR, type == OBJ_TREE ? "malformed-tree" : "malformed-snapshot",
+		keep = type == OBJ_TREE || type == OBJ_SNAPSHOT || type == OBJ_BUNDLE;
+		if (keep && size > (type == OBJ_TREE ? TREE_MAX_SIZE : type == OBJ_SNAPSHOT ?
+				    SNAPSHOT_MAX_SIZE : BUNDLE_MAX_SIZE)) {
+			report(f, FSCK_ERROR, type == OBJ_TREE ? "malformed-tree" : type == OBJ_SNAPSHOT ?
+			       "malformed-snapshot" : "malformed-bundle",
 			       oid_to_hex(oid), "too large", FSCK_BIT_CORRUPT);
 			keep = 0;
 		}
@@ -280,6 +291,8 @@ static void walk_problem(const struct walk_problem *p, void *data)
 		report(f, FSCK_ERROR, "missing-object", oid_to_hex(p->oid), msg.buf, FSCK_BIT_MISSING);
 	else if (!strcmp(p->check, "wrong-type"))
 		report(f, FSCK_ERROR, "wrong-type", oid_to_hex(p->oid), msg.buf, FSCK_BIT_MISSING);
+	else if (!strcmp(p->check, "bundle-order"))
+		report(f, FSCK_ERROR, "bundle-order", oid_to_hex(p->oid), p->detail, FSCK_BIT_CORRUPT);
 	else if (given)	/* else phase 1 reported it already */
 		report(f, FSCK_ERROR,
 		       strstr(p->detail, "hash mismatch") ? "hash-mismatch"

@@ -68,11 +68,11 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 		    size_t *got, struct strbuf *err);
 void odb_stream_close(struct odb_stream *st);
 
-/* Stores a payload held in memory and sets *oid. */
+/* Like odb_write_buf, but takes ownership of buf (malloc'd, freed here in
+ * every case): a batch can then queue it for compression without a copy. */
 int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
 		    size_t len, struct snap_oid *oid, struct strbuf *err);
-/* Like odb_write_buf, but takes ownership of buf (malloc'd): a batch can
- * then queue it for compression without a copy. */
+/* Stores a payload held in memory and sets *oid. */
 int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
 		  size_t len, struct snap_oid *oid, struct strbuf *err);
 

@@ -43,28 +43,13 @@ int peel_to_tree(struct odb *odb, const struct snap_oid *oid,
 	if (ret == 0)
 		ret = snapshot_parse(&s, buf.buf, buf.len, err);
 	if (ret == 0) {
+		if (s.nr_bundles)
+			ret = snap_error(err, SNAP_EINVAL,
+					 "snapshot '%s' holds sync bundles, not a tree",
+					 oid_to_hex(oid));
 		*tree = s.tree;
 		snapshot_release(&s);
 	}
-	strbuf_release(&buf);
-	return ret;
-}
-
-static int read_snapshot(struct odb *odb, const struct snap_oid *oid,
-			 struct snapshot *s, struct strbuf *err)
-{
-	struct strbuf buf = STRBUF_INIT;
-	enum object_type type;
-	int ret;
-
-	ret = odb_read(odb, oid, &type, &buf, SNAPSHOT_MAX_SIZE, err);
-	if (ret == SNAP_ETOOBIG || (ret == 0 && type != OBJ_SNAPSHOT)) {
-		strbuf_reset(err);
-		ret = snap_error(err, SNAP_EINVAL, "object '%s' is not a snapshot",
-				 oid_to_hex(oid));
-	}
-	if (ret == 0)
-		ret = snapshot_parse(s, buf.buf, buf.len, err);
 	strbuf_release(&buf);
 	return ret;
 }
@@ -105,7 +90,7 @@ static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
 		      const char *name, struct strbuf *err)
 {
 	struct snapshot s;
-	int ret = read_snapshot(odb, oid, &s, err);
+	int ret = snapshot_read(odb, oid, &s, err);
 
 	if (ret < 0)
 		return ret;
@@ -124,7 +109,7 @@ static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
 {
 	for (;;) {
 		struct snapshot s;
-		int ret = read_snapshot(odb, oid, &s, err);
+		int ret = snapshot_read(odb, oid, &s, err);
 
 		if (ret < 0)
 			return ret;

@@ -3,6 +3,7 @@
  */
 #include "snapshot.h"
 #include "error.h"
+#include "odb.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -15,6 +16,7 @@ void snapshot_release(struct snapshot *s)
 	size_t i;
 
 	free(s->parents);
+	free(s->bundles);
 	free(s->host);
 	for (i = 0; i < s->nr_meta; i++)
 		free(s->meta[i]);
@@ -27,6 +29,12 @@ void snapshot_add_parent(struct snapshot *s, const struct snap_oid *oid)
 {
 	ALLOC_GROW(s->parents, s->nr_parents + 1, s->alloc_parents);
 	s->parents[s->nr_parents++] = *oid;
+}
+
+void snapshot_add_bundle(struct snapshot *s, const struct snap_oid *oid)
+{
+	ALLOC_GROW(s->bundles, s->nr_bundles + 1, s->alloc_bundles);
+	s->bundles[s->nr_bundles++] = *oid;
 }
 
 static int key_ok(const char *k, size_t len)
@@ -96,8 +104,14 @@ int snapshot_encode(const struct snapshot *s, struct strbuf *out,
 		return snap_error(err, SNAP_EINVAL, "time zone out of range");
 	if (!s->host || !*s->host || !text_ok(s->host, strlen(s->host)))
 		return snap_error(err, SNAP_EINVAL, "bad host name");
+	if (s->nr_bundles > SNAPSHOT_BUNDLES_MAX)
+		return snap_error(err, SNAP_ETOOBIG, "more than %d bundles in one snapshot",
+				  SNAPSHOT_BUNDLES_MAX);
 	strbuf_reset(out);
-	strbuf_addf(out, "tree %s\n", oid_to_hex(&s->tree));
+	if (!s->nr_bundles)
+		strbuf_addf(out, "tree %s\n", oid_to_hex(&s->tree));
+	for (i = 0; i < s->nr_bundles; i++)
+		strbuf_addf(out, "bundle %s\n", oid_to_hex(&s->bundles[i]));
 	for (i = 0; i < s->nr_parents; i++)
 		strbuf_addf(out, "parent %s\n", oid_to_hex(&s->parents[i]));
 	strbuf_addf(out, "time %lld ", (long long)s->time);
@@ -172,7 +186,7 @@ int snapshot_parse(struct snapshot *s, const char *buf, size_t len,
 		   struct strbuf *err)
 {
 	const char *p = buf, *end = buf + len;
-	enum { TREE, PARENTS, TIME, HOST, META } state = TREE;
+	enum { TREE, BUNDLES, PARENTS, TIME, HOST, META } state = TREE;
 	size_t lineno = 0;
 	const char *why = NULL;
 
@@ -201,19 +215,30 @@ int snapshot_parse(struct snapshot *s, const char *buf, size_t len,
 			break;
 		}
 		why = "unexpected header line";
-		if (state == TREE) {
+		if ((state == TREE || state == BUNDLES) && (v = keyword(p, ll, "bundle"))) {
+			struct snap_oid oid;
+			if (parse_oid_field(v, (size_t)(nl - v), &oid) < 0 ||
+			    s->nr_bundles >= SNAPSHOT_BUNDLES_MAX) {
+				why = "bad bundle line";
+				goto bad;
+			}
+			snapshot_add_bundle(s, &oid);
+			state = BUNDLES;
+		} else if (state == TREE) {
 			if (!(v = keyword(p, ll, "tree")) ||
 			    parse_oid_field(v, (size_t)(nl - v), &s->tree) < 0)
 				goto bad;
 			state = PARENTS;
-		} else if (state == PARENTS && (v = keyword(p, ll, "parent"))) {
+		} else if ((state == PARENTS || state == BUNDLES) &&
+			   (v = keyword(p, ll, "parent"))) {
 			struct snap_oid oid;
 			if (parse_oid_field(v, (size_t)(nl - v), &oid) < 0) {
 				why = "bad parent id";
 				goto bad;
 			}
 			snapshot_add_parent(s, &oid);
-		} else if (state == PARENTS) {
+			state = PARENTS;
+		} else if (state == PARENTS || state == BUNDLES) {
 			if (!(v = keyword(p, ll, "time")) ||
 			    parse_time_field(v, (size_t)(nl - v), &s->time, &s->tz) < 0) {
 				why = "bad or missing time line";
@@ -247,6 +272,25 @@ bad:
 	snapshot_release(s);
 	return snap_error(err, SNAP_EINVAL, "malformed snapshot: line %zu: %s",
 			  lineno, why);
+}
+
+int snapshot_read(struct odb *odb, const struct snap_oid *oid, struct snapshot *s,
+		  struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	enum object_type type;
+	int ret;
+
+	ret = odb_read(odb, oid, &type, &buf, SNAPSHOT_MAX_SIZE, err);
+	if (ret == SNAP_ETOOBIG || (ret == 0 && type != OBJ_SNAPSHOT)) {
+		strbuf_reset(err);
+		ret = snap_error(err, SNAP_EINVAL, "object '%s' is not a snapshot",
+				 oid_to_hex(oid));
+	}
+	if (ret == 0)
+		ret = snapshot_parse(s, buf.buf, buf.len, err);
+	strbuf_release(&buf);
+	return ret;
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */

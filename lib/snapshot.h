@@ -5,7 +5,8 @@
  * Snapshot objects: text header lines in the manner of a git commit, a
  * blank line, then the message (docs/FORMAT.md, "Snapshots"):
  *
- *   tree <id>
+ *   tree <id>              or, for sync bundles, instead of it:
+ *   bundle <id>            one or more, in sequence order
  *   parent <id>            zero or more
  *   time <seconds> <+hhmm>
  *   host <name>
@@ -22,7 +23,9 @@
 #include "strbuf.h"
 
 struct snapshot {
-	struct snap_oid tree;
+	struct snap_oid tree;	/* the null id in a bundle snapshot */
+	struct snap_oid *bundles;	/* a bundle snapshot's bundles, in order */
+	size_t nr_bundles, alloc_bundles;
 	struct snap_oid *parents;
 	size_t nr_parents, alloc_parents;
 	int64_t time;		/* seconds since the epoch, UTC */
@@ -36,11 +39,14 @@ struct snapshot {
 #define SNAPSHOT_INIT { .tz = 0 }
 /* Largest snapshot payload snap reads. */
 #define SNAPSHOT_MAX_SIZE (16u << 20)
+/* Most bundles one snapshot lists (72 bytes a line, under the size above). */
+#define SNAPSHOT_BUNDLES_MAX 200000
 /* Times allowed: +-2^40 seconds (about 35,000 years either way). */
 #define SNAPSHOT_TIME_LIMIT ((int64_t)1 << 40)
 
 void snapshot_release(struct snapshot *s);
 void snapshot_add_parent(struct snapshot *s, const struct snap_oid *oid);
+void snapshot_add_bundle(struct snapshot *s, const struct snap_oid *oid);
 /* Adds "key=value"; SNAP_EINVAL if the key or value is not allowed. */
 int snapshot_add_meta(struct snapshot *s, const char *kv, struct strbuf *err);
 
@@ -48,6 +54,14 @@ int snapshot_encode(const struct snapshot *s, struct strbuf *out,
 		    struct strbuf *err);
 int snapshot_parse(struct snapshot *s, const char *buf, size_t len,
 		   struct strbuf *err);
+
+struct odb;
+/*
+ * Reads, verifies and parses the snapshot oid.  SNAP_EINVAL (naming it)
+ * when the object is of another type; as odb_read() otherwise.
+ */
+int snapshot_read(struct odb *odb, const struct snap_oid *oid, struct snapshot *s,
+		  struct strbuf *err);
 
 /* The value of meta key, or NULL. */
 const char *snapshot_meta(const struct snapshot *s, const char *key);

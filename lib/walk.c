@@ -1,4 +1,5 @@
 #include "walk.h"
+#include "bundle.h"
 #include "error.h"
 #include "refs.h"
 #include "snapshot.h"
@@ -22,7 +23,7 @@ struct walker {
 	struct item *stack;
 	size_t nr, alloc;
 	long problems;
-	struct strbuf buf, msg;
+	struct strbuf buf, msg, bundle;
 };
 
 static void push(struct walker *w, const struct snap_oid *oid,
@@ -51,6 +52,79 @@ static void problem(struct walker *w, const struct item *it, const char *check,
 		w->opts->problem(&p, w->opts->data);
 }
 
+/*
+ * Reads a bundle a snapshot lists: verified, and checked as a bundle in
+ * canonical form.  Its problems are reported the first time it is met; its
+ * sequence is wanted every time.  Returns 0 and sets *seq when it checks out.
+ */
+static int walk_bundle(struct walker *w, const struct item *it, uint64_t *seq)
+{
+	int first = oidset_insert(w->seen, &it->oid);
+	enum object_type type;
+	uint64_t size;
+	int ret;
+
+	strbuf_reset(&w->msg);
+	ret = odb_read_header(w->odb, &it->oid, &type, &size, &w->msg);
+	if (ret == SNAP_ENOTFOUND) {
+		if (first)
+			problem(w, it, "missing", "bundle");
+		return -1;
+	}
+	if (ret == 0 && type != OBJ_BUNDLE) {
+		if (first) {
+			strbuf_reset(&w->msg);
+			strbuf_addf(&w->msg, "is a %s, expected a bundle", type_name(type));
+			problem(w, it, "wrong-type", w->msg.buf);
+		}
+		return -1;
+	}
+	if (ret == 0)
+		ret = odb_read(w->odb, &it->oid, NULL, &w->bundle, BUNDLE_MAX_SIZE, &w->msg);
+	if (ret < 0) {
+		if (first)
+			problem(w, it, "corrupt", w->msg.buf);
+		return -1;
+	}
+	if (bundle_parse(w->bundle.buf, w->bundle.len, seq, NULL, &w->msg) < 0) {
+		if (first)
+			problem(w, it, "malformed", w->msg.buf);
+		return -1;
+	}
+	if (first && w->opts && w->opts->reached)
+		w->opts->reached(&it->oid, OBJ_BUNDLE, size, w->opts->data);
+	return 0;
+}
+
+/* A bundle snapshot's bundles, and their sequences rising above the parent's. */
+static void visit_bundles(struct walker *w, const struct item *it, const struct snapshot *s)
+{
+	uint64_t last = 0, seq;
+	int have_last = 0;
+	size_t i;
+
+	if (s->nr_parents) {
+		strbuf_reset(&w->msg);
+		/* A parent that cannot say is reported when it is visited. */
+		have_last = bundle_snapshot_last(w->odb, &s->parents[0], &last, &w->msg) == 0;
+	}
+	for (i = 0; i < s->nr_bundles; i++) {
+		struct item b = { s->bundles[i], it->oid, 1, OBJ_BUNDLE };
+
+		if (walk_bundle(w, &b, &seq) < 0)
+			continue;
+		if (have_last && seq <= last) {
+			strbuf_reset(&w->msg);
+			strbuf_addf(&w->msg, "bundle %zu (%s) has sequence %llu, not above %llu",
+				    i + 1, oid_to_hex(&b.oid), (unsigned long long)seq,
+				    (unsigned long long)last);
+			problem(w, it, "bundle-order", w->msg.buf);
+		}
+		last = seq;
+		have_last = 1;
+	}
+}
+
 static void visit_snapshot(struct walker *w, const struct item *it)
 {
 	struct snapshot s;
@@ -61,7 +135,10 @@ static void visit_snapshot(struct walker *w, const struct item *it)
 		problem(w, it, "malformed", w->msg.buf);
 		return;
 	}
-	push(w, &s.tree, &it->oid, OBJ_TREE);
+	if (s.nr_bundles)
+		visit_bundles(w, it, &s);
+	else
+		push(w, &s.tree, &it->oid, OBJ_TREE);
 	for (i = s.nr_parents; i-- > 0;)
 		push(w, &s.parents[i], &it->oid, OBJ_SNAPSHOT);
 	snapshot_release(&s);
@@ -166,6 +243,7 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 	w.seen = seen;
 	strbuf_init(&w.buf, 0);
 	strbuf_init(&w.msg, 0);
+	strbuf_init(&w.bundle, 0);
 	for (i = nr; i-- > 0;)
 		push(&w, &roots[i], NULL, root_types ? root_types[i] : OBJ_NONE);
 	while (w.nr) {
@@ -178,6 +256,7 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 	free(w.stack);
 	strbuf_release(&w.buf);
 	strbuf_release(&w.msg);
+	strbuf_release(&w.bundle);
 	return w.problems;
 }
 

@@ -3,7 +3,9 @@
 
 /*
  * Walking what is reachable: from root snapshots (or any objects) through
- * snapshot parents and trees to every tree and blob they name.  The walk
+ * snapshot parents and trees to every tree and blob they name, and
+ * through bundle snapshots to their bundles, whose sequences must rise
+ * along the chain.  The walk
  * is iterative (an explicit stack), so a chain of a million snapshots or a
  * directory ten thousand levels deep costs heap, not C stack; each object
  * is visited once (an oidset).  Snapshots and trees are read, verified and
@@ -20,7 +22,8 @@
 #include "strbuf.h"
 
 struct walk_problem {
-	const char *check;		/* "missing", "wrong-type", "malformed", "corrupt" */
+	const char *check;		/* "missing", "wrong-type", "malformed", "corrupt",
+					 * "bundle-order" (of a snapshot) */
 	const struct snap_oid *oid;	/* the object with the problem */
 	const struct snap_oid *from;	/* who refers to it, or NULL for a root */
 	const char *detail;

@@ -1,0 +1,173 @@
+/*
+ * snap-bundle-export: writes the bundles of a bundle snapshot's chain, in
+ * sequence order, as JSON Lines, a JSON array or native .bundle.db files.
+ */
+#include "bundle.h"
+#include "error.h"
+#include "fsio.h"
+#include "lockfile.h"
+#include "odb.h"
+#include "revision.h"
+#include "sqlbundle.h"
+#include "store.h"
+#include "usage.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage_str[] =
+"usage: snap-bundle-export [--since REV] [--format jsonl|json|sqlite] [-o PATH] REV\n"
+"\n"
+"Writes the bundles of REV's chain, from its root (or from after --since)\n"
+"to REV, in sequence order, each in canonical form.\n"
+"\n"
+"  --since REV        only the bundles after REV, a snapshot on the chain\n"
+"  --format FMT       jsonl (one bundle a line, the default), json (an array)\n"
+"                     or sqlite (one .bundle.db file each, into -o DIR)\n"
+"  -o, --output PATH  the file to write (default standard output); with\n"
+"                     --format sqlite, the directory (made if missing)\n"
+"  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
+
+static struct odb *odb;
+
+/* One output: standard output, or a file replaced atomically at the end. */
+struct out {
+	struct lockfile lk;
+	int to_file;
+};
+
+static void out_add(struct out *o, const void *buf, size_t len)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (!o->to_file) {
+		xfwrite(buf, len);
+	} else if (lock_write(&o->lk, buf, len, &err) < 0) {
+		lock_rollback(&o->lk);
+		die_err(&err);
+	}
+}
+
+static void export_json(const struct snap_oid *ids, size_t nr, int lines, const char *path)
+{
+	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT;
+	struct out o = { .to_file = path != NULL };
+	uint64_t seq;
+	size_t i;
+
+	if (path && lock_take(&o.lk, path, &err) < 0)
+		die("cannot write '%s': %s", path, err.buf);
+	if (!lines)
+		out_add(&o, "[", 1);
+	for (i = 0; i < nr; i++) {
+		if (bundle_load(odb, &ids[i], &buf, &seq, NULL, &err) < 0) {
+			if (path)
+				lock_rollback(&o.lk);
+			die_err(&err);
+		}
+		if (!lines && i)
+			out_add(&o, ",", 1);
+		out_add(&o, buf.buf, buf.len);
+		if (lines)
+			out_add(&o, "\n", 1);
+	}
+	if (!lines)
+		out_add(&o, "]\n", 2);
+	if (path && lock_commit(&o.lk, &err) < 0)
+		die_err(&err);
+	strbuf_release(&buf);
+}
+
+static void export_sqlite(const struct snap_oid *ids, size_t nr, const char *dir)
+{
+	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT, path = STRBUF_INIT;
+	uint64_t seq;
+	size_t i;
+	int pass;
+
+	/* Every bundle is checked before the first file is written. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < nr; i++) {
+			const json_t *fmt;
+			json_t *v;
+
+			if (bundle_load(odb, &ids[i], &buf, &seq, &v, &err) < 0)
+				die_err(&err);
+			fmt = json_object_get(v, "format");
+			if (!pass && !(json_is_string(fmt) && !strcmp(json_string_value(fmt), BUNDLE_NATIVE)))
+				die("bundle '%s' (sequence %llu) is not a native sqlite-sync-core bundle; export it as json or jsonl",
+				    oid_to_hex(&ids[i]), (unsigned long long)seq);
+			if (pass) {
+				strbuf_reset(&path);
+				strbuf_addf(&path, "%s/%016llu.bundle.db", dir, (unsigned long long)seq);
+				if (sqlbundle_write(v, path.buf, &err) < 0)
+					die_err(&err);
+			}
+			json_decref(v);
+		}
+		if (!pass && fsio_mkdir(dir, 0777) < 0 && errno != EEXIST)
+			die("cannot create '%s': %s", dir, strerror(errno));
+	}
+	strbuf_release(&buf);
+	strbuf_release(&path);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct strbuf err = STRBUF_INIT;
+	struct snap_store store;
+	struct snap_oid tip, since, *ids;
+	const char *since_arg = NULL, *output = NULL, *dir = NULL;
+	enum bundle_format fmt = BUNDLE_JSONL;
+	size_t nr;
+	int c;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': since_arg = optarg; break;
+		case 'f':
+			fmt = bundle_format_from_name(optarg);
+			if (fmt == BUNDLE_AUTO)
+				usage_error(usage_str, "unknown format '%s' (jsonl, json or sqlite)", optarg);
+			break;
+		case 'o': output = optarg; break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		usage_error(usage_str, "expected one REV");
+	if (fmt == BUNDLE_SQLITE && !output)
+		usage_error(usage_str, "--format sqlite needs -o DIR");
+
+	open_store_or_die(dir, &store, &odb);
+	if (resolve_rev(odb, argv[optind], &tip, &err) < 0)
+		die_err(&err);
+	if (since_arg && resolve_rev(odb, since_arg, &since, &err) < 0)
+		die_err(&err);
+	if (bundle_chain(odb, &tip, since_arg ? &since : NULL, &ids, &nr, &err) < 0)
+		die_err(&err);
+	if (fmt == BUNDLE_SQLITE)
+		export_sqlite(ids, nr, output);
+	else
+		export_json(ids, nr, fmt == BUNDLE_JSONL, output);
+	free(ids);
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

@@ -1,0 +1,172 @@
+/*
+ * snap-bundle-import: stores sqlite-sync-core sync bundles and a bundle
+ * snapshot listing them, and moves a ref to it by compare-and-swap.  Every
+ * input is checked before anything is written.
+ */
+#include "bundle.h"
+#include "error.h"
+#include "odb.h"
+#include "refs.h"
+#include "revision.h"
+#include "snapshot.h"
+#include "store.h"
+#include "usage.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_str[] =
+"usage: snap-bundle-import [-r REF | --no-ref] [--parent REV] [-m MSG]\n"
+"                          [--format json|jsonl|sqlite] [--time TIME] [--host HOST] [FILE...]\n"
+"\n"
+"Checks every bundle in FILEs (standard input without FILE, or '-'), stores\n"
+"them and a snapshot listing them in sequence order, moves REF to it and\n"
+"prints '<snapshot-id> <ref>'.\n"
+"\n"
+"  -r, --ref REF       the ref to extend (default bundles: refs/snapshots/bundles)\n"
+"  --no-ref            move no ref; print only the snapshot id\n"
+"  --parent REV        the parent snapshot (default: the ref's value)\n"
+"  -m, --message MSG   the snapshot's message\n"
+"  --format FMT        json (an array, or one bundle), jsonl (one a line) or\n"
+"                      sqlite (a .bundle.db); default: by content\n"
+"  --time TIME         the snapshot's time (default $SNAP_TIME, else 0)\n"
+"  --host HOST         the snapshot's host (default $SNAP_HOST, else '-')\n"
+"  --store DIR         the store (default $SNAP_DIR, else .snap above)\n";
+
+static void read_input(const char *path, enum bundle_format fmt, struct bundle_list *list)
+{
+	struct strbuf buf = STRBUF_INIT, err = STRBUF_INIT;
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	size_t room = (size_t)(BUNDLE_INPUT_MAX - list->bytes);
+	int ret;
+
+	ret = strcmp(path, "-") ? strbuf_read_file(&buf, path, room) : strbuf_read_fd(&buf, 0, room);
+	if (ret == SNAP_ETOOBIG)
+		die("%s: the input of one import is limited to %llu MiB", name,
+		    BUNDLE_INPUT_MAX >> 20);
+	if (ret < 0)
+		die("cannot read '%s': %s", name, strerror(errno));
+	if (bundle_read(name, buf.buf, buf.len, fmt, list, &err) < 0)
+		die_err(&err);
+	strbuf_release(&buf);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ref", required_argument, NULL, 'r' },
+		{ "no-ref", no_argument, NULL, 'N' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "time", required_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct strbuf err = STRBUF_INIT, full = STRBUF_INIT, reason = STRBUF_INIT;
+	struct bundle_list list = { 0 };
+	struct snapshot s = SNAPSHOT_INIT;
+	struct snap_store store;
+	struct snap_oid old, parent, id;
+	struct odb *odb;
+	const char *ref = NULL, *parent_arg = NULL, *msg = NULL, *time_arg = NULL;
+	const char *host = NULL, *dir = NULL;
+	enum bundle_format fmt = BUNDLE_AUTO;
+	int c, no_ref = 0, have_old = 0, have_parent = 0, i;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "r:m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': ref = optarg; break;
+		case 'N': no_ref = 1; break;
+		case 'p': parent_arg = optarg; break;
+		case 'm': msg = optarg; break;
+		case 'f':
+			fmt = bundle_format_from_name(optarg);
+			if (fmt == BUNDLE_AUTO)
+				usage_error(usage_str, "unknown format '%s' (json, jsonl or sqlite)", optarg);
+			break;
+		case 't': time_arg = optarg; break;
+		case 'H': host = optarg; break;
+		case 'S': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "bad option");
+		}
+	}
+	if (!ref && !no_ref)
+		ref = "bundles";
+
+	/* The snapshot records what it is given: no clock, no host name. */
+	if (!time_arg)
+		time_arg = getenv("SNAP_TIME");
+	if (time_arg && *time_arg && parse_time(time_arg, &s.time, &s.tz, &err) < 0)
+		die_err(&err);
+	if (!host)
+		host = getenv("SNAP_HOST");
+	s.host = xstrdup(host && *host ? host : "-");
+	if (msg) {
+		struct strbuf m = STRBUF_INIT;
+		strbuf_addstr(&m, msg);
+		if (m.len && m.buf[m.len - 1] != '\n')
+			strbuf_addch(&m, '\n');
+		s.message = strbuf_detach(&m, NULL);
+	}
+
+	open_store_or_die(dir, &store, &odb);
+	if (ref) {
+		if (!strncmp(ref, "refs/", 5))
+			strbuf_addstr(&full, ref);
+		else
+			strbuf_addf(&full, "refs/snapshots/%s", ref);
+		if (ref_name_check(full.buf, &err) < 0)
+			die_err(&err);
+		c = ref_read(&store, full.buf, &old, &err);
+		if (c < 0 && c != SNAP_ENOTFOUND)
+			die_err(&err);
+		have_old = c == 0;
+		strbuf_reset(&err);
+	}
+	if (parent_arg) {
+		if (resolve_rev(odb, parent_arg, &parent, &err) < 0)
+			die_err(&err);
+		have_parent = 1;
+	} else if (have_old) {
+		parent = old;
+		have_parent = 1;
+	}
+
+	if (optind == argc)
+		read_input("-", fmt, &list);
+	for (i = optind; i < argc; i++)
+		read_input(argv[i], fmt, &list);
+	if (!list.nr)
+		die("no bundles in the input");
+	if (bundle_list_order(odb, &list, have_parent ? &parent : NULL, &err) < 0)
+		die_err(&err);
+	if (have_parent)
+		snapshot_add_parent(&s, &parent);
+	if (bundle_store(odb, &list, &s, &id, &err) < 0)
+		die_err(&err);
+
+	if (no_ref) {
+		printf("%s\n", oid_to_hex(&id));
+	} else {
+		strbuf_addf(&reason, "bundle-import: %zu bundle%s", list.nr, list.nr == 1 ? "" : "s");
+		if (ref_update(odb, full.buf, &id, have_old ? &old : &snap_null_oid, reason.buf, &err) < 0)
+			die_err(&err);
+		printf("%s %s\n", oid_to_hex(&id), full.buf);
+	}
+	bundle_list_release(&list);
+	snapshot_release(&s);
+	strbuf_release(&full);
+	strbuf_release(&reason);
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

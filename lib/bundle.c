@@ -1,0 +1,513 @@
+/*
+ * Sync bundles: checking, reading inputs, storing, following chains.
+ * The formats are in docs/FORMAT.md ("Bundles", "Native bundles").
+ */
+#include "bundle.h"
+#include "error.h"
+#include "hash.h"
+#include "json.h"
+#include "snapshot.h"
+#include "sqlbundle.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum bundle_format bundle_format_from_name(const char *name)
+{
+	if (!strcmp(name, "json"))
+		return BUNDLE_JSON;
+	if (!strcmp(name, "jsonl"))
+		return BUNDLE_JSONL;
+	if (!strcmp(name, "sqlite"))
+		return BUNDLE_SQLITE;
+	return BUNDLE_AUTO;
+}
+
+void bundle_list_release(struct bundle_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->nr; i++)
+		free(list->v[i].payload);
+	free(list->v);
+	memset(list, 0, sizeof(*list));
+}
+
+int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err)
+{
+	struct strbuf canon = STRBUF_INIT;
+	const json_t *seq, *ops, *fmt;
+	json_int_t n;
+	int ret;
+
+	if (!json_is_object(v))
+		return snap_error(err, SNAP_EINVAL, "$: a bundle is a JSON object");
+	seq = json_object_get(v, "sequence");
+	if (!seq)
+		return snap_error(err, SNAP_EINVAL, "$.sequence: missing");
+	if (json_is_real(seq))
+		return snap_error(err, SNAP_EINVAL,
+				  "$.sequence: not an integer (no fraction or exponent allowed)");
+	if (!json_is_integer(seq))
+		return snap_error(err, SNAP_EINVAL, "$.sequence: not an integer");
+	n = json_integer_value(seq);
+	if (n < 0)
+		return snap_error(err, SNAP_EINVAL, "$.sequence: negative");
+	if (n > JSON_INT_EXACT_MAX)
+		return snap_error(err, SNAP_EINVAL, "$.sequence: larger than 2^53 - 1");
+	ops = json_object_get(v, "operations");
+	if (!ops)
+		return snap_error(err, SNAP_EINVAL, "$.operations: missing");
+	if (!json_is_array(ops))
+		return snap_error(err, SNAP_EINVAL, "$.operations: not an array");
+	fmt = json_object_get(v, "format");
+	b->native = fmt && json_is_string(fmt) && !strcmp(json_string_value(fmt), BUNDLE_NATIVE);
+	if (b->native && (ret = sqlbundle_check(v, err)) < 0)
+		return ret;
+	ret = json_canonical(v, &canon, err);
+	if (ret == 0 && canon.len > BUNDLE_MAX_SIZE)
+		ret = snap_error(err, SNAP_ETOOBIG, "$: larger than %u MiB", BUNDLE_MAX_SIZE >> 20);
+	if (ret < 0) {
+		strbuf_release(&canon);
+		return ret;
+	}
+	b->sequence = (uint64_t)n;
+	hash_object_buf(OBJ_BUNDLE, canon.buf, canon.len, &b->oid);
+	b->payload = strbuf_detach(&canon, &b->len);
+	return 0;
+}
+
+int bundle_parse(const char *buf, size_t len, uint64_t *sequence, json_t **out,
+		 struct strbuf *err)
+{
+	struct bundle b = { 0 };
+	json_t *v;
+	size_t pos, end;
+	int ret;
+
+	if (json_scan_value(buf, len, BUNDLE_MAX_SIZE, &end) < 0)
+		return snap_error(err, SNAP_EINVAL, "byte %zu: nested deeper than %d levels",
+				  end, JSON_DEPTH_MAX);
+	ret = json_parse(buf, len, &v, &pos, err);
+	if (ret < 0)
+		return ret;
+	ret = bundle_from_json(v, &b, err);
+	if (ret == 0 && (b.len != len || memcmp(b.payload, buf, len)))
+		ret = snap_error(err, SNAP_EINVAL, "not in canonical form");
+	if (ret == 0)
+		*sequence = b.sequence;
+	free(b.payload);
+	if (ret == 0 && out)
+		*out = v;
+	else
+		json_decref(v);
+	return ret;
+}
+
+/* ---- reading inputs ---- */
+
+/* Turns byte offsets into lines and columns, moving forward only. */
+struct cursor {
+	const char *buf;
+	size_t pos, line, line_start;
+};
+
+static void cursor_to(struct cursor *c, size_t off)
+{
+	for (; c->pos < off; c->pos++)
+		if (c->buf[c->pos] == '\n') {
+			c->line++;
+			c->line_start = c->pos + 1;
+		}
+}
+
+struct reading {
+	const char *name;
+	const char *buf;
+	size_t len;
+	struct bundle_list *list;
+	struct strbuf *err;
+	struct strbuf msg;
+};
+
+static size_t skip_ws(const char *buf, size_t len, size_t pos)
+{
+	while (pos < len && strchr(" \t\r\n", buf[pos]))
+		pos++;
+	return pos;
+}
+
+static int append(struct reading *r, struct bundle *b, size_t index, size_t line)
+{
+	b->file = r->name;
+	b->index = index;
+	b->line = line;
+	b->order = r->list->nr;
+	ALLOC_GROW(r->list->v, r->list->nr + 1, r->list->alloc);
+	r->list->v[r->list->nr++] = *b;
+	return 0;
+}
+
+/*
+ * Parses the bundle at buf[start..limit) (its value may end before
+ * limit), the index-th of the file; sets *next just past it.
+ */
+static int parse_one(struct reading *r, struct cursor *c, size_t start, size_t limit,
+		     size_t index, size_t *next)
+{
+	struct bundle b = { 0 };
+	size_t end, pos, line;
+	json_t *v;
+	int ret;
+
+	cursor_to(c, start);
+	line = c->line;
+	ret = json_scan_value(r->buf + start, limit - start, BUNDLE_MAX_SIZE, &end);
+	if (ret < 0) {
+		if (end >= BUNDLE_MAX_SIZE)
+			return snap_error(r->err, SNAP_ETOOBIG, "%s: bundle %zu (line %zu): larger than %u MiB",
+					  r->name, index, line, BUNDLE_MAX_SIZE >> 20);
+		cursor_to(c, start + end);
+		return snap_error(r->err, SNAP_EINVAL,
+				  "%s: bundle %zu (line %zu, column %zu): nested deeper than %d levels",
+				  r->name, index, c->line, start + end - c->line_start + 1,
+				  JSON_DEPTH_MAX);
+	}
+	*next = start + end;
+	strbuf_reset(&r->msg);
+	if (json_parse(r->buf + start, end, &v, &pos, &r->msg) < 0) {
+		cursor_to(c, start + pos);
+		return snap_error(r->err, SNAP_EINVAL, "%s: bundle %zu (line %zu, column %zu): %s",
+				  r->name, index, c->line, start + pos - c->line_start + 1,
+				  r->msg.buf);
+	}
+	ret = bundle_from_json(v, &b, &r->msg);
+	json_decref(v);
+	if (ret < 0)
+		return snap_error(r->err, ret, "%s: bundle %zu (line %zu): %s", r->name, index,
+				  line, r->msg.buf);
+	return append(r, &b, index, line);
+}
+
+/* A JSON array of bundles, or one bundle object. */
+static int read_json(struct reading *r)
+{
+	struct cursor c = { r->buf, 0, 1, 0 };
+	size_t pos = skip_ws(r->buf, r->len, 0), index = 0;
+	int ret;
+
+	if (pos == r->len)
+		return 0;
+	if (r->buf[pos] != '[') {
+		ret = parse_one(r, &c, pos, r->len, 1, &pos);
+		goto tail;
+	}
+	pos = skip_ws(r->buf, r->len, pos + 1);
+	if (pos < r->len && r->buf[pos] == ']') {
+		pos++;
+		ret = 0;
+		goto tail;
+	}
+	for (;;) {
+		ret = parse_one(r, &c, pos, r->len, ++index, &pos);
+		if (ret < 0)
+			return ret;
+		pos = skip_ws(r->buf, r->len, pos);
+		if (pos < r->len && r->buf[pos] == ']') {
+			pos++;
+			break;
+		}
+		if (pos < r->len && r->buf[pos] == ',') {
+			pos = skip_ws(r->buf, r->len, pos + 1);
+			if (pos < r->len && r->buf[pos] != ']')
+				continue;
+		}
+		cursor_to(&c, pos);
+		if (pos == r->len)
+			return snap_error(r->err, SNAP_EINVAL,
+					  "%s: line %zu: the array ends without ']' after bundle %zu",
+					  r->name, c.line, index);
+		return snap_error(r->err, SNAP_EINVAL,
+				  "%s: line %zu, column %zu: expected ',' and a bundle, or ']', after bundle %zu",
+				  r->name, c.line, pos - c.line_start + 1, index);
+	}
+tail:
+	if (ret < 0)
+		return ret;
+	pos = skip_ws(r->buf, r->len, pos);
+	if (pos != r->len) {
+		cursor_to(&c, pos);
+		return snap_error(r->err, SNAP_EINVAL, "%s: line %zu, column %zu: text after the JSON value",
+				  r->name, c.line, pos - c.line_start + 1);
+	}
+	return 0;
+}
+
+/* JSON Lines: one bundle a line, blank lines skipped. */
+static int read_jsonl(struct reading *r)
+{
+	struct cursor c = { r->buf, 0, 1, 0 };
+	size_t pos = 0, index = 0;
+
+	while (pos < r->len) {
+		const char *nl = memchr(r->buf + pos, '\n', r->len - pos);
+		size_t end = nl ? (size_t)(nl - r->buf) : r->len;
+		size_t first = skip_ws(r->buf, end, pos), next;
+		int ret;
+
+		if (first < end) {
+			index++;
+			if (end - first > BUNDLE_MAX_SIZE) {
+				cursor_to(&c, first);
+				return snap_error(r->err, SNAP_ETOOBIG,
+						  "%s: bundle %zu (line %zu): larger than %u MiB",
+						  r->name, index, c.line, BUNDLE_MAX_SIZE >> 20);
+			}
+			ret = parse_one(r, &c, first, end, index, &next);
+			if (ret < 0)
+				return ret;
+			next = skip_ws(r->buf, end, next);
+			if (next != end) {
+				cursor_to(&c, next);
+				return snap_error(r->err, SNAP_EINVAL,
+						  "%s: bundle %zu (line %zu, column %zu): text after the bundle (one bundle a line)",
+						  r->name, index, c.line, next - c.line_start + 1);
+			}
+		}
+		pos = end + 1;
+	}
+	return 0;
+}
+
+static int read_sqlite(struct reading *r)
+{
+	struct bundle b = { 0 };
+	json_t *v;
+	int ret;
+
+	strbuf_reset(&r->msg);
+	ret = sqlbundle_read(r->buf, r->len, &v, &r->msg);
+	if (ret == 0) {
+		ret = bundle_from_json(v, &b, &r->msg);
+		json_decref(v);
+	}
+	if (ret < 0)
+		return snap_error(r->err, ret, "%s: %s", r->name, r->msg.buf);
+	return append(r, &b, 1, 0);
+}
+
+int bundle_read(const char *name, const char *buf, size_t len,
+		enum bundle_format fmt, struct bundle_list *list,
+		struct strbuf *err)
+{
+	struct reading r = { name, buf, len, list, err, STRBUF_INIT };
+	size_t start = list->nr, first;
+	int ret;
+
+	if (list->bytes + len > BUNDLE_INPUT_MAX)
+		return snap_error(err, SNAP_ETOOBIG,
+				  "%s: the input of one import is limited to %llu MiB",
+				  name, BUNDLE_INPUT_MAX >> 20);
+	list->bytes += len;
+	if (fmt == BUNDLE_AUTO) {
+		first = skip_ws(buf, len, 0);
+		if (len >= 16 && !memcmp(buf, "SQLite format 3", 16))
+			fmt = BUNDLE_SQLITE;
+		else if (first < len && buf[first] == '{')
+			fmt = BUNDLE_JSONL;
+		else
+			fmt = BUNDLE_JSON;
+	}
+	if (fmt == BUNDLE_SQLITE)
+		ret = read_sqlite(&r);
+	else if (fmt == BUNDLE_JSONL)
+		ret = read_jsonl(&r);
+	else
+		ret = read_json(&r);
+	if (ret < 0)
+		while (list->nr > start)
+			free(list->v[--list->nr].payload);
+	strbuf_release(&r.msg);
+	return ret;
+}
+
+static void add_where(struct strbuf *sb, const struct bundle *b)
+{
+	strbuf_addf(sb, "%s: bundle %zu", b->file, b->index);
+	if (b->line)
+		strbuf_addf(sb, " (line %zu)", b->line);
+}
+
+static int cmp_bundle(const void *va, const void *vb)
+{
+	const struct bundle *a = va, *b = vb;
+
+	if (a->sequence != b->sequence)
+		return a->sequence < b->sequence ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+int bundle_load(struct odb *odb, const struct snap_oid *oid, struct strbuf *buf,
+		uint64_t *sequence, json_t **out, struct strbuf *err)
+{
+	struct strbuf msg = STRBUF_INIT;
+	enum object_type type;
+	uint64_t size;
+	int ret;
+
+	ret = odb_read_header(odb, oid, &type, &size, err);
+	if (ret == 0 && type != OBJ_BUNDLE)
+		ret = snap_error(err, SNAP_ECORRUPT, "object '%s' is a %s, not a bundle",
+				 oid_to_hex(oid), type_name(type));
+	if (ret == 0)
+		ret = odb_read(odb, oid, NULL, buf, BUNDLE_MAX_SIZE, err);
+	if (ret == 0 && bundle_parse(buf->buf, buf->len, sequence, out, &msg) < 0)
+		ret = snap_error(err, SNAP_ECORRUPT, "bundle '%s' is malformed: %s",
+				 oid_to_hex(oid), msg.buf);
+	strbuf_release(&msg);
+	return ret;
+}
+
+int bundle_snapshot_last(struct odb *odb, const struct snap_oid *oid,
+			 uint64_t *sequence, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct snapshot s;
+	struct snap_oid last;
+	int ret;
+
+	ret = snapshot_read(odb, oid, &s, err);
+	if (ret < 0)
+		return ret;
+	if (!s.nr_bundles) {
+		snapshot_release(&s);
+		return snap_error(err, SNAP_EINVAL, "snapshot '%s' is not a bundle snapshot",
+				  oid_to_hex(oid));
+	}
+	last = s.bundles[s.nr_bundles - 1];
+	snapshot_release(&s);
+	ret = bundle_load(odb, &last, &buf, sequence, NULL, err);
+	strbuf_release(&buf);
+	return ret;
+}
+
+int bundle_list_order(struct odb *odb, struct bundle_list *list,
+		      const struct snap_oid *parent, struct strbuf *err)
+{
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	uint64_t last;
+	size_t i;
+	int ret = 0;
+
+	QSORT(list->v, list->nr, cmp_bundle);
+	for (i = 1; i < list->nr && ret == 0; i++) {
+		if (list->v[i].sequence != list->v[i - 1].sequence)
+			continue;
+		add_where(&a, &list->v[i]);
+		add_where(&b, &list->v[i - 1]);
+		ret = snap_error(err, SNAP_EINVAL, "%s: sequence %llu repeats that of %s",
+				 a.buf, (unsigned long long)list->v[i].sequence, b.buf);
+	}
+	if (ret == 0 && parent && list->nr) {
+		ret = bundle_snapshot_last(odb, parent, &last, err);
+		if (ret == 0 && list->v[0].sequence <= last) {
+			add_where(&a, &list->v[0]);
+			ret = snap_error(err, SNAP_EINVAL,
+					 "%s: sequence %llu is not above %llu, the last of parent '%s'",
+					 a.buf, (unsigned long long)list->v[0].sequence,
+					 (unsigned long long)last, oid_to_hex(parent));
+		}
+	}
+	strbuf_release(&a);
+	strbuf_release(&b);
+	return ret;
+}
+
+/* ---- the store ---- */
+
+int bundle_store(struct odb *odb, struct bundle_list *list, struct snapshot *s,
+		 struct snap_oid *out, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	int batch = list->nr >= BUNDLE_PACK_MIN, ret = 0;
+	size_t i;
+
+	if (list->nr > SNAPSHOT_BUNDLES_MAX)
+		return snap_error(err, SNAP_ETOOBIG, "%zu bundles: at most %d in one import",
+				  list->nr, SNAPSHOT_BUNDLES_MAX);
+	if (batch)
+		odb_batch_begin(odb);
+	for (i = 0; i < list->nr && ret == 0; i++) {
+		struct bundle *b = &list->v[i];
+		struct snap_oid oid;
+
+		ret = odb_write_owned(odb, OBJ_BUNDLE, b->payload, b->len, &oid, err);
+		b->payload = NULL;
+		if (ret == 0 && oid_cmp(&oid, &b->oid))
+			BUG("bundle id changed between checking and storing");
+		if (ret == 0)
+			snapshot_add_bundle(s, &oid);
+	}
+	if (ret == 0)
+		ret = snapshot_encode(s, &buf, err);
+	if (ret == 0)
+		ret = odb_write_buf(odb, OBJ_SNAPSHOT, buf.buf, buf.len, out, err);
+	if (batch) {
+		if (ret == 0)
+			ret = odb_batch_end(odb, err);
+		else
+			odb_batch_abort(odb);
+	}
+	strbuf_release(&buf);
+	return ret;
+}
+
+int bundle_chain(struct odb *odb, const struct snap_oid *tip,
+		 const struct snap_oid *since, struct snap_oid **ids,
+		 size_t *nr, struct strbuf *err)
+{
+	struct snapshot *snaps = NULL;
+	size_t nr_snaps = 0, alloc_snaps = 0, total = 0, i, j;
+	struct snap_oid oid = *tip;
+	int ret = 0, found = !since;
+
+	for (;;) {
+		struct snapshot s;
+
+		if (since && !oid_cmp(&oid, since)) {
+			found = 1;
+			break;
+		}
+		ret = snapshot_read(odb, &oid, &s, err);
+		if (ret < 0)
+			break;
+		if (!s.nr_bundles) {
+			snapshot_release(&s);
+			ret = snap_error(err, SNAP_EINVAL, "snapshot '%s' is not a bundle snapshot",
+					 oid_to_hex(&oid));
+			break;
+		}
+		ALLOC_GROW(snaps, nr_snaps + 1, alloc_snaps);
+		snaps[nr_snaps++] = s;
+		total += s.nr_bundles;
+		if (!s.nr_parents)
+			break;
+		oid = s.parents[0];
+	}
+	if (ret == 0 && !found)
+		ret = snap_error(err, SNAP_EINVAL, "'%s' is not on the chain of '%s'",
+				 oid_to_hex(since), oid_to_hex(tip));
+	*ids = NULL;
+	*nr = 0;
+	if (ret == 0 && total) {
+		*ids = xcalloc(total, sizeof(**ids));
+		for (i = nr_snaps; i-- > 0;)
+			for (j = 0; j < snaps[i].nr_bundles; j++)
+				(*ids)[(*nr)++] = snaps[i].bundles[j];
+	}
+	for (i = 0; i < nr_snaps; i++)
+		snapshot_release(&snaps[i]);
+	free(snaps);
+	return ret;
+}

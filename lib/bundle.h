@@ -1,0 +1,129 @@
+#ifndef SNAP_BUNDLE_H
+#define SNAP_BUNDLE_H
+
+/*
+ * Sync bundles (docs/FORMAT.md, "Bundles"): the change sets of
+ * sqlite-sync-core, stored one object each as canonical JSON (RFC 8785),
+ * and listed in sequence order by bundle snapshots.
+ *
+ * A bundle is a JSON object with "sequence" (an integer from 0 to
+ * 2^53 - 1) and "operations" (an array); other members are kept as they
+ * are.  A native sqlite-sync-core bundle (a .bundle.db file) is stored in
+ * one documented shape of that kind, marked "format": "sqlite-sync-core",
+ * and is checked the way sqlite-sync-core checks it (op ids, content
+ * hash), so it can be written back as a .bundle.db file.
+ *
+ * Everything here treats its input as hostile: sizes, nesting and numbers
+ * are bounded (json.h), and messages say where the problem is: the file,
+ * the bundle's place in it and the JSON path or table row.
+ */
+
+#include <jansson.h>
+#include <stdint.h>
+#include "odb.h"
+#include "oid.h"
+#include "strbuf.h"
+
+/* Largest bundle, as read and as stored. */
+#define BUNDLE_MAX_SIZE (16u << 20)
+/* Largest input one import reads, all files together. */
+#define BUNDLE_INPUT_MAX (1ull << 30)
+/* The "format" of native sqlite-sync-core bundles. */
+#define BUNDLE_NATIVE "sqlite-sync-core"
+
+enum bundle_format {
+	BUNDLE_AUTO = 0,	/* by content: SQLite header, '[' or '{' */
+	BUNDLE_JSON,		/* one JSON text: an array of bundles, or one */
+	BUNDLE_JSONL,		/* one bundle a line; blank lines skipped */
+	BUNDLE_SQLITE,		/* one native .bundle.db database */
+};
+
+/* "json", "jsonl", "sqlite"; BUNDLE_AUTO for anything else. */
+enum bundle_format bundle_format_from_name(const char *name);
+
+struct bundle {
+	uint64_t sequence;
+	char *payload;		/* canonical JSON, malloc'd */
+	size_t len;
+	int native;
+	struct snap_oid oid;	/* the bundle object's id */
+	/* Where it was read, for messages: file, place (from 1), line or 0. */
+	const char *file;
+	size_t index, line, order;
+};
+
+struct bundle_list {
+	struct bundle *v;
+	size_t nr, alloc;
+	uint64_t bytes;		/* input bytes read, against BUNDLE_INPUT_MAX */
+};
+
+void bundle_list_release(struct bundle_list *list);
+
+/*
+ * Checks one parsed bundle and sets b's sequence, payload, native flag
+ * and oid.  SNAP_EINVAL with "$.path: what" in err when it is not a
+ * bundle; SNAP_ETOOBIG when its canonical form is over BUNDLE_MAX_SIZE.
+ */
+int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err);
+
+/*
+ * Checks a stored bundle payload: a bundle, in canonical form.  Sets
+ * *sequence; *out (if not NULL) gets the parsed value, owned by the caller.
+ */
+int bundle_parse(const char *buf, size_t len, uint64_t *sequence, json_t **out,
+		 struct strbuf *err);
+
+/*
+ * Reads the stored bundle oid into buf, verified, and checks it as
+ * bundle_parse() does.  SNAP_ENOTFOUND when absent; SNAP_ECORRUPT,
+ * naming it, when it is of another type, damaged or malformed.
+ */
+int bundle_load(struct odb *odb, const struct snap_oid *oid, struct strbuf *buf,
+		uint64_t *sequence, json_t **out, struct strbuf *err);
+
+/*
+ * Reads every bundle of one input, buf[0..len), named name in messages,
+ * and appends them to list.  Nothing is appended unless all of them are
+ * valid.  Errors read "NAME: bundle N (line L[, column C]): what" for
+ * JSON and "NAME: <table> row R (op_id X): what" for SQLite.
+ */
+int bundle_read(const char *name, const char *buf, size_t len,
+		enum bundle_format fmt, struct bundle_list *list,
+		struct strbuf *err);
+
+/*
+ * Puts list in sequence order and checks that sequences increase strictly
+ * and, when parent is not NULL, start above the parent snapshot's last.
+ */
+int bundle_list_order(struct odb *odb, struct bundle_list *list,
+		      const struct snap_oid *parent, struct strbuf *err);
+
+/*
+ * The last sequence of a bundle snapshot (its last bundle's).
+ * SNAP_EINVAL if oid is not a bundle snapshot.
+ */
+int bundle_snapshot_last(struct odb *odb, const struct snap_oid *oid,
+			 uint64_t *sequence, struct strbuf *err);
+
+/*
+ * Stores the bundles of an ordered list and a snapshot listing them (the
+ * template s gives parents, time, host, message; its bundles are set
+ * here) and sets *out to the snapshot's id.  Imports of fewer than
+ * BUNDLE_PACK_MIN bundles write loose objects, larger ones a pack.
+ */
+#define BUNDLE_PACK_MIN 100
+struct snapshot;
+int bundle_store(struct odb *odb, struct bundle_list *list, struct snapshot *s,
+		 struct snap_oid *out, struct strbuf *err);
+
+/*
+ * The bundle ids of tip's chain (first parents), oldest first: from the
+ * root, or from just after since (which must be on the chain).  Every
+ * snapshot on the way must be a bundle snapshot.
+ */
+int bundle_chain(struct odb *odb, const struct snap_oid *tip,
+		 const struct snap_oid *since, struct snap_oid **ids,
+		 size_t *nr, struct strbuf *err);
+
+#endif

@@ -1,0 +1,772 @@
+/*
+ * Native sqlite-sync-core bundles; the shape is in docs/FORMAT.md.
+ */
+#include "sqlbundle.h"
+#include "bundle.h"
+#include "error.h"
+#include "fsio.h"
+#include "json.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum kind {
+	K_ID,		/* a 16-byte blob (UUID) */
+	K_HASH,		/* a 32-byte blob (SHA-256) */
+	K_BLOB,		/* any blob */
+	K_TEXT,
+	K_INT,
+	K_BOOL,		/* the integer 0 or 1 */
+	K_OPTYPE,	/* 'INSERT', 'UPDATE' or 'DELETE' */
+};
+
+struct column {
+	const char *name;
+	enum kind kind;
+	int nullable;
+};
+
+/* bundle_metadata; created_at is stored as "sequence", op_count not at all. */
+static const struct column meta_cols[] = {
+	{ "bundle_id", K_ID, 0 },
+	{ "source_device_id", K_ID, 0 },
+	{ "created_at", K_INT, 0 },
+	{ "schema_version", K_INT, 0 },
+	{ "op_count", K_INT, 0 },
+	{ "content_hash", K_HASH, 0 },
+};
+#define NR_META (sizeof(meta_cols) / sizeof(meta_cols[0]))
+
+static const struct column op_cols[] = {
+	{ "op_id", K_ID, 0 },
+	{ "device_id", K_ID, 0 },
+	{ "parent_op_id", K_ID, 1 },
+	{ "vector_clock", K_TEXT, 0 },
+	{ "hlc", K_TEXT, 0 },
+	{ "table_name", K_TEXT, 0 },
+	{ "op_type", K_OPTYPE, 0 },
+	{ "row_pk", K_BLOB, 0 },
+	{ "old_values", K_BLOB, 1 },
+	{ "new_values", K_BLOB, 1 },
+	{ "schema_version", K_INT, 0 },
+	{ "created_at", K_INT, 0 },
+	{ "is_local", K_BOOL, 0 },
+	{ "applied_at", K_INT, 1 },
+};
+#define NR_OPS (sizeof(op_cols) / sizeof(op_cols[0]))
+
+/* The schema sqlite-sync-core writes its bundles with. */
+static const char schema_sql[] =
+	"CREATE TABLE bundle_metadata (\n"
+	"    bundle_id BLOB PRIMARY KEY CHECK(length(bundle_id) = 16),\n"
+	"    source_device_id BLOB NOT NULL CHECK(length(source_device_id) = 16),\n"
+	"    created_at INTEGER NOT NULL,\n"
+	"    schema_version INTEGER NOT NULL,\n"
+	"    op_count INTEGER NOT NULL,\n"
+	"    content_hash BLOB NOT NULL CHECK(length(content_hash) = 32)\n"
+	") STRICT;\n"
+	"CREATE TABLE bundle_operations (\n"
+	"    op_id BLOB PRIMARY KEY CHECK(length(op_id) = 16),\n"
+	"    device_id BLOB NOT NULL CHECK(length(device_id) = 16),\n"
+	"    parent_op_id BLOB CHECK(parent_op_id IS NULL OR length(parent_op_id) = 16),\n"
+	"    vector_clock TEXT NOT NULL,\n"
+	"    hlc TEXT NOT NULL,\n"
+	"    table_name TEXT NOT NULL,\n"
+	"    op_type TEXT NOT NULL CHECK(op_type IN ('INSERT', 'UPDATE', 'DELETE')),\n"
+	"    row_pk BLOB NOT NULL,\n"
+	"    old_values BLOB,\n"
+	"    new_values BLOB,\n"
+	"    schema_version INTEGER NOT NULL,\n"
+	"    created_at INTEGER NOT NULL,\n"
+	"    is_local INTEGER NOT NULL CHECK(is_local IN (0, 1)),\n"
+	"    applied_at INTEGER\n"
+	") STRICT;\n";
+
+static const char *kind_name(enum kind k)
+{
+	switch (k) {
+	case K_ID: return "a 16-byte blob";
+	case K_HASH: return "a 32-byte blob";
+	case K_BLOB: return "a blob";
+	case K_TEXT: return "text";
+	case K_INT: return "an integer";
+	case K_BOOL: return "0 or 1";
+	case K_OPTYPE: return "'INSERT', 'UPDATE' or 'DELETE'";
+	}
+	return "?";
+}
+
+static int optype_ok(const char *s, size_t len)
+{
+	return (len == 6 && (!memcmp(s, "INSERT", 6) || !memcmp(s, "UPDATE", 6) ||
+			     !memcmp(s, "DELETE", 6)));
+}
+
+static void add_hex(struct strbuf *sb, const unsigned char *p, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		strbuf_addch(sb, hex[p[i] >> 4]);
+		strbuf_addch(sb, hex[p[i] & 15]);
+	}
+}
+
+static int unhex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Lowercase hex of even length (want bytes, or any when 0) into out. */
+static int hex_decode(const char *s, size_t len, size_t want, struct strbuf *out)
+{
+	size_t i;
+
+	if (len % 2 || (want && len != 2 * want))
+		return -1;
+	strbuf_reset(out);
+	for (i = 0; i < len; i += 2) {
+		int hi = unhex(s[i]), lo = unhex(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		strbuf_addch(out, hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* ---- reading a database ---- */
+
+struct reader {
+	sqlite3 *db;
+	struct strbuf *err;
+	struct strbuf where;	/* "bundle_operations row 3 (op_id ...)" */
+};
+
+static int db_error(struct reader *r, const char *what)
+{
+	return snap_error(r->err, SNAP_EINVAL, "%s: %s", what, sqlite3_errmsg(r->db));
+}
+
+/* The value of column i of stmt as JSON, checked against col. */
+static int column_value(struct reader *r, sqlite3_stmt *st, int i,
+			const struct column *col, json_t **out)
+{
+	int type = sqlite3_column_type(st, i);
+	const unsigned char *blob;
+	struct strbuf hex = STRBUF_INIT;
+	sqlite3_int64 x;
+	int n;
+
+	*out = NULL;
+	if (type == SQLITE_NULL && col->nullable) {
+		*out = json_null();
+		return 0;
+	}
+	switch (col->kind) {
+	case K_ID: case K_HASH: case K_BLOB:
+		if (type != SQLITE_BLOB)
+			break;
+		n = sqlite3_column_bytes(st, i);
+		if ((col->kind == K_ID && n != 16) || (col->kind == K_HASH && n != 32))
+			break;
+		blob = sqlite3_column_blob(st, i);
+		add_hex(&hex, blob ? blob : (const unsigned char *)"", (size_t)n);
+		*out = json_stringn(hex.buf, hex.len);
+		strbuf_release(&hex);
+		return 0;
+	case K_TEXT: case K_OPTYPE:
+		if (type != SQLITE_TEXT)
+			break;
+		n = sqlite3_column_bytes(st, i);
+		blob = sqlite3_column_text(st, i);
+		if (col->kind == K_OPTYPE && !optype_ok((const char *)blob, (size_t)n))
+			break;
+		*out = json_stringn((const char *)blob, (size_t)n);
+		if (!*out)
+			return snap_error(r->err, SNAP_EINVAL, "%s: %s is not valid UTF-8",
+					  r->where.buf, col->name);
+		return 0;
+	case K_INT: case K_BOOL:
+		if (type != SQLITE_INTEGER)
+			break;
+		x = sqlite3_column_int64(st, i);
+		if (col->kind == K_BOOL && x != 0 && x != 1)
+			break;
+		if (x > JSON_INT_EXACT_MAX || x < -JSON_INT_EXACT_MAX)
+			return snap_error(r->err, SNAP_EINVAL,
+					  "%s: %s %lld is beyond +-(2^53 - 1)",
+					  r->where.buf, col->name, (long long)x);
+		*out = json_integer(x);
+		return 0;
+	}
+	return snap_error(r->err, SNAP_EINVAL, "%s: %s is not %s%s", r->where.buf,
+			  col->name, kind_name(col->kind), col->nullable ? " or NULL" : "");
+}
+
+static int check_tables(struct reader *r)
+{
+	static const char *const want[2] = { "bundle_metadata", "bundle_operations" };
+	sqlite3_stmt *st;
+	int found[2] = { 0, 0 }, rc, i, ret = 0;
+
+	rc = sqlite3_prepare_v2(r->db,
+				"SELECT name FROM sqlite_schema WHERE type = 'table' "
+				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_error(r, "cannot read the schema");
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		for (i = 0; i < 2; i++)
+			if (name && !strcmp(name, want[i]))
+				break;
+		if (i == 2)
+			ret = snap_error(r->err, SNAP_EINVAL,
+					 "unexpected table '%s' (a bundle holds bundle_metadata and bundle_operations only)",
+					 name ? name : "");
+		else
+			found[i] = 1;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_error(r, "cannot read the schema");
+	sqlite3_finalize(st);
+	for (i = 0; ret == 0 && i < 2; i++)
+		if (!found[i])
+			ret = snap_error(r->err, SNAP_EINVAL, "no table '%s'", want[i]);
+	return ret;
+}
+
+static int check_columns(struct reader *r, const char *table,
+			 const struct column *cols, size_t nr)
+{
+	sqlite3_stmt *st;
+	int found[16] = { 0 };
+	size_t i;
+	int rc, ret = 0;
+
+	if (nr > 16)
+		BUG("check_columns: too many columns");
+	rc = sqlite3_prepare_v2(r->db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_error(r, "cannot read the schema");
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		for (i = 0; i < nr; i++)
+			if (name && !strcmp(name, cols[i].name))
+				break;
+		if (i == nr)
+			ret = snap_error(r->err, SNAP_EINVAL,
+					 "unexpected column '%s' in %s (snap keeps the published columns only)",
+					 name ? name : "", table);
+		else
+			found[i] = 1;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_error(r, "cannot read the schema");
+	sqlite3_finalize(st);
+	for (i = 0; ret == 0 && i < nr; i++)
+		if (!found[i])
+			ret = snap_error(r->err, SNAP_EINVAL, "no column '%s' in %s",
+					 cols[i].name, table);
+	return ret;
+}
+
+static void select_sql(struct strbuf *sql, const char *table,
+		       const struct column *cols, size_t nr, const char *order)
+{
+	size_t i;
+
+	strbuf_addstr(sql, "SELECT ");
+	for (i = 0; i < nr; i++)
+		strbuf_addf(sql, "%s\"%s\"", i ? ", " : "", cols[i].name);
+	strbuf_addf(sql, " FROM \"%s\"%s", table, order);
+}
+
+static int read_metadata(struct reader *r, json_t *bundle, sqlite3_int64 *op_count,
+			 unsigned char *hash)
+{
+	struct strbuf sql = STRBUF_INIT;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc, ret = 0, rows = 0;
+
+	select_sql(&sql, "bundle_metadata", meta_cols, NR_META, "");
+	rc = sqlite3_prepare_v2(r->db, sql.buf, -1, &st, NULL);
+	strbuf_release(&sql);
+	if (rc != SQLITE_OK)
+		return db_error(r, "cannot read bundle_metadata");
+	strbuf_reset(&r->where);
+	strbuf_addstr(&r->where, "bundle_metadata");
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (++rows > 1)
+			break;
+		for (i = 0; i < NR_META && ret == 0; i++) {
+			json_t *v;
+			ret = column_value(r, st, (int)i, &meta_cols[i], &v);
+			if (ret < 0)
+				break;
+			if (!strcmp(meta_cols[i].name, "op_count")) {
+				*op_count = sqlite3_column_int64(st, (int)i);
+				json_decref(v);
+			} else if (!strcmp(meta_cols[i].name, "created_at")) {
+				if (json_integer_value(v) < 0)
+					ret = snap_error(r->err, SNAP_EINVAL,
+							 "bundle_metadata: created_at is negative (snap takes it as the sequence)");
+				json_object_set_new(bundle, "sequence", v);
+			} else {
+				if (!strcmp(meta_cols[i].name, "content_hash"))
+					memcpy(hash, sqlite3_column_blob(st, (int)i), 32);
+				json_object_set_new(bundle, meta_cols[i].name, v);
+			}
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = db_error(r, "cannot read bundle_metadata");
+	sqlite3_finalize(st);
+	if (ret == 0 && rows != 1)
+		ret = snap_error(r->err, SNAP_EINVAL, rows ? "bundle_metadata has more than one row"
+						      : "bundle_metadata has no row");
+	return ret;
+}
+
+static int read_operations(struct reader *r, json_t *ops, unsigned char *hash)
+{
+	struct strbuf sql = STRBUF_INIT, prev = STRBUF_INIT;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	sqlite3_stmt *st;
+	size_t i, row = 0;
+	int rc, ret = 0;
+
+	if (!md)
+		BUG("EVP_MD_CTX_new failed");
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	select_sql(&sql, "bundle_operations", op_cols, NR_OPS, " ORDER BY \"op_id\"");
+	rc = sqlite3_prepare_v2(r->db, sql.buf, -1, &st, NULL);
+	strbuf_release(&sql);
+	if (rc != SQLITE_OK) {
+		EVP_MD_CTX_free(md);
+		return db_error(r, "cannot read bundle_operations");
+	}
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *op = json_object();
+		const void *id = sqlite3_column_blob(st, 0);
+		int idlen = sqlite3_column_bytes(st, 0);
+
+		row++;
+		strbuf_reset(&r->where);
+		strbuf_addf(&r->where, "bundle_operations row %zu", row);
+		if (sqlite3_column_type(st, 0) == SQLITE_BLOB && idlen == 16) {
+			strbuf_addstr(&r->where, " (op_id ");
+			add_hex(&r->where, id, 16);
+			strbuf_addch(&r->where, ')');
+			if (prev.len == 16 && !memcmp(prev.buf, id, 16))
+				ret = snap_error(r->err, SNAP_EINVAL, "%s: duplicate op_id",
+						 r->where.buf);
+			strbuf_reset(&prev);
+			strbuf_add(&prev, id, 16);
+			EVP_DigestUpdate(md, id, 16);
+		}
+		for (i = 0; i < NR_OPS && ret == 0; i++) {
+			json_t *v;
+			ret = column_value(r, st, (int)i, &op_cols[i], &v);
+			if (ret == 0)
+				json_object_set_new(op, op_cols[i].name, v);
+		}
+		json_array_append_new(ops, op);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = db_error(r, "cannot read bundle_operations");
+	sqlite3_finalize(st);
+	EVP_DigestFinal_ex(md, hash, NULL);
+	EVP_MD_CTX_free(md);
+	strbuf_release(&prev);
+	return ret;
+}
+
+int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err)
+{
+	struct reader r = { NULL, err, STRBUF_INIT };
+	unsigned char want[32], have[32];
+	sqlite3_int64 op_count = -1;
+	json_t *bundle = NULL, *ops;
+	sqlite3_stmt *st;
+	unsigned char *copy;
+	int rc, ret;
+
+	*out = NULL;
+	if (len < 100 || memcmp(buf, "SQLite format 3", 16))
+		return snap_error(err, SNAP_EINVAL, "not an SQLite database");
+	if (sqlite3_open_v2(":memory:", &r.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(r.db);
+		return snap_error(err, SNAP_EIO, "cannot start SQLite");
+	}
+	copy = sqlite3_malloc64(len);
+	if (!copy)
+		BUG("out of memory");
+	memcpy(copy, buf, len);
+	/* A copy of a WAL database without its -wal file reads as a rollback one. */
+	if (copy[18] == 2 && copy[19] == 2)
+		copy[18] = copy[19] = 1;
+	rc = sqlite3_deserialize(r.db, "main", copy, (sqlite3_int64)len, (sqlite3_int64)len,
+				 SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY);
+	if (rc != SQLITE_OK) {
+		ret = db_error(&r, "cannot open the database");
+		goto out;
+	}
+	rc = sqlite3_prepare_v2(r.db, "PRAGMA integrity_check", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ret = db_error(&r, "not a valid SQLite database");
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		ret = db_error(&r, "not a valid SQLite database");
+		goto out;
+	}
+	if (strcmp((const char *)sqlite3_column_text(st, 0), "ok")) {
+		ret = snap_error(err, SNAP_EINVAL, "PRAGMA integrity_check failed: %s",
+				 sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		goto out;
+	}
+	sqlite3_finalize(st);
+
+	ret = check_tables(&r);
+	if (ret == 0)
+		ret = check_columns(&r, "bundle_metadata", meta_cols, NR_META);
+	if (ret == 0)
+		ret = check_columns(&r, "bundle_operations", op_cols, NR_OPS);
+	if (ret < 0)
+		goto out;
+	bundle = json_object();
+	json_object_set_new(bundle, "format", json_string(BUNDLE_NATIVE));
+	ret = read_metadata(&r, bundle, &op_count, want);
+	if (ret < 0)
+		goto out;
+	ops = json_array();
+	json_object_set_new(bundle, "operations", ops);
+	ret = read_operations(&r, ops, have);
+	if (ret < 0)
+		goto out;
+	if ((sqlite3_int64)json_array_size(ops) != op_count) {
+		ret = snap_error(err, SNAP_EINVAL,
+				 "bundle_metadata: op_count is %lld but bundle_operations has %zu rows",
+				 (long long)op_count, json_array_size(ops));
+		goto out;
+	}
+	if (memcmp(want, have, 32)) {
+		ret = snap_error(err, SNAP_EINVAL,
+				 "bundle_metadata: content_hash is not the SHA-256 of the op_ids in order");
+		goto out;
+	}
+	*out = bundle;
+	bundle = NULL;
+out:
+	json_decref(bundle);
+	sqlite3_close(r.db);
+	strbuf_release(&r.where);
+	return ret;
+}
+
+/* ---- the native shape ---- */
+
+static int check_value(const json_t *v, const struct column *col, struct strbuf *path,
+		       struct strbuf *scratch, struct strbuf *err)
+{
+	const char *s;
+	size_t len;
+
+	if (json_is_null(v) && col->nullable)
+		return 0;
+	switch (col->kind) {
+	case K_ID: case K_HASH: case K_BLOB:
+		if (!json_is_string(v))
+			break;
+		s = json_string_value(v);
+		len = json_string_length(v);
+		if (hex_decode(s, len, col->kind == K_ID ? 16 : col->kind == K_HASH ? 32 : 0,
+			       scratch) < 0)
+			break;
+		return 0;
+	case K_TEXT:
+		if (json_is_string(v))
+			return 0;
+		break;
+	case K_OPTYPE:
+		if (json_is_string(v) && optype_ok(json_string_value(v), json_string_length(v)))
+			return 0;
+		break;
+	case K_INT:
+		if (json_is_integer(v))
+			return 0;
+		break;
+	case K_BOOL:
+		if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+			return 0;
+		break;
+	}
+	return snap_error(err, SNAP_EINVAL, "%s: not %s%s%s", path->buf,
+			  col->kind <= K_BLOB ? "lowercase hex of " : "", kind_name(col->kind),
+			  col->nullable ? " or null" : "");
+}
+
+/* Every member of obj is one of cols (skipping skip), each present. */
+static int check_members(const json_t *obj, const char *const *names, size_t nr,
+			 struct strbuf *path, struct strbuf *err)
+{
+	const char *key;
+	json_t *val;
+	size_t i, plen = path->len;
+
+	json_object_foreach((json_t *)obj, key, val) {
+		for (i = 0; i < nr; i++)
+			if (!strcmp(key, names[i]))
+				break;
+		if (i == nr) {
+			json_path_key(path, key);
+			return snap_error(err, SNAP_EINVAL,
+					  "%s: not a member of a native bundle", path->buf);
+		}
+	}
+	for (i = 0; i < nr; i++)
+		if (!json_object_get(obj, names[i])) {
+			json_path_key(path, names[i]);
+			snap_error(err, SNAP_EINVAL, "%s: missing", path->buf);
+			strbuf_setlen(path, plen);
+			return SNAP_EINVAL;
+		}
+	return 0;
+}
+
+int sqlbundle_check(const json_t *v, struct strbuf *err)
+{
+	static const char *const top[] = {
+		"bundle_id", "content_hash", "format", "operations", "schema_version",
+		"sequence", "source_device_id",
+	};
+	const char *op_names[NR_OPS];
+	struct strbuf path = STRBUF_INIT, id = STRBUF_INIT, prev = STRBUF_INIT;
+	unsigned char have[32];
+	EVP_MD_CTX *md;
+	const json_t *ops;
+	size_t i, j;
+	int ret;
+
+	strbuf_addch(&path, '$');
+	ret = check_members(v, top, sizeof(top) / sizeof(top[0]), &path, err);
+	for (i = 0; ret == 0 && i < NR_META; i++) {
+		const char *name = meta_cols[i].name;
+		if (!strcmp(name, "op_count") || !strcmp(name, "created_at"))
+			continue;
+		strbuf_setlen(&path, 1);
+		json_path_key(&path, name);
+		ret = check_value(json_object_get(v, name), &meta_cols[i], &path, &id, err);
+	}
+	ops = json_object_get(v, "operations");
+	if (ret < 0)
+		goto out;
+	for (j = 0; j < NR_OPS; j++)
+		op_names[j] = op_cols[j].name;
+	md = EVP_MD_CTX_new();
+	if (!md)
+		BUG("EVP_MD_CTX_new failed");
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	for (i = 0; ret == 0 && i < json_array_size(ops); i++) {
+		const json_t *op = json_array_get(ops, i);
+		size_t plen;
+
+		strbuf_setlen(&path, 1);
+		strbuf_addstr(&path, ".operations");
+		json_path_index(&path, i);
+		plen = path.len;
+		if (!json_is_object(op)) {
+			ret = snap_error(err, SNAP_EINVAL, "%s: not an object", path.buf);
+			break;
+		}
+		ret = check_members(op, op_names, NR_OPS, &path, err);
+		for (j = 0; ret == 0 && j < NR_OPS; j++) {
+			strbuf_setlen(&path, plen);
+			json_path_key(&path, op_cols[j].name);
+			ret = check_value(json_object_get(op, op_cols[j].name), &op_cols[j],
+					  &path, &id, err);
+			if (ret == 0 && j == 0) {
+				if (prev.len && memcmp(prev.buf, id.buf, 16) >= 0)
+					ret = snap_error(err, SNAP_EINVAL,
+							 "%s: operations are not in strictly increasing op_id order",
+							 path.buf);
+				strbuf_reset(&prev);
+				strbuf_addbuf(&prev, &id);
+				EVP_DigestUpdate(md, id.buf, 16);
+			}
+		}
+	}
+	EVP_DigestFinal_ex(md, have, NULL);
+	EVP_MD_CTX_free(md);
+	if (ret == 0) {
+		const json_t *h = json_object_get(v, "content_hash");
+		hex_decode(json_string_value(h), json_string_length(h), 32, &id);
+		if (memcmp(id.buf, have, 32))
+			ret = snap_error(err, SNAP_EINVAL,
+					 "$.content_hash: not the SHA-256 of the op_ids in order");
+	}
+out:
+	strbuf_release(&path);
+	strbuf_release(&id);
+	strbuf_release(&prev);
+	return ret;
+}
+
+/* ---- writing a database ---- */
+
+static int bind_value(sqlite3_stmt *st, int i, const json_t *v, const struct column *col,
+		      struct strbuf *scratch)
+{
+	if (json_is_null(v))
+		return sqlite3_bind_null(st, i);
+	switch (col->kind) {
+	case K_ID: case K_HASH: case K_BLOB:
+		hex_decode(json_string_value(v), json_string_length(v), 0, scratch);
+		return sqlite3_bind_blob(st, i, scratch->buf, (int)scratch->len, SQLITE_TRANSIENT);
+	case K_TEXT: case K_OPTYPE:
+		return sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v),
+					 SQLITE_TRANSIENT);
+	case K_INT: case K_BOOL:
+		return sqlite3_bind_int64(st, i, json_integer_value(v));
+	}
+	return SQLITE_MISUSE;
+}
+
+static void insert_sql(struct strbuf *sql, const char *table, const struct column *cols,
+		       size_t nr)
+{
+	size_t i;
+
+	strbuf_addf(sql, "INSERT INTO \"%s\" (", table);
+	for (i = 0; i < nr; i++)
+		strbuf_addf(sql, "%s\"%s\"", i ? ", " : "", cols[i].name);
+	strbuf_addstr(sql, ") VALUES (");
+	for (i = 0; i < nr; i++)
+		strbuf_addf(sql, "%s?%zu", i ? ", " : "", i + 1);
+	strbuf_addch(sql, ')');
+}
+
+static int fill_db(sqlite3 *db, const json_t *v)
+{
+	struct strbuf sql = STRBUF_INIT, scratch = STRBUF_INIT;
+	const json_t *ops = json_object_get(v, "operations");
+	sqlite3_stmt *st = NULL;
+	size_t i, j;
+	int rc;
+
+	rc = sqlite3_exec(db, "PRAGMA journal_mode = DELETE; BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	insert_sql(&sql, "bundle_metadata", meta_cols, NR_META);
+	rc = sqlite3_prepare_v2(db, sql.buf, -1, &st, NULL);
+	for (i = 0; rc == SQLITE_OK && i < NR_META; i++) {
+		const char *name = meta_cols[i].name;
+		if (!strcmp(name, "op_count"))
+			rc = sqlite3_bind_int64(st, (int)i + 1, (sqlite3_int64)json_array_size(ops));
+		else
+			rc = bind_value(st, (int)i + 1,
+					json_object_get(v, strcmp(name, "created_at") ? name : "sequence"),
+					&meta_cols[i], &scratch);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	sqlite3_finalize(st);
+	st = NULL;
+	strbuf_reset(&sql);
+	insert_sql(&sql, "bundle_operations", op_cols, NR_OPS);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, sql.buf, -1, &st, NULL);
+	for (i = 0; rc == SQLITE_OK && i < json_array_size(ops); i++) {
+		const json_t *op = json_array_get(ops, i);
+		for (j = 0; rc == SQLITE_OK && j < NR_OPS; j++)
+			rc = bind_value(st, (int)j + 1, json_object_get(op, op_cols[j].name),
+					&op_cols[j], &scratch);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(st);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+out:
+	sqlite3_finalize(st);
+	strbuf_release(&sql);
+	strbuf_release(&scratch);
+	return rc;
+}
+
+int sqlbundle_write(const json_t *v, const char *path, struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT, dir = STRBUF_INIT;
+	const char *slash = strrchr(path, '/');
+	sqlite3 *db = NULL;
+	int fd, rc, ret = 0;
+
+	strbuf_add(&dir, path, slash ? (size_t)(slash - path) : 1);
+	if (!slash)
+		strbuf_reset(&dir), strbuf_addch(&dir, '.');
+	fd = fsio_mktemp(dir.buf, ".snap-bundle-", &tmp);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create a temporary file in '%s'", dir.buf);
+		goto out;
+	}
+	if (fchmod(fd, 0644) < 0 || fsio_close(fd) < 0) {
+		ret = snap_error_errno(err, "cannot prepare '%s'", tmp.buf);
+		goto fail;
+	}
+	rc = sqlite3_open_v2(tmp.buf, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = fill_db(db, v);
+	if (rc != SQLITE_OK) {
+		ret = snap_error(err, SNAP_EIO, "cannot write '%s': %s", path,
+				 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		goto fail;
+	}
+	if (sqlite3_close(db) != SQLITE_OK) {
+		ret = snap_error(err, SNAP_EIO, "cannot close '%s'", tmp.buf);
+		goto fail;
+	}
+	fd = fsio_open(tmp.buf, O_RDONLY, 0);
+	if (fd < 0 || fsio_fsync(fd) < 0) {
+		ret = snap_error_errno(err, "cannot sync '%s'", tmp.buf);
+		if (fd >= 0)
+			close(fd);
+		goto fail;
+	}
+	close(fd);
+	if (fsio_link(tmp.buf, path) < 0) {
+		ret = errno == EEXIST ? snap_error(err, SNAP_EEXISTS, "'%s' exists already", path)
+				      : snap_error_errno(err, "cannot create '%s'", path);
+		goto fail;
+	}
+	unlink(tmp.buf);
+	if (fsio_fsync_dir(dir.buf) < 0)
+		ret = snap_error_errno(err, "cannot sync '%s'", dir.buf);
+	goto out;
+fail:
+	unlink(tmp.buf);
+out:
+	strbuf_release(&tmp);
+	strbuf_release(&dir);
+	return ret;
+}

@@ -1,0 +1,42 @@
+#ifndef SNAP_SQLBUNDLE_H
+#define SNAP_SQLBUNDLE_H
+
+/*
+ * Native sqlite-sync-core bundles: SQLite databases with the tables
+ * bundle_metadata (one row) and bundle_operations, in the schema that
+ * sqlite-sync-core publishes.  snap stores one as a JSON value of a fixed
+ * shape (docs/FORMAT.md, "Native bundles"): blobs as lowercase hex,
+ * operations in op_id order, bundle_metadata.created_at as "sequence",
+ * op_count left out (it is the number of operations).  The same rows give
+ * the same value, whatever the file's page layout.
+ */
+
+#include <jansson.h>
+#include <stddef.h>
+#include "strbuf.h"
+
+/*
+ * Reads the database image buf[0..len), read-only, with sqlite-sync-core's
+ * checks: PRAGMA integrity_check, both tables present with exactly the
+ * published columns and no other tables, one metadata row, op_count equal
+ * to the number of operations, content_hash the SHA-256 of the op_ids in
+ * order, every value of its column's type.  Sets *out to the native value.
+ * SNAP_EINVAL otherwise, with "<table> row R (op_id X): what" in err
+ * (R counts rows in op_id order, from 1).
+ */
+int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err);
+
+/*
+ * Checks that v has the native shape exactly, with a content hash that
+ * matches.  SNAP_EINVAL with "$.path: what" otherwise.
+ */
+int sqlbundle_check(const json_t *v, struct strbuf *err);
+
+/*
+ * Writes a native value (one that passed sqlbundle_check) as a new
+ * database at path, durably: a temporary file beside it, fsync, then a
+ * link to path, which must not exist (SNAP_EEXISTS).
+ */
+int sqlbundle_write(const json_t *v, const char *path, struct strbuf *err);
+
+#endif
