@@ -297,6 +297,17 @@ static int read_sqlite(struct reading *r)
 	return append(r, &b, 1, 0);
 }
 
+/* Whether the value at buf[start] ends before the line does (JSON Lines). */
+static int first_on_one_line(const char *buf, size_t len, size_t start)
+{
+	const char *nl = memchr(buf + start, '\n', len - start);
+	size_t end;
+
+	if (json_scan_value(buf + start, len - start, BUNDLE_MAX_SIZE, &end) < 0)
+		return 1;	/* let the line reader say what is wrong */
+	return !nl || start + end <= (size_t)(nl - buf);
+}
+
 int bundle_read(const char *name, const char *buf, size_t len,
 		enum bundle_format fmt, struct bundle_list *list,
 		struct strbuf *err)
@@ -314,7 +325,7 @@ int bundle_read(const char *name, const char *buf, size_t len,
 		first = skip_ws(buf, len, 0);
 		if (len >= 16 && !memcmp(buf, "SQLite format 3", 16))
 			fmt = BUNDLE_SQLITE;
-		else if (first < len && buf[first] == '{')
+		else if (first < len && buf[first] == '{' && first_on_one_line(buf, len, first))
 			fmt = BUNDLE_JSONL;
 		else
 			fmt = BUNDLE_JSON;

@@ -32,7 +32,8 @@
 #define BUNDLE_NATIVE "sqlite-sync-core"
 
 enum bundle_format {
-	BUNDLE_AUTO = 0,	/* by content: SQLite header, '[' or '{' */
+	BUNDLE_AUTO = 0,	/* by content: the SQLite header; JSON Lines when the
+				 * first bundle ends on its first line; else JSON */
 	BUNDLE_JSON,		/* one JSON text: an array of bundles, or one */
 	BUNDLE_JSONL,		/* one bundle a line; blank lines skipped */
 	BUNDLE_SQLITE,		/* one native .bundle.db database */

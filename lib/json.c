@@ -72,7 +72,13 @@ int json_parse(const char *buf, size_t len, json_t **out, size_t *errpos,
 			  JSON_ALLOW_NUL, &e);
 	if (*out)
 		return 0;
+	/*
+	 * jansson's position counts the bytes read, the offending one among
+	 * them, except for invalid UTF-8, where it stops before the bad byte.
+	 */
 	*errpos = e.position > 0 ? (size_t)e.position : 0;
+	if (json_error_code(&e) != json_error_invalid_utf8 && *errpos > 0)
+		(*errpos)--;
 	if (*errpos > len)
 		*errpos = len;
 	switch (json_error_code(&e)) {

@@ -38,7 +38,8 @@ int json_scan_value(const char *buf, size_t len, size_t max, size_t *end);
 /*
  * Parses exactly one JSON value from buf[0..len) (white space around it
  * allowed).  \u0000 is allowed in strings, not in keys.  On failure
- * returns SNAP_EINVAL, sets *errpos to the byte offset of the problem and
+ * returns SNAP_EINVAL, sets *errpos to the offset of the byte where the
+ * problem shows (the end of a duplicate key, the bad byte, ...) and
  * appends a short description ("duplicate object key", "invalid UTF-8",
  * ...) to err.  The caller owns *out (json_decref).
  */

@@ -53,26 +53,26 @@ static void problem(struct walker *w, const struct item *it, const char *check,
 }
 
 /*
- * Reads a bundle a snapshot lists: verified, and checked as a bundle in
- * canonical form.  Its problems are reported the first time it is met; its
- * sequence is wanted every time.  Returns 0 and sets *seq when it checks out.
+ * Reads a bundle: verified, and checked as a bundle in canonical form.
+ * Problems are reported when report is set (the first time it is met);
+ * its sequence is wanted every time.  Returns 0 and sets *seq and *size
+ * when it checks out.
  */
-static int walk_bundle(struct walker *w, const struct item *it, uint64_t *seq)
+static int walk_bundle(struct walker *w, const struct item *it, int report,
+		       uint64_t *seq, uint64_t *size)
 {
-	int first = oidset_insert(w->seen, &it->oid);
 	enum object_type type;
-	uint64_t size;
 	int ret;
 
 	strbuf_reset(&w->msg);
-	ret = odb_read_header(w->odb, &it->oid, &type, &size, &w->msg);
+	ret = odb_read_header(w->odb, &it->oid, &type, size, &w->msg);
 	if (ret == SNAP_ENOTFOUND) {
-		if (first)
+		if (report)
 			problem(w, it, "missing", "bundle");
 		return -1;
 	}
 	if (ret == 0 && type != OBJ_BUNDLE) {
-		if (first) {
+		if (report) {
 			strbuf_reset(&w->msg);
 			strbuf_addf(&w->msg, "is a %s, expected a bundle", type_name(type));
 			problem(w, it, "wrong-type", w->msg.buf);
@@ -82,17 +82,15 @@ static int walk_bundle(struct walker *w, const struct item *it, uint64_t *seq)
 	if (ret == 0)
 		ret = odb_read(w->odb, &it->oid, NULL, &w->bundle, BUNDLE_MAX_SIZE, &w->msg);
 	if (ret < 0) {
-		if (first)
+		if (report)
 			problem(w, it, "corrupt", w->msg.buf);
 		return -1;
 	}
 	if (bundle_parse(w->bundle.buf, w->bundle.len, seq, NULL, &w->msg) < 0) {
-		if (first)
+		if (report)
 			problem(w, it, "malformed", w->msg.buf);
 		return -1;
 	}
-	if (first && w->opts && w->opts->reached)
-		w->opts->reached(&it->oid, OBJ_BUNDLE, size, w->opts->data);
 	return 0;
 }
 
@@ -110,9 +108,13 @@ static void visit_bundles(struct walker *w, const struct item *it, const struct 
 	}
 	for (i = 0; i < s->nr_bundles; i++) {
 		struct item b = { s->bundles[i], it->oid, 1, OBJ_BUNDLE };
+		int first = oidset_insert(w->seen, &b.oid);
+		uint64_t size;
 
-		if (walk_bundle(w, &b, &seq) < 0)
+		if (walk_bundle(w, &b, first, &seq, &size) < 0)
 			continue;
+		if (first && w->opts && w->opts->reached)
+			w->opts->reached(&b.oid, OBJ_BUNDLE, size, w->opts->data);
 		if (have_last && seq <= last) {
 			strbuf_reset(&w->msg);
 			strbuf_addf(&w->msg, "bundle %zu (%s) has sequence %llu, not above %llu",
@@ -218,6 +220,10 @@ static void visit(struct walker *w, const struct item *it)
 			visit_tree(w, it);
 		else
 			visit_snapshot(w, it);
+	} else if (type == OBJ_BUNDLE) {
+		uint64_t seq;
+		if (walk_bundle(w, it, 1, &seq, &size) < 0)
+			return;
 	} else if (type == OBJ_BLOB && w->opts && w->opts->verify_blobs) {
 		if (verify_blob(w, &it->oid) < 0) {
 			problem(w, it, "corrupt", w->msg.buf);

@@ -122,3 +122,73 @@ line"
 	chmod 600 "$d/empty"
 	chmod 700 "$d/empty dir"
 }
+
+# ---- sync bundles ----
+
+# The sqlite-sync-core bundle schema, as the sqlite3 tool takes it.
+native_schema() {
+	cat <<'SQL'
+CREATE TABLE bundle_metadata (
+    bundle_id BLOB PRIMARY KEY CHECK(length(bundle_id) = 16),
+    source_device_id BLOB NOT NULL CHECK(length(source_device_id) = 16),
+    created_at INTEGER NOT NULL,
+    schema_version INTEGER NOT NULL,
+    op_count INTEGER NOT NULL,
+    content_hash BLOB NOT NULL CHECK(length(content_hash) = 32)
+) STRICT;
+CREATE TABLE bundle_operations (
+    op_id BLOB PRIMARY KEY CHECK(length(op_id) = 16),
+    device_id BLOB NOT NULL CHECK(length(device_id) = 16),
+    parent_op_id BLOB CHECK(parent_op_id IS NULL OR length(parent_op_id) = 16),
+    vector_clock TEXT NOT NULL,
+    hlc TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    op_type TEXT NOT NULL CHECK(op_type IN ('INSERT', 'UPDATE', 'DELETE')),
+    row_pk BLOB NOT NULL,
+    old_values BLOB,
+    new_values BLOB,
+    schema_version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    is_local INTEGER NOT NULL CHECK(is_local IN (0, 1)),
+    applied_at INTEGER
+) STRICT;
+SQL
+}
+
+# The SHA-256 of the op_ids of bundle FILE in op_id order, in hex: what
+# sqlite-sync-core stores as content_hash.
+native_content_hash() {
+	local hex
+	hex=$(sqlite3 "$1" "SELECT hex(op_id) FROM bundle_operations ORDER BY op_id" | tr -d '\n')
+	printf '%b' "$(printf '%s' "$hex" | sed 's/../\\x&/g')" | sha256sum | cut -c1-64
+}
+
+# make_native_bundle FILE CREATED_AT N [SEED]: a bundle database with N
+# operations (ids from SEED), built with the sqlite3 tool from the schema,
+# with a correct op_count and content_hash.  SCHEMA_SQL, if set, is used
+# instead of the schema (for broken variants).
+make_native_bundle() {
+	local f=$1 created=$2 n=$3 seed=${4:-1} i
+	rm -f "$f"
+	{
+		if [ -n "${SCHEMA_SQL:-}" ]; then printf '%s\n' "$SCHEMA_SQL"; else native_schema; fi
+		echo "BEGIN;"
+		for ((i = 1; i <= n; i++)); do
+			printf "INSERT INTO bundle_operations VALUES (X'%016x%016x', X'%032x', %s, '{\"d%d\": %d}', '%d:0:d%d', 'users', '%s', X'%02x', %s, X'%08x', 1, %d, %d, %s);\n" \
+				"$seed" "$i" "$seed" "$( [ "$i" -gt 1 ] && printf "X'%016x%016x'" "$seed" $((i - 1)) || echo NULL)" \
+				"$seed" "$i" $((created / 1000 + i)) "$seed" "$( [ $((i % 3)) -eq 0 ] && echo UPDATE || echo INSERT)" \
+				$((i % 256)) "$( [ $((i % 3)) -eq 0 ] && printf "X'%08x'" "$i" || echo NULL)" $((i * 7919)) \
+				$((created - n + i)) $((i % 2)) "$( [ $((i % 2)) -eq 0 ] && echo $((created + i)) || echo NULL)"
+		done
+		printf "INSERT INTO bundle_metadata VALUES (X'%016x%016x', X'%032x', %d, 1, %d, X'%064d');\n" \
+			"$seed" 0 "$seed" "$created" "$n" 0
+		echo "COMMIT;"
+	} | sqlite3 "$f"
+	sqlite3 "$f" "UPDATE bundle_metadata SET content_hash = X'$(native_content_hash "$f")'"
+}
+
+# json_bundles FIRST LAST: bundles FIRST..LAST as JSON Lines, already in
+# canonical form, one operation each.
+json_bundles() {
+	seq "$1" "$2" | awk '{ printf "{\"operations\":[{\"op\":\"insert\",\"row\":{\"id\":%d,\"v\":\"r%d\"}}],\"sequence\":%d}\n", $1, $1, $1 }'
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# Native sqlite-sync-core bundles (.bundle.db): import, canonical form,
+# export back to files that pass the same checks.
+
+load test_helper
+
+local_setup() {
+	init_store
+}
+
+OPS_Q="SELECT hex(op_id), hex(device_id), quote(parent_op_id), vector_clock, hlc, table_name, op_type, hex(row_pk), quote(old_values), quote(new_values), schema_version, created_at, is_local, quote(applied_at) FROM bundle_operations ORDER BY op_id"
+META_Q="SELECT hex(bundle_id), hex(source_device_id), created_at, schema_version, op_count, hex(content_hash) FROM bundle_metadata"
+
+@test "a native bundle imports as canonical JSON of the documented shape" {
+	make_native_bundle b.db 1770000000000000 3 7
+	run -0 snap-bundle-import -r n b.db
+	b=$(snap-cat-file -p "$(snap-rev-parse n)" | sed -n 's/^bundle //p')
+	run -0 snap-cat-file bundle "$b"
+	hash=$(native_content_hash b.db)
+	assert_output "{\"bundle_id\":\"00000000000000070000000000000000\",\"content_hash\":\"$hash\",\"format\":\"sqlite-sync-core\",\"operations\":[{\"applied_at\":null,\"created_at\":1769999999999998,\"device_id\":\"00000000000000000000000000000007\",\"hlc\":\"1770000000001:0:d7\",\"is_local\":1,\"new_values\":\"00001eef\",\"old_values\":null,\"op_id\":\"00000000000000070000000000000001\",\"op_type\":\"INSERT\",\"parent_op_id\":null,\"row_pk\":\"01\",\"schema_version\":1,\"table_name\":\"users\",\"vector_clock\":\"{\\\"d7\\\": 1}\"},{\"applied_at\":1770000000000002,\"created_at\":1769999999999999,\"device_id\":\"00000000000000000000000000000007\",\"hlc\":\"1770000000002:0:d7\",\"is_local\":0,\"new_values\":\"00003dde\",\"old_values\":null,\"op_id\":\"00000000000000070000000000000002\",\"op_type\":\"INSERT\",\"parent_op_id\":\"00000000000000070000000000000001\",\"row_pk\":\"02\",\"schema_version\":1,\"table_name\":\"users\",\"vector_clock\":\"{\\\"d7\\\": 2}\"},{\"applied_at\":null,\"created_at\":1770000000000000,\"device_id\":\"00000000000000000000000000000007\",\"hlc\":\"1770000000003:0:d7\",\"is_local\":1,\"new_values\":\"00005ccd\",\"old_values\":\"00000003\",\"op_id\":\"00000000000000070000000000000003\",\"op_type\":\"UPDATE\",\"parent_op_id\":\"00000000000000070000000000000002\",\"row_pk\":\"03\",\"schema_version\":1,\"table_name\":\"users\",\"vector_clock\":\"{\\\"d7\\\": 3}\"}],\"schema_version\":1,\"sequence\":1770000000000000,\"source_device_id\":\"00000000000000000000000000000007\"}"
+}
+
+@test "the same rows in another file layout give the same bundle id" {
+	make_native_bundle a.db 1770000000000000 20 2
+	# Same rows, inserted in reverse order, then vacuumed with another page size.
+	{ native_schema; echo "BEGIN;"
+	  sqlite3 a.db ".mode insert bundle_operations" "SELECT * FROM bundle_operations ORDER BY op_id DESC"
+	  sqlite3 a.db ".mode insert bundle_metadata" "SELECT * FROM bundle_metadata"
+	  echo "COMMIT;"; } | sqlite3 b.db
+	sqlite3 b.db "PRAGMA page_size = 1024; VACUUM"
+	run -1 cmp -s a.db b.db
+	a=$(snap-bundle-import --no-ref a.db)
+	b=$(snap-bundle-import --no-ref b.db)
+	assert_equal "$a" "$b"
+}
+
+@test "export --format sqlite writes .bundle.db files that hold the same rows and pass the checks" {
+	make_native_bundle a.db 1770000000000000 4 1
+	make_native_bundle b.db 1770000000500000 2 2
+	native_schema | sqlite3 ref.db
+	snap-bundle-import a.db b.db > /dev/null
+	run -0 snap-bundle-export --format sqlite -o out bundles
+	assert_output ''
+	run -0 ls out
+	assert_output '1770000000000000.bundle.db
+1770000000500000.bundle.db'
+	for pair in "a.db out/1770000000000000.bundle.db" "b.db out/1770000000500000.bundle.db"; do
+		set -- $pair
+		assert_equal "$(sqlite3 "$2" 'PRAGMA integrity_check')" ok
+		assert_equal "$(sqlite3 "$2" "$OPS_Q")" "$(sqlite3 "$1" "$OPS_Q")"
+		assert_equal "$(sqlite3 "$2" "$META_Q")" "$(sqlite3 "$1" "$META_Q")"
+		assert_equal "$(sqlite3 "$2" .schema)" "$(sqlite3 ref.db .schema)"
+		assert_equal "$(native_content_hash "$2")" "$(sqlite3 "$2" 'SELECT lower(hex(content_hash)) FROM bundle_metadata')"
+	done
+	# Import of the exported files gives back the same snapshot.
+	snap-init -q s2
+	run -0 snap-bundle-import --store s2 out/*.bundle.db
+	assert_output "$(snap-rev-parse bundles) refs/snapshots/bundles"
+}
+
+@test "export --format sqlite refuses a JSON bundle before writing any file" {
+	make_native_bundle a.db 10 1 1
+	snap-bundle-import a.db > /dev/null
+	printf '{"sequence":20,"operations":[]}\n' | snap-bundle-import > /dev/null
+	run -128 --separate-stderr snap-bundle-export --format sqlite -o out bundles
+	assert_equal "$stderr" "snap-bundle-export: fatal: bundle '$(snap-cat-file -p "$(snap-rev-parse bundles)" | sed -n 's/^bundle //p')' (sequence 20) is not a native sqlite-sync-core bundle; export it as json or jsonl"
+	run -1 test -e out
+}
+
+@test "export --format sqlite does not overwrite a file" {
+	make_native_bundle a.db 10 1 1
+	snap-bundle-import a.db > /dev/null
+	mkdir out && echo keep > out/0000000000000010.bundle.db
+	run -128 --separate-stderr snap-bundle-export --format sqlite -o out bundles
+	assert_equal "$stderr" "snap-bundle-export: fatal: 'out/0000000000000010.bundle.db' exists already"
+	assert_equal "$(cat out/0000000000000010.bundle.db)" keep
+	run -0 ls -A out
+	assert_output '0000000000000010.bundle.db'
+}
+
+@test "native and JSON bundles of the same shape are one bundle" {
+	make_native_bundle a.db 1770000000000000 2 3
+	snap-bundle-import -r n a.db > /dev/null
+	snap-bundle-export n > n.jsonl
+	snap-bundle-import -r j n.jsonl > /dev/null
+	assert_equal "$(snap-rev-parse n)" "$(snap-rev-parse j)"
+	run -0 snap-bundle-export --format sqlite -o out j
+	assert_equal "$(sqlite3 out/1770000000000000.bundle.db "$OPS_Q")" "$(sqlite3 a.db "$OPS_Q")"
+}
+
+@test "a WAL-mode bundle file and standard input are read" {
+	make_native_bundle a.db 5 3 4
+	sqlite3 a.db 'PRAGMA journal_mode = WAL' > /dev/null
+	id=$(snap-bundle-import --no-ref a.db)
+	sqlite3 a.db 'PRAGMA journal_mode = DELETE' > /dev/null
+	assert_equal "$(snap-bundle-import --no-ref --format sqlite < a.db)" "$id"
+}
+
+@test "the sequence of a native bundle is its created_at, and must rise" {
+	make_native_bundle a.db 2000 1 1
+	make_native_bundle b.db 1000 1 2
+	snap-bundle-import a.db > /dev/null
+	before=$(store_listing)
+	run -128 --separate-stderr snap-bundle-import b.db
+	assert_equal "$stderr" "snap-bundle-import: fatal: b.db: bundle 1: sequence 1000 is not above 2000, the last of parent '$(snap-rev-parse bundles)'"
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "sqlite-sync-core's own bundles import and export unchanged" {
+	fx=$BATS_TEST_DIRNAME/../../shared/fixtures/sqlite-sync-core
+	[ -f "$fx/init.bundle" ] || skip "the shared fixtures are not beside this checkout"
+	run -0 snap-bundle-import "$fx/init.bundle" "$fx/a.bundle"
+	run -0 snap-bundle-export --format sqlite -o out bundles
+	run -0 ls out
+	assert_output '1770485507765162.bundle.db
+1770485507862478.bundle.db'
+	assert_equal "$(sqlite3 out/1770485507765162.bundle.db "$OPS_Q")" "$(sqlite3 "$fx/init.bundle" "$OPS_Q")"
+	assert_equal "$(sqlite3 out/1770485507862478.bundle.db "$META_Q")" "$(sqlite3 "$fx/a.bundle" "$META_Q")"
+	assert_equal "$(sqlite3 out/1770485507862478.bundle.db .schema)" "$(sqlite3 "$fx/a.bundle" .schema)"
+	run -0 snap-fsck
+	assert_output ''
+}
