@@ -258,7 +258,7 @@ static int check_columns(struct reader *r, const char *table,
 
 	if (nr > 16)
 		BUG("check_columns: too many columns");
-	rc = sqlite3_prepare_v2(r->db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(r->db, "SELECT name FROM pragma_table_xinfo(?1)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_error(r, "cannot read the schema");
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
@@ -413,6 +413,15 @@ int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err
 		sqlite3_close(r.db);
 		return snap_error(err, SNAP_EIO, "cannot start SQLite");
 	}
+	/*
+	 * The file is hostile until checked: no schema-defined code runs with
+	 * more than innocuous functions, no value grows past a bundle's size,
+	 * and damaged b-tree cells are caught as they are read.
+	 */
+	sqlite3_db_config(r.db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(r.db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_limit(r.db, SQLITE_LIMIT_LENGTH, BUNDLE_MAX_SIZE);
+	sqlite3_exec(r.db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL);
 	copy = sqlite3_malloc64(len);
 	if (!copy)
 		BUG("out of memory");
@@ -721,9 +730,10 @@ int sqlbundle_write(const json_t *v, const char *path, struct strbuf *err)
 	sqlite3 *db = NULL;
 	int fd, rc, ret = 0;
 
-	strbuf_add(&dir, path, slash ? (size_t)(slash - path) : 1);
-	if (!slash)
-		strbuf_reset(&dir), strbuf_addch(&dir, '.');
+	if (slash)
+		strbuf_add(&dir, path, (size_t)(slash - path));
+	else
+		strbuf_addch(&dir, '.');
 	fd = fsio_mktemp(dir.buf, ".snap-bundle-", &tmp);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot create a temporary file in '%s'", dir.buf);

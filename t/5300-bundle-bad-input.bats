@@ -190,6 +190,10 @@ bad_line() {
 	refused "snap-bundle-import: fatal: b.db: unexpected column 'note' in bundle_operations (snap keeps the published columns only)" \
 		snap-bundle-import b.db
 	make_native_bundle b.db 10 2
+	sqlite3 b.db "ALTER TABLE bundle_operations ADD COLUMN g TEXT GENERATED ALWAYS AS (hlc) VIRTUAL"
+	refused "snap-bundle-import: fatal: b.db: unexpected column 'g' in bundle_operations (snap keeps the published columns only)" \
+		snap-bundle-import b.db
+	make_native_bundle b.db 10 2
 	sqlite3 b.db "ALTER TABLE bundle_operations DROP COLUMN applied_at"
 	refused "snap-bundle-import: fatal: b.db: no column 'applied_at' in bundle_operations" snap-bundle-import b.db
 	make_native_bundle b.db 10 2
