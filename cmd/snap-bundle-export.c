@@ -57,7 +57,6 @@ static void export_json(const struct snap_oid *ids, size_t nr, int lines, const 
 {
 	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT;
 	struct out o = { .to_file = path != NULL };
-	uint64_t seq;
 	size_t i;
 
 	if (path && lock_take(&o.lk, path, &err) < 0)
@@ -65,7 +64,7 @@ static void export_json(const struct snap_oid *ids, size_t nr, int lines, const 
 	if (!lines)
 		out_add(&o, "[", 1);
 	for (i = 0; i < nr; i++) {
-		if (bundle_load(odb, &ids[i], &buf, &seq, NULL, &err) < 0) {
+		if (bundle_load(odb, &ids[i], &buf, NULL, NULL, &err) < 0) {
 			if (path)
 				lock_rollback(&o.lk);
 			die_err(&err);

@@ -373,7 +373,8 @@ int bundle_load(struct odb *odb, const struct snap_oid *oid, struct strbuf *buf,
 				 oid_to_hex(oid), type_name(type));
 	if (ret == 0)
 		ret = odb_read(odb, oid, NULL, buf, BUNDLE_MAX_SIZE, err);
-	if (ret == 0 && bundle_parse(buf->buf, buf->len, sequence, out, &msg) < 0)
+	if (ret == 0 && (sequence || out) &&
+	    bundle_parse(buf->buf, buf->len, sequence ? sequence : &(uint64_t){ 0 }, out, &msg) < 0)
 		ret = snap_error(err, SNAP_ECORRUPT, "bundle '%s' is malformed: %s",
 				 oid_to_hex(oid), msg.buf);
 	strbuf_release(&msg);

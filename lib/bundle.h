@@ -77,8 +77,11 @@ int bundle_parse(const char *buf, size_t len, uint64_t *sequence, json_t **out,
 
 /*
  * Reads the stored bundle oid into buf, verified, and checks it as
- * bundle_parse() does.  SNAP_ENOTFOUND when absent; SNAP_ECORRUPT,
- * naming it, when it is of another type, damaged or malformed.
+ * bundle_parse() does.  With sequence and out both NULL the parse is
+ * skipped: the type and the id are still checked, which is all a reader
+ * that copies the payload out needs (fsck checks the form).
+ * SNAP_ENOTFOUND when absent; SNAP_ECORRUPT, naming it, when it is of
+ * another type, damaged or malformed.
  */
 int bundle_load(struct odb *odb, const struct snap_oid *oid, struct strbuf *buf,
 		uint64_t *sequence, json_t **out, struct strbuf *err);
