@@ -53,6 +53,7 @@ while [ -n "$id" ] && [ "$max" -lt 0 -o "$n" -lt "$max" ]; do
 	time=$(printf '%s\n' "$header" | sed -n 's/^time //p')
 	host=$(printf '%s\n' "$header" | sed -n 's/^host //p')
 	metas=$(printf '%s\n' "$header" | sed -n 's/^meta //p')
+	bundles=$(printf '%s\n' "$header" | grep -c '^bundle ' || :)
 	secs=${time% *}
 	zone=${time#* }
 	sign=${zone%????}; hh=${zone#?}; mm=${hh#??}; hh=${hh%??}
@@ -65,6 +66,7 @@ while [ -n "$id" ] && [ "$max" -lt 0 -o "$n" -lt "$max" ]; do
 		printf 'snapshot %s\n' "$id"
 		printf 'Date:   %s\n' "$date"
 		printf 'Host:   %s\n' "$host"
+		[ "$bundles" -eq 0 ] || printf 'Bundles: %s\n' "$bundles"
 		[ -z "$metas" ] || printf '%s\n' "$metas" | sed 's/^/Meta:   /'
 		[ -z "$msg" ] || { printf '\n'; printf '%s\n' "$msg" | sed 's/^/    /'; }
 	else

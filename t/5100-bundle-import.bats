@@ -199,3 +199,20 @@ store'
 	run -129 --separate-stderr snap-bundle-export --format sqlite bundles
 	assert_equal "${stderr_lines[0]}" 'snap-bundle-export: error: --format sqlite needs -o DIR'
 }
+
+@test "snap-log shows how many bundles each bundle snapshot holds" {
+	json_bundles 1 3 | snap-bundle-import -m first > /dev/null
+	json_bundles 4 4 | snap-bundle-import > /dev/null
+	run -0 snap-log bundles
+	assert_output "snapshot $(snap-rev-parse bundles)
+Date:   1970-01-01 00:00:00 +0000
+Host:   -
+Bundles: 1
+
+snapshot $(snap-rev-parse bundles~1)
+Date:   1970-01-01 00:00:00 +0000
+Host:   -
+Bundles: 3
+
+    first"
+}
