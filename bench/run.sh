@@ -4,6 +4,8 @@
 #
 #   BENCH_QUICK=1   small data (/usr/include, 128 MiB file), one run each
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
+#   BENCH_ONLY=LIST only these sections, comma-separated:
+#                   file, tree
 #
 # Only ratios from one run mean anything: CPU speed drifts between runs.
 set -eu
@@ -13,6 +15,14 @@ export PATH
 quick=${BENCH_QUICK:-}
 runs=3
 [ -z "$quick" ] || runs=1
+only=${BENCH_ONLY:-}
+for s in $(printf '%s' "$only" | tr ',' ' '); do
+	case $s in
+	file|tree) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, tree)\n' "$s" >&2
+		exit 129 ;;
+	esac
+done
 tmp=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/snap-bench.XXXXXX")}
 mkdir -p "$tmp"
 # Trees are parked here and deleted at the very end: creating many files
@@ -21,8 +31,17 @@ park=$tmp/park
 mkdir -p "$park"
 trap 'rm -rf "$tmp"' EXIT
 
+# The reference tools keep their caches in the run's directory, not in $HOME.
+export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR="$tmp/restic-cache"
+export BORG_BASE_DIR="$tmp/borg-home"
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+
 have() { command -v "$1" >/dev/null 2>&1; }
 say() { printf '%s\n' "$*" >&2; }
+want() { [ -z "$only" ] || case ",$only," in *",$1,"*) ;; *) return 1 ;; esac; }
+pkg() { [ "$1" = borg ] && echo borgbackup || echo "$1"; }
+# missing TOOL: the note a table row carries instead of figures.
+missing() { printf 'not installed (apt-get install %s)' "$(pkg "$1")"; }
 
 # time_cmd NAME CMD...: runs CMD $runs times; records the median wall
 # seconds and the largest peak RSS (KiB) in $tmp/result.NAME.
@@ -48,51 +67,63 @@ rss_of() { awk '{printf "%.0f", $2 / 1024}' "$tmp/result.$1"; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", b / s / 1e6; else print "inf" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
 mb() { du -sm "$1" | awk '{print $1}'; }
+park_cmd() { printf "mv '%s' \"%s/%s.\$(date +%%s%%N)\" 2>/dev/null; " "$1" "$park" "$(basename "$1")"; }
 
 say "bench: data and stores under $tmp ($runs run(s) each)"
 for t in restic borg git b3sum; do
-	have "$t" || say "bench: $t is not installed (apt-get install $( [ $t = borg ] && echo borgbackup || echo $t )): its rows are left out"
+	have "$t" || say "bench: $t is not installed (apt-get install $(pkg $t)): its rows say so"
 done
 
 # ---- 1. one large file: hashing and storing ----
 big=$tmp/big.bin
 if [ -n "$quick" ]; then size_mb=128; else size_mb=1024; fi
-say "bench: making a ${size_mb} MiB file of mixed data"
-{
-	# Half text-like (compressible), half random (incompressible).
-	half=$((size_mb * 1024 * 1024 / 2))
-	find /usr/share/doc /usr/include -type f -size -1000k -print0 2>/dev/null |
-		xargs -0 cat 2>/dev/null | head -c "$half" > "$tmp/text"
-	[ -s "$tmp/text" ] || { say "bench: no text files found"; exit 1; }
-	while [ "$(stat -c %s "$tmp/text")" -lt "$half" ]; do
-		cat "$tmp/text" "$tmp/text" | head -c "$half" > "$tmp/text2"; mv "$tmp/text2" "$tmp/text"
-	done
-	cat "$tmp/text"
-	head -c "$half" /dev/urandom
-} > "$big"
-rm -f "$tmp/text"
-bytes=$(stat -c %s "$big")
-cat "$big" > /dev/null
+if want file; then
+	say "bench: making a ${size_mb} MiB file of mixed data"
+	{
+		# Half text-like (compressible), half random (incompressible).
+		half=$((size_mb * 1024 * 1024 / 2))
+		find /usr/share/doc /usr/include -type f -size -1000k -print0 2>/dev/null |
+			xargs -0 cat 2>/dev/null | head -c "$half" > "$tmp/text"
+		[ -s "$tmp/text" ] || { say "bench: no text files found"; exit 1; }
+		while [ "$(stat -c %s "$tmp/text")" -lt "$half" ]; do
+			cat "$tmp/text" "$tmp/text" | head -c "$half" > "$tmp/text2"; mv "$tmp/text2" "$tmp/text"
+		done
+		cat "$tmp/text"
+		head -c "$half" /dev/urandom
+	} > "$big"
+	rm -f "$tmp/text"
+	bytes=$(stat -c %s "$big")
+	cat "$big" > /dev/null
 
-time_cmd hash snap-hash-object "$big"
-time_cmd b3sum b3sum --num-threads 1 "$big"
-snap-init -q "$tmp/hs"
-BENCH_PREPARE="rm -rf '$tmp/hs' && snap-init -q '$tmp/hs'" time_cmd hashw snap-hash-object -w --store "$tmp/hs" "$big"
-time_cmd zstd sh -c "zstd -3 -T1 -q -f -o '$tmp/big.zst' '$big'"
+	time_cmd hash snap-hash-object "$big"
+	if have b3sum; then time_cmd b3sum b3sum --num-threads 1 "$big"; fi
+	snap-init -q "$tmp/hs"
+	BENCH_PREPARE="rm -rf '$tmp/hs' && snap-init -q '$tmp/hs'" time_cmd hashw snap-hash-object -w --store "$tmp/hs" "$big"
+	time_cmd zstd sh -c "zstd -3 -T1 -q -f -o '$tmp/big.zst' '$big'"
 
-echo
-echo "## One ${size_mb} MiB file: hashing and storing"
-echo
-echo "| command | seconds | MB/s | peak RSS MiB | snap / reference | goal |"
-echo "|---|---:|---:|---:|---:|---|"
-echo "| snap-hash-object | $(sec_of hash) | $(mbps "$bytes" "$(sec_of hash)") | $(rss_of hash) | $(ratio "$(sec_of hash)" "$(sec_of b3sum)") of b3sum | ≥ 0.9x |"
-echo "| b3sum --num-threads 1 | $(sec_of b3sum) | $(mbps "$bytes" "$(sec_of b3sum)") | $(rss_of b3sum) | | |"
-echo "| snap-hash-object -w | $(sec_of hashw) | $(mbps "$bytes" "$(sec_of hashw)") | $(rss_of hashw) | $(ratio "$(sec_of hashw)" "$(sec_of zstd)") of zstd | ≥ 0.9x, RSS < 64 MiB |"
-echo "| zstd -3 -T1 (to a file) | $(sec_of zstd) | $(mbps "$bytes" "$(sec_of zstd)") | $(rss_of zstd) | | |"
-rm -f "$big" "$tmp/big.zst"
-rm -rf "$tmp/hs"
+	if have b3sum; then
+		vs_b3sum="$(ratio "$(sec_of hash)" "$(sec_of b3sum)") of b3sum"
+		b3sum_row="| b3sum --num-threads 1 | $(sec_of b3sum) | $(mbps "$bytes" "$(sec_of b3sum)") | $(rss_of b3sum) | | |"
+	else
+		vs_b3sum=-
+		b3sum_row="| b3sum | $(missing b3sum) |"
+	fi
+	echo
+	echo "## One ${size_mb} MiB file: hashing and storing"
+	echo
+	echo "| command | seconds | MB/s | peak RSS MiB | snap / reference | goal |"
+	echo "|---|---:|---:|---:|---:|---|"
+	echo "| snap-hash-object | $(sec_of hash) | $(mbps "$bytes" "$(sec_of hash)") | $(rss_of hash) | $vs_b3sum | ≥ 0.9x |"
+	echo "$b3sum_row"
+	echo "| snap-hash-object -w | $(sec_of hashw) | $(mbps "$bytes" "$(sec_of hashw)") | $(rss_of hashw) | $(ratio "$(sec_of hashw)" "$(sec_of zstd)") of zstd | ≥ 0.9x, RSS < 64 MiB |"
+	echo "| zstd -3 -T1 (to a file) | $(sec_of zstd) | $(mbps "$bytes" "$(sec_of zstd)") | $(rss_of zstd) | | |"
+	rm -f "$tmp/big.zst"
+	rm -rf "$tmp/hs"
+fi
+rm -f "$big"
 
 # ---- 2. a tree of real files: snapshot, re-snapshot, restore, verify ----
+if want tree; then
 data=$tmp/data
 mkdir -p "$data"
 if [ -n "$quick" ]; then
@@ -125,7 +156,6 @@ tar_size=$(mb "$tmp/data.tar.zst")
 
 # restic
 if have restic; then
-	export RESTIC_PASSWORD=bench
 	BENCH_PREPARE="rm -rf '$tmp/restic' && restic init -q -r '$tmp/restic'" \
 		time_cmd restic_init restic -q -r "$tmp/restic" backup "$data"
 	time_cmd restic_same restic -q -r "$tmp/restic" backup "$data"
@@ -133,8 +163,6 @@ if have restic; then
 fi
 # borg
 if have borg; then
-	export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
-	n=0
 	BENCH_PREPARE="rm -rf '$tmp/borg' && borg init -e none '$tmp/borg'" \
 		time_cmd borg_init sh -c "borg create --compression zstd,3 \"$tmp/borg::a\$(date +%s%N)\" '$data'"
 	time_cmd borg_same sh -c "borg create --compression zstd,3 \"$tmp/borg::b\$(date +%s%N)\" '$data'"
@@ -157,7 +185,7 @@ if have git; then time_cmd git_chg sh -c "cd '$data' && git --git-dir='$tmp/git'
 
 # Each restore goes into a fresh empty directory; the previous one is
 # parked (not deleted) under a unique name.
-park_r="mv '$tmp/r' \"$park/r.\$(date +%s%N)\" 2>/dev/null; mkdir '$tmp/r'"
+park_r="$(park_cmd "$tmp/r")mkdir '$tmp/r'"
 BENCH_PREPARE=$park_r time_cmd snap_restore snap-restore --store "$tmp/snap" main "$tmp/r"
 BENCH_PREPARE=$park_r time_cmd tar_restore sh -c "zstd -d -q < '$tmp/data.tar.zst' | tar -xf - -C '$tmp/r'"
 if have restic; then
@@ -196,9 +224,21 @@ echo "| tool | initial snapshot | unchanged re-snapshot | 1% of files changed | 
 echo "|---|---|---|---|---|---|---:|"
 row snap "$(cell snap_init)" "$(cell snap_same)" "$(cell snap_chg)" "$(cell snap_restore)" "$(cell snap_verify)" "$snap_size"
 row "tar \\| zstd -3 -T1" "$(cell tar_init)" "-" "-" "$(cell tar_restore)" "-" "$tar_size"
-have restic && row "restic $(restic version | awk '{print $2}')" "$(cell restic_init)" "$(cell restic_same)" "$(cell restic_chg)" "$(cell restic_restore)" "$(cell restic_verify)" "$restic_size"
-have borg && row "borg $(borg --version | awk '{print $2}') (zstd,3)" "$(cell borg_init)" "$(cell borg_same)" "$(cell borg_chg)" "$(cell borg_restore)" "$(cell borg_verify)" "$borg_size"
-have git && row "git $(git --version | awk '{print $3}')" "$(cell git_init)" "$(cell git_same)" "$(cell git_chg)" "$(cell git_restore)" "$(cell git_verify)" "$git_size"
+if have restic; then
+	row "restic $(restic version | awk '{print $2}')" "$(cell restic_init)" "$(cell restic_same)" "$(cell restic_chg)" "$(cell restic_restore)" "$(cell restic_verify)" "$restic_size"
+else
+	echo "| restic | $(missing restic) |"
+fi
+if have borg; then
+	row "borg $(borg --version | awk '{print $2}') (zstd,3)" "$(cell borg_init)" "$(cell borg_same)" "$(cell borg_chg)" "$(cell borg_restore)" "$(cell borg_verify)" "$borg_size"
+else
+	echo "| borg | $(missing borg) |"
+fi
+if have git; then
+	row "git $(git --version | awk '{print $3}')" "$(cell git_init)" "$(cell git_same)" "$(cell git_chg)" "$(cell git_restore)" "$(cell git_verify)" "$git_size"
+else
+	echo "| git | $(missing git) |"
+fi
 
 echo
 echo "### snap's speed-up (reference seconds / snap seconds; above 1 is faster)"
@@ -206,10 +246,15 @@ echo
 echo "| against | initial | unchanged | 1% changed | restore | verify |"
 echo "|---|---:|---:|---:|---:|---:|"
 for t in tar restic borg git; do
-	[ -f "$tmp/result.${t}_init" ] || continue
+	if [ ! -f "$tmp/result.${t}_init" ]; then
+		echo "| $t | $(missing "$t") |"
+		continue
+	fi
 	r() { if [ -f "$tmp/result.${t}_$1" ]; then ratio "$(sec_of "snap_$1")" "$(sec_of "${t}_$1")"; else printf -- '-'; fi; }
 	echo "| $t | $(r init) | $(r same) | $(r chg) | $(r restore) | $(r verify) |"
 done
+fi
+
 echo
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
 say "bench: removing parked trees"
