@@ -5,7 +5,7 @@
 #   BENCH_QUICK=1   small data (/usr/include, 128 MiB file), one run each
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
-#                   file, tree
+#                   file, big1pct, tree
 #
 # Only ratios from one run mean anything: CPU speed drifts between runs.
 set -eu
@@ -18,8 +18,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|tree) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, tree)\n' "$s" >&2
+	file|big1pct|tree) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -62,11 +62,20 @@ time_cmd() {
 	rss=$(awk '{print $2}' "$tmp/times" | sort -n | tail -1)
 	echo "$sec $rss" > "$tmp/result.$name"
 }
+# time_once NAME INPUT CMD...: one run of CMD with INPUT on standard input
+# (for steps that change a store, so cannot be repeated); same record.
+time_once() {
+	name=$1 input=$2; shift 2
+	/usr/bin/time -f '%e %M' -o "$tmp/t1" "$@" < "$input" >/dev/null 2>"$tmp/err" ||
+		{ say "bench: '$name' failed:"; cat "$tmp/err" >&2; return 1; }
+	tail -1 "$tmp/t1" > "$tmp/result.$name"
+}
 sec_of() { awk '{print $1}' "$tmp/result.$1"; }
 rss_of() { awk '{printf "%.0f", $2 / 1024}' "$tmp/result.$1"; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", b / s / 1e6; else print "inf" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
 mb() { du -sm "$1" | awk '{print $1}'; }
+bytes_of() { du -sb "$1" | awk '{print $1}'; }        # apparent size
 park_cmd() { printf "mv '%s' \"%s/%s.\$(date +%%s%%N)\" 2>/dev/null; " "$1" "$park" "$(basename "$1")"; }
 
 say "bench: data and stores under $tmp ($runs run(s) each)"
@@ -74,10 +83,10 @@ for t in restic borg git b3sum; do
 	have "$t" || say "bench: $t is not installed (apt-get install $(pkg $t)): its rows say so"
 done
 
-# ---- 1. one large file: hashing and storing ----
+# ---- one large file of mixed data, for "file" and "big1pct" ----
 big=$tmp/big.bin
 if [ -n "$quick" ]; then size_mb=128; else size_mb=1024; fi
-if want file; then
+if want file || want big1pct; then
 	say "bench: making a ${size_mb} MiB file of mixed data"
 	{
 		# Half text-like (compressible), half random (incompressible).
@@ -94,7 +103,10 @@ if want file; then
 	rm -f "$tmp/text"
 	bytes=$(stat -c %s "$big")
 	cat "$big" > /dev/null
+fi
 
+# ---- 1. one large file: hashing and storing ----
+if want file; then
 	time_cmd hash snap-hash-object "$big"
 	if have b3sum; then time_cmd b3sum b3sum --num-threads 1 "$big"; fi
 	snap-init -q "$tmp/hs"
@@ -120,9 +132,83 @@ if want file; then
 	rm -f "$tmp/big.zst"
 	rm -rf "$tmp/hs"
 fi
+
+# ---- 2. the same file with 1% changed: new data stored ----
+if want big1pct; then
+	# 164 ranges of 64 KiB in 1 GiB (1.0%), scaled with the file's size;
+	# each in the middle of its equal share of the file, so they are spread
+	# evenly and not aligned to 64 KiB.
+	nranges=$((size_mb * 164 / 1024))
+	slot=$((bytes / nranges))
+	big2=$tmp/big2.bin
+	cp "$big" "$big2"
+	i=0
+	while [ $i -lt $nranges ]; do
+		dd if=/dev/urandom of="$big2" bs=65536 count=1 iflag=fullblock \
+			oflag=seek_bytes seek=$((i * slot + slot / 2 - 32768)) conv=notrunc status=none
+		i=$((i + 1))
+	done
+	sync
+	sleep 2
+	changed_pct=$(awk -v c=$((nranges * 65536)) -v b="$bytes" 'BEGIN { printf "%.2f", 100 * c / b }')
+	say "bench: storing the ${size_mb} MiB file, then a copy with $nranges ranges of 64 KiB changed"
+
+	# store_pair TOOL STORE CMD...: CMD stores its standard input into
+	# STORE; run on the original, then on the copy; STORE's size after each.
+	store_pair() {
+		t=$1 st=$2; shift 2
+		time_once "b1_${t}_a" "$big" "$@"
+		bytes_of "$st" > "$tmp/size.b1_${t}_a"
+		time_once "b1_${t}_b" "$big2" "$@"
+		bytes_of "$st" > "$tmp/size.b1_${t}_b"
+	}
+	# snap-snapshot --stdin stores the file through snap-write-tree, the
+	# path every file of a tree takes.
+	snap-init -q "$tmp/b1snap"
+	store_pair snap "$tmp/b1snap" env TMPDIR="$tmp" snap-snapshot --store "$tmp/b1snap" -r big -m big --stdin big.bin
+	if have restic; then
+		restic init -q -r "$tmp/b1restic" >/dev/null
+		store_pair restic "$tmp/b1restic" restic -q -r "$tmp/b1restic" backup --stdin --stdin-filename big.bin
+	fi
+	if have borg; then
+		borg init -e none "$tmp/b1borg"
+		store_pair borg "$tmp/b1borg" sh -c "borg create --compression zstd,3 --stdin-name big.bin \"$tmp/b1borg::b\$(date +%s%N)\" -"
+	fi
+	# git deflates at about 17 MB/s here: a minute a GiB, twice; so it is
+	# measured on the quick run's smaller file only.
+	if have git && [ -n "$quick" ]; then
+		git init -q --bare "$tmp/b1git"
+		store_pair git "$tmp/b1git" git --git-dir="$tmp/b1git" hash-object -w --stdin
+	fi
+
+	b1_row() { # TOOL-LABEL TOOL
+		if ! have "$2"; then
+			echo "| $1 | $(missing "$2") |"
+			return
+		elif [ ! -f "$tmp/result.b1_$2_b" ]; then
+			echo "| $1 | left out of the full run (about a minute a GiB, twice); \`BENCH_QUICK=1\` measures it |"
+			return
+		fi
+		a=$(cat "$tmp/size.b1_$2_a") b=$(cat "$tmp/size.b1_$2_b")
+		awk -v l="$1" -v sa="$(sec_of "b1_$2_a")" -v sb="$(sec_of "b1_$2_b")" \
+			-v a="$a" -v b="$b" -v f="$bytes" 'BEGIN {
+			printf "| %s | %s s · %.1f MB | %s s | %.1f MB | %.1f%% | %.1f%% |\n", l, sa, a / 1e6, sb, (b - a) / 1e6, 100 * (b - a) / f, 100 * (b - a) / a
+		}'
+	}
+	echo
+	echo "## One ${size_mb} MiB file, then a copy with ${changed_pct}% changed ($nranges scattered ranges of 64 KiB): new data stored"
+	echo
+	echo "| tool | store the original: seconds · store MB | store the copy: seconds | new data stored by the copy | of the file | of what the original took |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	b1_row "snap-snapshot --stdin" snap
+	b1_row "restic backup --stdin" restic
+	b1_row "borg create --compression zstd,3 (stdin)" borg
+	b1_row "git hash-object -w --stdin" git
+	rm -rf "$tmp/b1snap" "$tmp/b1restic" "$tmp/b1borg" "$tmp/b1git" "$big2"
+fi
 rm -f "$big"
 
-# ---- 2. a tree of real files: snapshot, re-snapshot, restore, verify ----
+# ---- 3. a tree of real files: snapshot, re-snapshot, restore, verify ----
 if want tree; then
 data=$tmp/data
 mkdir -p "$data"
