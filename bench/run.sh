@@ -2,10 +2,11 @@
 # make bench: snap against b3sum, zstd, tar | zstd, restic, borg and git,
 # on the same data in the same run.  Prints Markdown tables.
 #
-#   BENCH_QUICK=1   small data (/usr/include, 128 MiB file), one run each
+#   BENCH_QUICK=1   small data (/usr/include, 128 MiB file, lookups at
+#                   10k and 100k objects), one run each
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
-#                   file, big1pct, tree
+#                   file, big1pct, tree, lookups
 #
 # Only ratios from one run mean anything: CPU speed drifts between runs.
 set -eu
@@ -18,8 +19,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|big1pct|tree) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree)\n' "$s" >&2
+	file|big1pct|tree|lookups) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -70,6 +71,18 @@ time_once() {
 		{ say "bench: '$name' failed:"; cat "$tmp/err" >&2; return 1; }
 	tail -1 "$tmp/t1" > "$tmp/result.$name"
 }
+# ns_run NAME INPUT CMD...: one run of CMD with INPUT on standard input;
+# appends its wall nanoseconds to $tmp/ns.NAME (for runs of milliseconds,
+# which /usr/bin/time only gives to 10 ms).  ns_of NAME: their median.
+ns_run() {
+	name=$1 input=$2; shift 2
+	t0=$(date +%s%N)
+	"$@" < "$input" >/dev/null 2>"$tmp/err" ||
+		{ say "bench: '$name' failed:"; cat "$tmp/err" >&2; return 1; }
+	t1=$(date +%s%N)
+	echo $((t1 - t0)) >> "$tmp/ns.$name"
+}
+ns_of() { sort -n "$tmp/ns.$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 sec_of() { awk '{print $1}' "$tmp/result.$1"; }
 rss_of() { awk '{printf "%.0f", $2 / 1024}' "$tmp/result.$1"; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", b / s / 1e6; else print "inf" }'; }
@@ -339,6 +352,89 @@ for t in tar restic borg git; do
 	r() { if [ -f "$tmp/result.${t}_$1" ]; then ratio "$(sec_of "snap_$1")" "$(sec_of "${t}_$1")"; else printf -- '-'; fi; }
 	echo "| $t | $(r init) | $(r same) | $(r chg) | $(r restore) | $(r verify) |"
 done
+fi
+
+# ---- 4. object lookups in stores of 10k, 100k and 1M objects ----
+if want lookups; then
+	if [ -n "$quick" ]; then counts="10000 100000"; else counts="10000 100000 1000000"; fi
+	# One source tree grows to each count in turn: objs/DDDD/oDDDDFFF,
+	# 1000 entries a directory.  They are symlinks (each pointing to its
+	# own name), so each is a distinct small blob with no data block:
+	# made and removed far faster than files.  The tree goes on tmpfs when
+	# /dev/shm has room (1M entries take about 1.1 GB of kernel memory
+	# there); the stores stay under $tmp.
+	if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+		[ "$(df -Pk /dev/shm | awk 'NR == 2 {print $4}')" -gt 4000000 ]; then
+		shm=$(mktemp -d /dev/shm/snap-bench-objs.XXXXXX)
+		trap 'rm -rf "$tmp" "$shm"' EXIT
+		objs=$shm/objs
+	else
+		objs=$tmp/objs
+	fi
+	mkdir -p "$objs"
+	dirs=0
+	for n in $counts; do
+		to=$((n / 1000))
+		say "bench: a store of $n small objects"
+		(
+			cd "$objs"
+			for d in $(seq -f %04g $dirs $((to - 1))); do
+				mkdir "$d"
+				(cd "$d" && seq -f "o$d%03g" 0 999 | xargs ln -s -t .)
+			done
+		)
+		dirs=$to
+		st=$tmp/lk$n
+		snap-init -q "$st"
+		time_once "lk_build$n" /dev/null snap-write-tree --store "$st" -q "$objs"
+		snap-cat-file --store "$st" --batch-check --batch-all-objects | wc -l > "$tmp/lk_objects$n"
+		if [ "$n" = 10000 ]; then
+			# The samples, the same for every store: the 10,000 blobs of
+			# this first store (present in each), ordered by the second
+			# half of their ids so that the lookups jump about the id
+			# space; and 10,000 random ids.
+			snap-cat-file --store "$st" --batch-check --batch-all-objects |
+				awk '$2 == "blob" { print substr($1, 33), $1 }' | sort | awk '{ print $2 }' > "$tmp/present"
+			[ "$(wc -l < "$tmp/present")" = 10000 ] || { say "bench: the first store does not hold 10,000 blobs"; exit 1; }
+			head -c 320000 /dev/urandom | od -An -v -tx1 | tr -d ' \n' | fold -w 64 |
+				awk 'length($0) == 64' > "$tmp/absent"
+		fi
+		snap-cat-file --store "$st" --batch-check < "$tmp/present" > "$tmp/out"
+		[ "$(grep -c ' missing$' "$tmp/out" || :)" = 0 ] || { say "bench: a present id was reported missing in $st"; exit 1; }
+		snap-cat-file --store "$st" --batch-check < "$tmp/absent" > "$tmp/out"
+		[ "$(grep -c ' missing$' "$tmp/out" || :)" = 10000 ] || { say "bench: an absent id was found in $st"; exit 1; }
+		mb "$st" > "$tmp/lk_mb$n"
+	done
+	# The stores take turns, round after round, so that a slower moment of
+	# the machine falls on all of them alike; the median of 7 rounds.
+	sync
+	round=0
+	while [ $round -lt 7 ]; do
+		for n in $counts; do
+			for k in empty:/dev/null hit:"$tmp/present" miss:"$tmp/absent"; do
+				ns_run "lk_${k%%:*}$n" "${k#*:}" snap-cat-file --store "$tmp/lk$n" --batch-check
+			done
+		done
+		round=$((round + 1))
+	done
+	# On tmpfs, removing the tree frees memory and slows no later step.
+	[ -z "${shm:-}" ] || rm -rf "$shm"
+
+	us_per() { # NAME N: (run - empty run) / 10,000 lookups, in microseconds
+		awk -v t="$(ns_of "$1$2")" -v e="$(ns_of "lk_empty$2")" 'BEGIN { printf "%.2f", (t - e) / 10000 / 1000 }'
+	}
+	echo
+	echo "## Object lookups: snap-cat-file --batch-check of 10,000 present and 10,000 absent ids (median of 7)"
+	echo
+	echo "| blobs stored (symlinks) | objects in store | build: snap-write-tree s | store MB | start ms | present µs / lookup | absent µs / lookup | present vs 10k |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for n in $counts; do
+		awk -v e="$(ns_of "lk_empty$n")" -v n="$n" -v o="$(cat "$tmp/lk_objects$n")" \
+			-v b="$(sec_of "lk_build$n")" -v m="$(cat "$tmp/lk_mb$n")" \
+			-v h="$(us_per lk_hit "$n")" -v a="$(us_per lk_miss "$n")" -v h0="$(us_per lk_hit 10000)" 'BEGIN {
+			printf "| %d | %d | %s | %s | %.1f | %s | %s | %.2fx |\n", n, o, b, m, e / 1e6, h, a, (h0 > 0 ? h / h0 : 0)
+		}'
+	done
 fi
 
 echo
