@@ -2,11 +2,11 @@
 # make bench: snap against b3sum, zstd, tar | zstd, restic, borg and git,
 # on the same data in the same run.  Prints Markdown tables.
 #
-#   BENCH_QUICK=1   small data (/usr/include, 128 MiB file, lookups at
-#                   10k and 100k objects), one run each
+#   BENCH_QUICK=1   small data (/usr/include, 128 MiB file, 10k bundles,
+#                   lookups at 10k and 100k objects), one run each
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
-#                   file, big1pct, tree, lookups
+#                   file, big1pct, tree, lookups, bundles
 #
 # Only ratios from one run mean anything: CPU speed drifts between runs.
 set -eu
@@ -19,8 +19,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|big1pct|tree|lookups) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups)\n' "$s" >&2
+	file|big1pct|tree|lookups|bundles) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -89,6 +89,7 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", b / s / 1e6;
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }'; }
 mb() { du -sm "$1" | awk '{print $1}'; }
 bytes_of() { du -sb "$1" | awk '{print $1}'; }        # apparent size
+disk_of() { du -sk "$1" | awk '{print $1 * 1024}'; }  # blocks used
 park_cmd() { printf "mv '%s' \"%s/%s.\$(date +%%s%%N)\" 2>/dev/null; " "$1" "$park" "$(basename "$1")"; }
 
 say "bench: data and stores under $tmp ($runs run(s) each)"
@@ -435,6 +436,74 @@ if want lookups; then
 			printf "| %d | %d | %s | %s | %.1f | %s | %s | %.2fx |\n", n, o, b, m, e / 1e6, h, a, (h0 > 0 ? h / h0 : 0)
 		}'
 	done
+fi
+
+# ---- 5. sync bundles: import speed and bytes stored ----
+if want bundles; then
+	if [ -n "$quick" ]; then nb=10000; else nb=100000; fi
+	echo
+	echo "## $nb sync bundles (JSON Lines): import and bytes stored"
+	echo
+	echo "| command | seconds | bundles/s | peak RSS MiB | bytes/bundle on disk | bytes/bundle (apparent) |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	if ! have snap-bundle-import; then
+		say "bench: snap-bundle-import is not built: the bundles section is skipped"
+		echo "| snap-bundle-import | skipped: snap-bundle-import is not built yet |"
+	else
+		say "bench: making $nb bundles"
+		# Bundle N: sequence N, 1 to 3 small operations on table t.
+		awk -v n=$nb 'BEGIN {
+			split("insert update delete", kind, " ")
+			for (s = 1; s <= n; s++) {
+				ops = ""
+				for (j = 0; j <= s % 3; j++) {
+					id = s * 3 + j
+					ops = ops (j ? "," : "") sprintf("{\"op\":\"%s\",\"table\":\"t\",\"row\":{\"id\":%d,\"v\":\"value %d of bundle %d\"}}", kind[(s + j) % 3 + 1], id, id * 7919 % 100003, s)
+				}
+				printf "{\"sequence\":%d,\"operations\":[%s]}\n", s, ops
+			}
+		}' > "$tmp/bundles.jsonl"
+		jbytes=$(stat -c %s "$tmp/bundles.jsonl")
+
+		bun_row() { # LABEL RESULT STORE [norate]
+			awk -v l="$1" -v s="$(sec_of "$2")" -v r="$(rss_of "$2")" -v n=$nb -v norate="${4:-}" \
+				-v d="$(disk_of "$3")" -v b="$(bytes_of "$3")" 'BEGIN {
+				rate = norate != "" ? "-" : s > 0 ? sprintf("%.0f", n / s) : "inf"
+				printf "| %s | %s | %s | %s | %.0f | %.0f |\n", l, s, rate, r, d / n, b / n
+			}'
+		}
+		BENCH_PREPARE="$(park_cmd "$tmp/bun")snap-init -q '$tmp/bun'" \
+			time_cmd bun_snap env SNAP_DIR="$tmp/bun" snap-bundle-import --format jsonl "$tmp/bundles.jsonl"
+		bun_row "snap-bundle-import --format jsonl (one file)" bun_snap "$tmp/bun"
+
+		if have git; then
+			# The same bundles as one file each (made before timing):
+			# bfiles/DDD/FFF, 1000 a directory.
+			mkdir -p "$tmp/bfiles"
+			(
+				cd "$tmp/bfiles"
+				seq -f %03g 0 $(((nb - 1) / 1000)) | xargs mkdir
+				awk '{ f = sprintf("%03d/%03d", (NR - 1) / 1000, (NR - 1) % 1000); print > f; close(f); print f > "../bpaths" }' "$tmp/bundles.jsonl"
+			)
+			# One run: each leaves $nb loose objects, slow to delete later.
+			git init -q "$tmp/bgit"
+			time_once bun_git "$tmp/bpaths" sh -c "cd '$tmp/bfiles' && git --git-dir='$tmp/bgit/.git' hash-object -w --stdin-paths > '$tmp/bids'"
+			bun_row "git hash-object -w --stdin-paths (one file each, loose; one run)" bun_git "$tmp/bgit/.git/objects"
+			# git gc packs only what a commit reaches: commit the blobs
+			# (not timed), then time git gc.
+			awk 'NR == FNR { id[FNR] = $1; next } { printf "100644 %s\t%s\n", id[FNR], $0 }' "$tmp/bids" "$tmp/bpaths" |
+				git --git-dir="$tmp/bgit/.git" update-index --add --index-info
+			t=$(git --git-dir="$tmp/bgit/.git" write-tree)
+			c=$(git --git-dir="$tmp/bgit/.git" -c user.name=b -c user.email=b@b commit-tree -m bundles "$t")
+			git --git-dir="$tmp/bgit/.git" update-ref refs/heads/main "$c"
+			time_once bun_gc /dev/null git --git-dir="$tmp/bgit/.git" gc -q
+			bun_row "then git gc (the gc's time; packed, with deltas)" bun_gc "$tmp/bgit/.git/objects" norate
+		else
+			echo "| git | $(missing git) |"
+		fi
+		echo
+		echo "Input: $nb bundles, $jbytes bytes of JSON Lines ($((jbytes / nb)) bytes a bundle)."
+	fi
 fi
 
 echo
