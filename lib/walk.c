@@ -107,7 +107,8 @@ static void visit_bundles(struct walker *w, const struct item *it, const struct 
 		have_last = bundle_snapshot_last(w->odb, &s->parents[0], &last, &w->msg) == 0;
 	}
 	for (i = 0; i < s->nr_bundles; i++) {
-		struct item b = { s->bundles[i], it->oid, 1, OBJ_BUNDLE };
+		struct item b = { .oid = s->bundles[i], .from = it->oid, .has_from = 1,
+				  .want = OBJ_BUNDLE };
 		int first = oidset_insert(w->seen, &b.oid);
 		uint64_t size;
 
