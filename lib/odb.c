@@ -94,6 +94,7 @@ struct odb {
 	size_t pset_size;
 	struct strbuf path;	/* scratch for object paths */
 	ZSTD_CCtx *cctx;
+	ZSTD_CCtx *list_cctx;	/* for chunk lists, written beside other objects */
 	/* Decompression contexts not in use; streams may run on any thread. */
 	pthread_mutex_t dctx_lock;
 	ZSTD_DCtx **dctx_free;
@@ -254,6 +255,7 @@ void odb_close(struct odb *odb)
 	free(odb->pending);
 	free(odb->pset);
 	ZSTD_freeCCtx(odb->cctx);
+	ZSTD_freeCCtx(odb->list_cctx);
 	while (odb->nr_dctx_free)
 		ZSTD_freeDCtx(odb->dctx_free[--odb->nr_dctx_free]);
 	free(odb->dctx_free);
@@ -948,8 +950,7 @@ int odb_read(struct odb *odb, const struct snap_oid *oid,
 
 struct writer {
 	struct odb *odb;
-	ZSTD_CCtx *cctx;	/* odb->cctx, or the writer's own */
-	int own_cctx;
+	ZSTD_CCtx *cctx;	/* odb->cctx or odb->list_cctx */
 	int fd;
 	struct strbuf tmp;
 	struct snap_hash_ctx hash;
@@ -979,10 +980,11 @@ static int writer_flush(struct writer *w, ZSTD_inBuffer *in,
 /*
  * Starts a frame in a new temporary file with hdr (not hashed here).
  * size is the payload's length, or SIZE_UNKNOWN: then the frame does not
- * record its content size.  own_cctx: a compression context of the
- * writer's own, for a frame written while odb->cctx may be in use.
+ * record its content size.  cctx is the odb's compression context to
+ * use (created on first use): a chunk list has one apart, as it is
+ * written while other objects are.
  */
-static int writer_start(struct writer *w, struct odb *odb, int own_cctx,
+static int writer_start(struct writer *w, struct odb *odb, ZSTD_CCtx **cctx,
 			const char *hdr, size_t hlen, uint64_t size,
 			struct strbuf *err)
 {
@@ -998,16 +1000,11 @@ static int writer_start(struct writer *w, struct odb *odb, int own_cctx,
 	if (ret < 0)
 		return ret;
 
-	if (own_cctx) {
-		w->cctx = ZSTD_createCCtx();
-		w->own_cctx = 1;
-	} else {
-		if (!odb->cctx)
-			odb->cctx = ZSTD_createCCtx();
-		w->cctx = odb->cctx;
-	}
-	if (!w->cctx)
+	if (!*cctx)
+		*cctx = ZSTD_createCCtx();
+	if (!*cctx)
 		BUG("ZSTD_createCCtx failed");
+	w->cctx = *cctx;
 	ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, odb->store->level);
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);
@@ -1046,7 +1043,7 @@ static int writer_begin(struct writer *w, struct odb *odb,
 {
 	char hdr[SNAP_HDR_MAX];
 	size_t hlen = object_header_format(hdr, type, size);
-	int ret = writer_start(w, odb, 0, hdr, hlen, size, err);
+	int ret = writer_start(w, odb, &odb->cctx, hdr, hlen, size, err);
 
 	hash_object_start(&w->hash, type, size, NULL);
 	return ret;
@@ -1072,10 +1069,6 @@ static int writer_feed_raw(struct writer *w, const void *buf, size_t len,
 
 static void writer_abort(struct writer *w)
 {
-	if (w->own_cctx)
-		ZSTD_freeCCtx(w->cctx);
-	w->cctx = NULL;
-	w->own_cctx = 0;
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp.len)
@@ -1802,7 +1795,7 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 
 	chunker_init(&ch, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
 	odb_batch_begin(odb);
-	ret = writer_start(&list, odb, 1, hdr, chunk_list_header_format(hdr, size),
+	ret = writer_start(&list, odb, &odb->list_cctx, hdr, chunk_list_header_format(hdr, size),
 			   SIZE_UNKNOWN, err);
 	hash_object_start(&whole, OBJ_BLOB, size, NULL);
 	while (ret == 0) {
@@ -1824,7 +1817,8 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 			break;
 		n = chunker_cut(&ch, buf + start, have - start);
 		hash_update(&whole, buf + start, n);
-		ret = odb_write_owned(odb, OBJ_BLOB, xmemdup(buf + start, n), n, &chunk, err);
+		/* Copied only when new: a chunk stored already costs a lookup. */
+		ret = odb_write_buf(odb, OBJ_BLOB, buf + start, n, &chunk, err);
 		if (ret == 0)
 			ret = writer_feed_raw(&list, line, chunk_list_line_format(line, &chunk, n), err);
 		start += n;
