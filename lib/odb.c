@@ -397,7 +397,6 @@ struct odb_stream {
 	 * while the chunks it names are streamed in order through sub.
 	 */
 	int chunked;
-	int plain_only;		/* a chunk: refuse a chunk list */
 	struct odb_stream *sub;	/* the chunk being read, or NULL */
 	char lbuf[4096];	/* list bytes decoded, not yet parsed */
 	size_t lpos, llen;
@@ -613,7 +612,6 @@ static int stream_open(struct odb *odb, const struct snap_oid *oid,
 			goto fail;
 		}
 		st->chunked = 1;
-		st->plain_only = plain_only;
 		st->total = sz;
 		hash_object_start(&st->hash, OBJ_BLOB, sz, NULL);
 		st->llen = have - (size_t)hlen;
