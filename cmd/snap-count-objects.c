@@ -12,7 +12,8 @@
 static const char usage_str[] =
 "usage: snap-count-objects [--json]\n"
 "\n"
-"Prints the objects of the store by type (count, logical bytes), loose\n"
+"Prints the objects of the store by type (count, logical bytes), chunked\n"
+"blobs (their chunks counted as blobs), loose\n"
 "and packed objects and their bytes on disk, the compression ratio\n"
 "(logical / on disk), unreachable objects, and the deduplication ratio:\n"
 "the file bytes all reachable snapshots reference, each snapshot counted\n"
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
 		count += st.types[t].count;
 		bytes += st.types[t].bytes;
 	}
+	count += st.chunked.count;
 	disk = st.loose_disk + st.pack_disk;
 	if (json) {
 		printf("{");
@@ -68,6 +70,9 @@ int main(int argc, char **argv)
 			printf("\"%s\":{\"count\":%llu,\"bytes\":%llu},", names[t],
 			       (unsigned long long)st.types[t].count,
 			       (unsigned long long)st.types[t].bytes);
+		printf("\"chunked\":{\"count\":%llu,\"bytes\":%llu},",
+		       (unsigned long long)st.chunked.count,
+		       (unsigned long long)st.chunked.bytes);
 		printf("\"objects\":%llu,\"bytes\":%llu,\"disk_bytes\":%llu,"
 		       "\"loose\":{\"count\":%llu,\"disk_bytes\":%llu},"
 		       "\"packs\":{\"count\":%llu,\"objects\":%llu,\"disk_bytes\":%llu},"
@@ -88,6 +93,9 @@ int main(int argc, char **argv)
 			printf("%-9s %llu objects, %llu bytes\n", names[t],
 			       (unsigned long long)st.types[t].count,
 			       (unsigned long long)st.types[t].bytes);
+		printf("chunked   %llu blobs, %llu bytes, stored as the blobs above\n",
+		       (unsigned long long)st.chunked.count,
+		       (unsigned long long)st.chunked.bytes);
 		printf("total     %llu objects, %llu bytes, %llu bytes on disk\n",
 		       (unsigned long long)count, (unsigned long long)bytes,
 		       (unsigned long long)disk);

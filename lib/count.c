@@ -111,10 +111,18 @@ static int count_one(const struct snap_oid *oid, void *data)
 	struct counter *c = data;
 	enum object_type type;
 	uint64_t size;
+	int chunked;
 
-	if (odb_read_header(c->odb, oid, &type, &size, &c->err) < 0) {
+	if (odb_read_info(c->odb, oid, &type, &size, &chunked, &c->err) < 0) {
 		c->failed = 1;
 		return 1;
+	}
+	if (chunked) {
+		c->st->chunked.count++;
+		c->st->chunked.bytes += size;
+		if (!oidset_contains(c->reachable, oid))
+			c->st->unreachable_count++;
+		return 0;
 	}
 	c->st->types[type].count++;
 	c->st->types[type].bytes += size;

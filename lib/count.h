@@ -18,7 +18,12 @@ struct count_type {
 };
 
 struct count_stats {
-	struct count_type types[5];	/* by enum object_type */
+	/*
+	 * By enum object_type, the objects that hold bytes: a chunked blob's
+	 * chunks count as blobs, its chunk list not (its bytes are theirs).
+	 */
+	struct count_type types[5];
+	struct count_type chunked;	/* chunked blobs, and their full sizes */
 	uint64_t loose_count, loose_disk;
 	uint64_t packs, packed_count, pack_disk;
 	uint64_t unreachable_count, unreachable_bytes;

@@ -33,6 +33,7 @@ struct fsck {
 	size_t nr_all, alloc_all;
 	unsigned char *types;		/* their types, OBJ_NONE when unreadable */
 	struct oidset referenced;	/* ids some object refers to */
+	struct oidset missing_chunks;	/* reported already */
 	size_t next;			/* the next object to verify */
 	size_t done;
 };
@@ -109,6 +110,85 @@ static void note_references(struct fsck *f, enum object_type type,
 	strbuf_release(&err);
 }
 
+/* Reports a missing chunk once, whichever phase meets it first. */
+static void report_missing_chunk(struct fsck *f, const struct snap_oid *chunk,
+				 const struct snap_oid *blob)
+{
+	struct strbuf msg = STRBUF_INIT;
+	int fresh;
+
+	pthread_mutex_lock(&f->lock);
+	fresh = oidset_insert(&f->missing_chunks, chunk);
+	pthread_mutex_unlock(&f->lock);
+	if (!fresh)
+		return;
+	strbuf_addf(&msg, "a chunk of blob %s", oid_to_hex(blob));
+	report(f, FSCK_ERROR, "missing-chunk", oid_to_hex(chunk), msg.buf, FSCK_BIT_MISSING);
+	strbuf_release(&msg);
+}
+
+struct chunk_check {
+	struct fsck *f;
+	const struct snap_oid *blob;
+	int missing;
+};
+
+static void check_chunk(const struct snap_oid *chunk, uint64_t size, void *data)
+{
+	struct chunk_check *cc = data;
+
+	(void)size;
+	pthread_mutex_lock(&cc->f->lock);
+	oidset_insert(&cc->f->referenced, chunk);
+	pthread_mutex_unlock(&cc->f->lock);
+	if (!odb_has(cc->f->odb, chunk)) {
+		report_missing_chunk(cc->f, chunk, cc->blob);
+		cc->missing++;
+	}
+}
+
+/*
+ * A chunked blob: its list is checked and each chunk looked up; then,
+ * when all are there and blobs are read, the whole is read through (each
+ * chunk against its id, the whole against the blob's).  A corrupt chunk
+ * is reported by its own check too; here it names the blob it breaks.
+ */
+static void verify_chunked(struct fsck *f, const struct snap_oid *oid, char *buf,
+			   size_t bufsize)
+{
+	struct chunk_check cc = { f, oid, 0 };
+	struct strbuf err = STRBUF_INIT;
+	struct odb_stream *st;
+	struct snap_oid chunk;
+	size_t got;
+	int ret, missing;
+
+	ret = odb_chunks_each(f->odb, oid, check_chunk, &cc, &err);
+	if (ret < 0) {
+		if (ret != SNAP_ENOTFOUND)
+			report(f, FSCK_ERROR, "bad-chunk-list", oid_to_hex(oid), err.buf,
+			       FSCK_BIT_CORRUPT);
+		goto out;
+	}
+	if (cc.missing || f->o->connectivity_only)
+		goto out;
+	ret = odb_stream_open(f->odb, oid, &st, NULL, NULL, &err);
+	if (ret < 0)
+		goto out;
+	do
+		ret = odb_stream_read(st, buf, bufsize, &got, &err);
+	while (ret == 0 && got);
+	if (ret < 0 && odb_stream_bad_chunk(st, &chunk, &missing) && missing)
+		report_missing_chunk(f, &chunk, oid);	/* gone since the lookup */
+	else if (ret < 0)
+		report(f, FSCK_ERROR, odb_stream_bad_chunk(st, &chunk, &missing)
+		       ? "corrupt-chunk" : "bad-chunk-list", oid_to_hex(oid), err.buf,
+		       FSCK_BIT_CORRUPT);
+	odb_stream_close(st);
+out:
+	strbuf_release(&err);
+}
+
 /* Reads one object through, verifying its id; parses trees and snapshots. */
 static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 {
@@ -121,6 +201,13 @@ static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 	int ret, keep;
 
 	ret = odb_stream_open(f->odb, oid, &st, &type, &size, &err);
+	if (ret == 0 && odb_stream_chunked(st)) {
+		odb_stream_close(st);
+		f->types[idx] = (unsigned char)type;
+		verify_chunked(f, oid, buf, bufsize);
+		strbuf_release(&err);
+		return;
+	}
 	if (ret == 0) {
 		keep = type == OBJ_TREE || type == OBJ_SNAPSHOT || type == OBJ_BUNDLE;
 		if (keep && size > (type == OBJ_TREE ? TREE_MAX_SIZE : type == OBJ_SNAPSHOT ?
@@ -289,6 +376,13 @@ static void walk_problem(const struct walk_problem *p, void *data)
 		strbuf_addstr(&msg, p->detail);
 	if (!strcmp(p->check, "missing"))
 		report(f, FSCK_ERROR, "missing-object", oid_to_hex(p->oid), msg.buf, FSCK_BIT_MISSING);
+	else if (!strcmp(p->check, "missing-chunk"))
+		report_missing_chunk(f, p->oid, p->from);
+	else if (!strcmp(p->check, "bad-chunk-list") || !strcmp(p->check, "corrupt-chunk")) {
+		if (given)	/* else phase 1 reported it already */
+			report(f, FSCK_ERROR, p->check, oid_to_hex(p->oid), p->detail,
+			       FSCK_BIT_CORRUPT);
+	}
 	else if (!strcmp(p->check, "wrong-type"))
 		report(f, FSCK_ERROR, "wrong-type", oid_to_hex(p->oid), msg.buf, FSCK_BIT_MISSING);
 	else if (!strcmp(p->check, "bundle-order"))
@@ -540,6 +634,7 @@ out:
 	free(f.types);
 	free(r.oids);
 	oidset_clear(&f.referenced);
+	oidset_clear(&f.missing_chunks);
 	oidset_clear(&reachable);
 	strbuf_release(&path);
 	pthread_mutex_destroy(&f.lock);

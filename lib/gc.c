@@ -119,7 +119,7 @@ static void walk_problem(const struct walk_problem *p, void *data)
 
 	if (g->problem.len)
 		return;
-	if (!strcmp(p->check, "missing"))
+	if (!strcmp(p->check, "missing") || !strcmp(p->check, "missing-chunk"))
 		strbuf_addf(&g->problem, "object '%s' is missing", oid_to_hex(p->oid));
 	else
 		strbuf_addf(&g->problem, "object '%s' is %s: %s", oid_to_hex(p->oid),
@@ -198,6 +198,7 @@ static int sweep_one(const struct snap_oid *oid, void *data)
 	struct strbuf path = STRBUF_INIT, tmp = STRBUF_INIT, err = STRBUF_INIT;
 	enum object_type type = OBJ_NONE;
 	uint64_t size = 0;
+	int chunked = 0;
 	struct stat st;
 
 	if (oidset_contains(&g->reachable, oid)) {
@@ -210,10 +211,10 @@ static int sweep_one(const struct snap_oid *oid, void *data)
 		g->st->objects_kept++;
 		goto out;
 	}
-	odb_read_header(g->odb, oid, &type, &size, &err);
+	odb_read_info(g->odb, oid, &type, &size, &chunked, &err);
 	if (g->o->dry_run) {
 		g->st->objects_removed++;
-		g->st->bytes_removed += size;
+		g->st->bytes_removed += chunked ? 0 : size;
 		g->st->files_freed += (uint64_t)st.st_size;
 		if (g->o->removed)
 			g->o->removed(oid, type, size, g->o->data);
@@ -232,7 +233,8 @@ static int sweep_one(const struct snap_oid *oid, void *data)
 	}
 	fsio_unlink(tmp.buf);
 	g->st->objects_removed++;
-	g->st->bytes_removed += size;
+	/* A chunk list's bytes are its chunks', counted as they go. */
+	g->st->bytes_removed += chunked ? 0 : size;
 	g->st->files_freed += (uint64_t)st.st_size;
 	if (g->o->removed)
 		g->o->removed(oid, type, size, g->o->data);
@@ -384,13 +386,15 @@ static int repack(struct gc *g, struct strbuf *err)
 		}
 	}
 	/* Reachable loose objects go into the new pack as they are. */
+	/* Chunk lists stay loose (docs/FORMAT.md). */
 	for (i = 0; i < g->nr_loose_keep && ret == 0 && !g->o->dry_run; i++) {
 		enum object_type type;
 		uint64_t size;
+		int chunked;
 
 		odb_loose_path(g->odb, &g->loose_keep[i], &path);
-		if (odb_read_header(g->odb, &g->loose_keep[i], &type, &size, err) < 0 ||
-		    size > PACK_OBJECT_MAX) {
+		if (odb_read_info(g->odb, &g->loose_keep[i], &type, &size, &chunked, err) < 0 ||
+		    size > PACK_OBJECT_MAX || chunked) {
 			strbuf_reset(err);
 			continue;
 		}

@@ -2,6 +2,7 @@
  * The object database over loose objects.  Formats: docs/FORMAT.md.
  */
 #include "odb.h"
+#include "chunk.h"
 #include "error.h"
 #include "fsio.h"
 #include "hash.h"
@@ -36,7 +37,7 @@ struct pending {
  * and drops those already stored; worker threads compress the rest and
  * append them to the batch's pack.  A bounded queue keeps memory flat.
  */
-#define BULK_QUEUE_MAX (64u << 20)
+#define BULK_QUEUE_MAX (16u << 20)
 #define BULK_THREADS_MAX 16
 
 struct job {
@@ -55,6 +56,7 @@ struct bulk {
 	pthread_cond_t work, room;
 	struct job *head, *tail;
 	size_t queued;
+	size_t inflight;		/* jobs queued and not yet packed */
 	int stop;
 	int failed;
 	struct strbuf err;
@@ -92,6 +94,7 @@ struct odb {
 	size_t pset_size;
 	struct strbuf path;	/* scratch for object paths */
 	ZSTD_CCtx *cctx;
+	ZSTD_CCtx *list_cctx;	/* for chunk lists, written beside other objects */
 	/* Decompression contexts not in use; streams may run on any thread. */
 	pthread_mutex_t dctx_lock;
 	ZSTD_DCtx **dctx_free;
@@ -252,6 +255,7 @@ void odb_close(struct odb *odb)
 	free(odb->pending);
 	free(odb->pset);
 	ZSTD_freeCCtx(odb->cctx);
+	ZSTD_freeCCtx(odb->list_cctx);
 	while (odb->nr_dctx_free)
 		ZSTD_freeDCtx(odb->dctx_free[--odb->nr_dctx_free]);
 	free(odb->dctx_free);
@@ -388,6 +392,20 @@ struct odb_stream {
 	struct snap_oid oid;
 	struct strbuf path;
 	int failed;
+	/*
+	 * A chunked blob: the frame is its chunk list, read a line at a time
+	 * while the chunks it names are streamed in order through sub.
+	 */
+	int chunked;
+	struct odb_stream *sub;	/* the chunk being read, or NULL */
+	char lbuf[4096];	/* list bytes decoded, not yet parsed */
+	size_t lpos, llen;
+	uint64_t listed;	/* sum of the chunk sizes read so far */
+	int chunk_failed;	/* the failure was in chunk bad_chunk */
+	int chunk_missing;
+	struct snap_oid bad_chunk;
+	struct snap_oid cur;	/* the chunk sub reads */
+	uint64_t total;		/* the blob's size */
 };
 
 static int corrupt(struct odb_stream *st, struct strbuf *err, const char *why)
@@ -446,10 +464,9 @@ static int decode(struct odb_stream *st, void *out, size_t cap, size_t *got,
 	return 0;
 }
 
-/* Called once the declared payload has been handed out. */
-static int finish(struct odb_stream *st, struct strbuf *err)
+/* Checks that the frame ends here and nothing follows it. */
+static int finish_frame(struct odb_stream *st, struct strbuf *err)
 {
-	struct snap_oid actual;
 	char extra;
 	size_t got;
 	int ret;
@@ -465,21 +482,54 @@ static int finish(struct odb_stream *st, struct strbuf *err)
 	}
 	if (st->in.pos < st->in.size || st->left > 0)
 		return corrupt(st, err, "trailing bytes after the compressed frame");
+	return 0;
+}
+
+/* Called once the declared payload has been handed out. */
+static int finish(struct odb_stream *st, struct strbuf *err)
+{
+	struct snap_oid actual;
+	int ret = finish_frame(st, err);
+
+	if (ret < 0)
+		return ret;
 	hash_final(&st->hash, &actual);
 	if (oid_cmp(&actual, &st->oid))
 		return corrupt(st, err, "hash mismatch");
 	return 0;
 }
 
-int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
-		    struct odb_stream **out, enum object_type *type,
-		    uint64_t *size, struct strbuf *err)
+/*
+ * Parses the header a stored frame starts with: an object's, or a chunk
+ * list's (then *list is set and the type is blob).  Returns as
+ * object_header_parse does.
+ */
+static int stored_header_parse(const char *buf, size_t len, enum object_type *type,
+			       uint64_t *size, int *list)
+{
+	int n = object_header_parse(buf, len, type, size);
+
+	*list = 0;
+	if (n != -1)
+		return n;
+	n = chunk_list_header_parse(buf, len, size);
+	if (n > 0) {
+		*list = 1;
+		*type = OBJ_BLOB;
+	}
+	return n;
+}
+
+/* Opens a stream; plain_only refuses a chunk list (for a chunk). */
+static int stream_open(struct odb *odb, const struct snap_oid *oid,
+		       struct odb_stream **out, enum object_type *type,
+		       uint64_t *size, int plain_only, struct strbuf *err)
 {
 	struct odb_stream *st = xcalloc(1, sizeof(*st));
 	enum object_type t = OBJ_NONE;
 	uint64_t sz = 0;
 	size_t have = 0;
-	int hlen = 0, ret;
+	int hlen = 0, list = 0, ret;
 
 	st->odb = odb;
 	st->oid = *oid;
@@ -545,7 +595,7 @@ int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 		if (ret < 0)
 			goto fail;
 		have += got;
-		hlen = object_header_parse(st->pend, have, &t, &sz);
+		hlen = stored_header_parse(st->pend, have, &t, &sz, &list);
 		if (hlen < 0 || (hlen == 0 && st->frame_done))
 			break;
 	}
@@ -553,11 +603,25 @@ int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 		ret = corrupt(st, err, "bad object header");
 		goto fail;
 	}
-	hash_init(&st->hash);
-	hash_update(&st->hash, st->pend, (size_t)hlen);
-	st->pend_pos = (size_t)hlen;
-	st->pend_len = have;
 	st->remaining = sz;
+	if (list) {
+		/* A chunked blob: verified against the hash of all its chunks. */
+		if (!st->own_fd || plain_only) {
+			ret = corrupt(st, err, st->own_fd ? "a chunk that is itself a chunk list"
+					       : "a chunk list in a pack");
+			goto fail;
+		}
+		st->chunked = 1;
+		st->total = sz;
+		hash_object_start(&st->hash, OBJ_BLOB, sz, NULL);
+		st->llen = have - (size_t)hlen;
+		memcpy(st->lbuf, st->pend + hlen, st->llen);
+	} else {
+		hash_init(&st->hash);
+		hash_update(&st->hash, st->pend, (size_t)hlen);
+		st->pend_pos = (size_t)hlen;
+		st->pend_len = have;
+	}
 	if (type)
 		*type = t;
 	if (size)
@@ -566,6 +630,153 @@ int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 	return 0;
 fail:
 	odb_stream_close(st);
+	return ret;
+}
+
+int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
+		    struct odb_stream **out, enum object_type *type,
+		    uint64_t *size, struct strbuf *err)
+{
+	return stream_open(odb, oid, out, type, size, 0, err);
+}
+
+/*
+ * The next line of a chunk list into line (*len bytes, LF included).
+ * Returns 1 for a line, 0 at the end of the list.
+ */
+static int list_line(struct odb_stream *st, char *line, size_t *len,
+		     struct strbuf *err)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char c;
+
+		if (st->lpos == st->llen) {
+			size_t got;
+			int ret = decode(st, st->lbuf, sizeof(st->lbuf), &got, err);
+
+			if (ret < 0)
+				return ret;
+			st->lpos = 0;
+			st->llen = got;
+			if (!got)
+				return n ? corrupt(st, err, "chunk list ends inside a line") : 0;
+		}
+		c = st->lbuf[st->lpos++];
+		if (n == CHUNK_LIST_LINE_MAX)
+			return corrupt(st, err, "chunk list line too long");
+		line[n++] = c;
+		if (c == '\n') {
+			*len = n;
+			return 1;
+		}
+	}
+}
+
+/* The next chunk of the list: its id and size. */
+static int list_next(struct odb_stream *st, struct snap_oid *oid, uint64_t *size,
+		     struct strbuf *err)
+{
+	char line[CHUNK_LIST_LINE_MAX];
+	size_t len = 0;
+	int ret = list_line(st, line, &len, err);
+
+	if (ret < 0)
+		return ret;
+	if (ret == 0)
+		return corrupt(st, err, "chunk list ends before the blob's size");
+	if (chunk_list_line_parse(line, len, oid, size) < 0)
+		return corrupt(st, err, "bad chunk list line");
+	if (*size > st->total - st->listed)
+		return corrupt(st, err, "chunk sizes add up to more than the blob's size");
+	st->listed += *size;
+	return 0;
+}
+
+/* Once the chunks add up to the blob: the list must end, the frame too. */
+static int list_end(struct odb_stream *st, struct strbuf *err)
+{
+	char line[CHUNK_LIST_LINE_MAX];
+	size_t len;
+	int ret = list_line(st, line, &len, err);
+
+	if (ret < 0)
+		return ret;
+	if (ret > 0)
+		return corrupt(st, err, "chunk sizes add up to more than the blob's size");
+	return finish_frame(st, err);
+}
+
+static int chunk_failure(struct odb_stream *st, const struct snap_oid *chunk,
+			 int missing, int ret, const struct strbuf *msg,
+			 struct strbuf *err)
+{
+	st->failed = 1;
+	st->chunk_failed = 1;
+	st->chunk_missing = missing;
+	st->bad_chunk = *chunk;
+	if (missing)
+		return snap_error(err, SNAP_ECORRUPT,
+				  "object '%s' is corrupt (%s): its chunk '%s' is missing",
+				  oid_to_hex(&st->oid), st->path.buf, oid_to_hex(chunk));
+	return snap_error(err, ret, "%s (a chunk of blob '%s')", msg->buf,
+			  oid_to_hex(&st->oid));
+}
+
+/* Reads a chunked blob: its chunks in list order, each one verified. */
+static int chunked_read(struct odb_stream *st, void *buf, size_t len,
+			size_t *got, struct strbuf *err)
+{
+	struct strbuf msg = STRBUF_INIT;
+	int ret = 0;
+
+	while (!*got) {
+		struct snap_oid chunk;
+		enum object_type t;
+		uint64_t want, sz;
+		size_t n;
+
+		if (!st->sub) {
+			if (st->listed == st->total) {
+				ret = list_end(st, err);
+				if (ret == 0)
+					ret = finish(st, err);
+				break;
+			}
+			ret = list_next(st, &chunk, &want, err);
+			if (ret < 0)
+				break;
+			ret = stream_open(st->odb, &chunk, &st->sub, &t, &sz, 1, &msg);
+			if (ret < 0) {
+				ret = chunk_failure(st, &chunk, ret == SNAP_ENOTFOUND, ret, &msg, err);
+				break;
+			}
+			if (t != OBJ_BLOB || sz != want) {
+				strbuf_addf(&msg, "object '%s' is a %s of %llu bytes, its list says "
+					    "a blob of %llu", oid_to_hex(&chunk), type_name(t),
+					    (unsigned long long)sz, (unsigned long long)want);
+				ret = chunk_failure(st, &chunk, 0, SNAP_ECORRUPT, &msg, err);
+				break;
+			}
+			st->cur = chunk;
+		}
+		ret = odb_stream_read(st->sub, buf, len, &n, &msg);
+		if (ret < 0) {
+			chunk = st->cur;
+			ret = chunk_failure(st, &chunk, 0, ret, &msg, err);
+			break;
+		}
+		if (!n) {
+			odb_stream_close(st->sub);
+			st->sub = NULL;
+			continue;
+		}
+		hash_update(&st->hash, buf, n);
+		st->remaining -= n;
+		*got = n;
+	}
+	strbuf_release(&msg);
 	return ret;
 }
 
@@ -578,6 +789,8 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 	*got = 0;
 	if (st->failed)
 		BUG("odb_stream_read after a failure");
+	if (st->chunked)
+		return chunked_read(st, buf, len, got, err);
 	if (st->pend_pos < st->pend_len) {
 		n = st->pend_len - st->pend_pos;
 		if (n > st->remaining)
@@ -603,10 +816,50 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 	return 0;
 }
 
+int odb_stream_chunked(const struct odb_stream *st)
+{
+	return st->chunked;
+}
+
+int odb_stream_bad_chunk(const struct odb_stream *st, struct snap_oid *chunk,
+			 int *missing)
+{
+	if (!st->chunk_failed)
+		return 0;
+	*chunk = st->bad_chunk;
+	*missing = st->chunk_missing;
+	return 1;
+}
+
+int odb_chunks_each(struct odb *odb, const struct snap_oid *oid,
+		    odb_chunk_fn fn, void *data, struct strbuf *err)
+{
+	struct odb_stream *st;
+	int ret = odb_stream_open(odb, oid, &st, NULL, NULL, err);
+
+	if (ret < 0)
+		return ret;
+	while (ret == 0 && st->chunked && st->listed < st->total) {
+		struct snap_oid chunk;
+		uint64_t size;
+
+		ret = list_next(st, &chunk, &size, err);
+		if (ret == 0)
+			fn(&chunk, size, data);
+	}
+	if (ret == 0 && st->chunked)
+		ret = list_end(st, err);
+	if (ret == 0)
+		ret = st->chunked;
+	odb_stream_close(st);
+	return ret;
+}
+
 void odb_stream_close(struct odb_stream *st)
 {
 	if (!st)
 		return;
+	odb_stream_close(st->sub);
 	if (st->fd >= 0 && st->own_fd)
 		close(st->fd);
 	if (st->dctx) {
@@ -624,6 +877,13 @@ void odb_stream_close(struct odb_stream *st)
 int odb_read_header(struct odb *odb, const struct snap_oid *oid,
 		    enum object_type *type, uint64_t *size, struct strbuf *err)
 {
+	return odb_read_info(odb, oid, type, size, NULL, err);
+}
+
+int odb_read_info(struct odb *odb, const struct snap_oid *oid,
+		  enum object_type *type, uint64_t *size, int *chunked,
+		  struct strbuf *err)
+{
 	struct odb_stream *st;
 	struct pack_record r;
 	struct pack *p;
@@ -640,12 +900,16 @@ int odb_read_header(struct odb *odb, const struct snap_oid *oid,
 			*type = r.type;
 		if (size)
 			*size = r.size;
+		if (chunked)
+			*chunked = 0;
 		return 0;
 	}
 	ret = odb_stream_open(odb, oid, &st, type, size, err);
-
-	if (ret == 0)
+	if (ret == 0) {
+		if (chunked)
+			*chunked = st->chunked;
 		odb_stream_close(st);
+	}
 	return ret;
 }
 
@@ -684,6 +948,7 @@ int odb_read(struct odb *odb, const struct snap_oid *oid,
 
 struct writer {
 	struct odb *odb;
+	ZSTD_CCtx *cctx;	/* odb->cctx or odb->list_cctx */
 	int fd;
 	struct strbuf tmp;
 	struct snap_hash_ctx hash;
@@ -696,7 +961,7 @@ static int writer_flush(struct writer *w, ZSTD_inBuffer *in,
 {
 	for (;;) {
 		ZSTD_outBuffer ob = { w->outbuf, w->outcap, 0 };
-		size_t r = ZSTD_compressStream2(w->odb->cctx, &ob, in, mode);
+		size_t r = ZSTD_compressStream2(w->cctx, &ob, in, mode);
 
 		if (ZSTD_isError(r))
 			return snap_error(err, SNAP_EIO, "compression failed: %s",
@@ -708,50 +973,56 @@ static int writer_flush(struct writer *w, ZSTD_inBuffer *in,
 	}
 }
 
-static int writer_begin(struct writer *w, struct odb *odb,
-			enum object_type type, uint64_t size, struct strbuf *err)
+#define SIZE_UNKNOWN UINT64_MAX
+
+/*
+ * Starts a frame in a new temporary file with hdr (not hashed here).
+ * size is the payload's length, or SIZE_UNKNOWN: then the frame does not
+ * record its content size.  cctx is the odb's compression context to
+ * use (created on first use): a chunk list has one apart, as it is
+ * written while other objects are.
+ */
+static int writer_start(struct writer *w, struct odb *odb, ZSTD_CCtx **cctx,
+			const char *hdr, size_t hlen, uint64_t size,
+			struct strbuf *err)
 {
-	char hdr[SNAP_HDR_MAX];
-	size_t hlen;
 	ZSTD_inBuffer in;
 	struct strbuf dir = STRBUF_INIT;
+	int ret;
 
 	memset(w, 0, sizeof(*w));
 	w->odb = odb;
 	w->fd = -1;
 	strbuf_init(&w->tmp, 0);
-	{
-		int ret = ensure_session(odb, err);
-		if (ret < 0)
-			return ret;
-	}
-	strbuf_init(&w->tmp, 0);
+	ret = ensure_session(odb, err);
+	if (ret < 0)
+		return ret;
 
-	if (!odb->cctx) {
-		odb->cctx = ZSTD_createCCtx();
-		if (!odb->cctx)
-			BUG("ZSTD_createCCtx failed");
-	}
-	ZSTD_CCtx_reset(odb->cctx, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_compressionLevel, odb->store->level);
-	ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_checksumFlag, 0);
-	hlen = hash_object_start(&w->hash, type, size, hdr);
-	ZSTD_CCtx_setPledgedSrcSize(odb->cctx, hlen + size);
+	if (!*cctx)
+		*cctx = ZSTD_createCCtx();
+	if (!*cctx)
+		BUG("ZSTD_createCCtx failed");
+	w->cctx = *cctx;
+	ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, odb->store->level);
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);
+	if (size != SIZE_UNKNOWN)
+		ZSTD_CCtx_setPledgedSrcSize(w->cctx, hlen + size);
 	/*
 	 * A large object: let zstd compress on a thread of its own while this
 	 * one reads and hashes.  The frame may differ; its content, and so the
 	 * id, does not.
 	 */
-	if (size >= ZSTD_WORKER_MIN) {
-		ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_nbWorkers, 1);
+	if (size != SIZE_UNKNOWN && size >= ZSTD_WORKER_MIN) {
+		ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, 1);
 		/* Small jobs keep the worker's buffers, and so memory, small. */
-		ZSTD_CCtx_setParameter(odb->cctx, ZSTD_c_jobSize, 2 << 20);
+		ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_jobSize, 2 << 20);
 	}
 
 	store_path(odb->store, &dir, "objects/tmp");
 	w->fd = fsio_mktemp(dir.buf, "obj-", &w->tmp);
 	if (w->fd < 0) {
-		int ret = snap_error_errno(err, "cannot create a temporary file in '%s'", dir.buf);
+		ret = snap_error_errno(err, "cannot create a temporary file in '%s'", dir.buf);
 		strbuf_release(&dir);
 		return ret;
 	}
@@ -764,12 +1035,33 @@ static int writer_begin(struct writer *w, struct odb *odb,
 	return writer_flush(w, &in, ZSTD_e_continue, err);
 }
 
+/* Starts an object of a known type and size; the id is hashed as it goes. */
+static int writer_begin(struct writer *w, struct odb *odb,
+			enum object_type type, uint64_t size, struct strbuf *err)
+{
+	char hdr[SNAP_HDR_MAX];
+	size_t hlen = object_header_format(hdr, type, size);
+	int ret = writer_start(w, odb, &odb->cctx, hdr, hlen, size, err);
+
+	hash_object_start(&w->hash, type, size, NULL);
+	return ret;
+}
+
 static int writer_feed(struct writer *w, const void *buf, size_t len,
 		       struct strbuf *err)
 {
 	ZSTD_inBuffer in = { buf, len, 0 };
 
 	hash_update(&w->hash, buf, len);
+	return writer_flush(w, &in, ZSTD_e_continue, err);
+}
+
+/* Compresses bytes that are not part of the id (a chunk list's). */
+static int writer_feed_raw(struct writer *w, const void *buf, size_t len,
+			   struct strbuf *err)
+{
+	ZSTD_inBuffer in = { buf, len, 0 };
+
 	return writer_flush(w, &in, ZSTD_e_continue, err);
 }
 
@@ -882,7 +1174,13 @@ static int finish_pack(struct odb *odb, struct strbuf *err)
 	return ret;
 }
 
-/* Makes the pending objects durable, then visible (see odb.h). */
+static int bulk_drain(struct odb *odb, struct strbuf *err);
+
+/*
+ * Makes the pending objects durable, then visible (see odb.h).  A chunk
+ * list is pending while its chunks may still be queued for a pack: those
+ * are packed and their pack made durable and visible first.
+ */
 static int flush_batch(struct odb *odb, struct strbuf *err)
 {
 	struct strbuf final = STRBUF_INIT, dir = STRBUF_INIT;
@@ -891,6 +1189,11 @@ static int flush_batch(struct odb *odb, struct strbuf *err)
 
 	if (!odb->nr_pending)
 		return 0;
+	if (odb->bulk) {
+		ret = bulk_drain(odb, err);
+		if (ret < 0)
+			return ret;
+	}
 	store_path(odb->store, &dir, "objects/tmp");
 	fd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsio_syncfs(fd) < 0) {
@@ -1038,6 +1341,7 @@ static void *bulk_worker(void *arg)
 			bulk_fail(b, &err);
 		pthread_mutex_lock(&b->lock);
 		b->queued -= j->len;
+		b->inflight--;
 		pthread_cond_broadcast(&b->room);
 		pthread_mutex_unlock(&b->lock);
 		free(j->buf);
@@ -1120,6 +1424,26 @@ static int bulk_stop(struct odb *odb, struct strbuf *err)
 	return ret;
 }
 
+/* Waits until everything queued is packed, then closes the pack. */
+static int bulk_drain(struct odb *odb, struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+	int ret = 0;
+
+	pthread_mutex_lock(&b->lock);
+	while (b->inflight && !b->failed)
+		pthread_cond_wait(&b->room, &b->lock);
+	if (b->failed)
+		ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
+	pthread_mutex_unlock(&b->lock);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&b->pack_lock);
+	ret = finish_pack(odb, err);
+	pthread_mutex_unlock(&b->pack_lock);
+	return ret;
+}
+
 /*
  * Queues a payload (ownership passes to the queue) under its known id.
  * Fails with the first error a worker met, if any.
@@ -1148,6 +1472,7 @@ static int bulk_queue(struct odb *odb, const struct snap_oid *oid,
 		return ret;
 	}
 	b->queued += len;
+	b->inflight++;
 	if (b->tail)
 		b->tail->next = j;
 	else
@@ -1250,19 +1575,18 @@ done:
 	return 1;
 }
 
-static int writer_finish(struct writer *w, struct snap_oid *oid,
-			 struct strbuf *err)
+/*
+ * Puts a finished frame in place under oid (or keeps the copy there is),
+ * and frees the writer.
+ */
+static int writer_install(struct writer *w, const struct snap_oid *oid,
+			  struct strbuf *err)
 {
 	struct odb *odb = w->odb;
-	ZSTD_inBuffer in = { NULL, 0, 0 };
 	char hex[SNAP_OID_HEXSZ + 1];
 	struct strbuf final = STRBUF_INIT;
-	int ret, made = 0;
+	int ret = 0, made = 0;
 
-	ret = writer_flush(w, &in, ZSTD_e_end, err);
-	if (ret < 0)
-		goto out;
-	hash_final(&w->hash, oid);
 	oid_to_hex_r(hex, oid);
 	odb_loose_path(odb, oid, &final);
 	if (pending_has(odb, oid) || bulk_has(odb->bulk, oid))
@@ -1327,6 +1651,26 @@ out:
 	strbuf_release(&final);
 	writer_abort(w);
 	return ret;
+}
+
+static int writer_end(struct writer *w, struct strbuf *err)
+{
+	ZSTD_inBuffer in = { NULL, 0, 0 };
+
+	return writer_flush(w, &in, ZSTD_e_end, err);
+}
+
+static int writer_finish(struct writer *w, struct snap_oid *oid,
+			 struct strbuf *err)
+{
+	int ret = writer_end(w, err);
+
+	if (ret < 0) {
+		writer_abort(w);
+		return ret;
+	}
+	hash_final(&w->hash, oid);
+	return writer_install(w, oid, err);
 }
 
 int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
@@ -1409,6 +1753,98 @@ static int feed_mem(void *data, const void *buf, size_t len, struct strbuf *err)
 	return 0;
 }
 
+/* Reads up to want bytes (want <= what is left of the input). */
+static int read_input(int fd, void *buf, size_t want, uint64_t size, uint64_t left,
+		      const char *what, struct strbuf *err)
+{
+	long long n = read_full(fd, buf, want);
+
+	if (n < 0)
+		return snap_error_errno(err, "cannot read '%s'", what);
+	if ((size_t)n < want)
+		return snap_error(err, SNAP_EINVAL,
+				  "'%s' shrank while it was read (%llu of %llu bytes)",
+				  what, (unsigned long long)(size - left + (uint64_t)n),
+				  (unsigned long long)size);
+	return 0;
+}
+
+/*
+ * Stores a large blob chunked (docs/FORMAT.md, "Chunked blobs").  Each
+ * chunk is a blob of its own, queued in a batch like any small object;
+ * the chunk list is compressed into a temporary file as the input is read
+ * and cut, while the whole blob's id is hashed, and joins the batch's
+ * pending objects under that id.  The batch makes it visible only after
+ * the packs holding its chunks are durable.
+ */
+static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *what,
+			 struct snap_oid *oid, struct strbuf *err)
+{
+	struct chunker ch;
+	struct snap_hash_ctx whole;
+	struct writer list;
+	char hdr[SNAP_HDR_MAX], line[CHUNK_LIST_LINE_MAX + 1];
+	size_t cap = 2 * CHUNK_MAX, have = 0, start = 0;
+	unsigned char *buf = xmalloc(cap);
+	uint64_t left = size;
+	struct pack *p;
+	uint32_t pos;
+	int ret;
+
+	chunker_init(&ch, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
+	odb_batch_begin(odb);
+	ret = writer_start(&list, odb, &odb->list_cctx, hdr, chunk_list_header_format(hdr, size),
+			   SIZE_UNKNOWN, err);
+	hash_object_start(&whole, OBJ_BLOB, size, NULL);
+	while (ret == 0) {
+		struct snap_oid chunk;
+		size_t n;
+
+		if (have - start < CHUNK_MAX && left) {
+			memmove(buf, buf + start, have - start);
+			have -= start;
+			start = 0;
+			n = cap - have < left ? cap - have : (size_t)left;
+			ret = read_input(fd, buf + have, n, size, left, what, err);
+			if (ret < 0)
+				break;
+			have += n;
+			left -= n;
+		}
+		if (start == have)
+			break;
+		n = chunker_cut(&ch, buf + start, have - start);
+		hash_update(&whole, buf + start, n);
+		/* Copied only when new: a chunk stored already costs a lookup. */
+		ret = odb_write_buf(odb, OBJ_BLOB, buf + start, n, &chunk, err);
+		if (ret == 0)
+			ret = writer_feed_raw(&list, line, chunk_list_line_format(line, &chunk, n), err);
+		start += n;
+	}
+	if (ret == 0 && read_full(fd, buf, 1) > 0)
+		ret = snap_error(err, SNAP_EINVAL, "'%s' grew while it was read (past %llu bytes)",
+				 what, (unsigned long long)size);
+	free(buf);
+	if (ret == 0)
+		ret = writer_end(&list, err);
+	if (ret < 0) {
+		writer_abort(&list);
+		odb_batch_abort(odb);
+		return ret;
+	}
+	hash_final(&whole, oid);
+	/* The blob stored whole in a pack already: that copy serves. */
+	if ((p = find_packed(odb, oid, &pos)) && fsio_touch(p->pack_path) == 0)
+		writer_abort(&list);
+	else
+		ret = writer_install(&list, oid, err);
+	if (ret < 0) {
+		odb_batch_abort(odb);
+		return ret;
+	}
+	return odb_batch_end(odb, err);
+}
+
 int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 		 uint64_t size, const char *what, struct snap_oid *oid,
 		 struct strbuf *err)
@@ -1416,6 +1852,8 @@ int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 	struct writer w;
 	int ret;
 
+	if (type == OBJ_BLOB && size > CHUNK_THRESHOLD)
+		return write_chunked(odb, fd, size, what, oid, err);
 	if (odb->bulk && size <= PACK_OBJECT_MAX) {
 		/* Small enough for a pack: read it whole and queue it. */
 		struct strbuf mem = STRBUF_INIT;

@@ -5,9 +5,11 @@
  * The object database: the one way commands read and write objects.
  *
  * Objects are addressed by struct snap_oid (BLAKE3 of "<type> <size>\0" +
- * payload).  Today every object is loose (objects/<2 hex>/<62 hex>, a zstd
- * frame of header + payload; docs/FORMAT.md); pack files will sit behind
- * the same calls.
+ * payload).  An object is loose (objects/<2 hex>/<62 hex>, a zstd frame of
+ * header + payload; docs/FORMAT.md) or in a pack.  A large blob may be
+ * stored chunked: a loose chunk list under the blob's id naming blobs
+ * that hold its bytes in order.  Its id is the same as if it were stored
+ * whole, and every read call below serves it as the blob it is.
  *
  * Reading (odb_has, odb_read_header, odb_read, streams) may be done from
  * several threads at once; writing and batches belong to one thread.
@@ -46,6 +48,10 @@ int odb_has(struct odb *odb, const struct snap_oid *oid);
 /* Reads type and size from the header only.  SNAP_ENOTFOUND if absent. */
 int odb_read_header(struct odb *odb, const struct snap_oid *oid,
 		    enum object_type *type, uint64_t *size, struct strbuf *err);
+/* Same, and sets *chunked to 1 for a blob stored as a chunk list. */
+int odb_read_info(struct odb *odb, const struct snap_oid *oid,
+		  enum object_type *type, uint64_t *size, int *chunked,
+		  struct strbuf *err);
 
 /*
  * Reads a whole object into out (replacing its content), verified.
@@ -68,6 +74,34 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 		    size_t *got, struct strbuf *err);
 void odb_stream_close(struct odb_stream *st);
 
+/*
+ * A chunked blob streams its chunks in list order, each verified against
+ * its own id as it ends, and at the end the whole against the blob's id;
+ * a missing chunk, one of another size than listed, or a malformed list
+ * is SNAP_ECORRUPT.  Memory stays constant whatever the size.
+ */
+/* 1 if the stream reads a chunked blob. */
+int odb_stream_chunked(const struct odb_stream *st);
+/*
+ * After a failed read: 1 if the failure was in one of the chunks (which
+ * is set in *chunk; *missing to 1 if it is absent), 0 if it was in the
+ * list or the whole blob's hash.
+ */
+int odb_stream_bad_chunk(const struct odb_stream *st, struct snap_oid *chunk,
+			 int *missing);
+
+/*
+ * Lists a chunked blob's chunks: calls fn for each, in order, with its id
+ * and size.  Returns 1 when oid is a chunked blob, 0 when it is stored
+ * whole (fn is not called), or a negative SNAP_E* (SNAP_ECORRUPT for a
+ * list that breaks the format or whose sizes do not add up; fn may have
+ * been called for lines before it).  Checks the list only: the chunks
+ * are not read.
+ */
+typedef void (*odb_chunk_fn)(const struct snap_oid *chunk, uint64_t size, void *data);
+int odb_chunks_each(struct odb *odb, const struct snap_oid *oid,
+		    odb_chunk_fn fn, void *data, struct strbuf *err);
+
 /* Like odb_write_buf, but takes ownership of buf (malloc'd, freed here in
  * every case): a batch can then queue it for compression without a copy. */
 int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
@@ -79,7 +113,10 @@ int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
 /*
  * Stores exactly size bytes read from fd, in constant memory, and sets
  * *oid.  what names the input in messages.  SNAP_EINVAL if fd ends early
- * or holds more (a file that changed while it was read).
+ * or holds more (a file that changed while it was read).  A blob of more
+ * than CHUNK_THRESHOLD bytes (lib/chunk.h) is stored chunked: its chunks
+ * go through a batch (one of its own when none is open), and its chunk
+ * list becomes visible only after the chunks are durable.
  */
 int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 		 uint64_t size, const char *what, struct snap_oid *oid,

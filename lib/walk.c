@@ -13,6 +13,7 @@ struct item {
 	struct snap_oid oid;
 	struct snap_oid from;
 	int has_from;
+	int chunk;		/* listed by the chunked blob from */
 	enum object_type want;
 };
 
@@ -26,20 +27,22 @@ struct walker {
 	struct strbuf buf, msg, bundle;
 };
 
-static void push(struct walker *w, const struct snap_oid *oid,
-		 const struct snap_oid *from, enum object_type want)
+static struct item *push(struct walker *w, const struct snap_oid *oid,
+			 const struct snap_oid *from, enum object_type want)
 {
 	struct item *it;
 
 	if (oidset_contains(w->seen, oid))
-		return;
+		return NULL;
 	ALLOC_GROW(w->stack, w->nr + 1, w->alloc);
 	it = &w->stack[w->nr++];
 	it->oid = *oid;
 	it->has_from = from != NULL;
 	if (from)
 		it->from = *from;
+	it->chunk = 0;
 	it->want = want;
+	return it;
 }
 
 static void problem(struct walker *w, const struct item *it, const char *check,
@@ -167,14 +170,20 @@ static void visit_tree(struct walker *w, const struct item *it)
 	tree_release(&t);
 }
 
-/* Reads a blob through to the end, so that its hash is checked. */
-static int verify_blob(struct walker *w, const struct snap_oid *oid)
+/*
+ * Reads a blob through to the end, so that its hash is checked.  Sets
+ * *in_chunk when the failure was in a chunk of a chunked blob: 1 when it
+ * is corrupt, 2 when it is missing.
+ */
+static int verify_blob(struct walker *w, const struct snap_oid *oid, int *in_chunk)
 {
 	struct odb_stream *st;
+	struct snap_oid chunk;
 	char buf[65536];
 	size_t got;
-	int ret;
+	int ret, missing;
 
+	*in_chunk = 0;
 	strbuf_reset(&w->msg);
 	ret = odb_stream_open(w->odb, oid, &st, NULL, NULL, &w->msg);
 	if (ret < 0)
@@ -182,20 +191,60 @@ static int verify_blob(struct walker *w, const struct snap_oid *oid)
 	do
 		ret = odb_stream_read(st, buf, sizeof(buf), &got, &w->msg);
 	while (ret == 0 && got);
+	if (ret < 0 && odb_stream_bad_chunk(st, &chunk, &missing))
+		*in_chunk = missing ? 2 : 1;
 	odb_stream_close(st);
 	return ret;
+}
+
+struct chunk_push {
+	struct walker *w;
+	const struct item *from;
+};
+
+static void push_chunk(const struct snap_oid *chunk, uint64_t size, void *data)
+{
+	struct chunk_push *cp = data;
+	struct item *it = push(cp->w, chunk, &cp->from->oid, OBJ_BLOB);
+
+	(void)size;
+	if (it)
+		it->chunk = 1;
+}
+
+/*
+ * A chunked blob refers to its chunks: they are walked like children.
+ * quiet: its list was reported bad already.
+ */
+static void visit_chunks(struct walker *w, const struct item *it, int quiet)
+{
+	struct chunk_push cp = { w, it };
+	size_t base = w->nr, i, j;
+
+	strbuf_reset(&w->msg);
+	if (odb_chunks_each(w->odb, &it->oid, push_chunk, &cp, &w->msg) < 0 && !quiet)
+		problem(w, it, "bad-chunk-list", w->msg.buf);
+	/* Popped in list order. */
+	for (i = base, j = w->nr; i + 1 < j; i++, j--) {
+		struct item tmp = w->stack[i];
+		w->stack[i] = w->stack[j - 1];
+		w->stack[j - 1] = tmp;
+	}
 }
 
 static void visit(struct walker *w, const struct item *it)
 {
 	enum object_type type;
 	uint64_t size;
-	int ret;
+	int ret, chunked = 0, in_chunk, quiet = 0;
 
 	strbuf_reset(&w->msg);
-	ret = odb_read_header(w->odb, &it->oid, &type, &size, &w->msg);
+	ret = odb_read_info(w->odb, &it->oid, &type, &size, &chunked, &w->msg);
 	if (ret == SNAP_ENOTFOUND) {
-		problem(w, it, "missing", it->want ? type_name(it->want) : "object");
+		if (it->chunk)
+			problem(w, it, "missing-chunk", "chunk");
+		else
+			problem(w, it, "missing", it->want ? type_name(it->want) : "object");
 		return;
 	}
 	if (ret < 0) {
@@ -225,12 +274,22 @@ static void visit(struct walker *w, const struct item *it)
 		uint64_t seq;
 		if (walk_bundle(w, it, 1, &seq, &size) < 0)
 			return;
-	} else if (type == OBJ_BLOB && w->opts && w->opts->verify_blobs) {
-		if (verify_blob(w, &it->oid) < 0) {
+	} else if (type == OBJ_BLOB && chunked && it->chunk) {
+		problem(w, it, "bad-chunk-list", "a chunk that is itself a chunk list");
+		return;
+	} else if (type == OBJ_BLOB && w->opts && w->opts->verify_blobs &&
+		   verify_blob(w, &it->oid, &in_chunk) < 0) {
+		if (!chunked) {
 			problem(w, it, "corrupt", w->msg.buf);
 			return;
 		}
+		/* A missing chunk is reported when it is visited. */
+		if (in_chunk != 2)
+			problem(w, it, in_chunk ? "corrupt-chunk" : "bad-chunk-list", w->msg.buf);
+		quiet = !in_chunk;
 	}
+	if (chunked)
+		visit_chunks(w, it, quiet);
 	if (w->opts && w->opts->reached)
 		w->opts->reached(&it->oid, type, size, w->opts->data);
 }

@@ -21,9 +21,17 @@
 #include "store.h"
 #include "strbuf.h"
 
+/*
+ * A chunked blob's chunks are walked as its children (so gc keeps them and
+ * fsck finds them missing); a chunk that is absent is "missing-chunk",
+ * a list that cannot be read "bad-chunk-list", and with verify_blobs a
+ * chunked blob whose chunk fails "corrupt-chunk" (the chunk itself is
+ * reported when it is visited).
+ */
 struct walk_problem {
 	const char *check;		/* "missing", "wrong-type", "malformed", "corrupt",
-					 * "bundle-order" (of a snapshot) */
+					 * "bundle-order" (of a snapshot), "missing-chunk",
+					 * "bad-chunk-list", "corrupt-chunk" */
 	const struct snap_oid *oid;	/* the object with the problem */
 	const struct snap_oid *from;	/* who refers to it, or NULL for a root */
 	const char *detail;
