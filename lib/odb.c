@@ -905,6 +905,7 @@ static int flush_batch(struct odb *odb, struct strbuf *err)
 		ret = make_shard_nosync(odb, hex, err);
 		if (ret < 0)
 			goto out;
+		ret = 0;	/* 1 said the shard was new */
 		odb_loose_path(odb, &p->oid, &final);
 		if (fsio_link(p->tmp, final.buf) < 0 && errno != EEXIST &&
 		    fsio_rename(p->tmp, final.buf) < 0) {
