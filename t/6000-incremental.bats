@@ -211,6 +211,43 @@ wt() {
 	assert_equal "$output" "$(snap-write-tree src)"
 }
 
+@test "after gc removed the cached blobs, a snapshot reads the files again" {
+	make_src
+	snap-snapshot -m one src >/dev/null
+	snap-update-ref -d refs/snapshots/main
+	age_objects
+	snap-gc --prune=now >/dev/null
+	run -0 snap-count-objects
+	assert_line --partial "total     0 objects"
+	run -0 --separate-stderr snap-snapshot --stats -m two src
+	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	run -0 snap-fsck
+	run -0 snap-restore main out
+	run -0 diff -r src out
+}
+
+@test "snapshot uses the ref's cache; --force-read reads everything" {
+	make_src
+	run -0 --separate-stderr snap-snapshot --stats src
+	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	assert_file_exists "$CACHE"
+	run -0 --separate-stderr snap-snapshot --stats src
+	assert_equal "$stderr" "snap-write-tree: 0 files read, 10 reused"
+	run -0 --separate-stderr snap-snapshot --stats -r other src
+	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	assert_file_exists "$SNAP_DIR/cache/refs/snapshots/other"
+	run -0 --separate-stderr snap-snapshot --stats --force-read src
+	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	a=$(snap-rev-parse main~1:)
+	b=$(snap-rev-parse main:)
+	assert_equal "$a" "$b"
+}
+
+@test "snapshot --stdin keeps no cache" {
+	printf 'data' | snap-snapshot --stdin f >/dev/null
+	assert_not_exist "$SNAP_DIR/cache"
+}
+
 @test "write-tree --cache with an invalid name fails with 128" {
 	mkdir src
 	run -128 --separate-stderr snap-write-tree --cache 'refs/../x' src
