@@ -25,7 +25,7 @@ static const char usage_str[] =
 "                     not read again\n"
 "  --force-read       read every file; rebuild the cache\n"
 "  --stats            print how many files were read and reused\n"
-"  -q, --quiet        no warnings about skipped sockets\n"
+"  -q, --quiet        no warnings (skipped sockets, a cache not written)\n"
 "  -j, --jobs N       compression threads (default: one per processor)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 
