@@ -10,7 +10,8 @@ set -eu
 
 usage() {
 	cat <<'USAGE'
-usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N] DIR
+usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N]
+                     [--force-read] [--stats] DIR
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
@@ -21,6 +22,9 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]
   --exclude PATTERN    passed to snap-write-tree (repeatable)
   -x                   stay on one filesystem
   -j, --jobs N         compression threads (default: one per processor)
+  --force-read         read every file, ignoring the ref's stat cache
+                       (which is rebuilt)
+  --stats              print how many files were read and reused
   --stdin NAME         store standard input as the one file NAME
   --from-command NAME -- CMD...
                        store CMD's standard output as the file NAME; no
@@ -53,6 +57,8 @@ while [ $# -gt 0 ]; do
 		wt_args="$wt_args --exclude $(q "$2")"; shift 2 ;;
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
+	--force-read) wt_args="$wt_args --force-read"; shift ;;
+	--stats) wt_args="$wt_args --stats"; shift ;;
 	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;
 	--from-command) [ $# -ge 2 ] || usage_error "--from-command needs NAME"
 		mode=command; name=$2; shift 2
@@ -125,6 +131,10 @@ if [ "$mode" != dir ]; then
 	esac
 fi
 
+# A directory is stored with the ref's stat cache (cache/<ref> in the
+# store), so that files unchanged since the last snapshot are not read.
+# Input copied to a temporary directory has nothing to gain from one.
+[ "$mode" != dir ] || wt_args="$wt_args --cache $(q "$full")"
 tree=$(eval "snap-write-tree $wt_args -- $(q "$src")") || exit $?
 host=${SNAP_HOST:-$(hostname 2>/dev/null || uname -n)}
 [ -n "${SNAP_TIME:-}" ] || SNAP_TIME=$(date "+%s %z")

@@ -12,14 +12,20 @@
 #include <stdlib.h>
 
 static const char usage_str[] =
-"usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N] DIR\n"
+"usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N]\n"
+"                       [--cache NAME] [--force-read] [--stats] DIR\n"
 "\n"
 "Stores DIR recursively and prints the id of its root tree.\n"
 "\n"
 "  --exclude PATTERN  leave out entries matching PATTERN (fnmatch); a\n"
 "                     pattern with '/' matches the path below DIR\n"
 "  -x, --one-file-system  do not descend into other filesystems\n"
-"  -q, --quiet        no warnings about skipped sockets\n"
+"  --cache NAME       use and update the stat cache cache/NAME in the\n"
+"                     store (NAME as a ref name): unchanged files are\n"
+"                     not read again\n"
+"  --force-read       read every file; rebuild the cache\n"
+"  --stats            print how many files were read and reused\n"
+"  -q, --quiet        no warnings (skipped sockets, a cache not written)\n"
 "  -j, --jobs N       compression threads (default: one per processor)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 
@@ -28,6 +34,9 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "exclude", required_argument, NULL, 'e' },
 		{ "one-file-system", no_argument, NULL, 'x' },
+		{ "cache", required_argument, NULL, 'c' },
+		{ "force-read", no_argument, NULL, 'F' },
+		{ "stats", no_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -35,6 +44,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct write_tree_opts wt = { 0 };
+	struct write_tree_stats stats;
 	const char **excludes = NULL;
 	size_t nr = 0, alloc = 0;
 	struct strbuf err = STRBUF_INIT;
@@ -42,7 +52,7 @@ int main(int argc, char **argv)
 	struct snap_oid oid;
 	struct odb *odb;
 	const char *dir = NULL;
-	int quiet = 0, jobs = 0, c;
+	int quiet = 0, jobs = 0, show_stats = 0, c;
 	uint64_t v;
 
 	usage_setup(argv[0]);
@@ -53,6 +63,9 @@ int main(int argc, char **argv)
 			excludes[nr++] = optarg;
 			break;
 		case 'x': wt.one_fs = 1; break;
+		case 'c': wt.cache = optarg; break;
+		case 'F': wt.force_read = 1; break;
+		case 's': show_stats = 1; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
@@ -70,12 +83,17 @@ int main(int argc, char **argv)
 	wt.nr_excludes = nr;
 	wt.warn = warning_cb;
 	wt.warn_data = &quiet;
+	wt.stats = &stats;
 
 	open_store_or_die(dir, &store, &odb);
 	odb_set_jobs(odb, jobs);
 	if (write_tree(odb, argv[optind], &wt, &oid, &err) < 0)
 		die_err(&err);
 	printf("%s\n", oid_to_hex(&oid));
+	if (show_stats)
+		fprintf(stderr, "%s: %llu files read, %llu reused\n", snap_progname,
+			(unsigned long long)stats.files_read,
+			(unsigned long long)stats.files_reused);
 	odb_close(odb);
 	store_release(&store);
 	free(excludes);

@@ -79,6 +79,7 @@ struct odb {
 	struct pack *packs;
 	size_t nr_packs, alloc_packs;
 	struct pack_writer *pw;	/* the pack a batch is filling */
+	size_t freshen_hint;	/* the pack odb_freshen found the last id in */
 	/*
 	 * During a batch: each shard's loose object names, listed once, so
 	 * that deduplication against loose objects costs no system call.
@@ -1208,6 +1209,7 @@ static int flush_batch(struct odb *odb, struct strbuf *err)
 		ret = make_shard_nosync(odb, hex, err);
 		if (ret < 0)
 			goto out;
+		ret = 0;	/* 1 said the shard was new */
 		odb_loose_path(odb, &p->oid, &final);
 		if (fsio_link(p->tmp, final.buf) < 0 && errno != EEXIST &&
 		    fsio_rename(p->tmp, final.buf) < 0) {
@@ -1492,8 +1494,57 @@ void odb_set_jobs(struct odb *odb, int jobs)
 
 void odb_batch_begin(struct odb *odb)
 {
-	if (!odb->batch++)
-		bulk_start(odb);
+	size_t i;
+
+	if (odb->batch++)
+		return;
+	for (i = 0; i < odb->nr_packs; i++)
+		odb->packs[i].freshened = 0;
+	bulk_start(odb);
+}
+
+/*
+ * Touches a pack for gc, once per batch: one touch within the session
+ * keeps the whole pack (lib/gc.h), so more would change nothing.  0 if
+ * the touch failed (gc took the pack away).
+ */
+static int freshen_pack(struct odb *odb, struct pack *p)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (!p->freshened && ensure_session(odb, &err) == 0 &&
+	    fsio_touch(p->pack_path) == 0)
+		p->freshened = 1;
+	strbuf_release(&err);
+	return p->freshened;
+}
+
+int odb_freshen(struct odb *odb, const struct snap_oid *oid)
+{
+	struct strbuf err = STRBUF_INIT;
+	size_t i, n = odb->nr_packs;
+	int ret = 0;
+
+	if (!odb->batch)
+		BUG("odb_freshen outside a batch");
+	if (bulk_has(odb->bulk, oid) || pending_has(odb, oid))
+		return 1;
+	/* Neighbouring files are mostly in one pack: try the last one first. */
+	for (i = 0; i < n; i++) {
+		size_t k = (odb->freshen_hint + i) % n;
+		if (pack_find(&odb->packs[k], oid) >= 0) {
+			odb->freshen_hint = k;
+			ret = freshen_pack(odb, &odb->packs[k]);
+			goto out;
+		}
+	}
+	if (loose_cached(odb, oid, &err) && ensure_session(odb, &err) == 0) {
+		odb_loose_path(odb, oid, &odb->path);
+		ret = fsio_touch(odb->path.buf) == 0;
+	}
+out:
+	strbuf_release(&err);
+	return ret;
 }
 
 int odb_batch_end(struct odb *odb, struct strbuf *err)
@@ -1556,7 +1607,7 @@ static int bulk_write(struct odb *odb, enum object_type type, const void *buf,
 	 * Present: freshen it for gc.  A pack or file gc has just taken away
 	 * fails the touch, and the object is written anew.
 	 */
-	if ((p = find_packed(odb, oid, &pos)) && fsio_touch(p->pack_path) == 0)
+	if ((p = find_packed(odb, oid, &pos)) && freshen_pack(odb, p))
 		goto done;
 	if (loose_cached(odb, oid, err)) {
 		odb_loose_path(odb, oid, &odb->path);

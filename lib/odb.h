@@ -45,6 +45,15 @@ struct snap_store *odb_store(struct odb *odb);
 /* 1 if the object is present, else 0. */
 int odb_has(struct odb *odb, const struct snap_oid *oid);
 
+/*
+ * For a writer in a batch that reuses an id without hashing its payload
+ * again (write-tree's stat cache): 1 if the object is present, and then
+ * its file is freshened for gc as writing it again would (within a write
+ * session; a pack is touched once per batch); 0 if it is absent, or gc
+ * took it away meanwhile: then the caller must write it.
+ */
+int odb_freshen(struct odb *odb, const struct snap_oid *oid);
+
 /* Reads type and size from the header only.  SNAP_ENOTFOUND if absent. */
 int odb_read_header(struct odb *odb, const struct snap_oid *oid,
 		    enum object_type *type, uint64_t *size, struct strbuf *err);

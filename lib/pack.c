@@ -141,9 +141,14 @@ long pack_find(const struct pack *p, const struct snap_oid *oid)
 	uint32_t lo = oid->hash[0] ? get_be32(p->fanout + 4 * (oid->hash[0] - 1)) : 0;
 	uint32_t hi = get_be32(p->fanout + 4 * oid->hash[0]);
 
+	uint64_t key = get_be64(oid->hash);
+
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(p->ids + (size_t)mid * SNAP_OID_RAWSZ, oid->hash, SNAP_OID_RAWSZ);
+		const unsigned char *id = p->ids + (size_t)mid * SNAP_OID_RAWSZ;
+		uint64_t head = get_be64(id);
+		/* The first 8 bytes decide nearly always; memcmp only on a tie. */
+		int c = head < key ? -1 : head > key ? 1 : memcmp(id, oid->hash, SNAP_OID_RAWSZ);
 		if (!c)
 			return (long)mid;
 		if (c < 0)

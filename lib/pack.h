@@ -48,6 +48,7 @@ struct pack {
 	const unsigned char *records;	/* nr x PACK_RECORD_SIZE */
 	int fd;				/* the pack file, opened on first read */
 	uint64_t pack_size;		/* expected from the index */
+	int freshened;			/* the odb touched it in this batch */
 };
 
 /*

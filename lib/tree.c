@@ -94,14 +94,19 @@ static int literal(unsigned char c)
 
 void tree_escape(struct strbuf *out, const char *name, size_t len)
 {
-	size_t i;
+	size_t i = 0, run;
 
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (literal(c))
-			strbuf_addch(out, c);
-		else
-			strbuf_addf(out, "\\%03o", c);
+	while (i < len) {
+		for (run = i; run < len && literal((unsigned char)name[run]); run++)
+			;
+		strbuf_add(out, name + i, run - i);
+		if (run < len) {
+			unsigned char c = (unsigned char)name[run];
+			char esc[4] = { '\\', (char)('0' + (c >> 6)),
+					(char)('0' + ((c >> 3) & 7)), (char)('0' + (c & 7)) };
+			strbuf_add(out, esc, sizeof(esc));
+		}
+		i = run + 1;
 	}
 }
 
@@ -141,13 +146,59 @@ static int has_id(enum tree_type type)
 	return type == TREE_FILE || type == TREE_DIR || type == TREE_SYMLINK;
 }
 
+/* Writes v in decimal ending just before end; returns where it starts. */
+static char *dec_before(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+static void add_dec(struct strbuf *out, uint64_t v)
+{
+	char buf[24];
+	char *p = dec_before(buf + sizeof(buf), v);
+
+	strbuf_add(out, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/*
+ * One line of docs/FORMAT.md, "Trees".  Written by hand rather than with
+ * a printf: write-tree encodes a line for every file it stores.
+ */
 static void encode_entry(struct strbuf *out, const struct tree_entry *e)
 {
-	strbuf_addf(out, "%s %04o %u %u %lld.%09u %llu ", tree_type_name(e->type),
-		    e->perm, e->uid, e->gid, (long long)e->mtime_sec,
-		    e->mtime_nsec, (unsigned long long)e->size);
+	char perm[6] = { ' ', (char)('0' + ((e->perm >> 9) & 7)),
+			 (char)('0' + ((e->perm >> 6) & 7)), (char)('0' + ((e->perm >> 3) & 7)),
+			 (char)('0' + (e->perm & 7)), ' ' };
+	char nsec[11];
+	char hex[SNAP_OID_HEXSZ + 1];
+	int i;
+	uint32_t ns = e->mtime_nsec;
+
+	strbuf_addstr(out, tree_type_name(e->type));
+	strbuf_add(out, perm, sizeof(perm));
+	add_dec(out, e->uid);
+	strbuf_addch(out, ' ');
+	add_dec(out, e->gid);
+	strbuf_addch(out, ' ');
+	if (e->mtime_sec < 0) {
+		strbuf_addch(out, '-');
+		add_dec(out, 0 - (uint64_t)e->mtime_sec);
+	} else {
+		add_dec(out, (uint64_t)e->mtime_sec);
+	}
+	nsec[0] = '.';
+	for (i = 9; i >= 1; i--, ns /= 10)
+		nsec[i] = (char)('0' + ns % 10);
+	nsec[10] = ' ';
+	strbuf_add(out, nsec, sizeof(nsec));
+	add_dec(out, e->size);
+	strbuf_addch(out, ' ');
 	if (has_id(e->type))
-		strbuf_addstr(out, oid_to_hex(&e->oid));
+		strbuf_add(out, oid_to_hex_r(hex, &e->oid), SNAP_OID_HEXSZ);
 	else
 		strbuf_addch(out, '-');
 	strbuf_addch(out, ' ');

@@ -1,5 +1,6 @@
 #include "writetree.h"
 #include "error.h"
+#include "statcache.h"
 #include "tree.h"
 #include "util.h"
 
@@ -29,6 +30,10 @@ struct walker {
 	struct inode_seen *seen;
 	size_t nr_seen, alloc_seen;
 	struct strbuf path;	/* relative path of the entry at hand */
+	struct stat_cache *old;	/* the cache to reuse entries of, or NULL */
+	struct stat_cache *cur;	/* the cache being built, or NULL */
+	size_t nr_fresh;	/* entries of cur not taken from old */
+	struct write_tree_stats stats;
 };
 
 void raise_fd_limit(void)
@@ -73,43 +78,47 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /*
- * Reads and sorts the names in a directory (not . and ..).  Each name is
- * stored after one byte holding its d_type, so names[i] + 1 is the name.
+ * Reads and sorts the names in a directory (not . and ..), with
+ * getdents64 on the descriptor itself: no DIR stream to set up and tear
+ * down for each of many small directories.  Each name is stored after
+ * one byte holding its d_type, so names[i] + 1 is the name; all of them
+ * live in *pool, which the caller frees with the array.
  */
-static int read_names(int dfd, char ***names, size_t *nr, struct strbuf *err,
-		      const char *what)
+static int read_names(int dfd, char ***names, size_t *nr, char **pool,
+		      struct strbuf *err, const char *what)
 {
-	int fd = dup(dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	size_t alloc = 0;
+	struct strbuf all = STRBUF_INIT;
+	char buf[16384];
+	size_t alloc = 0, pos, i;
+	ssize_t n;
 
 	*names = NULL;
 	*nr = 0;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
+		for (pos = 0; pos < (size_t)n;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + pos);
+			const char *name = de->d_name;
+
+			pos += de->d_reclen;
+			if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+				continue;
+			strbuf_addch(&all, (char)de->d_type);
+			strbuf_add(&all, name, strlen(name) + 1);
+			(*nr)++;
+		}
+	}
+	if (n < 0) {
+		strbuf_release(&all);
+		*nr = 0;
 		return snap_error_errno(err, "cannot read directory '%s'", what);
 	}
-	errno = 0;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		size_t len = strlen(de->d_name);
-		char *n = xmalloc(len + 2);
-
-		n[0] = (char)de->d_type;
-		memcpy(n + 1, de->d_name, len + 1);
-		ALLOC_GROW(*names, *nr + 1, alloc);
-		(*names)[(*nr)++] = n;
+	ALLOC_GROW(*names, *nr, alloc);
+	for (i = 0, pos = 0; i < *nr; i++) {
+		(*names)[i] = all.buf + pos;
+		pos += strlen(all.buf + pos + 1) + 2;
 	}
-	if (errno) {
-		int ret = snap_error_errno(err, "cannot read directory '%s'", what);
-		closedir(d);
-		return ret;
-	}
-	closedir(d);
 	QSORT(*names, *nr, cmp_names);
+	*pool = strbuf_detach(&all, NULL);
 	return 0;
 }
 
@@ -127,13 +136,36 @@ static const char *shown(struct walker *w)
 	return w->path.len ? w->path.buf : ".";
 }
 
+/* The blob of a file from the old cache, if it may be reused. */
+static int reuse(struct walker *w, const struct stat *st, struct snap_oid *oid)
+{
+	const struct stat_cache_entry *c;
+
+	if (!w->old)
+		return 0;
+	c = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
+	if (!c || !odb_freshen(w->odb, &c->oid))
+		return 0;
+	*oid = c->oid;
+	return 1;
+}
+
+static int open_file(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	return fd;
+}
+
 /* Stores a regular file; fd is its open descriptor, or -1 to open it here. */
 static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		      const struct stat *st, struct tree_entry *e,
 		      struct strbuf *err)
 {
 	struct stat now;
-	int ret;
+	int ret, reused = 0;
 	size_t i;
 
 	if (st->st_nlink > 1) {
@@ -149,30 +181,38 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 			}
 		}
 	}
-	if (fd < 0) {
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
-		if (fd < 0 && errno == EPERM)
-			fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0)
-			return snap_error_errno(err, "cannot open '%s'", shown(w));
-		if (fstat(fd, &now) < 0) {
-			close(fd);
-			return snap_error_errno(err, "cannot stat '%s'", shown(w));
-		}
-	} else {
+	if (fd < 0 && reuse(w, st, &e->oid)) {
 		now = *st;
-	}
-	if (now.st_ino != st->st_ino || !S_ISREG(now.st_mode)) {
+		reused = 1;
+		w->stats.files_reused++;
+	} else {
+		if (fd < 0) {
+			fd = open_file(dfd, name);
+			if (fd < 0)
+				return snap_error_errno(err, "cannot open '%s'", shown(w));
+			if (fstat(fd, &now) < 0) {
+				close(fd);
+				return snap_error_errno(err, "cannot stat '%s'", shown(w));
+			}
+		} else {
+			now = *st;
+		}
+		if (now.st_ino != st->st_ino || !S_ISREG(now.st_mode)) {
+			close(fd);
+			return snap_error(err, SNAP_EINVAL, "'%s' changed while it was read", shown(w));
+		}
+		ret = odb_write_fd(w->odb, OBJ_BLOB, fd, (uint64_t)now.st_size, shown(w),
+				   &e->oid, err);
 		close(fd);
-		return snap_error(err, SNAP_EINVAL, "'%s' changed while it was read", shown(w));
+		if (ret < 0)
+			return ret;
+		w->stats.files_read++;
 	}
-	ret = odb_write_fd(w->odb, OBJ_BLOB, fd, (uint64_t)now.st_size, shown(w),
-			   &e->oid, err);
-	close(fd);
-	if (ret < 0)
-		return ret;
 	e->size = (uint64_t)now.st_size;
 	set_times(e, &now);
+	if (w->cur && stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid) &&
+	    !reused)
+		w->nr_fresh++;
 	if (st->st_nlink > 1) {
 		ALLOC_GROW(w->seen, w->nr_seen + 1, w->alloc_seen);
 		w->seen[w->nr_seen].dev = st->st_dev;
@@ -223,11 +263,12 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	memset(&e, 0, sizeof(e));
 	if (excluded(w, name))
 		return 0;
-	if (d_type == DT_REG) {
-		/* Open first and stat the descriptor: one call fewer. */
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
-		if (fd < 0 && errno == EPERM)
-			fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (d_type == DT_REG && !w->old) {
+		/*
+		 * Open first and stat the descriptor: one call fewer.  With
+		 * a cache, stat first: most files need no opening.
+		 */
+		fd = open_file(dfd, name);
 		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 			close(fd);
 			fd = -1;
@@ -279,11 +320,11 @@ static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *
 {
 	struct tree t = TREE_INIT;
 	struct strbuf buf = STRBUF_INIT;
-	char **names;
+	char **names, *pool;
 	size_t nr, i, base = w->path.len;
 	int ret;
 
-	ret = read_names(dfd, &names, &nr, err, shown(w));
+	ret = read_names(dfd, &names, &nr, &pool, err, shown(w));
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < nr && ret == 0; i++) {
@@ -294,8 +335,7 @@ static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *
 		ret = store_entry(w, dfd, names[i] + 1, (unsigned char)names[i][0], &t, err);
 	}
 	strbuf_setlen(&w->path, base);
-	for (i = 0; i < nr; i++)
-		free(names[i]);
+	free(pool);
 	free(names);
 	if (ret == 0)
 		ret = tree_encode(&t, &buf, err);
@@ -306,12 +346,30 @@ static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *
 	return ret;
 }
 
+/* Writes the new cache if it differs from the old one; failure is a warning. */
+static void save_cache(struct walker *w, const char *path)
+{
+	struct strbuf err = STRBUF_INIT, msg = STRBUF_INIT;
+
+	if (w->old && !w->nr_fresh && w->cur->nr == w->old->nr)
+		return;		/* the same entries: the old file stays right */
+	if (stat_cache_write(w->cur, odb_store(w->odb), path, &err) < 0 &&
+	    w->opts->warn) {
+		strbuf_addf(&msg, "%s; the next snapshot reads every file", err.buf);
+		w->opts->warn(msg.buf, w->opts->warn_data);
+	}
+	strbuf_release(&err);
+	strbuf_release(&msg);
+}
+
 int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,
 	       struct strbuf *err)
 {
 	struct walker w;
 	struct stat st;
+	struct stat_cache old, cur;
+	struct strbuf cache_path = STRBUF_INIT;
 	size_t i;
 	int fd, ret;
 
@@ -319,14 +377,31 @@ int write_tree(struct odb *odb, const char *dir,
 	w.odb = odb;
 	w.opts = opts;
 	strbuf_init(&w.path, 0);
+	if (opts && opts->cache &&
+	    (ret = stat_cache_path(odb_store(odb), opts->cache, &cache_path, err)) < 0)
+		return ret;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		strbuf_release(&cache_path);
 		return snap_error_errno(err, "cannot open directory '%s'", dir);
+	}
 	if (fstat(fd, &st) < 0) {
 		close(fd);
+		strbuf_release(&cache_path);
 		return snap_error_errno(err, "cannot stat '%s'", dir);
 	}
 	w.root_dev = st.st_dev;
+	if (cache_path.len) {
+		/* Stamped before any file is looked at (lib/statcache.h). */
+		stat_cache_init(&cur, &st);
+		w.cur = &cur;
+		stat_cache_init(&old, &st);
+		if (!opts->force_read &&
+		    stat_cache_read(&old, cache_path.buf, &st, NULL) == 0) {
+			w.old = &old;
+			stat_cache_reserve(&cur, old.nr, old.paths.len);
+		}
+	}
 	raise_fd_limit();
 	odb_batch_begin(odb);
 	ret = walk(&w, fd, out, err);
@@ -335,9 +410,18 @@ int write_tree(struct odb *odb, const char *dir,
 	else
 		odb_batch_abort(odb);
 	close(fd);
+	if (ret == 0 && w.cur)
+		save_cache(&w, cache_path.buf);
+	if (ret == 0 && opts && opts->stats)
+		*opts->stats = w.stats;
+	if (w.cur) {
+		stat_cache_release(&old);
+		stat_cache_release(&cur);
+	}
 	for (i = 0; i < w.nr_seen; i++)
 		free(w.seen[i].path);
 	free(w.seen);
 	strbuf_release(&w.path);
+	strbuf_release(&cache_path);
 	return ret;
 }

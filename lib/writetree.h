@@ -11,14 +11,27 @@
  * one odb batch, so the returned id is durable with all it references.
  */
 
+#include <stdint.h>
 #include "odb.h"
 #include "oid.h"
 #include "strbuf.h"
+
+struct write_tree_stats {
+	uint64_t files_read;	/* regular files read and hashed */
+	uint64_t files_reused;	/* regular files whose blob the cache gave */
+};
 
 struct write_tree_opts {
 	const char *const *excludes;	/* fnmatch patterns; see below */
 	size_t nr_excludes;
 	int one_fs;			/* -x: do not descend into other filesystems */
+	/*
+	 * The stat cache cache/NAME to use and update (lib/statcache.h), or
+	 * NULL for none.  NAME must be a valid ref name.
+	 */
+	const char *cache;
+	int force_read;			/* use no cache entry; rebuild the cache */
+	struct write_tree_stats *stats;	/* filled in when not NULL */
 	/* Called for each thing skipped (a socket, ...); may be NULL. */
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
@@ -28,6 +41,13 @@ struct write_tree_opts {
  * An exclude pattern without '/' matches an entry's name; one with '/'
  * matches its path relative to dir (FNM_PATHNAME).  A directory on
  * another filesystem under -x is stored as an empty directory.
+ *
+ * With a stat cache, a regular file whose stat data matches its cache
+ * entry, and whose blob is still in the store, is not read: the entry's
+ * blob id is used, so the tree is the one a full read gives.  A cache
+ * that is missing or invalid is ignored.  The cache is rewritten (when
+ * anything in it changed) only after every object is durable; a failure
+ * to write it is a warning, not an error.
  */
 int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,
