@@ -3,6 +3,7 @@
  */
 #include "fsck.h"
 #include "bundle.h"
+#include "midx.h"
 #include "error.h"
 #include "oidset.h"
 #include "pack.h"
@@ -480,6 +481,14 @@ static void check_files(struct fsck *f)
 			if (access(msg.buf, F_OK) < 0)
 				report(f, FSCK_ERROR, "index-without-pack", sub.buf,
 				       "the pack it indexes is gone", FSCK_BIT_PACK);
+		} else if (!strcmp(de->d_name, MIDX_NAME)) {
+			struct midx m;
+			strbuf_reset(&msg);
+			if (midx_open(&m, sub.buf, &msg) < 0 ||
+			    odb_verify_midx(f->odb, &msg) < 0)
+				report(f, FSCK_WARNING, "bad-multi-pack-index", sub.buf,
+				       msg.buf, 0);
+			midx_close(&m);
 		} else {
 			report(f, FSCK_WARNING, "stray-file", sub.buf, "not a pack or index", 0);
 		}

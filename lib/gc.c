@@ -510,6 +510,8 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	ret = odb_for_each_loose(odb, sweep_one, &g, err);
 	if (ret == 0)
 		ret = repack(&g, err);
+	if (ret == 0 && !g.o->dry_run)
+		ret = odb_write_midx(odb, err);
 	if (ret == 0)
 		clean_temp(&g);
 out:

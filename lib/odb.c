@@ -6,6 +6,7 @@
 #include "error.h"
 #include "fsio.h"
 #include "hash.h"
+#include "midx.h"
 #include "pack.h"
 #include "session.h"
 #include "util.h"
@@ -78,6 +79,11 @@ struct odb {
 	int jobs;
 	struct pack *packs;
 	size_t nr_packs, alloc_packs;
+	/* The multi-pack index, when valid for the packs loaded: its pack i
+	 * is packs[midx_pack[i]]. */
+	struct midx midx;
+	uint32_t *midx_pack;
+	int have_midx;
 	struct pack_writer *pw;	/* the pack a batch is filling */
 	size_t freshen_hint;	/* the pack odb_freshen found the last id in */
 	/*
@@ -190,6 +196,56 @@ static int load_packs(struct odb *odb, struct strbuf *err)
 	return load_packs_once(odb, err);
 }
 
+static void drop_midx(struct odb *odb)
+{
+	size_t i;
+
+	midx_close(&odb->midx);
+	free(odb->midx_pack);
+	odb->midx_pack = NULL;
+	odb->have_midx = 0;
+	for (i = 0; i < odb->nr_packs; i++)
+		odb->packs[i].in_midx = 0;
+}
+
+/*
+ * Maps objects/pack/multi-pack-index when every pack it names is loaded
+ * (else gc has replaced some since, and it is left unused: the packs are
+ * searched one by one until it is written again).  Both lists are sorted
+ * by name.  A missing or damaged index is not an error: it only saves time.
+ */
+static void load_midx(struct odb *odb)
+{
+	struct strbuf path = STRBUF_INIT;
+	size_t k = 0;
+	uint32_t i;
+
+	drop_midx(odb);
+	store_path(odb->store, &path, "objects/pack/" MIDX_NAME);
+	if (midx_open(&odb->midx, path.buf, NULL) < 0) {
+		strbuf_release(&path);
+		return;
+	}
+	strbuf_release(&path);
+	odb->midx_pack = xcalloc(odb->midx.nr_packs ? odb->midx.nr_packs : 1,
+				 sizeof(*odb->midx_pack));
+	for (i = 0; i < odb->midx.nr_packs; i++) {
+		struct snap_oid want, have;
+
+		midx_pack_id(&odb->midx, i, &want);
+		while (k < odb->nr_packs &&
+		       (midx_pack_name(&odb->packs[k], &have) < 0 || oid_cmp(&have, &want) < 0))
+			k++;
+		if (k == odb->nr_packs || oid_cmp(&have, &want)) {
+			drop_midx(odb);
+			return;
+		}
+		odb->midx_pack[i] = (uint32_t)k;
+		odb->packs[k].in_midx = 1;
+	}
+	odb->have_midx = 1;
+}
+
 int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 {
 	struct odb *odb = xcalloc(1, sizeof(*odb));
@@ -203,17 +259,40 @@ int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 		odb_close(odb);
 		return ret;
 	}
+	load_midx(odb);
 	*out = odb;
 	return 0;
 }
 
-/* The pack holding oid and its position there, or NULL. */
+/*
+ * The pack holding oid and its position there, or NULL: through the
+ * multi-pack index, then the packs it does not cover.  A hit that the
+ * pack's own index does not confirm sends the lookup through every pack.
+ */
 static struct pack *find_packed(struct odb *odb, const struct snap_oid *oid,
 				uint32_t *pos)
 {
+	int all = !odb->have_midx;
 	size_t i;
 
+	if (odb->have_midx) {
+		long at = midx_find(&odb->midx, oid);
+		if (at >= 0) {
+			uint32_t mp, mpos;
+			struct pack *p;
+
+			midx_entry(&odb->midx, (uint32_t)at, &mp, &mpos);
+			p = &odb->packs[odb->midx_pack[mp]];
+			if (mpos < p->nr && !memcmp(p->ids + (size_t)mpos * 32, oid->hash, 32)) {
+				*pos = mpos;
+				return p;
+			}
+			all = 1;
+		}
+	}
 	for (i = 0; i < odb->nr_packs; i++) {
+		if (odb->packs[i].in_midx && !all)
+			continue;
 		long at = pack_find(&odb->packs[i], oid);
 		if (at >= 0) {
 			*pos = (uint32_t)at;
@@ -250,6 +329,7 @@ void odb_close(struct odb *odb)
 	drop_pending(odb);
 	drop_loose_cache(odb);
 	pack_writer_abort(odb->pw);
+	drop_midx(odb);
 	while (odb->nr_packs)
 		pack_close(&odb->packs[--odb->nr_packs]);
 	free(odb->packs);
@@ -1547,6 +1627,23 @@ out:
 	return ret;
 }
 
+/*
+ * Writes the multi-pack index again once more than MIDX_UNCOVERED_MAX
+ * packs are outside it, so that lookups stay one binary search between
+ * gc runs.  Its failure only leaves lookups slower: a batch that stored
+ * its objects has succeeded.
+ */
+#define MIDX_UNCOVERED_MAX 8
+static void refresh_midx(struct odb *odb)
+{
+	size_t i, uncovered = 0;
+
+	for (i = 0; i < odb->nr_packs; i++)
+		uncovered += !odb->packs[i].in_midx;
+	if (uncovered > MIDX_UNCOVERED_MAX)
+		odb_write_midx(odb, NULL);
+}
+
 int odb_batch_end(struct odb *odb, struct strbuf *err)
 {
 	int ret;
@@ -1568,7 +1665,10 @@ int odb_batch_end(struct odb *odb, struct strbuf *err)
 		drop_pending(odb);
 		return ret;
 	}
-	return flush_batch(odb, err);
+	ret = flush_batch(odb, err);
+	if (ret == 0)
+		refresh_midx(odb);
+	return ret;
 }
 
 void odb_batch_abort(struct odb *odb)
@@ -2085,9 +2185,50 @@ struct pack *odb_pack(struct odb *odb, size_t i)
 
 int odb_reload_packs(struct odb *odb, struct strbuf *err)
 {
+	int ret;
+
+	drop_midx(odb);
 	while (odb->nr_packs)
 		pack_close(&odb->packs[--odb->nr_packs]);
-	return load_packs(odb, err);
+	ret = load_packs(odb, err);
+	if (ret == 0)
+		load_midx(odb);
+	return ret;
+}
+
+int odb_write_midx(struct odb *odb, struct strbuf *err)
+{
+	struct strbuf packdir = STRBUF_INIT, tmpdir = STRBUF_INIT;
+	int ret;
+
+	store_path(odb->store, &packdir, "objects/pack");
+	store_path(odb->store, &tmpdir, "objects/tmp");
+	drop_midx(odb);
+	ret = midx_write(packdir.buf, tmpdir.buf, odb->packs, odb->nr_packs, err);
+	load_midx(odb);
+	strbuf_release(&packdir);
+	strbuf_release(&tmpdir);
+	return ret;
+}
+
+int odb_verify_midx(struct odb *odb, struct strbuf *err)
+{
+	uint32_t i;
+
+	if (!odb->have_midx)
+		return 0;
+	for (i = 0; i < odb->midx.nr; i++) {
+		uint32_t mp, pos;
+		const struct pack *p;
+
+		midx_entry(&odb->midx, i, &mp, &pos);
+		p = &odb->packs[odb->midx_pack[mp]];
+		if (pos >= p->nr || memcmp(p->ids + (size_t)pos * 32, odb->midx.ids + (size_t)i * 32, 32))
+			return snap_error(err, SNAP_ECORRUPT,
+					  "multi-pack index entry %u does not match pack '%s'",
+					  i, p->idx_path);
+	}
+	return 0;
 }
 
 int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,

@@ -151,6 +151,15 @@ struct pack *odb_pack(struct odb *odb, size_t i);
 int odb_reload_packs(struct odb *odb, struct strbuf *err);
 
 /*
+ * Writes the multi-pack index of the packs loaded (midx.h) and uses it.
+ * gc calls it after repacking; a batch that leaves more than 8 packs
+ * outside the index calls it too.
+ */
+int odb_write_midx(struct odb *odb, struct strbuf *err);
+/* SNAP_ECORRUPT when an entry of the index in use disagrees with its pack. */
+int odb_verify_midx(struct odb *odb, struct strbuf *err);
+
+/*
  * Resolves len (4 to 64) hex digits to the one object they begin.
  * SNAP_ENOTFOUND, SNAP_EAMBIGUOUS or SNAP_EINVAL (not hex, too short).
  */

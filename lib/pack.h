@@ -49,6 +49,7 @@ struct pack {
 	int fd;				/* the pack file, opened on first read */
 	uint64_t pack_size;		/* expected from the index */
 	int freshened;			/* the odb touched it in this batch */
+	int in_midx;			/* the odb's multi-pack index covers it */
 };
 
 /*
