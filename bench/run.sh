@@ -256,6 +256,10 @@ snap_cache=$(du -sm "$tmp/snap/cache" 2>/dev/null | awk '{print $1}')
 # tar | zstd
 time_cmd tar_init sh -c "tar -cf - -C '$tmp' data | zstd -3 -T1 -q > '$tmp/data.tar.zst'"
 tar_size=$(mb "$tmp/data.tar.zst")
+# The same with zstd on every core: the issue's goal compares with it.
+time_cmd tart0_init sh -c "tar -cf - -C '$tmp' data | zstd -3 -T0 -q > '$tmp/data-t0.tar.zst'"
+tart0_size=$(mb "$tmp/data-t0.tar.zst")
+rm -f "$tmp/data-t0.tar.zst"
 
 # restic
 if have restic; then
@@ -327,6 +331,7 @@ echo "| tool | initial snapshot | unchanged re-snapshot | 1% of files changed | 
 echo "|---|---|---|---|---|---|---:|"
 row snap "$(cell snap_init)" "$(cell snap_same)" "$(cell snap_chg)" "$(cell snap_restore)" "$(cell snap_verify)" "$snap_size"
 row "tar \\| zstd -3 -T1" "$(cell tar_init)" "-" "-" "$(cell tar_restore)" "-" "$tar_size"
+row "tar \\| zstd -3 -T0" "$(cell tart0_init)" "-" "-" "-" "-" "$tart0_size"
 if have restic; then
 	row "restic $(restic version | awk '{print $2}')" "$(cell restic_init)" "$(cell restic_same)" "$(cell restic_chg)" "$(cell restic_restore)" "$(cell restic_verify)" "$restic_size"
 else
@@ -350,13 +355,16 @@ echo "### snap's speed-up (reference seconds / snap seconds; above 1 is faster)"
 echo
 echo "| against | initial | unchanged | 1% changed | restore | verify |"
 echo "|---|---:|---:|---:|---:|---:|"
-for t in tar restic borg git; do
+for t in tar tart0 restic borg git; do
+	label=$t
+	[ "$t" != tar ] || label="tar (-T1)"
+	[ "$t" != tart0 ] || label="tar (-T0)"
 	if [ ! -f "$tmp/result.${t}_init" ]; then
-		echo "| $t | $(missing "$t") |"
+		echo "| $label | $(missing "$t") |"
 		continue
 	fi
 	r() { if [ -f "$tmp/result.${t}_$1" ]; then ratio "$(sec_of "snap_$1")" "$(sec_of "${t}_$1")"; else printf -- '-'; fi; }
-	echo "| $t | $(r init) | $(r same) | $(r chg) | $(r restore) | $(r verify) |"
+	echo "| $label | $(r init) | $(r same) | $(r chg) | $(r restore) | $(r verify) |"
 done
 fi
 
