@@ -21,19 +21,6 @@
 #define ENTRY_SIZE 8
 #define TRAILER_SIZE 32
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 static int bad(struct strbuf *err, const char *path, const char *why)
 {
 	return snap_error(err, SNAP_ECORRUPT, "multi-pack index '%s' is corrupt: %s", path, why);
@@ -69,11 +56,11 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 		return snap_error_errno(err, "cannot map '%s'", path);
 	m->map = map;
 	m->map_len = (size_t)st.st_size;
-	if (memcmp(m->map, MIDX_MAGIC, 8) || be32(m->map + 8) != MIDX_VERSION) {
+	if (memcmp(m->map, MIDX_MAGIC, 8) || get_be32(m->map + 8) != MIDX_VERSION) {
 		ret = bad(err, path, "bad magic or version");
 		goto fail;
 	}
-	m->nr_packs = be32(m->map + 12);
+	m->nr_packs = get_be32(m->map + 12);
 	if ((uint64_t)m->nr_packs * 32 > m->map_len) {
 		ret = bad(err, path, "size does not match its counts");
 		goto fail;
@@ -84,7 +71,7 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 		ret = bad(err, path, "size does not match its counts");
 		goto fail;
 	}
-	m->nr = be32(m->fanout + 255 * 4);
+	m->nr = get_be32(m->fanout + 255 * 4);
 	m->ids = m->fanout + FANOUT_SIZE;
 	m->entries = m->ids + (size_t)m->nr * 32;
 	want = HEADER_SIZE + (uint64_t)m->nr_packs * 32 + FANOUT_SIZE +
@@ -94,7 +81,7 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 		goto fail;
 	}
 	for (i = 0; i < 256; i++) {
-		uint32_t c = be32(m->fanout + i * 4);
+		uint32_t c = get_be32(m->fanout + i * 4);
 		if (c < prev) {
 			ret = bad(err, path, "fan-out is not monotonic");
 			goto fail;
@@ -111,7 +98,7 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 			ret = bad(err, path, "ids out of order");
 			goto fail;
 		}
-		if (be32(m->entries + (size_t)i * ENTRY_SIZE) >= m->nr_packs) {
+		if (get_be32(m->entries + (size_t)i * ENTRY_SIZE) >= m->nr_packs) {
 			ret = bad(err, path, "an entry names no pack");
 			goto fail;
 		}
@@ -138,8 +125,8 @@ void midx_close(struct midx *m)
 
 long midx_find(const struct midx *m, const struct snap_oid *oid)
 {
-	uint32_t lo = oid->hash[0] ? be32(m->fanout + (oid->hash[0] - 1) * 4) : 0;
-	uint32_t hi = be32(m->fanout + oid->hash[0] * 4);
+	uint32_t lo = oid->hash[0] ? get_be32(m->fanout + (oid->hash[0] - 1) * 4) : 0;
+	uint32_t hi = get_be32(m->fanout + oid->hash[0] * 4);
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -158,8 +145,8 @@ void midx_entry(const struct midx *m, uint32_t i, uint32_t *pack, uint32_t *pos)
 {
 	const unsigned char *e = m->entries + (size_t)i * ENTRY_SIZE;
 
-	*pack = be32(e);
-	*pos = be32(e + 4);
+	*pack = get_be32(e);
+	*pos = get_be32(e + 4);
 }
 
 void midx_pack_id(const struct midx *m, uint32_t i, struct snap_oid *id)
