@@ -134,10 +134,10 @@ int main(int argc, char **argv)
 			strbuf_addf(&full, "refs/snapshots/%s", ref);
 		if (ref_name_check(full.buf, &err) < 0)
 			die_err(&err);
-		c = ref_read(&store, full.buf, &old, &err);
-		if (c < 0 && c != SNAP_ENOTFOUND)
+		int ret = ref_read(&store, full.buf, &old, &err);
+		if (ret < 0 && ret != SNAP_ENOTFOUND)
 			die_err(&err);
-		have_old = c == 0;
+		have_old = ret == 0;
 		strbuf_reset(&err);
 	}
 	if (parent_arg) {
