@@ -35,7 +35,8 @@ struct fsck {
 	unsigned char *types;		/* their types, OBJ_NONE when unreadable */
 	struct oidset referenced;	/* ids some object refers to */
 	struct oidset missing_chunks;	/* reported already */
-	size_t next;			/* the next object to verify */
+	size_t *order;			/* all[], in the order they are stored */
+	size_t next;			/* the next object to verify, in order[] */
 	size_t done;
 };
 
@@ -253,7 +254,8 @@ static void *verify_worker(void *arg)
 		size_t idx;
 
 		pthread_mutex_lock(&f->lock);
-		idx = f->next++;
+		idx = f->next < f->nr_all ? f->order[f->next] : f->nr_all;
+		f->next++;
 		if (idx < f->nr_all && f->o->progress && (f->done & 1023) == 0)
 			f->o->progress("checking objects", f->done, f->nr_all, f->o->data);
 		f->done++;
@@ -266,12 +268,38 @@ static void *verify_worker(void *arg)
 	return NULL;
 }
 
+struct placed {
+	uint64_t key;
+	size_t idx;
+};
+
+static int cmp_placed(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 static void verify_objects(struct fsck *f)
 {
 	pthread_t threads[THREADS_MAX];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int n = f->o->jobs > 0 ? f->o->jobs : cpus > 0 ? (int)cpus : 1, i, started = 0;
+	struct placed *pl = xcalloc(f->nr_all + 1, sizeof(*pl));
+	size_t k;
 
+	/* Read in storage order: a block's members one after another. */
+	for (k = 0; k < f->nr_all; k++) {
+		pl[k].key = odb_locality(f->odb, &f->all[k]);
+		pl[k].idx = k;
+	}
+	QSORT(pl, f->nr_all, cmp_placed);
+	f->order = xcalloc(f->nr_all + 1, sizeof(*f->order));
+	for (k = 0; k < f->nr_all; k++)
+		f->order[k] = pl[k].idx;
+	free(pl);
 	if (n > THREADS_MAX)
 		n = THREADS_MAX;
 	for (i = 0; i < n; i++)
@@ -641,6 +669,7 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 out:
 	free(f.all);
 	free(f.types);
+	free(f.order);
 	free(r.oids);
 	oidset_clear(&f.referenced);
 	oidset_clear(&f.missing_chunks);

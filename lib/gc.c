@@ -253,20 +253,89 @@ struct repack {
 	struct oidset written;
 	struct strbuf frame;
 	struct strbuf packdir, tmpdir;
+	/* A block of the live members of partly dead blocks, being filled. */
+	struct strbuf block;
+	struct pack_member *members;
+	size_t nr_members, alloc_members;
 };
+
+static int repack_next(struct repack *r, struct strbuf *err);
+
+/* Adds r->frame, holding oid, or the nr members when nr > 0. */
+static int repack_put(struct repack *r, const struct snap_oid *oid, enum object_type type,
+		      uint64_t size, const struct pack_member *m, size_t nr,
+		      struct strbuf *err)
+{
+	int ret;
+
+	if (!r->w && (ret = pack_writer_start(&r->w, r->tmpdir.buf, err)) < 0)
+		return ret;
+	if (nr)
+		ret = pack_writer_add_block(r->w, m, nr, r->frame.buf, r->frame.len, err);
+	else
+		ret = pack_writer_add(r->w, oid, type, size, r->frame.buf, r->frame.len, err);
+	return ret < 0 ? ret : repack_next(r, err);
+}
 
 static int repack_add(struct repack *r, const struct snap_oid *oid, enum object_type type,
 		      uint64_t size, struct strbuf *err)
 {
-	struct strbuf idx = STRBUF_INIT;
-	int ret;
-
 	if (!oidset_insert(&r->written, oid))
 		return 0;
-	if (!r->w && (ret = pack_writer_start(&r->w, r->tmpdir.buf, err)) < 0)
-		return ret;
-	ret = pack_writer_add(r->w, oid, type, size, r->frame.buf, r->frame.len, err);
-	if (ret == 0 && pack_writer_size(r->w) >= PACK_TARGET_SIZE) {
+	return repack_put(r, oid, type, size, NULL, 0, err);
+}
+
+/* Compresses and adds the block being filled. */
+static int repack_seal(struct repack *r, struct strbuf *err)
+{
+	int ret;
+
+	if (!r->nr_members)
+		return 0;
+	ret = odb_compress_block(r->g->odb, r->block.buf, r->block.len, &r->frame, err);
+	if (ret == 0)
+		ret = repack_put(r, NULL, OBJ_NONE, 0, r->members, r->nr_members, err);
+	r->nr_members = 0;
+	strbuf_reset(&r->block);
+	return ret;
+}
+
+/* Adds a live member of a block that is not copied whole: read, re-blocked. */
+static int repack_member(struct repack *r, const struct snap_oid *oid, struct strbuf *err)
+{
+	struct strbuf payload = STRBUF_INIT;
+	struct pack_member *m;
+	char hdr[SNAP_HDR_MAX];
+	enum object_type type;
+	int ret;
+
+	if (oidset_contains(&r->written, oid))
+		return 0;
+	ret = odb_read(r->g->odb, oid, &type, &payload, PACK_BLOCK_MAX, err);
+	if (ret == 0) {
+		oidset_insert(&r->written, oid);
+		ALLOC_GROW(r->members, r->nr_members + 1, r->alloc_members);
+		m = &r->members[r->nr_members++];
+		m->oid = *oid;
+		m->type = type;
+		m->size = payload.len;
+		m->inner = (uint32_t)r->block.len;
+		strbuf_add(&r->block, hdr, object_header_format(hdr, type, payload.len));
+		strbuf_addbuf(&r->block, &payload);
+		if (r->block.len >= PACK_BLOCK_TARGET)
+			ret = repack_seal(r, err);
+	}
+	strbuf_release(&payload);
+	return ret;
+}
+
+/* Closes the pack being written once it is full. */
+static int repack_next(struct repack *r, struct strbuf *err)
+{
+	struct strbuf idx = STRBUF_INIT;
+	int ret = 0;
+
+	if (pack_writer_size(r->w) >= PACK_TARGET_SIZE) {
 		ret = pack_writer_finish(r->w, r->packdir.buf, &idx, err);
 		r->w = NULL;
 		r->g->st->packs_written++;
@@ -314,6 +383,102 @@ out:
 	strbuf_release(&tp);
 }
 
+struct placed {
+	uint64_t offset;
+	uint32_t pos;
+};
+
+static int cmp_placed(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Copies the live objects of pack p into the new packs, in the order they
+ * are stored.  A block whose members all live (and are not written yet) is
+ * copied whole; the live members of any other block are blocked anew.
+ */
+static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct strbuf *err)
+{
+	struct placed *pl = xcalloc((size_t)p->nr + 1, sizeof(*pl));
+	struct pack_member *m = NULL;
+	size_t alloc_m = 0;
+	int64_t mt = 0;
+	uint32_t k, n;
+	int ret = 0;
+
+	pack_mtime(p, &mt);
+	for (k = 0; k < p->nr; k++) {
+		struct pack_record rec;
+		pack_record(p, k, &rec);
+		pl[k].offset = rec.offset;
+		pl[k].pos = k;
+	}
+	QSORT(pl, p->nr, cmp_placed);
+	for (k = 0; k < p->nr && ret == 0; k += n) {
+		struct pack_record rec, first;
+		uint64_t dead_bytes = 0, all_bytes = 0;
+		uint32_t j, live = 0, fresh = 0;
+
+		pack_record(p, pl[k].pos, &first);
+		for (n = 1; first.shared && k + n < p->nr && pl[k + n].offset == first.offset; n++)
+			;
+		ALLOC_GROW(m, n, alloc_m);
+		for (j = 0; j < n; j++) {
+			struct snap_oid oid;
+			int keep;
+
+			pack_oid(p, pl[k + j].pos, &oid);
+			pack_record(p, pl[k + j].pos, &rec);
+			all_bytes += rec.size;
+			keep = oidset_contains(&g->reachable, &oid) || recent(g, mt);
+			m[j].oid = oid;
+			m[j].type = keep ? rec.type : OBJ_NONE;
+			m[j].size = rec.size;
+			m[j].inner = rec.inner;
+			if (!keep) {
+				g->st->objects_removed++;
+				g->st->bytes_removed += rec.size;
+				dead_bytes += rec.size;
+				if (g->o->removed)
+					g->o->removed(&oid, rec.type, rec.size, g->o->data);
+				continue;
+			}
+			live++;
+			fresh += !oidset_contains(&r->written, &oid);
+		}
+		/* Bytes on disk freed: a block's share for each dead member. */
+		if (!first.shared)
+			g->st->files_freed += dead_bytes ? first.length : 0;
+		else if (all_bytes)
+			g->st->files_freed += first.length * dead_bytes / all_bytes;
+		if (g->o->dry_run || !live)
+			continue;
+		if (!first.shared) {
+			ret = pack_read_frame(p, pl[k].pos, &r->frame, err);
+			if (ret == 0)
+				ret = repack_add(r, &m[0].oid, m[0].type, m[0].size, err);
+		} else if (live == n && fresh == n) {
+			ret = pack_read_frame(p, pl[k].pos, &r->frame, err);
+			for (j = 0; j < n && ret == 0; j++)
+				oidset_insert(&r->written, &m[j].oid);
+			if (ret == 0)
+				ret = repack_put(r, NULL, OBJ_NONE, 0, m, n, err);
+		} else {
+			for (j = 0; j < n && ret == 0; j++)
+				if (m[j].type != OBJ_NONE)
+					ret = repack_member(r, &m[j].oid, err);
+		}
+	}
+	free(m);
+	free(pl);
+	return ret;
+}
+
 static int repack(struct gc *g, struct strbuf *err)
 {
 	struct repack r;
@@ -325,6 +490,7 @@ static int repack(struct gc *g, struct strbuf *err)
 	memset(&r, 0, sizeof(r));
 	r.g = g;
 	strbuf_init(&r.frame, 0);
+	strbuf_init(&r.block, 0);
 	store_path(g->store, &r.packdir, "objects/pack");
 	store_path(g->store, &r.tmpdir, "objects/tmp");
 
@@ -357,34 +523,11 @@ static int repack(struct gc *g, struct strbuf *err)
 		goto out;
 
 	for (i = 0; i < nr && ret == 0; i++) {
-		struct pack *p = odb_pack(g->odb, i);
-		int64_t mt = 0;
-		uint32_t k;
-
-		if (!rewrite[i])
-			continue;
-		pack_mtime(p, &mt);
-		for (k = 0; k < p->nr && ret == 0; k++) {
-			struct snap_oid oid;
-			struct pack_record rec;
-
-			pack_oid(p, k, &oid);
-			pack_record(p, k, &rec);
-			if (!oidset_contains(&g->reachable, &oid) && !recent(g, mt)) {
-				g->st->objects_removed++;
-				g->st->bytes_removed += rec.size;
-				g->st->files_freed += rec.length;
-				if (g->o->removed)
-					g->o->removed(&oid, rec.type, rec.size, g->o->data);
-				continue;
-			}
-			if (g->o->dry_run)
-				continue;
-			ret = pack_read_frame(p, k, &r.frame, err);
-			if (ret == 0)
-				ret = repack_add(&r, &oid, rec.type, rec.size, err);
-		}
+		if (rewrite[i])
+			ret = repack_pack(g, &r, odb_pack(g->odb, i), err);
 	}
+	if (ret == 0)
+		ret = repack_seal(&r, err);
 	/* Reachable loose objects go into the new pack as they are. */
 	/* Chunk lists stay loose (docs/FORMAT.md). */
 	for (i = 0; i < g->nr_loose_keep && ret == 0 && !g->o->dry_run; i++) {
@@ -429,6 +572,8 @@ out:
 		pack_writer_abort(r.w);
 	oidset_clear(&r.written);
 	strbuf_release(&r.frame);
+	strbuf_release(&r.block);
+	free(r.members);
 	strbuf_release(&r.packdir);
 	strbuf_release(&r.tmpdir);
 	strbuf_release(&path);

@@ -34,6 +34,21 @@ struct pending {
 };
 
 /*
+ * A shared frame of a pack (a block), decompressed whole.  Reading its
+ * members one after another, as restore and fsck do, then costs one
+ * decompression; a stream holds a reference while it reads a member.
+ */
+#define BLOCK_CACHE_SIZE 16
+struct block {
+	unsigned char pack[SNAP_OID_RAWSZ];	/* the pack's checksum */
+	uint64_t offset;			/* of the frame in the pack */
+	char *buf;
+	size_t len;
+	unsigned refs;		/* the streams reading it, +1 while cached */
+	uint64_t used;
+};
+
+/*
  * The compression stage of a batch: the caller's thread hashes each object
  * and drops those already stored; worker threads compress the rest and
  * append them to the batch's pack.  A bounded queue keeps memory flat.
@@ -47,7 +62,14 @@ struct job {
 	enum object_type type;
 	char *buf;
 	size_t len;
+	/* A block (nr_members > 0): buf holds each member's header and
+	 * payload, one after another; it becomes one shared frame. */
+	struct pack_member *members;
+	size_t nr_members, alloc_members;
 };
+
+/* Room for a block: sealed at PACK_BLOCK_TARGET, one member may pass it. */
+#define BLOCK_BUF (PACK_BLOCK_TARGET + PACK_BLOCK_MEMBER_MAX + SNAP_HDR_MAX)
 
 struct bulk {
 	struct odb *odb;
@@ -56,6 +78,7 @@ struct bulk {
 	pthread_mutex_t lock;		/* the queue and the fields below */
 	pthread_cond_t work, room;
 	struct job *head, *tail;
+	struct job *block;		/* the block being filled, not queued */
 	size_t queued;
 	size_t inflight;		/* jobs queued and not yet packed */
 	int stop;
@@ -106,6 +129,10 @@ struct odb {
 	pthread_mutex_t dctx_lock;
 	ZSTD_DCtx **dctx_free;
 	size_t nr_dctx_free, alloc_dctx_free;
+	/* Blocks decompressed lately, shared by the streams reading them. */
+	pthread_mutex_t block_lock;
+	struct block *blocks[BLOCK_CACHE_SIZE];
+	uint64_t block_clock;
 };
 
 /*
@@ -254,6 +281,7 @@ int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 	odb->store = store;
 	strbuf_init(&odb->path, 0);
 	pthread_mutex_init(&odb->dctx_lock, NULL);
+	pthread_mutex_init(&odb->block_lock, NULL);
 	ret = load_packs(odb, err);
 	if (ret < 0) {
 		odb_close(odb);
@@ -319,8 +347,12 @@ static void drop_pending(struct odb *odb)
 		memset(odb->pset, 0, odb->pset_size * sizeof(*odb->pset));
 }
 
+static void block_release(struct odb *odb, struct block *b);
+
 void odb_close(struct odb *odb)
 {
+	size_t i;
+
 	if (!odb)
 		return;
 	if (odb->bulk)
@@ -341,6 +373,9 @@ void odb_close(struct odb *odb)
 		ZSTD_freeDCtx(odb->dctx_free[--odb->nr_dctx_free]);
 	free(odb->dctx_free);
 	pthread_mutex_destroy(&odb->dctx_lock);
+	for (i = 0; i < BLOCK_CACHE_SIZE; i++)
+		block_release(odb, odb->blocks[i]);
+	pthread_mutex_destroy(&odb->block_lock);
 	strbuf_release(&odb->path);
 	free(odb);
 }
@@ -487,6 +522,9 @@ struct odb_stream {
 	struct snap_oid bad_chunk;
 	struct snap_oid cur;	/* the chunk sub reads */
 	uint64_t total;		/* the blob's size */
+	/* A member of a block: its payload is block->buf[mpos..] */
+	struct block *block;
+	size_t mpos;
 };
 
 static int corrupt(struct odb_stream *st, struct strbuf *err, const char *why)
@@ -601,6 +639,195 @@ static int stored_header_parse(const char *buf, size_t len, enum object_type *ty
 	return n;
 }
 
+static ZSTD_DCtx *dctx_get(struct odb *odb)
+{
+	ZSTD_DCtx *d = NULL;
+
+	pthread_mutex_lock(&odb->dctx_lock);
+	if (odb->nr_dctx_free)
+		d = odb->dctx_free[--odb->nr_dctx_free];
+	pthread_mutex_unlock(&odb->dctx_lock);
+	if (d) {
+		ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+		return d;
+	}
+	d = ZSTD_createDCtx();
+	if (!d)
+		BUG("ZSTD_createDCtx failed");
+	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, WINDOW_LOG_MAX);
+	return d;
+}
+
+static void dctx_put(struct odb *odb, ZSTD_DCtx *d)
+{
+	pthread_mutex_lock(&odb->dctx_lock);
+	ALLOC_GROW(odb->dctx_free, odb->nr_dctx_free + 1, odb->alloc_dctx_free);
+	odb->dctx_free[odb->nr_dctx_free++] = d;
+	pthread_mutex_unlock(&odb->dctx_lock);
+}
+
+static void block_release(struct odb *odb, struct block *b)
+{
+	int last;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&odb->block_lock);
+	last = !--b->refs;
+	pthread_mutex_unlock(&odb->block_lock);
+	if (last) {
+		free(b->buf);
+		free(b);
+	}
+}
+
+/* The cached block of pack p at offset, with a reference taken, or NULL. */
+static struct block *block_cached(struct odb *odb, const unsigned char *pack,
+				  uint64_t offset)
+{
+	struct block *b = NULL;
+	size_t i;
+
+	for (i = 0; i < BLOCK_CACHE_SIZE; i++) {
+		struct block *c = odb->blocks[i];
+		if (c && c->offset == offset && !memcmp(c->pack, pack, SNAP_OID_RAWSZ)) {
+			b = c;
+			b->refs++;
+			b->used = ++odb->block_clock;
+			break;
+		}
+	}
+	return b;
+}
+
+/*
+ * The decompressed block the shared frame r of pack p holds, with a
+ * reference for the caller.  NULL with *why set when the frame is damaged.
+ */
+static struct block *block_get(struct odb *odb, struct pack *p,
+			       const struct pack_record *r, const char **why,
+			       struct strbuf *err)
+{
+	const unsigned char *pack = p->map + p->map_len - 2 * SNAP_OID_RAWSZ;
+	struct block *b, *old;
+	unsigned long long content;
+	ZSTD_DCtx *d;
+	char *frame;
+	size_t got, slot = 0, i;
+	ssize_t n;
+	int fd;
+
+	*why = NULL;
+	pthread_mutex_lock(&odb->block_lock);
+	b = block_cached(odb, pack, r->offset);
+	pthread_mutex_unlock(&odb->block_lock);
+	if (b)
+		return b;
+
+	fd = pack_fd(p, err);
+	if (fd < 0)
+		return NULL;
+	if (r->length > ZSTD_compressBound(PACK_BLOCK_MAX)) {
+		*why = "shared frame too large";
+		return NULL;
+	}
+	frame = xmalloc((size_t)r->length);
+	do
+		n = pread(fd, frame, (size_t)r->length, (off_t)r->offset);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)r->length) {
+		free(frame);
+		if (n < 0)
+			snap_error_errno(err, "cannot read '%s'", p->pack_path);
+		else
+			*why = "truncated";
+		return NULL;
+	}
+	content = ZSTD_getFrameContentSize(frame, (size_t)r->length);
+	if (content == ZSTD_CONTENTSIZE_UNKNOWN || content == ZSTD_CONTENTSIZE_ERROR ||
+	    content > PACK_BLOCK_MAX) {
+		free(frame);
+		*why = "bad shared frame header";
+		return NULL;
+	}
+	if (ZSTD_findFrameCompressedSize(frame, (size_t)r->length) != r->length) {
+		free(frame);
+		*why = "trailing bytes after the compressed frame";
+		return NULL;
+	}
+	b = xcalloc(1, sizeof(*b));
+	memcpy(b->pack, pack, SNAP_OID_RAWSZ);
+	b->offset = r->offset;
+	b->buf = xmalloc(content ? (size_t)content : 1);
+	d = dctx_get(odb);
+	got = ZSTD_decompressDCtx(d, b->buf, (size_t)content, frame, (size_t)r->length);
+	dctx_put(odb, d);
+	free(frame);
+	if (ZSTD_isError(got) || got != content) {
+		*why = ZSTD_isError(got) ? ZSTD_getErrorName(got) : "shorter than its frame says";
+		free(b->buf);
+		free(b);
+		return NULL;
+	}
+	b->len = got;
+	b->refs = 2;	/* the caller's, and the cache's */
+
+	pthread_mutex_lock(&odb->block_lock);
+	old = block_cached(odb, pack, r->offset);
+	if (old) {
+		/* Another thread decompressed it meanwhile: keep one. */
+		pthread_mutex_unlock(&odb->block_lock);
+		free(b->buf);
+		free(b);
+		return old;
+	}
+	for (i = 0; i < BLOCK_CACHE_SIZE; i++) {
+		if (!odb->blocks[i]) {
+			slot = i;
+			break;
+		}
+		if (odb->blocks[i]->used < odb->blocks[slot]->used)
+			slot = i;
+	}
+	old = odb->blocks[slot];
+	b->used = ++odb->block_clock;
+	odb->blocks[slot] = b;
+	pthread_mutex_unlock(&odb->block_lock);
+	block_release(odb, old);
+	return b;
+}
+
+/*
+ * Finishes opening st on a member of a block: its header must be the one
+ * the index records, and header and payload must lie inside the block.
+ */
+static int open_member(struct odb_stream *st, struct pack *p,
+		       const struct pack_record *r, enum object_type *t,
+		       uint64_t *sz, struct strbuf *err)
+{
+	const char *why;
+	int hlen;
+
+	st->block = block_get(st->odb, p, r, &why, err);
+	if (!st->block)
+		return why ? corrupt(st, err, why) : SNAP_EIO;
+	if (r->inner >= st->block->len)
+		return corrupt(st, err, "outside its shared frame");
+	hlen = object_header_parse(st->block->buf + r->inner, st->block->len - r->inner,
+				   t, sz);
+	if (hlen <= 0 || *t != r->type || *sz != r->size)
+		return corrupt(st, err, "bad object header");
+	if (*sz > st->block->len - r->inner - (size_t)hlen)
+		return corrupt(st, err, "truncated");
+	hash_init(&st->hash);
+	hash_update(&st->hash, st->block->buf + r->inner, (size_t)hlen);
+	st->mpos = r->inner + (size_t)hlen;
+	st->remaining = *sz;
+	st->frame_done = st->eof = 1;
+	st->left = 0;
+	return 0;
+}
+
 /* Opens a stream; plain_only refuses a chunk list (for a chunk). */
 static int stream_open(struct odb *odb, const struct snap_oid *oid,
 		       struct odb_stream **out, enum object_type *type,
@@ -649,22 +876,17 @@ static int stream_open(struct odb *odb, const struct snap_oid *oid,
 			    (unsigned long long)r.offset);
 		st->pos = r.offset;
 		st->left = r.length;
+		if (r.shared) {
+			ret = open_member(st, p, &r, &t, &sz, err);
+			if (ret < 0)
+				goto fail;
+			goto opened;
+		}
 	} else {
 		ret = snap_error_errno(err, "cannot open '%s'", st->path.buf);
 		goto fail;
 	}
-	pthread_mutex_lock(&odb->dctx_lock);
-	if (odb->nr_dctx_free)
-		st->dctx = odb->dctx_free[--odb->nr_dctx_free];
-	pthread_mutex_unlock(&odb->dctx_lock);
-	if (st->dctx) {
-		ZSTD_DCtx_reset(st->dctx, ZSTD_reset_session_only);
-	} else {
-		st->dctx = ZSTD_createDCtx();
-		if (!st->dctx)
-			BUG("ZSTD_createDCtx failed");
-		ZSTD_DCtx_setParameter(st->dctx, ZSTD_d_windowLogMax, WINDOW_LOG_MAX);
-	}
+	st->dctx = dctx_get(odb);
 	st->inbuf = xmalloc(ZSTD_DStreamInSize());
 
 	while (hlen == 0) {
@@ -703,6 +925,7 @@ static int stream_open(struct odb *odb, const struct snap_oid *oid,
 		st->pend_pos = (size_t)hlen;
 		st->pend_len = have;
 	}
+opened:
 	if (type)
 		*type = t;
 	if (size)
@@ -882,6 +1105,10 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 		st->pend_pos += n;
 	} else if (st->remaining == 0) {
 		return finish(st, err);
+	} else if (st->block) {
+		n = len < st->remaining ? len : (size_t)st->remaining;
+		memcpy(buf, st->block->buf + st->mpos, n);
+		st->mpos += n;
 	} else {
 		if (len > st->remaining)
 			len = (size_t)st->remaining;
@@ -943,13 +1170,9 @@ void odb_stream_close(struct odb_stream *st)
 	odb_stream_close(st->sub);
 	if (st->fd >= 0 && st->own_fd)
 		close(st->fd);
-	if (st->dctx) {
-		struct odb *odb = st->odb;
-		pthread_mutex_lock(&odb->dctx_lock);
-		ALLOC_GROW(odb->dctx_free, odb->nr_dctx_free + 1, odb->alloc_dctx_free);
-		odb->dctx_free[odb->nr_dctx_free++] = st->dctx;
-		pthread_mutex_unlock(&odb->dctx_lock);
-	}
+	if (st->dctx)
+		dctx_put(st->odb, st->dctx);
+	block_release(st->odb, st->block);
 	free(st->inbuf);
 	strbuf_release(&st->path);
 	free(st);
@@ -1376,6 +1599,32 @@ static int compress_job(ZSTD_CCtx *cctx, int level, const struct job *j,
 	return 0;
 }
 
+/* Compresses a block's members into one frame. */
+static int compress_block(ZSTD_CCtx *cctx, int level, const struct job *j,
+			  struct strbuf *frame, struct strbuf *err)
+{
+	size_t r;
+
+	strbuf_reset(frame);
+	strbuf_grow(frame, ZSTD_compressBound(j->len));
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+	r = ZSTD_compress2(cctx, frame->buf, frame->alloc - 1, j->buf, j->len);
+	if (ZSTD_isError(r))
+		return snap_error(err, SNAP_EIO, "compression failed: %s", ZSTD_getErrorName(r));
+	strbuf_setlen(frame, r);
+	return 0;
+}
+
+static void free_job(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->buf);
+	free(j->members);
+	free(j);
+}
+
 static void *bulk_worker(void *arg)
 {
 	struct bulk *b = arg;
@@ -1403,7 +1652,10 @@ static void *bulk_worker(void *arg)
 			break;
 
 		strbuf_reset(&err);
-		ret = compress_job(cctx, odb->store->level, j, &frame, &err);
+		if (j->nr_members)
+			ret = compress_block(cctx, odb->store->level, j, &frame, &err);
+		else
+			ret = compress_job(cctx, odb->store->level, j, &frame, &err);
 		if (ret == 0) {
 			pthread_mutex_lock(&b->pack_lock);
 			if (!odb->pw) {
@@ -1412,7 +1664,10 @@ static void *bulk_worker(void *arg)
 				ret = pack_writer_start(&odb->pw, dir.buf, &err);
 				strbuf_release(&dir);
 			}
-			if (ret == 0)
+			if (ret == 0 && j->nr_members)
+				ret = pack_writer_add_block(odb->pw, j->members, j->nr_members,
+							    frame.buf, frame.len, &err);
+			else if (ret == 0)
 				ret = pack_writer_add(odb->pw, &j->oid, j->type, j->len,
 						      frame.buf, frame.len, &err);
 			if (ret == 0 && pack_writer_size(odb->pw) >= PACK_TARGET_SIZE)
@@ -1426,8 +1681,7 @@ static void *bulk_worker(void *arg)
 		b->inflight--;
 		pthread_cond_broadcast(&b->room);
 		pthread_mutex_unlock(&b->lock);
-		free(j->buf);
-		free(j);
+		free_job(j);
 	}
 	ZSTD_freeCCtx(cctx);
 	strbuf_release(&frame);
@@ -1487,6 +1741,7 @@ static int bulk_stop(struct odb *odb, struct strbuf *err)
 	for (i = 0; i < (size_t)b->nr_threads; i++)
 		pthread_join(b->threads[i], NULL);
 	odb->bulk = NULL;
+	free_job(b->block);	/* not sealed: the batch was abandoned */
 	if (b->failed)
 		ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
 	for (i = 0; i < b->nr_done; i++) {
@@ -1506,12 +1761,16 @@ static int bulk_stop(struct odb *odb, struct strbuf *err)
 	return ret;
 }
 
+static int bulk_seal(struct odb *odb, struct strbuf *err);
+
 /* Waits until everything queued is packed, then closes the pack. */
 static int bulk_drain(struct odb *odb, struct strbuf *err)
 {
 	struct bulk *b = odb->bulk;
-	int ret = 0;
+	int ret = bulk_seal(odb, err);
 
+	if (ret < 0)
+		return ret;
 	pthread_mutex_lock(&b->lock);
 	while (b->inflight && !b->failed)
 		pthread_cond_wait(&b->room, &b->lock);
@@ -1526,34 +1785,21 @@ static int bulk_drain(struct odb *odb, struct strbuf *err)
 	return ret;
 }
 
-/*
- * Queues a payload (ownership passes to the queue) under its known id.
- * Fails with the first error a worker met, if any.
- */
-static int bulk_queue(struct odb *odb, const struct snap_oid *oid,
-		      enum object_type type, char *buf, size_t len,
-		      struct strbuf *err)
+/* Hands a job to the workers, waiting while the queue is full. */
+static int bulk_push(struct odb *odb, struct job *j, struct strbuf *err)
 {
 	struct bulk *b = odb->bulk;
-	struct job *j = xmalloc(sizeof(*j));
 
-	j->next = NULL;
-	j->oid = *oid;
-	j->type = type;
-	j->buf = buf;
-	j->len = len;
-	bulk_remember(b, oid);
 	pthread_mutex_lock(&b->lock);
-	while (b->queued && b->queued + len > BULK_QUEUE_MAX && !b->failed)
+	while (b->queued && b->queued + j->len > BULK_QUEUE_MAX && !b->failed)
 		pthread_cond_wait(&b->room, &b->lock);
 	if (b->failed) {
 		int ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
 		pthread_mutex_unlock(&b->lock);
-		free(buf);
-		free(j);
+		free_job(j);
 		return ret;
 	}
-	b->queued += len;
+	b->queued += j->len;
 	b->inflight++;
 	if (b->tail)
 		b->tail->next = j;
@@ -1565,6 +1811,57 @@ static int bulk_queue(struct odb *odb, const struct snap_oid *oid,
 		pthread_cond_signal(&b->work);
 	pthread_mutex_unlock(&b->lock);
 	return 0;
+}
+
+/* Queues the block being filled, if any. */
+static int bulk_seal(struct odb *odb, struct strbuf *err)
+{
+	struct job *j = odb->bulk->block;
+
+	if (!j)
+		return 0;
+	odb->bulk->block = NULL;
+	return bulk_push(odb, j, err);
+}
+
+/*
+ * Queues a payload (ownership passes to the queue) under its known id.
+ * A small blob or bundle joins the block being filled, which is queued once full.
+ * Fails with the first error a worker met, if any.
+ */
+static int bulk_queue(struct odb *odb, const struct snap_oid *oid,
+		      enum object_type type, char *buf, size_t len,
+		      struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+	struct pack_member *m;
+	struct job *j;
+
+	bulk_remember(b, oid);
+	if ((type == OBJ_BLOB || type == OBJ_BUNDLE) && len < PACK_BLOCK_MEMBER_MAX) {
+		j = b->block;
+		if (!j) {
+			j = b->block = xcalloc(1, sizeof(*j));
+			j->buf = xmalloc(BLOCK_BUF);
+		}
+		ALLOC_GROW(j->members, j->nr_members + 1, j->alloc_members);
+		m = &j->members[j->nr_members++];
+		m->oid = *oid;
+		m->type = type;
+		m->size = len;
+		m->inner = (uint32_t)j->len;
+		j->len += object_header_format(j->buf + j->len, type, len);
+		memcpy(j->buf + j->len, buf, len);
+		j->len += len;
+		free(buf);
+		return j->len >= PACK_BLOCK_TARGET ? bulk_seal(odb, err) : 0;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->oid = *oid;
+	j->type = type;
+	j->buf = buf;
+	j->len = len;
+	return bulk_push(odb, j, err);
 }
 
 void odb_set_jobs(struct odb *odb, int jobs)
@@ -1653,7 +1950,11 @@ int odb_batch_end(struct odb *odb, struct strbuf *err)
 	if (--odb->batch)
 		return 0;
 	drop_loose_cache(odb);
-	ret = bulk_stop(odb, err);
+	ret = bulk_seal(odb, err);
+	if (ret < 0)
+		bulk_stop(odb, NULL);
+	else
+		ret = bulk_stop(odb, err);
 	if (ret < 0) {
 		drop_pending(odb);
 		pack_writer_abort(odb->pw);
@@ -2171,6 +2472,32 @@ int odb_for_each_loose(struct odb *odb, odb_each_fn fn, void *data,
 			return ret;
 	}
 	return 0;
+}
+
+int odb_compress_block(struct odb *odb, const void *buf, size_t len,
+		       struct strbuf *frame, struct strbuf *err)
+{
+	struct job j;
+
+	if (!odb->cctx && !(odb->cctx = ZSTD_createCCtx()))
+		BUG("ZSTD_createCCtx failed");
+	memset(&j, 0, sizeof(j));
+	j.buf = (char *)buf;
+	j.len = len;
+	return compress_block(odb->cctx, odb->store->level, &j, frame, err);
+}
+
+uint64_t odb_locality(struct odb *odb, const struct snap_oid *oid)
+{
+	struct pack_record r;
+	struct pack *p;
+	uint32_t pos;
+
+	p = find_packed(odb, oid, &pos);
+	if (!p)
+		return 0;
+	pack_record(p, pos, &r);
+	return ((uint64_t)(p - odb->packs) + 1) << 40 | (r.offset & ((1ull << 40) - 1));
 }
 
 size_t odb_nr_packs(struct odb *odb)

@@ -146,6 +146,21 @@ int odb_for_each_loose(struct odb *odb, odb_each_fn fn, void *data,
 
 /* The packs this odb has mapped (for gc and fsck), and a reload of them. */
 struct pack;
+/*
+ * Compresses len bytes of members (header + payload after header +
+ * payload) into one shared frame, at the store's level.  For repacking;
+ * not thread-safe.
+ */
+int odb_compress_block(struct odb *odb, const void *buf, size_t len,
+		       struct strbuf *frame, struct strbuf *err);
+
+/*
+ * A sort key placing objects in the order they are stored: packed ones by
+ * pack and offset (so that the members of a block come together and one
+ * decompression serves them all), after the loose ones.
+ */
+uint64_t odb_locality(struct odb *odb, const struct snap_oid *oid);
+
 size_t odb_nr_packs(struct odb *odb);
 struct pack *odb_pack(struct odb *odb, size_t i);
 int odb_reload_packs(struct odb *odb, struct strbuf *err);

@@ -61,7 +61,8 @@ int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
 	memcpy(p->pack_path, idx_path, plen - 4);
 	memcpy(p->pack_path + plen - 4, ".pack", 6);
 
-	if (memcmp(p->map, PACK_IDX_MAGIC, 8) || get_be32(p->map + 8) != PACK_VERSION) {
+	if (memcmp(p->map, PACK_IDX_MAGIC, 8) ||
+	    (get_be32(p->map + 8) != 1 && get_be32(p->map + 8) != PACK_IDX_VERSION)) {
 		ret = bad(err, idx_path, "bad magic or version");
 		goto fail;
 	}
@@ -143,6 +144,19 @@ void pack_record(const struct pack *p, uint32_t pos, struct pack_record *r)
 	r->length = get_be64(rec + 8);
 	r->size = get_be64(rec + 16);
 	r->type = (enum object_type)rec[24];
+	r->shared = rec[25] & 1;
+	r->inner = get_be32(rec + 26);
+}
+
+/* A record's fields beyond offsets: flags 0 or 1, inner offset only in a
+ * shared frame, zero padding (version 1 indexes have zeros there). */
+static int record_sane(const struct pack *p, uint32_t pos)
+{
+	const unsigned char *rec = p->records + (size_t)pos * PACK_RECORD_SIZE;
+
+	if (rec[25] > 1 || rec[30] || rec[31])
+		return 0;
+	return rec[25] || !get_be32(rec + 26);
 }
 
 void pack_oid(const struct pack *p, uint32_t pos, struct snap_oid *oid)
@@ -251,7 +265,8 @@ int pack_verify(struct pack *p, struct strbuf *err)
 		struct pack_record r;
 		pack_record(p, i, &r);
 		if (r.offset < PACK_HEADER_SIZE || r.length == 0 || r.offset > end ||
-		    r.length > end - r.offset || !type_name(r.type) || r.type == OBJ_NONE)
+		    r.length > end - r.offset || !type_name(r.type) || r.type == OBJ_NONE ||
+		    !record_sane(p, i) || (r.shared && r.inner >= PACK_BLOCK_MAX))
 			return snap_error(err, SNAP_ECORRUPT,
 					  "pack index '%s': record %u is out of bounds", p->idx_path, i);
 	}
@@ -388,9 +403,37 @@ int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
 	e->rec.length = len;
 	e->rec.size = size;
 	e->rec.type = type;
+	e->rec.shared = 0;
+	e->rec.inner = 0;
 	w->size += len;
 	set_insert(w, (uint32_t)w->nr);
 	w->nr++;
+	return 0;
+}
+
+int pack_writer_add_block(struct pack_writer *w, const struct pack_member *m,
+			  size_t nr, const void *frame, size_t len,
+			  struct strbuf *err)
+{
+	size_t i;
+
+	if (fsio_write(w->fd, frame, len) < 0)
+		return snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+	hash_update(&w->hash, frame, len);
+	ALLOC_GROW(w->entries, w->nr + nr, w->alloc);
+	for (i = 0; i < nr; i++) {
+		struct pw_entry *e = &w->entries[w->nr];
+		e->oid = m[i].oid;
+		e->rec.offset = w->size;
+		e->rec.length = len;
+		e->rec.size = m[i].size;
+		e->rec.type = m[i].type;
+		e->rec.shared = 1;
+		e->rec.inner = m[i].inner;
+		set_insert(w, (uint32_t)w->nr);
+		w->nr++;
+	}
+	w->size += len;
 	return 0;
 }
 
@@ -450,7 +493,7 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 
 	QSORT(w->entries, w->nr, cmp_entry);
 	strbuf_add(&idx, PACK_IDX_MAGIC, 8);
-	put_be32(b8, PACK_VERSION);
+	put_be32(b8, PACK_IDX_VERSION);
 	put_be32(b8 + 4, (uint32_t)w->nr);
 	strbuf_add(&idx, b8, 8);
 	for (i = 0; i < w->nr; i++)
@@ -468,6 +511,8 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 		put_be64(rec + 8, w->entries[i].rec.length);
 		put_be64(rec + 16, w->entries[i].rec.size);
 		rec[24] = (unsigned char)w->entries[i].rec.type;
+		rec[25] = (unsigned char)w->entries[i].rec.shared;
+		put_be32(rec + 26, w->entries[i].rec.inner);
 		strbuf_add(&idx, rec, sizeof(rec));
 	}
 	put_be64(b8, w->size);

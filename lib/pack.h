@@ -8,10 +8,13 @@
  *   objects/pack/pack-<checksum>.pack   header, zstd frames, checksum
  *   objects/pack/pack-<checksum>.idx    fan-out, sorted ids, records, checksums
  *
- * Each object in a pack is the same zstd frame of header + payload a loose
- * object file holds, so one decoder reads both.  An index is used through
- * mmap, never copied to the heap.  A pack becomes visible when its index
- * is renamed into place, after the pack itself is durable.
+ * An object in a pack is either the same zstd frame of header + payload a
+ * loose object file holds, so one decoder reads both, or a member of a
+ * shared frame (a block): small blobs are compressed together, header +
+ * payload after header + payload, which compresses far better than each
+ * alone.  An index is used through mmap, never copied to the heap.  A pack
+ * becomes visible when its index is renamed into place, after the pack
+ * itself is durable.
  */
 
 #include <stdint.h>
@@ -22,19 +25,32 @@
 
 #define PACK_MAGIC "SNAPPACK"
 #define PACK_IDX_MAGIC "SNAPIDX1"
+/* The pack file's version; its index is version 2 (version 1, without
+ * shared frames, is still read). */
 #define PACK_VERSION 1
+#define PACK_IDX_VERSION 2
 #define PACK_HEADER_SIZE 16
 #define PACK_RECORD_SIZE 32
 /* A pack is closed and a new one started past this size. */
 #define PACK_TARGET_SIZE (64u << 20)
 /* Objects larger than this are never packed (they stay loose). */
 #define PACK_OBJECT_MAX (16u << 20)
+/*
+ * Blocks: blobs and bundles smaller than PACK_BLOCK_MEMBER_MAX are written
+ * into shared frames, one sealed once it holds PACK_BLOCK_TARGET bytes; a
+ * reader refuses a shared frame whose content is over PACK_BLOCK_MAX.
+ */
+#define PACK_BLOCK_MEMBER_MAX (128u << 10)
+#define PACK_BLOCK_TARGET (256u << 10)
+#define PACK_BLOCK_MAX (1u << 20)
 
 struct pack_record {
 	uint64_t offset;	/* of the frame in the pack file */
 	uint64_t length;	/* of the frame */
 	uint64_t size;		/* of the payload */
 	enum object_type type;
+	int shared;		/* the frame is a block of several objects */
+	uint32_t inner;		/* where header + payload start in its content */
 };
 
 struct pack {
@@ -93,6 +109,18 @@ int pack_writer_start(struct pack_writer **out, const char *tmpdir,
 int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
 		    enum object_type type, uint64_t size, const void *frame,
 		    size_t len, struct strbuf *err);
+
+/* One object of a block: its header + payload start at inner. */
+struct pack_member {
+	struct snap_oid oid;
+	enum object_type type;
+	uint64_t size;
+	uint32_t inner;
+};
+/* Appends one shared frame holding the nr members (no id twice). */
+int pack_writer_add_block(struct pack_writer *w, const struct pack_member *m,
+			  size_t nr, const void *frame, size_t len,
+			  struct strbuf *err);
 uint64_t pack_writer_size(const struct pack_writer *w);
 uint32_t pack_writer_count(const struct pack_writer *w);
 /* 1 if oid was added to this pack. */
