@@ -35,6 +35,7 @@ struct fsck {
 	unsigned char *types;		/* their types, OBJ_NONE when unreadable */
 	struct oidset referenced;	/* ids some object refers to */
 	struct oidset missing_chunks;	/* reported already */
+	struct oidset loose;		/* ids with a loose copy */
 	size_t *order;			/* all[], in the order they are stored */
 	size_t next;			/* the next object to verify, in order[] */
 	size_t done;
@@ -64,6 +65,37 @@ static int collect_oid(const struct snap_oid *oid, void *data)
 	ALLOC_GROW(f->all, f->nr_all + 1, f->alloc_all);
 	f->all[f->nr_all++] = *oid;
 	return 0;
+}
+
+static int collect_loose(const struct snap_oid *oid, void *data)
+{
+	oidset_insert(&((struct fsck *)data)->loose, oid);
+	return 0;
+}
+
+/*
+ * Reads through the loose copy of an object that is also packed: readers
+ * use the packed one, but gc may keep either, so both must be sound.
+ */
+static void verify_loose_copy(struct fsck *f, const struct snap_oid *oid, char *buf,
+			      size_t bufsize)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct odb_stream *st;
+	size_t got;
+	int ret;
+
+	ret = odb_stream_open_loose(f->odb, oid, &st, NULL, NULL, &err);
+	if (ret == 0) {
+		do
+			ret = odb_stream_read(st, buf, bufsize, &got, &err);
+		while (ret == 0 && got);
+		odb_stream_close(st);
+	}
+	if (ret < 0 && ret != SNAP_ENOTFOUND)
+		report(f, FSCK_ERROR, strstr(err.buf, "hash mismatch") ? "hash-mismatch" : "corrupt-object",
+		       oid_to_hex(oid), err.buf, FSCK_BIT_CORRUPT);
+	strbuf_release(&err);
 }
 
 /* Records what a tree or snapshot refers to, for the dangling check. */
@@ -202,6 +234,8 @@ static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 	size_t got;
 	int ret, keep;
 
+	if (oidset_contains(&f->loose, oid) && odb_locality(f->odb, oid))
+		verify_loose_copy(f, oid, buf, bufsize);
 	ret = odb_stream_open(f->odb, oid, &st, &type, &size, &err);
 	if (ret == 0 && odb_stream_chunked(st)) {
 		odb_stream_close(st);
@@ -636,6 +670,8 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 
 	check_packs(&f);
 	ret = odb_for_each(odb, collect_oid, &f, err);
+	if (ret == 0)
+		ret = odb_for_each_loose(odb, collect_loose, &f, err);
 	if (ret < 0)
 		goto out;
 	QSORT(f.all, f.nr_all, cmp_oid);
@@ -673,6 +709,7 @@ out:
 	free(r.oids);
 	oidset_clear(&f.referenced);
 	oidset_clear(&f.missing_chunks);
+	oidset_clear(&f.loose);
 	oidset_clear(&reachable);
 	strbuf_release(&path);
 	pthread_mutex_destroy(&f.lock);

@@ -828,23 +828,34 @@ static int open_member(struct odb_stream *st, struct pack *p,
 	return 0;
 }
 
-/* Opens a stream; plain_only refuses a chunk list (for a chunk). */
+/* stream_open() flags */
+#define STREAM_PLAIN 1	/* refuse a chunk list (for a chunk) */
+#define STREAM_LOOSE 2	/* the loose copy only */
+
+/* Opens a stream on the packed copy of an object if any, else the loose. */
 static int stream_open(struct odb *odb, const struct snap_oid *oid,
 		       struct odb_stream **out, enum object_type *type,
-		       uint64_t *size, int plain_only, struct strbuf *err)
+		       uint64_t *size, unsigned flags, struct strbuf *err)
 {
 	struct odb_stream *st = xcalloc(1, sizeof(*st));
 	enum object_type t = OBJ_NONE;
+	struct pack *p;
 	uint64_t sz = 0;
 	size_t have = 0;
+	uint32_t pos;
 	int hlen = 0, list = 0, ret;
 
 	st->odb = odb;
 	st->oid = *oid;
 	st->fd = -1;
 	strbuf_init(&st->path, 0);
-	odb_loose_path(odb, oid, &st->path);
-	st->fd = open(st->path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Packs first: a lookup there costs no system call, and most
+	 * objects of a store are packed. */
+	p = flags & STREAM_LOOSE ? NULL : find_packed(odb, oid, &pos);
+	if (!p) {
+		odb_loose_path(odb, oid, &st->path);
+		st->fd = open(st->path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
 	if (st->fd >= 0) {
 		struct stat sb;
 
@@ -854,24 +865,18 @@ static int stream_open(struct odb *odb, const struct snap_oid *oid,
 			goto fail;
 		}
 		st->left = (uint64_t)sb.st_size;
-	} else if (errno == ENOENT) {
+	} else if (!p && errno == ENOENT) {
+		ret = snap_error(err, SNAP_ENOTFOUND, "object '%s' not found", oid_to_hex(oid));
+		goto fail;
+	} else if (p) {
 		struct pack_record r;
-		struct pack *p;
-		uint32_t pos;
 
-		p = find_packed(odb, oid, &pos);
-		if (!p) {
-			ret = snap_error(err, SNAP_ENOTFOUND, "object '%s' not found",
-					 oid_to_hex(oid));
-			goto fail;
-		}
 		pack_record(p, pos, &r);
 		st->fd = pack_fd(p, err);
 		if (st->fd < 0) {
 			ret = SNAP_EIO;
 			goto fail;
 		}
-		strbuf_reset(&st->path);
 		strbuf_addf(&st->path, "%s at offset %llu", p->pack_path,
 			    (unsigned long long)r.offset);
 		st->pos = r.offset;
@@ -909,7 +914,7 @@ static int stream_open(struct odb *odb, const struct snap_oid *oid,
 	st->remaining = sz;
 	if (list) {
 		/* A chunked blob: verified against the hash of all its chunks. */
-		if (!st->own_fd || plain_only) {
+		if (!st->own_fd || (flags & STREAM_PLAIN)) {
 			ret = corrupt(st, err, st->own_fd ? "a chunk that is itself a chunk list"
 					       : "a chunk list in a pack");
 			goto fail;
@@ -942,6 +947,13 @@ int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 		    uint64_t *size, struct strbuf *err)
 {
 	return stream_open(odb, oid, out, type, size, 0, err);
+}
+
+int odb_stream_open_loose(struct odb *odb, const struct snap_oid *oid,
+			  struct odb_stream **out, enum object_type *type,
+			  uint64_t *size, struct strbuf *err)
+{
+	return stream_open(odb, oid, out, type, size, STREAM_LOOSE, err);
 }
 
 /*
@@ -1051,7 +1063,7 @@ static int chunked_read(struct odb_stream *st, void *buf, size_t len,
 			ret = list_next(st, &chunk, &want, err);
 			if (ret < 0)
 				break;
-			ret = stream_open(st->odb, &chunk, &st->sub, &t, &sz, 1, &msg);
+			ret = stream_open(st->odb, &chunk, &st->sub, &t, &sz, STREAM_PLAIN, &msg);
 			if (ret < 0) {
 				ret = chunk_failure(st, &chunk, ret == SNAP_ENOTFOUND, ret, &msg, err);
 				break;
@@ -1455,27 +1467,51 @@ static void drop_loose_cache(struct odb *odb)
 }
 
 /* Closes the batch's pack: durable, then visible, then readable here. */
-static int finish_pack(struct odb *odb, struct strbuf *err)
+/*
+ * Makes the pack w durable and visible, and frees it.  During a batch the
+ * caller's thread loads it later (workers may be running); called without
+ * pack_lock, so that other workers go on packing meanwhile.
+ */
+static int finish_writer(struct odb *odb, struct pack_writer *w, struct strbuf *err)
 {
 	struct strbuf dir = STRBUF_INIT, idx = STRBUF_INIT;
 	int ret;
 
-	if (!odb->pw)
-		return 0;
 	store_path(odb->store, &dir, "objects/pack");
-	ret = pack_writer_finish(odb->pw, dir.buf, &idx, err);
-	odb->pw = NULL;
+	ret = pack_writer_finish(w, dir.buf, &idx, err);
 	if (ret == 0 && odb->bulk) {
-		/* Workers may be running: the caller's thread loads it later. */
 		struct bulk *b = odb->bulk;
+		pthread_mutex_lock(&b->pack_lock);
 		ALLOC_GROW(b->done_packs, b->nr_done + 1, b->alloc_done);
 		b->done_packs[b->nr_done++] = strbuf_detach(&idx, NULL);
+		pthread_mutex_unlock(&b->pack_lock);
 	} else if (ret == 0) {
 		ret = add_pack(odb, idx.buf, err);
 	}
 	strbuf_release(&dir);
 	strbuf_release(&idx);
 	return ret;
+}
+
+/* Takes the pack being filled, if any, for finish_writer(). */
+static struct pack_writer *take_pack(struct odb *odb)
+{
+	struct pack_writer *w;
+
+	if (odb->bulk)
+		pthread_mutex_lock(&odb->bulk->pack_lock);
+	w = odb->pw;
+	odb->pw = NULL;
+	if (odb->bulk)
+		pthread_mutex_unlock(&odb->bulk->pack_lock);
+	return w;
+}
+
+static int finish_pack(struct odb *odb, struct strbuf *err)
+{
+	struct pack_writer *w = take_pack(odb);
+
+	return w ? finish_writer(odb, w, err) : 0;
 }
 
 static int bulk_drain(struct odb *odb, struct strbuf *err);
@@ -1657,6 +1693,8 @@ static void *bulk_worker(void *arg)
 		else
 			ret = compress_job(cctx, odb->store->level, j, &frame, &err);
 		if (ret == 0) {
+			struct pack_writer *full = NULL;
+
 			pthread_mutex_lock(&b->pack_lock);
 			if (!odb->pw) {
 				struct strbuf dir = STRBUF_INIT;
@@ -1670,9 +1708,13 @@ static void *bulk_worker(void *arg)
 			else if (ret == 0)
 				ret = pack_writer_add(odb->pw, &j->oid, j->type, j->len,
 						      frame.buf, frame.len, &err);
-			if (ret == 0 && pack_writer_size(odb->pw) >= PACK_TARGET_SIZE)
-				ret = finish_pack(odb, &err);
+			if (ret == 0 && pack_writer_size(odb->pw) >= PACK_TARGET_SIZE) {
+				full = odb->pw;
+				odb->pw = NULL;
+			}
 			pthread_mutex_unlock(&b->pack_lock);
+			if (full)
+				ret = finish_writer(odb, full, &err);
 		}
 		if (ret < 0)
 			bulk_fail(b, &err);
@@ -1779,10 +1821,7 @@ static int bulk_drain(struct odb *odb, struct strbuf *err)
 	pthread_mutex_unlock(&b->lock);
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&b->pack_lock);
-	ret = finish_pack(odb, err);
-	pthread_mutex_unlock(&b->pack_lock);
-	return ret;
+	return finish_pack(odb, err);
 }
 
 /* Hands a job to the workers, waiting while the queue is full. */
@@ -1806,9 +1845,9 @@ static int bulk_push(struct odb *odb, struct job *j, struct strbuf *err)
 	else
 		b->head = j;
 	b->tail = j;
-	/* Idle workers wait on an empty queue only: wake one when it fills. */
-	if (b->head == j)
-		pthread_cond_signal(&b->work);
+	/* A worker for every job: waking one only when the queue was empty
+	 * left the others asleep while a busy one let it grow full. */
+	pthread_cond_signal(&b->work);
 	pthread_mutex_unlock(&b->lock);
 	return 0;
 }

@@ -75,10 +75,16 @@ int odb_read(struct odb *odb, const struct snap_oid *oid,
  * and sets *got; *got == 0 means the end, reached only after the whole
  * object was verified.  A verification failure is reported by the read
  * that meets it: bytes handed out before it must be treated as unverified.
+ * An object both packed and loose is read from its pack (a lookup there
+ * costs no system call); odb_stream_open_loose() reads the loose copy
+ * only (for fsck, which checks every copy).
  */
 int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 		    struct odb_stream **out, enum object_type *type,
 		    uint64_t *size, struct strbuf *err);
+int odb_stream_open_loose(struct odb *odb, const struct snap_oid *oid,
+			  struct odb_stream **out, enum object_type *type,
+			  uint64_t *size, struct strbuf *err);
 int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 		    size_t *got, struct strbuf *err);
 void odb_stream_close(struct odb_stream *st);

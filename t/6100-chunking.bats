@@ -215,16 +215,34 @@ scribble() {
 	make_file 3000000 big
 	id=$(snap-hash-object -w big)
 	read -r cid size < <(chunk_list "$id" | sed -n 4p)
+	idx=$(ls "$SNAP_DIR"/objects/pack/*.idx)
+	read -r off len < <(idx_records "$idx" | awk -v id="$cid" '$1 == id {print $2, $3}')
+	poke "${idx%.idx}.pack" $((off + len / 2)) 00ff00ff
+	# The chunk shares its block with others: the first damaged one of
+	# the blob is named.
+	idx_records "$idx" | awk -v o="$off" '$2 == o {print $1}' > members
+	run snap-fsck --no-dangling
+	[ "$status" -eq 9 ]	# 1, and 8 for the pack's checksum
+	bad=$(printf '%s\n' "${lines[@]}" | sed -n "s/^error corrupt-chunk $id object '\([0-9a-f]*\)' is corrupt .*(a chunk of blob '$id')$/\1/p")
+	grep -qx "$bad" members
+	assert_line --regexp "^error (hash-mismatch|corrupt-object) $bad "
+	run -128 --separate-stderr snap-cat-file -p "$id"
+	[[ "$stderr" == "snap-cat-file: fatal: object '$bad' is corrupt ("*"(a chunk of blob '$id')" ]]
+}
+
+@test "a damaged loose copy of a packed chunk: fsck reports it, reads use the pack" {
+	init_store
+	make_file 3000000 big
+	id=$(snap-hash-object -w big)
+	read -r cid size < <(chunk_list "$id" | sed -n 4p)
 	off=0
 	while read -r c s; do [ "$c" = "$cid" ] && break; off=$((off + s)); done < <(chunk_list "$id")
-	# A loose copy of the chunk is read before the packed one: damage it.
 	file_range big "$off" "$size" | snap-hash-object -w --stdin >/dev/null
 	corrupt_flip_byte "$cid"
 	run -1 snap-fsck --no-dangling
-	assert_line --regexp "^error (hash-mismatch|corrupt-object) $cid "
-	assert_line --regexp "^error corrupt-chunk $id object '$cid' is corrupt .*\(a chunk of blob '$id'\)$"
-	run -128 --separate-stderr snap-cat-file -p "$id"
-	[[ "$stderr" == "snap-cat-file: fatal: object '$cid' is corrupt ("*"(a chunk of blob '$id')" ]]
+	assert_equal "${#lines[@]}" 1
+	assert_line --regexp "^error hash-mismatch $cid object '$cid' is corrupt \($(object_path "$cid")\): hash mismatch$"
+	snap-cat-file -p "$id" | cmp - big
 }
 
 @test "fsck and cat-file refuse a chunk list whose sizes do not add up" {

@@ -192,3 +192,29 @@ make_native_bundle() {
 json_bundles() {
 	seq "$1" "$2" | awk '{ printf "{\"operations\":[{\"op\":\"insert\",\"row\":{\"id\":%d,\"v\":\"r%d\"}}],\"sequence\":%d}\n", $1, $1, $1 }'
 }
+
+# The records of a pack index, in id order, one line each:
+#   id offset length size type shared inner
+idx_records() {
+	local f=$1 n i h id
+	n=$((16#$(od -An -tx1 -j12 -N4 "$f" | tr -d ' \n')))
+	for ((i = 0; i < n; i++)); do
+		id=$(od -An -tx1 -j$((16 + 1024 + i * 32)) -N32 "$f" | tr -d ' \n')
+		h=$(od -An -tx1 -j$((16 + 1024 + n * 32 + i * 32)) -N32 "$f" | tr -d ' \n')
+		echo "$id $((16#${h:0:16})) $((16#${h:16:16})) $((16#${h:32:16})) $((16#${h:48:2})) $((16#${h:50:2})) $((16#${h:52:8}))"
+	done
+}
+
+# Writes bytes (hex) at offset in file.
+poke() {
+	chmod u+w "$1"
+	printf "$(printf '%s' "$3" | sed 's/../\\x&/g')" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+# Sets the index's checksum (its last 32 bytes) right again.
+reseal_idx() {
+	local size sum
+	size=$(stat -c %s "$1")
+	sum=$(head -c $((size - 32)) "$1" | b3sum --no-names)
+	poke "$1" $((size - 32)) "$sum"
+}
