@@ -338,7 +338,7 @@ static void *worker(void *arg)
 {
 	struct checkout *c = arg;
 	struct strbuf err = STRBUF_INIT;
-	char *buf = xmalloc(IO_BUF);
+	char *buf = xmalloc_io(IO_BUF);
 
 	for (;;) {
 		struct job *j;

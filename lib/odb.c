@@ -731,7 +731,7 @@ static struct block *block_get(struct odb *odb, struct pack *p,
 		*why = "shared frame too large";
 		return NULL;
 	}
-	frame = xmalloc((size_t)r->length);
+	frame = xmalloc_io((size_t)r->length);
 	do
 		n = pread(fd, frame, (size_t)r->length, (off_t)r->offset);
 	while (n < 0 && errno == EINTR);
@@ -892,7 +892,7 @@ static int stream_open(struct odb *odb, const struct snap_oid *oid,
 		goto fail;
 	}
 	st->dctx = dctx_get(odb);
-	st->inbuf = xmalloc(ZSTD_DStreamInSize());
+	st->inbuf = xmalloc_io(ZSTD_DStreamInSize());
 
 	while (hlen == 0) {
 		size_t got;
@@ -1344,7 +1344,7 @@ static int writer_start(struct writer *w, struct odb *odb, ZSTD_CCtx **cctx,
 	}
 	strbuf_release(&dir);
 	w->outcap = ZSTD_CStreamOutSize();
-	w->outbuf = xmalloc(w->outcap);
+	w->outbuf = xmalloc_io(w->outcap);
 	in.src = hdr;
 	in.size = hlen;
 	in.pos = 0;
@@ -2199,7 +2199,7 @@ static int pump_fd(int fd, uint64_t size, const char *what,
 		   int (*fn)(void *, const void *, size_t, struct strbuf *),
 		   void *data, struct strbuf *err)
 {
-	char *buf = xmalloc(IO_BUF);
+	char *buf = xmalloc_io(IO_BUF);
 	uint64_t left = size;
 	int ret = 0;
 
@@ -2237,13 +2237,6 @@ static int feed_writer(void *data, const void *buf, size_t len, struct strbuf *e
 	return writer_feed(data, buf, len, err);
 }
 
-static int feed_mem(void *data, const void *buf, size_t len, struct strbuf *err)
-{
-	(void)err;
-	strbuf_add(data, buf, len);
-	return 0;
-}
-
 /* Reads up to want bytes (want <= what is left of the input). */
 static int read_input(int fd, void *buf, size_t want, uint64_t size, uint64_t left,
 		      const char *what, struct strbuf *err)
@@ -2276,7 +2269,7 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 	struct writer list;
 	char hdr[SNAP_HDR_MAX], line[CHUNK_LIST_LINE_MAX + 1];
 	size_t cap = 2 * CHUNK_MAX, have = 0, start = 0;
-	unsigned char *buf = xmalloc(cap);
+	unsigned char *buf = xmalloc_io(cap);
 	uint64_t left = size;
 	struct pack *p;
 	uint32_t pos;
@@ -2346,17 +2339,23 @@ int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 	if (type == OBJ_BLOB && size > CHUNK_THRESHOLD)
 		return write_chunked(odb, fd, size, what, oid, err);
 	if (odb->bulk && size <= PACK_OBJECT_MAX) {
-		/* Small enough for a pack: read it whole and queue it. */
-		struct strbuf mem = STRBUF_INIT;
+		/* Small enough for a pack: read it whole, in place, and queue it. */
+		char *mem = xmalloc_io((size_t)size + 1);
+		long long n = read_full(fd, mem, (size_t)size + 1);
 
-		strbuf_grow(&mem, (size_t)size);
-		ret = pump_fd(fd, size, what, feed_mem, &mem, err);
-		if (ret < 0) {
-			strbuf_release(&mem);
-			return ret;
+		if (n != (long long)size) {
+			free(mem);
+			if (n < 0)
+				return snap_error_errno(err, "cannot read '%s'", what);
+			if (n < (long long)size)
+				return snap_error(err, SNAP_EINVAL,
+						  "'%s' shrank while it was read (%lld of %llu bytes)",
+						  what, n, (unsigned long long)size);
+			return snap_error(err, SNAP_EINVAL,
+					  "'%s' grew while it was read (past %llu bytes)",
+					  what, (unsigned long long)size);
 		}
-		return odb_write_owned(odb, type, strbuf_detach(&mem, NULL),
-				       (size_t)size, oid, err);
+		return odb_write_owned(odb, type, mem, (size_t)size, oid, err);
 	}
 	ret = writer_begin(&w, odb, type, size, err);
 	if (ret == 0)

@@ -270,7 +270,7 @@ int pack_verify(struct pack *p, struct strbuf *err)
 			return snap_error(err, SNAP_ECORRUPT,
 					  "pack index '%s': record %u is out of bounds", p->idx_path, i);
 	}
-	buf = xmalloc(1 << 20);
+	buf = xmalloc_io(1 << 20);
 	hash_init(&h);
 	while (off < end) {
 		size_t want_len = end - off < (1 << 20) ? (size_t)(end - off) : (1 << 20);
@@ -308,8 +308,13 @@ struct pw_entry {
 	struct pack_record rec;
 };
 
+/* Frames are gathered into an aligned buffer and written a MiB at a time. */
+#define PW_BUF (1u << 20)
+
 struct pack_writer {
 	int fd;
+	char *wbuf;
+	size_t wlen;
 	struct strbuf tmp;
 	uint64_t size;
 	struct snap_hash_ctx hash;
@@ -318,6 +323,30 @@ struct pack_writer {
 	uint32_t *set;		/* open addressing: index + 1 */
 	size_t set_size;
 };
+
+static int pw_flush(struct pack_writer *w, struct strbuf *err)
+{
+	if (w->wlen && fsio_write(w->fd, w->wbuf, w->wlen) < 0)
+		return snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+	w->wlen = 0;
+	return 0;
+}
+
+/* Appends bytes to the pack (and its checksum). */
+static int pw_write(struct pack_writer *w, const void *buf, size_t len, struct strbuf *err)
+{
+	int ret;
+
+	hash_update(&w->hash, buf, len);
+	if (w->wlen + len > PW_BUF && (ret = pw_flush(w, err)) < 0)
+		return ret;
+	if (len >= PW_BUF)
+		return fsio_write(w->fd, buf, len) < 0 ?
+			snap_error_errno(err, "cannot write '%s'", w->tmp.buf) : 0;
+	memcpy(w->wbuf + w->wlen, buf, len);
+	w->wlen += len;
+	return 0;
+}
 
 static size_t set_slot(const struct pack_writer *w, const struct snap_oid *oid)
 {
@@ -365,6 +394,7 @@ int pack_writer_start(struct pack_writer **out, const char *tmpdir,
 	unsigned char hdr[PACK_HEADER_SIZE] = { 0 };
 
 	strbuf_init(&w->tmp, 0);
+	w->wbuf = xmalloc_io(PW_BUF);
 	w->set_size = 1024;
 	w->set = xcalloc(w->set_size, sizeof(*w->set));
 	w->fd = fsio_mktemp(tmpdir, "pack-", &w->tmp);
@@ -392,10 +422,10 @@ int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
 		    size_t len, struct strbuf *err)
 {
 	struct pw_entry *e;
+	int ret = pw_write(w, frame, len, err);
 
-	if (fsio_write(w->fd, frame, len) < 0)
-		return snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
-	hash_update(&w->hash, frame, len);
+	if (ret < 0)
+		return ret;
 	ALLOC_GROW(w->entries, w->nr + 1, w->alloc);
 	e = &w->entries[w->nr];
 	e->oid = *oid;
@@ -416,10 +446,10 @@ int pack_writer_add_block(struct pack_writer *w, const struct pack_member *m,
 			  struct strbuf *err)
 {
 	size_t i;
+	int ret = pw_write(w, frame, len, err);
 
-	if (fsio_write(w->fd, frame, len) < 0)
-		return snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
-	hash_update(&w->hash, frame, len);
+	if (ret < 0)
+		return ret;
 	ALLOC_GROW(w->entries, w->nr + nr, w->alloc);
 	for (i = 0; i < nr; i++) {
 		struct pw_entry *e = &w->entries[w->nr];
@@ -456,6 +486,7 @@ void pack_writer_abort(struct pack_writer *w)
 	if (w->tmp.len)
 		unlink(w->tmp.buf);
 	strbuf_release(&w->tmp);
+	free(w->wbuf);
 	free(w->entries);
 	free(w->set);
 	free(w);
@@ -479,6 +510,9 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 	int ifd = -1, ret = 0;
 
 	hash_final(&w->hash, &sum);
+	ret = pw_flush(w, err);
+	if (ret < 0)
+		goto out;
 	if (fsio_write(w->fd, sum.hash, SNAP_OID_RAWSZ) < 0 || fsio_fsync(w->fd) < 0) {
 		ret = snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
 		goto out;

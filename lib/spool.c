@@ -43,7 +43,7 @@ int spool_fd(int fd, const char *dir, const char *what, int *out,
 	tfd = open_anon(dir, err);
 	if (tfd < 0)
 		return SNAP_EIO;
-	buf = xmalloc(SPOOL_BUF);
+	buf = xmalloc_io(SPOOL_BUF);
 	for (;;) {
 		ssize_t n = read(fd, buf, SPOOL_BUF);
 

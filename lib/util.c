@@ -23,6 +23,15 @@ void *xmalloc(size_t n)
 	return p;
 }
 
+void *xmalloc_io(size_t n)
+{
+	void *p;
+
+	if (posix_memalign(&p, 64, n ? n : 1))
+		oom(n);
+	return p;
+}
+
 void *xcalloc(size_t nmemb, size_t size)
 {
 	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);

@@ -13,6 +13,12 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 void *xmalloc(size_t n);
+/*
+ * For buffers that read() fills or write() drains: 64-byte aligned.  The
+ * kernel copies to and from a buffer misaligned by malloc's 16 bytes up
+ * to three times slower on some processors.  Freed with free().
+ */
+void *xmalloc_io(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
