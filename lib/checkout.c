@@ -27,6 +27,11 @@ struct checkout {
 	int *path_found;
 	int root_fd;
 	int as_root;
+	/* New files get the euid and egid (the target is not set-group-ID):
+	 * a file owned so needs no fchown. */
+	int plain_owner;
+	uid_t euid;
+	gid_t egid;
 	char **written;		/* sorted paths of files written (for links) */
 	size_t nr_written, alloc_written;
 	int written_dirty;
@@ -305,18 +310,39 @@ static void pool_fail(struct checkout *c, const struct strbuf *err)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/*
+ * Whether a new file made with its final mode (the umask is 0 during a
+ * checkout) already has its owner and mode, so that only its times are
+ * left to set: not when it must change owner, nor when it has set-user-
+ * or set-group-ID bits, which a change of owner or a write may clear.
+ */
+static int born_right(const struct checkout *c, const struct tree_entry *e)
+{
+	if (final_perm(c, e) & (S_ISUID | S_ISGID))
+		return 0;
+	return !c->as_root || (c->plain_owner && e->uid == c->euid && e->gid == c->egid);
+}
+
 /* Creates and fills one file. */
 static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *err)
 {
-	int fd, ret;
+	int fd, ret, right = born_right(c, &j->e);
 
 	fd = openat(j->dir->fd, j->e.name,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    right ? final_perm(c, &j->e) : 0600);
 	if (fd < 0)
 		return snap_error_errno(err, "cannot create '%s'", j->path);
 	ret = write_blob(c, fd, &j->e, j->path, buf, err);
-	if (ret == 0)
+	if (ret == 0 && right) {
+		struct timespec ts[2];
+
+		entry_times(&j->e, ts);
+		if (futimens(fd, ts) < 0)
+			ret = snap_error_errno(err, "cannot set the times of '%s'", j->path);
+	} else if (ret == 0) {
 		ret = apply_meta(c, fd, &j->e, j->path, err);
+	}
 	if (close(fd) < 0 && ret == 0)
 		ret = snap_error_errno(err, "cannot write '%s'", j->path);
 	return ret;
@@ -707,6 +733,7 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 	char **paths = NULL;
 	size_t i;
 	int ret, r, last;
+	mode_t old_umask;
 
 	memset(&c, 0, sizeof(c));
 	memset(&o, 0, sizeof(o));
@@ -738,6 +765,13 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		ret = c.root_fd;
 		goto out;
 	}
+	{
+		struct stat st;
+		c.euid = geteuid();
+		c.egid = getegid();
+		c.plain_owner = fstat(c.root_fd, &st) == 0 && !(st.st_mode & S_ISGID);
+	}
+	old_umask = umask(0);
 	root = xcalloc(1, sizeof(*root));
 	root->fd = dup(c.root_fd);
 	root->path = xstrdup(".");
@@ -756,6 +790,7 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 	if (ret == 0)
 		ret = make_links(&c, err);
 	close(c.root_fd);
+	umask(old_umask);
 out:
 	for (i = 0; i < c.nr_written; i++)
 		free(c.written[i]);

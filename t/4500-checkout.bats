@@ -202,3 +202,39 @@ blob() {
 	run -129 snap-checkout -j 0 "$t" x
 	run -129 snap-write-tree -j many src
 }
+
+@test "checkout gives files their exact modes whatever the umask" {
+	mkdir src
+	for m in 444 600 640 755 777 1755; do
+		printf '%s' "$m" > "src/m$m"
+		chmod "$m" "src/m$m"
+	done
+	t=$(snap-write-tree src)
+	(umask 077 && snap-checkout "$t" out)
+	(umask 000 && snap-checkout "$t" out2)
+	for m in 444 600 640 755 777 1755; do
+		assert_equal "$(stat -c %a "out/m$m")" "$m"
+		assert_equal "$(stat -c %a "out2/m$m")" "$m"
+	done
+}
+
+@test "as root, checkout restores other owners, also into a set-group-ID directory" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	mkdir src
+	echo a > src/theirs
+	echo b > src/mine
+	echo c > src/group
+	chown 1234:5678 src/theirs
+	chown 0:5678 src/group
+	t=$(snap-write-tree src)
+	snap-checkout "$t" out
+	assert_equal "$(stat -c %u:%g out/theirs out/mine out/group | tr '\n' ' ')" "1234:5678 0:0 0:5678 "
+	# New files in a set-group-ID directory take its group: set back.
+	mkdir sgid
+	chgrp 4321 sgid
+	chmod 2775 sgid
+	snap-checkout "$t" sgid/out
+	assert_equal "$(stat -c %u:%g sgid/out/theirs sgid/out/mine sgid/out/group | tr '\n' ' ')" "1234:5678 0:0 0:5678 "
+	run -0 snap-checkout --no-same-owner "$t" out3
+	assert_equal "$(stat -c %u:%g out3/theirs out3/mine | tr '\n' ' ')" "0:0 0:0 "
+}
