@@ -302,26 +302,12 @@ static void *verify_worker(void *arg)
 	return NULL;
 }
 
-struct placed {
-	uint64_t key;
-	size_t idx;
-};
-
-static int cmp_placed(const void *a, const void *b)
-{
-	const struct placed *x = a, *y = b;
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
 static void verify_objects(struct fsck *f)
 {
 	pthread_t threads[THREADS_MAX];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int n = f->o->jobs > 0 ? f->o->jobs : cpus > 0 ? (int)cpus : 1, i, started = 0;
-	struct placed *pl = xcalloc(f->nr_all + 1, sizeof(*pl));
+	struct keyed *pl = xcalloc(f->nr_all + 1, sizeof(*pl));
 	size_t k;
 
 	/* Read in storage order: a block's members one after another. */
@@ -329,7 +315,7 @@ static void verify_objects(struct fsck *f)
 		pl[k].key = odb_locality(f->odb, &f->all[k]);
 		pl[k].idx = k;
 	}
-	QSORT(pl, f->nr_all, cmp_placed);
+	sort_keyed(pl, f->nr_all);
 	f->order = xcalloc(f->nr_all + 1, sizeof(*f->order));
 	for (k = 0; k < f->nr_all; k++)
 		f->order[k] = pl[k].idx;

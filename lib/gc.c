@@ -383,20 +383,6 @@ out:
 	strbuf_release(&tp);
 }
 
-struct placed {
-	uint64_t offset;
-	uint32_t pos;
-};
-
-static int cmp_placed(const void *a, const void *b)
-{
-	const struct placed *x = a, *y = b;
-
-	if (x->offset != y->offset)
-		return x->offset < y->offset ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
 /*
  * Copies the live objects of pack p into the new packs, in the order they
  * are stored.  A block whose members all live (and are not written yet) is
@@ -404,7 +390,7 @@ static int cmp_placed(const void *a, const void *b)
  */
 static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct strbuf *err)
 {
-	struct placed *pl = xcalloc((size_t)p->nr + 1, sizeof(*pl));
+	struct keyed *pl = xcalloc((size_t)p->nr + 1, sizeof(*pl));
 	struct pack_member *m = NULL;
 	size_t alloc_m = 0;
 	int64_t mt = 0;
@@ -415,25 +401,25 @@ static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct st
 	for (k = 0; k < p->nr; k++) {
 		struct pack_record rec;
 		pack_record(p, k, &rec);
-		pl[k].offset = rec.offset;
-		pl[k].pos = k;
+		pl[k].key = rec.offset;
+		pl[k].idx = k;
 	}
-	QSORT(pl, p->nr, cmp_placed);
+	sort_keyed(pl, p->nr);
 	for (k = 0; k < p->nr && ret == 0; k += n) {
 		struct pack_record rec, first;
 		uint64_t dead_bytes = 0, all_bytes = 0;
 		uint32_t j, live = 0, fresh = 0;
 
-		pack_record(p, pl[k].pos, &first);
-		for (n = 1; first.shared && k + n < p->nr && pl[k + n].offset == first.offset; n++)
+		pack_record(p, (uint32_t)pl[k].idx, &first);
+		for (n = 1; first.shared && k + n < p->nr && pl[k + n].key == first.offset; n++)
 			;
 		ALLOC_GROW(m, n, alloc_m);
 		for (j = 0; j < n; j++) {
 			struct snap_oid oid;
 			int keep;
 
-			pack_oid(p, pl[k + j].pos, &oid);
-			pack_record(p, pl[k + j].pos, &rec);
+			pack_oid(p, (uint32_t)pl[k + j].idx, &oid);
+			pack_record(p, (uint32_t)pl[k + j].idx, &rec);
 			all_bytes += rec.size;
 			keep = oidset_contains(&g->reachable, &oid) || recent(g, mt);
 			m[j].oid = oid;
@@ -459,11 +445,11 @@ static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct st
 		if (g->o->dry_run || !live)
 			continue;
 		if (!first.shared) {
-			ret = pack_read_frame(p, pl[k].pos, &r->frame, err);
+			ret = pack_read_frame(p, (uint32_t)pl[k].idx, &r->frame, err);
 			if (ret == 0)
 				ret = repack_add(r, &m[0].oid, m[0].type, m[0].size, err);
 		} else if (live == n && fresh == n) {
-			ret = pack_read_frame(p, pl[k].pos, &r->frame, err);
+			ret = pack_read_frame(p, (uint32_t)pl[k].idx, &r->frame, err);
 			for (j = 0; j < n && ret == 0; j++)
 				oidset_insert(&r->written, &m[j].oid);
 			if (ret == 0)

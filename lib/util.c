@@ -222,3 +222,17 @@ int parse_duration(const char *s, int64_t *secs)
 	*secs = (int64_t)v * mult;
 	return 0;
 }
+
+static int cmp_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void sort_keyed(struct keyed *v, size_t nr)
+{
+	QSORT(v, nr, cmp_keyed);
+}

@@ -83,4 +83,11 @@ static inline void put_be64(unsigned char *p, uint64_t v)
 	put_be32(p + 4, (uint32_t)v);
 }
 
+/* An index with a sort key: sort_keyed() orders by key, ties by index. */
+struct keyed {
+	uint64_t key;
+	size_t idx;
+};
+void sort_keyed(struct keyed *v, size_t nr);
+
 #endif
