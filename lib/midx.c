@@ -32,7 +32,8 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 	struct snap_oid sum;
 	struct stat st;
 	uint64_t want;
-	uint32_t i, prev = 0;
+	const char *why;
+	uint32_t i;
 	void *map;
 	int fd, ret;
 
@@ -80,13 +81,10 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 		ret = bad(err, path, "size does not match its counts");
 		goto fail;
 	}
-	for (i = 0; i < 256; i++) {
-		uint32_t c = get_be32(m->fanout + i * 4);
-		if (c < prev) {
-			ret = bad(err, path, "fan-out is not monotonic");
-			goto fail;
-		}
-		prev = c;
+	why = id_table_check(m->fanout, m->ids, m->nr);
+	if (why) {
+		ret = bad(err, path, why);
+		goto fail;
 	}
 	for (i = 1; i < m->nr_packs; i++)
 		if (memcmp(m->pack_ids + (i - 1) * 32, m->pack_ids + (size_t)i * 32, 32) >= 0) {
@@ -94,10 +92,6 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 			goto fail;
 		}
 	for (i = 0; i < m->nr; i++) {
-		if (i && memcmp(m->ids + (size_t)(i - 1) * 32, m->ids + (size_t)i * 32, 32) >= 0) {
-			ret = bad(err, path, "ids out of order");
-			goto fail;
-		}
 		if (get_be32(m->entries + (size_t)i * ENTRY_SIZE) >= m->nr_packs) {
 			ret = bad(err, path, "an entry names no pack");
 			goto fail;
@@ -125,20 +119,7 @@ void midx_close(struct midx *m)
 
 long midx_find(const struct midx *m, const struct snap_oid *oid)
 {
-	uint32_t lo = oid->hash[0] ? get_be32(m->fanout + (oid->hash[0] - 1) * 4) : 0;
-	uint32_t hi = get_be32(m->fanout + oid->hash[0] * 4);
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(m->ids + (size_t)mid * 32, oid->hash, 32);
-		if (!c)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return id_table_find(m->fanout, m->ids, oid);
 }
 
 void midx_entry(const struct midx *m, uint32_t i, uint32_t *pack, uint32_t *pos)

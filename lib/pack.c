@@ -28,7 +28,7 @@ int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
 {
 	struct stat st;
 	size_t len, plen;
-	uint32_t i, prev = 0;
+	const char *why;
 	int fd, ret;
 	void *map;
 
@@ -76,24 +76,10 @@ int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
 	p->ids = p->fanout + FANOUT_SIZE;
 	p->records = p->ids + (size_t)p->nr * SNAP_OID_RAWSZ;
 	p->pack_size = get_be64(p->records + (size_t)p->nr * PACK_RECORD_SIZE);
-	for (i = 0; i < 256; i++) {
-		uint32_t v = get_be32(p->fanout + 4 * i);
-		if (v < prev || v > p->nr) {
-			ret = bad(err, idx_path, "fan-out table out of order");
-			goto fail;
-		}
-		prev = v;
-	}
-	if (prev != p->nr) {
-		ret = bad(err, idx_path, "fan-out table does not match the count");
+	why = id_table_check(p->fanout, p->ids, p->nr);
+	if (why) {
+		ret = bad(err, idx_path, why);
 		goto fail;
-	}
-	for (i = 1; i < p->nr; i++) {
-		if (memcmp(p->ids + (size_t)(i - 1) * SNAP_OID_RAWSZ,
-			   p->ids + (size_t)i * SNAP_OID_RAWSZ, SNAP_OID_RAWSZ) >= 0) {
-			ret = bad(err, idx_path, "ids not sorted");
-			goto fail;
-		}
 	}
 	return 0;
 fail:
@@ -113,16 +99,36 @@ void pack_close(struct pack *p)
 	p->fd = -1;
 }
 
-long pack_find(const struct pack *p, const struct snap_oid *oid)
+const char *id_table_check(const unsigned char *fanout, const unsigned char *ids,
+			   uint32_t nr)
 {
-	uint32_t lo = oid->hash[0] ? get_be32(p->fanout + 4 * (oid->hash[0] - 1)) : 0;
-	uint32_t hi = get_be32(p->fanout + 4 * oid->hash[0]);
+	uint32_t i, prev = 0;
 
+	for (i = 0; i < 256; i++) {
+		uint32_t v = get_be32(fanout + 4 * i);
+		if (v < prev || v > nr)
+			return "fan-out table out of order";
+		prev = v;
+	}
+	if (prev != nr)
+		return "fan-out table does not match the count";
+	for (i = 1; i < nr; i++)
+		if (memcmp(ids + (size_t)(i - 1) * SNAP_OID_RAWSZ,
+			   ids + (size_t)i * SNAP_OID_RAWSZ, SNAP_OID_RAWSZ) >= 0)
+			return "ids not sorted";
+	return NULL;
+}
+
+long id_table_find(const unsigned char *fanout, const unsigned char *ids,
+		   const struct snap_oid *oid)
+{
+	uint32_t lo = oid->hash[0] ? get_be32(fanout + 4 * (oid->hash[0] - 1)) : 0;
+	uint32_t hi = get_be32(fanout + 4 * oid->hash[0]);
 	uint64_t key = get_be64(oid->hash);
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		const unsigned char *id = p->ids + (size_t)mid * SNAP_OID_RAWSZ;
+		const unsigned char *id = ids + (size_t)mid * SNAP_OID_RAWSZ;
 		uint64_t head = get_be64(id);
 		/* The first 8 bytes decide nearly always; memcmp only on a tie. */
 		int c = head < key ? -1 : head > key ? 1 : memcmp(id, oid->hash, SNAP_OID_RAWSZ);
@@ -134,6 +140,11 @@ long pack_find(const struct pack *p, const struct snap_oid *oid)
 			hi = mid;
 	}
 	return -1;
+}
+
+long pack_find(const struct pack *p, const struct snap_oid *oid)
+{
+	return id_table_find(p->fanout, p->ids, oid);
 }
 
 void pack_record(const struct pack *p, uint32_t pos, struct pack_record *r)

@@ -76,6 +76,17 @@ struct pack {
 int pack_open(struct pack *p, const char *idx_path, struct strbuf *err);
 void pack_close(struct pack *p);
 
+/*
+ * A fan-out table (256 big-endian counts: entry i, the ids whose first
+ * byte is at most i) over nr sorted 32-byte ids, as pack indexes and the
+ * multi-pack index hold.  id_table_check() returns NULL if it is sound,
+ * else what is wrong; id_table_find() the position of oid, or -1.
+ */
+const char *id_table_check(const unsigned char *fanout, const unsigned char *ids,
+			   uint32_t nr);
+long id_table_find(const unsigned char *fanout, const unsigned char *ids,
+		   const struct snap_oid *oid);
+
 /* Position of oid in the index, or -1. */
 long pack_find(const struct pack *p, const struct snap_oid *oid);
 void pack_record(const struct pack *p, uint32_t pos, struct pack_record *r);
