@@ -38,7 +38,10 @@ struct checkout_opts {
  * empty directory.  SNAP_EEXISTS if dir is not empty, SNAP_ENOTFOUND for
  * missing objects or paths, SNAP_EINVAL / SNAP_ECORRUPT for bad data.
  * On failure dir may hold a partial restore: callers wanting all or
- * nothing restore into a temporary directory and rename it.
+ * nothing restore into a temporary directory and rename it.  The umask
+ * is 0 while it runs (files are created with their final modes) and put
+ * back before it returns: other threads of the caller must not create
+ * files meanwhile.
  */
 int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		  const char *dir, const struct checkout_opts *opts,
