@@ -18,10 +18,15 @@ if [ $# -eq 0 ]; then
 	set -- "$here"/[0-9][0-9][0-9][0-9]-*.bats
 fi
 out=$(mktemp "${TMPDIR:-/tmp}/snap-tap.XXXXXX")
-trap 'rm -f "$out"' EXIT INT TERM
+rc_file=$out.rc
+# Stopped from outside, the run has no counts to give: say so and fail.
+trap 'rm -f "$out" "$rc_file"; echo "run-tests: interrupted" >&2; exit 130' INT TERM
+trap 'rm -f "$out" "$rc_file"' EXIT
 
-"$BATS" --formatter tap "$@" | tee "$out"
-bats_status=$?
+# The status of bats itself, not of tee: a pipeline's status is its last
+# command's, so bats writes its own into a file.
+{ "$BATS" --formatter tap "$@"; echo $? > "$rc_file"; } | tee "$out"
+bats_status=$(cat "$rc_file" 2>/dev/null || echo 1)
 
 passed=$(grep -c '^ok ' "$out" | tr -d ' ')
 skipped=$(grep -c '^ok .* # skip' "$out" | tr -d ' ')
