@@ -1,6 +1,7 @@
 /*
  * snap COMMAND [ARGS...]: runs snap-COMMAND, found beside this program,
- * then in the installed libexec directory, then on PATH.
+ * then in the installed libexec directory, then on PATH.  The directory it
+ * was found in goes first on the command's PATH.
  */
 #include "strbuf.h"
 #include "usage.h"
@@ -101,6 +102,23 @@ static void list_commands(void)
 	free(names);
 }
 
+/*
+ * Puts dir first on PATH, so that a porcelain script run from here finds
+ * the plumbing beside it even under cron's bare PATH=/usr/bin:/bin.
+ */
+static void prepend_path(const char *dir)
+{
+	const char *old = getenv("PATH");
+	struct strbuf p = STRBUF_INIT;
+
+	strbuf_addstr(&p, dir);
+	if (old && *old)
+		strbuf_addf(&p, ":%s", old);
+	if (setenv("PATH", p.buf, 1))
+		die("cannot set PATH: %s", strerror(errno));
+	strbuf_release(&p);
+}
+
 static _Noreturn void run(const char *cmd, char **argv)
 {
 	const char *dirs[4];
@@ -115,6 +133,7 @@ static _Noreturn void run(const char *cmd, char **argv)
 		strbuf_addf(&path, "%s/snap-%s", dirs[d], cmd);
 		if (is_exec(path.buf)) {
 			argv[0] = path.buf;
+			prepend_path(dirs[d]);
 			execv(path.buf, argv);
 			die("cannot run '%s': %s", path.buf, strerror(errno));
 		}

@@ -39,3 +39,15 @@ load test_helper
 	run -1 --separate-stderr dash ./configure --blake3-dir=/nonexistent
 	[[ "$stderr" == *"configure: install them with:  apt-get install librust-blake3-dev"* ]]
 }
+
+@test "under cron's bare PATH, the installed snap snapshot and restore find their plumbing" {
+	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local >/dev/null
+	local snap=$BATS_TEST_TMPDIR/root/usr/local/bin/snap
+	mkdir src && printf 'data\n' > src/f
+	run -0 env -i PATH=/usr/bin:/bin HOME="$BATS_TEST_TMPDIR" "$snap" init -q store
+	run -0 --separate-stderr env -i PATH=/usr/bin:/bin HOME="$BATS_TEST_TMPDIR" SNAP_DIR=store \
+		"$snap" snapshot src
+	run -0 env -i PATH=/usr/bin:/bin HOME="$BATS_TEST_TMPDIR" SNAP_DIR=store \
+		"$snap" restore main out
+	run -0 diff -r src out
+}
