@@ -17,21 +17,26 @@ LIBEXECDIR = $(PREFIX)/libexec/snap
 DOCDIR = $(PREFIX)/share/doc/snap
 VERSION = 0.1.0
 
-OPT ?= -O2 -g
+# CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); the project's own
+# flags live apart in ALL_CFLAGS, so overriding one never drops the other.
+CFLAGS ?= -O2 -g
+OPT = $(CFLAGS)
+AR ?= ar
 WARN = -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wvla -Wwrite-strings
 ifeq ($(DEVELOPER),1)
 WARN += -Werror
 endif
+SAN_FLAGS =
 ifneq ($(SANITIZE),)
-OPT += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=$(SANITIZE)
+SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -I$(BLAKE3_DIR) \
+ALL_CPPFLAGS = -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ilib -I$(BLAKE3_DIR) \
 	    -DSNAP_VERSION='"$(VERSION)"' -DSNAP_LIBEXECDIR='"$(LIBEXECDIR)"' \
-	    $(ZSTD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS)
-CFLAGS = $(OPT) $(WARN)
+	    $(ZSTD_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) $(CRYPTO_CFLAGS) $(CPPFLAGS)
+ALL_CFLAGS = $(OPT) $(SAN_FLAGS) $(WARN)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 LIBS = $(ZSTD_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) $(CRYPTO_LIBS) -lpthread
 
 LIB_SRCS = $(sort $(wildcard lib/*.c))
@@ -53,28 +58,24 @@ config.mak:
 	@false
 
 lib/%.o: lib/%.c $(LIB_HDRS) config.mak
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # BLAKE3 is built from the sources configure found; its own code gets no
 # project warnings.
 build/blake3/%.c.o: $(BLAKE3_DIR)/%.c config.mak
 	@mkdir -p build/blake3
-	$(CC) $(BLAKE3_FLAGS) $(OPT) -c -o $@ $<
+	$(CC) $(BLAKE3_FLAGS) $(OPT) $(SAN_FLAGS) -c -o $@ $<
 build/blake3/%.S.o: $(BLAKE3_DIR)/%.S config.mak
 	@mkdir -p build/blake3
-	$(CC) $(BLAKE3_FLAGS) $(OPT) -c -o $@ $<
+	$(CC) $(BLAKE3_FLAGS) $(OPT) $(SAN_FLAGS) -c -o $@ $<
 
 lib/libsnap.a: $(LIB_OBJS) $(B3_OBJS)
 	rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 bin/%: cmd/%.c lib/libsnap.a
 	@mkdir -p bin
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< lib/libsnap.a $(LDFLAGS) $(LIBS)
-
-bin/snap: cmd/snap.c lib/libsnap.a
-	@mkdir -p bin
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< lib/libsnap.a $(LDFLAGS) $(LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< lib/libsnap.a $(ALL_LDFLAGS) $(LIBS)
 
 bin/%: cmd/%.sh
 	@mkdir -p bin
@@ -83,11 +84,18 @@ bin/%: cmd/%.sh
 
 t/unit/bin/%: t/unit/%.c lib/libsnap.a
 	@mkdir -p t/unit/bin
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< lib/libsnap.a $(LDFLAGS) $(LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< lib/libsnap.a $(ALL_LDFLAGS) $(LIBS)
 
 .SECONDARY:
 
-check: all
+# Each header compiles on its own: it includes what it uses.
+check-headers: config.mak
+	@for h in $(LIB_HDRS); do \
+		printf '#include "%s"\n' "$${h#lib/}" | \
+		$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsyntax-only -x c - || { echo "$$h does not compile alone" >&2; exit 1; }; \
+	done
+
+check: all check-headers
 	BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh $(T)
 
 bench: all
@@ -128,4 +136,4 @@ clean:
 distclean: clean
 	rm -f config.mak
 
-.PHONY: all check bench stress fuzz install uninstall clean distclean
+.PHONY: all check check-headers bench stress fuzz install uninstall clean distclean

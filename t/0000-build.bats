@@ -26,3 +26,13 @@ load test_helper
 	assert_output ''
 	[[ "$stderr" == *"'no-such-command' is not a snap command"* ]]
 }
+
+@test "make CFLAGS=... keeps the project's standard and warnings" {
+	run -0 make -s -n -C "$SNAP_BUILD" -W lib/oid.c CFLAGS=-O0 lib/oid.o
+	assert_output --partial '-O0'
+	assert_output --partial '-std=c11 -Wall -Wextra'
+}
+
+@test "every header of lib/ compiles on its own" {
+	run -0 make -s -C "$SNAP_BUILD" check-headers
+}
