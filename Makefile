@@ -88,6 +88,14 @@ t/unit/bin/%: t/unit/%.c lib/libsnap.a
 
 .SECONDARY:
 
+# The tools the suite needs, which configure reported and did not require.
+test-tools: config.mak
+	@if [ -n "$(TEST_MISSING)" ]; then \
+		echo "snap: make check needs Debian packages: $(TEST_MISSING)" >&2; \
+		echo "snap: install them with:  apt-get install $(TEST_MISSING)  (or ./configure --install-deps)" >&2; \
+		exit 1; \
+	fi
+
 # Each header compiles on its own: it includes what it uses.
 check-headers: config.mak
 	@for h in $(LIB_HDRS); do \
@@ -95,7 +103,7 @@ check-headers: config.mak
 		$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsyntax-only -x c - || { echo "$$h does not compile alone" >&2; exit 1; }; \
 	done
 
-check: all check-headers
+check: all check-headers test-tools
 	BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh $(T)
 
 bench: all
@@ -136,4 +144,4 @@ clean:
 distclean: clean
 	rm -f config.mak
 
-.PHONY: all check check-headers bench stress fuzz install uninstall clean distclean
+.PHONY: all check check-headers test-tools bench stress fuzz install uninstall clean distclean

@@ -40,6 +40,19 @@ load test_helper
 	[[ "$stderr" == *"configure: install them with:  apt-get install librust-blake3-dev"* ]]
 }
 
+@test "configure builds without the test tools and make check names them" {
+	mkdir fakebin
+	local f
+	for f in /usr/bin/* /bin/*; do
+		case ${f##*/} in bats|b3sum|git) continue ;; esac
+		[ -e "fakebin/${f##*/}" ] || ln -s "$f" "fakebin/${f##*/}"
+	done
+	cp "$SNAP_BUILD/configure" .
+	run -0 env PATH="$PWD/fakebin" dash ./configure
+	assert_line 'configure: make check needs Debian packages: bats b3sum git (apt-get install bats b3sum git)'
+	run -0 grep '^TEST_MISSING = bats b3sum git$' config.mak
+}
+
 @test "under cron's bare PATH, the installed snap snapshot and restore find their plumbing" {
 	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local >/dev/null
 	local snap=$BATS_TEST_TMPDIR/root/usr/local/bin/snap
@@ -50,4 +63,9 @@ load test_helper
 	run -0 env -i PATH=/usr/bin:/bin HOME="$BATS_TEST_TMPDIR" SNAP_DIR=store \
 		"$snap" restore main out
 	run -0 diff -r src out
+}
+
+@test "make check refuses, naming the packages, when configure found no test tools" {
+	run -2 --separate-stderr make -s -C "$SNAP_BUILD" test-tools TEST_MISSING="bats b3sum"
+	assert_line --stderr 'snap: make check needs Debian packages: bats b3sum'
 }
