@@ -10,12 +10,14 @@
 #include <stdlib.h>
 
 static const char usage_str[] =
-"usage: snap-init [-q] [--compression-level N] [DIR]\n"
+"usage: snap-init [-q] [--compression-level N] [--shared=group|private] [DIR]\n"
 "\n"
 "Creates a snap store in DIR (default: --store, $SNAP_DIR, else ./.snap).\n"
 "\n"
 "  -q, --quiet                 print nothing on success\n"
 "      --compression-level N   zstd level for new objects, 1 to 19 (default 3)\n"
+"      --shared=group          the owner's group may read and write the store\n"
+"                              (default private: the owner alone)\n"
 "      --store DIR             same as giving DIR\n";
 
 int main(int argc, char **argv)
@@ -24,12 +26,14 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "compression-level", required_argument, NULL, 'L' },
 		{ "store", required_argument, NULL, 'S' },
+		{ "shared", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct strbuf err = STRBUF_INIT;
 	struct snap_store store;
 	const char *dir = NULL;
+	enum store_shared shared = STORE_PRIVATE;
 	int quiet = 0, level = SNAP_DEFAULT_LEVEL, existed, c;
 	uint64_t v;
 
@@ -43,6 +47,10 @@ int main(int argc, char **argv)
 			level = (int)v;
 			break;
 		case 'S': dir = optarg; break;
+		case 'G':
+			if (store_parse_shared(optarg, &shared) < 0)
+				usage_error(usage_str, "--shared takes 'group' or 'private', not '%s'", optarg);
+			break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
 		}
@@ -56,7 +64,7 @@ int main(int argc, char **argv)
 	if (!*dir)
 		usage_error(usage_str, "empty store path");
 
-	if (store_create(dir, level, &existed, &err) < 0)
+	if (store_create(dir, level, shared, &existed, &err) < 0)
 		die_err(&err);
 	if (store_open(&store, dir, &err) < 0)
 		die_err(&err);

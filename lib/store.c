@@ -73,6 +73,11 @@ static int parse_config(struct snap_store *store, const char *text,
 			if (strcmp(val, "blake3"))
 				return snap_error(err, SNAP_EINVAL,
 						  "unsupported hash '%s' in '%s'", val, file);
+		} else if (!strcmp(key, "shared")) {
+			if (store_parse_shared(val, &store->shared) < 0)
+				return snap_error(err, SNAP_EINVAL,
+						  "bad value '%s' of 'shared' in '%s' (group or private)",
+						  val, file);
 		} else if (!strcmp(key, "compression")) {
 			if (parse_u64(val, &v) < 0 || v < 1 || v > 19)
 				return snap_error(err, SNAP_EINVAL,
@@ -102,6 +107,10 @@ static int open_at(struct snap_store *store, const char *dir, struct strbuf *err
 		ret = snap_error_errno(err, "cannot read '%s'", cfg.buf);
 	} else if ((ret = parse_config(store, text.buf, cfg.buf, err)) == 0) {
 		store->path = absolute(dir);
+		if (store->shared == STORE_GROUP) {
+			mode_t old = umask(0);
+			umask((old & ~(mode_t)070) | 007);
+		}
 	}
 	strbuf_release(&cfg);
 	strbuf_release(&text);
@@ -186,9 +195,23 @@ static const char *const store_dirs[] = {
 	"refs/tags", "logs", "logs/refs", "sessions",
 };
 
-int store_create(const char *path, int level, int *existed, struct strbuf *err)
+int store_parse_shared(const char *s, enum store_shared *out)
+{
+	if (!strcmp(s, "private"))
+		*out = STORE_PRIVATE;
+	else if (!strcmp(s, "group"))
+		*out = STORE_GROUP;
+	else
+		return -1;
+	return 0;
+}
+
+int store_create(const char *path, int level, enum store_shared shared,
+		 int *existed, struct strbuf *err)
 {
 	struct strbuf p = STRBUF_INIT, cfg = STRBUF_INIT;
+	/* chmod, not the mkdir mode: the umask must not loosen or tighten it. */
+	mode_t dir_mode = shared == STORE_GROUP ? 02770 : 0700;
 	struct stat st;
 	size_t i;
 	int fd, ret = 0;
@@ -226,11 +249,21 @@ int store_create(const char *path, int level, int *existed, struct strbuf *err)
 			goto out;
 		}
 	}
+	if (!*existed && chmod(path, dir_mode) < 0) {
+		ret = snap_error_errno(err, "cannot set the mode of '%s'", path);
+		goto out;
+	}
 	for (i = 0; i < ARRAY_SIZE(store_dirs); i++) {
 		strbuf_reset(&p);
 		strbuf_addf(&p, "%s/%s", path, store_dirs[i]);
-		if (fsio_mkdir(p.buf, 0777) < 0 && errno != EEXIST) {
+		if (fsio_mkdir(p.buf, 0700) < 0) {
+			if (errno == EEXIST)
+				continue;
 			ret = snap_error_errno(err, "cannot create '%s'", p.buf);
+			goto out;
+		}
+		if (chmod(p.buf, dir_mode) < 0) {
+			ret = snap_error_errno(err, "cannot set the mode of '%s'", p.buf);
 			goto out;
 		}
 	}
@@ -247,7 +280,10 @@ int store_create(const char *path, int level, int *existed, struct strbuf *err)
 	}
 	strbuf_addf(&cfg, "# snap store\nformat = %d\nhash = blake3\ncompression = %d\n",
 		    SNAP_FORMAT_VERSION, level);
-	if (fsio_write(fd, cfg.buf, cfg.len) < 0 || fsio_fsync(fd) < 0) {
+	if (shared == STORE_GROUP)
+		strbuf_addstr(&cfg, "shared = group\n");
+	if (fchmod(fd, shared == STORE_GROUP ? 0440 : 0400) < 0 ||
+	    fsio_write(fd, cfg.buf, cfg.len) < 0 || fsio_fsync(fd) < 0) {
 		ret = snap_error_errno(err, "cannot write '%s'", p.buf);
 		fsio_close(fd);
 		unlink(p.buf);

@@ -13,10 +13,22 @@
 #define SNAP_FORMAT_VERSION 1
 #define SNAP_DEFAULT_LEVEL 3
 
+/*
+ * Who may use a store (config "shared"): its owner alone, the default
+ * (directories 0700, config 0400), or the owner's group too (directories
+ * 2770; every writer then clears the group bits of its umask and sets the
+ * others', so what it adds is the group's to read and extend).
+ */
+enum store_shared {
+	STORE_PRIVATE = 0,
+	STORE_GROUP = 1,
+};
+
 struct snap_store {
 	char *path;		/* absolute path of the store directory */
 	int format;		/* "format" from config */
 	int level;		/* zstd level for new objects */
+	enum store_shared shared;	/* "shared" from config */
 };
 
 /*
@@ -28,10 +40,15 @@ int store_open(struct snap_store *store, const char *dir, struct strbuf *err);
 
 /*
  * Creates a store at path (directories made as needed), with the given
- * compression level.  An existing store is left as it is and *existed set;
- * a non-empty directory that is not a store is refused.
+ * compression level and sharing, its modes set whatever the umask.  An
+ * existing store is left as it is (modes included) and *existed set; a
+ * non-empty directory that is not a store is refused.
  */
-int store_create(const char *path, int level, int *existed, struct strbuf *err);
+int store_create(const char *path, int level, enum store_shared shared,
+		 int *existed, struct strbuf *err);
+
+/* Parses "group" or "private"; -1 for anything else. */
+int store_parse_shared(const char *s, enum store_shared *out);
 
 void store_release(struct snap_store *store);
 

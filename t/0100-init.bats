@@ -106,3 +106,50 @@ compression = 3"
 		[ "$status" -eq 129 ] || { echo "$cmd exited $status"; false; }
 	done
 }
+
+@test "a new store is private (0700, config 0400) whatever the umask" {
+	umask 000
+	run -0 snap-init -q store
+	assert_equal "$(stat -c %a store)" 700
+	assert_equal "$(stat -c %a store/config)" 400
+	run -1 grep '^shared' store/config
+}
+
+@test "nobody else can read a private store's objects" {
+	umask 022
+	snap-init -q store
+	mkdir src && printf 'secret\n' > src/shadow
+	SNAP_DIR=$PWD/store snap-snapshot src >/dev/null
+	chmod 755 "$BATS_TEST_TMPDIR"
+	run -1 setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+		sh -c 'find store/objects -type f -exec cat {} + >/dev/null'
+}
+
+@test "init --shared=group: 2770 directories, group-readable objects under umask 077" {
+	umask 077
+	run -0 snap-init -q --shared=group store
+	assert_equal "$(stat -c %a store)" 2770
+	assert_equal "$(stat -c %a store/objects/pack)" 2770
+	assert_equal "$(stat -c %a store/config)" 440
+	run -0 grep -x 'shared = group' store/config
+	mkdir src && printf 'x\n' > src/f
+	SNAP_DIR=$PWD/store snap-snapshot src >/dev/null
+	run -0 find store/objects store/refs -type f ! -perm -g=r
+	assert_output ''
+	run -0 find store -type d ! -perm -g=rwx
+	assert_output ''
+}
+
+@test "init --shared takes group or private, nothing else" {
+	run -129 --separate-stderr snap-init --shared=world store
+	assert_equal "${stderr_lines[0]}" "snap-init: error: --shared takes 'group' or 'private', not 'world'"
+	assert_not_exist store
+}
+
+@test "a config with a bad 'shared' value is refused" {
+	snap-init -q store
+	chmod u+w store/config
+	printf 'shared = everyone\n' >> store/config
+	run -128 --separate-stderr snap-rev-parse --store store main
+	assert_equal "$stderr" "snap-rev-parse: fatal: bad value 'everyone' of 'shared' in 'store/config' (group or private)"
+}

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test-deep-walk STORE N DEPTH\n");
 		return 2;
 	}
-	check(store_create(argv[1], 1, &existed, &err), &err);
+	check(store_create(argv[1], 1, STORE_PRIVATE, &existed, &err), &err);
 	check(store_open(&store, argv[1], &err), &err);
 	check(odb_open(&odb, &store, &err), &err);
 	odb_batch_begin(odb);
