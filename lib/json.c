@@ -103,12 +103,12 @@ int json_parse(const char *buf, size_t len, json_t **out, size_t *errpos,
 
 /* ---- canonical output ---- */
 
-void json_add_string(struct strbuf *out, const char *s, size_t len)
+/* The inside of a JSON string: s[0..len) escaped as RFC 8785 says. */
+static void add_escaped(struct strbuf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i, run = 0;
 
-	strbuf_addch(out, '"');
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		const char *esc = NULL;
@@ -135,6 +135,12 @@ void json_add_string(struct strbuf *out, const char *s, size_t len)
 		}
 	}
 	strbuf_add(out, s + run, len - run);
+}
+
+void json_add_string(struct strbuf *out, const char *s, size_t len)
+{
+	strbuf_addch(out, '"');
+	add_escaped(out, s, len);
 	strbuf_addch(out, '"');
 }
 
@@ -446,4 +452,53 @@ int json_canonical(const json_t *v, struct strbuf *out, struct strbuf *err)
 	ret = canonical(v, out, &path, err);
 	strbuf_release(&path);
 	return ret;
+}
+
+/* The length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+void json_add_bytes(struct strbuf *out, const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, start;
+
+	strbuf_addch(out, '"');
+	while (i < len) {
+		size_t n;
+
+		start = i;
+		while (i < len && (n = utf8_seq(u + i, len - i)))
+			i += n;
+		add_escaped(out, s + start, i - start);
+		if (i < len)
+			strbuf_addf(out, "\\udc%02x", u[i++]);
+	}
+	strbuf_addch(out, '"');
 }

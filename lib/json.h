@@ -65,6 +65,14 @@ void json_add_number(struct strbuf *out, double d);
 void json_add_string(struct strbuf *out, const char *s, size_t len);
 
 /*
+ * Appends any bytes s[0..len) as a JSON string for reports: valid UTF-8
+ * as json_add_string() writes it, and each byte that is not part of valid
+ * UTF-8 as the lone surrogate \udcXX (Python's "surrogateescape"), so a
+ * file name or message that is not UTF-8 still comes back byte for byte.
+ */
+void json_add_bytes(struct strbuf *out, const char *s, size_t len);
+
+/*
  * Appends one step of a JSON path to path: ".key" for a key of letters,
  * digits and '_' not starting with a digit, else ["key"]; "[i]" for an
  * array index.  Paths start with "$".
