@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -eq 2 ] || { printf 'snap-diff: error: expected A and B\n' >&2; usage >&2; exit 129; }
+SNAP_PROGRAM=snap-diff; export SNAP_PROGRAM
 a=$(snap-rev-parse --verify "$1") || exit 128
 b=$(snap-rev-parse --verify "$2") || exit 128
 # shellcheck disable=SC2086

@@ -44,6 +44,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -le 1 ] || usage_error "too many arguments"
+SNAP_PROGRAM=$me; export SNAP_PROGRAM
 if [ $# -eq 0 ] && ! snap-rev-parse --verify -q main >/dev/null 2>&1 &&
 	[ -z "$(snap-for-each-ref --format=x refs/snapshots/)" ]; then
 	printf '%s: no snapshots\n' "$me" >&2

@@ -2,6 +2,7 @@
 #include "odb.h"
 #include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +11,27 @@
 
 const char *snap_progname = "snap";
 
+/* A name porcelain may give: "snap-" and letters, digits and '-'. */
+static int progname_ok(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "snap-", 5) || !s[5] || strlen(s) > 64)
+		return 0;
+	for (i = 5; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return 0;
+	return 1;
+}
+
 void usage_setup(const char *argv0)
 {
 	const char *slash = strrchr(argv0, '/');
+	const char *given = getenv("SNAP_PROGRAM");
 
 	snap_progname = slash ? slash + 1 : argv0;
+	if (given && progname_ok(given))
+		snap_progname = given;
 }
 
 __attribute__((format(printf, 2, 0)))

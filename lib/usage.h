@@ -20,7 +20,13 @@
 
 extern const char *snap_progname;
 
-/* Sets the program name used in messages (the basename of argv0). */
+/*
+ * Sets the program name used in messages: the basename of argv0, or
+ * $SNAP_PROGRAM when it is "snap-" and letters, digits and '-'.  Porcelain
+ * exports SNAP_PROGRAM=snap-log (say) while it runs plumbing, so that every
+ * message names the command the user ran; it unsets it for the user's own
+ * commands (--from-command).
+ */
 void usage_setup(const char *argv0);
 
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -62,13 +62,13 @@ sys.stdout.buffer.write(m)' | od -An -c"
 
 @test "log of an unknown rev is fatal" {
 	run -128 --separate-stderr snap-log nosuch
-	assert_equal "$stderr" "snap-rev-list: fatal: unknown revision 'nosuch'"
+	assert_equal "$stderr" "snap-log: fatal: unknown revision 'nosuch'"
 }
 
 @test "log of a tree is refused" {
 	run -128 --separate-stderr snap-log "$(snap-rev-parse main:)"
 	assert_output ''
-	assert_equal "$stderr" "snap-rev-list: fatal: object '$(snap-rev-parse main:)' is not a snapshot"
+	assert_equal "$stderr" "snap-log: fatal: object '$(snap-rev-parse main:)' is not a snapshot"
 }
 
 @test "log --json with --format is a usage error" {
@@ -88,4 +88,16 @@ sys.stdout.buffer.write(m)' | od -An -c"
 @test "rev-list --pretty is the log's layout" {
 	run -0 snap-rev-list --pretty -n 1
 	assert_output "$(printf 'snapshot %s\nDate:   2023-11-15 06:43:20 +0530\nHost:   %s\nMeta:   n=3\n\n    subject 3' "$(snap-rev-parse main)" "$(snap-cat-file -p "$(snap-rev-parse main)" | sed -n 's/^host //p')")"
+}
+
+@test "diff names itself in the plumbing's errors" {
+	run -128 --separate-stderr snap-diff main nosuch
+	assert_equal "$stderr" "snap-diff: fatal: unknown revision 'nosuch'"
+}
+
+@test "SNAP_PROGRAM is used only when it is a snap command's name" {
+	SNAP_PROGRAM='snap-x; rm' run -128 --separate-stderr snap-rev-parse nosuch
+	assert_equal "$stderr" "snap-rev-parse: fatal: unknown revision 'nosuch'"
+	SNAP_PROGRAM=snap-backup run -128 --separate-stderr snap-rev-parse nosuch
+	assert_equal "$stderr" "snap-backup: fatal: unknown revision 'nosuch'"
 }
