@@ -6,7 +6,7 @@
 #                   lookups at 10k and 100k objects), one run each
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
-#                   file, big1pct, tree, lookups, bundles
+#                   file, big1pct, tree, lookups, bundles, history
 #
 # Only ratios from one run mean anything: CPU speed drifts between runs.
 set -eu
@@ -19,8 +19,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|big1pct|tree|lookups|bundles) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles)\n' "$s" >&2
+	file|big1pct|tree|lookups|bundles|history) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -516,6 +516,62 @@ if want bundles; then
 		fi
 		echo
 		echo "Input: $nb bundles, $jbytes bytes of JSON Lines ($((jbytes / nb)) bytes a bundle)."
+	fi
+fi
+
+# ---- 6. a long history: listing every snapshot ----
+if want history; then
+	if [ -n "$quick" ]; then nh=100; else nh=1000; fi
+	echo
+	echo "## A history of $nh snapshots: listing them all (median of 7)"
+	echo
+	echo "| command | ms | vs snap |"
+	echo "|---|---:|---:|"
+	say "bench: making $nh snapshots with each tool"
+	mkdir -p "$tmp/hsrc"
+	snap-init -q "$tmp/hsnap"
+	i=1
+	while [ $i -le $nh ]; do
+		echo "$i" > "$tmp/hsrc/counter"
+		SNAP_DIR="$tmp/hsnap" SNAP_TIME=$((1700000000 + i * 3600)) snap-snapshot -m "run $i" "$tmp/hsrc" >/dev/null
+		i=$((i + 1))
+	done
+	# hist NAME CMD...: seven timed runs (milliseconds matter here).
+	hist() {
+		n=$1; shift
+		for k in 1 2 3 4 5 6 7; do ns_run "$n" /dev/null "$@" || return 1; done
+	}
+	hrow() { awk -v l="$1" -v t="$(ns_of "$2")" -v b="$(ns_of hist_snap)" 'BEGIN {
+		printf "| %s | %.1f | %.2fx |\n", l, t / 1e6, (b > 0 ? t / b : 0) }'; }
+	hist hist_snap env SNAP_DIR="$tmp/hsnap" snap-log
+	hist hist_snap_json env SNAP_DIR="$tmp/hsnap" snap-log --json
+	hrow "snap log" hist_snap
+	hrow "snap log --json" hist_snap_json
+	if have restic; then
+		restic init -q -r "$tmp/hrestic" >/dev/null
+		i=1
+		while [ $i -le $nh ]; do
+			echo "$i" > "$tmp/hsrc/counter"
+			restic -q -r "$tmp/hrestic" backup "$tmp/hsrc" >/dev/null
+			i=$((i + 1))
+		done
+		hist hist_restic restic -q -r "$tmp/hrestic" snapshots
+		hrow "restic snapshots" hist_restic
+	else
+		echo "| restic | $(missing restic) | |"
+	fi
+	if have borg; then
+		borg init -e none "$tmp/hborg" >/dev/null 2>&1
+		i=1
+		while [ $i -le $nh ]; do
+			echo "$i" > "$tmp/hsrc/counter"
+			borg create "$tmp/hborg::run$i" "$tmp/hsrc" >/dev/null 2>&1
+			i=$((i + 1))
+		done
+		hist hist_borg borg list "$tmp/hborg"
+		hrow "borg list" hist_borg
+	else
+		echo "| borg | $(missing borg) | |"
 	fi
 fi
 
