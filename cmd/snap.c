@@ -17,9 +17,10 @@
 #include <unistd.h>
 
 static const char usage_str[] =
-"usage: snap [--version] [--help] [--exec-path] COMMAND [ARGS...]\n"
+"usage: snap [--version] [--help] [--exec-path] [--store DIR] COMMAND [ARGS...]\n"
 "\n"
-"Runs snap-COMMAND with ARGS.  'snap help COMMAND' shows a command's help.\n";
+"Runs snap-COMMAND with ARGS.  'snap help COMMAND' shows a command's help.\n"
+"--store DIR (or --store=DIR) sets SNAP_DIR for the command.\n";
 
 static char *self_dir(void)
 {
@@ -150,6 +151,29 @@ static _Noreturn void run(const char *cmd, char **argv)
 int main(int argc, char **argv)
 {
 	usage_setup(argv[0]);
+	/* Global options before COMMAND: only --store, which the command
+	 * sees as SNAP_DIR (every command takes the store from there). */
+	while (argc >= 2 && !strncmp(argv[1], "--store", 7)) {
+		const char *dir;
+
+		if (!strcmp(argv[1], "--store")) {
+			if (argc < 3)
+				usage_error(usage_str, "--store needs DIR");
+			dir = argv[2];
+			argv += 2;
+			argc -= 2;
+		} else if (argv[1][7] == '=') {
+			dir = argv[1] + 8;
+			argv++;
+			argc--;
+		} else {
+			break;
+		}
+		if (!*dir)
+			usage_error(usage_str, "--store needs DIR");
+		if (setenv("SNAP_DIR", dir, 1))
+			die("cannot set SNAP_DIR: %s", strerror(errno));
+	}
 	if (argc < 2)
 		usage_error(usage_str, "no command given");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -36,3 +36,15 @@ load test_helper
 @test "every header of lib/ compiles on its own" {
 	run -0 make -s -C "$SNAP_BUILD" check-headers
 }
+
+@test "snap --store DIR COMMAND and snap --store=DIR COMMAND" {
+	snap-init -q s1
+	mkdir src && echo x > src/f
+	run -0 snap --store s1 snapshot src
+	run -0 snap --store=s1 rev-parse main
+	assert_output "$(SNAP_DIR=s1 snap-rev-parse main)"
+	run -129 --separate-stderr snap --store
+	assert_equal "${stderr_lines[0]}" 'snap: error: --store needs DIR'
+	run -129 --separate-stderr snap --store= log
+	assert_equal "${stderr_lines[0]}" 'snap: error: --store needs DIR'
+}
