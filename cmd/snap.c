@@ -58,16 +58,54 @@ static void search_dirs(const char **dirs)
 	dirs[n] = NULL;
 }
 
+/*
+ * What each command is for, in the order --help shows them: the porcelain
+ * a person types first, then the plumbing scripts build on.  A command
+ * found but not named here is listed last, without a description.
+ */
+static const struct {
+	const char *name, *what;
+	int porcelain;
+} known[] = {
+	{ "init", "create a store", 1 },
+	{ "snapshot", "store a directory, stream or database as a new snapshot", 1 },
+	{ "restore", "bring a snapshot (or paths of it) back into a directory", 1 },
+	{ "log", "the snapshots of a ref, newest first", 1 },
+	{ "diff", "what changed between two snapshots", 1 },
+	{ "prune", "keep the snapshots a retention policy names", 1 },
+	{ "fsck", "verify every object and reference of the store", 1 },
+	{ "gc", "delete what no ref or reflog reaches", 1 },
+	{ "bundle-import", "store sqlite-sync-core bundles as a bundle snapshot", 1 },
+	{ "bundle-export", "write a bundle snapshot's bundles back out", 1 },
+	{ "hash-object", "object ids of files; -w stores them", 0 },
+	{ "cat-file", "read objects, verified", 0 },
+	{ "write-tree", "store a directory, print its tree id", 0 },
+	{ "ls-tree", "list a tree's entries", 0 },
+	{ "mktree", "make a tree from ls-tree -l lines", 0 },
+	{ "mksnapshot", "write a snapshot object", 0 },
+	{ "checkout", "write a tree into a directory, safely", 0 },
+	{ "diff-tree", "compare two trees", 0 },
+	{ "rev-parse", "turn names into object ids", 0 },
+	{ "rev-list", "a snapshot and its ancestors, one record each", 0 },
+	{ "update-ref", "move a ref by compare-and-swap, reflogged", 0 },
+	{ "show-ref", "list refs and their ids", 0 },
+	{ "for-each-ref", "one formatted line per ref", 0 },
+	{ "count-objects", "how many objects and bytes the store holds", 0 },
+	{ "session", "register a write session that gc respects", 0 },
+	{ "sqlite-backup", "a consistent copy of a live SQLite database", 0 },
+};
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void list_commands(void)
+/* Every snap-* program in the search directories, sorted, each once. */
+static size_t found_commands(char ***out)
 {
 	const char *dirs[4];
 	char **names = NULL;
-	size_t nr = 0, alloc = 0, i;
+	size_t nr = 0, alloc = 0, i, kept = 0;
 	int d;
 
 	search_dirs(dirs);
@@ -92,14 +130,41 @@ static void list_commands(void)
 		closedir(dir);
 	}
 	QSORT(names, nr, cmp_str);
-	fputs(usage_str, stdout);
-	fputs("\nCommands:\n", stdout);
 	for (i = 0; i < nr; i++) {
-		if (!i || strcmp(names[i], names[i - 1]))
-			printf("   %s\n", names[i]);
+		if (kept && !strcmp(names[i], names[kept - 1]))
+			free(names[i]);
+		else
+			names[kept++] = names[i];
 	}
-	for (i = 0; i < nr; i++)
+	*out = names;
+	return kept;
+}
+
+static int has_name(char **names, size_t nr, const char *name)
+{
+	return bsearch(&name, names, nr, sizeof(*names), cmp_str) != NULL;
+}
+
+static void list_commands(void)
+{
+	char **names;
+	size_t nr = found_commands(&names), i, k;
+	int section;
+
+	fputs(usage_str, stdout);
+	for (section = 1; section >= 0; section--) {
+		fputs(section ? "\nEveryday commands:\n" : "\nPlumbing:\n", stdout);
+		for (k = 0; k < ARRAY_SIZE(known); k++)
+			if (known[k].porcelain == section && has_name(names, nr, known[k].name))
+				printf("   %-15s %s\n", known[k].name, known[k].what);
+	}
+	for (i = 0; i < nr; i++) {
+		for (k = 0; k < ARRAY_SIZE(known) && strcmp(known[k].name, names[i]); k++)
+			;
+		if (k == ARRAY_SIZE(known))
+			printf("   %s\n", names[i]);
 		free(names[i]);
+	}
 	free(names);
 }
 

@@ -8,12 +8,22 @@ load test_helper
 	assert_output --regexp '^snap version [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
-@test "snap --help lists the commands" {
+@test "snap --help lists the everyday commands first, each with what it does" {
 	run -0 snap --help
 	assert_line --partial 'usage: snap'
-	assert_line '   hash-object'
-	assert_line '   cat-file'
-	assert_line '   init'
+	assert_equal "$(printf '%s\n' "${lines[@]}" | grep -x -e 'Everyday commands:' -e 'Plumbing:' | tr '\n' ,)" 'Everyday commands:,Plumbing:,'
+	assert_line '   snapshot        store a directory, stream or database as a new snapshot'
+	assert_line '   hash-object     object ids of files; -w stores them'
+	assert_line '   cat-file        read objects, verified'
+	assert_line '   init            create a store'
+}
+
+@test "snap --help lists a command it has no description of, last" {
+	mkdir extra
+	printf '#!/bin/sh\n' > extra/snap-zzz
+	chmod +x extra/snap-zzz
+	SNAP_EXEC_PATH=$PWD/extra run -0 snap --help
+	assert_equal "${lines[-1]}" '   zzz'
 }
 
 @test "snap COMMAND runs snap-COMMAND" {
