@@ -58,3 +58,13 @@ load test_helper
 	run -129 --separate-stderr snap --store= log
 	assert_equal "${stderr_lines[0]}" 'snap: error: --store needs DIR'
 }
+
+@test "every built command has a line in snap --help" {
+	run -0 env -u SNAP_EXEC_PATH snap --help
+	local c n missing=
+	for c in "$SNAP_BUILD"/bin/snap-*; do
+		n=${c##*/snap-}
+		printf '%s\n' "${lines[@]}" | grep -q -E "^   $n +[a-z]" || missing="$missing $n"
+	done
+	assert_equal "$missing" ''
+}
