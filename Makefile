@@ -15,6 +15,7 @@ PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 LIBEXECDIR = $(PREFIX)/libexec/snap
 DOCDIR = $(PREFIX)/share/doc/snap
+MANDIR = $(PREFIX)/share/man/man1
 VERSION = 0.1.0
 
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); the project's own
@@ -51,7 +52,17 @@ SCRIPTS = $(patsubst cmd/%.sh,bin/%,$(CMD_SH))
 UNIT_SRCS = $(sort $(wildcard t/unit/*.c))
 UNIT_PROGS = $(patsubst t/unit/%.c,t/unit/bin/%,$(UNIT_SRCS))
 
-all: $(PROGS) $(SCRIPTS) $(UNIT_PROGS)
+MAN_SRCS = $(sort $(wildcard docs/snap*.md))
+MANS = $(patsubst docs/%.md,build/man/%.1,$(MAN_SRCS))
+
+all: $(PROGS) $(SCRIPTS) $(UNIT_PROGS) $(MANS)
+
+# Manual pages from docs/snap-*.md: the "# name(1)" title becomes the page
+# header, and "## SECTION" the page's sections.
+build/man/%.1: docs/%.md config.mak
+	@mkdir -p build/man
+	{ printf 'title: %s\nsection: 1\nsource: snap $(VERSION)\n\n' "$*"; \
+	  sed -e '1{/^# /d;}' -e 's/^## /# /' $<; } | $(LOWDOWN) -s -Tman -o $@
 
 config.mak:
 	@echo "snap: run ./configure first (./configure --install-deps installs what it needs)" >&2
@@ -122,13 +133,14 @@ fuzz: all
 		BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/6300-blocks.bats
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)
 	install -m 755 bin/snap $(DESTDIR)$(BINDIR)/snap
 	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
 		install -m 755 $$p $(DESTDIR)$(LIBEXECDIR)/ || exit 1; \
 		ln -sf ../libexec/snap/$${p#bin/} $(DESTDIR)$(BINDIR)/$${p#bin/} || exit 1; \
 	done
 	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/snap
@@ -137,6 +149,7 @@ uninstall:
 	done
 	-rmdir $(DESTDIR)$(LIBEXECDIR)
 	rm -rf $(DESTDIR)$(DOCDIR)
+	for m in $(MANS); do rm -f $(DESTDIR)$(MANDIR)/$${m#build/man/}; done
 
 clean:
 	rm -rf bin build t/unit/bin lib/*.o lib/libsnap.a

@@ -9,11 +9,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage_str[] =
@@ -213,6 +215,60 @@ static _Noreturn void run(const char *cmd, char **argv)
 	die("cannot run '%s': %s", path.buf, strerror(errno));
 }
 
+/* 0 if "man -w PAGE" finds the page (run quietly, no shell). */
+static int man_finds(const char *page)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("man", "man", "-w", page, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * Opens the manual page of snap-cmd with man(1) when one is installed
+ * beside this snap (PREFIX/share/man) or where man looks; returns if
+ * there is none, and 'snap help' then shows the command's --help.
+ */
+static void show_manual(const char *cmd)
+{
+	struct strbuf page = STRBUF_INIT, mandir = STRBUF_INIT;
+	char *mine = self_dir();
+
+	if (!*cmd || strchr(cmd, '/'))
+		return;
+	strbuf_addf(&page, "snap-%s", cmd);
+	if (mine) {
+		strbuf_addf(&mandir, "%s/../share/man", mine);
+		free(mine);
+	}
+	fflush(stdout);
+	if (mandir.len) {
+		struct strbuf file = STRBUF_INIT;
+
+		strbuf_addf(&file, "%s/man1/%s.1", mandir.buf, page.buf);
+		if (!access(file.buf, R_OK))
+			execlp("man", "man", "-M", mandir.buf, page.buf, (char *)NULL);
+		strbuf_release(&file);
+	}
+	if (!man_finds(page.buf))
+		execlp("man", "man", page.buf, (char *)NULL);
+	strbuf_release(&page);
+	strbuf_release(&mandir);
+}
+
 int main(int argc, char **argv)
 {
 	usage_setup(argv[0]);
@@ -263,6 +319,7 @@ int main(int argc, char **argv)
 			list_commands();
 			return finish_stdout(0);
 		}
+		show_manual(argv[2]);
 		run(argv[2], args);
 	}
 	run(argv[1], argv + 1);

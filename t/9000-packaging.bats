@@ -69,3 +69,30 @@ load test_helper
 	run -2 --separate-stderr make -s -C "$SNAP_BUILD" test-tools TEST_MISSING="bats b3sum"
 	assert_equal "${stderr_lines[0]}" 'snap: make check needs Debian packages: bats b3sum'
 }
+
+@test "make install puts manual pages in share/man/man1, and snap help opens them" {
+	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local >/dev/null
+	local man1=$BATS_TEST_TMPDIR/root/usr/local/share/man/man1
+	assert_file_exist "$man1/snap-init.1"
+	assert_file_exist "$man1/snap.1"
+	run -0 env MANPAGER=cat MANWIDTH=80 man -l "$man1/snap-init.1"
+	assert_line --regexp '^ +snap-init (—|--) create a store$'
+	run -0 env MANPAGER=cat PAGER=cat MANWIDTH=80 "$BATS_TEST_TMPDIR/root/usr/local/bin/snap" help init
+	assert_line --regexp '^ +snap-init (—|--) create a store$'
+	assert_line --regexp '^OPTIONS$'
+}
+
+@test "snap help CMD without an installed page shows the command's --help" {
+	run -0 env MANPATH="$BATS_TEST_TMPDIR/none" snap help init
+	assert_line --index 0 --partial 'usage: snap-init'
+}
+
+@test "every page in docs/ becomes a manual page with NAME, SYNOPSIS and EXIT STATUS" {
+	local m missing=
+	for m in "$SNAP_BUILD"/build/man/snap*.1; do
+		for s in NAME SYNOPSIS 'EXIT STATUS'; do
+			grep -q "^$s\$" "$m" || missing="$missing ${m##*/}:$s"
+		done
+	done
+	assert_equal "$missing" ''
+}
