@@ -16,6 +16,7 @@ BINDIR = $(PREFIX)/bin
 LIBEXECDIR = $(PREFIX)/libexec/snap
 DOCDIR = $(PREFIX)/share/doc/snap
 MANDIR = $(PREFIX)/share/man/man1
+COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 VERSION = 0.1.0
 
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); the project's own
@@ -133,7 +134,8 @@ fuzz: all
 		BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/6300-blocks.bats
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR) \
+		$(DESTDIR)$(COMPLETIONDIR)
 	install -m 755 bin/snap $(DESTDIR)$(BINDIR)/snap
 	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
 		install -m 755 $$p $(DESTDIR)$(LIBEXECDIR)/ || exit 1; \
@@ -141,6 +143,10 @@ install: all
 	done
 	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/
+	install -m 644 contrib/completion/snap.bash $(DESTDIR)$(COMPLETIONDIR)/snap
+	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
+		ln -sf snap $(DESTDIR)$(COMPLETIONDIR)/$${p#bin/} || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/snap
@@ -150,6 +156,10 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)
 	rm -rf $(DESTDIR)$(DOCDIR)
 	for m in $(MANS); do rm -f $(DESTDIR)$(MANDIR)/$${m#build/man/}; done
+	rm -f $(DESTDIR)$(COMPLETIONDIR)/snap
+	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
+		rm -f $(DESTDIR)$(COMPLETIONDIR)/$${p#bin/}; \
+	done
 
 clean:
 	rm -rf bin build t/unit/bin lib/*.o lib/libsnap.a

@@ -96,3 +96,35 @@ load test_helper
 	done
 	assert_equal "$missing" ''
 }
+
+# complete WORD...: what the installed completion offers for the last word.
+complete_words() {
+	local root=$BATS_TEST_TMPDIR/root/usr/local
+	PATH="$root/bin:$PATH" bash -c '
+		source "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _snap
+		printf "%s\n" "${COMPREPLY[@]}"' _ "$root/share/bash-completion/completions/snap" "$@"
+}
+
+@test "the installed bash completion offers commands, options, refs and REV:PATH" {
+	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local >/dev/null
+	assert_link_exist "$BATS_TEST_TMPDIR/root/usr/local/share/bash-completion/completions/snap-log"
+	init_store
+	mkdir -p src/sub && echo x > src/sub/file && echo y > src/top
+	snap-snapshot src >/dev/null
+	snap-snapshot -r nightly src >/dev/null
+	run -0 complete_words snap snaps
+	assert_output snapshot
+	run -0 complete_words snap log --one
+	assert_output --oneline
+	run -0 complete_words snap log nig
+	assert_output nightly
+	run -0 complete_words snap-restore ma
+	assert_output main
+	run -0 complete_words snap ls-tree main:s
+	assert_output main:sub/
+	run -0 complete_words snap cat-file main:sub/
+	assert_output main:sub/file
+	run -0 complete_words snap --store "$SNAP_DIR" rest
+	assert_output restore
+}
