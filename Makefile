@@ -5,7 +5,8 @@
 #   make DEVELOPER=1          warnings are errors
 #   make SANITIZE=address,undefined check
 #   make bench                benchmarks against b3sum, zstd, tar, restic, borg, git
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   (DISPATCHER=yes: install bin/snap
+#                             even where another program called snap is)
 #   make uninstall | clean
 
 -include config.mak
@@ -136,7 +137,17 @@ fuzz: all
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR) \
 		$(DESTDIR)$(COMPLETIONDIR)
-	install -m 755 bin/snap $(DESTDIR)$(BINDIR)/snap
+	@other=; for f in $(DESTDIR)$(BINDIR)/snap $$(command -v snap 2>/dev/null); do \
+		[ -x "$$f" ] || continue; \
+		"$$f" --version 2>/dev/null | head -n 1 | grep -q '^snap version [0-9]' || other=$$f; \
+	done; \
+	if [ -n "$$other" ] && [ "$(DISPATCHER)" != yes ]; then \
+		echo "make install: '$$other' is another program called snap (snapd?): the snap dispatcher is not installed;"; \
+		echo "make install: run the commands as snap-COMMAND, or install it anyway with make install DISPATCHER=yes"; \
+	else \
+		echo "install -m 755 bin/snap $(DESTDIR)$(BINDIR)/snap"; \
+		install -m 755 bin/snap $(DESTDIR)$(BINDIR)/snap; \
+	fi
 	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
 		install -m 755 $$p $(DESTDIR)$(LIBEXECDIR)/ || exit 1; \
 		ln -sf ../libexec/snap/$${p#bin/} $(DESTDIR)$(BINDIR)/$${p#bin/} || exit 1; \

@@ -128,3 +128,15 @@ complete_words() {
 	run -0 complete_words snap --store "$SNAP_DIR" rest
 	assert_output restore
 }
+
+@test "make install does not shadow another program called snap unless told" {
+	mkdir other
+	printf '#!/bin/sh\necho "snap    2.58+22.04"\n' > other/snap
+	chmod +x other/snap
+	run -0 env PATH="$PWD/other:$PATH" make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local
+	assert_line "make install: '$PWD/other/snap' is another program called snap (snapd?): the snap dispatcher is not installed;"
+	assert_not_exist "$BATS_TEST_TMPDIR/root/usr/local/bin/snap"
+	assert_file_exist "$BATS_TEST_TMPDIR/root/usr/local/bin/snap-snapshot"
+	run -0 env PATH="$PWD/other:$PATH" make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local DISPATCHER=yes
+	assert_file_exist "$BATS_TEST_TMPDIR/root/usr/local/bin/snap"
+}
