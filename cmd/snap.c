@@ -74,6 +74,8 @@ static const struct {
 	{ "restore", "bring a snapshot (or paths of it) back into a directory", 1 },
 	{ "log", "the snapshots of a ref, newest first", 1 },
 	{ "diff", "what changed between two snapshots", 1 },
+	{ "ls", "list a snapshot's files, like ls -l; --json for a manifest", 1 },
+	{ "find", "every snapshot holding a path that matches a pattern", 1 },
 	{ "prune", "keep the snapshots a retention policy names", 1 },
 	{ "fsck", "verify every object and reference of the store", 1 },
 	{ "gc", "delete what no ref or reflog reaches", 1 },

@@ -1,0 +1,55 @@
+#ifndef SNAP_TREEWALK_H
+#define SNAP_TREEWALK_H
+
+/*
+ * treewalk: the entries below a tree, each with its path, in the order a
+ * sorted listing shows them (a directory, then what is inside it, then
+ * its next sibling).  The walk keeps an explicit stack of open trees, so
+ * a tree 100,000 levels deep costs heap, not C stack; the path of the
+ * entry being shown is built in one buffer.
+ */
+
+#include "odb.h"
+#include "oid.h"
+#include "strbuf.h"
+#include "tree.h"
+
+/*
+ * Reads, verifies and parses the tree oid (the one reader of trees for
+ * the walk and its users).  SNAP_EINVAL naming oid when it is of another
+ * type or does not parse; otherwise as odb_read().
+ */
+int tree_read(struct odb *odb, const struct snap_oid *oid, struct tree *t,
+	      struct strbuf *err);
+
+/* What a callback returns: go on, or do not go into this directory. */
+#define TREEWALK_CONTINUE 0
+#define TREEWALK_SKIP 1
+
+/*
+ * Called for each entry: e, its path from the walk's root ("a/b/c", with
+ * prefix and a '/' in front when a prefix was given) of len bytes, and
+ * its depth (1 for the root tree's own entries).  A negative return stops
+ * the walk, which returns that value.
+ */
+typedef int (*treewalk_fn)(const struct tree_entry *e, const char *path,
+			   size_t len, size_t depth, void *data);
+
+/*
+ * Called when the walk leaves a directory it went into, after everything
+ * below it: dir is its entry, path, len and depth as treewalk_fn had them.
+ */
+typedef void (*treewalk_leave_fn)(const struct tree_entry *dir, const char *path,
+				  size_t len, size_t depth, void *data);
+
+/*
+ * Walks the tree oid.  With recurse 0 only its own entries are shown.
+ * leave may be NULL.  Returns 0, the callback's negative value, or a
+ * negative SNAP_E* code from reading a tree (err says which, and the path
+ * it was met at).
+ */
+int treewalk(struct odb *odb, const struct snap_oid *oid, const char *prefix,
+	     int recurse, treewalk_fn fn, treewalk_leave_fn leave, void *data,
+	     struct strbuf *err);
+
+#endif
