@@ -6,7 +6,7 @@
 #                   lookups at 10k and 100k objects), one run each
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
-#                   file, big1pct, tree, lookups, bundles, history
+#                   file, big1pct, tree, lookups, bundles, history, find
 #
 # Only ratios from one run mean anything: CPU speed drifts between runs.
 set -eu
@@ -19,8 +19,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|big1pct|tree|lookups|bundles|history) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history)\n' "$s" >&2
+	file|big1pct|tree|lookups|bundles|history|find) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history, find)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -572,6 +572,45 @@ if want history; then
 		hrow "borg list" hist_borg
 	else
 		echo "| borg | $(missing borg) | |"
+	fi
+fi
+
+# ---- 7. one name across many snapshots of a tree ----
+if want find; then
+	if [ -n "$quick" ]; then nf=20; else nf=100; fi
+	fdata=$tmp/fdata
+	mkdir -p "$fdata"
+	if [ -n "$quick" ]; then cp -a /usr/include "$fdata/"; else cp -a /usr/share /usr/include "$fdata/" 2>/dev/null || :; fi
+	ffiles=$(find "$fdata" -type f | wc -l)
+	# The name looked for: one file, present in every snapshot.
+	fname=$(find "$fdata" -type f -name '*.h' | sort | sed -n 1p)
+	fname=${fname##*/}
+	say "bench: $nf snapshots of a tree of $ffiles files, each after 0.1% of them changed"
+	snap-init -q "$tmp/fsnap"
+	have restic && restic init -q -r "$tmp/frestic" >/dev/null
+	i=1
+	while [ $i -le $nf ]; do
+		find "$fdata" -type f -size +0 | awk -v i=$i 'NR % 1000 == i % 1000' | while IFS= read -r f; do
+			printf 'changed %s\n' "$i" >> "$f"
+		done
+		snap-snapshot --store "$tmp/fsnap" -m "run $i" "$fdata" >/dev/null
+		have restic && restic -q -r "$tmp/frestic" backup "$fdata" >/dev/null
+		i=$((i + 1))
+	done
+	echo
+	echo "## snap find of one name across $nf snapshots of a tree of $ffiles files (median of $runs)"
+	echo
+	echo "| command | seconds | matches | vs snap |"
+	echo "|---|---:|---:|---:|"
+	time_cmd find_snap snap-find --store "$tmp/fsnap" "$fname"
+	fm=$(snap-find --store "$tmp/fsnap" "$fname" | wc -l)
+	echo "| snap find $fname | $(sec_of find_snap) | $fm | 1.00x |"
+	if have restic; then
+		time_cmd find_restic restic -q -r "$tmp/frestic" find "$fname"
+		rm_=$(restic -q -r "$tmp/frestic" find --json "$fname" | python3 -c 'import json,sys; print(sum(len(s.get("matches") or []) for s in json.load(sys.stdin)))' 2>/dev/null || echo "?")
+		echo "| restic find $fname | $(sec_of find_restic) | $rm_ | $(ratio "$(sec_of find_snap)" "$(sec_of find_restic)") |"
+	else
+		echo "| restic | $(missing restic) | | |"
 	fi
 fi
 
