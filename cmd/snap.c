@@ -79,6 +79,7 @@ static const struct {
 	{ "prune", "keep the snapshots a retention policy names", 1 },
 	{ "fsck", "verify every object and reference of the store", 1 },
 	{ "gc", "delete what no ref or reflog reaches", 1 },
+	{ "memo", "run a command once per key, keep and replay its output", 1 },
 	{ "bundle-import", "store sqlite-sync-core bundles as a bundle snapshot", 1 },
 	{ "bundle-export", "write a bundle snapshot's bundles back out", 1 },
 	{ "hash-object", "object ids of files; -w stores them", 0 },

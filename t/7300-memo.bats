@@ -1,0 +1,154 @@
+#!/usr/bin/env bats
+# 7: snap-memo, the keyed result cache with single-flight runs
+
+load test_helper
+
+local_setup() {
+	init_store
+}
+
+@test "the first call runs the command, the second prints what it printed" {
+	run -0 snap-memo -- sh -c 'echo computed; echo run >> runs'
+	assert_output computed
+	run -0 snap-memo -- sh -c 'echo computed; echo run >> runs'
+	assert_output computed
+	assert_equal "$(wc -l < runs)" 1
+}
+
+@test "the default key covers the arguments and the --key-from files' contents" {
+	echo one > in
+	run -0 snap-memo --key-from in -- sh -c 'cat in; echo x >> runs'
+	assert_output one
+	echo two > in
+	run -0 snap-memo --key-from in -- sh -c 'cat in; echo x >> runs'
+	assert_output two
+	run -0 snap-memo -- sh -c 'cat in; echo y >> runs'
+	assert_equal "$(wc -l < runs)" 3
+}
+
+@test "a failing command is not kept, unless --cache-failures; its status comes back" {
+	run -3 snap-memo --key f -- sh -c 'echo out; echo r >> runs; exit 3'
+	assert_output out
+	run -3 snap-memo --key f -- sh -c 'echo out; echo r >> runs; exit 3'
+	assert_equal "$(wc -l < runs)" 2
+	run -1 snap-memo --has f
+	run -3 snap-memo --key g --cache-failures -- sh -c 'echo out; echo r >> runs; exit 3'
+	run -3 snap-memo --key g --cache-failures -- sh -c 'echo out; echo r >> runs; exit 3'
+	assert_output out
+	assert_equal "$(wc -l < runs)" 3
+}
+
+@test "a command killed by a signal is never kept" {
+	run -137 snap-memo --key k --cache-failures -- sh -c 'kill -9 $$'
+	run -1 snap-memo --has k
+}
+
+@test "8 concurrent callers of one key run it once and print the same bytes" {
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		snap-memo --key conc -- sh -c 'echo run >> runs; sleep 1; echo "result $$"' > "out.$i" &
+	done
+	wait
+	assert_equal "$(wc -l < runs)" 1
+	assert_equal "$(cat out.* | sort -u | wc -l)" 1
+	run -0 grep -c result out.1
+	assert_output 1
+	run -0 snap-memo --stats
+	assert_line 'key conc 7 1 '"$(snap-memo --stats | awk '$2 == "conc" {print $5}')"
+}
+
+@test "a killed claimant is taken over at once" {
+	snap-memo --key dead -- sh -c 'echo run >> runs; exec sleep 30' &
+	local pid=$! i
+	for i in $(seq 100); do [ -s runs ] && break; sleep 0.05; done
+	kill -9 "$pid"
+	pkill -f 'exec sleep 30' || pkill -x sleep || :
+	run -0 timeout 5 snap-memo --key dead -- sh -c 'echo run >> runs; echo second'
+	assert_output second
+	assert_equal "$(wc -l < runs)" 2
+}
+
+@test "a live claimant is waited for up to --timeout, then one line naming it" {
+	snap-memo --key slow -- sh -c 'echo run >> runs; sleep 3; echo slow' > /dev/null &
+	local i
+	for i in $(seq 100); do [ -s runs ] && break; sleep 0.05; done
+	run -128 --separate-stderr snap-memo --key slow --timeout 0.3 -- echo fast
+	[[ "$stderr" == "snap-memo: fatal: memo key 'slow' is being computed by pid "*" on host '"*"' since "*" s; gave up after 0.3 s" ]]
+	assert_output ''
+	wait
+}
+
+@test "--get, --has, --put, --delete" {
+	echo stored | snap-memo --put p
+	run -0 snap-memo --get p
+	assert_output stored
+	run -0 snap-memo --has p
+	run -0 snap-memo --delete p
+	run -1 snap-memo --delete p
+	run -1 snap-memo --get p
+	assert_output ''
+	run -1 snap-memo --has p
+}
+
+@test "hits and misses are counted exactly" {
+	snap-memo --key a -- echo 1 >/dev/null
+	snap-memo --key a -- echo 1 >/dev/null
+	snap-memo --key a -- echo 1 >/dev/null
+	snap-memo --key b -- echo 2 >/dev/null
+	snap-memo --get b >/dev/null
+	run -1 snap-memo --get c
+	run -0 snap-memo --stats
+	assert_line --index 0 'entries 2'
+	assert_line --index 1 'bytes 4'
+	assert_line --index 2 'hits 3'
+	assert_line --index 3 'misses 2'
+	assert_line --index 4 'hit-rate 0.6000'
+	run -0 sh -c "snap-memo --stats --json | head -n1"
+	assert_output '{"entries":2,"bytes":4,"hits":3,"misses":2,"hit_rate":0.6000}'
+}
+
+@test "--list, --list --json" {
+	snap-memo --key a -- echo 1 >/dev/null
+	snap-memo --key b --cache-failures -- sh -c 'echo 22; exit 4' >/dev/null || :
+	run -0 snap-memo --list
+	assert_line --index 0 --regexp '^a 0 2 [0-9]+$'
+	assert_line --index 1 --regexp '^b 4 3 [0-9]+$'
+	run -0 sh -c "snap-memo --list --json | python3 -c 'import json,sys; print([(r[\"key\"], r[\"status\"], r[\"size\"]) for r in map(json.loads, sys.stdin)])'"
+	assert_output "[('a', 0, 2), ('b', 4, 3)]"
+}
+
+@test "--batch gets and puts many keys" {
+	printf 'put x 3\nabcput y 0\nget x\nget y\nget z\n' > batch
+	run -0 snap-memo --batch < batch
+	assert_output "$(printf 'x stored\ny stored\nx 3 0\nabc\ny 0 0\n\nz missing')"
+}
+
+@test "entries are snapshots that fsck checks and gc keeps" {
+	snap-memo --key kept -- echo value >/dev/null
+	age_objects
+	run -0 snap-gc --prune=now
+	run -0 snap-fsck
+	run -0 snap-memo --get kept
+	assert_output value
+	run -0 snap-rev-parse refs/memo/kept:stdout
+}
+
+@test "bad keys and bad calls are refused before anything changes" {
+	local before
+	before=$(store_listing)
+	run -129 --separate-stderr snap-memo --key 'a/b' -- echo x
+	assert_equal "${stderr_lines[0]}" "snap-memo: error: bad memo key 'a/b' (1 to 128 of A-Z a-z 0-9 . _ -, not starting with '.')"
+	run -129 --separate-stderr snap-memo --key x
+	assert_equal "${stderr_lines[0]}" 'snap-memo: error: no command given (snap-memo [OPTIONS] -- CMD [ARGS...])'
+	run -129 --separate-stderr snap-memo --get a --has b
+	run -129 --separate-stderr snap-memo --timeout -1 -- echo
+	run -128 --separate-stderr snap-memo --key-from /nonexistent -- echo
+	assert_equal "$stderr" "snap-memo: fatal: cannot read '/nonexistent': No such file or directory"
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "a command that cannot be run: 127, nothing kept" {
+	run -127 --separate-stderr snap-memo --key nx -- /nonexistent/cmd
+	assert_equal "$stderr" "snap-memo: fatal: cannot run '/nonexistent/cmd': No such file or directory"
+	run -1 snap-memo --has nx
+}
