@@ -85,6 +85,7 @@ int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
 	     struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
+	struct snap_oid oid;
 	struct stat st;
 	int ret;
 
@@ -101,10 +102,12 @@ int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
 	ret = strbuf_read_file(&buf, path.buf, 1024);
 	if (ret == SNAP_ENOTFOUND)
 		ret = snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", name);
-	else if (ret == SNAP_ETOOBIG || (ret == 0 && parse_ref(buf.buf, buf.len, out) < 0))
+	else if (ret == SNAP_ETOOBIG || (ret == 0 && parse_ref(buf.buf, buf.len, &oid) < 0))
 		ret = snap_error(err, SNAP_ECORRUPT, "ref '%s' is malformed ('%s')", name, path.buf);
 	else if (ret < 0)
 		ret = snap_error_errno(err, "cannot read ref '%s'", path.buf);
+	else if (out)
+		*out = oid;
 out:
 	strbuf_release(&path);
 	strbuf_release(&buf);

@@ -22,7 +22,12 @@
 /* 0, or SNAP_EINVAL with "invalid ref name 'X': <why>". */
 int ref_name_check(const char *name, struct strbuf *err);
 
-/* SNAP_ENOTFOUND when absent; SNAP_ECORRUPT for a malformed ref file. */
+/*
+ * SNAP_ENOTFOUND when absent; SNAP_ECORRUPT for a malformed ref file
+ * (anything but 64 lower-case hex digits and a newline: empty, too long,
+ * NUL bytes, "ref: ..." text).  out may be NULL, to check a ref only; it
+ * is set only on success.
+ */
 int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
 	     struct strbuf *err);
 
