@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,13 +166,138 @@ struct ref_transaction {
 	struct ref_update *u;
 	size_t nr, alloc;
 	int prepared;
+	struct strbuf holder;	/* the holder line in our locks */
 };
+
+/*
+ * The store's ref mutex, journal/mutex, held with flock(): taking over a
+ * stale lock (and finishing a dead transaction) happens under it, so two
+ * processes never both judge one lock stale and one of them removes the
+ * lock the other has just made.  Ordinary updates never take it.
+ */
+static int refs_mutex_take(struct snap_store *store, int *fd, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int ret = 0;
+
+	store_path(store, &path, "journal/mutex");
+	if (fsio_mkdirs_for(path.buf) < 0) {
+		ret = snap_error_errno(err, "cannot create the directory of '%s'", path.buf);
+		goto out;
+	}
+	*fd = fsio_open(path.buf, O_RDWR | O_CREAT, 0666);
+	if (*fd < 0) {
+		ret = snap_error_errno(err, "cannot open '%s'", path.buf);
+		goto out;
+	}
+	while (flock(*fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			ret = snap_error_errno(err, "cannot lock '%s'", path.buf);
+			close(*fd);
+			*fd = -1;
+			break;
+		}
+	}
+out:
+	strbuf_release(&path);
+	return ret;
+}
+
+static void refs_mutex_release(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Takes "<path>.lock" for ref name.  A lock whose holder is gone
+ * (lock_is_stale) is removed under the ref mutex, after a second look,
+ * and taken; a lock in use is SNAP_ELOCKED: "ref 'X' is locked: ...".
+ */
+static int take_ref_lock(struct snap_store *store, const char *name, const char *path,
+			 struct lockfile *lk, const char *holder, struct strbuf *err)
+{
+	struct strbuf lp = STRBUF_INIT, why = STRBUF_INIT;
+	int ret, stale, tries, mutex = -1;
+
+	strbuf_addf(&lp, "%s.lock", path);
+	for (tries = 0; ; tries++) {
+		strbuf_reset(err);
+		ret = lock_hold(lk, path, holder, err);
+		if (ret != SNAP_ELOCKED)
+			break;
+		strbuf_reset(&why);
+		stale = lock_is_stale(lp.buf, NULL, &why);
+		if (stale == 1 && tries < 2) {
+			ret = refs_mutex_take(store, &mutex, err);
+			if (ret < 0)
+				break;
+			strbuf_reset(&why);
+			stale = lock_is_stale(lp.buf, NULL, &why);
+			if (stale == 1 && fsio_unlink(lp.buf) < 0 && errno != ENOENT)
+				ret = snap_error_errno(err, "cannot remove the stale lock '%s'", lp.buf);
+			refs_mutex_release(mutex);
+			if (ret < 0)
+				break;
+			continue;
+		}
+		if (stale == SNAP_ENOTFOUND && tries < 2)
+			continue;
+		strbuf_reset(err);
+		if (stale < 0 && stale != SNAP_ENOTFOUND)
+			ret = snap_error(err, SNAP_EIO, "ref '%s': %s", name, why.buf);
+		else
+			ret = snap_error(err, SNAP_ELOCKED, "ref '%s' is locked: %s", name,
+					 stale == 0 ? why.buf : "its lock keeps coming back");
+		break;
+	}
+	strbuf_release(&lp);
+	strbuf_release(&why);
+	return ret;
+}
+
+/*
+ * Writes a ref's new value into ".<base>.new" beside it (a name no ref can
+ * have), fsyncs it, renames it over the ref and fsyncs the directory.  The
+ * caller holds the ref's lock, so the temporary name is its alone.
+ */
+static int write_ref_file(const char *path, const struct snap_oid *oid, struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	const char *slash = strrchr(path, '/');
+	char hex[SNAP_OID_HEXSZ + 2];
+	int fd, ret = 0;
+
+	strbuf_add(&tmp, path, (size_t)(slash + 1 - path));
+	strbuf_addf(&tmp, ".%s.new", slash + 1);
+	oid_to_hex_r(hex, oid);
+	hex[SNAP_OID_HEXSZ] = '\n';
+	fd = fsio_open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create '%s'", tmp.buf);
+		goto out;
+	}
+	if (fsio_write(fd, hex, SNAP_OID_HEXSZ + 1) < 0 || fsio_fsync(fd) < 0)
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+	if (fsio_close(fd) < 0 && ret == 0)
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+	if (ret == 0 && fsio_rename(tmp.buf, path) < 0)
+		ret = snap_error_errno(err, "cannot rename '%s' to '%s'", tmp.buf, path);
+	if (ret < 0)
+		unlink(tmp.buf);
+	else if (fsio_fsync_parent(path) < 0)
+		ret = snap_error_errno(err, "cannot sync the directory of '%s'", path);
+out:
+	strbuf_release(&tmp);
+	return ret;
+}
 
 struct ref_transaction *ref_transaction_begin(struct odb *odb)
 {
 	struct ref_transaction *tx = xcalloc(1, sizeof(*tx));
 
 	tx->odb = odb;
+	strbuf_init(&tx->holder, 0);
 	return tx;
 }
 
@@ -258,22 +384,14 @@ int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
 
 	/* A fixed order of locking, so that two transactions cannot deadlock. */
 	QSORT(tx->u, tx->nr, cmp_update);
+	lock_holder_line(&tx->holder);
 	for (i = 0; i < tx->nr && ret == 0; i++) {
 		struct ref_update *u = &tx->u[i];
 
 		ref_path(store, u->name, &path);
-		ret = lock_take(&u->lock, path.buf, err);
-		if (ret < 0) {
-			if (ret == SNAP_ELOCKED) {
-				struct strbuf why = STRBUF_INIT;
-				strbuf_addbuf(&why, err);
-				strbuf_reset(err);
-				ret = snap_error(err, SNAP_ELOCKED, "ref '%s' is locked: %s",
-						 u->name, why.buf);
-				strbuf_release(&why);
-			}
+		ret = take_ref_lock(store, u->name, path.buf, &u->lock, tx->holder.buf, err);
+		if (ret < 0)
 			break;
-		}
 		ret = ref_read(store, u->name, &u->current, err);
 		u->exists = ret == 0;
 		if (ret == SNAP_ENOTFOUND) {
@@ -312,7 +430,6 @@ int ref_transaction_commit(struct ref_transaction *tx, struct strbuf *err)
 	}
 	for (i = 0; i < tx->nr; i++) {
 		struct ref_update *u = &tx->u[i];
-		char hex[SNAP_OID_HEXSZ + 2];
 
 		if (ret < 0 || u->verify) {
 			lock_rollback(&u->lock);
@@ -329,16 +446,11 @@ int ref_transaction_commit(struct ref_transaction *tx, struct strbuf *err)
 			lock_rollback(&u->lock);
 			continue;
 		}
-		oid_to_hex_r(hex, &u->new_oid);
-		hex[SNAP_OID_HEXSZ] = '\n';
-		ret = lock_write(&u->lock, hex, SNAP_OID_HEXSZ + 1, err);
+		ret = append_reflog(store, u->name, u->exists ? &u->current : &snap_null_oid,
+				    &u->new_oid, u->reason, err);
 		if (ret == 0)
-			ret = append_reflog(store, u->name, u->exists ? &u->current : &snap_null_oid,
-					    &u->new_oid, u->reason, err);
-		if (ret == 0)
-			ret = lock_commit(&u->lock, err);
-		else
-			lock_rollback(&u->lock);
+			ret = write_ref_file(u->lock.path, &u->new_oid, err);
+		lock_rollback(&u->lock);
 	}
 	strbuf_release(&path);
 	ref_transaction_abort(tx);
@@ -358,6 +470,7 @@ void ref_transaction_abort(struct ref_transaction *tx)
 		free(tx->u[i].reason);
 	}
 	free(tx->u);
+	strbuf_release(&tx->holder);
 	free(tx);
 }
 
