@@ -42,18 +42,26 @@ static void release_pending(void)
 	pending = NULL;
 }
 
-/* Ends the run on a failed ref call. */
+/*
+ * Ends the run on a failed ref call: exit 1 when the answer is "no" (the
+ * ref moved, exists already, or is locked), else 128.  The message is the
+ * same "fatal: ..." line either way.
+ */
 static _Noreturn void fail(int ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static _Noreturn void fail(int ret, const char *fmt, ...)
 {
 	struct strbuf msg = STRBUF_INIT;
 	va_list ap;
 
-	(void)ret;
 	va_start(ap, fmt);
 	strbuf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	die("%s", msg.buf);
+	if (ret != SNAP_EEXISTS && ret != SNAP_ELOCKED)
+		die("%s", msg.buf);
+	fflush(stdout);
+	fprintf(stderr, "%s: fatal: %s\n", snap_progname, msg.buf);
+	strbuf_release(&msg);
+	exit(finish_stdout(EXIT_NO));
 }
 
 static char *full_name(const char *name)

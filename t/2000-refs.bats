@@ -29,14 +29,14 @@ local_setup() {
 
 @test "update-ref refuses when OLD does not match, and says the ref moved" {
 	snap-update-ref main "$S2"
-	run -128 --separate-stderr snap-update-ref main "$S1" "$S1"
+	run -1 --separate-stderr snap-update-ref main "$S1" "$S1"
 	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/main' moved: expected $S1, found $S2"
 	assert_equal "$(snap-rev-parse main)" "$S2"
 }
 
 @test "update-ref with OLD of zeros refuses an existing ref" {
 	snap-update-ref main "$S1"
-	run -128 --separate-stderr snap-update-ref main "$S2" "$ZERO"
+	run -1 --separate-stderr snap-update-ref main "$S2" "$ZERO"
 	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/main' already exists (at $S1)"
 }
 
@@ -89,7 +89,7 @@ second tab"
 @test "a lock is reported with its age and how to clear it; an empty one past 10 s is stale" {
 	snap-update-ref main "$S1"
 	touch "$SNAP_DIR/refs/snapshots/main.lock"
-	run -128 --separate-stderr snap-update-ref main "$S2" "$S1"
+	run -1 --separate-stderr snap-update-ref main "$S2" "$S1"
 	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/main' is locked: '$SNAP_DIR/refs/snapshots/main.lock' exists (age 0 s, no holder recorded); if no snap process is using the store, remove it"
 	assert_equal "$(snap-rev-parse main)" "$S1"
 	touch -d '-90 seconds' "$SNAP_DIR/refs/snapshots/main.lock"

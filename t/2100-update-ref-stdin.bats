@@ -25,7 +25,7 @@ local_setup() {
 @test "one failing command changes nothing" {
 	snap-update-ref old "$S1"
 	before=$(store_listing)
-	run -128 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\nupdate refs/snapshots/old %s %s\n' '$S1' '$S2' '$S2' | snap-update-ref --stdin"
+	run -1 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\nupdate refs/snapshots/old %s %s\n' '$S1' '$S2' '$S2' | snap-update-ref --stdin"
 	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/old' moved: expected $S2, found $S1"
 	assert_equal "$(store_listing)" "$before"
 }
@@ -59,7 +59,7 @@ abort: ok"
 
 @test "verify and delete" {
 	snap-update-ref a "$S1"
-	run -128 --separate-stderr sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S2' '$S1' | snap-update-ref --stdin"
+	run -1 --separate-stderr sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S2' '$S1' | snap-update-ref --stdin"
 	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/a' moved: expected $S2, found $S1"
 	run -1 snap-rev-parse --verify -q b
 	run -0 sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S1' '$S1' | snap-update-ref --stdin"

@@ -28,11 +28,11 @@ taken_over() {
 	assert_file_not_exist "$L"
 }
 
-# refused_locked MESSAGE: the update is refused, changing nothing.
+# refused_locked MESSAGE: the update is refused with exit 1, changing nothing.
 refused_locked() {
 	local before
 	before=$(store_listing)
-	run -128 --separate-stderr snap-update-ref main "$S2" "$S1"
+	run -1 --separate-stderr snap-update-ref main "$S2" "$S1"
 	assert_equal "$stderr" "$1"
 	assert_equal "$output" ''
 	assert_equal "$(store_listing)" "$before"
@@ -59,7 +59,7 @@ refused_locked() {
 	taken_over
 }
 
-@test "the lock of a live process is refused, naming the holder" {
+@test "the lock of a live process is refused with exit 1, naming the holder" {
 	echo "$$ $HOST $(date +%s)" > "$L"
 	refused_locked "snap-update-ref: fatal: ref 'refs/snapshots/main' is locked: '$L' is held by pid $$ on host '$HOST' (age 0 s); if that process is gone, remove it"
 }
@@ -87,4 +87,14 @@ refused_locked() {
 	echo "$S2" > "$L"
 	touch -d '-90 seconds' "$L"
 	taken_over
+}
+
+@test "a lost compare-and-swap exits 1" {
+	run -1 --separate-stderr snap-update-ref main "$S2" "$S2"
+	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/main' moved: expected $S2, found $S1"
+	run -1 --separate-stderr snap-update-ref main "$S2" 0000000000000000000000000000000000000000000000000000000000000000
+	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/main' already exists (at $S1)"
+	run -1 --separate-stderr sh -c "printf 'update refs/snapshots/main %s %s\n' '$S2' '$S2' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/main' moved: expected $S2, found $S1"
+	assert_equal "$(snap-rev-parse main)" "$S1"
 }
