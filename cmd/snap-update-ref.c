@@ -225,6 +225,7 @@ static int run_stdin(int z, const char *reason)
 			fail(ret, "%s", err.buf);
 	}
 	strbuf_release(&r.line);
+	strbuf_release(&err);
 	return 0;
 }
 
@@ -285,6 +286,7 @@ int main(int argc, char **argv)
 		fail(ret, "%s", err.buf);
 	free(name);
 out:
+	strbuf_release(&err);
 	odb_close(odb);
 	store_release(&store);
 	return finish_stdout(0);
