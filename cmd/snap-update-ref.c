@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,36 @@ static const char usage_str[] =
 "  --store DIR the store (default $SNAP_DIR, else .snap above)\n";
 
 static struct odb *odb;
+/* The --stdin transaction under way: released by whatever way we exit. */
+static struct ref_transaction *pending;
+
+static void release_pending(void)
+{
+	ref_transaction_abort(pending);
+	pending = NULL;
+}
+
+/*
+ * Ends the run on a failed ref call: exit 1 when the answer is "no" (the
+ * ref moved, exists already, or is locked), else 128.  The message is the
+ * same "fatal: ..." line either way.
+ */
+static _Noreturn void fail(int ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void fail(int ret, const char *fmt, ...)
+{
+	struct strbuf msg = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	if (ret != SNAP_EEXISTS && ret != SNAP_ELOCKED)
+		die("%s", msg.buf);
+	fflush(stdout);
+	fprintf(stderr, "%s: fatal: %s\n", snap_progname, msg.buf);
+	strbuf_release(&msg);
+	exit(finish_stdout(EXIT_NO));
+}
 
 static char *full_name(const char *name)
 {
@@ -107,7 +138,6 @@ static int run_stdin(int z, const char *reason)
 {
 	struct reader r = { stdin, z, 0, STRBUF_INIT, { NULL }, 0 };
 	struct strbuf err = STRBUF_INIT;
-	struct ref_transaction *tx = NULL;
 	int explicit = 0, prepared = 0;
 
 	while (read_command(&r) == 0) {
@@ -117,28 +147,32 @@ static int run_stdin(int z, const char *reason)
 		char *name;
 
 		if (!strcmp(verb, "start")) {
-			if (tx || nargs)
+			if (pending || nargs)
 				die("line %zu: 'start' inside a transaction or with arguments", r.lineno);
-			tx = ref_transaction_begin(odb);
+			pending = ref_transaction_begin(odb);
 			explicit = 1;
 			puts("start: ok");
 			fflush(stdout);
 			continue;
 		}
 		if (!strcmp(verb, "prepare") || !strcmp(verb, "commit") || !strcmp(verb, "abort")) {
-			if (!tx)
-				tx = ref_transaction_begin(odb);
+			if (!pending)
+				pending = ref_transaction_begin(odb);
 			if (!strcmp(verb, "abort")) {
-				ref_transaction_abort(tx);
-				tx = NULL;
+				release_pending();
 			} else if (!strcmp(verb, "prepare")) {
-				if (ref_transaction_prepare(tx, &err) < 0)
-					die("line %zu: %s", r.lineno, err.buf);
+				ret = ref_transaction_prepare(pending, &err);
+				if (ret < 0)
+					fail(ret, "line %zu: %s", r.lineno, err.buf);
 				prepared = 1;
 			} else {
-				if (ref_transaction_commit(tx, &err) < 0)
-					die("line %zu: %s", r.lineno, err.buf);
-				tx = NULL;
+				struct ref_transaction *tx = pending;
+
+				/* commit frees tx, whatever it returns */
+				pending = NULL;
+				ret = ref_transaction_commit(tx, &err);
+				if (ret < 0)
+					fail(ret, "line %zu: %s", r.lineno, err.buf);
 			}
 			printf("%s: ok\n", verb);
 			fflush(stdout);
@@ -148,8 +182,8 @@ static int run_stdin(int z, const char *reason)
 		}
 		if (prepared)
 			die("line %zu: '%s' after 'prepare'", r.lineno, verb);
-		if (!tx)
-			tx = ref_transaction_begin(odb);
+		if (!pending)
+			pending = ref_transaction_begin(odb);
 		if (nargs < 1)
 			die("line %zu: '%s' needs a ref", r.lineno, verb);
 		name = full_name(r.fields[1]);
@@ -158,32 +192,40 @@ static int run_stdin(int z, const char *reason)
 			if (ret == 0 && nargs == 3 && (ret = parse_value(r.fields[3], &old_oid, &err)) == 0)
 				has_old = 1;
 			if (ret == 0)
-				ret = ref_transaction_add(tx, name, &new_oid, has_old ? &old_oid : NULL,
+				ret = ref_transaction_add(pending, name, &new_oid, has_old ? &old_oid : NULL,
 							  0, reason, &err);
 		} else if (!strcmp(verb, "create") && nargs == 2) {
 			ret = parse_value(r.fields[2], &new_oid, &err);
 			if (ret == 0)
-				ret = ref_transaction_add(tx, name, &new_oid, &snap_null_oid, 0,
+				ret = ref_transaction_add(pending, name, &new_oid, &snap_null_oid, 0,
 							  reason, &err);
 		} else if ((!strcmp(verb, "delete") || !strcmp(verb, "verify")) &&
 			   (nargs == 1 || nargs == 2)) {
 			if (nargs == 2 && (ret = parse_value(r.fields[2], &old_oid, &err)) == 0)
 				has_old = 1;
 			if (ret == 0)
-				ret = ref_transaction_add(tx, name, NULL, has_old ? &old_oid : NULL,
+				ret = ref_transaction_add(pending, name, NULL, has_old ? &old_oid : NULL,
 							  !strcmp(verb, "verify"), reason, &err);
 		} else {
 			die("line %zu: bad command '%s'", r.lineno, r.line.buf);
 		}
 		free(name);
 		if (ret < 0)
-			die("line %zu: %s", r.lineno, err.buf);
+			fail(ret, "line %zu: %s", r.lineno, err.buf);
 	}
-	if (explicit && tx)
+	if (explicit && pending)
 		die("input ended inside a transaction (no 'commit' or 'abort'); nothing changed");
-	if (tx && ref_transaction_commit(tx, &err) < 0)
-		die("%s", err.buf);
+	if (pending) {
+		struct ref_transaction *tx = pending;
+		int ret;
+
+		pending = NULL;
+		ret = ref_transaction_commit(tx, &err);
+		if (ret < 0)
+			fail(ret, "%s", err.buf);
+	}
 	strbuf_release(&r.line);
+	strbuf_release(&err);
 	return 0;
 }
 
@@ -223,6 +265,8 @@ int main(int argc, char **argv)
 		usage_error(usage_str, "wrong number of arguments");
 
 	open_store_or_die(dir, &store, &odb);
+	/* die() and fail() exit: the locks of a transaction go with us. */
+	atexit(release_pending);
 	if (from_stdin) {
 		run_stdin(z, reason);
 		goto out;
@@ -239,9 +283,10 @@ int main(int argc, char **argv)
 		ret = ref_update(odb, name, &new_oid, nargs == 3 ? &old_oid : NULL, reason, &err);
 	}
 	if (ret < 0)
-		die_err(&err);
+		fail(ret, "%s", err.buf);
 	free(name);
 out:
+	strbuf_release(&err);
 	odb_close(odb);
 	store_release(&store);
 	return finish_stdout(0);

@@ -623,6 +623,10 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 		g.lock_path.len = 0;
 		goto out;
 	}
+	/* A ref transaction that died half-applied is finished before marking. */
+	ret = refs_recover(g.store, err);
+	if (ret < 0)
+		goto out;
 	ret = store_now(g.store, &g.start_ns, err);
 	if (ret < 0)
 		goto out;

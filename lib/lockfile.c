@@ -1,10 +1,13 @@
 #include "lockfile.h"
 #include "error.h"
 #include "fsio.h"
+#include "session.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,4 +87,112 @@ void lock_rollback(struct lockfile *lk)
 	free(lk->lock_path);
 	memset(lk, 0, sizeof(*lk));
 	lk->fd = -1;
+}
+
+/* The kernel's boot id, or "-" where there is none to read. */
+static const char *boot_id(void)
+{
+	static char id[64];
+	struct strbuf sb = STRBUF_INIT;
+
+	if (id[0])
+		return id;
+	strcpy(id, "-");
+	if (strbuf_read_file(&sb, "/proc/sys/kernel/random/boot_id", 256) == 0) {
+		size_t n = strspn(sb.buf, "0123456789abcdef-");
+		if (n > 0 && n < sizeof(id)) {
+			memcpy(id, sb.buf, n);
+			id[n] = '\0';
+		}
+	}
+	strbuf_release(&sb);
+	return id;
+}
+
+void lock_holder_line(struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%ld %s %lld %s\n", (long)getpid(), local_host(),
+		    (long long)time(NULL), boot_id());
+}
+
+int lock_hold(struct lockfile *lk, const char *path, const char *holder,
+	      struct strbuf *err)
+{
+	int ret = lock_take(lk, path, err);
+
+	if (ret < 0)
+		return ret;
+	/* Not synced: after a crash an empty lock is stale once LOCK_GRACE old. */
+	if (fsio_write(lk->fd, holder, strlen(holder)) < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", lk->lock_path);
+		lock_rollback(lk);
+		return ret;
+	}
+	close(lk->fd);
+	lk->fd = -1;
+	return 0;
+}
+
+int lock_holder_gone(const char *text, size_t len, struct lock_holder *h)
+{
+	char host[256], boot[64];
+	long pid = 0;
+	long long since = 0;
+	int n = 0;
+
+	memset(h, 0, sizeof(*h));
+	host[0] = boot[0] = '\0';
+	if (len && text[len - 1] == '\n' && !memchr(text, '\0', len) && len < 1024)
+		n = sscanf(text, "%ld %255s %lld %63s", &pid, host, &since, boot);
+	if (n < 3 || pid <= 0)
+		return -1;
+	h->pid = pid;
+	snprintf(h->host, sizeof(h->host), "%s", host);
+	if (strcmp(host, local_host()))
+		return 0;
+	if (n == 4 && strcmp(boot, "-") && strcmp(boot_id(), "-") && strcmp(boot, boot_id()))
+		return 1;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int lock_is_stale(const char *lock_path, struct strbuf *holder, struct strbuf *why)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct lock_holder h;
+	struct stat st;
+	long age;
+	int ret;
+
+	if (stat(lock_path, &st) < 0)
+		return errno == ENOENT ? SNAP_ENOTFOUND
+			: snap_error_errno(why, "cannot read '%s'", lock_path);
+	age = (long)(time(NULL) - st.st_mtime);
+	if (age < 0)
+		age = 0;
+	ret = strbuf_read_file(&text, lock_path, 4096);
+	if (ret == SNAP_ENOTFOUND) {
+		strbuf_release(&text);
+		return ret;
+	}
+	if (ret < 0)
+		strbuf_reset(&text);
+	if (holder) {
+		strbuf_reset(holder);
+		strbuf_addbuf(holder, &text);
+	}
+	ret = lock_holder_gone(text.buf, text.len, &h);
+	strbuf_release(&text);
+	if (ret == 1)
+		return 1;
+	if (ret == 0) {
+		snap_error(why, SNAP_ELOCKED, "'%s' is held by pid %ld on host '%s' (age %ld s); "
+			   "if that process is gone, remove it", lock_path, h.pid, h.host, age);
+		return 0;
+	}
+	if (age > LOCK_GRACE)
+		return 1;
+	snap_error(why, SNAP_ELOCKED, "'%s' exists (age %ld s, no holder recorded); if no snap "
+		   "process is using the store, remove it", lock_path, age);
+	return 0;
 }

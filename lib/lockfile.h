@@ -28,4 +28,55 @@ int lock_commit(struct lockfile *lk, struct strbuf *err);
 /* Removes the lock file, leaving path as it was. */
 void lock_rollback(struct lockfile *lk);
 
+/*
+ * Held locks: "<path>.lock" as a mutual exclusion only (refs are written
+ * another way, lib/refs.c).  The file holds one line naming its holder,
+ *
+ *     <pid> SP <host> SP <seconds> SP <boot-id> LF
+ *
+ * (boot-id: the kernel's random boot id, or "-"), so that a lock left by
+ * a process that died can be told from one in use.  gc.lock has the
+ * first three fields too.
+ */
+
+/* A lock with no holder line this many seconds old is stale. */
+#define LOCK_GRACE 10
+
+/* Sets out to this process's holder line (with its LF). */
+void lock_holder_line(struct strbuf *out);
+
+/*
+ * Creates "<path>.lock" with O_CREAT|O_EXCL and writes holder (a holder
+ * line) into it.  SNAP_ELOCKED if it exists (err as for lock_take);
+ * whether that lock is stale is the caller's to judge (lock_is_stale).
+ */
+int lock_hold(struct lockfile *lk, const char *path, const char *holder,
+	      struct strbuf *err);
+
+/*
+ * Judges a holder line (text of len bytes, with its LF): 1 if that holder
+ * is surely gone (a process of this host that does not exist, or that ran
+ * before the last boot), 0 if it may live (or is another host's), -1 if
+ * text is no holder line.  h is set to what the line names.
+ */
+struct lock_holder {
+	long pid;
+	char host[256];
+};
+int lock_holder_gone(const char *text, size_t len, struct lock_holder *h);
+
+/*
+ * Judges an existing lock file.  Returns 1 if its holder is surely gone:
+ * a process on this host that no longer exists or that ran before this
+ * host's last boot, or, for a lock with no holder line (empty, cut short,
+ * or the content lock of an older snap), a file older than LOCK_GRACE
+ * seconds.  Returns 0 when it may be in use: then why reads
+ * "'<lock>' is held by pid N on host 'H' (age N s); if that process is
+ * gone, remove it" or "'<lock>' exists (age N s, no holder recorded); if
+ * no snap process is using the store, remove it".  SNAP_ENOTFOUND if the
+ * file is gone.  A lock of another host is never judged stale.  holder,
+ * if not NULL, is set to the file's content.
+ */
+int lock_is_stale(const char *lock_path, struct strbuf *holder, struct strbuf *why);
+
 #endif

@@ -11,8 +11,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,10 +83,23 @@ static int parse_ref(const char *buf, size_t len, struct snap_oid *out)
 	return oid_from_hexn(out, buf, SNAP_OID_HEXSZ);
 }
 
-int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
-	     struct strbuf *err)
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void recover_quietly(struct snap_store *store);
+static int finish_journals(struct snap_store *store, struct strbuf *err);
+static void crash_point(void);
+static int read_reflog(struct snap_store *store, const char *name,
+		       reflog_each_fn fn, void *data, struct strbuf *err);
+
+/* ref_read without finishing a dead transaction first. */
+static int read_ref_file(struct snap_store *store, const char *name, struct snap_oid *out,
+			 struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
+	struct snap_oid oid;
 	struct stat st;
 	int ret;
 
@@ -101,14 +116,32 @@ int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
 	ret = strbuf_read_file(&buf, path.buf, 1024);
 	if (ret == SNAP_ENOTFOUND)
 		ret = snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", name);
-	else if (ret == SNAP_ETOOBIG || (ret == 0 && parse_ref(buf.buf, buf.len, out) < 0))
+	else if (ret == SNAP_ETOOBIG || (ret == 0 && parse_ref(buf.buf, buf.len, &oid) < 0))
 		ret = snap_error(err, SNAP_ECORRUPT, "ref '%s' is malformed ('%s')", name, path.buf);
 	else if (ret < 0)
 		ret = snap_error_errno(err, "cannot read ref '%s'", path.buf);
+	else if (out)
+		*out = oid;
 out:
 	strbuf_release(&path);
 	strbuf_release(&buf);
 	return ret;
+}
+
+int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
+	     struct strbuf *err)
+{
+	recover_quietly(store);
+	return read_ref_file(store, name, out, err);
+}
+
+/* A reason as reflogs and journals hold it: control characters become spaces. */
+static void add_reason(struct strbuf *sb, const char *reason)
+{
+	const char *r;
+
+	for (r = reason ? reason : ""; *r; r++)
+		strbuf_addch(sb, (unsigned char)*r < 0x20 || *r == 0x7f ? ' ' : *r);
 }
 
 static int append_reflog(struct snap_store *store, const char *name,
@@ -118,13 +151,11 @@ static int append_reflog(struct snap_store *store, const char *name,
 	struct strbuf path = STRBUF_INIT, line = STRBUF_INIT;
 	time_t now = time(NULL);
 	int fd, ret = 0, tz = local_tz((int64_t)now), a = tz < 0 ? -tz : tz;
-	const char *r;
 
 	log_path(store, name, &path);
 	strbuf_addf(&line, "%s %s %lld %c%02d%02d\t", oid_to_hex(old_oid),
 		    oid_to_hex(new_oid), (long long)now, tz < 0 ? '-' : '+', a / 60, a % 60);
-	for (r = reason ? reason : ""; *r; r++)
-		strbuf_addch(&line, (unsigned char)*r < 0x20 || *r == 0x7f ? ' ' : *r);
+	add_reason(&line, reason);
 	strbuf_addch(&line, '\n');
 	if (fsio_mkdirs_for(path.buf) < 0) {
 		ret = snap_error_errno(err, "cannot create the directory of '%s'", path.buf);
@@ -162,13 +193,147 @@ struct ref_transaction {
 	struct ref_update *u;
 	size_t nr, alloc;
 	int prepared;
+	struct strbuf holder;	/* the holder line in our locks */
 };
+
+/*
+ * The store's ref mutex, journal/mutex, held with flock(): taking over a
+ * stale lock (and finishing a dead transaction) happens under it, so two
+ * processes never both judge one lock stale and one of them removes the
+ * lock the other has just made.  Ordinary updates never take it.
+ */
+static int refs_mutex_take(struct snap_store *store, int *fd, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int ret = 0;
+
+	store_path(store, &path, "journal/mutex");
+	if (fsio_mkdirs_for(path.buf) < 0) {
+		ret = snap_error_errno(err, "cannot create the directory of '%s'", path.buf);
+		goto out;
+	}
+	*fd = fsio_open(path.buf, O_RDWR | O_CREAT, 0666);
+	if (*fd < 0) {
+		ret = snap_error_errno(err, "cannot open '%s'", path.buf);
+		goto out;
+	}
+	while (flock(*fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			ret = snap_error_errno(err, "cannot lock '%s'", path.buf);
+			close(*fd);
+			*fd = -1;
+			break;
+		}
+	}
+out:
+	strbuf_release(&path);
+	return ret;
+}
+
+static void refs_mutex_release(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Takes "<path>.lock" for ref name.  A lock whose holder is gone
+ * (lock_is_stale) is removed under the ref mutex, after a second look,
+ * and taken; a lock in use is SNAP_ELOCKED: "ref 'X' is locked: ...".
+ */
+static int take_ref_lock(struct snap_store *store, const char *name, const char *path,
+			 struct lockfile *lk, const char *holder, struct strbuf *err)
+{
+	struct strbuf lp = STRBUF_INIT, why = STRBUF_INIT;
+	int ret, stale, tries, mutex = -1;
+
+	strbuf_addf(&lp, "%s.lock", path);
+	for (tries = 0; ; tries++) {
+		strbuf_reset(err);
+		ret = lock_hold(lk, path, holder, err);
+		if (ret != SNAP_ELOCKED)
+			break;
+		strbuf_reset(&why);
+		stale = lock_is_stale(lp.buf, NULL, &why);
+		if (stale == 1 && tries < 2) {
+			ret = refs_mutex_take(store, &mutex, err);
+			if (ret < 0)
+				break;
+			/* A dead transaction's locks go with its journal, finished. */
+			ret = finish_journals(store, err);
+			if (ret < 0) {
+				refs_mutex_release(mutex);
+				break;
+			}
+			ret = 0;
+			strbuf_reset(&why);
+			stale = lock_is_stale(lp.buf, NULL, &why);
+			if (stale == 1 && fsio_unlink(lp.buf) < 0 && errno != ENOENT)
+				ret = snap_error_errno(err, "cannot remove the stale lock '%s'", lp.buf);
+			refs_mutex_release(mutex);
+			if (ret < 0)
+				break;
+			continue;
+		}
+		if (stale == SNAP_ENOTFOUND && tries < 2)
+			continue;
+		strbuf_reset(err);
+		if (stale < 0 && stale != SNAP_ENOTFOUND)
+			ret = snap_error(err, SNAP_EIO, "ref '%s': %s", name, why.buf);
+		else
+			ret = snap_error(err, SNAP_ELOCKED, "ref '%s' is locked: %s", name,
+					 stale == 0 ? why.buf : "its lock keeps coming back");
+		break;
+	}
+	strbuf_release(&lp);
+	strbuf_release(&why);
+	return ret;
+}
+
+/*
+ * Writes a ref's new value into ".<base>.new" beside it (a name no ref can
+ * have), fsyncs it, renames it over the ref and fsyncs the directory.  The
+ * caller holds the ref's lock, so the temporary name is its alone.
+ */
+static int write_ref_file(const char *path, const struct snap_oid *oid, struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	const char *slash = strrchr(path, '/');
+	char hex[SNAP_OID_HEXSZ + 2];
+	int fd, ret = 0;
+
+	strbuf_add(&tmp, path, (size_t)(slash + 1 - path));
+	strbuf_addf(&tmp, ".%s.new", slash + 1);
+	oid_to_hex_r(hex, oid);
+	hex[SNAP_OID_HEXSZ] = '\n';
+	fd = fsio_open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create '%s'", tmp.buf);
+		goto out;
+	}
+	if (fsio_write(fd, hex, SNAP_OID_HEXSZ + 1) < 0 || fsio_fsync(fd) < 0)
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+	if (fsio_close(fd) < 0 && ret == 0)
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+	if (ret == 0)
+		crash_point();
+	if (ret == 0 && fsio_rename(tmp.buf, path) < 0)
+		ret = snap_error_errno(err, "cannot rename '%s' to '%s'", tmp.buf, path);
+	if (ret < 0)
+		unlink(tmp.buf);
+	else if (fsio_fsync_parent(path) < 0)
+		ret = snap_error_errno(err, "cannot sync the directory of '%s'", path);
+out:
+	strbuf_release(&tmp);
+	return ret;
+}
 
 struct ref_transaction *ref_transaction_begin(struct odb *odb)
 {
 	struct ref_transaction *tx = xcalloc(1, sizeof(*tx));
 
 	tx->odb = odb;
+	strbuf_init(&tx->holder, 0);
 	return tx;
 }
 
@@ -246,6 +411,461 @@ static int check_old(const struct ref_update *u, struct strbuf *err)
 	return 0;
 }
 
+/*
+ * SNAP_TEST_KILL_AT=N: SIGKILL at the Nth step of moving refs in this
+ * process (a test hook; docs/ARCHITECTURE.md, "Fault injection").  The
+ * steps are each lock taken, the journal made durable, each ref's new
+ * file written, each ref renamed or deleted, each reflog change, the
+ * journal removed and each lock released, in prepare, commit and the
+ * finishing of a dead transaction alike.
+ */
+static void crash_point(void)
+{
+	static long at = -1, steps;
+
+	if (at < 0) {
+		const char *s = getenv("SNAP_TEST_KILL_AT");
+		uint64_t n;
+
+		at = s && parse_u64(s, &n) == 0 && n < 1000000 ? (long)n : 0;
+	}
+	if (at && ++steps == at)
+		raise(SIGKILL);
+}
+
+/* A lock taken over from a dead transaction's holder is ours to remove
+ * only once its journal is gone; until then it is forgotten, not removed. */
+static void lock_forget(struct lockfile *lk)
+{
+	free(lk->path);
+	free(lk->lock_path);
+	memset(lk, 0, sizeof(*lk));
+	lk->fd = -1;
+}
+
+/* One ref's change in a journal: old or new null for "absent". */
+struct ref_move {
+	char *name;
+	struct snap_oid old_oid, new_oid;
+	char *reason;
+};
+
+static void moves_free(struct ref_move *m, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(m[i].name);
+		free(m[i].reason);
+	}
+	free(m);
+}
+
+/* The last complete line of a reflog, if any: for finishing a move once. */
+struct last_entry {
+	struct snap_oid old_oid, new_oid;
+	int found;
+};
+
+static int note_last(const struct reflog_entry *e, void *data)
+{
+	struct last_entry *l = data;
+
+	l->old_oid = e->old_oid;
+	l->new_oid = e->new_oid;
+	l->found = 1;
+	return 0;
+}
+
+/*
+ * Brings one ref to m's new value, with its reflog line after the ref
+ * moved (so a crash never leaves a line naming a value the ref did not
+ * get).  finishing: m comes from a dead transaction's journal, and may
+ * have been applied already, in part or whole; a ref found at neither
+ * value was moved by someone else since and is left alone.
+ */
+static int apply_move(struct snap_store *store, const struct ref_move *m, int finishing,
+		      struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, ignore = STRBUF_INIT;
+	struct snap_oid cur;
+	int ret, exists, is_old, is_new;
+
+	ret = read_ref_file(store, m->name, &cur, &ignore);
+	exists = ret == 0;
+	if (ret < 0 && ret != SNAP_ENOTFOUND) {
+		ret = snap_error(err, ret, "%s", ignore.buf);
+		goto out;
+	}
+	ret = 0;
+	is_old = oid_is_null(&m->old_oid) ? !exists : exists && !oid_cmp(&cur, &m->old_oid);
+	is_new = oid_is_null(&m->new_oid) ? !exists : exists && !oid_cmp(&cur, &m->new_oid);
+	ref_path(store, m->name, &path);
+	if (is_new && (finishing || !is_old)) {
+		/* Moved before the crash: its reflog line may be missing. */
+		struct last_entry last = { { { 0 } }, { { 0 } }, 0 };
+
+		if (oid_is_null(&m->new_oid)) {
+			ret = reflog_delete(store, m->name, err);
+			goto out;
+		}
+		strbuf_reset(&ignore);
+		ret = read_reflog(store, m->name, note_last, &last, &ignore);
+		if (ret < 0 && ret != SNAP_ENOTFOUND) {
+			ret = snap_error(err, ret, "%s", ignore.buf);
+			goto out;
+		}
+		ret = 0;
+		if (!last.found || oid_cmp(&last.old_oid, &m->old_oid) ||
+		    oid_cmp(&last.new_oid, &m->new_oid)) {
+			ret = append_reflog(store, m->name, &m->old_oid, &m->new_oid, m->reason, err);
+			crash_point();
+		}
+	} else if (is_old && oid_is_null(&m->new_oid)) {
+		if (fsio_unlink(path.buf) < 0 && errno != ENOENT)
+			ret = snap_error_errno(err, "cannot delete ref '%s'", path.buf);
+		else if (fsio_fsync_parent(path.buf) < 0)
+			ret = snap_error_errno(err, "cannot sync the directory of '%s'", path.buf);
+		crash_point();
+		if (ret == 0)
+			ret = reflog_delete(store, m->name, err);
+		crash_point();
+	} else if (is_old) {
+		ret = write_ref_file(path.buf, &m->new_oid, err);
+		crash_point();
+		if (ret == 0)
+			ret = append_reflog(store, m->name, &m->old_oid, &m->new_oid, m->reason, err);
+		crash_point();
+	} else if (!finishing) {
+		ret = snap_error(err, SNAP_EIO, "ref '%s' changed while its lock was held", m->name);
+	}
+out:
+	strbuf_release(&path);
+	strbuf_release(&ignore);
+	return ret;
+}
+
+/*
+ * The journal (docs/FORMAT.md, "Transactions"): every move of a
+ * transaction, written to objects/tmp, fsynced and renamed to
+ * journal/tx-<nanoseconds>-<pid> before the first ref moves.
+ */
+static int journal_write(struct snap_store *store, const char *holder,
+			 const struct ref_move *m, size_t nr, struct strbuf *jpath,
+			 struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT, dir = STRBUF_INIT, tmp = STRBUF_INIT;
+	struct timespec ts;
+	size_t i;
+	int fd, ret = 0;
+
+	strbuf_addf(&text, "snap-ref-journal 1\nholder %s", holder);
+	for (i = 0; i < nr; i++) {
+		strbuf_addf(&text, "%s ", oid_to_hex(&m[i].old_oid));
+		strbuf_addf(&text, "%s %s\t", oid_to_hex(&m[i].new_oid), m[i].name);
+		add_reason(&text, m[i].reason);
+		strbuf_addch(&text, '\n');
+	}
+	strbuf_addf(&text, "end %zu\n", nr);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	store_path(store, jpath, "journal/tx-%019lld-%ld",
+		   (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, (long)getpid());
+	if (fsio_mkdirs_for(jpath->buf) < 0) {
+		ret = snap_error_errno(err, "cannot create the directory of '%s'", jpath->buf);
+		goto out;
+	}
+	store_path(store, &dir, "objects/tmp");
+	fd = fsio_mktemp(dir.buf, "journal-", &tmp);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create a journal in '%s'", dir.buf);
+		goto out;
+	}
+	if (fsio_write(fd, text.buf, text.len) < 0 || fsio_fsync(fd) < 0)
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+	if (fsio_close(fd) < 0 && ret == 0)
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+	if (ret == 0 && fsio_rename(tmp.buf, jpath->buf) < 0)
+		ret = snap_error_errno(err, "cannot rename '%s' to '%s'", tmp.buf, jpath->buf);
+	if (ret < 0) {
+		unlink(tmp.buf);
+		goto out;
+	}
+	if (fsio_fsync_parent(jpath->buf) < 0) {
+		/* Renamed but perhaps not durable: no ref may move on it. */
+		ret = snap_error_errno(err, "cannot sync the directory of '%s'", jpath->buf);
+		unlink(jpath->buf);
+	}
+out:
+	strbuf_release(&text);
+	strbuf_release(&dir);
+	strbuf_release(&tmp);
+	return ret;
+}
+
+/* Removes a finished journal, durably. */
+static int journal_remove(const char *jpath, struct strbuf *err)
+{
+	if (fsio_unlink(jpath) < 0 && errno != ENOENT)
+		return snap_error_errno(err, "cannot remove '%s'", jpath);
+	if (fsio_fsync_parent(jpath) < 0)
+		return snap_error_errno(err, "cannot sync the directory of '%s'", jpath);
+	return 0;
+}
+
+/* Parses a journal; -1 unless it is exactly as journal_write writes it. */
+static int journal_parse(const char *buf, size_t len, struct strbuf *holder,
+			 struct ref_move **out, size_t *nr_out)
+{
+	struct ref_move *m = NULL;
+	size_t nr = 0, alloc = 0;
+	const char *p = buf, *end = buf + len;
+	struct strbuf ignore = STRBUF_INIT;
+	int ret = -1;
+
+	if (memchr(buf, '\0', len) || len < 19 || memcmp(p, "snap-ref-journal 1\n", 19))
+		goto out;
+	p += 19;
+	{
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl || end - p < 7 || memcmp(p, "holder ", 7))
+			goto out;
+		strbuf_reset(holder);
+		strbuf_add(holder, p + 7, (size_t)(nl + 1 - (p + 7)));
+		p = nl + 1;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *tab;
+		struct ref_move mv;
+		char count[24];
+		size_t n = nl ? (size_t)(nl - p) : 0;
+
+		if (!nl)
+			goto out;
+		if (n > 4 && n < 4 + sizeof(count) && !memcmp(p, "end ", 4)) {
+			uint64_t want;
+			memcpy(count, p + 4, n - 4);
+			count[n - 4] = '\0';
+			if (nl + 1 == end && parse_u64(count, &want) == 0 && want == nr && nr > 0)
+				ret = 0;
+			goto out;
+		}
+		tab = memchr(p, '\t', n);
+		if (n < 2 * SNAP_OID_HEXSZ + 3 || !tab || p[SNAP_OID_HEXSZ] != ' ' ||
+		    p[2 * SNAP_OID_HEXSZ + 1] != ' ' ||
+		    oid_from_hexn(&mv.old_oid, p, SNAP_OID_HEXSZ) < 0 ||
+		    oid_from_hexn(&mv.new_oid, p + SNAP_OID_HEXSZ + 1, SNAP_OID_HEXSZ) < 0 ||
+		    tab < p + 2 * SNAP_OID_HEXSZ + 3)
+			goto out;
+		mv.name = xstrndup(p + 2 * SNAP_OID_HEXSZ + 2,
+				   (size_t)(tab - (p + 2 * SNAP_OID_HEXSZ + 2)));
+		if (ref_name_check(mv.name, &ignore) < 0) {
+			free(mv.name);
+			goto out;
+		}
+		mv.reason = xstrndup(tab + 1, (size_t)(nl - tab - 1));
+		ALLOC_GROW(m, nr + 1, alloc);
+		m[nr++] = mv;
+		p = nl + 1;
+	}
+out:
+	strbuf_release(&ignore);
+	if (ret < 0) {
+		moves_free(m, nr);
+		return -1;
+	}
+	*out = m;
+	*nr_out = nr;
+	return 0;
+}
+
+/*
+ * Finishes the transaction of journal jpath if its holder is gone; the
+ * caller holds the ref mutex.  Rolls forward: the journal was durable
+ * before any ref moved, so the transaction had committed.  Returns 1 when
+ * it finished one, 0 when the holder may still be at work.
+ */
+static int journal_finish(struct snap_store *store, const char *jpath, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT, holder = STRBUF_INIT, mine = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, lp = STRBUF_INIT, cur = STRBUF_INIT, why = STRBUF_INIT;
+	struct ref_move *m = NULL;
+	struct lockfile *locks = NULL;
+	struct lock_holder h;
+	size_t nr = 0, i;
+	int ret;
+
+	ret = strbuf_read_file(&buf, jpath, REFLOG_MAX);
+	if (ret == SNAP_ENOTFOUND) {
+		ret = 0;
+		goto out;
+	}
+	if (ret < 0) {
+		ret = snap_error_errno(err, "cannot read '%s'", jpath);
+		goto out;
+	}
+	if (journal_parse(buf.buf, buf.len, &holder, &m, &nr) < 0) {
+		ret = snap_error(err, SNAP_ECORRUPT,
+				 "transaction journal '%s' is malformed; its refs may be half-moved",
+				 jpath);
+		goto out;
+	}
+	if (lock_holder_gone(holder.buf, holder.len, &h) != 1)
+		goto out;
+	lock_holder_line(&mine);
+	locks = xcalloc(nr, sizeof(*locks));
+	for (i = 0; i < nr; i++)
+		locks[i].fd = -1;
+	for (i = 0; i < nr && ret == 0; i++) {
+		int stale;
+
+		ref_path(store, m[i].name, &path);
+		strbuf_reset(&lp);
+		strbuf_addf(&lp, "%s.lock", path.buf);
+		strbuf_reset(&why);
+		stale = lock_is_stale(lp.buf, &cur, &why);
+		if (stale >= 0 && stale != SNAP_ENOTFOUND && !strcmp(cur.buf, holder.buf)) {
+			/* The dead holder's own lock: now ours. */
+			locks[i].path = xstrdup(path.buf);
+			locks[i].lock_path = strbuf_detach(&lp, NULL);
+			continue;
+		}
+		if (stale == 1 && fsio_unlink(lp.buf) < 0 && errno != ENOENT)
+			ret = snap_error_errno(err, "cannot remove the stale lock '%s'", lp.buf);
+		else if (stale == 1 || stale == SNAP_ENOTFOUND)
+			ret = lock_hold(&locks[i], path.buf, mine.buf, err);
+		else if (stale == 0)
+			ret = snap_error(err, SNAP_ELOCKED, "ref '%s' is locked: %s", m[i].name, why.buf);
+		else
+			ret = snap_error(err, stale, "%s", why.buf);
+		if (ret < 0) {
+			struct strbuf detail = STRBUF_INIT;
+
+			strbuf_addbuf(&detail, err);
+			strbuf_reset(err);
+			ret = snap_error(err, ret, "cannot finish the transaction in '%s': %s",
+					 jpath, detail.buf);
+			strbuf_release(&detail);
+		}
+	}
+	for (i = 0; i < nr && ret == 0; i++)
+		ret = apply_move(store, &m[i], 1, err);
+	if (ret == 0)
+		ret = journal_remove(jpath, err);
+	if (ret == 0)
+		crash_point();
+	for (i = 0; locks && i < nr; i++) {
+		if (ret < 0 || !locks[i].lock_path) {
+			/* Left for the next try, which takes them over again. */
+			lock_forget(&locks[i]);
+			continue;
+		}
+		lock_rollback(&locks[i]);
+		crash_point();
+	}
+	if (ret == 0)
+		ret = 1;
+out:
+	free(locks);
+	moves_free(m, nr);
+	strbuf_release(&buf);
+	strbuf_release(&holder);
+	strbuf_release(&mine);
+	strbuf_release(&path);
+	strbuf_release(&lp);
+	strbuf_release(&cur);
+	strbuf_release(&why);
+	return ret;
+}
+
+/* The journals present, oldest first. */
+static int list_journals(struct snap_store *store, char ***names, size_t *nr,
+			 struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT;
+	struct dirent *de;
+	size_t alloc = 0;
+	DIR *d;
+	int ret = 0;
+
+	*names = NULL;
+	*nr = 0;
+	store_path(store, &dir, "journal");
+	d = opendir(dir.buf);
+	if (!d) {
+		if (errno != ENOENT)
+			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
+		strbuf_release(&dir);
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "tx-", 3))
+			continue;
+		struct strbuf full = STRBUF_INIT;
+
+		strbuf_addf(&full, "%s/%s", dir.buf, de->d_name);
+		ALLOC_GROW(*names, *nr + 1, alloc);
+		(*names)[(*nr)++] = strbuf_detach(&full, NULL);
+	}
+	closedir(d);
+	QSORT(*names, *nr, cmp_str);
+	strbuf_release(&dir);
+	return ret;
+}
+
+/* refs_recover with the ref mutex held. */
+static int finish_journals(struct snap_store *store, struct strbuf *err)
+{
+	char **names;
+	size_t nr, i;
+	int ret, done = 0;
+
+	ret = list_journals(store, &names, &nr, err);
+	for (i = 0; i < nr; i++) {
+		if (ret >= 0) {
+			ret = journal_finish(store, names[i], err);
+			done += ret > 0;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return ret < 0 ? ret : done;
+}
+
+int refs_recover(struct snap_store *store, struct strbuf *err)
+{
+	char **names;
+	size_t nr, i;
+	int ret, mutex = -1;
+
+	ret = list_journals(store, &names, &nr, err);
+	for (i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	if (ret < 0 || !nr)
+		return ret;
+	ret = refs_mutex_take(store, &mutex, err);
+	if (ret < 0)
+		return ret;
+	ret = finish_journals(store, err);
+	refs_mutex_release(mutex);
+	return ret;
+}
+
+/* Once a process: tried by a reader (whose errors are ignored); done. */
+static int recovery_tried, recovery_done;
+
+static void recover_quietly(struct snap_store *store)
+{
+	struct strbuf ignore = STRBUF_INIT;
+
+	if (recovery_tried)
+		return;
+	recovery_tried = 1;
+	refs_recover(store, &ignore);
+	strbuf_release(&ignore);
+}
+
 int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
 {
 	struct snap_store *store = odb_store(tx->odb);
@@ -253,25 +873,27 @@ int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
 	size_t i;
 	int ret = 0;
 
+	/* A dead transaction is finished before we look at any ref. */
+	if (!recovery_done) {
+		recovery_tried = 1;
+		ret = refs_recover(store, err);
+		if (ret < 0)
+			return ret;
+		ret = 0;
+		recovery_done = 1;
+	}
 	/* A fixed order of locking, so that two transactions cannot deadlock. */
 	QSORT(tx->u, tx->nr, cmp_update);
+	lock_holder_line(&tx->holder);
 	for (i = 0; i < tx->nr && ret == 0; i++) {
 		struct ref_update *u = &tx->u[i];
 
 		ref_path(store, u->name, &path);
-		ret = lock_take(&u->lock, path.buf, err);
-		if (ret < 0) {
-			if (ret == SNAP_ELOCKED) {
-				struct strbuf why = STRBUF_INIT;
-				strbuf_addbuf(&why, err);
-				strbuf_reset(err);
-				ret = snap_error(err, SNAP_ELOCKED, "ref '%s' is locked: %s",
-						 u->name, why.buf);
-				strbuf_release(&why);
-			}
+		ret = take_ref_lock(store, u->name, path.buf, &u->lock, tx->holder.buf, err);
+		if (ret < 0)
 			break;
-		}
-		ret = ref_read(store, u->name, &u->current, err);
+		crash_point();
+		ret = read_ref_file(store, u->name, &u->current, err);
 		u->exists = ret == 0;
 		if (ret == SNAP_ENOTFOUND) {
 			strbuf_reset(err);
@@ -298,46 +920,65 @@ int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
 int ref_transaction_commit(struct ref_transaction *tx, struct strbuf *err)
 {
 	struct snap_store *store = odb_store(tx->odb);
-	struct strbuf path = STRBUF_INIT;
-	size_t i;
+	struct strbuf jpath = STRBUF_INIT;
+	struct ref_move *m;
+	size_t i, nr = 0;
 	int ret = 0;
 
 	if (!tx->prepared) {
 		ret = ref_transaction_prepare(tx, err);
 		if (ret < 0)
-			return ret;
+			goto out;
+	}
+	m = xcalloc(tx->nr + 1, sizeof(*m));
+	for (i = 0; i < tx->nr; i++) {
+		const struct ref_update *u = &tx->u[i];
+
+		if (u->verify)
+			continue;
+		m[nr].name = xstrdup(u->name);
+		m[nr].old_oid = u->exists ? u->current : snap_null_oid;
+		m[nr].new_oid = u->delete ? snap_null_oid : u->new_oid;
+		m[nr].reason = xstrdup(u->reason);
+		nr++;
+	}
+	/*
+	 * The journal first: once it is durable the transaction has
+	 * happened, and a crash from here on is rolled forward by the next
+	 * ref command (journal_finish).  Before it, nothing has changed.
+	 */
+	if (nr)
+		ret = journal_write(store, tx->holder.buf, m, nr, &jpath, err);
+	if (nr && ret == 0) {
+		crash_point();
+		for (i = 0; i < nr && ret == 0; i++)
+			ret = apply_move(store, &m[i], 0, err);
+		if (ret == 0)
+			ret = journal_remove(jpath.buf, err);
+		if (ret < 0) {
+			/*
+			 * Committed but not all applied: the locks stay, so
+			 * that no one moves these refs before the journal is
+			 * finished, which the next ref command does once we
+			 * have exited.
+			 */
+			for (i = 0; i < tx->nr; i++)
+				lock_forget(&tx->u[i].lock);
+			strbuf_addf(err, "; the transaction in '%s' is finished by the next "
+				    "ref command", jpath.buf);
+		} else {
+			crash_point();
+		}
 	}
 	for (i = 0; i < tx->nr; i++) {
-		struct ref_update *u = &tx->u[i];
-		char hex[SNAP_OID_HEXSZ + 2];
-
-		if (ret < 0 || u->verify) {
-			lock_rollback(&u->lock);
-			continue;
+		if (tx->u[i].lock.lock_path) {
+			lock_rollback(&tx->u[i].lock);
+			crash_point();
 		}
-		if (u->delete) {
-			ref_path(store, u->name, &path);
-			if (fsio_unlink(path.buf) < 0 && errno != ENOENT)
-				ret = snap_error_errno(err, "cannot delete ref '%s'", path.buf);
-			else
-				fsio_fsync_parent(path.buf);
-			if (ret == 0)
-				ret = reflog_delete(store, u->name, err);
-			lock_rollback(&u->lock);
-			continue;
-		}
-		oid_to_hex_r(hex, &u->new_oid);
-		hex[SNAP_OID_HEXSZ] = '\n';
-		ret = lock_write(&u->lock, hex, SNAP_OID_HEXSZ + 1, err);
-		if (ret == 0)
-			ret = append_reflog(store, u->name, u->exists ? &u->current : &snap_null_oid,
-					    &u->new_oid, u->reason, err);
-		if (ret == 0)
-			ret = lock_commit(&u->lock, err);
-		else
-			lock_rollback(&u->lock);
 	}
-	strbuf_release(&path);
+	moves_free(m, nr);
+out:
+	strbuf_release(&jpath);
 	ref_transaction_abort(tx);
 	return ret;
 }
@@ -355,6 +996,7 @@ void ref_transaction_abort(struct ref_transaction *tx)
 		free(tx->u[i].reason);
 	}
 	free(tx->u);
+	strbuf_release(&tx->holder);
 	free(tx);
 }
 
@@ -386,11 +1028,6 @@ int ref_delete(struct odb *odb, const char *name, const struct snap_oid *old_oid
 }
 
 /* ---- listing ---- */
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* Collects the names of regular files below dir (relative to base). */
 static int collect(const char *root, const char *rel, char ***names, size_t *nr,
@@ -443,6 +1080,7 @@ int refs_for_each(struct snap_store *store, const char *prefix, ref_each_fn fn,
 	size_t nr = 0, alloc = 0, i;
 	int ret;
 
+	recover_quietly(store);
 	ret = collect(store->path, "refs", &names, &nr, &alloc, 0, err);
 	QSORT(names, nr, cmp_str);
 	for (i = 0; i < nr; i++) {
@@ -450,7 +1088,7 @@ int refs_for_each(struct snap_store *store, const char *prefix, ref_each_fn fn,
 		struct strbuf ignore = STRBUF_INIT;
 
 		if (ret == 0 && !strncmp(names[i], prefix, strlen(prefix))) {
-			int r = ref_read(store, names[i], &oid, &ignore);
+			int r = read_ref_file(store, names[i], &oid, &ignore);
 			ret = fn(names[i], r == 0 ? &oid : NULL, data);
 		}
 		strbuf_release(&ignore);
@@ -468,6 +1106,7 @@ int reflogs_for_each(struct snap_store *store, ref_each_fn fn, void *data,
 	size_t nr = 0, alloc = 0, i;
 	int ret;
 
+	recover_quietly(store);
 	store_path(store, &root, "logs");
 	ret = collect(root.buf, "refs", &names, &nr, &alloc, 0, err);
 	QSORT(names, nr, cmp_str);
@@ -519,6 +1158,13 @@ static int parse_reflog_line(const char *line, size_t len, struct reflog_entry *
 
 int reflog_for_each(struct snap_store *store, const char *name,
 		    reflog_each_fn fn, void *data, struct strbuf *err)
+{
+	recover_quietly(store);
+	return read_reflog(store, name, fn, data, err);
+}
+
+static int read_reflog(struct snap_store *store, const char *name,
+		       reflog_each_fn fn, void *data, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT, reason = STRBUF_INIT;
 	const char *p;

@@ -5,10 +5,18 @@
  * Refs: named pointers to objects, one file each under <store>/refs/, and
  * their reflogs under <store>/logs/ (docs/FORMAT.md, "Refs and reflogs").
  *
- * Every change takes "<ref>.lock" with O_CREAT|O_EXCL, checks the old
- * value (compare-and-swap), checks that the new object exists, appends a
- * reflog line and renames the lock over the ref.  A name is checked
- * (ref_name_check) before any path is built from it.
+ * Every change takes "<ref>.lock" with O_CREAT|O_EXCL (naming its holder;
+ * a dead holder's lock is taken over), checks the old value
+ * (compare-and-swap) and that the new object exists, writes a journal of
+ * the whole transaction, moves each ref (new file, rename), then appends
+ * its reflog line, removes the journal and releases the locks.  A name is
+ * checked (ref_name_check) before any path is built from it.
+ *
+ * A transaction is atomic under a crash: one killed after its journal is
+ * durable is rolled forward (every ref reaches its new value, with its
+ * reflog line) by the next ref command of any process: every ref read,
+ * listing and update here finishes a dead transaction's journal first
+ * (readers ignore failures to), and refs_recover() does it on request.
  */
 
 #include <stdint.h>
@@ -22,7 +30,12 @@
 /* 0, or SNAP_EINVAL with "invalid ref name 'X': <why>". */
 int ref_name_check(const char *name, struct strbuf *err);
 
-/* SNAP_ENOTFOUND when absent; SNAP_ECORRUPT for a malformed ref file. */
+/*
+ * SNAP_ENOTFOUND when absent; SNAP_ECORRUPT for a malformed ref file
+ * (anything but 64 lower-case hex digits and a newline: empty, too long,
+ * NUL bytes, "ref: ..." text).  out may be NULL, to check a ref only; it
+ * is set only on success.
+ */
 int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
 	     struct strbuf *err);
 
@@ -43,8 +56,11 @@ int ref_delete(struct odb *odb, const char *name, const struct snap_oid *old_oid
 
 /*
  * Transactions: queue updates, then prepare (every lock taken, every old
- * value and new object checked), then commit (every ref renamed into
- * place).  Nothing changes unless prepare succeeds for all of them.
+ * value and new object checked), then commit (every ref moved).  Nothing
+ * changes unless prepare succeeds for all of them.  commit fails without
+ * a change if the journal cannot be written; a failure after that leaves
+ * the journal and the locks, and err ends "; the transaction in 'J' is
+ * finished by the next ref command".
  */
 struct ref_transaction;
 struct ref_transaction *ref_transaction_begin(struct odb *odb);
@@ -57,6 +73,16 @@ int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err);
 int ref_transaction_commit(struct ref_transaction *tx, struct strbuf *err);
 /* Releases the locks without changing anything, and frees tx. */
 void ref_transaction_abort(struct ref_transaction *tx);
+
+/*
+ * Finishes every transaction whose journal (journal/tx-*) outlived its
+ * process: rolls it forward under the ref mutex, taking over its locks.
+ * A journal of a live process, or of another host, is left alone.
+ * Returns how many it finished, or a negative SNAP_E* (a malformed
+ * journal is SNAP_ECORRUPT; a ref of it locked by a live process,
+ * SNAP_ELOCKED).  gc and fsck call it before they read refs.
+ */
+int refs_recover(struct snap_store *store, struct strbuf *err);
 
 /*
  * Calls fn for every ref whose name starts with prefix, sorted by name.

@@ -71,9 +71,18 @@ static int resolve_base(struct odb *odb, const char *name, size_t len,
 		if ((unsigned char)name[i] < 0x20)
 			break;
 	if (i == len) {
-		ret = ref_dwim(odb_store(odb), base.buf, &full, oid, NULL);
-		if (ret == 0)
+		/* A ref that exists but cannot be read is named as such, not
+		 * passed over as an unknown revision. */
+		struct strbuf why = STRBUF_INIT;
+
+		ret = ref_dwim(odb_store(odb), base.buf, &full, oid, &why);
+		if (ret != SNAP_ENOTFOUND) {
+			if (ret < 0)
+				strbuf_addbuf(err, &why);
+			strbuf_release(&why);
 			goto out;
+		}
+		strbuf_release(&why);
 	}
 	if (len >= SNAP_OID_MINPREFIX && is_hex(name, len)) {
 		ret = odb_resolve_prefix(odb, base.buf, len, oid, err);

@@ -25,7 +25,7 @@ local_setup() {
 @test "one failing command changes nothing" {
 	snap-update-ref old "$S1"
 	before=$(store_listing)
-	run -128 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\nupdate refs/snapshots/old %s %s\n' '$S1' '$S2' '$S2' | snap-update-ref --stdin"
+	run -1 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\nupdate refs/snapshots/old %s %s\n' '$S1' '$S2' '$S2' | snap-update-ref --stdin"
 	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/old' moved: expected $S2, found $S1"
 	assert_equal "$(store_listing)" "$before"
 }
@@ -59,7 +59,7 @@ abort: ok"
 
 @test "verify and delete" {
 	snap-update-ref a "$S1"
-	run -128 --separate-stderr sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S2' '$S1' | snap-update-ref --stdin"
+	run -1 --separate-stderr sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S2' '$S1' | snap-update-ref --stdin"
 	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/a' moved: expected $S2, found $S1"
 	run -1 snap-rev-parse --verify -q b
 	run -0 sh -c "printf 'verify refs/snapshots/a %s\ncreate refs/snapshots/b %s\n' '$S1' '$S1' | snap-update-ref --stdin"
@@ -77,4 +77,46 @@ abort: ok"
 @test "the same ref twice in one transaction is refused" {
 	run -128 --separate-stderr sh -c "printf 'create refs/snapshots/a %s\ncreate refs/snapshots/a %s\n' '$S1' '$S2' | snap-update-ref --stdin"
 	assert_equal "$stderr" "snap-update-ref: fatal: line 2: ref 'refs/snapshots/a' appears twice in one transaction"
+}
+
+# after_failure: the failed run left no lock and changed nothing, and the
+# next update of the ref goes through.
+after_failure() {
+	assert_equal "$(store_listing)" "$before"
+	run -0 find "$SNAP_DIR/refs" -name '*.lock'
+	assert_output ''
+	run -0 snap-update-ref a "$S2" "$S1"
+	assert_equal "$(snap-rev-parse a)" "$S2"
+}
+
+@test "input ending after prepare, without commit, leaves no lock" {
+	snap-update-ref a "$S1"
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c "printf 'start\nupdate refs/snapshots/a %s %s\nprepare\n' '$S2' '$S1' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: input ended inside a transaction (no 'commit' or 'abort'); nothing changed"
+	assert_output "start: ok
+prepare: ok"
+	after_failure
+}
+
+@test "a bad command after prepare leaves no lock" {
+	snap-update-ref a "$S1"
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c "printf 'start\nupdate refs/snapshots/a %s %s\nprepare\nfrobnicate\n' '$S2' '$S1' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: line 4: 'frobnicate' after 'prepare'"
+	after_failure
+}
+
+@test "a bad command after an update leaves no lock" {
+	snap-update-ref a "$S1"
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c "printf 'update refs/snapshots/a %s %s\nprepare\nupdate refs/snapshots/b %s\n' '$S2' '$S1' '$S1' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: line 3: 'update' after 'prepare'"
+	after_failure
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c "printf 'update refs/snapshots/a %s %s\nupdate refs/snapshots/c nosuch\n' '$S1' '$S2' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: line 2: unknown revision 'nosuch'"
+	assert_equal "$(store_listing)" "$before"
+	run -0 find "$SNAP_DIR/refs" -name '*.lock'
+	assert_output ''
 }
