@@ -1,0 +1,36 @@
+#!/usr/bin/env bats
+# 0: the progress meter (lib/progress), through t/unit/test-progress
+
+load test_helper
+
+@test "progress is not shown when stderr is not a terminal" {
+	run -0 --separate-stderr test-progress 10 3
+	assert_equal "$stderr" ''
+}
+
+@test "SNAP_PROGRESS=1 forces it: counts, percentage, bytes, rate, a final line" {
+	SNAP_PROGRESS=1 run -0 --separate-stderr test-progress 10 10
+	local last=${stderr##*$'\r'}
+	[[ "$last" =~ ^snap-test:\ files\ 10/10\ \(100%\),\ 10\.0\ MiB,\ [0-9.]+\ MiB/s,\ done\ in\ [0-9.]+\ s\ *$ ]]
+	# Redrawn a few times a second, not at every step.
+	local draws
+	draws=$(printf '%s' "$stderr" | tr '\r' '\n' | grep -c 'files')
+	[ "$draws" -ge 2 ]
+	[ "$draws" -le 7 ]
+}
+
+@test "an estimate of the time left once a second has gone by" {
+	SNAP_PROGRESS=1 run -0 --separate-stderr test-progress 40 15
+	[[ "$stderr" =~ files\ 1[0-4]/40\ \([23][0-9]%\),\ 1[0-4]\.0\ MiB,\ [0-9.]+\ MiB/s,\ ETA\ [0-9]+\ s ]]
+}
+
+@test "SNAP_PROGRESS=0 silences it even on a terminal" {
+	SNAP_PROGRESS=0 run -0 --separate-stderr script -qec 'test-progress 5 2' /dev/null
+	[[ "$output" != *files* ]]
+}
+
+@test "an unknown total shows the count alone" {
+	SNAP_PROGRESS=1 run -0 --separate-stderr test-progress 0 3
+	local last=${stderr##*$'\r'}
+	[[ "$last" =~ ^snap-test:\ files\ 3,\ 3\.0\ MiB ]]
+}
