@@ -257,6 +257,14 @@ struct repack {
 	struct strbuf block;
 	struct pack_member *members;
 	size_t nr_members, alloc_members;
+	/*
+	 * The names (pack-<checksum>.idx) of the packs written.  A new pack
+	 * may be byte for byte one it replaces (all of an old pack lives, and
+	 * nothing else goes in): it then has the same name and took its
+	 * place, so that "old pack" must not be removed.
+	 */
+	char **new_packs;
+	size_t nr_new_packs, alloc_new_packs;
 };
 
 static int repack_next(struct repack *r, struct strbuf *err);
@@ -329,19 +337,46 @@ static int repack_member(struct repack *r, const struct snap_oid *oid, struct st
 	return ret;
 }
 
-/* Closes the pack being written once it is full. */
-static int repack_next(struct repack *r, struct strbuf *err)
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Makes the pack being written durable and notes its name. */
+static int repack_finish(struct repack *r, struct strbuf *err)
 {
 	struct strbuf idx = STRBUF_INIT;
-	int ret = 0;
+	int ret = pack_writer_finish(r->w, r->packdir.buf, &idx, err);
 
-	if (pack_writer_size(r->w) >= PACK_TARGET_SIZE) {
-		ret = pack_writer_finish(r->w, r->packdir.buf, &idx, err);
-		r->w = NULL;
+	r->w = NULL;
+	if (ret == 0) {
+		ALLOC_GROW(r->new_packs, r->nr_new_packs + 1, r->alloc_new_packs);
+		r->new_packs[r->nr_new_packs++] = xstrdup(base_name(idx.buf));
 		r->g->st->packs_written++;
 	}
 	strbuf_release(&idx);
 	return ret;
+}
+
+/* Closes the pack being written once it is full. */
+static int repack_next(struct repack *r, struct strbuf *err)
+{
+	if (pack_writer_size(r->w) >= PACK_TARGET_SIZE)
+		return repack_finish(r, err);
+	return 0;
+}
+
+/* 1 if p is (by name, so by content) one of the packs just written. */
+static int is_new_pack(const struct repack *r, const struct pack *p)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_new_packs; i++)
+		if (!strcmp(r->new_packs[i], base_name(p->idx_path)))
+			return 1;
+	return 0;
 }
 
 static int pack_mtime(struct pack *p, int64_t *out)
@@ -468,7 +503,7 @@ static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct st
 static int repack(struct gc *g, struct strbuf *err)
 {
 	struct repack r;
-	struct strbuf path = STRBUF_INIT, idx = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT;
 	size_t nr = odb_nr_packs(g->odb), i, nr_small = 0;
 	unsigned char *rewrite = xcalloc(nr + 1, 1), *dropped = xcalloc(nr + 1, 1);
 	int ret = 0, any = 0;
@@ -534,17 +569,13 @@ static int repack(struct gc *g, struct strbuf *err)
 		if (ret == 0)
 			g->st->loose_packed++;
 	}
-	if (ret == 0 && r.w) {
-		ret = pack_writer_finish(r.w, r.packdir.buf, &idx, err);
-		r.w = NULL;
-		if (ret == 0)
-			g->st->packs_written++;
-	}
+	if (ret == 0 && r.w)
+		ret = repack_finish(&r, err);
 	if (ret < 0 || g->o->dry_run)
 		goto out;
-	/* The new packs are durable: the old copies may go. */
+	/* The new packs are durable: the old copies may go, never a new one. */
 	for (i = 0; i < nr; i++)
-		if (rewrite[i])
+		if (rewrite[i] && !is_new_pack(&r, odb_pack(g->odb, i)))
 			remove_pack(g, odb_pack(g->odb, i), dropped[i]);
 	for (i = 0; i < g->nr_loose_keep; i++) {
 		if (!oidset_contains(&r.written, &g->loose_keep[i]))
@@ -560,10 +591,12 @@ out:
 	strbuf_release(&r.frame);
 	strbuf_release(&r.block);
 	free(r.members);
+	for (i = 0; i < r.nr_new_packs; i++)
+		free(r.new_packs[i]);
+	free(r.new_packs);
 	strbuf_release(&r.packdir);
 	strbuf_release(&r.tmpdir);
 	strbuf_release(&path);
-	strbuf_release(&idx);
 	free(rewrite);
 	free(dropped);
 	return ret;
