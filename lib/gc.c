@@ -663,7 +663,13 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	ret = load_sessions(&g, err);
 	if (ret < 0)
 		goto out;
-	g.have_threshold = opts->prune_age >= 0;
+	/*
+	 * An age reaching back before the epoch keeps every unreachable
+	 * object (nothing is that old), as "never" does; so the subtraction
+	 * below cannot overflow.
+	 */
+	g.have_threshold = opts->prune_age >= 0 &&
+			   opts->prune_age <= g.start_ns / 1000000000LL;
 	if (g.have_threshold && g.start_ns - opts->prune_age * 1000000000LL < g.threshold_ns)
 		g.threshold_ns = g.start_ns - opts->prune_age * 1000000000LL;
 	g.threshold_ns -= SESSION_SLACK_NS;

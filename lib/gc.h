@@ -30,7 +30,9 @@
 
 struct gc_opts {
 	int dry_run;
-	int64_t prune_age;	/* seconds; 0 = now; negative = never */
+	/* Seconds; 0 = now; negative = never.  An age older than the
+	 * epoch prunes nothing, as never does. */
+	int64_t prune_age;
 	int verbose;
 	/* Called for each object that goes (or would go, dry run). */
 	void (*removed)(const struct snap_oid *oid, enum object_type type,

@@ -129,3 +129,27 @@ EOT
 	run -0 snap-gc --json
 	assert_output --regexp '^\{"dry_run":false,"objects_removed":[0-9]+,.*"sessions_cleaned":[0-9]+\}$'
 }
+
+# An age too large to subtract from now keeps every unreachable object:
+# nothing is older than the epoch.
+prune_age_saturates() {
+	d=$(printf 'old garbage' | snap-hash-object -w --stdin)
+	age_objects
+	run -0 --separate-stderr snap-gc --prune="$1"
+	assert_equal "$stderr" ''
+	assert_line "removed 0 objects, 0 bytes (0 on disk)"
+	run -0 snap-cat-file -e "$d"
+	run -0 snap-restore keep out
+}
+
+@test "gc --prune=365000d prunes nothing" {
+	prune_age_saturates 365000d
+}
+
+@test "gc --prune=20000w prunes nothing" {
+	prune_age_saturates 20000w
+}
+
+@test "gc --prune=18446744074s prunes nothing" {
+	prune_age_saturates 18446744074s
+}
