@@ -44,7 +44,41 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 }
 
+static void tmp_name(struct gc *g, const char *what, struct strbuf *out)
+{
+	unsigned char r[4] = { 0 };
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		memset(r, 0, sizeof(r));
+	store_path(g->store, out, "objects/tmp/gc-%s-%02x%02x%02x%02x", what, r[0], r[1], r[2], r[3]);
+}
+
 /* ---- the gc lock ---- */
+
+/*
+ * Removes the lock file seen as st, and only that one: it is renamed
+ * aside first, and put back if it is another (a gc that took the lock
+ * over meanwhile made it anew).  1 if it was removed.
+ */
+static int break_lock(struct gc *g, const struct stat *seen)
+{
+	struct strbuf aside = STRBUF_INIT;
+	struct stat st;
+	int ret = 0;
+
+	tmp_name(g, "lock", &aside);
+	if (rename(g->lock_path.buf, aside.buf) == 0) {
+		if (lstat(aside.buf, &st) == 0 && st.st_ino == seen->st_ino &&
+		    st.st_dev == seen->st_dev) {
+			unlink(aside.buf);
+			ret = 1;
+		} else if (link(aside.buf, g->lock_path.buf) == 0 || errno == EEXIST) {
+			unlink(aside.buf);
+		}
+	}
+	strbuf_release(&aside);
+	return ret;
+}
 
 static int take_lock(struct gc *g, struct strbuf *err)
 {
@@ -52,11 +86,13 @@ static int take_lock(struct gc *g, struct strbuf *err)
 	int tries, ret = 0;
 
 	store_path(g->store, &g->lock_path, "gc.lock");
-	for (tries = 0; tries < 2; tries++) {
+	for (tries = 0; tries < 3; tries++) {
 		int fd = fsio_open(g->lock_path.buf, O_WRONLY | O_CREAT | O_EXCL, 0666);
 		char host[256];
 		long pid = 0, since = 0;
+		int64_t now_ns = 0;
 		struct stat st;
+		int fields = 0;
 
 		if (fd >= 0) {
 			strbuf_reset(&text);
@@ -76,22 +112,45 @@ static int take_lock(struct gc *g, struct strbuf *err)
 			ret = snap_error_errno(err, "cannot create '%s'", g->lock_path.buf);
 			break;
 		}
+		if (lstat(g->lock_path.buf, &st) < 0) {
+			if (errno == ENOENT)
+				continue;	/* its gc just ended */
+			ret = snap_error_errno(err, "cannot stat '%s'", g->lock_path.buf);
+			break;
+		}
 		strbuf_reset(&text);
 		host[0] = '\0';
-		if (strbuf_read_file(&text, g->lock_path.buf, 4096) == 0)
-			sscanf(text.buf, "%ld %255s %ld", &pid, host, &since);
-		if (pid > 0 && !strcmp(host, local_host()) && kill((pid_t)pid, 0) < 0 &&
-		    errno == ESRCH) {
+		if (strbuf_read_file(&text, g->lock_path.buf, 4096) >= 0)
+			fields = sscanf(text.buf, "%ld %255s %ld", &pid, host, &since);
+		if (fields != 3 || pid <= 0) {
+			/*
+			 * Empty or garbled: a gc is between creating the file
+			 * and writing it, or died there.  The first takes a
+			 * moment; past GC_LOCK_GRACE, it is the second.
+			 */
+			if ((ret = store_now(g->store, &now_ns, err)) < 0)
+				break;
+			if (now_ns - mtime_ns(&st) >= GC_LOCK_GRACE * 1000000000LL) {
+				break_lock(g, &st);
+				continue;
+			}
+			ret = snap_error(err, SNAP_ELOCKED,
+					 "another gc is taking '%s' (the file is empty or "
+					 "unreadable, %lld s old); it is taken over once %d s old",
+					 g->lock_path.buf,
+					 (long long)((now_ns - mtime_ns(&st)) / 1000000000LL),
+					 GC_LOCK_GRACE);
+			break;
+		}
+		if (!strcmp(host, local_host()) && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
 			/* Its process is gone: take the lock over. */
-			unlink(g->lock_path.buf);
+			break_lock(g, &st);
 			continue;
 		}
-		if (stat(g->lock_path.buf, &st) == 0 && !since)
-			since = (long)st.st_mtime;
 		ret = snap_error(err, SNAP_ELOCKED,
 				 "another gc holds '%s' (pid %ld on host '%s', for %ld s); "
 				 "if it is not running, remove the file",
-				 g->lock_path.buf, pid, host[0] ? host : "?",
+				 g->lock_path.buf, pid, host,
 				 since ? (long)(time(NULL) - since) : 0L);
 		break;
 	}
@@ -181,15 +240,6 @@ static int mark(struct gc *g, struct strbuf *err)
 static int recent(const struct gc *g, int64_t mtime)
 {
 	return !g->have_threshold || mtime >= g->threshold_ns;
-}
-
-static void tmp_name(struct gc *g, const char *what, struct strbuf *out)
-{
-	unsigned char r[4] = { 0 };
-
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		memset(r, 0, sizeof(r));
-	store_path(g->store, out, "objects/tmp/gc-%s-%02x%02x%02x%02x", what, r[0], r[1], r[2], r[3]);
 }
 
 static int sweep_one(const struct snap_oid *oid, void *data)

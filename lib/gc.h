@@ -5,7 +5,8 @@
  * Garbage collection (docs/snap-gc.md).
  *
  *  1. One gc at a time: gc.lock holds pid, host and start time; a lock of
- *     a dead process on this host is taken over.
+ *     a dead process on this host is taken over, and so is one empty or
+ *     garbled (a gc died before writing it) once GC_LOCK_GRACE old.
  *  2. Mark from every ref, every reflog entry and the bases of every live
  *     write session.  A missing or corrupt reachable object stops gc
  *     before anything is deleted.
@@ -27,6 +28,8 @@
 #include "strbuf.h"
 
 #define GC_DEFAULT_PRUNE_AGE (24 * 3600)
+/* Seconds an empty or garbled gc.lock is respected (by its mtime). */
+#define GC_LOCK_GRACE 10
 
 struct gc_opts {
 	int dry_run;

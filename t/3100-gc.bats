@@ -153,3 +153,23 @@ prune_age_saturates() {
 @test "gc --prune=18446744074s prunes nothing" {
 	prune_age_saturates 18446744074s
 }
+
+@test "an empty or garbled gc.lock older than 10 seconds is taken over" {
+	: > "$SNAP_DIR/gc.lock"
+	touch -d '-11 seconds' "$SNAP_DIR/gc.lock"
+	run -0 snap-gc
+	assert_file_not_exist "$SNAP_DIR/gc.lock"
+	printf 'garbage\n' > "$SNAP_DIR/gc.lock"
+	touch -d '-1 minute' "$SNAP_DIR/gc.lock"
+	run -0 snap-gc
+	assert_file_not_exist "$SNAP_DIR/gc.lock"
+}
+
+@test "an empty gc.lock younger than 10 seconds is respected" {
+	: > "$SNAP_DIR/gc.lock"
+	before=$(store_listing)
+	run -128 --separate-stderr snap-gc
+	[[ "$stderr" == "snap-gc: fatal: another gc is taking '$SNAP_DIR/gc.lock' (the file is empty or unreadable, "[0-9]" s old); it is taken over once 10 s old" ]]
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+}
