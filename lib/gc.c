@@ -194,8 +194,10 @@ static int load_sessions(struct gc *g, struct strbuf *err)
 	size_t nr, i, j;
 	int ret = sessions_load(g->store, &all, &nr, err);
 
-	if (ret < 0)
+	if (ret < 0) {
+		strbuf_addstr(err, "; nothing was deleted (if its writer has ended, remove the file)");
 		return ret;
+	}
 	for (i = 0; i < nr; i++) {
 		struct session *s = all[i];
 		enum session_state state = session_state(s, g->start_ns);

@@ -173,3 +173,32 @@ prune_age_saturates() {
 	assert_equal "$output" ''
 	assert_equal "$(store_listing)" "$before"
 }
+
+# damaged_session SED: a live session wrote an object, then its file was
+# damaged by SED; gc refuses, naming the file, and changes nothing.
+damaged_session() {
+	s=$(snap-session begin --pid $$ --base drop)
+	new=$(printf 'written in session' | SNAP_SESSION=$s snap-hash-object -w --stdin)
+	snap-update-ref -d drop
+	f="$SNAP_DIR/sessions/$s"
+	chmod u+w "$f"
+	eval "$1"
+	before=$(store_listing)
+	run -128 --separate-stderr snap-gc --prune=now
+	assert_equal "$stderr" "snap-gc: fatal: $2 in session '$f'; nothing was deleted (if its writer has ended, remove the file)"
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+	run -0 snap-cat-file -e "$new"
+}
+
+@test "gc refuses to run past a truncated session file" {
+	damaged_session 'sed -i "3,\$d" "$f"' "missing host, pid or start line"
+}
+
+@test "gc refuses to run past a garbled field in a session file" {
+	damaged_session 'sed -i "s/^pid .*/pid 12x/" "$f"' "bad line 2"
+}
+
+@test "gc refuses to run past a garbled base in a session file" {
+	damaged_session 'sed -i "s/^base \(.\{10\}\).*/base \1/" "$f"' "bad line 4"
+}
