@@ -18,7 +18,11 @@
  *     removed.  A writer whose touch finds it gone writes it anew.
  *  5. Repack: packs holding garbage, small packs and reachable loose
  *     objects are written into new packs; the new pack is durable before
- *     an old one goes, and an old one touched meanwhile stays.
+ *     an old one goes, and an old one touched meanwhile stays.  What is
+ *     copied is verified first (decompressed, hashed); a file goes only
+ *     when each live object in it has a copy just verified.  A damaged
+ *     copy is replaced by a sound one from anywhere in the store; with
+ *     none, every file holding the object stays and it is reported.
  *  6. Remove temporary files older than the same threshold, and the
  *     session files of dead processes.
  */
@@ -40,6 +44,11 @@ struct gc_opts {
 	/* Called for each object that goes (or would go, dry run). */
 	void (*removed)(const struct snap_oid *oid, enum object_type type,
 			uint64_t size, void *data);
+	/*
+	 * Called for each file gc keeps because it holds a live object
+	 * that has no sound copy anywhere (path: the pack or loose file).
+	 */
+	void (*damaged)(const struct snap_oid *oid, const char *path, void *data);
 	void *data;
 };
 
@@ -51,8 +60,14 @@ struct gc_stats {
 	uint64_t loose_packed;
 	uint64_t temp_removed;
 	uint64_t sessions_cleaned;
+	uint64_t objects_damaged;	/* files kept, see gc_opts.damaged */
 };
 
+/*
+ * Runs gc.  0 also when live objects were found damaged with no sound
+ * copy (stats->objects_damaged): gc then did all else, kept every file
+ * holding a copy of them, and reported each through opts->damaged.
+ */
 int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	   struct strbuf *err);
 
