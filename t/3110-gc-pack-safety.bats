@@ -29,6 +29,27 @@ load test_helper
 	done
 }
 
+@test "a plain gc a day after a ref was deleted keeps the pack it rewrote" {
+	init_store
+	mkdir src t
+	make_file 5000 src/a
+	snap-snapshot src >/dev/null
+	printf b > src/b
+	snap-snapshot src >/dev/null
+	snap-gc --prune=now >/dev/null
+	snap-gc --prune=now >/dev/null
+	printf t > t/x
+	snap-snapshot -r old t >/dev/null
+	snap-update-ref -d refs/snapshots/old
+	find "$SNAP_DIR/objects" -type f -exec touch -d '-2 days' {} +
+	run -0 --separate-stderr snap-gc
+	assert_equal "$stderr" ''
+	assert_line --regexp '^removed 3 objects, '
+	run -0 snap-fsck --no-dangling
+	run -0 snap-restore main out
+	run -0 diff -r src out
+}
+
 @test "gc after one killed before removing the old packs keeps every object" {
 	init_store
 	mkdir src
