@@ -98,3 +98,24 @@ record_of() {
 	[[ "$stderr" == *"snap-gc: warning: object '$small' in '$spack' has no good copy; the file is kept (see snap-fsck)"* ]]
 	assert_equal "$(b3sum --no-names "$spack")" "$sum"
 }
+
+@test "gc copies the sound copy from another pack when its own copy is corrupt" {
+	# A second pack holding src/big too: a store of its own, its pack
+	# copied over.
+	mkdir again
+	cp src/big again/big
+	init_store "$BATS_TEST_TMPDIR/second"
+	snap-snapshot again >/dev/null
+	second=$(ls "$BATS_TEST_TMPDIR"/second/objects/pack/pack-*)
+	init_store "$BATS_TEST_TMPDIR/store"
+	cp $second "$SNAP_DIR/objects/pack/"
+	read -r off len size type shared inner <<< "$(record_of "${pack%.pack}.idx" "$big")"
+	poke "$pack" $((off + len / 2)) 00ff00ff00ff00ff
+	age_objects
+	run -0 --separate-stderr snap-gc --prune=now
+	assert_equal "$stderr" ''
+	assert_file_not_exist "$pack"
+	run -0 snap-fsck --no-dangling
+	run -0 snap-restore main out
+	run -0 diff -r src out
+}
