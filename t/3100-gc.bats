@@ -202,3 +202,13 @@ damaged_session() {
 @test "gc refuses to run past a garbled base in a session file" {
 	damaged_session 'sed -i "s/^base \(.\{10\}\).*/base \1/" "$f"' "bad line 4"
 }
+
+@test "snap-session list names a session file it cannot parse" {
+	s=$(snap-session begin --pid $$)
+	f="$SNAP_DIR/sessions/$s"
+	chmod u+w "$f"
+	sed -i "s/^start .*/start soon/" "$f"
+	run -128 --separate-stderr snap-session list
+	assert_equal "$stderr" "snap-session: fatal: bad line 3 in session '$f'"
+	assert_equal "$output" ''
+}
