@@ -17,7 +17,8 @@ static const char usage_str[] =
 "usage: snap-gc [--dry-run] [--prune=AGE|now|never] [--verbose] [--json]\n"
 "\n"
 "Removes unreachable objects older than AGE (default 1d) that no live write\n"
-"session may need, repacks, and removes stale temporary files.\n"
+"session may need, repacks, and removes stale temporary files.  Exits 3\n"
+"when live objects have no good copy (each is named; its files are kept).\n"
 "\n"
 "  -n, --dry-run      list '<id> <type> <size>' of what would go, and a total\n"
 "  --prune=AGE        keep unreachable objects younger than AGE: seconds, or\n"
@@ -26,6 +27,9 @@ static const char usage_str[] =
 "  -v, --verbose      list what goes\n"
 "  --json             print the counts as one JSON object\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
+
+/* Live objects with no good copy were met; their files are kept. */
+#define EXIT_DAMAGED 3
 
 static int list_removed;
 
@@ -36,6 +40,13 @@ static void removed(const struct snap_oid *oid, enum object_type type,
 	if (list_removed)
 		printf("%s %s %llu\n", oid_to_hex(oid), type_name(type),
 		       (unsigned long long)size);
+}
+
+static void damaged(const struct snap_oid *oid, const char *path, void *data)
+{
+	(void)data;
+	warning("object '%s' in '%s' has no good copy; the file is kept (see snap-fsck)",
+		oid_to_hex(oid), path);
 }
 
 int main(int argc, char **argv)
@@ -80,6 +91,7 @@ int main(int argc, char **argv)
 		usage_error(usage_str, "no arguments expected");
 	list_removed = (go.dry_run || go.verbose) && !json;
 	go.removed = removed;
+	go.damaged = damaged;
 
 	open_store_or_die(dir, &store, &odb);
 	if (gc_run(odb, &go, &st, &err) < 0)
@@ -111,5 +123,6 @@ int main(int argc, char **argv)
 	}
 	odb_close(odb);
 	store_release(&store);
-	return finish_stdout(0);
+	/* Damage kept: the rest is done, but the store needs repair. */
+	return finish_stdout(st.objects_damaged ? EXIT_DAMAGED : 0);
 }

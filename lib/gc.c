@@ -4,6 +4,7 @@
 #include "gc.h"
 #include "error.h"
 #include "fsio.h"
+#include "hash.h"
 #include "oidset.h"
 #include "pack.h"
 #include "refs.h"
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 struct gc {
 	struct odb *odb;
@@ -44,7 +46,41 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 }
 
+static void tmp_name(struct gc *g, const char *what, struct strbuf *out)
+{
+	unsigned char r[4] = { 0 };
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		memset(r, 0, sizeof(r));
+	store_path(g->store, out, "objects/tmp/gc-%s-%02x%02x%02x%02x", what, r[0], r[1], r[2], r[3]);
+}
+
 /* ---- the gc lock ---- */
+
+/*
+ * Removes the lock file seen as st, and only that one: it is renamed
+ * aside first, and put back if it is another (a gc that took the lock
+ * over meanwhile made it anew).  1 if it was removed.
+ */
+static int break_lock(struct gc *g, const struct stat *seen)
+{
+	struct strbuf aside = STRBUF_INIT;
+	struct stat st;
+	int ret = 0;
+
+	tmp_name(g, "lock", &aside);
+	if (rename(g->lock_path.buf, aside.buf) == 0) {
+		if (lstat(aside.buf, &st) == 0 && st.st_ino == seen->st_ino &&
+		    st.st_dev == seen->st_dev) {
+			unlink(aside.buf);
+			ret = 1;
+		} else if (link(aside.buf, g->lock_path.buf) == 0 || errno == EEXIST) {
+			unlink(aside.buf);
+		}
+	}
+	strbuf_release(&aside);
+	return ret;
+}
 
 static int take_lock(struct gc *g, struct strbuf *err)
 {
@@ -52,11 +88,13 @@ static int take_lock(struct gc *g, struct strbuf *err)
 	int tries, ret = 0;
 
 	store_path(g->store, &g->lock_path, "gc.lock");
-	for (tries = 0; tries < 2; tries++) {
+	for (tries = 0; tries < 3; tries++) {
 		int fd = fsio_open(g->lock_path.buf, O_WRONLY | O_CREAT | O_EXCL, 0666);
 		char host[256];
 		long pid = 0, since = 0;
+		int64_t now_ns = 0;
 		struct stat st;
+		int fields = 0;
 
 		if (fd >= 0) {
 			strbuf_reset(&text);
@@ -76,22 +114,45 @@ static int take_lock(struct gc *g, struct strbuf *err)
 			ret = snap_error_errno(err, "cannot create '%s'", g->lock_path.buf);
 			break;
 		}
+		if (lstat(g->lock_path.buf, &st) < 0) {
+			if (errno == ENOENT)
+				continue;	/* its gc just ended */
+			ret = snap_error_errno(err, "cannot stat '%s'", g->lock_path.buf);
+			break;
+		}
 		strbuf_reset(&text);
 		host[0] = '\0';
-		if (strbuf_read_file(&text, g->lock_path.buf, 4096) == 0)
-			sscanf(text.buf, "%ld %255s %ld", &pid, host, &since);
-		if (pid > 0 && !strcmp(host, local_host()) && kill((pid_t)pid, 0) < 0 &&
-		    errno == ESRCH) {
+		if (strbuf_read_file(&text, g->lock_path.buf, 4096) >= 0)
+			fields = sscanf(text.buf, "%ld %255s %ld", &pid, host, &since);
+		if (fields != 3 || pid <= 0) {
+			/*
+			 * Empty or garbled: a gc is between creating the file
+			 * and writing it, or died there.  The first takes a
+			 * moment; past GC_LOCK_GRACE, it is the second.
+			 */
+			if ((ret = store_now(g->store, &now_ns, err)) < 0)
+				break;
+			if (now_ns - mtime_ns(&st) >= GC_LOCK_GRACE * 1000000000LL) {
+				break_lock(g, &st);
+				continue;
+			}
+			ret = snap_error(err, SNAP_ELOCKED,
+					 "another gc is taking '%s' (the file is empty or "
+					 "unreadable, %lld s old); it is taken over once %d s old",
+					 g->lock_path.buf,
+					 (long long)((now_ns - mtime_ns(&st)) / 1000000000LL),
+					 GC_LOCK_GRACE);
+			break;
+		}
+		if (!strcmp(host, local_host()) && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
 			/* Its process is gone: take the lock over. */
-			unlink(g->lock_path.buf);
+			break_lock(g, &st);
 			continue;
 		}
-		if (stat(g->lock_path.buf, &st) == 0 && !since)
-			since = (long)st.st_mtime;
 		ret = snap_error(err, SNAP_ELOCKED,
 				 "another gc holds '%s' (pid %ld on host '%s', for %ld s); "
 				 "if it is not running, remove the file",
-				 g->lock_path.buf, pid, host[0] ? host : "?",
+				 g->lock_path.buf, pid, host,
 				 since ? (long)(time(NULL) - since) : 0L);
 		break;
 	}
@@ -135,8 +196,10 @@ static int load_sessions(struct gc *g, struct strbuf *err)
 	size_t nr, i, j;
 	int ret = sessions_load(g->store, &all, &nr, err);
 
-	if (ret < 0)
+	if (ret < 0) {
+		strbuf_addstr(err, "; nothing was deleted (if its writer has ended, remove the file)");
 		return ret;
+	}
 	for (i = 0; i < nr; i++) {
 		struct session *s = all[i];
 		enum session_state state = session_state(s, g->start_ns);
@@ -181,15 +244,6 @@ static int mark(struct gc *g, struct strbuf *err)
 static int recent(const struct gc *g, int64_t mtime)
 {
 	return !g->have_threshold || mtime >= g->threshold_ns;
-}
-
-static void tmp_name(struct gc *g, const char *what, struct strbuf *out)
-{
-	unsigned char r[4] = { 0 };
-
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		memset(r, 0, sizeof(r));
-	store_path(g->store, out, "objects/tmp/gc-%s-%02x%02x%02x%02x", what, r[0], r[1], r[2], r[3]);
 }
 
 static int sweep_one(const struct snap_oid *oid, void *data)
@@ -257,7 +311,116 @@ struct repack {
 	struct strbuf block;
 	struct pack_member *members;
 	size_t nr_members, alloc_members;
+	/*
+	 * The names (pack-<checksum>.idx) of the packs written.  A new pack
+	 * may be byte for byte one it replaces (all of an old pack lives, and
+	 * nothing else goes in): it then has the same name and took its
+	 * place, so that "old pack" must not be removed.
+	 */
+	char **new_packs;
+	size_t nr_new_packs, alloc_new_packs;
+	/* Verifying what is copied: a frame decompressed whole. */
+	ZSTD_DCtx *dctx;
+	struct strbuf content;
+	/* Live objects whose copy failed verification (pack -1: loose). */
+	struct damaged {
+		struct snap_oid oid;
+		long pack;
+	} *damaged;
+	size_t nr_damaged, alloc_damaged;
+	unsigned char *keep;	/* per old pack: it holds a damaged object */
 };
+
+/*
+ * ---- verifying copies ----
+ *
+ * gc removes a file only when each live object in it has a copy gc has
+ * just verified (docs/snap-gc.md): a frame it copies is decompressed and
+ * every object in it hashed against its id, as a reader would.
+ */
+
+/* zstd windows up to 2^27 bytes, as readers accept (docs/FORMAT.md). */
+#define GC_WINDOW_LOG_MAX 27
+
+/*
+ * Decompresses a stored frame whose content size it records (an
+ * object's own frame or a block) into r->content, at most max bytes.
+ * NULL, or what is wrong.
+ */
+static const char *frame_open(struct repack *r, const char *frame, size_t len, size_t max)
+{
+	unsigned long long n = ZSTD_getFrameContentSize(frame, len);
+	size_t got;
+
+	if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR)
+		return "bad frame header";
+	if (n > max)
+		return "frame too large";
+	if (ZSTD_findFrameCompressedSize(frame, len) != len)
+		return "trailing bytes after the compressed frame";
+	if (!r->dctx) {
+		r->dctx = ZSTD_createDCtx();
+		if (!r->dctx)
+			BUG("ZSTD_createDCtx failed");
+		ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, GC_WINDOW_LOG_MAX);
+	}
+	strbuf_reset(&r->content);
+	strbuf_grow(&r->content, (size_t)n + 1);
+	got = ZSTD_decompressDCtx(r->dctx, r->content.buf, (size_t)n, frame, len);
+	if (ZSTD_isError(got) || got != n)
+		return "cannot decompress";
+	strbuf_setlen(&r->content, got);
+	return NULL;
+}
+
+/*
+ * Checks that r->content holds at inner the header and payload of oid
+ * (of that type and size, unless type is OBJ_NONE), and, when whole,
+ * nothing else.  Sets *payload and *type.  NULL, or what is wrong.
+ */
+static const char *member_check(struct repack *r, uint32_t inner, const struct snap_oid *oid,
+				enum object_type type, uint64_t size, int whole,
+				enum object_type *got_type, const char **payload)
+{
+	const struct strbuf *c = &r->content;
+	struct snap_hash_ctx h;
+	struct snap_oid actual;
+	enum object_type t;
+	uint64_t sz;
+	int n;
+
+	if (inner >= c->len)
+		return "object outside its frame";
+	n = object_header_parse(c->buf + inner, c->len - inner, &t, &sz);
+	if (n <= 0)
+		return "bad header";
+	if (type != OBJ_NONE && (t != type || sz != size))
+		return "header disagrees with the index";
+	if (sz > c->len - inner - (size_t)n || (whole && inner + n + sz != c->len))
+		return "size disagrees with the frame";
+	hash_init(&h);
+	hash_update(&h, c->buf + inner, (size_t)n + (size_t)sz);
+	hash_final(&h, &actual);
+	if (oid_cmp(&actual, oid))
+		return "hash mismatch";
+	*got_type = t;
+	*payload = c->buf + inner + n;
+	return NULL;
+}
+
+static void damaged_add(struct repack *r, const struct snap_oid *oid, long pack)
+{
+	ALLOC_GROW(r->damaged, r->nr_damaged + 1, r->alloc_damaged);
+	r->damaged[r->nr_damaged].oid = *oid;
+	r->damaged[r->nr_damaged++].pack = pack;
+}
+
+/* Read errors that mean a damaged copy (another copy may serve). */
+static int is_damage(int ret)
+{
+	return ret == SNAP_ECORRUPT || ret == SNAP_ENOTFOUND || ret == SNAP_EINVAL ||
+	       ret == SNAP_ETOOBIG;
+}
 
 static int repack_next(struct repack *r, struct strbuf *err);
 
@@ -300,48 +463,115 @@ static int repack_seal(struct repack *r, struct strbuf *err)
 	return ret;
 }
 
-/* Adds a live member of a block that is not copied whole: read, re-blocked. */
-static int repack_member(struct repack *r, const struct snap_oid *oid, struct strbuf *err)
+/* Adds a verified payload as a member of the block being filled. */
+static int repack_member_payload(struct repack *r, const struct snap_oid *oid,
+				 enum object_type type, const char *payload, size_t len,
+				 struct strbuf *err)
 {
-	struct strbuf payload = STRBUF_INIT;
 	struct pack_member *m;
 	char hdr[SNAP_HDR_MAX];
+
+	if (!oidset_insert(&r->written, oid))
+		return 0;
+	ALLOC_GROW(r->members, r->nr_members + 1, r->alloc_members);
+	m = &r->members[r->nr_members++];
+	m->oid = *oid;
+	m->type = type;
+	m->size = len;
+	m->inner = (uint32_t)r->block.len;
+	strbuf_add(&r->block, hdr, object_header_format(hdr, type, len));
+	strbuf_add(&r->block, payload, len);
+	if (r->block.len >= PACK_BLOCK_TARGET)
+		return repack_seal(r, err);
+	return 0;
+}
+
+/*
+ * Adds a live member of a block that is not copied whole: read (and so
+ * verified) and blocked anew.  A copy that fails verification is noted
+ * as damaged in pack i.
+ */
+static int repack_member(struct repack *r, const struct snap_oid *oid, long i,
+			 struct strbuf *err)
+{
+	struct strbuf payload = STRBUF_INIT, e = STRBUF_INIT;
 	enum object_type type;
 	int ret;
 
 	if (oidset_contains(&r->written, oid))
 		return 0;
-	ret = odb_read(r->g->odb, oid, &type, &payload, PACK_BLOCK_MAX, err);
+	ret = odb_read(r->g->odb, oid, &type, &payload, PACK_BLOCK_MAX, &e);
 	if (ret == 0) {
-		oidset_insert(&r->written, oid);
-		ALLOC_GROW(r->members, r->nr_members + 1, r->alloc_members);
-		m = &r->members[r->nr_members++];
-		m->oid = *oid;
-		m->type = type;
-		m->size = payload.len;
-		m->inner = (uint32_t)r->block.len;
-		strbuf_add(&r->block, hdr, object_header_format(hdr, type, payload.len));
-		strbuf_addbuf(&r->block, &payload);
-		if (r->block.len >= PACK_BLOCK_TARGET)
-			ret = repack_seal(r, err);
+		ret = repack_member_payload(r, oid, type, payload.buf, payload.len, err);
+	} else if (is_damage(ret)) {
+		damaged_add(r, oid, i);
+		ret = 0;
+	} else {
+		strbuf_addbuf(err, &e);
 	}
 	strbuf_release(&payload);
+	strbuf_release(&e);
+	return ret;
+}
+
+/*
+ * Copies the frame of an object stored alone (read into r->frame) once
+ * it is verified; a copy that fails is noted as damaged in pack i.
+ */
+static int repack_own_frame(struct repack *r, const struct snap_oid *oid, long i,
+			    enum object_type type, uint64_t size, struct strbuf *err)
+{
+	enum object_type t;
+	const char *payload;
+
+	if (frame_open(r, r->frame.buf, r->frame.len, PACK_OBJECT_MAX + SNAP_HDR_MAX) ||
+	    member_check(r, 0, oid, type, size, 1, &t, &payload)) {
+		damaged_add(r, oid, i);
+		return 0;
+	}
+	return repack_add(r, oid, type, size, err);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Makes the pack being written durable and notes its name. */
+static int repack_finish(struct repack *r, struct strbuf *err)
+{
+	struct strbuf idx = STRBUF_INIT;
+	int ret = pack_writer_finish(r->w, r->packdir.buf, &idx, err);
+
+	r->w = NULL;
+	if (ret == 0) {
+		ALLOC_GROW(r->new_packs, r->nr_new_packs + 1, r->alloc_new_packs);
+		r->new_packs[r->nr_new_packs++] = xstrdup(base_name(idx.buf));
+		r->g->st->packs_written++;
+	}
+	strbuf_release(&idx);
 	return ret;
 }
 
 /* Closes the pack being written once it is full. */
 static int repack_next(struct repack *r, struct strbuf *err)
 {
-	struct strbuf idx = STRBUF_INIT;
-	int ret = 0;
+	if (pack_writer_size(r->w) >= PACK_TARGET_SIZE)
+		return repack_finish(r, err);
+	return 0;
+}
 
-	if (pack_writer_size(r->w) >= PACK_TARGET_SIZE) {
-		ret = pack_writer_finish(r->w, r->packdir.buf, &idx, err);
-		r->w = NULL;
-		r->g->st->packs_written++;
-	}
-	strbuf_release(&idx);
-	return ret;
+/* 1 if p is (by name, so by content) one of the packs just written. */
+static int is_new_pack(const struct repack *r, const struct pack *p)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_new_packs; i++)
+		if (!strcmp(r->new_packs[i], base_name(p->idx_path)))
+			return 1;
+	return 0;
 }
 
 static int pack_mtime(struct pack *p, int64_t *out)
@@ -384,12 +614,91 @@ out:
 }
 
 /*
+ * Reads the frame at pos of pack p (pack i) into r->frame: 1 when read,
+ * 0 when the index places it outside the pack (then oid, or each member
+ * of the block, is noted as damaged by the caller or here), <0 on I/O
+ * errors.
+ */
+static int read_frame(struct repack *r, struct pack *p, uint32_t pos,
+		      const struct snap_oid *oid, long i, struct strbuf *err)
+{
+	struct strbuf e = STRBUF_INIT;
+	int ret = pack_read_frame(p, pos, &r->frame, &e);
+
+	if (ret == 0) {
+		ret = 1;
+	} else if (is_damage(ret)) {
+		if (oid)
+			damaged_add(r, oid, i);
+		ret = 0;
+	} else {
+		strbuf_addbuf(err, &e);
+	}
+	strbuf_release(&e);
+	return ret;
+}
+
+/* 1 if the block in r->frame holds every one of the n members, sound. */
+static int block_sound(struct repack *r, const struct pack_member *m, size_t n)
+{
+	enum object_type t;
+	const char *payload;
+	size_t j;
+
+	if (frame_open(r, r->frame.buf, r->frame.len, PACK_BLOCK_MAX))
+		return 0;
+	for (j = 0; j < n; j++)
+		if (member_check(r, m[j].inner, &m[j].oid, m[j].type, m[j].size, 0, &t, &payload))
+			return 0;
+	return 1;
+}
+
+/*
+ * A block that is not sound (or could not be read, read == 0): its sound
+ * members go into new blocks from what was decompressed, the others are
+ * read as any object would be (another copy may serve), else noted as
+ * damaged in pack i.
+ */
+static int repack_block_members(struct repack *r, const struct pack_member *m, size_t n,
+				long i, int read, struct strbuf *err)
+{
+	int opened = read && !frame_open(r, r->frame.buf, r->frame.len, PACK_BLOCK_MAX);
+	struct strbuf keep = STRBUF_INIT;
+	enum object_type t;
+	const char *payload;
+	size_t j;
+	int ret = 0;
+
+	/* r->content is reused by each read below: work from a copy. */
+	if (opened)
+		strbuf_addbuf(&keep, &r->content);
+	for (j = 0; j < n && ret == 0; j++) {
+		if (m[j].type == OBJ_NONE || oidset_contains(&r->written, &m[j].oid))
+			continue;
+		if (opened) {
+			strbuf_reset(&r->content);
+			strbuf_addbuf(&r->content, &keep);
+			if (!member_check(r, m[j].inner, &m[j].oid, m[j].type, m[j].size, 0,
+					  &t, &payload)) {
+				ret = repack_member_payload(r, &m[j].oid, t, payload,
+							    (size_t)m[j].size, err);
+				continue;
+			}
+		}
+		ret = repack_member(r, &m[j].oid, i, err);
+	}
+	strbuf_release(&keep);
+	return ret;
+}
+
+/*
  * Copies the live objects of pack p into the new packs, in the order they
  * are stored.  A block whose members all live (and are not written yet) is
  * copied whole; the live members of any other block are blocked anew.
  */
-static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct strbuf *err)
+static int repack_pack(struct gc *g, struct repack *r, long i, struct strbuf *err)
 {
+	struct pack *p = odb_pack(g->odb, (size_t)i);
 	struct keyed *pl = xcalloc((size_t)p->nr + 1, sizeof(*pl));
 	struct pack_member *m = NULL;
 	size_t alloc_m = 0;
@@ -445,19 +754,25 @@ static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct st
 		if (g->o->dry_run || !live)
 			continue;
 		if (!first.shared) {
-			ret = pack_read_frame(p, (uint32_t)pl[k].idx, &r->frame, err);
-			if (ret == 0)
-				ret = repack_add(r, &m[0].oid, m[0].type, m[0].size, err);
+			if (oidset_contains(&r->written, &m[0].oid))
+				continue;
+			ret = read_frame(r, p, (uint32_t)pl[k].idx, &m[0].oid, i, err);
+			if (ret > 0)
+				ret = repack_own_frame(r, &m[0].oid, i, m[0].type, m[0].size, err);
 		} else if (live == n && fresh == n) {
-			ret = pack_read_frame(p, (uint32_t)pl[k].idx, &r->frame, err);
-			for (j = 0; j < n && ret == 0; j++)
-				oidset_insert(&r->written, &m[j].oid);
-			if (ret == 0)
+			/* Copied as it is once every member proves sound. */
+			ret = read_frame(r, p, (uint32_t)pl[k].idx, NULL, i, err);
+			if (ret > 0 && block_sound(r, m, n)) {
+				for (j = 0; j < n; j++)
+					oidset_insert(&r->written, &m[j].oid);
 				ret = repack_put(r, NULL, OBJ_NONE, 0, m, n, err);
+			} else if (ret >= 0) {
+				ret = repack_block_members(r, m, n, i, ret > 0, err);
+			}
 		} else {
 			for (j = 0; j < n && ret == 0; j++)
 				if (m[j].type != OBJ_NONE)
-					ret = repack_member(r, &m[j].oid, err);
+					ret = repack_member(r, &m[j].oid, i, err);
 		}
 	}
 	free(m);
@@ -465,16 +780,122 @@ static int repack_pack(struct gc *g, struct repack *r, struct pack *p, struct st
 	return ret;
 }
 
+/*
+ * Adds a reachable loose object to the new pack, verified; one that
+ * fails is noted as damaged.  A chunk list, or an object too large for a
+ * pack, stays loose.
+ */
+static int repack_loose(struct repack *r, const struct snap_oid *oid, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, e = STRBUF_INIT;
+	struct odb_stream *st;
+	enum object_type type, t;
+	const char *payload;
+	uint64_t size;
+	int ret, chunked;
+
+	if (oidset_contains(&r->written, oid))
+		return 0;
+	ret = odb_stream_open_loose(r->g->odb, oid, &st, &type, &size, &e);
+	if (ret < 0) {
+		if (ret == SNAP_ENOTFOUND) {
+			ret = 0;	/* a sweep of another kind took it: not ours */
+		} else if (is_damage(ret)) {
+			damaged_add(r, oid, -1);
+			ret = 0;
+		} else {
+			strbuf_addbuf(err, &e);
+		}
+		goto out;
+	}
+	chunked = odb_stream_chunked(st);
+	odb_stream_close(st);
+	if (chunked || size > PACK_OBJECT_MAX)
+		goto out;
+	odb_loose_path(r->g->odb, oid, &path);
+	strbuf_reset(&r->frame);
+	if (strbuf_read_file(&r->frame, path.buf, 2 * PACK_OBJECT_MAX) < 0 ||
+	    frame_open(r, r->frame.buf, r->frame.len, PACK_OBJECT_MAX + SNAP_HDR_MAX) ||
+	    member_check(r, 0, oid, type, size, 1, &t, &payload)) {
+		damaged_add(r, oid, -1);
+		goto out;
+	}
+	ret = repack_add(r, oid, type, size, err);
+	if (ret == 0)
+		r->g->st->loose_packed++;
+out:
+	strbuf_release(&path);
+	strbuf_release(&e);
+	return ret;
+}
+
+/*
+ * Looks for a sound copy of oid other than the damaged one (in pack bad,
+ * or loose when bad is -1): the loose file, then every pack.  Adds it to
+ * the new pack and returns 1 when found, 0 when there is none.
+ */
+static int rescue(struct repack *r, const struct snap_oid *oid, long bad, struct strbuf *err)
+{
+	size_t j, nr = odb_nr_packs(r->g->odb);
+	struct strbuf path = STRBUF_INIT;
+	enum object_type t;
+	const char *payload;
+	int ret = 0;
+
+	if (bad >= 0) {
+		odb_loose_path(r->g->odb, oid, &path);
+		strbuf_reset(&r->frame);
+		if (strbuf_read_file(&r->frame, path.buf, 2 * PACK_OBJECT_MAX) >= 0 &&
+		    !frame_open(r, r->frame.buf, r->frame.len, PACK_OBJECT_MAX + SNAP_HDR_MAX) &&
+		    !member_check(r, 0, oid, OBJ_NONE, 0, 1, &t, &payload)) {
+			ret = repack_add(r, oid, t,
+					 r->content.len - (size_t)(payload - r->content.buf), err);
+			strbuf_release(&path);
+			return ret < 0 ? ret : 1;
+		}
+	}
+	strbuf_release(&path);
+	for (j = 0; j < nr; j++) {
+		struct pack *p = odb_pack(r->g->odb, j);
+		struct pack_record rec;
+		long pos;
+
+		if ((long)j == bad || (pos = pack_find(p, oid)) < 0)
+			continue;
+		pack_record(p, (uint32_t)pos, &rec);
+		ret = read_frame(r, p, (uint32_t)pos, NULL, (long)j, err);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			continue;
+		if (!rec.shared) {
+			if (frame_open(r, r->frame.buf, r->frame.len, PACK_OBJECT_MAX + SNAP_HDR_MAX) ||
+			    member_check(r, 0, oid, rec.type, rec.size, 1, &t, &payload))
+				continue;
+			ret = repack_add(r, oid, rec.type, rec.size, err);
+		} else {
+			if (frame_open(r, r->frame.buf, r->frame.len, PACK_BLOCK_MAX) ||
+			    member_check(r, rec.inner, oid, rec.type, rec.size, 0, &t, &payload))
+				continue;
+			ret = repack_member_payload(r, oid, t, payload, (size_t)rec.size, err);
+		}
+		return ret < 0 ? ret : 1;
+	}
+	return 0;
+}
+
 static int repack(struct gc *g, struct strbuf *err)
 {
 	struct repack r;
-	struct strbuf path = STRBUF_INIT, idx = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT;
 	size_t nr = odb_nr_packs(g->odb), i, nr_small = 0;
 	unsigned char *rewrite = xcalloc(nr + 1, 1), *dropped = xcalloc(nr + 1, 1);
 	int ret = 0, any = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.g = g;
+	r.keep = xcalloc(nr + 1, 1);
+	strbuf_init(&r.content, 0);
 	strbuf_init(&r.frame, 0);
 	strbuf_init(&r.block, 0);
 	store_path(g->store, &r.packdir, "objects/pack");
@@ -510,41 +931,45 @@ static int repack(struct gc *g, struct strbuf *err)
 
 	for (i = 0; i < nr && ret == 0; i++) {
 		if (rewrite[i])
-			ret = repack_pack(g, &r, odb_pack(g->odb, i), err);
+			ret = repack_pack(g, &r, (long)i, err);
 	}
 	if (ret == 0)
 		ret = repack_seal(&r, err);
-	/* Reachable loose objects go into the new pack as they are. */
-	/* Chunk lists stay loose (docs/FORMAT.md). */
-	for (i = 0; i < g->nr_loose_keep && ret == 0 && !g->o->dry_run; i++) {
-		enum object_type type;
-		uint64_t size;
-		int chunked;
+	/* Reachable loose objects go into the new pack as they are, once
+	 * verified.  Chunk lists stay loose (docs/FORMAT.md). */
+	for (i = 0; i < g->nr_loose_keep && ret == 0 && !g->o->dry_run; i++)
+		ret = repack_loose(&r, &g->loose_keep[i], err);
+	/* Each live object met damaged: a sound copy elsewhere, or keep all. */
+	for (i = 0; i < r.nr_damaged && ret == 0; i++) {
+		struct damaged *d = &r.damaged[i];
 
-		odb_loose_path(g->odb, &g->loose_keep[i], &path);
-		if (odb_read_info(g->odb, &g->loose_keep[i], &type, &size, &chunked, err) < 0 ||
-		    size > PACK_OBJECT_MAX || chunked) {
-			strbuf_reset(err);
+		if (oidset_contains(&r.written, &d->oid))
+			continue;
+		ret = rescue(&r, &d->oid, d->pack, err);
+		if (ret != 0) {
+			ret = ret < 0 ? ret : 0;
 			continue;
 		}
-		strbuf_reset(&r.frame);
-		if (strbuf_read_file(&r.frame, path.buf, 2 * PACK_OBJECT_MAX) < 0)
-			continue;
-		ret = repack_add(&r, &g->loose_keep[i], type, size, err);
-		if (ret == 0)
-			g->st->loose_packed++;
+		if (d->pack >= 0) {
+			r.keep[d->pack] = 1;
+			strbuf_reset(&path);
+			strbuf_addstr(&path, odb_pack(g->odb, (size_t)d->pack)->pack_path);
+		} else {
+			odb_loose_path(g->odb, &d->oid, &path);
+		}
+		g->st->objects_damaged++;
+		if (g->o->damaged)
+			g->o->damaged(&d->oid, path.buf, g->o->data);
 	}
-	if (ret == 0 && r.w) {
-		ret = pack_writer_finish(r.w, r.packdir.buf, &idx, err);
-		r.w = NULL;
-		if (ret == 0)
-			g->st->packs_written++;
-	}
+	if (ret == 0)
+		ret = repack_seal(&r, err);
+	if (ret == 0 && r.w)
+		ret = repack_finish(&r, err);
 	if (ret < 0 || g->o->dry_run)
 		goto out;
-	/* The new packs are durable: the old copies may go. */
+	/* The new packs are durable: the old copies may go, never a new one. */
 	for (i = 0; i < nr; i++)
-		if (rewrite[i])
+		if (rewrite[i] && !r.keep[i] && !is_new_pack(&r, odb_pack(g->odb, i)))
 			remove_pack(g, odb_pack(g->odb, i), dropped[i]);
 	for (i = 0; i < g->nr_loose_keep; i++) {
 		if (!oidset_contains(&r.written, &g->loose_keep[i]))
@@ -560,10 +985,17 @@ out:
 	strbuf_release(&r.frame);
 	strbuf_release(&r.block);
 	free(r.members);
+	for (i = 0; i < r.nr_new_packs; i++)
+		free(r.new_packs[i]);
+	free(r.new_packs);
+	free(r.damaged);
+	free(r.keep);
+	strbuf_release(&r.content);
+	if (r.dctx)
+		ZSTD_freeDCtx(r.dctx);
 	strbuf_release(&r.packdir);
 	strbuf_release(&r.tmpdir);
 	strbuf_release(&path);
-	strbuf_release(&idx);
 	free(rewrite);
 	free(dropped);
 	return ret;
@@ -634,7 +1066,13 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	ret = load_sessions(&g, err);
 	if (ret < 0)
 		goto out;
-	g.have_threshold = opts->prune_age >= 0;
+	/*
+	 * An age reaching back before the epoch keeps every unreachable
+	 * object (nothing is that old), as "never" does; so the subtraction
+	 * below cannot overflow.
+	 */
+	g.have_threshold = opts->prune_age >= 0 &&
+			   opts->prune_age <= g.start_ns / 1000000000LL;
 	if (g.have_threshold && g.start_ns - opts->prune_age * 1000000000LL < g.threshold_ns)
 		g.threshold_ns = g.start_ns - opts->prune_age * 1000000000LL;
 	g.threshold_ns -= SESSION_SLACK_NS;

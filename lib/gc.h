@@ -5,7 +5,8 @@
  * Garbage collection (docs/snap-gc.md).
  *
  *  1. One gc at a time: gc.lock holds pid, host and start time; a lock of
- *     a dead process on this host is taken over.
+ *     a dead process on this host is taken over, and so is one empty or
+ *     garbled (a gc died before writing it) once GC_LOCK_GRACE old.
  *  2. Mark from every ref, every reflog entry and the bases of every live
  *     write session.  A missing or corrupt reachable object stops gc
  *     before anything is deleted.
@@ -17,7 +18,11 @@
  *     removed.  A writer whose touch finds it gone writes it anew.
  *  5. Repack: packs holding garbage, small packs and reachable loose
  *     objects are written into new packs; the new pack is durable before
- *     an old one goes, and an old one touched meanwhile stays.
+ *     an old one goes, and an old one touched meanwhile stays.  What is
+ *     copied is verified first (decompressed, hashed); a file goes only
+ *     when each live object in it has a copy just verified.  A damaged
+ *     copy is replaced by a sound one from anywhere in the store; with
+ *     none, every file holding the object stays and it is reported.
  *  6. Remove temporary files older than the same threshold, and the
  *     session files of dead processes.
  */
@@ -27,14 +32,23 @@
 #include "strbuf.h"
 
 #define GC_DEFAULT_PRUNE_AGE (24 * 3600)
+/* Seconds an empty or garbled gc.lock is respected (by its mtime). */
+#define GC_LOCK_GRACE 10
 
 struct gc_opts {
 	int dry_run;
-	int64_t prune_age;	/* seconds; 0 = now; negative = never */
+	/* Seconds; 0 = now; negative = never.  An age older than the
+	 * epoch prunes nothing, as never does. */
+	int64_t prune_age;
 	int verbose;
 	/* Called for each object that goes (or would go, dry run). */
 	void (*removed)(const struct snap_oid *oid, enum object_type type,
 			uint64_t size, void *data);
+	/*
+	 * Called for each file gc keeps because it holds a live object
+	 * that has no sound copy anywhere (path: the pack or loose file).
+	 */
+	void (*damaged)(const struct snap_oid *oid, const char *path, void *data);
 	void *data;
 };
 
@@ -46,8 +60,14 @@ struct gc_stats {
 	uint64_t loose_packed;
 	uint64_t temp_removed;
 	uint64_t sessions_cleaned;
+	uint64_t objects_damaged;	/* files kept, see gc_opts.damaged */
 };
 
+/*
+ * Runs gc.  0 also when live objects were found damaged with no sound
+ * copy (stats->objects_damaged): gc then did all else, kept every file
+ * holding a copy of them, and reported each through opts->damaged.
+ */
 int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	   struct strbuf *err);
 

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -209,40 +210,40 @@ void session_end(struct session *s)
 static int parse_session(struct session *s, const char *text, struct strbuf *err)
 {
 	const char *p = text;
-	int have = 0;
+	int have = 0, nr = 0;
 
 	while (*p) {
 		const char *nl = strchrnul(p, '\n');
 		char *line = xstrndup(p, (size_t)(nl - p));
+		struct snap_oid oid;
 		int64_t v;
 
+		nr++;
 		if (!strncmp(line, "host ", 5) && line[5]) {
 			free(s->host);
 			s->host = xstrdup(line + 5);
 			have |= 1;
-		} else if (!strncmp(line, "pid ", 4) && parse_i64(line + 4, &v) == 0 && v > 0) {
+		} else if (!strncmp(line, "pid ", 4) && parse_i64(line + 4, &v) == 0 && v > 0 &&
+			   v <= INT32_MAX) {
 			s->pid = (pid_t)v;
 			have |= 2;
 		} else if (!strncmp(line, "start ", 6) && parse_i64(line + 6, &v) == 0) {
 			s->start_ns = v;
 			have |= 4;
-		} else if (!strncmp(line, "base ", 5)) {
-			struct snap_oid oid;
-			if (oid_from_hex(&oid, line + 5) < 0) {
-				free(line);
-				return snap_error(err, SNAP_EINVAL, "bad base in session '%s'", s->path);
-			}
+		} else if (!strncmp(line, "base ", 5) && oid_from_hex(&oid, line + 5) == 0) {
 			ALLOC_GROW(s->bases, s->nr_bases + 1, s->alloc_bases);
 			s->bases[s->nr_bases++] = oid;
 		} else {
 			free(line);
-			return snap_error(err, SNAP_EINVAL, "bad line in session '%s'", s->path);
+			return snap_error(err, SNAP_ECORRUPT, "bad line %d in session '%s'",
+					  nr, s->path);
 		}
 		free(line);
 		p = *nl ? nl + 1 : nl;
 	}
 	if (have != 7)
-		return snap_error(err, SNAP_EINVAL, "incomplete session '%s'", s->path);
+		return snap_error(err, SNAP_ECORRUPT,
+				  "missing host, pid or start line in session '%s'", s->path);
 	return 0;
 }
 
@@ -261,7 +262,8 @@ static int load_one(const char *path, struct session **out, struct strbuf *err)
 		return ret;
 	if (ret < 0) {
 		strbuf_release(&text);
-		return snap_error(err, SNAP_EINVAL, "cannot read session '%s'", path);
+		return snap_error(err, ret == SNAP_ETOOBIG ? SNAP_ECORRUPT : ret,
+				  "cannot read session '%s'", path);
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
@@ -328,12 +330,23 @@ int sessions_load(struct snap_store *store, struct session ***out, size_t *nr,
 			continue;
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
-		if (load_one(path.buf, &s, err) < 0)
+		ret = load_one(path.buf, &s, err);
+		if (ret == SNAP_ENOTFOUND) {
+			ret = 0;	/* it ended meanwhile */
 			continue;
+		}
+		if (ret < 0)
+			break;
 		ALLOC_GROW(*out, *nr + 1, alloc);
 		(*out)[(*nr)++] = s;
 	}
 	closedir(d);
+	if (ret < 0) {
+		while (*nr)
+			session_free((*out)[--*nr]);
+		free(*out);
+		*out = NULL;
+	}
 	strbuf_release(&dir);
 	strbuf_release(&path);
 	return ret;

@@ -63,7 +63,14 @@ enum session_state { SESSION_LIVE, SESSION_DEAD, SESSION_EXPIRED };
 /* What gc makes of a session now. */
 enum session_state session_state(const struct session *s, int64_t now_ns);
 
-/* Reads every session file (unreadable ones are reported in err, skipped). */
+/*
+ * Reads every session file.  One that cannot be read or parsed is
+ * SNAP_ECORRUPT (or the read's error) naming it, and nothing is returned:
+ * its writer may be live, and what it protects is unknown, so a caller
+ * such as gc must not go on as if it were absent.  (Files are written
+ * whole and renamed into place, so a reader never meets one half
+ * written.)  A file that vanishes meanwhile is a session that ended.
+ */
 int sessions_load(struct snap_store *store, struct session ***out, size_t *nr,
 		  struct strbuf *err);
 

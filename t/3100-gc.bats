@@ -129,3 +129,86 @@ EOT
 	run -0 snap-gc --json
 	assert_output --regexp '^\{"dry_run":false,"objects_removed":[0-9]+,.*"sessions_cleaned":[0-9]+\}$'
 }
+
+# An age too large to subtract from now keeps every unreachable object:
+# nothing is older than the epoch.
+prune_age_saturates() {
+	d=$(printf 'old garbage' | snap-hash-object -w --stdin)
+	age_objects
+	run -0 --separate-stderr snap-gc --prune="$1"
+	assert_equal "$stderr" ''
+	assert_line "removed 0 objects, 0 bytes (0 on disk)"
+	run -0 snap-cat-file -e "$d"
+	run -0 snap-restore keep out
+}
+
+@test "gc --prune=365000d prunes nothing" {
+	prune_age_saturates 365000d
+}
+
+@test "gc --prune=20000w prunes nothing" {
+	prune_age_saturates 20000w
+}
+
+@test "gc --prune=18446744074s prunes nothing" {
+	prune_age_saturates 18446744074s
+}
+
+@test "an empty or garbled gc.lock older than 10 seconds is taken over" {
+	: > "$SNAP_DIR/gc.lock"
+	touch -d '-11 seconds' "$SNAP_DIR/gc.lock"
+	run -0 snap-gc
+	assert_file_not_exist "$SNAP_DIR/gc.lock"
+	printf 'garbage\n' > "$SNAP_DIR/gc.lock"
+	touch -d '-1 minute' "$SNAP_DIR/gc.lock"
+	run -0 snap-gc
+	assert_file_not_exist "$SNAP_DIR/gc.lock"
+}
+
+@test "an empty gc.lock younger than 10 seconds is respected" {
+	: > "$SNAP_DIR/gc.lock"
+	before=$(store_listing)
+	run -128 --separate-stderr snap-gc
+	[[ "$stderr" == "snap-gc: fatal: another gc is taking '$SNAP_DIR/gc.lock' (the file is empty or unreadable, "[0-9]" s old); it is taken over once 10 s old" ]]
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+}
+
+# damaged_session SED: a live session wrote an object, then its file was
+# damaged by SED; gc refuses, naming the file, and changes nothing.
+damaged_session() {
+	s=$(snap-session begin --pid $$ --base drop)
+	new=$(printf 'written in session' | SNAP_SESSION=$s snap-hash-object -w --stdin)
+	snap-update-ref -d drop
+	f="$SNAP_DIR/sessions/$s"
+	chmod u+w "$f"
+	eval "$1"
+	before=$(store_listing)
+	run -128 --separate-stderr snap-gc --prune=now
+	assert_equal "$stderr" "snap-gc: fatal: $2 in session '$f'; nothing was deleted (if its writer has ended, remove the file)"
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+	run -0 snap-cat-file -e "$new"
+}
+
+@test "gc refuses to run past a truncated session file" {
+	damaged_session 'sed -i "3,\$d" "$f"' "missing host, pid or start line"
+}
+
+@test "gc refuses to run past a garbled field in a session file" {
+	damaged_session 'sed -i "s/^pid .*/pid 12x/" "$f"' "bad line 2"
+}
+
+@test "gc refuses to run past a garbled base in a session file" {
+	damaged_session 'sed -i "s/^base \(.\{10\}\).*/base \1/" "$f"' "bad line 4"
+}
+
+@test "snap-session list names a session file it cannot parse" {
+	s=$(snap-session begin --pid $$)
+	f="$SNAP_DIR/sessions/$s"
+	chmod u+w "$f"
+	sed -i "s/^start .*/start soon/" "$f"
+	run -128 --separate-stderr snap-session list
+	assert_equal "$stderr" "snap-session: fatal: bad line 3 in session '$f'"
+	assert_equal "$output" ''
+}
