@@ -337,7 +337,7 @@ class Model:
     def add_side(self, path, kind, inode, old, op):
         self.sides.append(Side(self.seq, path, kind, inode, old, op))
 
-    def apply_process(self, calls, stop_at_injected=True):
+    def apply_process(self, calls):
         """Applies one process's calls; returns True if it ended at an
         injected sync call (the kill point)."""
         fds = {}   # fd -> [inode, offset, append]
@@ -389,7 +389,7 @@ class Model:
                     ent = fds[fd] = [self.ns[r], self.ns[r].size, False]
                 ino = ent[0]
                 if n in ("pwrite64", "pwritev", "pwritev2"):
-                    off = int(c.args[3] if n != "pwrite64" else c.args[3], 0)
+                    off = int(c.args[3], 0)   # pwrite64, pwritev: the 4th
                 else:
                     off = ino.size if ent[2] else ent[1]
                     ent[1] = off + c.ret
@@ -512,11 +512,12 @@ def apply_data_loss(model, scratch, torn=False):
         if torn:
             keep = keep + (size - keep) // 2
         if keep < size:
-            os.chmod(fp, os.stat(fp).st_mode | stat.S_IWUSR)
-            mode = os.stat(fp).st_mode
+            st = os.stat(fp)
+            os.chmod(fp, st.st_mode | stat.S_IWUSR)
             with open(fp, "r+b") as f:
                 f.truncate(keep)
-            os.chmod(fp, mode & ~stat.S_IWUSR if not (mode & 0o200) else mode)
+            os.chmod(fp, stat.S_IMODE(st.st_mode))
+            os.utime(fp, ns=(st.st_atime_ns, st.st_mtime_ns))
             changes.append("%s: %d of %d bytes" % (p, keep, size))
     return changes
 
