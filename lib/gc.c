@@ -39,6 +39,8 @@ struct gc {
 	size_t nr_loose_keep, alloc_loose_keep;
 	struct strbuf problem;
 	struct strbuf lock_path;
+	/* The shards objects/XX the sweep took an object out of. */
+	unsigned char swept[256];
 };
 
 static int64_t mtime_ns(const struct stat *st)
@@ -241,6 +243,28 @@ static int mark(struct gc *g, struct strbuf *err)
 
 /* ---- sweeping ---- */
 
+/*
+ * Makes the sweep's removals durable before repack removes any pack: a
+ * power cut must not bring back a dead loose object (a chunk list, a
+ * tree) whose children went with a pack, which fsck would then call
+ * missing.
+ */
+static int sweep_sync(struct gc *g, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT;
+	int i, ret = 0;
+
+	for (i = 0; i < 256 && ret == 0; i++) {
+		if (!g->swept[i])
+			continue;
+		store_path(g->store, &dir, "objects/%02x", i);
+		if (fsio_fsync_dir(dir.buf) < 0 && errno != ENOENT)
+			ret = snap_error_errno(err, "cannot sync '%s'", dir.buf);
+	}
+	strbuf_release(&dir);
+	return ret;
+}
+
 static int recent(const struct gc *g, int64_t mtime)
 {
 	return !g->have_threshold || mtime >= g->threshold_ns;
@@ -278,6 +302,7 @@ static int sweep_one(const struct snap_oid *oid, void *data)
 	tmp_name(g, oid_to_hex(oid), &tmp);
 	if (fsio_rename(path.buf, tmp.buf) < 0)
 		goto out;
+	g->swept[oid->hash[0]] = 1;
 	if (lstat(tmp.buf, &st) == 0 && recent(g, mtime_ns(&st))) {
 		if (link(tmp.buf, path.buf) < 0 && errno != EEXIST)
 			rename(tmp.buf, path.buf);
@@ -1081,6 +1106,8 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	if (ret < 0)
 		goto out;
 	ret = odb_for_each_loose(odb, sweep_one, &g, err);
+	if (ret == 0)
+		ret = sweep_sync(&g, err);
 	if (ret == 0)
 		ret = repack(&g, err);
 	if (ret == 0 && !g.o->dry_run)

@@ -739,7 +739,9 @@ def read_refs(store):
     top = os.path.join(store, "refs")
     for root, _, files in os.walk(top):
         for n in files:
-            if n.endswith(".lock"):
+            # Locks, and a ref's hidden ".NAME.new" on its way in, are
+            # not refs (no ref name starts with '.': docs/FORMAT.md).
+            if n.endswith(".lock") or n.startswith("."):
                 continue
             p = os.path.join(root, n)
             with open(p, "rb") as f:
