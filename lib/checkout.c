@@ -39,9 +39,18 @@ struct made_dir {
 /* A path some hard link of the restore names, with the file written there. */
 struct link_target {
 	char *path;
+	int in_tree;		/* a file of the tree is there ... */
+	struct snap_oid oid;	/* ... with this blob */
 	int written;		/* a file of this restore is there */
 	dev_t dev;		/* its inode, filled by the thread that wrote it */
 	ino_t ino;
+};
+
+/* A hard link entry of the tree: it must hold its target's blob. */
+struct link_check {
+	char *path;
+	char *target_path;
+	struct snap_oid oid;
 };
 
 /* A hard link, made once every file is written. */
@@ -71,6 +80,8 @@ struct checkout {
 	size_t nr_targets, alloc_targets;
 	struct deferred_link *links;
 	size_t nr_links, alloc_links;
+	struct link_check *checks;	/* every hard link entry, for pass 1 */
+	size_t nr_checks, alloc_checks;
 	/* the file-writing threads and their queue */
 	pthread_t threads[THREADS_MAX];
 	int nr_threads;
@@ -196,6 +207,92 @@ struct frame {
 	size_t base;	/* length of c->path for its entries */
 };
 
+/* 1 if some link target lies below the directory at path. */
+static int holds_target(struct checkout *c, const char *path, size_t len)
+{
+	size_t lo = 0, hi = c->nr_targets;
+
+	/* The first target not below path + "/" in byte order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strncmp(c->targets[mid].path, path, len);
+
+		if (cmp < 0 || (cmp == 0 && (unsigned char)c->targets[mid].path[len] < '/'))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nr_targets && !strncmp(c->targets[lo].path, path, len) &&
+	       c->targets[lo].path[len] == '/';
+}
+
+/*
+ * Pass 1b: every hard link must hold the blob of the file it names (the
+ * format records the group's first member, docs/FORMAT.md "Hard links"):
+ * a link naming a file with other bytes would restore those bytes under
+ * its name.  A tree object alone cannot tell (link paths start at the
+ * root), so the files at the named paths are looked up from the root,
+ * reading only the trees on the way to them.
+ */
+static int check_links(struct checkout *c, const struct snap_oid *root, struct strbuf *err)
+{
+	struct frame *stack = NULL;
+	struct strbuf path = STRBUF_INIT;
+	size_t nr = 0, alloc = 0, i;
+	int ret;
+
+	ALLOC_GROW(stack, 1, alloc);
+	memset(&stack[0], 0, sizeof(*stack));
+	ret = read_tree(c, root, &stack[0].t, err);
+	if (ret == 0)
+		nr = 1;
+	while (nr && ret == 0) {
+		struct frame *f = &stack[nr - 1], *sub;
+		const struct tree_entry *e;
+		struct link_target *t;
+
+		if (f->next == f->t.nr) {
+			tree_release(&f->t);
+			nr--;
+			continue;
+		}
+		e = &f->t.entries[f->next++];
+		strbuf_setlen(&path, f->base);
+		if (f->base)
+			strbuf_addch(&path, '/');
+		strbuf_add(&path, e->name, e->name_len);
+		if (e->type == TREE_FILE && (t = find_target(c, path.buf))) {
+			t->in_tree = 1;
+			t->oid = e->oid;
+		} else if (e->type == TREE_DIR && holds_target(c, path.buf, path.len) &&
+			   odb_has(c->odb, &e->oid)) {
+			ALLOC_GROW(stack, nr + 1, alloc);
+			sub = &stack[nr];
+			memset(sub, 0, sizeof(*sub));
+			sub->base = path.len;
+			ret = read_tree(c, &e->oid, &sub->t, err);
+			if (ret == 0)
+				nr++;
+		}
+	}
+	while (nr)
+		tree_release(&stack[--nr].t);
+	free(stack);
+	strbuf_release(&path);
+	for (i = 0; ret == 0 && i < c->nr_checks; i++) {
+		const struct link_check *l = &c->checks[i];
+		const struct link_target *t = find_target(c, l->target_path);
+		char a[SNAP_OID_HEXSZ + 1], b[SNAP_OID_HEXSZ + 1];
+
+		if (t && t->in_tree && oid_cmp(&t->oid, &l->oid))
+			ret = snap_error(err, SNAP_EINVAL,
+					 "malformed tree: hard link '%s' holds blob '%s', its target '%s' blob '%s'",
+					 l->path, oid_to_hex_r(a, &l->oid), l->target_path,
+					 oid_to_hex_r(b, &t->oid));
+	}
+	return ret;
+}
+
 static int check_all(struct checkout *c, const struct snap_oid *root,
 		     struct strbuf *err)
 {
@@ -222,8 +319,16 @@ static int check_all(struct checkout *c, const struct snap_oid *root,
 		e = &f->t.entries[f->next++];
 		if (skip_entry(c, f->base, e))
 			continue;
-		if (e->link)
+		if (e->link) {
+			struct link_check *l;
+
 			add_target(c, e->link, e->link_len);
+			ALLOC_GROW(c->checks, c->nr_checks + 1, c->alloc_checks);
+			l = &c->checks[c->nr_checks++];
+			l->path = xstrdup(c->path.buf);
+			l->target_path = xstrndup(e->link, e->link_len);
+			l->oid = e->oid;
+		}
 		if (e->type == TREE_DIR && odb_has(c->odb, &e->oid)) {
 			ALLOC_GROW(stack, nr + 1, alloc);
 			sub = &stack[nr];
@@ -247,6 +352,8 @@ static int check_all(struct checkout *c, const struct snap_oid *root,
 		tree_release(&stack[--nr].t);
 	free(stack);
 	sort_targets(c);
+	if (ret == 0 && !nr_missing && c->nr_checks)
+		ret = check_links(c, root, err);
 	if (ret == 0 && nr_missing)
 		ret = snap_error(err, SNAP_ENOTFOUND,
 				 "cannot restore: %zu missing object%s: %s%s", nr_missing,
@@ -601,7 +708,8 @@ static int restore_file(struct checkout *c, const struct tree_entry *e, struct s
 {
 	struct link_target *t = e->link ? find_target(c, e->link) : NULL;
 
-	if (t && t->written) {
+	/* Pass 1 refused a link to other bytes; never make one regardless. */
+	if (t && t->written && !oid_cmp(&t->oid, &e->oid)) {
 		struct deferred_link *l;
 
 		ALLOC_GROW(c->links, c->nr_links + 1, c->alloc_links);
@@ -1115,6 +1223,11 @@ out:
 	for (i = 0; i < c.nr_links; i++)
 		free(c.links[i].name);
 	free(c.links);
+	for (i = 0; i < c.nr_checks; i++) {
+		free(c.checks[i].path);
+		free(c.checks[i].target_path);
+	}
+	free(c.checks);
 	strbuf_release(&ignored);
 	for (i = 0; paths && i < o.nr_paths; i++)
 		free(paths[i]);

@@ -51,6 +51,29 @@ blob() {
 	assert_equal "$stderr" "snap-checkout: fatal: 'out/' is a symbolic link"
 }
 
+@test "a hard link whose blob is not its target's is refused before writing" {
+	a=$(blob aaaa)
+	b=$(blob bbbb)
+	t=$(printf 'file 0644 0 0 0.000000000 4 %s - a\nfile 0644 0 0 0.000000000 4 %s link=a b\n' \
+		"$a" "$b" | raw_tree)
+	run -128 --separate-stderr snap-checkout "$t" out
+	assert_equal "$stderr" "snap-checkout: fatal: malformed tree: hard link 'b' holds blob '$b', its target 'a' blob '$a'"
+	assert_output ''
+	assert_not_exist out
+	# Also when the target is in another directory.
+	sub=$(printf 'file 0644 0 0 0.000000000 4 %s link=a b\n' "$b" | raw_tree)
+	t=$(printf 'file 0644 0 0 0.000000000 4 %s - a\ndir 0755 0 0 0.000000000 0 %s - d\n' \
+		"$a" "$sub" | raw_tree)
+	run -128 --separate-stderr snap-checkout "$t" out
+	assert_equal "$stderr" "snap-checkout: fatal: malformed tree: hard link 'd/b' holds blob '$b', its target 'a' blob '$a'"
+	assert_not_exist out
+	# A link whose blob is its target's is made.
+	t=$(printf 'file 0644 0 0 0.000000000 4 %s - a\nfile 0644 0 0 0.000000000 4 %s link=a b\n' \
+		"$a" "$a" | raw_tree)
+	run -0 snap-checkout "$t" out
+	assert_equal "$(stat -c %i out/a)" "$(stat -c %i out/b)"
+}
+
 @test "a tree with a read-only directory holding a hard link restores as a plain user" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to become nobody"
 	# Everything where nobody can read but not write, but for its target.
