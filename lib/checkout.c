@@ -1058,11 +1058,45 @@ static int pool_stop(struct checkout *c, struct strbuf *err)
 }
 
 /*
+ * 1 if the directory fd is the store (st) or below it: compared by
+ * device and inode up to the root, by "..".
+ */
+static int in_store(int fd, const struct stat *store)
+{
+	struct stat st, up_st;
+	int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0), found = 0;
+
+	while (cur >= 0 && fstat(cur, &st) == 0) {
+		int up;
+
+		if (st.st_dev == store->st_dev && st.st_ino == store->st_ino) {
+			found = 1;
+			break;
+		}
+		up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0 || fstat(up, &up_st) < 0 ||
+		    (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino)) {
+			if (up >= 0)
+				close(up);
+			break;
+		}
+		close(cur);
+		cur = up;
+	}
+	if (cur >= 0)
+		close(cur);
+	return found;
+}
+
+/*
  * Opens the target: its parent by the path given (the caller's), the
  * target itself as one component that must be a directory, not a symlink.
+ * A restore never writes in the store it reads: a target that is the
+ * store or below it is refused before anything is made.
  */
-static int open_target(const char *dir, struct strbuf *err)
+static int open_target(struct checkout *c, const char *dir, struct strbuf *err)
 {
+	struct stat store_st;
 	size_t len = strlen(dir);
 	const char *slash;
 	char *parent, *base;
@@ -1088,7 +1122,12 @@ static int open_target(const char *dir, struct strbuf *err)
 		free(base);
 		return snap_error_errno(err, "cannot open the directory above '%s'", dir);
 	}
-	if (mkdirat(pfd, base, 0777) < 0 && errno != EEXIST) {
+	if (stat(odb_store(c->odb)->path, &store_st) == 0 &&
+	    (in_store(pfd, &store_st) ||
+	     (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	      st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino))) {
+		fd = snap_error(err, SNAP_EUNSAFE, "'%s' is inside the store", dir);
+	} else if (mkdirat(pfd, base, 0777) < 0 && errno != EEXIST) {
 		fd = snap_error_errno(err, "cannot create directory '%s'", dir);
 	} else if ((fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
@@ -1171,7 +1210,7 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 	ret = check_all(&c, tree, err);
 	if (ret < 0)
 		goto out;
-	c.root_fd = open_target(dir, err);
+	c.root_fd = open_target(&c, dir, err);
 	if (c.root_fd < 0) {
 		ret = c.root_fd;
 		goto out;

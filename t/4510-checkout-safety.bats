@@ -96,6 +96,40 @@ blob() {
 	rm -rf "$base"
 }
 
+@test "checkout refuses a target inside the store, and the store itself" {
+	mkdir src
+	printf 1 > src/f
+	t=$(snap-write-tree src)
+	before=$(store_listing)
+	run -128 --separate-stderr snap-checkout "$t" "$SNAP_DIR/objects/x"
+	assert_equal "$stderr" "snap-checkout: fatal: '$SNAP_DIR/objects/x' is inside the store"
+	assert_equal "$(store_listing)" "$before"
+	run -128 --separate-stderr snap-checkout "$t" "$SNAP_DIR"
+	assert_equal "$stderr" "snap-checkout: fatal: '$SNAP_DIR' is inside the store"
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "restore --force never replaces a directory that holds the store" {
+	mkdir -p work src
+	init_store "$BATS_TEST_TMPDIR/work/.snap"
+	printf 1 > src/f
+	printf 2 > work/f
+	snap-snapshot -m one src >/dev/null
+	before=$(store_listing)
+	cd work
+	run -128 --separate-stderr snap-restore --force main .
+	assert_equal "$stderr" "snap-restore: fatal: '.' holds the store; a restore never replaces it"
+	assert_output ''
+	assert_equal "$(store_listing)" "$before"
+	cd ..
+	run -128 --separate-stderr snap-restore --force main "$BATS_TEST_TMPDIR"
+	assert_equal "$stderr" "snap-restore: fatal: '$BATS_TEST_TMPDIR' holds the store; a restore never replaces it"
+	assert_equal "$(store_listing)" "$before"
+	run -128 --separate-stderr snap-restore main work/.snap/refs/x
+	assert_equal "$stderr" "snap-restore: fatal: 'work/.snap/refs/x' is inside the store"
+	assert_equal "$(store_listing)" "$before"
+}
+
 @test "checkout of a tree 20,000 directories deep" {
 	t=$(test-deep-tree "$SNAP_DIR" 20000)
 	run -0 --separate-stderr snap-checkout "$t" out
