@@ -49,6 +49,29 @@ dir=${2%/}
 shift 2
 
 id=$(snap-rev-parse --verify "$rev") || exit 128
+store=$(snap-rev-parse --store-dir) || exit 128
+
+# A restore never modifies the store it reads: not a DIR that holds it
+# (--force would remove it), nor one inside it.  Compared by device and
+# inode along the physical path up to /.
+devino() { stat -L -c '%d:%i' -- "$1"; }
+# above PATH ID: whether PATH or a directory above it has dev:inode ID.
+above() {
+	p=$(cd -P -- "$1" && pwd -P) || return 1
+	while :; do
+		[ "$(devino "$p")" != "$2" ] || return 0
+		[ "$p" != / ] || return 1
+		p=$(dirname -- "$p")
+	done
+}
+if [ -d "$dir" ] && [ ! -L "$dir" ] && above "$store" "$(devino "$dir")"; then
+	die "'$dir' holds the store; a restore never replaces it"
+fi
+parent=$(dirname -- "$dir")
+if [ -d "$parent" ] && above "$parent" "$(devino "$store")"; then
+	die "'$dir' is inside the store"
+fi
+
 if [ -e "$dir" ] || [ -L "$dir" ]; then
 	[ -d "$dir" ] && [ ! -L "$dir" ] || die "'$dir' exists and is not a directory"
 	if [ -z "$force" ] && [ -n "$(ls -A "$dir")" ]; then
@@ -56,7 +79,6 @@ if [ -e "$dir" ] || [ -L "$dir" ]; then
 	fi
 fi
 
-parent=$(dirname "$dir")
 [ -d "$parent" ] || die "directory '$parent' does not exist"
 tmp=$(mktemp -d "$parent/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$parent'"
 cleanup() { rm -rf "$tmp"; }

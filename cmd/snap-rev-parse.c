@@ -15,6 +15,7 @@
 static const char usage_str[] =
 "usage: snap-rev-parse [--verify [-q]] [--short[=N]] NAME...\n"
 "   or: snap-rev-parse --check-ref-name REFNAME\n"
+"   or: snap-rev-parse --store-dir\n"
 "\n"
 "Prints the full object id each NAME stands for, one a line.  NAME is an\n"
 "id, a unique prefix of 4+ hex digits, a ref (main = refs/snapshots/main,\n"
@@ -24,6 +25,7 @@ static const char usage_str[] =
 "  -q, --quiet       with --verify: no message; exit 1 if it does not resolve\n"
 "  --short[=N]       print the first N hex digits (default 12)\n"
 "  --check-ref-name  check that REFNAME is a valid full ref name and print it\n"
+"  --store-dir       print the absolute path of the store\n"
 "  --store DIR       the store (default $SNAP_DIR, else .snap above)\n";
 
 int main(int argc, char **argv)
@@ -33,6 +35,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "short", optional_argument, NULL, 's' },
 		{ "check-ref-name", no_argument, NULL, 'c' },
+		{ "store-dir", no_argument, NULL, 'd' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct odb *odb;
 	const char *dir = NULL;
-	int verify = 0, quiet = 0, check = 0, c, i;
+	int verify = 0, quiet = 0, check = 0, store_dir = 0, c, i;
 	uint64_t abbrev = SNAP_OID_HEXSZ;
 
 	usage_setup(argv[0]);
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
 				usage_error(usage_str, "--short takes 4 to 64, not '%s'", optarg);
 			break;
 		case 'c': check = 1; break;
+		case 'd': store_dir = 1; break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
@@ -67,6 +71,15 @@ int main(int argc, char **argv)
 		if (ref_name_check(argv[optind], &err) < 0)
 			die_err(&err);
 		printf("%s\n", argv[optind]);
+		return finish_stdout(0);
+	}
+	if (store_dir) {
+		if (optind != argc)
+			usage_error(usage_str, "--store-dir takes no NAME");
+		open_store_or_die(dir, &store, &odb);
+		printf("%s\n", store.path);
+		odb_close(odb);
+		store_release(&store);
 		return finish_stdout(0);
 	}
 	if (optind == argc)

@@ -7,10 +7,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -18,8 +20,45 @@
 #define SYMLINK_MAX 65536
 #define THREADS_MAX 16
 #define QUEUE_MAX 256
+#define NO_DIR ((size_t)-1)
 
 enum selected { SEL_NONE, SEL_ALL, SEL_ANCESTOR };
+
+/*
+ * A directory this restore made, in walk order: a parent always comes
+ * before its children.  dirs[0] is the target itself.
+ */
+struct made_dir {
+	size_t parent;		/* index in dirs; NO_DIR for the target */
+	char *name;
+	dev_t dev;
+	ino_t ino;
+	struct tree_entry meta;	/* its entry (name and link NULL) */
+};
+
+/* A path some hard link of the restore names, with the file written there. */
+struct link_target {
+	char *path;
+	int in_tree;		/* a file of the tree is there ... */
+	struct snap_oid oid;	/* ... with this blob */
+	int written;		/* a file of this restore is there */
+	dev_t dev;		/* its inode, filled by the thread that wrote it */
+	ino_t ino;
+};
+
+/* A hard link entry of the tree: it must hold its target's blob. */
+struct link_check {
+	char *path;
+	char *target_path;
+	struct snap_oid oid;
+};
+
+/* A hard link, made once every file is written. */
+struct deferred_link {
+	size_t dir;		/* index in dirs of the directory to hold it */
+	char *name;
+	struct link_target *target;
+};
 
 struct checkout {
 	struct odb *odb;
@@ -32,12 +71,17 @@ struct checkout {
 	int plain_owner;
 	uid_t euid;
 	gid_t egid;
-	char **written;		/* sorted paths of files written (for links) */
-	size_t nr_written, alloc_written;
-	int written_dirty;
 	struct strbuf path;	/* the walk's current path */
+	struct made_dir *dirs;
+	size_t nr_dirs, alloc_dirs;
+	int cur_fd;		/* the directory the walk is in ... */
+	size_t cur_dir;		/* ... and its index in dirs */
+	struct link_target *targets;	/* sorted by path */
+	size_t nr_targets, alloc_targets;
 	struct deferred_link *links;
 	size_t nr_links, alloc_links;
+	struct link_check *checks;	/* every hard link entry, for pass 1 */
+	size_t nr_checks, alloc_checks;
 	/* the file-writing threads and their queue */
 	pthread_t threads[THREADS_MAX];
 	int nr_threads;
@@ -112,60 +156,204 @@ static int read_tree(struct checkout *c, const struct snap_oid *oid,
 	return ret;
 }
 
+static int cmp_target(const void *a, const void *b)
+{
+	return strcmp(((const struct link_target *)a)->path,
+		      ((const struct link_target *)b)->path);
+}
+
+static void add_target(struct checkout *c, const char *path, size_t len)
+{
+	ALLOC_GROW(c->targets, c->nr_targets + 1, c->alloc_targets);
+	memset(&c->targets[c->nr_targets], 0, sizeof(*c->targets));
+	c->targets[c->nr_targets++].path = xstrndup(path, len);
+}
+
+/* Sorts the link targets and drops repeats, for find_target(). */
+static void sort_targets(struct checkout *c)
+{
+	size_t i, n = 0;
+
+	QSORT(c->targets, c->nr_targets, cmp_target);
+	for (i = 0; i < c->nr_targets; i++) {
+		if (n && !strcmp(c->targets[n - 1].path, c->targets[i].path))
+			free(c->targets[i].path);
+		else
+			c->targets[n++] = c->targets[i];
+	}
+	c->nr_targets = n;
+}
+
+static struct link_target *find_target(struct checkout *c, const char *path)
+{
+	struct link_target key;
+
+	if (!c->nr_targets)
+		return NULL;
+	key.path = (char *)path;
+	return bsearch(&key, c->targets, c->nr_targets, sizeof(*c->targets), cmp_target);
+}
+
 /*
- * Pass 1: parse every tree to be restored and list missing objects.
- * Iterative over an explicit stack, so depth costs no C stack.
+ * Pass 1: parse every tree to be restored and list missing objects, and
+ * note every path a hard link names (only files there need remembering).
+ * Depth first over an explicit stack, so depth costs no C stack.
  */
-struct pending_tree {
-	struct snap_oid oid;
-	char *path;
+
+/* A directory being walked: its parsed tree and the next entry to take. */
+struct frame {
+	struct tree t;
+	size_t next;
+	size_t base;	/* length of c->path for its entries */
 };
+
+/* 1 if some link target lies below the directory at path. */
+static int holds_target(struct checkout *c, const char *path, size_t len)
+{
+	size_t lo = 0, hi = c->nr_targets;
+
+	/* The first target not below path + "/" in byte order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strncmp(c->targets[mid].path, path, len);
+
+		if (cmp < 0 || (cmp == 0 && (unsigned char)c->targets[mid].path[len] < '/'))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nr_targets && !strncmp(c->targets[lo].path, path, len) &&
+	       c->targets[lo].path[len] == '/';
+}
+
+/*
+ * Pass 1b: every hard link must hold the blob of the file it names (the
+ * format records the group's first member, docs/FORMAT.md "Hard links"):
+ * a link naming a file with other bytes would restore those bytes under
+ * its name.  A tree object alone cannot tell (link paths start at the
+ * root), so the files at the named paths are looked up from the root,
+ * reading only the trees on the way to them.
+ */
+static int check_links(struct checkout *c, const struct snap_oid *root, struct strbuf *err)
+{
+	struct frame *stack = NULL;
+	struct strbuf path = STRBUF_INIT;
+	size_t nr = 0, alloc = 0, i;
+	int ret;
+
+	ALLOC_GROW(stack, 1, alloc);
+	memset(&stack[0], 0, sizeof(*stack));
+	ret = read_tree(c, root, &stack[0].t, err);
+	if (ret == 0)
+		nr = 1;
+	while (nr && ret == 0) {
+		struct frame *f = &stack[nr - 1], *sub;
+		const struct tree_entry *e;
+		struct link_target *t;
+
+		if (f->next == f->t.nr) {
+			tree_release(&f->t);
+			nr--;
+			continue;
+		}
+		e = &f->t.entries[f->next++];
+		strbuf_setlen(&path, f->base);
+		if (f->base)
+			strbuf_addch(&path, '/');
+		strbuf_add(&path, e->name, e->name_len);
+		if (e->type == TREE_FILE && (t = find_target(c, path.buf))) {
+			t->in_tree = 1;
+			t->oid = e->oid;
+		} else if (e->type == TREE_DIR && holds_target(c, path.buf, path.len) &&
+			   odb_has(c->odb, &e->oid)) {
+			ALLOC_GROW(stack, nr + 1, alloc);
+			sub = &stack[nr];
+			memset(sub, 0, sizeof(*sub));
+			sub->base = path.len;
+			ret = read_tree(c, &e->oid, &sub->t, err);
+			if (ret == 0)
+				nr++;
+		}
+	}
+	while (nr)
+		tree_release(&stack[--nr].t);
+	free(stack);
+	strbuf_release(&path);
+	for (i = 0; ret == 0 && i < c->nr_checks; i++) {
+		const struct link_check *l = &c->checks[i];
+		const struct link_target *t = find_target(c, l->target_path);
+		char a[SNAP_OID_HEXSZ + 1], b[SNAP_OID_HEXSZ + 1];
+
+		if (t && t->in_tree && oid_cmp(&t->oid, &l->oid))
+			ret = snap_error(err, SNAP_EINVAL,
+					 "malformed tree: hard link '%s' holds blob '%s', its target '%s' blob '%s'",
+					 l->path, oid_to_hex_r(a, &l->oid), l->target_path,
+					 oid_to_hex_r(b, &t->oid));
+	}
+	return ret;
+}
 
 static int check_all(struct checkout *c, const struct snap_oid *root,
 		     struct strbuf *err)
 {
-	struct pending_tree *stack = NULL;
+	struct frame *stack = NULL;
 	size_t nr = 0, alloc = 0, nr_missing = 0, i;
 	struct strbuf missing = STRBUF_INIT;
-	int ret = 0;
+	int ret;
 
 	ALLOC_GROW(stack, 1, alloc);
-	stack[nr].oid = *root;
-	stack[nr++].path = xstrdup("");
+	memset(&stack[0], 0, sizeof(*stack));
+	strbuf_reset(&c->path);
+	ret = read_tree(c, root, &stack[0].t, err);
+	if (ret == 0)
+		nr = 1;
 	while (nr && ret == 0) {
-		struct pending_tree top = stack[--nr];
-		struct tree t = TREE_INIT;
-		size_t base = strlen(top.path);
+		struct frame *f = &stack[nr - 1], *sub;
+		const struct tree_entry *e;
 
-		strbuf_reset(&c->path);
-		strbuf_addstr(&c->path, top.path);
-		ret = read_tree(c, &top.oid, &t, err);
-		for (i = 0; ret == 0 && i < t.nr; i++) {
-			const struct tree_entry *e = &t.entries[i];
-
-			if (skip_entry(c, base, e))
-				continue;
-			if (e->type == TREE_DIR && odb_has(c->odb, &e->oid)) {
-				ALLOC_GROW(stack, nr + 1, alloc);
-				stack[nr].oid = e->oid;
-				stack[nr++].path = xstrdup(c->path.buf);
-				continue;
-			}
-			if (e->type != TREE_DIR && e->type != TREE_FILE &&
-			    e->type != TREE_SYMLINK)
-				continue;
-			if (e->type != TREE_DIR && odb_has(c->odb, &e->oid))
-				continue;
-			if (nr_missing++ < 100)
-				strbuf_addf(&missing, "%s%s", nr_missing > 1 ? ", " : "",
-					    oid_to_hex(&e->oid));
+		if (f->next == f->t.nr) {
+			tree_release(&f->t);
+			nr--;
+			continue;
 		}
-		tree_release(&t);
-		free(top.path);
+		e = &f->t.entries[f->next++];
+		if (skip_entry(c, f->base, e))
+			continue;
+		if (e->link) {
+			struct link_check *l;
+
+			add_target(c, e->link, e->link_len);
+			ALLOC_GROW(c->checks, c->nr_checks + 1, c->alloc_checks);
+			l = &c->checks[c->nr_checks++];
+			l->path = xstrdup(c->path.buf);
+			l->target_path = xstrndup(e->link, e->link_len);
+			l->oid = e->oid;
+		}
+		if (e->type == TREE_DIR && odb_has(c->odb, &e->oid)) {
+			ALLOC_GROW(stack, nr + 1, alloc);
+			sub = &stack[nr];
+			memset(sub, 0, sizeof(*sub));
+			sub->base = c->path.len;
+			ret = read_tree(c, &e->oid, &sub->t, err);
+			if (ret == 0)
+				nr++;
+			continue;
+		}
+		if (e->type != TREE_DIR && e->type != TREE_FILE &&
+		    e->type != TREE_SYMLINK)
+			continue;
+		if (e->type != TREE_DIR && odb_has(c->odb, &e->oid))
+			continue;
+		if (nr_missing++ < 100)
+			strbuf_addf(&missing, "%s%s", nr_missing > 1 ? ", " : "",
+				    oid_to_hex(&e->oid));
 	}
 	while (nr)
-		free(stack[--nr].path);
+		tree_release(&stack[--nr].t);
 	free(stack);
+	sort_targets(c);
+	if (ret == 0 && !nr_missing && c->nr_checks)
+		ret = check_links(c, root, err);
 	if (ret == 0 && nr_missing)
 		ret = snap_error(err, SNAP_ENOTFOUND,
 				 "cannot restore: %zu missing object%s: %s%s", nr_missing,
@@ -184,30 +372,6 @@ static const char *shown(struct checkout *c)
 	return c->path.buf;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Records that this restore writes the file at c->path (for hard links). */
-static void note_written(struct checkout *c)
-{
-	ALLOC_GROW(c->written, c->nr_written + 1, c->alloc_written);
-	c->written[c->nr_written++] = xstrdup(c->path.buf);
-	c->written_dirty = 1;
-}
-
-static int was_written(struct checkout *c, const char *path)
-{
-	/* Walk order is not byte order across levels: sort when asked. */
-	if (c->written_dirty) {
-		QSORT(c->written, c->nr_written, cmp_str);
-		c->written_dirty = 0;
-	}
-	return c->nr_written && bsearch(&path, c->written, c->nr_written,
-					sizeof(*c->written), cmp_str) != NULL;
-}
-
 static unsigned final_perm(const struct checkout *c, const struct tree_entry *e)
 {
 	unsigned perm = e->perm;
@@ -223,18 +387,160 @@ static void entry_times(const struct tree_entry *e, struct timespec ts[2])
 	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
 }
 
-static int apply_meta(const struct checkout *c, int fd, const struct tree_entry *e,
-		      const char *path, struct strbuf *err)
+/*
+ * Sets owner (as root), mode and times through fd; NULL, or which of
+ * them failed (errno set).
+ */
+static const char *set_meta(const struct checkout *c, int fd, const struct tree_entry *e)
 {
 	struct timespec ts[2];
 
 	if (c->as_root && fchown(fd, e->uid, e->gid) < 0)
-		return snap_error_errno(err, "cannot set the owner of '%s'", path);
+		return "owner";
 	if (fchmod(fd, final_perm(c, e)) < 0)
-		return snap_error_errno(err, "cannot set the mode of '%s'", path);
+		return "mode";
 	entry_times(e, ts);
 	if (futimens(fd, ts) < 0)
-		return snap_error_errno(err, "cannot set the times of '%s'", path);
+		return "times";
+	return NULL;
+}
+
+static int apply_meta(const struct checkout *c, int fd, const struct tree_entry *e,
+		      const char *path, struct strbuf *err)
+{
+	const char *what = set_meta(c, fd, e);
+
+	return what ? snap_error_errno(err, "cannot set the %s of '%s'", what, path) : 0;
+}
+
+/* The path of a directory this restore made, relative to the target. */
+static void dir_path(const struct checkout *c, size_t k, struct strbuf *out)
+{
+	size_t *chain = NULL, nr = 0, alloc = 0;
+
+	strbuf_reset(out);
+	for (; k && k != NO_DIR; k = c->dirs[k].parent) {
+		ALLOC_GROW(chain, nr + 1, alloc);
+		chain[nr++] = k;
+	}
+	while (nr--) {
+		strbuf_addstr(out, c->dirs[chain[nr]].name);
+		if (nr)
+			strbuf_addch(out, '/');
+	}
+	if (!out->len)
+		strbuf_addch(out, '.');
+	free(chain);
+}
+
+/* Checks that fd is still directory k of this restore. */
+static int is_made_dir(const struct checkout *c, int fd, size_t k, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct stat st;
+	int ret;
+
+	if (fstat(fd, &st) == 0 && st.st_dev == c->dirs[k].dev && st.st_ino == c->dirs[k].ino)
+		return 0;
+	dir_path(c, k, &path);
+	ret = snap_error(err, SNAP_EUNSAFE, "directory '%s' was replaced during the restore",
+			 path.buf);
+	strbuf_release(&path);
+	return ret;
+}
+
+/*
+ * Moving between the directories this restore made holds one descriptor
+ * (*fd, of directory *at) and resolves one component at a time: a name
+ * without following a symlink, or "..", each checked to be the directory
+ * made there.  So no depth of tree costs more than a few descriptors.
+ */
+static int enter_dir(struct checkout *c, int *fd, size_t *at, size_t k, struct strbuf *err)
+{
+	int sub = openat(*fd, c->dirs[k].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (sub < 0) {
+		struct strbuf path = STRBUF_INIT;
+		int ret;
+
+		dir_path(c, k, &path);
+		ret = snap_error_errno(err, "cannot open directory '%s'", path.buf);
+		strbuf_release(&path);
+		return ret;
+	}
+	if (is_made_dir(c, sub, k, err) < 0) {
+		close(sub);
+		return SNAP_EUNSAFE;
+	}
+	close(*fd);
+	*fd = sub;
+	*at = k;
+	return 0;
+}
+
+/* Goes up to the parent; with finish, sets the directory's own metadata. */
+static int leave_dir(struct checkout *c, int *fd, size_t *at, int finish, struct strbuf *err)
+{
+	const struct made_dir *d = &c->dirs[*at];
+	struct strbuf path = STRBUF_INIT;
+	const char *what;
+	int up, ret = 0;
+
+	/* ".." first: a mode without search permission would forbid it. */
+	up = openat(*fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0) {
+		dir_path(c, *at, &path);
+		ret = snap_error_errno(err, "cannot open the directory above '%s'", path.buf);
+	} else if (is_made_dir(c, up, d->parent, err) < 0) {
+		ret = SNAP_EUNSAFE;
+	} else if (finish && (what = set_meta(c, *fd, &d->meta))) {
+		/* The path only for a message: building it costs the depth. */
+		int saved = errno;
+
+		dir_path(c, *at, &path);
+		errno = saved;
+		ret = snap_error_errno(err, "cannot set the %s of '%s'", what, path.buf);
+	}
+	strbuf_release(&path);
+	if (ret < 0) {
+		if (up >= 0)
+			close(up);
+		return ret;
+	}
+	close(*fd);
+	*fd = up;
+	*at = d->parent;
+	return 0;
+}
+
+/* Makes directory e in the walk's directory and moves the walk into it. */
+static int make_dir(struct checkout *c, const struct tree_entry *e, struct strbuf *err)
+{
+	struct made_dir *d;
+	struct stat st;
+	int fd;
+
+	if (mkdirat(c->cur_fd, e->name, 0700) < 0)
+		return snap_error_errno(err, "cannot create directory '%s'", shown(c));
+	fd = openat(c->cur_fd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open directory '%s'", shown(c));
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return snap_error_errno(err, "cannot stat directory '%s'", shown(c));
+	}
+	ALLOC_GROW(c->dirs, c->nr_dirs + 1, c->alloc_dirs);
+	d = &c->dirs[c->nr_dirs];
+	d->parent = c->cur_dir;
+	d->name = xstrndup(e->name, e->name_len);
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+	d->meta = *e;
+	d->meta.name = NULL;
+	d->meta.link = NULL;
+	close(c->cur_fd);
+	c->cur_fd = fd;
+	c->cur_dir = c->nr_dirs++;
 	return 0;
 }
 
@@ -266,39 +572,14 @@ static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 	return ret;
 }
 
-/*
- * Directories being filled.  A directory's own mode and times are set when
- * the walk has left it and the last file job in it is done, since each
- * new entry changes its mtime.
- */
-struct dirstate {
-	int fd;
-	unsigned pending;	/* file jobs not yet finished */
-	int walked;		/* the walk has left it */
-	int has_meta;		/* 0 for the target itself */
-	struct tree_entry meta;
-	char *path;
-};
-
+/* A file to write: its directory's descriptor is the job's own. */
 struct job {
 	struct job *next;
-	struct dirstate *dir;
+	int dfd;
 	struct tree_entry e;	/* name owned by the job */
 	char *path;
+	struct link_target *target;	/* where to note its inode, or NULL */
 };
-
-/* Finishes a directory whose walk and jobs are all done. */
-static int dir_finish(struct checkout *c, struct dirstate *d, struct strbuf *err)
-{
-	int ret = 0;
-
-	if (d->has_meta)
-		ret = apply_meta(c, d->fd, &d->meta, d->path, err);
-	close(d->fd);
-	free(d->path);
-	free(d);
-	return ret;
-}
 
 static void pool_fail(struct checkout *c, const struct strbuf *err)
 {
@@ -328,7 +609,7 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 {
 	int fd, ret, right = born_right(c, &j->e);
 
-	fd = openat(j->dir->fd, j->e.name,
+	fd = openat(j->dfd, j->e.name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    right ? final_perm(c, &j->e) : 0600);
 	if (fd < 0)
@@ -343,21 +624,19 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 	} else if (ret == 0) {
 		ret = apply_meta(c, fd, &j->e, j->path, err);
 	}
+	if (ret == 0 && j->target) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0) {
+			ret = snap_error_errno(err, "cannot stat '%s'", j->path);
+		} else {
+			j->target->dev = st.st_dev;
+			j->target->ino = st.st_ino;
+		}
+	}
 	if (close(fd) < 0 && ret == 0)
 		ret = snap_error_errno(err, "cannot write '%s'", j->path);
 	return ret;
-}
-
-/* Marks one job of d done; finishes d if it was the last. */
-static void job_done(struct checkout *c, struct dirstate *d, struct strbuf *err)
-{
-	int last;
-
-	pthread_mutex_lock(&c->lock);
-	last = --d->pending == 0 && d->walked;
-	pthread_mutex_unlock(&c->lock);
-	if (last && dir_finish(c, d, err) < 0)
-		pool_fail(c, err);
 }
 
 static void *worker(void *arg)
@@ -386,8 +665,7 @@ static void *worker(void *arg)
 		strbuf_reset(&err);
 		if (!c->failed && run_job(c, j, buf, &err) < 0)
 			pool_fail(c, &err);
-		strbuf_reset(&err);
-		job_done(c, j->dir, &err);
+		close(j->dfd);
 		free(j->e.name);
 		free(j->path);
 		free(j);
@@ -397,17 +675,22 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void queue_job(struct checkout *c, struct dirstate *d, const struct tree_entry *e)
+static int queue_job(struct checkout *c, const struct tree_entry *e,
+		     struct link_target *target, struct strbuf *err)
 {
-	struct job *j = xcalloc(1, sizeof(*j));
+	struct job *j;
+	int dfd = fcntl(c->cur_fd, F_DUPFD_CLOEXEC, 0);
 
-	j->dir = d;
+	if (dfd < 0)
+		return snap_error_errno(err, "cannot write '%s'", shown(c));
+	j = xcalloc(1, sizeof(*j));
+	j->dfd = dfd;
 	j->e = *e;
 	j->e.name = xstrndup(e->name, e->name_len);
 	j->e.link = NULL;
 	j->path = xstrdup(c->path.buf);
+	j->target = target;
 	pthread_mutex_lock(&c->lock);
-	d->pending++;
 	while (c->queued >= QUEUE_MAX)
 		pthread_cond_wait(&c->room, &c->lock);
 	if (c->tail)
@@ -418,56 +701,93 @@ static void queue_job(struct checkout *c, struct dirstate *d, const struct tree_
 	c->queued++;
 	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->lock);
-}
-
-/* A hard link, made once every file is written. */
-struct deferred_link {
-	char *dir;	/* relative path of the directory to hold it */
-	char *name;
-	char *target;	/* relative path of the file it links to */
-};
-
-static int restore_file(struct checkout *c, struct dirstate *d,
-			const struct tree_entry *e, struct strbuf *err)
-{
-	if (e->link && was_written(c, e->link)) {
-		struct deferred_link *l;
-		size_t dl = c->path.len - e->name_len;
-
-		ALLOC_GROW(c->links, c->nr_links + 1, c->alloc_links);
-		l = &c->links[c->nr_links++];
-		l->dir = xstrndup(c->path.buf, dl ? dl - 1 : 0);
-		l->name = xstrndup(e->name, e->name_len);
-		l->target = xstrndup(e->link, e->link_len);
-		return 0;
-	}
-	(void)err;
-	note_written(c);
-	queue_job(c, d, e);
 	return 0;
 }
 
-static int restore_symlink(struct checkout *c, int dfd, const struct tree_entry *e,
+static int restore_file(struct checkout *c, const struct tree_entry *e, struct strbuf *err)
+{
+	struct link_target *t = e->link ? find_target(c, e->link) : NULL;
+
+	/* Pass 1 refused a link to other bytes; never make one regardless. */
+	if (t && t->written && !oid_cmp(&t->oid, &e->oid)) {
+		struct deferred_link *l;
+
+		ALLOC_GROW(c->links, c->nr_links + 1, c->alloc_links);
+		l = &c->links[c->nr_links++];
+		l->dir = c->cur_dir;
+		l->name = xstrndup(e->name, e->name_len);
+		l->target = t;
+		return 0;
+	}
+	t = find_target(c, c->path.buf);
+	if (t)
+		t->written = 1;
+	return queue_job(c, e, t, err);
+}
+
+/*
+ * Opens what restore just made as name in dfd (a symlink, fifo or
+ * device), as an O_PATH handle checked to be that: a new inode of the
+ * type made, with no other name.  Its owner and times are then set
+ * through the handle, never through a name something else may hold by
+ * now.
+ */
+static int open_made(struct checkout *c, int dfd, const struct tree_entry *e,
+		     mode_t type, struct strbuf *err)
+{
+	struct stat st;
+	int fd = openat(dfd, e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open '%s'", shown(c));
+	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type || st.st_nlink != 1) {
+		close(fd);
+		return snap_error(err, SNAP_EUNSAFE, "'%s' was replaced during the restore",
+				  shown(c));
+	}
+	return fd;
+}
+
+/* Sets the owner (as root) and times of what open_made() opened. */
+static int handle_meta(struct checkout *c, int fd, int dfd, const struct tree_entry *e,
+		       struct strbuf *err)
+{
+	struct timespec ts[2];
+
+	if (c->as_root && fchownat(fd, "", e->uid, e->gid, AT_EMPTY_PATH) < 0)
+		return snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
+	/* A change of owner clears set-ID bits: put them back (a fifo's). */
+	if (c->as_root && (final_perm(c, e) & (S_ISUID | S_ISGID)) && e->type != TREE_SYMLINK &&
+	    fchmodat(dfd, e->name, final_perm(c, e), AT_SYMLINK_NOFOLLOW) < 0)
+		return snap_error_errno(err, "cannot set the mode of '%s'", shown(c));
+	entry_times(e, ts);
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) < 0 &&
+	    (errno != EINVAL || utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0))
+		return snap_error_errno(err, "cannot set the times of '%s'", shown(c));
+	return 0;
+}
+
+static int restore_symlink(struct checkout *c, const struct tree_entry *e,
 			   struct strbuf *err)
 {
 	struct strbuf target = STRBUF_INIT;
-	struct timespec ts[2];
 	enum object_type type;
-	int ret;
+	int ret, fd;
 
 	ret = odb_read(c->odb, &e->oid, &type, &target, SYMLINK_MAX, err);
 	if (ret == 0 && (type != OBJ_BLOB || target.len != e->size ||
 			 memchr(target.buf, '\0', target.len)))
 		ret = snap_error(err, SNAP_ECORRUPT, "bad symlink target for '%s'", shown(c));
-	if (ret == 0 && symlinkat(target.buf, dfd, e->name) < 0)
+	if (ret == 0 && symlinkat(target.buf, c->cur_fd, e->name) < 0)
 		ret = snap_error_errno(err, "cannot create symlink '%s'", shown(c));
-	if (ret == 0 && c->as_root &&
-	    fchownat(dfd, e->name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
-	entry_times(e, ts);
-	if (ret == 0 && utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = snap_error_errno(err, "cannot set the times of '%s'", shown(c));
 	strbuf_release(&target);
+	if (ret < 0)
+		return ret;
+	fd = open_made(c, c->cur_fd, e, S_IFLNK, err);
+	if (fd < 0)
+		return fd;
+	ret = handle_meta(c, fd, c->cur_fd, e, err);
+	close(fd);
 	return ret;
 }
 
@@ -482,13 +802,12 @@ static void warnf(struct checkout *c, const char *what)
 	strbuf_release(&msg);
 }
 
-static int restore_node(struct checkout *c, int dfd, const struct tree_entry *e,
+static int restore_node(struct checkout *c, const struct tree_entry *e,
 			struct strbuf *err)
 {
-	struct timespec ts[2];
 	dev_t dev = 0;
 	mode_t type = S_IFIFO;
-	int fd, ret = 0;
+	int fd, ret;
 
 	if (e->type != TREE_FIFO) {
 		if (!c->opts || !c->opts->devices) {
@@ -498,104 +817,121 @@ static int restore_node(struct checkout *c, int dfd, const struct tree_entry *e,
 		type = e->type == TREE_CHR ? S_IFCHR : S_IFBLK;
 		dev = makedev(e->rdev_major, e->rdev_minor);
 	}
-	if (mknodat(dfd, e->name, type | 0600, dev) < 0)
+	/* Made with its final mode (the umask is 0): no chmod by name. */
+	if (mknodat(c->cur_fd, e->name, type | final_perm(c, e), dev) < 0)
 		return snap_error_errno(err, "cannot create '%s'", shown(c));
-	/* A fifo or device must not be opened for I/O: use an O_PATH handle. */
-	fd = openat(dfd, e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (c->opts->step)
+		c->opts->step("node", shown(c), c->opts->step_data);
+	/* A fifo or device must not be opened for I/O: an O_PATH handle. */
+	fd = open_made(c, c->cur_fd, e, type, err);
 	if (fd < 0)
-		return snap_error_errno(err, "cannot open '%s'", shown(c));
-	if (c->as_root && fchownat(dfd, e->name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
-	if (ret == 0 && fchmodat(dfd, e->name, final_perm(c, e), 0) < 0)
-		ret = snap_error_errno(err, "cannot set the mode of '%s'", shown(c));
-	entry_times(e, ts);
-	if (ret == 0 && utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = snap_error_errno(err, "cannot set the times of '%s'", shown(c));
+		return fd;
+	ret = handle_meta(c, fd, c->cur_fd, e, err);
 	close(fd);
 	return ret;
 }
 
-static int restore_dir(struct checkout *c, struct dirstate *d, const struct snap_oid *oid,
-		       struct strbuf *err);
-
-static int restore_subdir(struct checkout *c, int dfd, const struct tree_entry *e,
-			  struct strbuf *err)
-{
-	struct dirstate *d;
-	int ret, fd, last;
-
-	if (mkdirat(dfd, e->name, 0700) < 0)
-		return snap_error_errno(err, "cannot create directory '%s'", shown(c));
-	fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return snap_error_errno(err, "cannot open directory '%s'", shown(c));
-	d = xcalloc(1, sizeof(*d));
-	d->fd = fd;
-	d->has_meta = 1;
-	d->meta = *e;
-	d->meta.name = NULL;
-	d->meta.link = NULL;
-	d->path = xstrdup(shown(c));
-	ret = restore_dir(c, d, &e->oid, err);
-	pthread_mutex_lock(&c->lock);
-	d->walked = 1;
-	last = d->pending == 0;
-	pthread_mutex_unlock(&c->lock);
-	if (last) {
-		int r = dir_finish(c, d, err);
-		if (ret == 0)
-			ret = r;
-	}
-	return ret;
-}
-
-static int restore_entry(struct checkout *c, struct dirstate *d,
-			 const struct tree_entry *e, struct strbuf *err)
+static int restore_entry(struct checkout *c, const struct tree_entry *e,
+			 struct strbuf *err)
 {
 	switch (e->type) {
 	case TREE_FILE:
-		return restore_file(c, d, e, err);
+		return restore_file(c, e, err);
 	case TREE_SYMLINK:
-		return restore_symlink(c, d->fd, e, err);
+		return restore_symlink(c, e, err);
 	case TREE_FIFO:
 	case TREE_CHR:
 	case TREE_BLK:
-		return restore_node(c, d->fd, e, err);
+		return restore_node(c, e, err);
 	case TREE_DIR:
 		break;
 	}
-	return restore_subdir(c, d->fd, e, err);
+	BUG("restore_entry of a directory");
 }
 
-static int restore_dir(struct checkout *c, struct dirstate *d, const struct snap_oid *oid,
-		       struct strbuf *err)
+/*
+ * Pass 2: writes the entries, depth first in name order, over an explicit
+ * stack (a deep tree costs heap, not C stack, and two descriptors).
+ * Directories are made private (0700); their own modes and times wait
+ * until everything, hard links included, is in them (finish_dirs).
+ */
+static int restore_tree(struct checkout *c, const struct snap_oid *root, struct strbuf *err)
 {
-	struct tree t = TREE_INIT;
-	size_t base = c->path.len, i;
+	struct frame *stack = NULL;
+	size_t nr = 0, alloc = 0;
 	int ret;
 
-	ret = read_tree(c, oid, &t, err);
-	for (i = 0; ret == 0 && !c->failed && i < t.nr; i++) {
-		const struct tree_entry *e = &t.entries[i];
+	ALLOC_GROW(stack, 1, alloc);
+	memset(&stack[0], 0, sizeof(*stack));
+	ret = read_tree(c, root, &stack[0].t, err);
+	if (ret == 0)
+		nr = 1;
+	while (ret == 0 && nr && !c->failed) {
+		struct frame *f = &stack[nr - 1], *sub;
+		const struct tree_entry *e;
 
-		if (skip_entry(c, base, e))
+		if (f->next == f->t.nr) {
+			tree_release(&f->t);
+			if (--nr)
+				ret = leave_dir(c, &c->cur_fd, &c->cur_dir, 0, err);
 			continue;
-		ret = restore_entry(c, d, e, err);
+		}
+		e = &f->t.entries[f->next++];
+		if (skip_entry(c, f->base, e))
+			continue;
+		if (e->type != TREE_DIR) {
+			ret = restore_entry(c, e, err);
+			continue;
+		}
+		ALLOC_GROW(stack, nr + 1, alloc);
+		sub = &stack[nr];
+		memset(sub, 0, sizeof(*sub));
+		sub->base = c->path.len;
+		ret = read_tree(c, &e->oid, &sub->t, err);
+		if (ret == 0)
+			ret = make_dir(c, e, err);
+		if (ret == 0)
+			nr++;
+		else
+			tree_release(&sub->t);
 	}
-	strbuf_setlen(&c->path, base);
-	tree_release(&t);
+	while (nr)
+		tree_release(&stack[--nr].t);
+	free(stack);
 	return ret;
 }
 
 /*
- * Opens a directory this restore made, one component at a time, never
- * following a symlink.
+ * Opens a directory this restore made by its path below the target, never
+ * through a symlink: in one call with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS) where the kernel has it and the path fits,
+ * otherwise one component at a time with O_NOFOLLOW.
  */
-static int open_made_dir(struct checkout *c, const char *path, struct strbuf *err)
+static int open_beneath(struct checkout *c, const char *path, struct strbuf *err)
 {
-	int fd = dup(c->root_fd);
 	const char *p = path;
+	int fd;
 
+	if (!*path) {
+		fd = fcntl(c->root_fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? snap_error_errno(err, "cannot open directory '.'") : fd;
+	}
+#ifdef SYS_openat2
+	{
+		struct open_how how;
+
+		memset(&how, 0, sizeof(how));
+		how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+		fd = (int)syscall(SYS_openat2, c->root_fd, path, &how, sizeof(how));
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOSYS && errno != EPERM && errno != E2BIG &&
+		    errno != ENAMETOOLONG && errno != EAGAIN)
+			return snap_error_errno(err, "cannot open directory '%s'", path);
+	}
+#endif
+	fd = fcntl(c->root_fd, F_DUPFD_CLOEXEC, 0);
 	while (fd >= 0 && *p) {
 		const char *slash = strchrnul(p, '/');
 		char *name = xstrndup(p, (size_t)(slash - p));
@@ -607,34 +943,76 @@ static int open_made_dir(struct checkout *c, const char *path, struct strbuf *er
 		p = *slash ? slash + 1 : slash;
 	}
 	if (fd < 0)
-		snap_error_errno(err, "cannot open directory '%s'", path);
+		return snap_error_errno(err, "cannot open directory '%s'", path);
 	return fd;
 }
 
-/* Makes the deferred hard links, then puts back their directories' times. */
-static int make_links(struct checkout *c, struct strbuf *err)
+/* Makes one deferred hard link, to the very inode this restore wrote. */
+static int make_link(struct checkout *c, const struct deferred_link *l, struct strbuf *err)
 {
-	size_t i;
+	const struct link_target *t = l->target;
+	const char *slash = strrchr(t->path, '/');
+	struct strbuf dir = STRBUF_INIT, shown_link = STRBUF_INIT;
+	char *tdir = xstrndup(t->path, slash ? (size_t)(slash - t->path) : 0);
+	const char *base = slash ? slash + 1 : t->path;
+	struct stat st;
+	int dfd = -1, tfd = -1, ret = 0;
+
+	dir_path(c, l->dir, &dir);
+	strbuf_addf(&shown_link, "%s%s%s", l->dir ? dir.buf : "", l->dir ? "/" : "", l->name);
+	if (c->opts->step)
+		c->opts->step("link", t->path, c->opts->step_data);
+	dfd = open_beneath(c, l->dir ? dir.buf : "", err);
+	if (dfd < 0)
+		ret = dfd;
+	else
+		ret = is_made_dir(c, dfd, l->dir, err);
+	if (ret == 0) {
+		tfd = open_beneath(c, tdir, err);
+		if (tfd < 0)
+			ret = tfd;
+	}
+	if (ret == 0 && linkat(tfd, base, dfd, l->name, 0) < 0)
+		ret = snap_error_errno(err, "cannot link '%s' to '%s'", shown_link.buf, t->path);
+	if (ret == 0 && (fstatat(dfd, l->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			 st.st_dev != t->dev || st.st_ino != t->ino)) {
+		/* Something else stood at the target's name: take it away. */
+		unlinkat(dfd, l->name, 0);
+		ret = snap_error(err, SNAP_EUNSAFE, "'%s' was replaced during the restore",
+				 t->path);
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (tfd >= 0)
+		close(tfd);
+	free(tdir);
+	strbuf_release(&dir);
+	strbuf_release(&shown_link);
+	return ret;
+}
+
+/*
+ * Pass 4: gives every directory made its mode, owner and times, each
+ * after all it holds (as GNU tar delays them): walks dirs in order with
+ * one descriptor, finishing a directory when the walk leaves it.
+ */
+static int finish_dirs(struct checkout *c, struct strbuf *err)
+{
+	int fd = fcntl(c->root_fd, F_DUPFD_CLOEXEC, 0);
+	size_t at = 0, k;
 	int ret = 0;
 
-	for (i = 0; ret == 0 && i < c->nr_links; i++) {
-		struct deferred_link *l = &c->links[i];
-		int dfd = open_made_dir(c, l->dir, err);
-		struct stat st;
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open directory '.'");
+	for (k = 1; ret == 0 && k <= c->nr_dirs; k++) {
+		size_t want = k < c->nr_dirs ? c->dirs[k].parent : 0;
 
-		if (dfd < 0)
-			return SNAP_EIO;
-		if (fstat(dfd, &st) < 0 ||
-		    linkat(c->root_fd, l->target, dfd, l->name, 0) < 0) {
-			ret = snap_error_errno(err, "cannot link '%s%s%s' to '%s'", l->dir,
-					       *l->dir ? "/" : "", l->name, l->target);
-		} else if (*l->dir) {
-			struct timespec ts[2] = { st.st_atim, st.st_mtim };
-			if (futimens(dfd, ts) < 0)
-				ret = snap_error_errno(err, "cannot set the times of '%s'", l->dir);
-		}
-		close(dfd);
+		while (ret == 0 && at != want)
+			ret = leave_dir(c, &fd, &at, 1, err);
+		if (ret == 0 && k < c->nr_dirs)
+			ret = enter_dir(c, &fd, &at, k, err);
 	}
+	close(fd);
 	return ret;
 }
 
@@ -679,17 +1057,88 @@ static int pool_stop(struct checkout *c, struct strbuf *err)
 	return ret;
 }
 
-static int open_target(const char *dir, struct strbuf *err)
+/*
+ * 1 if the directory fd is the store (st) or below it: compared by
+ * device and inode up to the root, by "..".
+ */
+static int in_store(int fd, const struct stat *store)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd;
+	struct stat st, up_st;
+	int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0), found = 0;
 
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-		return snap_error_errno(err, "cannot create directory '%s'", dir);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while (cur >= 0 && fstat(cur, &st) == 0) {
+		int up;
+
+		if (st.st_dev == store->st_dev && st.st_ino == store->st_ino) {
+			found = 1;
+			break;
+		}
+		up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0 || fstat(up, &up_st) < 0 ||
+		    (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino)) {
+			if (up >= 0)
+				close(up);
+			break;
+		}
+		close(cur);
+		cur = up;
+	}
+	if (cur >= 0)
+		close(cur);
+	return found;
+}
+
+/*
+ * Opens the target: its parent by the path given (the caller's), the
+ * target itself as one component that must be a directory, not a symlink.
+ * A restore never writes in the store it reads: a target that is the
+ * store or below it is refused before anything is made.
+ */
+static int open_target(struct checkout *c, const char *dir, struct strbuf *err)
+{
+	struct stat store_st;
+	size_t len = strlen(dir);
+	const char *slash;
+	char *parent, *base;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int pfd, fd;
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	slash = memrchr(dir, '/', len);
+	if (!slash) {
+		parent = xstrdup(".");
+		base = xstrndup(dir, len);
+	} else {
+		parent = slash == dir ? xstrdup("/") : xstrndup(dir, (size_t)(slash - dir));
+		base = slash + 1 < dir + len ? xstrndup(slash + 1, (size_t)(dir + len - slash - 1))
+					     : xstrdup(".");
+	}
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(parent);
+	if (pfd < 0) {
+		free(base);
+		return snap_error_errno(err, "cannot open the directory above '%s'", dir);
+	}
+	if (stat(odb_store(c->odb)->path, &store_st) == 0 &&
+	    (in_store(pfd, &store_st) ||
+	     (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	      st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino))) {
+		fd = snap_error(err, SNAP_EUNSAFE, "'%s' is inside the store", dir);
+	} else if (mkdirat(pfd, base, 0777) < 0 && errno != EEXIST) {
+		fd = snap_error_errno(err, "cannot create directory '%s'", dir);
+	} else if ((fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			fd = snap_error(err, SNAP_EUNSAFE, "'%s' is a symbolic link", dir);
+		else
+			fd = snap_error_errno(err, "cannot open directory '%s'", dir);
+	}
+	close(pfd);
+	free(base);
 	if (fd < 0)
-		return snap_error_errno(err, "cannot open directory '%s'", dir);
+		return fd;
 	d = fdopendir(dup(fd));
 	if (!d) {
 		close(fd);
@@ -729,10 +1178,10 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 	struct checkout c;
 	struct checkout_opts o;
 	struct strbuf ignored = STRBUF_INIT;
-	struct dirstate *root;
+	struct stat st;
 	char **paths = NULL;
 	size_t i;
-	int ret, r, last;
+	int ret, r;
 	mode_t old_umask;
 
 	memset(&c, 0, sizeof(c));
@@ -741,6 +1190,7 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		o = *opts;
 	c.odb = odb;
 	c.opts = &o;
+	c.root_fd = c.cur_fd = -1;
 	strbuf_init(&c.path, 0);
 	c.as_root = o.same_owner && geteuid() == 0;
 	if (o.nr_paths) {
@@ -760,47 +1210,63 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 	ret = check_all(&c, tree, err);
 	if (ret < 0)
 		goto out;
-	c.root_fd = open_target(dir, err);
+	c.root_fd = open_target(&c, dir, err);
 	if (c.root_fd < 0) {
 		ret = c.root_fd;
 		goto out;
 	}
-	{
-		struct stat st;
-		c.euid = geteuid();
-		c.egid = getegid();
-		c.plain_owner = fstat(c.root_fd, &st) == 0 && !(st.st_mode & S_ISGID);
+	if (fstat(c.root_fd, &st) < 0) {
+		ret = snap_error_errno(err, "cannot stat directory '%s'", dir);
+		goto out;
 	}
+	c.euid = geteuid();
+	c.egid = getegid();
+	c.plain_owner = !(st.st_mode & S_ISGID);
+	ALLOC_GROW(c.dirs, 1, c.alloc_dirs);
+	memset(&c.dirs[0], 0, sizeof(*c.dirs));
+	c.dirs[0].parent = NO_DIR;
+	c.dirs[0].name = xstrdup(".");
+	c.dirs[0].dev = st.st_dev;
+	c.dirs[0].ino = st.st_ino;
+	c.nr_dirs = 1;
+	c.cur_fd = fcntl(c.root_fd, F_DUPFD_CLOEXEC, 0);
+	if (c.cur_fd < 0) {
+		ret = snap_error_errno(err, "cannot open directory '%s'", dir);
+		goto out;
+	}
+
 	old_umask = umask(0);
-	root = xcalloc(1, sizeof(*root));
-	root->fd = dup(c.root_fd);
-	root->path = xstrdup(".");
 	strbuf_reset(&c.path);
 	pool_start(&c);
-	ret = restore_dir(&c, root, tree, err);
-	pthread_mutex_lock(&c.lock);
-	root->walked = 1;
-	last = root->pending == 0;
-	pthread_mutex_unlock(&c.lock);
-	if (last)
-		dir_finish(&c, root, err);
+	ret = restore_tree(&c, tree, err);
 	r = pool_stop(&c, ret < 0 ? &ignored : err);
 	if (ret == 0)
 		ret = r;
+	/* Pass 3: hard links, while every directory is still writable. */
+	for (i = 0; ret == 0 && i < c.nr_links; i++)
+		ret = make_link(&c, &c.links[i], err);
 	if (ret == 0)
-		ret = make_links(&c, err);
-	close(c.root_fd);
+		ret = finish_dirs(&c, err);
 	umask(old_umask);
 out:
-	for (i = 0; i < c.nr_written; i++)
-		free(c.written[i]);
-	free(c.written);
-	for (i = 0; i < c.nr_links; i++) {
-		free(c.links[i].dir);
+	if (c.cur_fd >= 0)
+		close(c.cur_fd);
+	if (c.root_fd >= 0)
+		close(c.root_fd);
+	for (i = 0; i < c.nr_dirs; i++)
+		free(c.dirs[i].name);
+	free(c.dirs);
+	for (i = 0; i < c.nr_targets; i++)
+		free(c.targets[i].path);
+	free(c.targets);
+	for (i = 0; i < c.nr_links; i++)
 		free(c.links[i].name);
-		free(c.links[i].target);
-	}
 	free(c.links);
+	for (i = 0; i < c.nr_checks; i++) {
+		free(c.checks[i].path);
+		free(c.checks[i].target_path);
+	}
+	free(c.checks);
 	strbuf_release(&ignored);
 	for (i = 0; paths && i < o.nr_paths; i++)
 		free(paths[i]);

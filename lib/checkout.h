@@ -7,14 +7,19 @@
  * First every tree below the root (or below the selected paths) is read,
  * verified and parsed, and every object they name is checked present: a
  * malformed tree or a missing object fails the restore before anything is
- * written, naming every missing id.  Then the entries are written with
- * *at() calls relative to descriptors of directories this restore created
- * itself: files with O_CREAT|O_EXCL|O_NOFOLLOW, modes, owners and times
- * set on the open descriptor, symlinks created and never followed, hard
- * links only to files this restore wrote.  Files are created and filled by
- * worker threads (opts->jobs); a directory's mode and times are set once
- * everything in it is written; hard links are made last.  So nothing is ever written
- * outside dir, whatever the tree holds.  Each blob is verified as it is
+ * written, naming every missing id.  Then the entries are written, depth
+ * first over an explicit stack (no depth costs C stack or more than a few
+ * descriptors), with *at() calls relative to descriptors of directories
+ * this restore created itself, each name resolved alone and never through
+ * a symlink: files with O_CREAT|O_EXCL|O_NOFOLLOW, modes, owners and times
+ * set on the open descriptor; symlinks, fifos and devices created, never
+ * followed, their owner and times set through an O_PATH handle checked to
+ * be the inode made.  Files are created and filled by worker threads
+ * (opts->jobs).  Directories stay 0700 until the end; then the hard links
+ * are made (only to files this restore wrote, checked by inode), and last
+ * each directory gets its mode, owner and times after everything in it.
+ * So nothing is ever written outside dir, whatever the tree holds or
+ * whoever else writes in dir meanwhile.  Each blob is verified as it is
  * streamed out; a verification failure fails the restore.
  */
 
@@ -31,11 +36,20 @@ struct checkout_opts {
 	int jobs;		/* file-writing threads; 0: one per processor */
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
+	/*
+	 * For tests: called on the restoring thread between two steps that
+	 * an attacker writing in the target could race ("node": a fifo or
+	 * device was just made at path; "link": the hard link to the file at
+	 * path is about to be made), so that a test can change the target
+	 * there, deterministically.  NULL in programs.
+	 */
+	void (*step)(const char *step, const char *path, void *data);
+	void *step_data;
 };
 
 /*
  * Restores tree into dir, which must be absent (it is created) or an
- * empty directory.  SNAP_EEXISTS if dir is not empty, SNAP_ENOTFOUND for
+ * empty directory, not a symlink (SNAP_EUNSAFE).  SNAP_EEXISTS if dir is not empty, SNAP_ENOTFOUND for
  * missing objects or paths, SNAP_EINVAL / SNAP_ECORRUPT for bad data.
  * On failure dir may hold a partial restore: callers wanting all or
  * nothing restore into a temporary directory and rename it.  The umask
