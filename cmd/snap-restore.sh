@@ -36,12 +36,15 @@ while [ $# -gt 0 ]; do
 		case $2 in ''|*[!0-9]*) usage_error "bad -j '$2'" ;; esac
 		co_args="$co_args -j $2"; shift 2 ;;
 	--store) [ $# -ge 2 ] || usage_error "--store needs DIR"; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
+	--store=*) SNAP_DIR=${1#--store=}; export SNAP_DIR; shift ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) usage_error "unknown option '$1'" ;;
 	*) break ;;
 	esac
 done
+# The plumbing run from here names snap-restore in its messages.
+SNAP_PROGRAM=$me; export SNAP_PROGRAM
 [ $# -ge 2 ] || usage_error "expected REV and DIR"
 rev=$1
 dir=${2%/}

@@ -241,3 +241,14 @@ $(snap-rev-parse --short main^) 1700000000 first"
 	run -0 diff -r src out
 	run -129 snap-restore -j x main out2
 }
+
+@test "restore names itself in the plumbing's errors, and takes --store=DIR" {
+	mkdir src && echo x > src/f
+	snap-snapshot src >/dev/null
+	run -128 --separate-stderr snap-restore nosuch out
+	assert_equal "$stderr" "snap-restore: fatal: unknown revision 'nosuch'"
+	local s=$SNAP_DIR
+	unset SNAP_DIR
+	run -0 snap-restore --store="$s" main out
+	run -0 diff -r src out
+}
