@@ -119,47 +119,6 @@ static int show(const struct tree_entry *e, const char *path, size_t len,
 	return TREEWALK_CONTINUE;
 }
 
-/*
- * Finds PATH in the tree: *found is set to its entry (copied into one),
- * or left 0 for the root.  Dies naming the path when it is absent.
- */
-static void find_path(struct odb *odb, const struct snap_oid *root, const char *path,
-		      struct tree *holder, const struct tree_entry **found)
-{
-	struct strbuf err = STRBUF_INIT;
-	struct snap_oid cur = *root;
-	const char *p = path, *full = path;
-
-	*found = NULL;
-	while (*p) {
-		const char *slash = strchrnul(p, '/');
-		size_t len = (size_t)(slash - p), i;
-
-		if (!len) {
-			p = *slash ? slash + 1 : slash;
-			continue;
-		}
-		if (*found && (*found)->type != TREE_DIR)
-			die("'%.*s' is not a directory", (int)(p - full - 1), full);
-		tree_release(holder);
-		if (tree_read(odb, &cur, holder, &err) < 0)
-			die_err(&err);
-		*found = NULL;
-		for (i = 0; i < holder->nr; i++) {
-			const struct tree_entry *e = &holder->entries[i];
-			if (e->name_len == len && !memcmp(e->name, p, len)) {
-				*found = e;
-				cur = e->oid;
-				break;
-			}
-		}
-		if (!*found)
-			die("path '%.*s' not found", (int)(slash - full), full);
-		p = *slash ? slash + 1 : slash;
-	}
-	strbuf_release(&err);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -170,12 +129,12 @@ int main(int argc, char **argv)
 	};
 	struct strbuf err = STRBUF_INIT, rev = STRBUF_INIT, prefix = STRBUF_INIT;
 	struct tree holder = TREE_INIT;
-	const struct tree_entry *entry;
+	struct tree_entry entry;
 	struct snap_store store;
 	struct snap_oid oid, root;
 	struct odb *odb;
 	const char *dir = NULL, *path = "", *colon;
-	int recurse = 0, c;
+	int recurse = 0, c, found;
 
 	usage_setup(argv[0]);
 	while ((c = getopt_long(argc, argv, "lrzh", opts, NULL)) != -1) {
@@ -203,18 +162,20 @@ int main(int argc, char **argv)
 	open_store_or_die(dir, &store, &odb);
 	if (resolve_rev(odb, rev.buf, &oid, &err) < 0 || peel_to_tree(odb, &oid, &root, &err) < 0)
 		die_err(&err);
-	find_path(odb, &root, path, &holder, &entry);
+	found = tree_lookup(odb, &root, path, &holder, &entry, &err);
+	if (found < 0)
+		die_err(&err);
 	/* Paths as given, without a trailing or doubled '/'. */
 	for (colon = path; *colon; colon++)
 		if (*colon != '/' || (prefix.len && prefix.buf[prefix.len - 1] != '/'))
 			strbuf_addch(&prefix, *colon);
 	if (prefix.len && prefix.buf[prefix.len - 1] == '/')
 		strbuf_setlen(&prefix, prefix.len - 1);
-	if (entry && entry->type != TREE_DIR) {
-		show(entry, prefix.buf, prefix.len, 1, NULL);
+	if (found == 0 && entry.type != TREE_DIR) {
+		show(&entry, prefix.buf, prefix.len, 1, NULL);
 	} else {
-		if (entry)
-			root = entry->oid;
+		if (found == 0)
+			root = entry.oid;
 		if (treewalk(odb, &root, prefix.buf, recurse, show, NULL, NULL, &err) < 0)
 			die_err(&err);
 	}

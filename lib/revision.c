@@ -4,6 +4,7 @@
 #include "refs.h"
 #include "snapshot.h"
 #include "tree.h"
+#include "treewalk.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -139,49 +140,29 @@ static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
 static int lookup_path(struct odb *odb, struct snap_oid *oid, const char *path,
 		       const char *name, struct strbuf *err)
 {
+	struct strbuf lerr = STRBUF_INIT;
+	struct tree holder = TREE_INIT;
+	struct tree_entry e;
 	struct snap_oid tree;
-	struct strbuf buf = STRBUF_INIT;
-	const char *full = path;
 	int ret = peel_to_tree(odb, oid, &tree, err);
 
 	*oid = tree;
-	while (ret == 0 && *path) {
-		const char *slash = strchrnul(path, '/');
-		size_t len = (size_t)(slash - path), i;
-		struct tree t = TREE_INIT;
-		enum object_type type;
-		int found = 0;
-
-		if (len == 0) {
-			path++;
-			continue;
-		}
-		ret = odb_read(odb, oid, &type, &buf, TREE_MAX_SIZE, err);
-		if (ret == 0 && type != OBJ_TREE)
-			ret = snap_error(err, SNAP_ENOTFOUND, "'%s': '%.*s' is not a directory",
-					 name, (int)(path - full - 1), full);
-		if (ret == 0)
-			ret = tree_parse(&t, buf.buf, buf.len, err);
-		for (i = 0; ret == 0 && i < t.nr; i++) {
-			const struct tree_entry *e = &t.entries[i];
-			if (e->name_len == len && !memcmp(e->name, path, len)) {
-				if (e->type != TREE_FILE && e->type != TREE_DIR &&
-				    e->type != TREE_SYMLINK)
-					ret = snap_error(err, SNAP_ENOTFOUND,
-							 "'%s': a %s has no object", name,
-							 tree_type_name(e->type));
-				*oid = e->oid;
-				found = 1;
-				break;
-			}
-		}
-		tree_release(&t);
-		if (ret == 0 && !found)
-			ret = snap_error(err, SNAP_ENOTFOUND, "'%s': path '%.*s' not found",
-					 name, (int)(slash - full), full);
-		path = *slash ? slash + 1 : slash;
+	if (ret == 0) {
+		ret = tree_lookup(odb, &tree, path, &holder, &e, &lerr);
+		if (ret == SNAP_ENOTFOUND)
+			ret = snap_error(err, ret, "'%s': %s", name, lerr.buf);
+		else if (ret < 0)
+			ret = snap_error(err, ret, "%s", lerr.buf);
+		else if (ret == 1)
+			ret = 0;	/* "REV:" is the root tree */
+		else if (e.type != TREE_FILE && e.type != TREE_DIR && e.type != TREE_SYMLINK)
+			ret = snap_error(err, SNAP_ENOTFOUND, "'%s': a %s has no object", name,
+					 tree_type_name(e.type));
+		else
+			*oid = e.oid;
 	}
-	strbuf_release(&buf);
+	tree_release(&holder);
+	strbuf_release(&lerr);
 	return ret;
 }
 

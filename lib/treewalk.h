@@ -52,4 +52,29 @@ int treewalk(struct odb *odb, const struct snap_oid *oid, const char *prefix,
 	     int recurse, treewalk_fn fn, treewalk_leave_fn leave, void *data,
 	     struct strbuf *err);
 
+/*
+ * Looks up path ("a/b/c"; empty slashes are skipped) below the tree root,
+ * reading only the trees on the way.  Copies the entry found into *out
+ * (its name and link owned by holder, which the caller releases with
+ * tree_release()).  An empty path finds nothing and returns 1 (the root
+ * itself); 0 when found; SNAP_ENOTFOUND with "path 'X' not found" or
+ * "'X' is not a directory" in err; other codes as tree_read().
+ */
+int tree_lookup(struct odb *odb, const struct snap_oid *root, const char *path,
+		struct tree *holder, struct tree_entry *out, struct strbuf *err);
+
+/*
+ * Checks the hard links of the tree root: an entry recorded as a link to
+ * PATH must be a file holding the blob of the file at PATH (the group's
+ * first member).  Calls bad() for each that is not, with a one-line
+ * description, and returns how many; a negative code when a tree cannot
+ * be read.  clean, when not NULL, holds trees known to have no link
+ * entry below them and is added to, so that a store's many snapshots of
+ * one tree cost about one walk.
+ */
+struct oidset;
+long tree_check_links(struct odb *odb, const struct snap_oid *root, struct oidset *clean,
+		      void (*bad)(const char *problem, void *data), void *data,
+		      struct strbuf *err);
+
 #endif
