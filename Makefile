@@ -126,6 +126,7 @@ bench: all
 # racing gc and snapshot tests repeated.
 stress: all
 	SNAP_DEEP_CHAIN=1000000 BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/3000-fsck.bats
+	SNAP_POWERLOSS_ALL=1 BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/8500-power-loss.bats
 	for i in 1 2 3 4 5; do BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/3200-gc-concurrency.bats t/2200-ref-races.bats || exit 1; done
 
 # Random damage to a pack and its index, read back: many rounds from a
