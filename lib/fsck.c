@@ -602,7 +602,8 @@ static void check_packs(struct fsck *f)
 			report(f, FSCK_ERROR, "pack-corrupt", path.buf, err.buf, FSCK_BIT_PACK);
 			continue;
 		}
-		if (pack_verify(&p, &err) < 0)
+		/* A pack gone is index-without-pack (check_files). */
+		if (pack_verify(&p, &err) < 0 && (errno != ENOENT || access(p.pack_path, F_OK) == 0))
 			report(f, FSCK_ERROR, "pack-corrupt", path.buf, err.buf, FSCK_BIT_PACK);
 		pack_close(&p);
 	}

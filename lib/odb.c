@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,6 +103,9 @@ struct odb {
 	int jobs;
 	struct pack *packs;
 	size_t nr_packs, alloc_packs;
+	/* The damaged files met loading the packs (odb_damaged). */
+	char **damage;
+	size_t nr_damage, alloc_damage;
 	/* The multi-pack index, when valid for the packs loaded: its pack i
 	 * is packs[midx_pack[i]]. */
 	struct midx midx;
@@ -135,23 +139,109 @@ struct odb {
 	uint64_t block_clock;
 };
 
+/* Notes a damaged file for odb_damaged(). */
+__attribute__((format(printf, 2, 3)))
+static void note_damage(struct odb *odb, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	ALLOC_GROW(odb->damage, odb->nr_damage + 1, odb->alloc_damage);
+	odb->damage[odb->nr_damage++] = strbuf_detach(&sb, NULL);
+}
+
+static void drop_damage(struct odb *odb, size_t keep)
+{
+	while (odb->nr_damage > keep)
+		free(odb->damage[--odb->nr_damage]);
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
 /*
- * Maps a pack's index and opens the pack.  SNAP_ENOTFOUND when either file
- * has gone (gc replaced the pack after its name was read).
+ * Maps a pack's index and opens the pack.  SNAP_ENOTFOUND when a file
+ * has gone because gc replaced the pack after its name was read.  gc
+ * takes an index away before its pack and puts a pack back before its
+ * index, so an index still there whose pack is not is damage, not a race.
+ * Damage costs the objects it takes and no more (odb.h): an index that
+ * cannot be read or fails its checks is replaced by a scan of its pack;
+ * a pack that cannot be opened is left out, its objects absent.  Either
+ * is noted for odb_damaged().
  */
 static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
 {
+	struct strbuf why = STRBUF_INIT, why2 = STRBUF_INIT;
+	struct pack *p;
+	struct stat st;
+	int ret = 0;
+
+	(void)err;
 	ALLOC_GROW(odb->packs, odb->nr_packs + 1, odb->alloc_packs);
-	if (pack_open(&odb->packs[odb->nr_packs], idx_path, err) < 0)
-		return errno == ENOENT ? SNAP_ENOTFOUND : SNAP_ECORRUPT;
-	/* Opened now, so that readers on several threads share it safely. */
-	if (pack_fd(&odb->packs[odb->nr_packs], err) < 0) {
+	p = &odb->packs[odb->nr_packs];
+	if (pack_open(p, idx_path, &why) < 0) {
+		if (errno == ENOENT && !file_exists(idx_path)) {
+			ret = SNAP_ENOTFOUND;
+			goto out;
+		}
+		if (pack_scan(p, idx_path, &why2) < 0) {
+			if (errno == ENOENT && !file_exists(idx_path))
+				ret = SNAP_ENOTFOUND;
+			else
+				note_damage(odb, "%s; its pack cannot be read either: %s",
+					    why.buf, why2.buf);
+			goto out;
+		}
+		note_damage(odb, "%s; its pack is read by a scan", why.buf);
+	} else if (pack_fd(p, &why2) < 0) {
+		/* Opened now, so that readers on several threads share it. */
 		int gone = errno == ENOENT;
-		pack_close(&odb->packs[odb->nr_packs]);
-		return gone ? SNAP_ENOTFOUND : SNAP_EIO;
+
+		/* Put back by gc in between (pack first, then index)? */
+		if (gone && file_exists(idx_path)) {
+			strbuf_reset(&why2);
+			gone = pack_fd(p, &why2) < 0 ? errno == ENOENT : -1;
+		}
+		if (gone >= 0) {
+			if (gone && !file_exists(idx_path))
+				ret = SNAP_ENOTFOUND;
+			else
+				note_damage(odb, "%s; its objects are unavailable", why2.buf);
+			pack_close(p);
+			goto out;
+		}
+	}
+	if (fstat(p->fd, &st) == 0) {
+		p->file_size = (uint64_t)st.st_size;
+		if (!p->scanned && p->file_size < p->pack_size)
+			note_damage(odb, "pack '%s' is truncated (%llu bytes, its index says %llu)",
+				    p->pack_path, (unsigned long long)p->file_size,
+				    (unsigned long long)p->pack_size);
+	} else {
+		p->file_size = p->pack_size;
 	}
 	odb->nr_packs++;
-	return 0;
+out:
+	strbuf_release(&why);
+	strbuf_release(&why2);
+	return ret;
+}
+
+size_t odb_nr_damaged(struct odb *odb)
+{
+	return odb->nr_damage;
+}
+
+const char *odb_damaged(struct odb *odb, size_t i)
+{
+	return odb->damage[i];
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -208,7 +298,7 @@ static int load_packs_once(struct odb *odb, struct strbuf *err)
 #define LOAD_PACKS_TRIES 20
 static int load_packs(struct odb *odb, struct strbuf *err)
 {
-	size_t base = odb->nr_packs, keep = err ? err->len : 0;
+	size_t base = odb->nr_packs, keep = err ? err->len : 0, damaged = odb->nr_damage;
 	int tries, ret = 0;
 
 	for (tries = 0; tries < LOAD_PACKS_TRIES; tries++) {
@@ -217,6 +307,7 @@ static int load_packs(struct odb *odb, struct strbuf *err)
 			return ret;
 		while (odb->nr_packs > base)
 			pack_close(&odb->packs[--odb->nr_packs]);
+		drop_damage(odb, damaged);
 		if (err)
 			strbuf_setlen(err, keep);
 	}
@@ -268,7 +359,8 @@ static void load_midx(struct odb *odb)
 			return;
 		}
 		odb->midx_pack[i] = (uint32_t)k;
-		odb->packs[k].in_midx = 1;
+		/* A scanned index has other positions: search it on its own. */
+		odb->packs[k].in_midx = !odb->packs[k].scanned;
 	}
 	odb->have_midx = 1;
 }
@@ -365,6 +457,8 @@ void odb_close(struct odb *odb)
 	while (odb->nr_packs)
 		pack_close(&odb->packs[--odb->nr_packs]);
 	free(odb->packs);
+	drop_damage(odb, 0);
+	free(odb->damage);
 	free(odb->pending);
 	free(odb->pset);
 	ZSTD_freeCCtx(odb->cctx);
@@ -2555,6 +2649,7 @@ int odb_reload_packs(struct odb *odb, struct strbuf *err)
 	drop_midx(odb);
 	while (odb->nr_packs)
 		pack_close(&odb->packs[--odb->nr_packs]);
+	drop_damage(odb, 0);
 	ret = load_packs(odb, err);
 	if (ret == 0)
 		load_midx(odb);

@@ -21,6 +21,15 @@
  * cannot exhaust memory or disk.  odb_read_header() reads only the header
  * (for -t, -s, -e and --batch-check) and does not verify the payload.
  *
+ * Damage stays local.  A pack index that is missing its checksum, fails
+ * its checks, or cannot be read is not used: its pack is read through an
+ * index rebuilt in memory from the pack's frames (pack_scan), at the cost
+ * of a read of that pack at each open.  A pack that cannot be opened is
+ * left out: its objects are absent, every other object reads.  A bad
+ * multi-pack index is not used (midx.h).  odb_open() succeeds in all
+ * these cases and notes each damaged file for odb_damaged(); commands
+ * print each as one warning line, and snap-fsck reports them.
+ *
  * Writes are atomic and durable: a temporary file under objects/tmp,
  * fsync, link into place, fsync of the directory.  An object that exists
  * is never rewritten; writing it again refreshes its mtime.
@@ -39,6 +48,12 @@ struct odb_stream;
 
 /* Opens the object database of an open store (not owned by the odb). */
 int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err);
+/*
+ * The damaged files odb_open() (or odb_reload_packs) met and worked
+ * around, one message each naming the file and what it costs.
+ */
+size_t odb_nr_damaged(struct odb *odb);
+const char *odb_damaged(struct odb *odb, size_t i);
 void odb_close(struct odb *odb);
 struct snap_store *odb_store(struct odb *odb);
 
