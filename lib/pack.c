@@ -43,14 +43,17 @@ static char *pack_path_of(const char *idx_path)
 static int record_check(const struct pack *p, uint32_t pos);
 
 /*
- * Checks a mapped index whole: magic, version, sizes, fan-out, ids and
- * the checksum.  Returns NULL or what is wrong.
+ * Checks a mapped index whole: magic, version, sizes, fan-out, ids, the
+ * checksum, and every record's fields (so that no reader ever meets a
+ * record out of range).  Returns NULL or what is wrong.
  */
 static const char *index_check(struct pack *p)
 {
+	static char why[64];
 	struct snap_hash_ctx h;
 	struct snap_oid sum;
 	const char *bad_table;
+	uint32_t i;
 
 	if (p->map_len < IDX_HEADER_SIZE + FANOUT_SIZE + 8 + IDX_TRAILER_SIZE)
 		return "too short";
@@ -73,6 +76,11 @@ static const char *index_check(struct pack *p)
 	hash_final(&h, &sum);
 	if (memcmp(sum.hash, p->map + p->map_len - SNAP_OID_RAWSZ, SNAP_OID_RAWSZ))
 		return "checksum mismatch";
+	for (i = 0; i < p->nr; i++)
+		if (record_check(p, i) < 0) {
+			snprintf(why, sizeof(why), "record %u is out of bounds", i);
+			return why;
+		}
 	return NULL;
 }
 
@@ -300,14 +308,9 @@ int pack_verify(struct pack *p, struct strbuf *err)
 	struct stat st;
 	unsigned char *buf;
 	uint64_t off = 0, end;
-	uint32_t i;
 	int fd, ret = 0;
 
-	/* The index was checked whole when it was opened. */
-	for (i = 0; i < p->nr; i++)
-		if (record_check(p, i) < 0)
-			return snap_error(err, SNAP_ECORRUPT,
-					  "pack index '%s': record %u is out of bounds", p->idx_path, i);
+	/* The index and its records were checked whole when it was opened. */
 	fd = pack_fd(p, err);
 	if (fd < 0)
 		return SNAP_EIO;

@@ -72,7 +72,9 @@ struct pack {
 
 /*
  * Maps an index and checks it whole: magic, version, sizes, fan-out
- * monotonic, ids strictly increasing, its checksum.
+ * monotonic, ids strictly increasing, its checksum, and every field of
+ * every record in range (frame inside the pack, known type, flags, member
+ * offset), so that nothing read from it later can be out of range.
  * SNAP_ECORRUPT with a message naming the file; SNAP_EIO when it cannot
  * be read (errno kept).  The pack's own bytes are pack_verify's job.
  */
@@ -119,9 +121,8 @@ int pack_read_frame(struct pack *p, uint32_t pos, struct strbuf *out,
 		    struct strbuf *err);
 
 /*
- * Checks every record's frame lies inside the pack, and the pack against
- * its index: its size, header and checksum.  For fsck; reads the whole
- * pack.
+ * Checks the pack against its index: its size, header and checksum.  For
+ * fsck; reads the whole pack.
  */
 int pack_verify(struct pack *p, struct strbuf *err);
 
