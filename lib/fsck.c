@@ -73,31 +73,6 @@ static int collect_loose(const struct snap_oid *oid, void *data)
 	return 0;
 }
 
-/*
- * Reads through the loose copy of an object that is also packed: readers
- * use the packed one, but gc may keep either, so both must be sound.
- */
-static void verify_loose_copy(struct fsck *f, const struct snap_oid *oid, char *buf,
-			      size_t bufsize)
-{
-	struct strbuf err = STRBUF_INIT;
-	struct odb_stream *st;
-	size_t got;
-	int ret;
-
-	ret = odb_stream_open_loose(f->odb, oid, &st, NULL, NULL, &err);
-	if (ret == 0) {
-		do
-			ret = odb_stream_read(st, buf, bufsize, &got, &err);
-		while (ret == 0 && got);
-		odb_stream_close(st);
-	}
-	if (ret < 0 && ret != SNAP_ENOTFOUND)
-		report(f, FSCK_ERROR, strstr(err.buf, "hash mismatch") ? "hash-mismatch" : "corrupt-object",
-		       oid_to_hex(oid), err.buf, FSCK_BIT_CORRUPT);
-	strbuf_release(&err);
-}
-
 /* Records what a tree or snapshot refers to, for the dangling check. */
 static void note_references(struct fsck *f, enum object_type type,
 			    const struct strbuf *buf, const struct snap_oid *oid)
@@ -223,59 +198,98 @@ out:
 	strbuf_release(&err);
 }
 
-/* Reads one object through, verifying its id; parses trees and snapshots. */
+static const char *corrupt_check(const char *msg)
+{
+	return strstr(msg, "hash mismatch") ? "hash-mismatch" : "corrupt-object";
+}
+
+/*
+ * Reads every copy of one object through (each pack that holds it, the
+ * loose file), verifying its id: readers use any good copy, and gc may
+ * keep any, so each must be sound.  A bad copy is reported with its file
+ * whether or not a good one exists, and the detail says which.  Trees
+ * and snapshots are parsed from a good copy.
+ */
 static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 {
 	const struct snap_oid *oid = &f->all[idx];
-	struct strbuf err = STRBUF_INIT, payload = STRBUF_INIT;
-	struct odb_stream *st;
-	enum object_type type;
-	uint64_t size;
-	size_t got;
-	int ret, keep;
+	struct strbuf err = STRBUF_INIT, payload = STRBUF_INIT, good = STRBUF_INIT;
+	struct strbuf *bad = NULL;
+	size_t nr_bad = 0, alloc_bad = 0, i;
+	enum object_type good_type = OBJ_NONE;
+	unsigned n;
 
-	if (oidset_contains(&f->loose, oid) && odb_locality(f->odb, oid))
-		verify_loose_copy(f, oid, buf, bufsize);
-	ret = odb_stream_open(f->odb, oid, &st, &type, &size, &err);
-	if (ret == 0 && odb_stream_chunked(st)) {
-		odb_stream_close(st);
-		f->types[idx] = (unsigned char)type;
-		verify_chunked(f, oid, buf, bufsize);
-		strbuf_release(&err);
-		return;
-	}
-	if (ret == 0) {
-		keep = type == OBJ_TREE || type == OBJ_SNAPSHOT || type == OBJ_BUNDLE;
-		if (keep && size > (type == OBJ_TREE ? TREE_MAX_SIZE : type == OBJ_SNAPSHOT ?
-				    SNAPSHOT_MAX_SIZE : BUNDLE_MAX_SIZE)) {
-			report(f, FSCK_ERROR, type == OBJ_TREE ? "malformed-tree" : type == OBJ_SNAPSHOT ?
-			       "malformed-snapshot" : "malformed-bundle",
-			       oid_to_hex(oid), "too large", FSCK_BIT_CORRUPT);
-			keep = 0;
-		}
-		if (!keep && type == OBJ_BLOB && f->o->connectivity_only) {
+	for (n = 0;; n++) {
+		struct odb_stream *st;
+		enum object_type type;
+		uint64_t size;
+		size_t got;
+		int ret, keep;
+
+		strbuf_reset(&err);
+		ret = odb_stream_open_copy(f->odb, oid, n, &st, &type, &size, &err);
+		if (ret == SNAP_ENOTFOUND)
+			break;	/* past the last copy, or gone since the listing (gc) */
+		if (ret == 0 && odb_stream_chunked(st)) {
+			/* The chunk list: checked whole, reporting for itself. */
+			if (good_type == OBJ_NONE) {
+				good_type = type;
+				strbuf_addstr(&good, odb_stream_path(st));
+			}
 			odb_stream_close(st);
-			f->types[idx] = (unsigned char)type;
-			return;
+			verify_chunked(f, oid, buf, bufsize);
+			continue;
 		}
-		do {
-			ret = odb_stream_read(st, buf, bufsize, &got, &err);
-			if (ret == 0 && keep)
-				strbuf_add(&payload, buf, got);
-		} while (ret == 0 && got);
-		odb_stream_close(st);
+		if (ret == 0) {
+			keep = (type == OBJ_TREE || type == OBJ_SNAPSHOT || type == OBJ_BUNDLE) &&
+			       good_type == OBJ_NONE;
+			if (keep && size > (type == OBJ_TREE ? TREE_MAX_SIZE : type == OBJ_SNAPSHOT ?
+					    SNAPSHOT_MAX_SIZE : BUNDLE_MAX_SIZE)) {
+				report(f, FSCK_ERROR, type == OBJ_TREE ? "malformed-tree" :
+				       type == OBJ_SNAPSHOT ? "malformed-snapshot" : "malformed-bundle",
+				       oid_to_hex(oid), "too large", FSCK_BIT_CORRUPT);
+				keep = 0;
+			}
+			if (type == OBJ_BLOB && f->o->connectivity_only) {
+				odb_stream_close(st);
+				f->types[idx] = (unsigned char)type;
+				goto out;
+			}
+			strbuf_reset(&payload);
+			do {
+				ret = odb_stream_read(st, buf, bufsize, &got, &err);
+				if (ret == 0 && keep)
+					strbuf_add(&payload, buf, got);
+			} while (ret == 0 && got);
+			if (ret == 0 && good_type == OBJ_NONE) {
+				good_type = type;
+				strbuf_addstr(&good, odb_stream_path(st));
+				if (keep || type == OBJ_BLOB)
+					note_references(f, type, &payload, oid);
+			}
+			odb_stream_close(st);
+		}
+		if (ret < 0) {
+			ALLOC_GROW(bad, nr_bad + 1, alloc_bad);
+			strbuf_init(&bad[nr_bad], 0);
+			strbuf_addbuf(&bad[nr_bad++], &err);
+		}
 	}
-	if (ret == SNAP_ENOTFOUND) {
-		/* Gone since the listing (a concurrent gc): not damage. */
-	} else if (ret < 0) {
-		report(f, FSCK_ERROR, strstr(err.buf, "hash mismatch") ? "hash-mismatch" : "corrupt-object",
-		       oid_to_hex(oid), err.buf, FSCK_BIT_CORRUPT);
-	} else {
-		f->types[idx] = (unsigned char)type;
-		note_references(f, type, &payload, oid);
+	for (i = 0; i < nr_bad; i++) {
+		if (good_type != OBJ_NONE)
+			strbuf_addf(&bad[i], "; a good copy is in %s", good.buf);
+		report(f, FSCK_ERROR, corrupt_check(bad[i].buf), oid_to_hex(oid), bad[i].buf,
+		       FSCK_BIT_CORRUPT);
 	}
+	if (good_type != OBJ_NONE)
+		f->types[idx] = (unsigned char)good_type;
+out:
+	for (i = 0; i < nr_bad; i++)
+		strbuf_release(&bad[i]);
+	free(bad);
 	strbuf_release(&err);
 	strbuf_release(&payload);
+	strbuf_release(&good);
 }
 
 static void *verify_worker(void *arg)
@@ -602,7 +616,8 @@ static void check_packs(struct fsck *f)
 			report(f, FSCK_ERROR, "pack-corrupt", path.buf, err.buf, FSCK_BIT_PACK);
 			continue;
 		}
-		if (pack_verify(&p, &err) < 0)
+		/* A pack gone is index-without-pack (check_files). */
+		if (pack_verify(&p, &err) < 0 && (errno != ENOENT || access(p.pack_path, F_OK) == 0))
 			report(f, FSCK_ERROR, "pack-corrupt", path.buf, err.buf, FSCK_BIT_PACK);
 		pack_close(&p);
 	}

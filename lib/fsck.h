@@ -5,7 +5,8 @@
  * Checking a store (docs/snap-fsck.md lists every check id):
  *
  *   1. every pack and its index verified (checksums, bounds);
- *   2. every object read in full and its id recomputed; trees and
+ *   2. every copy of every object (each pack, loose) read in full and
+ *      its id recomputed; trees and
  *      snapshots parsed with the strict parsers the readers use
  *      (unless connectivity_only: headers only);
  *   3. every ref and reflog entry resolved, and everything reachable from

@@ -7,6 +7,7 @@
 #include "fsio.h"
 #include "hash.h"
 #include "midx.h"
+#include "oidset.h"
 #include "pack.h"
 #include "session.h"
 #include "util.h"
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +33,7 @@
 struct pending {
 	struct snap_oid oid;
 	char *tmp;
+	int replace;	/* over a loose copy that failed verification */
 };
 
 /*
@@ -102,6 +105,14 @@ struct odb {
 	int jobs;
 	struct pack *packs;
 	size_t nr_packs, alloc_packs;
+	/* Ids every copy of which failed a read here, and those written
+	 * again since (known_bad). */
+	pthread_mutex_t bad_lock;
+	struct oidset bad, rewritten;
+	int verify_writes;	/* a write outside a batch: check what is there */
+	/* The damaged files met loading the packs (odb_damaged). */
+	char **damage;
+	size_t nr_damage, alloc_damage;
 	/* The multi-pack index, when valid for the packs loaded: its pack i
 	 * is packs[midx_pack[i]]. */
 	struct midx midx;
@@ -135,23 +146,109 @@ struct odb {
 	uint64_t block_clock;
 };
 
+/* Notes a damaged file for odb_damaged(). */
+__attribute__((format(printf, 2, 3)))
+static void note_damage(struct odb *odb, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	ALLOC_GROW(odb->damage, odb->nr_damage + 1, odb->alloc_damage);
+	odb->damage[odb->nr_damage++] = strbuf_detach(&sb, NULL);
+}
+
+static void drop_damage(struct odb *odb, size_t keep)
+{
+	while (odb->nr_damage > keep)
+		free(odb->damage[--odb->nr_damage]);
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
 /*
- * Maps a pack's index and opens the pack.  SNAP_ENOTFOUND when either file
- * has gone (gc replaced the pack after its name was read).
+ * Maps a pack's index and opens the pack.  SNAP_ENOTFOUND when a file
+ * has gone because gc replaced the pack after its name was read.  gc
+ * takes an index away before its pack and puts a pack back before its
+ * index, so an index still there whose pack is not is damage, not a race.
+ * Damage costs the objects it takes and no more (odb.h): an index that
+ * cannot be read or fails its checks is replaced by a scan of its pack;
+ * a pack that cannot be opened is left out, its objects absent.  Either
+ * is noted for odb_damaged().
  */
 static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
 {
+	struct strbuf why = STRBUF_INIT, why2 = STRBUF_INIT;
+	struct pack *p;
+	struct stat st;
+	int ret = 0;
+
+	(void)err;
 	ALLOC_GROW(odb->packs, odb->nr_packs + 1, odb->alloc_packs);
-	if (pack_open(&odb->packs[odb->nr_packs], idx_path, err) < 0)
-		return errno == ENOENT ? SNAP_ENOTFOUND : SNAP_ECORRUPT;
-	/* Opened now, so that readers on several threads share it safely. */
-	if (pack_fd(&odb->packs[odb->nr_packs], err) < 0) {
+	p = &odb->packs[odb->nr_packs];
+	if (pack_open(p, idx_path, &why) < 0) {
+		if (errno == ENOENT && !file_exists(idx_path)) {
+			ret = SNAP_ENOTFOUND;
+			goto out;
+		}
+		if (pack_scan(p, idx_path, &why2) < 0) {
+			if (errno == ENOENT && !file_exists(idx_path))
+				ret = SNAP_ENOTFOUND;
+			else
+				note_damage(odb, "%s; its pack cannot be read either: %s",
+					    why.buf, why2.buf);
+			goto out;
+		}
+		note_damage(odb, "%s; its pack is read by a scan", why.buf);
+	} else if (pack_fd(p, &why2) < 0) {
+		/* Opened now, so that readers on several threads share it. */
 		int gone = errno == ENOENT;
-		pack_close(&odb->packs[odb->nr_packs]);
-		return gone ? SNAP_ENOTFOUND : SNAP_EIO;
+
+		/* Put back by gc in between (pack first, then index)? */
+		if (gone && file_exists(idx_path)) {
+			strbuf_reset(&why2);
+			gone = pack_fd(p, &why2) < 0 ? errno == ENOENT : -1;
+		}
+		if (gone >= 0) {
+			if (gone && !file_exists(idx_path))
+				ret = SNAP_ENOTFOUND;
+			else
+				note_damage(odb, "%s; its objects are unavailable", why2.buf);
+			pack_close(p);
+			goto out;
+		}
+	}
+	if (fstat(p->fd, &st) == 0) {
+		p->file_size = (uint64_t)st.st_size;
+		if (!p->scanned && p->file_size < p->pack_size)
+			note_damage(odb, "pack '%s' is truncated (%llu bytes, its index says %llu)",
+				    p->pack_path, (unsigned long long)p->file_size,
+				    (unsigned long long)p->pack_size);
+	} else {
+		p->file_size = p->pack_size;
 	}
 	odb->nr_packs++;
-	return 0;
+out:
+	strbuf_release(&why);
+	strbuf_release(&why2);
+	return ret;
+}
+
+size_t odb_nr_damaged(struct odb *odb)
+{
+	return odb->nr_damage;
+}
+
+const char *odb_damaged(struct odb *odb, size_t i)
+{
+	return odb->damage[i];
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -208,7 +305,7 @@ static int load_packs_once(struct odb *odb, struct strbuf *err)
 #define LOAD_PACKS_TRIES 20
 static int load_packs(struct odb *odb, struct strbuf *err)
 {
-	size_t base = odb->nr_packs, keep = err ? err->len : 0;
+	size_t base = odb->nr_packs, keep = err ? err->len : 0, damaged = odb->nr_damage;
 	int tries, ret = 0;
 
 	for (tries = 0; tries < LOAD_PACKS_TRIES; tries++) {
@@ -217,6 +314,7 @@ static int load_packs(struct odb *odb, struct strbuf *err)
 			return ret;
 		while (odb->nr_packs > base)
 			pack_close(&odb->packs[--odb->nr_packs]);
+		drop_damage(odb, damaged);
 		if (err)
 			strbuf_setlen(err, keep);
 	}
@@ -268,7 +366,8 @@ static void load_midx(struct odb *odb)
 			return;
 		}
 		odb->midx_pack[i] = (uint32_t)k;
-		odb->packs[k].in_midx = 1;
+		/* A scanned index has other positions: search it on its own. */
+		odb->packs[k].in_midx = !odb->packs[k].scanned;
 	}
 	odb->have_midx = 1;
 }
@@ -282,6 +381,7 @@ int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 	strbuf_init(&odb->path, 0);
 	pthread_mutex_init(&odb->dctx_lock, NULL);
 	pthread_mutex_init(&odb->block_lock, NULL);
+	pthread_mutex_init(&odb->bad_lock, NULL);
 	ret = load_packs(odb, err);
 	if (ret < 0) {
 		odb_close(odb);
@@ -365,6 +465,8 @@ void odb_close(struct odb *odb)
 	while (odb->nr_packs)
 		pack_close(&odb->packs[--odb->nr_packs]);
 	free(odb->packs);
+	drop_damage(odb, 0);
+	free(odb->damage);
 	free(odb->pending);
 	free(odb->pset);
 	ZSTD_freeCCtx(odb->cctx);
@@ -376,6 +478,9 @@ void odb_close(struct odb *odb)
 	for (i = 0; i < BLOCK_CACHE_SIZE; i++)
 		block_release(odb, odb->blocks[i]);
 	pthread_mutex_destroy(&odb->block_lock);
+	oidset_clear(&odb->bad);
+	oidset_clear(&odb->rewritten);
+	pthread_mutex_destroy(&odb->bad_lock);
 	strbuf_release(&odb->path);
 	free(odb);
 }
@@ -415,7 +520,8 @@ static int pending_has(const struct odb *odb, const struct snap_oid *oid)
 	return 0;
 }
 
-static void pending_add(struct odb *odb, const struct snap_oid *oid, const char *tmp)
+static void pending_add(struct odb *odb, const struct snap_oid *oid, const char *tmp,
+			int replace)
 {
 	size_t i;
 
@@ -426,6 +532,7 @@ static void pending_add(struct odb *odb, const struct snap_oid *oid, const char 
 	ALLOC_GROW(odb->pending, odb->nr_pending + 1, odb->alloc_pending);
 	odb->pending[odb->nr_pending].oid = *oid;
 	odb->pending[odb->nr_pending].tmp = xstrdup(tmp);
+	odb->pending[odb->nr_pending].replace = replace;
 	odb->nr_pending++;
 	for (i = pset_slot(odb, oid); odb->pset[i]; i = (i + 1) & (odb->pset_size - 1))
 		;
@@ -525,6 +632,18 @@ struct odb_stream {
 	/* A member of a block: its payload is block->buf[mpos..] */
 	struct block *block;
 	size_t mpos;
+	uint64_t size;		/* the payload's */
+	uint64_t handed;	/* payload bytes odb_stream_read handed out */
+	enum object_type type;
+	/*
+	 * Verify the object whole at the first read, before a byte is
+	 * handed out (read_copy): a block member at block->buf[vstart..]
+	 * (vlen bytes), or a small object decompressed into memory.
+	 */
+	int verify_first;
+	size_t vstart, vlen;
+	unsigned copy;		/* which copy of the object is read (nth_copy) */
+	unsigned flags;		/* stream_open()'s */
 };
 
 static int corrupt(struct odb_stream *st, struct strbuf *err, const char *why)
@@ -819,6 +938,10 @@ static int open_member(struct odb_stream *st, struct pack *p,
 		return corrupt(st, err, "bad object header");
 	if (*sz > st->block->len - r->inner - (size_t)hlen)
 		return corrupt(st, err, "truncated");
+	/* In memory whole: verified before its first byte is handed out. */
+	st->verify_first = 1;
+	st->vstart = r->inner;
+	st->vlen = (size_t)hlen + (size_t)*sz;
 	hash_init(&st->hash);
 	hash_update(&st->hash, st->block->buf + r->inner, (size_t)hlen);
 	st->mpos = r->inner + (size_t)hlen;
@@ -831,27 +954,140 @@ static int open_member(struct odb_stream *st, struct pack *p,
 /* stream_open() flags */
 #define STREAM_PLAIN 1	/* refuse a chunk list (for a chunk) */
 #define STREAM_LOOSE 2	/* the loose copy only */
+#define STREAM_ONE 4	/* the one copy asked for: no other on failure */
 
-/* Opens a stream on the packed copy of an object if any, else the loose. */
-static int stream_open(struct odb *odb, const struct snap_oid *oid,
-		       struct odb_stream **out, enum object_type *type,
-		       uint64_t *size, unsigned flags, struct strbuf *err)
+/*
+ * The copies of an object, in the order readers try them: n = 0 the one
+ * the lookup finds, then those of the other packs that hold it, in their
+ * order, then the loose file (which may be absent).  Returns 1 with *p
+ * (NULL for the loose file) and *pos set, or 0 past the last.  Only a
+ * copy that failed costs the search of every pack.
+ */
+static int nth_copy(struct odb *odb, const struct snap_oid *oid, unsigned n,
+		    struct pack **p, uint32_t *pos)
+{
+	uint32_t fpos = 0;
+	struct pack *first = find_packed(odb, oid, &fpos);
+	unsigned k = 0;
+	size_t i;
+
+	if (first) {
+		if (n == 0) {
+			*p = first;
+			*pos = fpos;
+			return 1;
+		}
+		k = 1;
+	}
+	for (i = 0; i < odb->nr_packs; i++) {
+		struct pack *q = &odb->packs[i];
+		long at;
+
+		if (q == first || (at = pack_find(q, oid)) < 0)
+			continue;
+		if (k++ == n) {
+			*p = q;
+			*pos = (uint32_t)at;
+			return 1;
+		}
+	}
+	if (k != n)
+		return 0;
+	*p = NULL;
+	return 1;
+}
+
+/* A read failure that another copy may not share. */
+static int copy_failure(int ret)
+{
+	return ret == SNAP_ECORRUPT || ret == SNAP_EIO;
+}
+
+static void note_bad(struct odb *odb, const struct snap_oid *oid)
+{
+	pthread_mutex_lock(&odb->bad_lock);
+	oidset_insert(&odb->bad, oid);
+	pthread_mutex_unlock(&odb->bad_lock);
+}
+
+/* 1 if every copy of oid failed a read in this process, and it has not
+ * been written again since. */
+static int known_bad(struct odb *odb, const struct snap_oid *oid)
+{
+	int ret;
+
+	pthread_mutex_lock(&odb->bad_lock);
+	ret = oidset_contains(&odb->bad, oid) && !oidset_contains(&odb->rewritten, oid);
+	pthread_mutex_unlock(&odb->bad_lock);
+	return ret;
+}
+
+static int read_copy(struct odb_stream *st, void *buf, size_t len,
+		     size_t *got, struct strbuf *err);
+
+/*
+ * Objects up to this size are read and verified whole at a stream's
+ * first read, and then served from memory (as block members are): a
+ * copy that fails is met before a byte of it is handed out, so that the
+ * reader can go on from another copy.  Chunks are all this small.
+ */
+#define VERIFY_AT_OPEN_MAX PACK_BLOCK_MAX
+
+static int read_whole(struct odb_stream *st, struct strbuf *err)
+{
+	struct block *b = xcalloc(1, sizeof(*b));
+	char hdr[SNAP_HDR_MAX];
+	size_t hlen, got;
+	int ret = 0;
+
+	b->buf = xmalloc(st->size ? (size_t)st->size : 1);
+	b->refs = 1;
+	while (ret == 0 && b->len < st->size) {
+		ret = read_copy(st, b->buf + b->len, (size_t)st->size - b->len, &got, err);
+		b->len += got;
+		if (ret == 0 && !got)
+			ret = corrupt(st, err, "truncated");
+	}
+	if (ret == 0)
+		ret = read_copy(st, hdr, sizeof(hdr), &got, err);	/* the end: verifies */
+	if (ret < 0) {
+		free(b->buf);
+		free(b);
+		return ret;
+	}
+	/* Served from memory from now on, hashed again as it is handed out. */
+	dctx_put(st->odb, st->dctx);
+	st->dctx = NULL;
+	st->block = b;
+	st->mpos = 0;
+	st->remaining = st->size;
+	st->pend_pos = st->pend_len = 0;
+	st->in.pos = st->in.size = 0;
+	st->left = 0;
+	st->frame_done = st->eof = 1;
+	hlen = object_header_format(hdr, st->type, st->size);
+	hash_init(&st->hash);
+	hash_update(&st->hash, hdr, hlen);
+	return 0;
+}
+
+/* Opens a stream on copy p/pos (p NULL: the loose file) of an object. */
+static int stream_open_copy(struct odb *odb, const struct snap_oid *oid,
+			    struct pack *p, uint32_t pos, struct odb_stream **out,
+			    enum object_type *type, uint64_t *size, unsigned flags,
+			    struct strbuf *err)
 {
 	struct odb_stream *st = xcalloc(1, sizeof(*st));
 	enum object_type t = OBJ_NONE;
-	struct pack *p;
 	uint64_t sz = 0;
 	size_t have = 0;
-	uint32_t pos;
 	int hlen = 0, list = 0, ret;
 
 	st->odb = odb;
 	st->oid = *oid;
 	st->fd = -1;
+	st->flags = flags;
 	strbuf_init(&st->path, 0);
-	/* Packs first: a lookup there costs no system call, and most
-	 * objects of a store are packed. */
-	p = flags & STREAM_LOOSE ? NULL : find_packed(odb, oid, &pos);
 	if (!p) {
 		odb_loose_path(odb, oid, &st->path);
 		st->fd = open(st->path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -929,8 +1165,11 @@ static int stream_open(struct odb *odb, const struct snap_oid *oid,
 		hash_update(&st->hash, st->pend, (size_t)hlen);
 		st->pend_pos = (size_t)hlen;
 		st->pend_len = have;
+		st->verify_first = sz <= VERIFY_AT_OPEN_MAX;
 	}
 opened:
+	st->size = sz;
+	st->type = t;
 	if (type)
 		*type = t;
 	if (size)
@@ -940,6 +1179,68 @@ opened:
 fail:
 	odb_stream_close(st);
 	return ret;
+}
+
+/*
+ * Opens a stream on the first copy of an object that opens (packs
+ * first: a lookup there costs no system call, and most objects of a
+ * store are packed).  A copy that fails is reported only when no other
+ * opens: err then holds the first failure.  With STREAM_ONE, copy
+ * number `first` only.
+ */
+static int stream_open_from(struct odb *odb, const struct snap_oid *oid,
+			    unsigned first, struct odb_stream **out,
+			    enum object_type *type, uint64_t *size, unsigned flags,
+			    struct strbuf *err)
+{
+	struct strbuf later = STRBUF_INIT;
+	size_t keep = err ? err->len : 0;
+	int ret = SNAP_ENOTFOUND, failed = 0;
+	unsigned n;
+
+	for (n = first;; n++) {
+		struct pack *p;
+		uint32_t pos = 0;
+		int r;
+
+		if (flags & STREAM_LOOSE)
+			p = NULL;
+		else if (!nth_copy(odb, oid, n, &p, &pos))
+			break;
+		strbuf_reset(&later);
+		r = stream_open_copy(odb, oid, p, pos, out, type, size, flags,
+				     failed ? &later : err);
+		if (r == 0) {
+			(*out)->copy = n;
+			if (failed && err)
+				strbuf_setlen(err, keep);
+			strbuf_release(&later);
+			return 0;
+		}
+		if (!failed) {
+			ret = r;
+			failed = copy_failure(r);
+			if (!failed && r != SNAP_ENOTFOUND)
+				break;
+			if (!failed && err)
+				strbuf_setlen(err, keep);
+		}
+		if ((flags & (STREAM_LOOSE | STREAM_ONE)) || !p)
+			break;
+	}
+	if (ret == SNAP_ENOTFOUND && err && err->len == keep)
+		snap_error(err, SNAP_ENOTFOUND, "object '%s' not found", oid_to_hex(oid));
+	if (failed && !(flags & STREAM_ONE))
+		note_bad(odb, oid);
+	strbuf_release(&later);
+	return ret;
+}
+
+static int stream_open(struct odb *odb, const struct snap_oid *oid,
+		       struct odb_stream **out, enum object_type *type,
+		       uint64_t *size, unsigned flags, struct strbuf *err)
+{
+	return stream_open_from(odb, oid, 0, out, type, size, flags, err);
 }
 
 int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
@@ -954,6 +1255,23 @@ int odb_stream_open_loose(struct odb *odb, const struct snap_oid *oid,
 			  uint64_t *size, struct strbuf *err)
 {
 	return stream_open(odb, oid, out, type, size, STREAM_LOOSE, err);
+}
+
+int odb_stream_open_copy(struct odb *odb, const struct snap_oid *oid, unsigned n,
+			 struct odb_stream **out, enum object_type *type,
+			 uint64_t *size, struct strbuf *err)
+{
+	struct pack *p;
+	uint32_t pos;
+
+	if (!nth_copy(odb, oid, n, &p, &pos))
+		return SNAP_ENOTFOUND;
+	return stream_open_copy(odb, oid, p, pos, out, type, size, STREAM_ONE, err);
+}
+
+const char *odb_stream_path(const struct odb_stream *st)
+{
+	return st->path.buf;
 }
 
 /*
@@ -1096,8 +1414,8 @@ static int chunked_read(struct odb_stream *st, void *buf, size_t len,
 	return ret;
 }
 
-int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
-		    size_t *got, struct strbuf *err)
+static int read_copy(struct odb_stream *st, void *buf, size_t len,
+		     size_t *got, struct strbuf *err)
 {
 	size_t n;
 	int ret;
@@ -1105,6 +1423,23 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 	*got = 0;
 	if (st->failed)
 		BUG("odb_stream_read after a failure");
+	if (st->verify_first) {
+		st->verify_first = 0;
+		if (st->block) {
+			struct snap_hash_ctx h;
+			struct snap_oid actual;
+
+			hash_init(&h);
+			hash_update(&h, st->block->buf + st->vstart, st->vlen);
+			hash_final(&h, &actual);
+			if (oid_cmp(&actual, &st->oid))
+				return corrupt(st, err, "hash mismatch");
+		} else {
+			ret = read_whole(st, err);
+			if (ret < 0)
+				return ret;
+		}
+	}
 	if (st->chunked)
 		return chunked_read(st, buf, len, got, err);
 	if (st->pend_pos < st->pend_len) {
@@ -1134,6 +1469,92 @@ int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 	st->remaining -= n;
 	*got = n;
 	return 0;
+}
+
+/* The id-so-far of what a stream has handed out: header and payload. */
+static void prefix_hash(const struct odb_stream *st, struct snap_oid *out)
+{
+	struct snap_hash_ctx c = st->hash;
+
+	hash_final(&c, out);
+}
+
+/*
+ * After copy st->copy failed with handed bytes of the payload handed
+ * out: goes on from another copy, if one opens, yields the same bytes up
+ * to there (the same header and payload prefix, by their hash) and is
+ * readable that far.  Then its state replaces st's.  0 if it did.
+ */
+static int switch_copy(struct odb_stream *st)
+{
+	uint64_t handed = st->handed;
+	char *scratch = NULL;
+	struct pack *p;
+	uint32_t pos;
+	unsigned n;
+	int ret = -1;
+
+	for (n = st->copy + 1; ret < 0 && nth_copy(st->odb, &st->oid, n, &p, &pos); n++) {
+		struct odb_stream *next, tmp;
+		struct snap_oid a, b;
+		uint64_t left = handed;
+
+		if (stream_open_copy(st->odb, &st->oid, p, pos, &next, NULL, NULL,
+				     st->flags | STREAM_ONE, NULL) < 0)
+			continue;
+		next->copy = n;
+		next->flags = st->flags;
+		ret = next->size == st->size && next->type == st->type ? 0 : -1;
+		if (!scratch)
+			scratch = xmalloc(64 * 1024);
+		while (ret == 0 && left) {
+			size_t got;
+			ret = read_copy(next, scratch, left < 65536 ? (size_t)left : 65536,
+					&got, NULL);
+			if (ret == 0 && !got)
+				ret = -1;
+			if (ret == 0)
+				left -= got;
+		}
+		if (ret == 0 && handed) {
+			prefix_hash(st, &a);
+			prefix_hash(next, &b);
+			ret = oid_cmp(&a, &b) ? -1 : 0;
+		}
+		if (ret == 0) {
+			next->handed = handed;
+			tmp = *st;
+			*st = *next;
+			*next = tmp;
+		}
+		odb_stream_close(next);
+	}
+	free(scratch);
+	return ret;
+}
+
+int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
+		    size_t *got, struct strbuf *err)
+{
+	size_t keep = err ? err->len : 0;
+	int ret = read_copy(st, buf, len, got, err);
+
+	/*
+	 * A copy that fails: go on from another whose bytes so far are the
+	 * same, or, when every other fails too, report the first failure.
+	 */
+	while (ret < 0 && copy_failure(ret) && !(st->flags & (STREAM_ONE | STREAM_LOOSE))) {
+		if (switch_copy(st) < 0) {
+			note_bad(st->odb, &st->oid);
+			break;
+		}
+		if (err)
+			strbuf_setlen(err, keep);
+		ret = read_copy(st, buf, len, got, err);
+	}
+	if (ret == 0)
+		st->handed += *got;
+	return ret;
 }
 
 int odb_stream_chunked(const struct odb_stream *st)
@@ -1247,16 +1668,36 @@ int odb_read(struct odb *odb, const struct snap_oid *oid,
 				  "object '%s' is too large (%llu bytes, at most %zu here)",
 				  oid_to_hex(oid), (unsigned long long)size, max);
 	}
-	strbuf_reset(out);
-	strbuf_grow(out, (size_t)size);
-	do {
-		ret = odb_stream_read(st, out->buf + out->len,
-				      out->alloc - out->len - 1, &got, err);
-		if (ret < 0)
+	for (;;) {
+		size_t keep = err ? err->len : 0;
+		unsigned copy;
+
+		strbuf_reset(out);
+		strbuf_grow(out, (size_t)size);
+		do {
+			ret = odb_stream_read(st, out->buf + out->len,
+					      out->alloc - out->len - 1, &got, err);
+			if (ret < 0)
+				break;
+			strbuf_setlen(out, out->len + got);
+		} while (got);
+		/*
+		 * Nothing was handed out yet: a copy that failed late (where
+		 * the stream could not go on from another) is read again
+		 * from the next copy, from the start.
+		 */
+		copy = st->copy;
+		odb_stream_close(st);
+		if (ret == 0 || !copy_failure(ret) ||
+		    stream_open_from(odb, oid, copy + 1, &st, type, &size, 0, NULL) < 0)
 			break;
-		strbuf_setlen(out, out->len + got);
-	} while (got);
-	odb_stream_close(st);
+		if (size > max) {
+			odb_stream_close(st);
+			break;
+		}
+		if (err)
+			strbuf_setlen(err, keep);
+	}
 	return ret;
 }
 
@@ -1550,7 +1991,7 @@ static int flush_batch(struct odb *odb, struct strbuf *err)
 			goto out;
 		ret = 0;	/* 1 said the shard was new */
 		odb_loose_path(odb, &p->oid, &final);
-		if (fsio_link(p->tmp, final.buf) < 0 && errno != EEXIST &&
+		if ((p->replace || (fsio_link(p->tmp, final.buf) < 0 && errno != EEXIST)) &&
 		    fsio_rename(p->tmp, final.buf) < 0) {
 			ret = snap_error_errno(err, "cannot create '%s'", final.buf);
 			goto out;
@@ -1935,6 +2376,42 @@ static int freshen_pack(struct odb *odb, struct pack *p)
 	return p->freshened;
 }
 
+/*
+ * Whether a writer may keep the copy of oid the store has instead of
+ * writing it again (odb.h, "Known bad"): not when every copy failed a
+ * read in this process, nor, for a write outside a batch, when reading
+ * it through now fails.  A copy that is not kept is written again; that
+ * is noted, so that the id is written once, not by every later writer.
+ */
+static int reusable(struct odb *odb, const struct snap_oid *oid)
+{
+	struct odb_stream *st;
+	char *buf;
+	size_t got;
+	int ret;
+
+	if (!known_bad(odb, oid) && !odb->verify_writes)
+		return 1;
+	if (!known_bad(odb, oid)) {
+		ret = stream_open(odb, oid, &st, NULL, NULL, 0, NULL);
+		if (ret == 0) {
+			buf = xmalloc(IO_BUF);
+			do
+				ret = odb_stream_read(st, buf, IO_BUF, &got, NULL);
+			while (ret == 0 && got);
+			free(buf);
+			odb_stream_close(st);
+		}
+		if (ret == 0 || ret == SNAP_ENOTFOUND)
+			return ret == 0;
+	}
+	pthread_mutex_lock(&odb->bad_lock);
+	oidset_insert(&odb->bad, oid);
+	oidset_insert(&odb->rewritten, oid);
+	pthread_mutex_unlock(&odb->bad_lock);
+	return 0;
+}
+
 int odb_freshen(struct odb *odb, const struct snap_oid *oid)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -1945,6 +2422,8 @@ int odb_freshen(struct odb *odb, const struct snap_oid *oid)
 		BUG("odb_freshen outside a batch");
 	if (bulk_has(odb->bulk, oid) || pending_has(odb, oid))
 		return 1;
+	if (known_bad(odb, oid))
+		return 0;
 	/* Neighbouring files are mostly in one pack: try the last one first. */
 	for (i = 0; i < n; i++) {
 		size_t k = (odb->freshen_hint + i) % n;
@@ -2036,6 +2515,7 @@ static int bulk_write(struct odb *odb, enum object_type type, const void *buf,
 	struct pack *p;
 	uint32_t pos;
 	char *copy;
+	int keep;
 
 	if (!odb->bulk || len > PACK_OBJECT_MAX)
 		return 0;
@@ -2047,9 +2527,11 @@ static int bulk_write(struct odb *odb, enum object_type type, const void *buf,
 	 * Present: freshen it for gc.  A pack or file gc has just taken away
 	 * fails the touch, and the object is written anew.
 	 */
-	if ((p = find_packed(odb, oid, &pos)) && freshen_pack(odb, p))
+	p = find_packed(odb, oid, &pos);
+	keep = p ? reusable(odb, oid) : -1;
+	if (keep > 0 && freshen_pack(odb, p))
 		goto done;
-	if (loose_cached(odb, oid, err)) {
+	if (keep && loose_cached(odb, oid, err) && (keep > 0 || reusable(odb, oid))) {
 		odb_loose_path(odb, oid, &odb->path);
 		if (fsio_touch(odb->path.buf) == 0)
 			goto done;
@@ -2076,7 +2558,7 @@ static int writer_install(struct writer *w, const struct snap_oid *oid,
 	struct odb *odb = w->odb;
 	char hex[SNAP_OID_HEXSZ + 1];
 	struct strbuf final = STRBUF_INIT;
-	int ret = 0, made = 0;
+	int ret = 0, made = 0, replace = 0;
 
 	oid_to_hex_r(hex, oid);
 	odb_loose_path(odb, oid, &final);
@@ -2086,8 +2568,11 @@ static int writer_install(struct writer *w, const struct snap_oid *oid,
 	 * Present already: keep it, and tell gc it is wanted now.  If the
 	 * touch finds it gone (gc removed it since), write it after all.
 	 */
-	if (fsio_touch(final.buf) == 0 || (errno != ENOENT && access(final.buf, F_OK) == 0))
-		goto out;
+	if (fsio_touch(final.buf) == 0 || (errno != ENOENT && access(final.buf, F_OK) == 0)) {
+		if (reusable(odb, oid))
+			goto out;
+		replace = 1;	/* a loose copy that fails: this one replaces it */
+	}
 	if (odb->batch) {
 		ret = fsio_close(w->fd);
 		w->fd = -1;
@@ -2095,7 +2580,7 @@ static int writer_install(struct writer *w, const struct snap_oid *oid,
 			ret = snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
 			goto out;
 		}
-		pending_add(odb, oid, w->tmp.buf);
+		pending_add(odb, oid, w->tmp.buf, replace);
 		strbuf_reset(&w->tmp);	/* now owned by the batch */
 		if (odb->nr_pending >= SNAP_BATCH_MAX)
 			ret = flush_batch(odb, err);
@@ -2117,7 +2602,12 @@ static int writer_install(struct writer *w, const struct snap_oid *oid,
 		goto out;
 	}
 	ret = 0;
-	if (fsio_link(w->tmp.buf, final.buf) < 0 && errno != EEXIST) {
+	if (replace) {
+		if (fsio_rename(w->tmp.buf, final.buf) < 0) {
+			ret = snap_error_errno(err, "cannot replace '%s'", final.buf);
+			goto out;
+		}
+	} else if (fsio_link(w->tmp.buf, final.buf) < 0 && errno != EEXIST) {
 		if (errno != EPERM && errno != ENOTSUP && errno != EXDEV) {
 			ret = snap_error_errno(err, "cannot create '%s'", final.buf);
 			goto undo;
@@ -2164,6 +2654,49 @@ static int writer_finish(struct writer *w, struct snap_oid *oid,
 	return writer_install(w, oid, err);
 }
 
+/*
+ * A write outside a batch is one object a user asked for (hash-object -w,
+ * mktree, mksnapshot): what the store has of it is read through before
+ * it is kept (reusable()), so that writing it again repairs a bad copy.
+ */
+static int verify_begin(struct odb *odb)
+{
+	if (odb->batch || odb->verify_writes)
+		return 0;
+	odb->verify_writes = 1;
+	return 1;
+}
+
+static int verify_end(struct odb *odb, int began, int ret)
+{
+	if (began)
+		odb->verify_writes = 0;
+	return ret;
+}
+
+static int write_buf(struct odb *odb, enum object_type type, const void *buf,
+		     size_t len, struct snap_oid *oid, struct strbuf *err);
+static int write_fd(struct odb *odb, enum object_type type, int fd,
+		    uint64_t size, const char *what, struct snap_oid *oid,
+		    struct strbuf *err);
+
+int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
+		  size_t len, struct snap_oid *oid, struct strbuf *err)
+{
+	int began = verify_begin(odb);
+
+	return verify_end(odb, began, write_buf(odb, type, buf, len, oid, err));
+}
+
+int odb_write_fd(struct odb *odb, enum object_type type, int fd,
+		 uint64_t size, const char *what, struct snap_oid *oid,
+		 struct strbuf *err)
+{
+	int began = verify_begin(odb);
+
+	return verify_end(odb, began, write_fd(odb, type, fd, size, what, oid, err));
+}
+
 int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
 		    size_t len, struct snap_oid *oid, struct strbuf *err)
 {
@@ -2176,8 +2709,8 @@ int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
 	return ret;
 }
 
-int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
-		  size_t len, struct snap_oid *oid, struct strbuf *err)
+static int write_buf(struct odb *odb, enum object_type type, const void *buf,
+		     size_t len, struct snap_oid *oid, struct strbuf *err)
 {
 	struct writer w;
 	int ret;
@@ -2318,7 +2851,8 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 	}
 	hash_final(&whole, oid);
 	/* The blob stored whole in a pack already: that copy serves. */
-	if ((p = find_packed(odb, oid, &pos)) && fsio_touch(p->pack_path) == 0)
+	if ((p = find_packed(odb, oid, &pos)) && reusable(odb, oid) &&
+	    fsio_touch(p->pack_path) == 0)
 		writer_abort(&list);
 	else
 		ret = writer_install(&list, oid, err);
@@ -2329,9 +2863,9 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 	return odb_batch_end(odb, err);
 }
 
-int odb_write_fd(struct odb *odb, enum object_type type, int fd,
-		 uint64_t size, const char *what, struct snap_oid *oid,
-		 struct strbuf *err)
+static int write_fd(struct odb *odb, enum object_type type, int fd,
+		    uint64_t size, const char *what, struct snap_oid *oid,
+		    struct strbuf *err)
 {
 	struct writer w;
 	int ret;
@@ -2555,6 +3089,7 @@ int odb_reload_packs(struct odb *odb, struct strbuf *err)
 	drop_midx(odb);
 	while (odb->nr_packs)
 		pack_close(&odb->packs[--odb->nr_packs]);
+	drop_damage(odb, 0);
 	ret = load_packs(odb, err);
 	if (ret == 0)
 		load_midx(odb);

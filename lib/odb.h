@@ -21,9 +21,39 @@
  * cannot exhaust memory or disk.  odb_read_header() reads only the header
  * (for -t, -s, -e and --batch-check) and does not verify the payload.
  *
+ * Copies.  An object may be in several packs and loose.  Readers try its
+ * copies in turn (the one the lookup finds, the other packs that hold
+ * it, the loose file) and report a failure only when none is good,
+ * naming the first copy that failed.  A stream verifies an object of up
+ * to 1 MiB (every chunk, every block member) whole at its first read,
+ * before a byte is handed out; a larger one that fails midway goes on
+ * from another copy whose bytes up to there are the same (by their
+ * hash); odb_read() starts again from the next copy.
+ *
+ * Known bad.  A writer that finds an object present keeps it unless it
+ * is known bad: every copy of it failed a read in this process, or, for
+ * a write outside a batch (one object a user asked for: hash-object -w,
+ * mktree, mksnapshot), the copy there fails when it is read through
+ * now.  A known-bad object is written again: into the batch's pack, or
+ * as a loose file that replaces a bad loose one.  So writing an object
+ * again with hash-object -w repairs it, and a batch writer does not
+ * deduplicate against a copy this process saw fail; copies no read has
+ * touched are trusted, as reading them all would double a snapshot's
+ * cost (fsck finds them).
+ *
+ * Damage stays local.  A pack index that is missing its checksum, fails
+ * its checks, or cannot be read is not used: its pack is read through an
+ * index rebuilt in memory from the pack's frames (pack_scan), at the cost
+ * of a read of that pack at each open.  A pack that cannot be opened is
+ * left out: its objects are absent, every other object reads.  A bad
+ * multi-pack index is not used (midx.h).  odb_open() succeeds in all
+ * these cases and notes each damaged file for odb_damaged(); commands
+ * print each as one warning line, and snap-fsck reports them.
+ *
  * Writes are atomic and durable: a temporary file under objects/tmp,
  * fsync, link into place, fsync of the directory.  An object that exists
- * is never rewritten; writing it again refreshes its mtime.
+ * is never rewritten (but one known bad, above); writing it again
+ * refreshes its mtime.
  */
 
 #include <stdint.h>
@@ -39,6 +69,12 @@ struct odb_stream;
 
 /* Opens the object database of an open store (not owned by the odb). */
 int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err);
+/*
+ * The damaged files odb_open() (or odb_reload_packs) met and worked
+ * around, one message each naming the file and what it costs.
+ */
+size_t odb_nr_damaged(struct odb *odb);
+const char *odb_damaged(struct odb *odb, size_t i);
 void odb_close(struct odb *odb);
 struct snap_store *odb_store(struct odb *odb);
 
@@ -76,8 +112,8 @@ int odb_read(struct odb *odb, const struct snap_oid *oid,
  * object was verified.  A verification failure is reported by the read
  * that meets it: bytes handed out before it must be treated as unverified.
  * An object both packed and loose is read from its pack (a lookup there
- * costs no system call); odb_stream_open_loose() reads the loose copy
- * only (for fsck, which checks every copy).
+ * costs no system call), and from its other copies when that fails;
+ * odb_stream_open_loose() reads the loose copy only.
  */
 int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 		    struct odb_stream **out, enum object_type *type,
@@ -85,6 +121,16 @@ int odb_stream_open(struct odb *odb, const struct snap_oid *oid,
 int odb_stream_open_loose(struct odb *odb, const struct snap_oid *oid,
 			  struct odb_stream **out, enum object_type *type,
 			  uint64_t *size, struct strbuf *err);
+/*
+ * Copy n of an object only (0, 1, ...: its packed copies, the one a
+ * lookup finds first, then the loose file), and no other when it fails:
+ * for fsck, which checks every copy.  SNAP_ENOTFOUND past the last.
+ */
+int odb_stream_open_copy(struct odb *odb, const struct snap_oid *oid, unsigned n,
+			 struct odb_stream **out, enum object_type *type,
+			 uint64_t *size, struct strbuf *err);
+/* The file (and offset in a pack) the stream reads, for messages. */
+const char *odb_stream_path(const struct odb_stream *st);
 int odb_stream_read(struct odb_stream *st, void *buf, size_t len,
 		    size_t *got, struct strbuf *err);
 void odb_stream_close(struct odb_stream *st);

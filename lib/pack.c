@@ -9,11 +9,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define IDX_HEADER_SIZE 16
 #define FANOUT_SIZE (256 * 4)
@@ -24,10 +26,67 @@ static int bad(struct strbuf *err, const char *path, const char *why)
 	return snap_error(err, SNAP_ECORRUPT, "pack index '%s' is corrupt: %s", path, why);
 }
 
+/* The path of the pack an index names: ".idx" replaced by ".pack". */
+static char *pack_path_of(const char *idx_path)
+{
+	size_t plen = strlen(idx_path);
+	char *path;
+
+	if (plen < 4 || strcmp(idx_path + plen - 4, ".idx"))
+		BUG("pack: '%s' is not an .idx path", idx_path);
+	path = xmalloc(plen + 2);
+	memcpy(path, idx_path, plen - 4);
+	memcpy(path + plen - 4, ".pack", 6);
+	return path;
+}
+
+static int record_check(const struct pack *p, uint32_t pos);
+
+/*
+ * Checks a mapped index whole: magic, version, sizes, fan-out, ids, the
+ * checksum, and every record's fields (so that no reader ever meets a
+ * record out of range).  Returns NULL or what is wrong.
+ */
+static const char *index_check(struct pack *p)
+{
+	static char why[64];
+	struct snap_hash_ctx h;
+	struct snap_oid sum;
+	const char *bad_table;
+	uint32_t i;
+
+	if (p->map_len < IDX_HEADER_SIZE + FANOUT_SIZE + 8 + IDX_TRAILER_SIZE)
+		return "too short";
+	if (memcmp(p->map, PACK_IDX_MAGIC, 8) ||
+	    (get_be32(p->map + 8) != 1 && get_be32(p->map + 8) != PACK_IDX_VERSION))
+		return "bad magic or version";
+	p->nr = get_be32(p->map + 12);
+	if ((uint64_t)p->nr * (SNAP_OID_RAWSZ + PACK_RECORD_SIZE) + IDX_HEADER_SIZE +
+	    FANOUT_SIZE + 8 + IDX_TRAILER_SIZE != p->map_len)
+		return "size does not match the object count";
+	p->fanout = p->map + IDX_HEADER_SIZE;
+	p->ids = p->fanout + FANOUT_SIZE;
+	p->records = p->ids + (size_t)p->nr * SNAP_OID_RAWSZ;
+	p->pack_size = get_be64(p->records + (size_t)p->nr * PACK_RECORD_SIZE);
+	bad_table = id_table_check(p->fanout, p->ids, p->nr);
+	if (bad_table)
+		return bad_table;
+	hash_init(&h);
+	hash_update(&h, p->map, p->map_len - SNAP_OID_RAWSZ);
+	hash_final(&h, &sum);
+	if (memcmp(sum.hash, p->map + p->map_len - SNAP_OID_RAWSZ, SNAP_OID_RAWSZ))
+		return "checksum mismatch";
+	for (i = 0; i < p->nr; i++)
+		if (record_check(p, i) < 0) {
+			snprintf(why, sizeof(why), "record %u is out of bounds", i);
+			return why;
+		}
+	return NULL;
+}
+
 int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
 {
 	struct stat st;
-	size_t len, plen;
 	const char *why;
 	int fd, ret;
 	void *map;
@@ -42,54 +101,32 @@ int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
 		close(fd);
 		return ret;
 	}
-	len = (size_t)st.st_size;
-	if (len < IDX_HEADER_SIZE + FANOUT_SIZE + IDX_TRAILER_SIZE) {
+	if ((uint64_t)st.st_size < IDX_HEADER_SIZE + FANOUT_SIZE + 8 + IDX_TRAILER_SIZE) {
 		close(fd);
 		return bad(err, idx_path, "too short");
 	}
-	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
 		return snap_error_errno(err, "cannot map '%s'", idx_path);
 	p->map = map;
-	p->map_len = len;
+	p->map_len = (size_t)st.st_size;
 	p->idx_path = xstrdup(idx_path);
-	plen = strlen(idx_path);
-	if (plen < 4 || strcmp(idx_path + plen - 4, ".idx"))
-		BUG("pack_open: '%s' is not an .idx path", idx_path);
-	p->pack_path = xmalloc(plen + 2);
-	memcpy(p->pack_path, idx_path, plen - 4);
-	memcpy(p->pack_path + plen - 4, ".pack", 6);
-
-	if (memcmp(p->map, PACK_IDX_MAGIC, 8) ||
-	    (get_be32(p->map + 8) != 1 && get_be32(p->map + 8) != PACK_IDX_VERSION)) {
-		ret = bad(err, idx_path, "bad magic or version");
-		goto fail;
-	}
-	p->nr = get_be32(p->map + 12);
-	if ((uint64_t)p->nr * (SNAP_OID_RAWSZ + PACK_RECORD_SIZE) + IDX_HEADER_SIZE +
-	    FANOUT_SIZE + 8 + IDX_TRAILER_SIZE != len) {
-		ret = bad(err, idx_path, "size does not match the object count");
-		goto fail;
-	}
-	p->fanout = p->map + IDX_HEADER_SIZE;
-	p->ids = p->fanout + FANOUT_SIZE;
-	p->records = p->ids + (size_t)p->nr * SNAP_OID_RAWSZ;
-	p->pack_size = get_be64(p->records + (size_t)p->nr * PACK_RECORD_SIZE);
-	why = id_table_check(p->fanout, p->ids, p->nr);
+	p->pack_path = pack_path_of(idx_path);
+	why = index_check(p);
 	if (why) {
 		ret = bad(err, idx_path, why);
-		goto fail;
+		pack_close(p);
+		return ret;
 	}
 	return 0;
-fail:
-	pack_close(p);
-	return ret;
 }
 
 void pack_close(struct pack *p)
 {
-	if (p->map)
+	if (p->map && p->scanned)
+		free((void *)p->map);
+	else if (p->map)
 		munmap((void *)p->map, p->map_len);
 	if (p->fd >= 0)
 		close(p->fd);
@@ -159,15 +196,33 @@ void pack_record(const struct pack *p, uint32_t pos, struct pack_record *r)
 	r->inner = get_be32(rec + 26);
 }
 
-/* A record's fields beyond offsets: flags 0 or 1, inner offset only in a
- * shared frame, zero padding (version 1 indexes have zeros there). */
-static int record_sane(const struct pack *p, uint32_t pos)
+/*
+ * Every field of a record in range: the frame inside the pack (after its
+ * header, before its checksum) and not longer than a frame of its kind
+ * can be, a known type, flags 0 or 1, a member offset only in a shared
+ * frame and inside one, zero padding (version 1 indexes have zeros
+ * there), a payload no larger than a packed object can be.
+ */
+static int record_check(const struct pack *p, uint32_t pos)
 {
 	const unsigned char *rec = p->records + (size_t)pos * PACK_RECORD_SIZE;
+	struct pack_record r;
+	uint64_t end;
 
-	if (rec[25] > 1 || rec[30] || rec[31])
-		return 0;
-	return rec[25] || !get_be32(rec + 26);
+	pack_record(p, pos, &r);
+	if (p->pack_size < PACK_HEADER_SIZE + SNAP_OID_RAWSZ)
+		return -1;
+	end = p->pack_size - SNAP_OID_RAWSZ;
+	if (r.offset < PACK_HEADER_SIZE || r.offset > end || r.length == 0 ||
+	    r.length > end - r.offset)
+		return -1;
+	if (rec[24] < OBJ_BLOB || rec[24] > OBJ_BUNDLE || rec[25] > 1 || rec[30] || rec[31])
+		return -1;
+	if (!r.shared)
+		return r.inner == 0 && r.size <= PACK_OBJECT_MAX &&
+		       r.length <= ZSTD_compressBound(PACK_OBJECT_MAX + SNAP_HDR_MAX) ? 0 : -1;
+	return r.inner < PACK_BLOCK_MAX && r.size < PACK_BLOCK_MAX &&
+	       r.length <= ZSTD_compressBound(PACK_BLOCK_MAX) ? 0 : -1;
 }
 
 void pack_oid(const struct pack *p, uint32_t pos, struct snap_oid *oid)
@@ -253,15 +308,9 @@ int pack_verify(struct pack *p, struct strbuf *err)
 	struct stat st;
 	unsigned char *buf;
 	uint64_t off = 0, end;
-	uint32_t i;
 	int fd, ret = 0;
 
-	/* The index checksum covers everything before it. */
-	hash_init(&h);
-	hash_update(&h, p->map, p->map_len - SNAP_OID_RAWSZ);
-	hash_final(&h, &sum);
-	if (memcmp(sum.hash, p->map + p->map_len - SNAP_OID_RAWSZ, SNAP_OID_RAWSZ))
-		return bad(err, p->idx_path, "checksum mismatch");
+	/* The index and its records were checked whole when it was opened. */
 	fd = pack_fd(p, err);
 	if (fd < 0)
 		return SNAP_EIO;
@@ -272,15 +321,6 @@ int pack_verify(struct pack *p, struct strbuf *err)
 				  p->pack_path, (long long)st.st_size,
 				  (unsigned long long)p->pack_size);
 	end = p->pack_size - SNAP_OID_RAWSZ;
-	for (i = 0; i < p->nr; i++) {
-		struct pack_record r;
-		pack_record(p, i, &r);
-		if (r.offset < PACK_HEADER_SIZE || r.length == 0 || r.offset > end ||
-		    r.length > end - r.offset || !type_name(r.type) || r.type == OBJ_NONE ||
-		    !record_sane(p, i) || (r.shared && r.inner >= PACK_BLOCK_MAX))
-			return snap_error(err, SNAP_ECORRUPT,
-					  "pack index '%s': record %u is out of bounds", p->idx_path, i);
-	}
 	buf = xmalloc_io(1 << 20);
 	hash_init(&h);
 	while (off < end) {
@@ -318,6 +358,51 @@ struct pw_entry {
 	struct snap_oid oid;
 	struct pack_record rec;
 };
+
+/*
+ * The bytes of an index (docs/FORMAT.md) over nr entries sorted by id,
+ * for a pack of pack_size bytes whose checksum is pack_sum.
+ */
+static void index_image(struct strbuf *idx, const struct pw_entry *e, size_t nr,
+			uint64_t pack_size, const unsigned char *pack_sum)
+{
+	struct snap_hash_ctx ih;
+	struct snap_oid isum;
+	unsigned char b8[8], fan[FANOUT_SIZE];
+	uint32_t counts[256] = { 0 }, acc = 0;
+	size_t i;
+
+	strbuf_add(idx, PACK_IDX_MAGIC, 8);
+	put_be32(b8, PACK_IDX_VERSION);
+	put_be32(b8 + 4, (uint32_t)nr);
+	strbuf_add(idx, b8, 8);
+	for (i = 0; i < nr; i++)
+		counts[e[i].oid.hash[0]]++;
+	for (i = 0; i < 256; i++) {
+		acc += counts[i];
+		put_be32(fan + 4 * i, acc);
+	}
+	strbuf_add(idx, fan, sizeof(fan));
+	for (i = 0; i < nr; i++)
+		strbuf_add(idx, e[i].oid.hash, SNAP_OID_RAWSZ);
+	for (i = 0; i < nr; i++) {
+		unsigned char rec[PACK_RECORD_SIZE] = { 0 };
+		put_be64(rec, e[i].rec.offset);
+		put_be64(rec + 8, e[i].rec.length);
+		put_be64(rec + 16, e[i].rec.size);
+		rec[24] = (unsigned char)e[i].rec.type;
+		rec[25] = (unsigned char)e[i].rec.shared;
+		put_be32(rec + 26, e[i].rec.inner);
+		strbuf_add(idx, rec, sizeof(rec));
+	}
+	put_be64(b8, pack_size);
+	strbuf_add(idx, b8, 8);
+	strbuf_add(idx, pack_sum, SNAP_OID_RAWSZ);
+	hash_init(&ih);
+	hash_update(&ih, idx->buf, idx->len);
+	hash_final(&ih, &isum);
+	strbuf_add(idx, isum.hash, SNAP_OID_RAWSZ);
+}
 
 /* Frames are gathered into an aligned buffer and written a MiB at a time. */
 #define PW_BUF (1u << 20)
@@ -512,12 +597,8 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 		       struct strbuf *idx_path, struct strbuf *err)
 {
 	struct strbuf idx = STRBUF_INIT, itmp = STRBUF_INIT, final = STRBUF_INIT;
-	struct snap_oid sum, isum;
+	struct snap_oid sum;
 	char hex[SNAP_OID_HEXSZ + 1];
-	struct snap_hash_ctx ih;
-	unsigned char b8[8], fan[FANOUT_SIZE];
-	uint32_t counts[256] = { 0 }, acc = 0;
-	size_t i;
 	int ifd = -1, ret = 0;
 
 	hash_final(&w->hash, &sum);
@@ -537,36 +618,7 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 	}
 
 	QSORT(w->entries, w->nr, cmp_entry);
-	strbuf_add(&idx, PACK_IDX_MAGIC, 8);
-	put_be32(b8, PACK_IDX_VERSION);
-	put_be32(b8 + 4, (uint32_t)w->nr);
-	strbuf_add(&idx, b8, 8);
-	for (i = 0; i < w->nr; i++)
-		counts[w->entries[i].oid.hash[0]]++;
-	for (i = 0; i < 256; i++) {
-		acc += counts[i];
-		put_be32(fan + 4 * i, acc);
-	}
-	strbuf_add(&idx, fan, sizeof(fan));
-	for (i = 0; i < w->nr; i++)
-		strbuf_add(&idx, w->entries[i].oid.hash, SNAP_OID_RAWSZ);
-	for (i = 0; i < w->nr; i++) {
-		unsigned char rec[PACK_RECORD_SIZE] = { 0 };
-		put_be64(rec, w->entries[i].rec.offset);
-		put_be64(rec + 8, w->entries[i].rec.length);
-		put_be64(rec + 16, w->entries[i].rec.size);
-		rec[24] = (unsigned char)w->entries[i].rec.type;
-		rec[25] = (unsigned char)w->entries[i].rec.shared;
-		put_be32(rec + 26, w->entries[i].rec.inner);
-		strbuf_add(&idx, rec, sizeof(rec));
-	}
-	put_be64(b8, w->size);
-	strbuf_add(&idx, b8, 8);
-	strbuf_add(&idx, sum.hash, SNAP_OID_RAWSZ);
-	hash_init(&ih);
-	hash_update(&ih, idx.buf, idx.len);
-	hash_final(&ih, &isum);
-	strbuf_add(&idx, isum.hash, SNAP_OID_RAWSZ);
+	index_image(&idx, w->entries, w->nr, w->size, sum.hash);
 
 	{
 		char *slash = strrchr(w->tmp.buf, '/');
@@ -615,4 +667,186 @@ out:
 	strbuf_release(&final);
 	pack_writer_abort(w);
 	return ret;
+}
+
+/* ---- an index rebuilt from the pack ---- */
+
+static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+
+struct scan {
+	struct pw_entry *e;
+	size_t nr, alloc;
+};
+
+static void scan_add(struct scan *sc, const char *content, size_t at, size_t len,
+		     enum object_type type, uint64_t size, uint64_t offset,
+		     uint64_t flen, int shared)
+{
+	struct snap_hash_ctx h;
+	struct pw_entry *e;
+
+	ALLOC_GROW(sc->e, sc->nr + 1, sc->alloc);
+	e = &sc->e[sc->nr++];
+	hash_init(&h);
+	hash_update(&h, content + at, len);
+	hash_final(&h, &e->oid);
+	e->rec.offset = offset;
+	e->rec.length = flen;
+	e->rec.size = size;
+	e->rec.type = type;
+	e->rec.shared = shared;
+	e->rec.inner = shared ? (uint32_t)at : 0;
+}
+
+/*
+ * The objects of one frame: its content is one object's header and
+ * payload (an object's own frame), or several one after another (a
+ * block).  Ids are computed from what the frame holds, so damage can
+ * only hide objects, never give one wrong bytes.  Returns 0, or -1 when
+ * the content is neither.
+ */
+static int scan_frame(struct scan *sc, const char *content, size_t len,
+		      uint64_t offset, uint64_t flen)
+{
+	size_t pos = 0, base = sc->nr, n = 0;
+
+	while (pos < len) {
+		enum object_type t;
+		uint64_t sz;
+		int hlen = object_header_parse(content + pos, len - pos, &t, &sz);
+
+		if (hlen <= 0 || sz > len - pos - (size_t)hlen)
+			break;
+		if (pos == 0 && (size_t)hlen + sz == len) {
+			if (sz > PACK_OBJECT_MAX)
+				return -1;
+			scan_add(sc, content, 0, len, t, sz, offset, flen, 0);
+			return 0;
+		}
+		if (len > PACK_BLOCK_MAX || sz >= PACK_BLOCK_MAX)
+			break;
+		scan_add(sc, content, pos, (size_t)hlen + (size_t)sz, t, sz, offset, flen, 1);
+		pos += (size_t)hlen + (size_t)sz;
+		n++;
+	}
+	if (pos == len && n)
+		return 0;
+	sc->nr = base;
+	return -1;
+}
+
+static int cmp_scanned(const void *a, const void *b)
+{
+	const struct pw_entry *x = a, *y = b;
+	int c = oid_cmp(&x->oid, &y->oid);
+
+	if (c)
+		return c;
+	return x->rec.offset < y->rec.offset ? -1 : x->rec.offset > y->rec.offset;
+}
+
+/* The checksum a pack is named by ("pack-<hex>.idx"), if it is so named. */
+static int name_checksum(const char *idx_path, struct snap_oid *sum)
+{
+	const char *base = strrchr(idx_path, '/');
+
+	base = base ? base + 1 : idx_path;
+	if (strlen(base) != 5 + SNAP_OID_HEXSZ + 4 || strncmp(base, "pack-", 5))
+		return -1;
+	return oid_from_hexn(sum, base + 5, SNAP_OID_HEXSZ);
+}
+
+int pack_scan(struct pack *p, const char *idx_path, struct strbuf *err)
+{
+	struct scan sc = { NULL, 0, 0 };
+	struct strbuf content = STRBUF_INIT, idx = STRBUF_INIT;
+	struct snap_oid sum;
+	struct stat st;
+	const unsigned char *map;
+	ZSTD_DCtx *d;
+	uint64_t off = PACK_HEADER_SIZE, size;
+	size_t i, j;
+	int fd, ret;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->pack_path = pack_path_of(idx_path);
+	fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot open pack '%s'", p->pack_path);
+		pack_close(p);
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || st.st_size < PACK_HEADER_SIZE) {
+		ret = st.st_size < PACK_HEADER_SIZE
+			? snap_error(err, SNAP_ECORRUPT, "pack '%s' is truncated", p->pack_path)
+			: snap_error_errno(err, "cannot stat '%s'", p->pack_path);
+		close(fd);
+		pack_close(p);
+		return ret;
+	}
+	size = (uint64_t)st.st_size;
+	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		ret = snap_error_errno(err, "cannot map '%s'", p->pack_path);
+		close(fd);
+		pack_close(p);
+		return ret;
+	}
+	p->fd = fd;
+	d = ZSTD_createDCtx();
+	if (!d)
+		BUG("ZSTD_createDCtx failed");
+	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
+	/*
+	 * Frame after frame; after a damaged one, on from the next place
+	 * where a frame could begin, so that damage costs only its objects.
+	 */
+	while (off + sizeof(zstd_magic) <= size) {
+		const unsigned char *at = map + off, *next;
+		size_t left = (size_t)(size - off);
+		size_t flen = ZSTD_findFrameCompressedSize(at, left);
+		unsigned long long csize = ZSTD_getFrameContentSize(at, left);
+		size_t got;
+
+		if (!ZSTD_isError(flen) && csize != ZSTD_CONTENTSIZE_UNKNOWN &&
+		    csize != ZSTD_CONTENTSIZE_ERROR && csize <= PACK_OBJECT_MAX + SNAP_HDR_MAX) {
+			strbuf_reset(&content);
+			strbuf_grow(&content, (size_t)csize + 1);
+			got = ZSTD_decompressDCtx(d, content.buf, (size_t)csize + 1, at, flen);
+			if (!ZSTD_isError(got) && got == csize &&
+			    scan_frame(&sc, content.buf, got, off, flen) == 0) {
+				off += flen;
+				continue;
+			}
+		}
+		next = memmem(at + 1, left - 1, zstd_magic, sizeof(zstd_magic));
+		if (!next)
+			break;
+		off = (uint64_t)(next - map);
+	}
+	ZSTD_freeDCtx(d);
+	munmap((void *)map, (size_t)size);
+	strbuf_release(&content);
+
+	/* One record per id: the first frame that holds it. */
+	QSORT(sc.e, sc.nr, cmp_scanned);
+	for (i = j = 0; i < sc.nr; i++)
+		if (!j || oid_cmp(&sc.e[j - 1].oid, &sc.e[i].oid))
+			sc.e[j++] = sc.e[i];
+	if (name_checksum(idx_path, &sum) < 0) {
+		memset(sum.hash, 0, sizeof(sum.hash));
+		if (size >= PACK_HEADER_SIZE + SNAP_OID_RAWSZ &&
+		    pread(fd, sum.hash, SNAP_OID_RAWSZ, (off_t)(size - SNAP_OID_RAWSZ)) != SNAP_OID_RAWSZ)
+			memset(sum.hash, 0, sizeof(sum.hash));
+	}
+	index_image(&idx, sc.e, j, size, sum.hash);
+	free(sc.e);
+	p->map_len = idx.len;
+	p->map = (const unsigned char *)strbuf_detach(&idx, NULL);
+	p->scanned = 1;
+	p->idx_path = xstrdup(idx_path);
+	if (index_check(p))
+		BUG("pack_scan built an index that does not check");
+	return 0;
 }

@@ -64,16 +64,33 @@ struct pack {
 	const unsigned char *records;	/* nr x PACK_RECORD_SIZE */
 	int fd;				/* the pack file, opened on first read */
 	uint64_t pack_size;		/* expected from the index */
+	uint64_t file_size;		/* the pack file's, when the odb opened it */
 	int freshened;			/* the odb touched it in this batch */
 	int in_midx;			/* the odb's multi-pack index covers it */
+	int scanned;			/* the index was rebuilt by pack_scan */
 };
 
 /*
- * Maps an index and checks its structure (magic, version, sizes, fan-out
- * monotonic, ids strictly increasing).  Checksums are fsck's job
- * (pack_verify).  SNAP_ECORRUPT with a message naming the file.
+ * Maps an index and checks it whole: magic, version, sizes, fan-out
+ * monotonic, ids strictly increasing, its checksum, and every field of
+ * every record in range (frame inside the pack, known type, flags, member
+ * offset), so that nothing read from it later can be out of range.
+ * SNAP_ECORRUPT with a message naming the file; SNAP_EIO when it cannot
+ * be read (errno kept).  The pack's own bytes are pack_verify's job.
  */
 int pack_open(struct pack *p, const char *idx_path, struct strbuf *err);
+
+/*
+ * For an index that is missing, unreadable or damaged: builds one in
+ * memory from the pack's frames (docs/FORMAT.md: the frames lie end to
+ * end between header and checksum, each an object's own or a block's).
+ * Every frame is decompressed and the ids computed from what it holds,
+ * so a damaged frame costs its own objects only and nothing is ever
+ * served under a wrong id.  Costs a read of the whole pack; the index on
+ * disk is left as it is (gc writes a new one when it repacks).  The pack
+ * is opened (p->fd) as pack_fd would.  SNAP_EIO when it cannot be read.
+ */
+int pack_scan(struct pack *p, const char *idx_path, struct strbuf *err);
 void pack_close(struct pack *p);
 
 /*
@@ -104,8 +121,8 @@ int pack_read_frame(struct pack *p, uint32_t pos, struct strbuf *out,
 		    struct strbuf *err);
 
 /*
- * Checks both checksums and that every record's frame lies inside the
- * pack.  For fsck; reads the whole pack.
+ * Checks the pack against its index: its size, header and checksum.  For
+ * fsck; reads the whole pack.
  */
 int pack_verify(struct pack *p, struct strbuf *err);
 

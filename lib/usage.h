@@ -61,6 +61,8 @@ struct odb;
 /*
  * Opens the store named by --store (dir, may be NULL), $SNAP_DIR or .snap
  * above the working directory, and its object database; dies without one.
+ * Each damaged file the object database works around (odb_damaged) is
+ * one warning line.
  */
 void open_store_or_die(const char *dir, struct snap_store *store,
 		       struct odb **odb);

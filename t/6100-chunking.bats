@@ -241,7 +241,7 @@ scribble() {
 	corrupt_flip_byte "$cid"
 	run -1 snap-fsck --no-dangling
 	assert_equal "${#lines[@]}" 1
-	assert_line --regexp "^error hash-mismatch $cid object '$cid' is corrupt \($(object_path "$cid")\): hash mismatch$"
+	assert_line --regexp "^error hash-mismatch $cid object '$cid' is corrupt \($(object_path "$cid")\): hash mismatch; a good copy is in $SNAP_DIR/objects/pack/pack-[0-9a-f]{64}.pack at offset [0-9]+$"
 	snap-cat-file -p "$id" | cmp - big
 }
 
