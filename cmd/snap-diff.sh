@@ -24,6 +24,7 @@ done
 [ $# -eq 2 ] || { printf 'snap-diff: error: expected A and B\n' >&2; usage >&2; exit 129; }
 SNAP_PROGRAM=snap-diff; export SNAP_PROGRAM
 a=$(snap-rev-parse --verify "$1") || exit 128
+SNAP_DAMAGE_SEEN=1; export SNAP_DAMAGE_SEEN
 b=$(snap-rev-parse --verify "$2") || exit 128
 # shellcheck disable=SC2086
 exec snap-diff-tree -r $args "$a" "$b"

@@ -52,6 +52,8 @@ dir=${2%/}
 shift 2
 
 id=$(snap-rev-parse --verify "$rev") || exit 128
+# That call warned of any damaged pack; the ones after it need not.
+SNAP_DAMAGE_SEEN=1; export SNAP_DAMAGE_SEEN
 store=$(snap-rev-parse --store-dir) || exit 128
 
 # A restore never modifies the store it reads: not a DIR that holds it

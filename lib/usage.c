@@ -115,12 +115,13 @@ void open_store_or_die(const char *dir, struct snap_store *store,
 		       struct odb **odb)
 {
 	struct strbuf err = STRBUF_INIT;
-
 	size_t i;
 
 	if (store_open(store, dir, &err) < 0 || odb_open(odb, store, &err) < 0)
 		die_err(&err);
-	for (i = 0; i < odb_nr_damaged(*odb); i++)
-		warning("%s", odb_damaged(*odb, i));
+	/* Porcelain running several commands says it once (SNAP_DAMAGE_SEEN). */
+	if (!getenv("SNAP_DAMAGE_SEEN"))
+		for (i = 0; i < odb_nr_damaged(*odb); i++)
+			warning("%s", odb_damaged(*odb, i));
 	strbuf_release(&err);
 }

@@ -62,7 +62,8 @@ struct odb;
  * Opens the store named by --store (dir, may be NULL), $SNAP_DIR or .snap
  * above the working directory, and its object database; dies without one.
  * Each damaged file the object database works around (odb_damaged) is
- * one warning line.
+ * one warning line, unless $SNAP_DAMAGE_SEEN is set: porcelain sets it
+ * after its first plumbing call, so a restore says it once.
  */
 void open_store_or_die(const char *dir, struct snap_store *store,
 		       struct odb **odb);

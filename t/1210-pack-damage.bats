@@ -23,8 +23,7 @@ local_setup() {
 
 # restore's two commands each warned once, with this message.
 warned() {
-	assert_equal "$(cat restore.err)" "snap-rev-parse: warning: $1
-snap-checkout: warning: $1"
+	assert_equal "$(cat restore.err)" "snap-restore: warning: $1"
 }
 
 # Snapshot two still restores byte for byte.
