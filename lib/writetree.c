@@ -251,16 +251,50 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 	return ret;
 }
 
-static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *err);
+/*
+ * One directory being stored.  The walk keeps a stack of these, not C
+ * stack frames, so that depth costs heap only.  Only the deepest
+ * OPEN_DIRS frames hold their descriptor: one above them is closed, and
+ * opened again through ".." of its child when the walk comes back to it
+ * (checked to be the same directory by device and inode).
+ */
+struct frame {
+	int fd;			/* -1 while closed */
+	dev_t dev;
+	ino_t ino;
+	char **names, *pool;	/* from read_names() */
+	size_t nr, next;	/* the entries and the next one to store */
+	size_t base;		/* length of w->path for this directory */
+	struct tree t;
+	struct tree_entry self;	/* its own entry, added to the parent at the end */
+};
 
+#define OPEN_DIRS 64
+
+static void frame_release(struct frame *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->pool);
+	free(f->names);
+	tree_release(&f->t);
+}
+
+/*
+ * Stores one entry of the directory dfd.  A directory to descend into is
+ * not stored here: *sub is set to its open descriptor and *dir_entry to
+ * its entry (all but the id), and the caller walks it.
+ */
 static int store_entry(struct walker *w, int dfd, const char *name,
-		       unsigned char d_type, struct tree *t, struct strbuf *err)
+		       unsigned char d_type, struct tree *t, int *sub,
+		       struct tree_entry *dir_entry, struct strbuf *err)
 {
 	struct tree_entry e;
 	struct stat st;
 	int ret = 0, fd = -1;
 
 	memset(&e, 0, sizeof(e));
+	*sub = -1;
 	if (excluded(w, name))
 		return 0;
 	if (d_type == DT_REG && !w->old) {
@@ -289,11 +323,13 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		if (w->opts && w->opts->one_fs && st.st_dev != w->root_dev) {
 			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
 		} else {
-			int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0)
+			*sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (*sub < 0)
 				return snap_error_errno(err, "cannot open directory '%s'", shown(w));
-			ret = walk(w, sub, &e.oid, err);
-			close(sub);
+			e.name = (char *)name;
+			e.name_len = strlen(name);
+			*dir_entry = e;
+			return 0;
 		}
 	} else if (S_ISLNK(st.st_mode)) {
 		e.type = TREE_SYMLINK;
@@ -316,32 +352,105 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	return 0;
 }
 
-static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *err)
+/* Pushes a frame for the open directory fd and reads its names. */
+static int push_dir(struct walker *w, struct frame **stack, size_t *nr, size_t *alloc,
+		    int fd, struct strbuf *err)
 {
-	struct tree t = TREE_INIT;
-	struct strbuf buf = STRBUF_INIT;
-	char **names, *pool;
-	size_t nr, i, base = w->path.len;
+	struct frame *f;
+	struct stat st;
 	int ret;
 
-	ret = read_names(dfd, &names, &nr, &pool, err, shown(w));
-	if (ret < 0)
-		return ret;
-	for (i = 0; i < nr && ret == 0; i++) {
-		strbuf_setlen(&w->path, base);
-		if (base)
-			strbuf_addch(&w->path, '/');
-		strbuf_addstr(&w->path, names[i] + 1);
-		ret = store_entry(w, dfd, names[i] + 1, (unsigned char)names[i][0], &t, err);
+	ALLOC_GROW(*stack, *nr + 1, *alloc);
+	f = &(*stack)[(*nr)++];
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->base = w->path.len;
+	if (fstat(fd, &st) < 0)
+		return snap_error_errno(err, "cannot stat '%s'", shown(w));
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	ret = read_names(fd, &f->names, &f->nr, &f->pool, err, shown(w));
+	if (ret == 0 && *nr > OPEN_DIRS) {
+		struct frame *far = &(*stack)[*nr - 1 - OPEN_DIRS];
+		close(far->fd);
+		far->fd = -1;
 	}
-	strbuf_setlen(&w->path, base);
-	free(pool);
-	free(names);
-	if (ret == 0)
-		ret = tree_encode(&t, &buf, err);
-	if (ret == 0)
-		ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len, out, err);
-	tree_release(&t);
+	return ret;
+}
+
+/* Opens parent's directory again through ".." of child's, if it was closed. */
+static int reopen_parent(struct walker *w, struct frame *parent, const struct frame *child,
+			 struct strbuf *err)
+{
+	struct stat st;
+
+	if (parent->fd >= 0)
+		return 0;
+	parent->fd = openat(child->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent->fd < 0)
+		return snap_error_errno(err, "cannot open directory '%.*s'",
+					(int)parent->base, parent->base ? w->path.buf : ".");
+	if (fstat(parent->fd, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino)
+		return snap_error(err, SNAP_EINVAL, "'%.*s' moved while it was read",
+				  (int)parent->base, parent->base ? w->path.buf : ".");
+	return 0;
+}
+
+/*
+ * Stores the tree of the open directory root (which it takes over),
+ * depth-first with entries in name order, without recursion.
+ */
+static int walk(struct walker *w, int root, struct snap_oid *out, struct strbuf *err)
+{
+	struct frame *stack = NULL;
+	struct strbuf buf = STRBUF_INIT;
+	size_t nr = 0, alloc = 0;
+	int ret;
+
+	ret = push_dir(w, &stack, &nr, &alloc, root, err);
+	while (ret == 0 && nr) {
+		struct frame *f = &stack[nr - 1];
+		struct tree_entry e;
+		const char *name;
+		int sub;
+
+		if (f->next < f->nr) {
+			name = f->names[f->next] + 1;
+			strbuf_setlen(&w->path, f->base);
+			if (f->base)
+				strbuf_addch(&w->path, '/');
+			strbuf_addstr(&w->path, name);
+			ret = store_entry(w, f->fd, name, (unsigned char)f->names[f->next][0],
+					  &f->t, &sub, &e, err);
+			f->next++;
+			if (ret == 0 && sub >= 0) {
+				ret = push_dir(w, &stack, &nr, &alloc, sub, err);
+				if (ret == 0)
+					stack[nr - 1].self = e;
+			}
+			continue;
+		}
+		/* Every entry is in: store this tree, add it to the parent. */
+		strbuf_setlen(&w->path, f->base);
+		strbuf_reset(&buf);
+		ret = tree_encode(&f->t, &buf, err);
+		if (ret == 0)
+			ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len,
+					    nr == 1 ? out : &f->self.oid, err);
+		if (ret == 0 && nr > 1) {
+			struct frame *parent = &stack[nr - 2];
+			ret = reopen_parent(w, parent, f, err);
+			if (ret == 0)
+				tree_add(&parent->t, &f->self);
+		}
+		if (ret == 0 && nr > 1)
+			strbuf_setlen(&w->path, stack[nr - 2].base);
+		frame_release(f);
+		nr--;
+	}
+	while (nr)
+		frame_release(&stack[--nr]);
+	free(stack);
 	strbuf_release(&buf);
 	return ret;
 }
@@ -409,7 +518,6 @@ int write_tree(struct odb *odb, const char *dir,
 		ret = odb_batch_end(odb, err);
 	else
 		odb_batch_abort(odb);
-	close(fd);
 	if (ret == 0 && w.cur)
 		save_cache(&w, cache_path.buf);
 	if (ret == 0 && opts && opts->stats)
