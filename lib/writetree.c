@@ -1,6 +1,7 @@
 #include "writetree.h"
 #include "error.h"
 #include "statcache.h"
+#include "store.h"
 #include "tree.h"
 #include "util.h"
 
@@ -27,6 +28,9 @@ struct walker {
 	struct odb *odb;
 	const struct write_tree_opts *opts;
 	dev_t root_dev;
+	int has_store;		/* the store's directory is known by: */
+	dev_t store_dev;
+	ino_t store_ino;
 	struct inode_seen *seen;
 	size_t nr_seen, alloc_seen;
 	struct strbuf path;	/* relative path of the entry at hand */
@@ -70,6 +74,27 @@ static void warnf(struct walker *w, const char *what)
 	strbuf_addch(&msg, '\'');
 	w->opts->warn(msg.buf, w->opts->warn_data);
 	strbuf_release(&msg);
+}
+
+/*
+ * The store is never stored: the walk would read the objects it is
+ * writing (and a pack growing under it).  It is known by device and inode,
+ * so any name or path to it is met.
+ */
+static int is_store(struct walker *w, const struct stat *st)
+{
+	struct strbuf msg = STRBUF_INIT;
+
+	if (!w->has_store || st->st_dev != w->store_dev || st->st_ino != w->store_ino)
+		return 0;
+	if (w->opts && w->opts->warn) {
+		strbuf_addstr(&msg, "leaving out the store '");
+		strbuf_addquoted(&msg, w->path.buf, w->path.len);
+		strbuf_addch(&msg, '\'');
+		w->opts->warn(msg.buf, w->opts->warn_data);
+		strbuf_release(&msg);
+	}
+	return 1;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -319,6 +344,8 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		ret = store_file(w, dfd, name, fd, &st, &e, err);
 		fd = -1;
 	} else if (S_ISDIR(st.st_mode)) {
+		if (is_store(w, &st))
+			return 0;
 		e.type = TREE_DIR;
 		if (w->opts && w->opts->one_fs && st.st_dev != w->root_dev) {
 			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
@@ -476,7 +503,7 @@ int write_tree(struct odb *odb, const char *dir,
 	       struct strbuf *err)
 {
 	struct walker w;
-	struct stat st;
+	struct stat st, store_st;
 	struct stat_cache old, cur;
 	struct strbuf cache_path = STRBUF_INIT;
 	size_t i;
@@ -500,6 +527,16 @@ int write_tree(struct odb *odb, const char *dir,
 		return snap_error_errno(err, "cannot stat '%s'", dir);
 	}
 	w.root_dev = st.st_dev;
+	if (stat(odb_store(odb)->path, &store_st) == 0) {
+		w.has_store = 1;
+		w.store_dev = store_st.st_dev;
+		w.store_ino = store_st.st_ino;
+		if (st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino) {
+			close(fd);
+			strbuf_release(&cache_path);
+			return snap_error(err, SNAP_EINVAL, "'%s' is the store itself", dir);
+		}
+	}
 	if (cache_path.len) {
 		/* Stamped before any file is looked at (lib/statcache.h). */
 		stat_cache_init(&cur, &st);

@@ -42,7 +42,10 @@ struct write_tree_opts {
 
 /*
  * An exclude pattern without '/' matches an entry's name; one with '/'
- * matches its path relative to dir (FNM_PATHNAME).  A directory on
+ * matches its path relative to dir (FNM_PATHNAME).  The store's own
+ * directory, known by device and inode, is always left out (with a
+ * warning "leaving out the store 'PATH'"); dir that is the store is
+ * SNAP_EINVAL.  A directory on
  * another filesystem under -x is stored as an empty directory.
  *
  * With a stat cache, a regular file whose stat data matches its cache
