@@ -184,7 +184,17 @@ static int open_file(int dfd, const char *name)
 	return fd;
 }
 
-/* Stores a regular file; fd is its open descriptor, or -1 to open it here. */
+/*
+ * What store_file() and store_symlink() return for an entry removed since
+ * it was stat'ed: it is left out, as one removed before the directory was
+ * read would have been.
+ */
+#define GONE 1
+
+/*
+ * Stores a regular file; fd is its open descriptor, or -1 to open it here.
+ * GONE when it no longer exists.
+ */
 static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		      const struct stat *st, struct tree_entry *e,
 		      struct strbuf *err)
@@ -213,6 +223,8 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 	} else {
 		if (fd < 0) {
 			fd = open_file(dfd, name);
+			if (fd < 0 && errno == ENOENT)
+				return GONE;
 			if (fd < 0)
 				return snap_error_errno(err, "cannot open '%s'", shown(w));
 			if (fstat(fd, &now) < 0) {
@@ -263,6 +275,8 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 		n = readlinkat(dfd, name, target.buf, cap);
 		if (n < 0) {
 			strbuf_release(&target);
+			if (errno == ENOENT)
+				return GONE;
 			return snap_error_errno(err, "cannot read symlink '%s'", shown(w));
 		}
 		if ((size_t)n < cap)
@@ -351,6 +365,8 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
 		} else {
 			*sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (*sub < 0 && errno == ENOENT)
+				return 0;	/* removed since it was stat'ed */
 			if (*sub < 0)
 				return snap_error_errno(err, "cannot open directory '%s'", shown(w));
 			e.name = (char *)name;
@@ -371,6 +387,8 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		warnf(w, S_ISSOCK(st.st_mode) ? "socket" : "unknown file type");
 		return 0;
 	}
+	if (ret == GONE)
+		return 0;
 	if (ret < 0)
 		return ret;
 	e.name = (char *)name;
