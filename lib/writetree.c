@@ -31,8 +31,14 @@ struct walker {
 	int has_store;		/* the store's directory is known by: */
 	dev_t store_dev;
 	ino_t store_ino;
+	/*
+	 * Hard-link groups met so far: open addressing by device and inode
+	 * (path NULL in an empty slot), at most half full, so a tree of a
+	 * million linked files (a cp -al backup) costs a lookup each, not a
+	 * scan of all before it.
+	 */
 	struct inode_seen *seen;
-	size_t nr_seen, alloc_seen;
+	size_t nr_seen, size_seen;
 	struct strbuf path;	/* relative path of the entry at hand */
 	struct stat_cache *old;	/* the cache to reuse entries of, or NULL */
 	struct stat_cache *cur;	/* the cache being built, or NULL */
@@ -95,6 +101,55 @@ static int is_store(struct walker *w, const struct stat *st)
 		strbuf_release(&msg);
 	}
 	return 1;
+}
+
+static size_t inode_slot(const struct inode_seen *slots, size_t size, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32 | (uint64_t)dev >> 32)) *
+		     0x9e3779b97f4a7c15ull;
+	size_t i = (size_t)(h >> 32) & (size - 1);
+
+	while (slots[i].path && (slots[i].dev != dev || slots[i].ino != ino))
+		i = (i + 1) & (size - 1);
+	return i;
+}
+
+/* The group of (dev, ino) met before, or NULL. */
+static const struct inode_seen *inode_find(const struct walker *w, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	if (!w->size_seen)
+		return NULL;
+	i = inode_slot(w->seen, w->size_seen, dev, ino);
+	return w->seen[i].path ? &w->seen[i] : NULL;
+}
+
+/* Adds a group not in the map; path is taken over. */
+static void inode_add(struct walker *w, dev_t dev, ino_t ino, char *path,
+		      const struct snap_oid *oid)
+{
+	struct inode_seen *slot;
+	size_t i;
+
+	if (2 * (w->nr_seen + 1) > w->size_seen) {
+		size_t size = w->size_seen ? 2 * w->size_seen : 64;
+		struct inode_seen *slots = xcalloc(size, sizeof(*slots));
+
+		for (i = 0; i < w->size_seen; i++)
+			if (w->seen[i].path)
+				slots[inode_slot(slots, size, w->seen[i].dev, w->seen[i].ino)] =
+					w->seen[i];
+		free(w->seen);
+		w->seen = slots;
+		w->size_seen = size;
+	}
+	slot = &w->seen[inode_slot(w->seen, w->size_seen, dev, ino)];
+	slot->dev = dev;
+	slot->ino = ino;
+	slot->path = path;
+	slot->oid = *oid;
+	w->nr_seen++;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -199,22 +254,18 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		      const struct stat *st, struct tree_entry *e,
 		      struct strbuf *err)
 {
+	const struct inode_seen *first;
 	struct stat now;
 	int ret, reused = 0;
-	size_t i;
 
-	if (st->st_nlink > 1) {
-		for (i = 0; i < w->nr_seen; i++) {
-			if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) {
-				e->oid = w->seen[i].oid;
-				e->link = w->seen[i].path;
-				e->link_len = strlen(e->link);
-				e->size = (uint64_t)st->st_size;
-				if (fd >= 0)
-					close(fd);
-				return 0;
-			}
-		}
+	if (st->st_nlink > 1 && (first = inode_find(w, st->st_dev, st->st_ino))) {
+		e->oid = first->oid;
+		e->link = first->path;
+		e->link_len = strlen(e->link);
+		e->size = (uint64_t)st->st_size;
+		if (fd >= 0)
+			close(fd);
+		return 0;
 	}
 	if (fd < 0 && reuse(w, st, &e->oid)) {
 		now = *st;
@@ -251,12 +302,7 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 	    !reused)
 		w->nr_fresh++;
 	if (st->st_nlink > 1) {
-		ALLOC_GROW(w->seen, w->nr_seen + 1, w->alloc_seen);
-		w->seen[w->nr_seen].dev = st->st_dev;
-		w->seen[w->nr_seen].ino = st->st_ino;
-		w->seen[w->nr_seen].path = xstrdup(w->path.buf);
-		w->seen[w->nr_seen].oid = e->oid;
-		w->nr_seen++;
+		inode_add(w, st->st_dev, st->st_ino, xstrdup(w->path.buf), &e->oid);
 	}
 	return 0;
 }
@@ -581,7 +627,7 @@ int write_tree(struct odb *odb, const char *dir,
 		stat_cache_release(&old);
 		stat_cache_release(&cur);
 	}
-	for (i = 0; i < w.nr_seen; i++)
+	for (i = 0; i < w.size_seen; i++)
 		free(w.seen[i].path);
 	free(w.seen);
 	strbuf_release(&w.path);
