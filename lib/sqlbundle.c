@@ -615,6 +615,39 @@ int sqlbundle_apply_wal(struct strbuf *db, const void *wal, size_t len, size_t m
 	return 1;
 }
 
+/*
+ * A rollback journal "<path>-journal" that is not empty and does not
+ * start with a zero byte is hot, to SQLite: the main file may hold part
+ * of a transaction that was cut short, and SQLite puts the journal's
+ * pages back before it reads.  snap does not write that rollback, so it
+ * refuses the file rather than store what SQLite would not read.
+ */
+static int refuse_hot_journal(const char *path, struct strbuf *err)
+{
+	struct strbuf journal = STRBUF_INIT;
+	unsigned char first = 0;
+	ssize_t n = 0;
+	int fd, ret = 0;
+
+	strbuf_addf(&journal, "%s-journal", path);
+	fd = open(journal.buf, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, &first, 1);
+		close(fd);
+	}
+	if (fd < 0 && errno != ENOENT)
+		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
+	else if (n < 0)
+		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
+	else if (n == 1 && first)
+		ret = snap_error(err, SNAP_EINVAL,
+				 "'%s': the hot journal '%s' beside it holds a transaction cut short, "
+				 "which SQLite rolls back when it opens the file; open it with sqlite3 first",
+				 path, journal.buf);
+	strbuf_release(&journal);
+	return ret;
+}
+
 int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 			struct strbuf *err)
 {
@@ -666,6 +699,8 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 		goto out;
 	}
 	ret = sqlbundle_apply_wal(out, wal.buf, wal.len, max, walpath.buf, err);
+	if (ret == 0 && out->len)
+		ret = refuse_hot_journal(path, err);
 	if (ret > 0)
 		ret = 0;
 out:

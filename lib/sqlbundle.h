@@ -47,8 +47,11 @@ int sqlbundle_apply_wal(struct strbuf *db, const void *wal, size_t len, size_t m
  * applied by sqlbundle_apply_wal().  Nothing is written, to either file
  * or beside them (no -shm, no checkpoint).  The log is read before and
  * after the main file and must be the same both times, else it is read
- * again; SNAP_EINVAL when it kept changing.  SNAP_EIO (naming the file)
- * when one cannot be read.
+ * again; SNAP_EINVAL when it kept changing.  Without a log, a hot
+ * rollback journal "<path>-journal" (not empty, not starting with a zero
+ * byte: a transaction cut short, which SQLite would roll back) is
+ * SNAP_EINVAL naming it.  SNAP_EIO (naming the file) when one cannot be
+ * read.
  */
 int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 			struct strbuf *err);
