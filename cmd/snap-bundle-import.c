@@ -9,6 +9,7 @@
 #include "refs.h"
 #include "revision.h"
 #include "snapshot.h"
+#include "sqlbundle.h"
 #include "store.h"
 #include "usage.h"
 #include "util.h"
@@ -58,6 +59,14 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 		    BUNDLE_INPUT_MAX >> 20);
 	if (ret < 0)
 		die("cannot read '%s': %s", name, strerror(errno));
+	/*
+	 * A database file is read as SQLite reads it, with the commits still
+	 * in its write-ahead log (standard input has none beside it).
+	 */
+	if (strcmp(path, "-") && (fmt == BUNDLE_AUTO || fmt == BUNDLE_SQLITE) &&
+	    buf.len >= 16 && !memcmp(buf.buf, "SQLite format 3", 16) &&
+	    sqlbundle_read_file(path, room, &buf, &err) < 0)
+		die_err(&err);
 	if (bundle_read(name, buf.buf, buf.len, fmt, list, &err) < 0)
 		die_err(&err);
 	strbuf_release(&buf);

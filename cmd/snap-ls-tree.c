@@ -84,29 +84,54 @@ static void read_tree_or_die(const struct snap_oid *oid, struct tree *t)
 	strbuf_release(&buf);
 }
 
+/* A tree being listed: the walk keeps a stack of these, not C frames. */
+struct level {
+	struct tree t;
+	size_t next, base;
+};
+
+static void push_level(struct level **stack, size_t *nr, size_t *alloc,
+		       const struct snap_oid *oid, size_t base)
+{
+	struct level *l;
+
+	ALLOC_GROW(*stack, *nr + 1, *alloc);
+	l = &(*stack)[(*nr)++];
+	memset(l, 0, sizeof(*l));
+	l->base = base;
+	read_tree_or_die(oid, &l->t);
+}
+
+/* Lists the tree oid depth-first; a deep tree costs heap, not stack. */
 static void list(const struct snap_oid *oid, struct strbuf *prefix)
 {
-	struct tree t = TREE_INIT;
-	size_t i, base = prefix->len;
+	struct level *stack = NULL;
+	size_t nr = 0, alloc = 0;
 
-	read_tree_or_die(oid, &t);
-	for (i = 0; i < t.nr; i++) {
-		const struct tree_entry *e = &t.entries[i];
+	push_level(&stack, &nr, &alloc, oid, prefix->len);
+	while (nr) {
+		struct level *l = &stack[nr - 1];
+		const struct tree_entry *e;
 
-		strbuf_setlen(prefix, base);
-		if (base)
+		if (l->next == l->t.nr) {
+			tree_release(&l->t);
+			nr--;
+			continue;
+		}
+		e = &l->t.entries[l->next++];
+		strbuf_setlen(prefix, l->base);
+		if (l->base)
 			strbuf_addch(prefix, '/');
 		strbuf_add(prefix, e->name, e->name_len);
 		if (e->type == TREE_DIR && recursive) {
 			if (show_dirs)
 				print_entry(e, prefix->buf, prefix->len);
-			list(&e->oid, prefix);
+			push_level(&stack, &nr, &alloc, &e->oid, prefix->len);
 		} else {
 			print_entry(e, prefix->buf, prefix->len);
 		}
 	}
-	strbuf_setlen(prefix, base);
-	tree_release(&t);
+	free(stack);
 }
 
 int main(int argc, char **argv)

@@ -23,7 +23,8 @@ static const char usage_str[] =
 "usage: snap-mksnapshot [-p PARENT]... [-m MSG | -F FILE] [--meta KEY=VALUE]...\n"
 "                       [--time TIME] [--host HOST] TREE\n"
 "\n"
-"Writes a snapshot of TREE and prints its id.\n"
+"Writes a snapshot of TREE and prints its id.  TREE and each PARENT are\n"
+"parsed first; a malformed one is refused.\n"
 "\n"
 "  -p, --parent REV    a parent snapshot (repeatable, in order)\n"
 "  -m, --message MSG   the message (a final newline is added if missing)\n"
@@ -35,19 +36,6 @@ static const char usage_str[] =
 "  --store DIR         the store (default $SNAP_DIR, else .snap above)\n";
 
 #define MESSAGE_MAX (1u << 20)
-
-static void need_type(struct odb *odb, const struct snap_oid *oid,
-		      enum object_type want, const char *name)
-{
-	struct strbuf err = STRBUF_INIT;
-	enum object_type type;
-	uint64_t size;
-
-	if (odb_read_header(odb, oid, &type, &size, &err) < 0)
-		die_err(&err);
-	if (type != want)
-		die("'%s' is a %s, not a %s", name, type_name(type), type_name(want));
-}
 
 int main(int argc, char **argv)
 {
@@ -138,12 +126,15 @@ int main(int argc, char **argv)
 	open_store_or_die(dir, &store, &odb);
 	if (resolve_rev(odb, argv[optind], &s.tree, &err) < 0)
 		die_err(&err);
-	need_type(odb, &s.tree, OBJ_TREE, argv[optind]);
+	/* What the snapshot links to is parsed as every reader will. */
+	if (snapshot_check_link(odb, &s.tree, OBJ_TREE, argv[optind], &err) < 0)
+		die_err(&err);
 	for (i = 0; i < nr_parents; i++) {
 		strbuf_reset(&err);
 		if (resolve_rev(odb, parents[i], &oid, &err) < 0)
 			die_err(&err);
-		need_type(odb, &oid, OBJ_SNAPSHOT, parents[i]);
+		if (snapshot_check_link(odb, &oid, OBJ_SNAPSHOT, parents[i], &err) < 0)
+			die_err(&err);
 		snapshot_add_parent(&s, &oid);
 	}
 	ret = snapshot_encode(&s, &buf, &err);

@@ -15,7 +15,8 @@ static const char usage_str[] =
 "usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N]\n"
 "                       [--cache NAME] [--force-read] [--stats] DIR\n"
 "\n"
-"Stores DIR recursively and prints the id of its root tree.\n"
+"Stores DIR recursively and prints the id of its root tree.  A store\n"
+"below DIR is left out, with a warning.\n"
 "\n"
 "  --exclude PATTERN  leave out entries matching PATTERN (fnmatch); a\n"
 "                     pattern with '/' matches the path below DIR\n"
@@ -25,7 +26,8 @@ static const char usage_str[] =
 "                     not read again\n"
 "  --force-read       read every file; rebuild the cache\n"
 "  --stats            print how many files were read and reused\n"
-"  -q, --quiet        no warnings (skipped sockets, a cache not written)\n"
+"  -q, --quiet        no warnings (skipped sockets, the store left out,\n"
+"                     a cache not written)\n"
 "  -j, --jobs N       compression threads (default: one per processor)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 

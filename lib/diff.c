@@ -3,6 +3,7 @@
 #include "tree.h"
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct differ {
@@ -35,37 +36,55 @@ static void emit(struct differ *d, char status)
 		d->o->change(status, d->path.buf, d->path.len, d->o->data);
 }
 
-static int walk(struct differ *d, const struct snap_oid *a, const struct snap_oid *b,
-		struct strbuf *err);
+/*
+ * A pair of trees being compared (either may be absent: a directory
+ * added or deleted).  The walk keeps a stack of these, not C frames, so
+ * a deep tree costs heap, not stack.
+ */
+struct pair {
+	struct tree ta, tb;
+	size_t i, j, base;
+};
 
-/* Reports a whole side: every file under a directory added or deleted. */
-static int one_side(struct differ *d, const struct tree_entry *e, char status,
-		    struct strbuf *err)
+static int push_pair(struct differ *d, struct pair **stack, size_t *nr, size_t *alloc,
+		     const struct snap_oid *a, const struct snap_oid *b, struct strbuf *err)
 {
-	if (e->type == TREE_DIR && d->o->recursive)
-		return status == 'A' ? walk(d, NULL, &e->oid, err) : walk(d, &e->oid, NULL, err);
-	emit(d, status);
-	return 0;
+	struct pair *p;
+	int ret = 0;
+
+	ALLOC_GROW(*stack, *nr + 1, *alloc);
+	p = &(*stack)[(*nr)++];
+	memset(p, 0, sizeof(*p));
+	p->base = d->path.len;
+	if (a)
+		ret = load(d, a, &p->ta, err);
+	if (ret == 0 && b)
+		ret = load(d, b, &p->tb, err);
+	return ret;
 }
 
 static int walk(struct differ *d, const struct snap_oid *a, const struct snap_oid *b,
 		struct strbuf *err)
 {
-	struct tree ta = TREE_INIT, tb = TREE_INIT;
-	size_t i = 0, j = 0, base = d->path.len;
-	int ret = 0;
+	struct pair *stack = NULL;
+	size_t nr = 0, alloc = 0;
+	int ret;
 
-	if (a && (ret = load(d, a, &ta, err)) < 0)
-		return ret;
-	if (b && (ret = load(d, b, &tb, err)) < 0) {
-		tree_release(&ta);
-		return ret;
-	}
-	while (ret == 0 && (i < ta.nr || j < tb.nr)) {
-		const struct tree_entry *ea = i < ta.nr ? &ta.entries[i] : NULL;
-		const struct tree_entry *eb = j < tb.nr ? &tb.entries[j] : NULL;
+	ret = push_pair(d, &stack, &nr, &alloc, a, b, err);
+	while (ret == 0 && nr) {
+		struct pair *p = &stack[nr - 1];
+		const struct tree_entry *ea = p->i < p->ta.nr ? &p->ta.entries[p->i] : NULL;
+		const struct tree_entry *eb = p->j < p->tb.nr ? &p->tb.entries[p->j] : NULL;
+		const struct tree_entry *one;
 		int c;
 
+		if (!ea && !eb) {
+			strbuf_setlen(&d->path, p->base);
+			tree_release(&p->ta);
+			tree_release(&p->tb);
+			nr--;
+			continue;
+		}
 		if (!ea)
 			c = 1;
 		else if (!eb)
@@ -76,34 +95,42 @@ static int walk(struct differ *d, const struct snap_oid *a, const struct snap_oi
 			if (!c)
 				c = ea->name_len < eb->name_len ? -1 : ea->name_len > eb->name_len;
 		}
-		strbuf_setlen(&d->path, base);
-		if (base)
+		strbuf_setlen(&d->path, p->base);
+		if (p->base)
 			strbuf_addch(&d->path, '/');
-		if (c < 0) {
-			strbuf_add(&d->path, ea->name, ea->name_len);
-			ret = one_side(d, ea, 'D', err);
-			i++;
-		} else if (c > 0) {
-			strbuf_add(&d->path, eb->name, eb->name_len);
-			ret = one_side(d, eb, 'A', err);
-			j++;
-		} else {
-			strbuf_add(&d->path, ea->name, ea->name_len);
-			if (ea->type != eb->type)
-				emit(d, 'T');
-			else if (ea->type == TREE_DIR && d->o->recursive) {
-				if (oid_cmp(&ea->oid, &eb->oid))
-					ret = walk(d, &ea->oid, &eb->oid, err);
-			} else if (oid_cmp(&ea->oid, &eb->oid) || ea->perm != eb->perm ||
-				   ea->rdev_major != eb->rdev_major || ea->rdev_minor != eb->rdev_minor)
-				emit(d, 'M');
-			i++;
-			j++;
+		if (c) {
+			/* One side only: every file under a directory added or deleted. */
+			one = c < 0 ? ea : eb;
+			if (c < 0)
+				p->i++;
+			else
+				p->j++;
+			strbuf_add(&d->path, one->name, one->name_len);
+			if (one->type == TREE_DIR && d->o->recursive)
+				ret = push_pair(d, &stack, &nr, &alloc, c < 0 ? &one->oid : NULL,
+						c < 0 ? NULL : &one->oid, err);
+			else
+				emit(d, c < 0 ? 'D' : 'A');
+			continue;
 		}
+		p->i++;
+		p->j++;
+		strbuf_add(&d->path, ea->name, ea->name_len);
+		if (ea->type != eb->type)
+			emit(d, 'T');
+		else if (ea->type == TREE_DIR && d->o->recursive) {
+			if (oid_cmp(&ea->oid, &eb->oid))
+				ret = push_pair(d, &stack, &nr, &alloc, &ea->oid, &eb->oid, err);
+		} else if (oid_cmp(&ea->oid, &eb->oid) || ea->perm != eb->perm ||
+			   ea->rdev_major != eb->rdev_major || ea->rdev_minor != eb->rdev_minor)
+			emit(d, 'M');
 	}
-	strbuf_setlen(&d->path, base);
-	tree_release(&ta);
-	tree_release(&tb);
+	while (nr) {
+		nr--;
+		tree_release(&stack[nr].ta);
+		tree_release(&stack[nr].tb);
+	}
+	free(stack);
 	return ret;
 }
 

@@ -7,7 +7,8 @@
  * permission bits), T (type changed).  Recursive, a directory present on
  * both sides is descended into and not reported itself; added or deleted
  * directories are reported file by file.  Not recursive, a directory is
- * one entry.  Times and owners are not compared.
+ * one entry.  Times and owners are not compared.  The walk is iterative:
+ * a deep tree costs heap, not C stack.
  */
 
 #include "odb.h"

@@ -4,6 +4,7 @@
 #include "snapshot.h"
 #include "error.h"
 #include "odb.h"
+#include "tree.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -272,6 +273,36 @@ bad:
 	snapshot_release(s);
 	return snap_error(err, SNAP_EINVAL, "malformed snapshot: line %zu: %s",
 			  lineno, why);
+}
+
+int snapshot_check_link(struct odb *odb, const struct snap_oid *oid,
+			enum object_type want, const char *name, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct snapshot s = SNAPSHOT_INIT;
+	struct tree t = TREE_INIT;
+	enum object_type type;
+	uint64_t size;
+	int ret;
+
+	ret = odb_read_header(odb, oid, &type, &size, err);
+	if (ret < 0)
+		return ret;
+	if (type != want)
+		return snap_error(err, SNAP_EINVAL, "'%s' is a %s, not a %s", name,
+				  type_name(type), type_name(want));
+	ret = odb_read(odb, oid, NULL, &buf,
+		       want == OBJ_TREE ? TREE_MAX_SIZE : SNAPSHOT_MAX_SIZE, err);
+	if (ret == 0 && want == OBJ_TREE)
+		ret = tree_parse(&t, buf.buf, buf.len, err);
+	else if (ret == 0)
+		ret = snapshot_parse(&s, buf.buf, buf.len, err);
+	if (ret < 0)
+		strbuf_addf(err, " (%s '%s')", type_name(want), oid_to_hex(oid));
+	tree_release(&t);
+	snapshot_release(&s);
+	strbuf_release(&buf);
+	return ret;
 }
 
 int snapshot_read(struct odb *odb, const struct snap_oid *oid, struct snapshot *s,

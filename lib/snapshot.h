@@ -19,6 +19,7 @@
  */
 
 #include <stdint.h>
+#include "object.h"
 #include "oid.h"
 #include "strbuf.h"
 
@@ -62,6 +63,16 @@ struct odb;
  */
 int snapshot_read(struct odb *odb, const struct snap_oid *oid, struct snapshot *s,
 		  struct strbuf *err);
+
+/*
+ * Checks an object a new snapshot is to link to, as every reader will
+ * take it: that oid is of type want (OBJ_TREE or OBJ_SNAPSHOT; else
+ * SNAP_EINVAL "'<name>' is a <type>, not a <want>") and that it reads,
+ * verifies and parses (else the parser's SNAP_EINVAL, or the read's
+ * code, followed by " (tree '<id>')" or " (snapshot '<id>')").
+ */
+int snapshot_check_link(struct odb *odb, const struct snap_oid *oid,
+			enum object_type want, const char *name, struct strbuf *err);
 
 /* The value of meta key, or NULL. */
 const char *snapshot_meta(const struct snapshot *s, const char *key);

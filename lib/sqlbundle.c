@@ -491,6 +491,225 @@ out:
 	return ret;
 }
 
+/* ---- the write-ahead log ---- */
+
+/*
+ * SQLite's WAL file (its documented file format, "The Write-Ahead Log"):
+ * a 32-byte header (magic, version, page size, checkpoint sequence, two
+ * salts, a checksum of the first 24 bytes), then frames of a 24-byte
+ * header (page number, database size in pages for the frame that ends a
+ * transaction, else 0, the two salts, a running checksum) and one page.
+ * A frame counts when its salts are the header's and its checksum holds;
+ * the first one that does not ends the log.  What a reader sees is the
+ * main file with the pages of every frame up to the last commit frame.
+ */
+#define WAL_HEADER 32
+#define WAL_FRAME_HEADER 24
+#define WAL_VERSION 3007000
+#define WAL_READ_TRIES 5
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The log's checksum over p[0..len), len a multiple of 8, from s[0], s[1]. */
+static void wal_checksum(int big_endian, const unsigned char *p, size_t len, uint32_t *s)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		uint32_t x0, x1;
+
+		if (big_endian) {
+			x0 = be32(p + i);
+			x1 = be32(p + i + 4);
+		} else {
+			x0 = (uint32_t)p[i + 3] << 24 | (uint32_t)p[i + 2] << 16 |
+			     (uint32_t)p[i + 1] << 8 | p[i];
+			x1 = (uint32_t)p[i + 7] << 24 | (uint32_t)p[i + 6] << 16 |
+			     (uint32_t)p[i + 5] << 8 | p[i + 4];
+		}
+		s[0] += x0 + s[1];
+		s[1] += x1 + s[0];
+	}
+}
+
+/* The database's page size from its header (1 stands for 65536), or 0. */
+static uint32_t db_page_size(const struct strbuf *db)
+{
+	uint32_t ps;
+
+	if (db->len < 100)
+		return 0;
+	ps = (uint32_t)(unsigned char)db->buf[16] << 8 | (unsigned char)db->buf[17];
+	return ps == 1 ? 65536 : ps;
+}
+
+int sqlbundle_apply_wal(struct strbuf *db, const void *wal, size_t len, size_t max,
+			const char *name, struct strbuf *err)
+{
+	const unsigned char *w = wal;
+	uint32_t magic, ps, sum[2] = { 0, 0 }, pages = 0, dbps;
+	size_t pos, frame, last = 0, n;
+	struct strbuf out = STRBUF_INIT;
+	int big;
+
+	if (len < WAL_HEADER)
+		return 0;	/* no log yet: SQLite reads the main file */
+	magic = be32(w);
+	if (magic != 0x377f0682 && magic != 0x377f0683)
+		return 0;
+	big = magic == 0x377f0683;
+	ps = be32(w + 8);
+	wal_checksum(big, w, 24, sum);
+	if (ps < 512 || ps > 65536 || (ps & (ps - 1)) ||
+	    sum[0] != be32(w + 24) || sum[1] != be32(w + 28))
+		return 0;	/* a damaged header: SQLite starts the log over */
+	if (be32(w + 4) != WAL_VERSION)
+		return snap_error(err, SNAP_EINVAL, "'%s': write-ahead log of unknown version %u",
+				  name, be32(w + 4));
+	frame = WAL_FRAME_HEADER + (size_t)ps;
+	/* First pass: how far the log holds, up to its last commit. */
+	for (pos = WAL_HEADER; pos + frame <= len; pos += frame) {
+		const unsigned char *f = w + pos;
+
+		if (memcmp(f + 8, w + 16, 8) || !be32(f))
+			break;
+		wal_checksum(big, f, 8, sum);
+		wal_checksum(big, f + WAL_FRAME_HEADER, ps, sum);
+		if (sum[0] != be32(f + 16) || sum[1] != be32(f + 20))
+			break;
+		if (be32(f + 4)) {
+			last = pos + frame;
+			pages = be32(f + 4);
+		}
+	}
+	if (!last)
+		return 0;	/* no committed transaction in the log */
+	dbps = db_page_size(db);
+	if (db->len && dbps != ps)
+		return snap_error(err, SNAP_EINVAL,
+				  "'%s': the write-ahead log's page size %u is not the database's (%u)",
+				  name, ps, dbps);
+	if ((uint64_t)pages * ps > max)
+		return snap_error(err, SNAP_ETOOBIG,
+				  "'%s': the database with its write-ahead log is over %zu bytes",
+				  name, max);
+	/* Second pass: the main file's pages, then the log's in order. */
+	n = (size_t)pages * ps;
+	strbuf_grow(&out, n);
+	strbuf_add(&out, db->buf, db->len < n ? db->len : n);
+	if (out.len < n) {
+		memset(out.buf + out.len, 0, n - out.len);
+		strbuf_setlen(&out, n);
+	}
+	for (pos = WAL_HEADER; pos < last; pos += frame) {
+		uint32_t pgno = be32(w + pos);
+
+		if (pgno <= pages)
+			memcpy(out.buf + (size_t)(pgno - 1) * ps, w + pos + WAL_FRAME_HEADER, ps);
+	}
+	strbuf_release(db);
+	*db = out;
+	return 1;
+}
+
+/*
+ * A rollback journal "<path>-journal" that is not empty and does not
+ * start with a zero byte is hot, to SQLite: the main file may hold part
+ * of a transaction that was cut short, and SQLite puts the journal's
+ * pages back before it reads.  snap does not write that rollback, so it
+ * refuses the file rather than store what SQLite would not read.
+ */
+static int refuse_hot_journal(const char *path, struct strbuf *err)
+{
+	struct strbuf journal = STRBUF_INIT;
+	unsigned char first = 0;
+	ssize_t n = 0;
+	int fd, ret = 0;
+
+	strbuf_addf(&journal, "%s-journal", path);
+	fd = open(journal.buf, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, &first, 1);
+		close(fd);
+	}
+	if (fd < 0 && errno != ENOENT)
+		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
+	else if (n < 0)
+		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
+	else if (n == 1 && first)
+		ret = snap_error(err, SNAP_EINVAL,
+				 "'%s': the hot journal '%s' beside it holds a transaction cut short, "
+				 "which SQLite rolls back when it opens the file; open it with sqlite3 first",
+				 path, journal.buf);
+	strbuf_release(&journal);
+	return ret;
+}
+
+int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
+			struct strbuf *err)
+{
+	struct strbuf wal = STRBUF_INIT, again = STRBUF_INIT, walpath = STRBUF_INIT;
+	const char *failed = NULL;
+	int ret = 0, tries;
+
+	strbuf_addf(&walpath, "%s-wal", path);
+	for (tries = 0; !failed; tries++) {
+		/*
+		 * The log, the main file, the log again: a checkpoint copies
+		 * the log's pages into the main file but leaves the log as it
+		 * is, so a log that did not change between the two reads
+		 * holds the newest version of every page the main file may
+		 * have taken from it meanwhile.  A log that changed is read
+		 * again.
+		 */
+		strbuf_reset(&wal);
+		strbuf_reset(&again);
+		strbuf_reset(out);
+		ret = strbuf_read_file(&wal, walpath.buf, max);
+		if (ret == SNAP_ENOTFOUND)
+			ret = 0;
+		else if (ret < 0)
+			failed = walpath.buf;
+		if (!failed && (ret = strbuf_read_file(out, path, max)) < 0)
+			failed = path;
+		if (!failed) {
+			ret = strbuf_read_file(&again, walpath.buf, max);
+			if (ret == SNAP_ENOTFOUND)
+				ret = 0;
+			else if (ret < 0)
+				failed = walpath.buf;
+		}
+		if (!failed && wal.len == again.len && !memcmp(wal.buf, again.buf, wal.len))
+			break;
+		if (!failed && tries + 1 == WAL_READ_TRIES) {
+			ret = snap_error(err, SNAP_EINVAL,
+					 "'%s' kept changing while it was read", walpath.buf);
+			goto out;
+		}
+	}
+	if (ret == SNAP_ETOOBIG) {
+		ret = snap_error(err, ret, "'%s': over %zu bytes", failed, max);
+		goto out;
+	}
+	if (ret < 0) {
+		ret = snap_error_errno(err, "cannot read '%s'", failed);
+		goto out;
+	}
+	ret = sqlbundle_apply_wal(out, wal.buf, wal.len, max, walpath.buf, err);
+	if (ret == 0 && out->len)
+		ret = refuse_hot_journal(path, err);
+	if (ret > 0)
+		ret = 0;
+out:
+	strbuf_release(&wal);
+	strbuf_release(&again);
+	strbuf_release(&walpath);
+	return ret;
+}
+
 /* ---- the native shape ---- */
 
 static int check_value(const json_t *v, const struct column *col, struct strbuf *path,

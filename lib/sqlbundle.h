@@ -27,6 +27,36 @@
 int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err);
 
 /*
+ * Applies SQLite's write-ahead log wal[0..len) (of the database file
+ * named for messages by name) to the database image db, so that db holds
+ * what SQLite reads from the pair: the main file's pages overlaid, in
+ * order, by those of the log's frames up to its last commit frame, cut
+ * to that commit's size (docs/FORMAT.md, "Native bundles").  Frames past
+ * the last commit, or after the first frame whose salts or checksum do
+ * not hold, do not count; a log whose header does not hold is ignored, as
+ * SQLite does.  Returns 1 when db was changed, 0 when the log holds no
+ * commit; SNAP_EINVAL for a log of another version or page size,
+ * SNAP_ETOOBIG when the result would be over max bytes.
+ */
+int sqlbundle_apply_wal(struct strbuf *db, const void *wal, size_t len, size_t max,
+			const char *name, struct strbuf *err);
+
+/*
+ * Reads the database file at path (at most max bytes) into out as SQLite
+ * reads it: with its write-ahead log "<path>-wal", when there is one,
+ * applied by sqlbundle_apply_wal().  Nothing is written, to either file
+ * or beside them (no -shm, no checkpoint).  The log is read before and
+ * after the main file and must be the same both times, else it is read
+ * again; SNAP_EINVAL when it kept changing.  Without a log, a hot
+ * rollback journal "<path>-journal" (not empty, not starting with a zero
+ * byte: a transaction cut short, which SQLite would roll back) is
+ * SNAP_EINVAL naming it.  SNAP_EIO (naming the file) when one cannot be
+ * read.
+ */
+int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
+			struct strbuf *err);
+
+/*
  * Checks that v has the native shape exactly, with a content hash that
  * matches.  SNAP_EINVAL with "$.path: what" otherwise.
  */

@@ -1,6 +1,7 @@
 #include "writetree.h"
 #include "error.h"
 #include "statcache.h"
+#include "store.h"
 #include "tree.h"
 #include "util.h"
 
@@ -27,8 +28,17 @@ struct walker {
 	struct odb *odb;
 	const struct write_tree_opts *opts;
 	dev_t root_dev;
+	int has_store;		/* the store's directory is known by: */
+	dev_t store_dev;
+	ino_t store_ino;
+	/*
+	 * Hard-link groups met so far: open addressing by device and inode
+	 * (path NULL in an empty slot), at most half full, so a tree of a
+	 * million linked files (a cp -al backup) costs a lookup each, not a
+	 * scan of all before it.
+	 */
 	struct inode_seen *seen;
-	size_t nr_seen, alloc_seen;
+	size_t nr_seen, size_seen;
 	struct strbuf path;	/* relative path of the entry at hand */
 	struct stat_cache *old;	/* the cache to reuse entries of, or NULL */
 	struct stat_cache *cur;	/* the cache being built, or NULL */
@@ -70,6 +80,76 @@ static void warnf(struct walker *w, const char *what)
 	strbuf_addch(&msg, '\'');
 	w->opts->warn(msg.buf, w->opts->warn_data);
 	strbuf_release(&msg);
+}
+
+/*
+ * The store is never stored: the walk would read the objects it is
+ * writing (and a pack growing under it).  It is known by device and inode,
+ * so any name or path to it is met.
+ */
+static int is_store(struct walker *w, const struct stat *st)
+{
+	struct strbuf msg = STRBUF_INIT;
+
+	if (!w->has_store || st->st_dev != w->store_dev || st->st_ino != w->store_ino)
+		return 0;
+	if (w->opts && w->opts->warn) {
+		strbuf_addstr(&msg, "leaving out the store '");
+		strbuf_addquoted(&msg, w->path.buf, w->path.len);
+		strbuf_addch(&msg, '\'');
+		w->opts->warn(msg.buf, w->opts->warn_data);
+		strbuf_release(&msg);
+	}
+	return 1;
+}
+
+static size_t inode_slot(const struct inode_seen *slots, size_t size, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32 | (uint64_t)dev >> 32)) *
+		     0x9e3779b97f4a7c15ull;
+	size_t i = (size_t)(h >> 32) & (size - 1);
+
+	while (slots[i].path && (slots[i].dev != dev || slots[i].ino != ino))
+		i = (i + 1) & (size - 1);
+	return i;
+}
+
+/* The group of (dev, ino) met before, or NULL. */
+static const struct inode_seen *inode_find(const struct walker *w, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	if (!w->size_seen)
+		return NULL;
+	i = inode_slot(w->seen, w->size_seen, dev, ino);
+	return w->seen[i].path ? &w->seen[i] : NULL;
+}
+
+/* Adds a group not in the map; path is taken over. */
+static void inode_add(struct walker *w, dev_t dev, ino_t ino, char *path,
+		      const struct snap_oid *oid)
+{
+	struct inode_seen *slot;
+	size_t i;
+
+	if (2 * (w->nr_seen + 1) > w->size_seen) {
+		size_t size = w->size_seen ? 2 * w->size_seen : 64;
+		struct inode_seen *slots = xcalloc(size, sizeof(*slots));
+
+		for (i = 0; i < w->size_seen; i++)
+			if (w->seen[i].path)
+				slots[inode_slot(slots, size, w->seen[i].dev, w->seen[i].ino)] =
+					w->seen[i];
+		free(w->seen);
+		w->seen = slots;
+		w->size_seen = size;
+	}
+	slot = &w->seen[inode_slot(w->seen, w->size_seen, dev, ino)];
+	slot->dev = dev;
+	slot->ino = ino;
+	slot->path = path;
+	slot->oid = *oid;
+	w->nr_seen++;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -159,27 +239,33 @@ static int open_file(int dfd, const char *name)
 	return fd;
 }
 
-/* Stores a regular file; fd is its open descriptor, or -1 to open it here. */
+/*
+ * What store_file() and store_symlink() return for an entry removed since
+ * it was stat'ed: it is left out, as one removed before the directory was
+ * read would have been.
+ */
+#define GONE 1
+
+/*
+ * Stores a regular file; fd is its open descriptor, or -1 to open it here.
+ * GONE when it no longer exists.
+ */
 static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		      const struct stat *st, struct tree_entry *e,
 		      struct strbuf *err)
 {
+	const struct inode_seen *first;
 	struct stat now;
 	int ret, reused = 0;
-	size_t i;
 
-	if (st->st_nlink > 1) {
-		for (i = 0; i < w->nr_seen; i++) {
-			if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) {
-				e->oid = w->seen[i].oid;
-				e->link = w->seen[i].path;
-				e->link_len = strlen(e->link);
-				e->size = (uint64_t)st->st_size;
-				if (fd >= 0)
-					close(fd);
-				return 0;
-			}
-		}
+	if (st->st_nlink > 1 && (first = inode_find(w, st->st_dev, st->st_ino))) {
+		e->oid = first->oid;
+		e->link = first->path;
+		e->link_len = strlen(e->link);
+		e->size = (uint64_t)st->st_size;
+		if (fd >= 0)
+			close(fd);
+		return 0;
 	}
 	if (fd < 0 && reuse(w, st, &e->oid)) {
 		now = *st;
@@ -188,6 +274,8 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 	} else {
 		if (fd < 0) {
 			fd = open_file(dfd, name);
+			if (fd < 0 && errno == ENOENT)
+				return GONE;
 			if (fd < 0)
 				return snap_error_errno(err, "cannot open '%s'", shown(w));
 			if (fstat(fd, &now) < 0) {
@@ -214,12 +302,7 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 	    !reused)
 		w->nr_fresh++;
 	if (st->st_nlink > 1) {
-		ALLOC_GROW(w->seen, w->nr_seen + 1, w->alloc_seen);
-		w->seen[w->nr_seen].dev = st->st_dev;
-		w->seen[w->nr_seen].ino = st->st_ino;
-		w->seen[w->nr_seen].path = xstrdup(w->path.buf);
-		w->seen[w->nr_seen].oid = e->oid;
-		w->nr_seen++;
+		inode_add(w, st->st_dev, st->st_ino, xstrdup(w->path.buf), &e->oid);
 	}
 	return 0;
 }
@@ -238,6 +321,8 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 		n = readlinkat(dfd, name, target.buf, cap);
 		if (n < 0) {
 			strbuf_release(&target);
+			if (errno == ENOENT)
+				return GONE;
 			return snap_error_errno(err, "cannot read symlink '%s'", shown(w));
 		}
 		if ((size_t)n < cap)
@@ -251,16 +336,50 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 	return ret;
 }
 
-static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *err);
+/*
+ * One directory being stored.  The walk keeps a stack of these, not C
+ * stack frames, so that depth costs heap only.  Only the deepest
+ * OPEN_DIRS frames hold their descriptor: one above them is closed, and
+ * opened again through ".." of its child when the walk comes back to it
+ * (checked to be the same directory by device and inode).
+ */
+struct frame {
+	int fd;			/* -1 while closed */
+	dev_t dev;
+	ino_t ino;
+	char **names, *pool;	/* from read_names() */
+	size_t nr, next;	/* the entries and the next one to store */
+	size_t base;		/* length of w->path for this directory */
+	struct tree t;
+	struct tree_entry self;	/* its own entry, added to the parent at the end */
+};
 
+#define OPEN_DIRS 64
+
+static void frame_release(struct frame *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->pool);
+	free(f->names);
+	tree_release(&f->t);
+}
+
+/*
+ * Stores one entry of the directory dfd.  A directory to descend into is
+ * not stored here: *sub is set to its open descriptor and *dir_entry to
+ * its entry (all but the id), and the caller walks it.
+ */
 static int store_entry(struct walker *w, int dfd, const char *name,
-		       unsigned char d_type, struct tree *t, struct strbuf *err)
+		       unsigned char d_type, struct tree *t, int *sub,
+		       struct tree_entry *dir_entry, struct strbuf *err)
 {
 	struct tree_entry e;
 	struct stat st;
 	int ret = 0, fd = -1;
 
 	memset(&e, 0, sizeof(e));
+	*sub = -1;
 	if (excluded(w, name))
 		return 0;
 	if (d_type == DT_REG && !w->old) {
@@ -285,15 +404,21 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		ret = store_file(w, dfd, name, fd, &st, &e, err);
 		fd = -1;
 	} else if (S_ISDIR(st.st_mode)) {
+		if (is_store(w, &st))
+			return 0;
 		e.type = TREE_DIR;
 		if (w->opts && w->opts->one_fs && st.st_dev != w->root_dev) {
 			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
 		} else {
-			int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0)
+			*sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (*sub < 0 && errno == ENOENT)
+				return 0;	/* removed since it was stat'ed */
+			if (*sub < 0)
 				return snap_error_errno(err, "cannot open directory '%s'", shown(w));
-			ret = walk(w, sub, &e.oid, err);
-			close(sub);
+			e.name = (char *)name;
+			e.name_len = strlen(name);
+			*dir_entry = e;
+			return 0;
 		}
 	} else if (S_ISLNK(st.st_mode)) {
 		e.type = TREE_SYMLINK;
@@ -308,6 +433,8 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		warnf(w, S_ISSOCK(st.st_mode) ? "socket" : "unknown file type");
 		return 0;
 	}
+	if (ret == GONE)
+		return 0;
 	if (ret < 0)
 		return ret;
 	e.name = (char *)name;
@@ -316,32 +443,105 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	return 0;
 }
 
-static int walk(struct walker *w, int dfd, struct snap_oid *out, struct strbuf *err)
+/* Pushes a frame for the open directory fd and reads its names. */
+static int push_dir(struct walker *w, struct frame **stack, size_t *nr, size_t *alloc,
+		    int fd, struct strbuf *err)
 {
-	struct tree t = TREE_INIT;
-	struct strbuf buf = STRBUF_INIT;
-	char **names, *pool;
-	size_t nr, i, base = w->path.len;
+	struct frame *f;
+	struct stat st;
 	int ret;
 
-	ret = read_names(dfd, &names, &nr, &pool, err, shown(w));
-	if (ret < 0)
-		return ret;
-	for (i = 0; i < nr && ret == 0; i++) {
-		strbuf_setlen(&w->path, base);
-		if (base)
-			strbuf_addch(&w->path, '/');
-		strbuf_addstr(&w->path, names[i] + 1);
-		ret = store_entry(w, dfd, names[i] + 1, (unsigned char)names[i][0], &t, err);
+	ALLOC_GROW(*stack, *nr + 1, *alloc);
+	f = &(*stack)[(*nr)++];
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->base = w->path.len;
+	if (fstat(fd, &st) < 0)
+		return snap_error_errno(err, "cannot stat '%s'", shown(w));
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	ret = read_names(fd, &f->names, &f->nr, &f->pool, err, shown(w));
+	if (ret == 0 && *nr > OPEN_DIRS) {
+		struct frame *far = &(*stack)[*nr - 1 - OPEN_DIRS];
+		close(far->fd);
+		far->fd = -1;
 	}
-	strbuf_setlen(&w->path, base);
-	free(pool);
-	free(names);
-	if (ret == 0)
-		ret = tree_encode(&t, &buf, err);
-	if (ret == 0)
-		ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len, out, err);
-	tree_release(&t);
+	return ret;
+}
+
+/* Opens parent's directory again through ".." of child's, if it was closed. */
+static int reopen_parent(struct walker *w, struct frame *parent, const struct frame *child,
+			 struct strbuf *err)
+{
+	struct stat st;
+
+	if (parent->fd >= 0)
+		return 0;
+	parent->fd = openat(child->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent->fd < 0)
+		return snap_error_errno(err, "cannot open directory '%.*s'",
+					(int)parent->base, parent->base ? w->path.buf : ".");
+	if (fstat(parent->fd, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino)
+		return snap_error(err, SNAP_EINVAL, "'%.*s' moved while it was read",
+				  (int)parent->base, parent->base ? w->path.buf : ".");
+	return 0;
+}
+
+/*
+ * Stores the tree of the open directory root (which it takes over),
+ * depth-first with entries in name order, without recursion.
+ */
+static int walk(struct walker *w, int root, struct snap_oid *out, struct strbuf *err)
+{
+	struct frame *stack = NULL;
+	struct strbuf buf = STRBUF_INIT;
+	size_t nr = 0, alloc = 0;
+	int ret;
+
+	ret = push_dir(w, &stack, &nr, &alloc, root, err);
+	while (ret == 0 && nr) {
+		struct frame *f = &stack[nr - 1];
+		struct tree_entry e;
+		const char *name;
+		int sub;
+
+		if (f->next < f->nr) {
+			name = f->names[f->next] + 1;
+			strbuf_setlen(&w->path, f->base);
+			if (f->base)
+				strbuf_addch(&w->path, '/');
+			strbuf_addstr(&w->path, name);
+			ret = store_entry(w, f->fd, name, (unsigned char)f->names[f->next][0],
+					  &f->t, &sub, &e, err);
+			f->next++;
+			if (ret == 0 && sub >= 0) {
+				ret = push_dir(w, &stack, &nr, &alloc, sub, err);
+				if (ret == 0)
+					stack[nr - 1].self = e;
+			}
+			continue;
+		}
+		/* Every entry is in: store this tree, add it to the parent. */
+		strbuf_setlen(&w->path, f->base);
+		strbuf_reset(&buf);
+		ret = tree_encode(&f->t, &buf, err);
+		if (ret == 0)
+			ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len,
+					    nr == 1 ? out : &f->self.oid, err);
+		if (ret == 0 && nr > 1) {
+			struct frame *parent = &stack[nr - 2];
+			ret = reopen_parent(w, parent, f, err);
+			if (ret == 0)
+				tree_add(&parent->t, &f->self);
+		}
+		if (ret == 0 && nr > 1)
+			strbuf_setlen(&w->path, stack[nr - 2].base);
+		frame_release(f);
+		nr--;
+	}
+	while (nr)
+		frame_release(&stack[--nr]);
+	free(stack);
 	strbuf_release(&buf);
 	return ret;
 }
@@ -367,7 +567,7 @@ int write_tree(struct odb *odb, const char *dir,
 	       struct strbuf *err)
 {
 	struct walker w;
-	struct stat st;
+	struct stat st, store_st;
 	struct stat_cache old, cur;
 	struct strbuf cache_path = STRBUF_INIT;
 	size_t i;
@@ -391,6 +591,16 @@ int write_tree(struct odb *odb, const char *dir,
 		return snap_error_errno(err, "cannot stat '%s'", dir);
 	}
 	w.root_dev = st.st_dev;
+	if (stat(odb_store(odb)->path, &store_st) == 0) {
+		w.has_store = 1;
+		w.store_dev = store_st.st_dev;
+		w.store_ino = store_st.st_ino;
+		if (st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino) {
+			close(fd);
+			strbuf_release(&cache_path);
+			return snap_error(err, SNAP_EINVAL, "'%s' is the store itself", dir);
+		}
+	}
 	if (cache_path.len) {
 		/* Stamped before any file is looked at (lib/statcache.h). */
 		stat_cache_init(&cur, &st);
@@ -409,7 +619,6 @@ int write_tree(struct odb *odb, const char *dir,
 		ret = odb_batch_end(odb, err);
 	else
 		odb_batch_abort(odb);
-	close(fd);
 	if (ret == 0 && w.cur)
 		save_cache(&w, cache_path.buf);
 	if (ret == 0 && opts && opts->stats)
@@ -418,7 +627,7 @@ int write_tree(struct odb *odb, const char *dir,
 		stat_cache_release(&old);
 		stat_cache_release(&cur);
 	}
-	for (i = 0; i < w.nr_seen; i++)
+	for (i = 0; i < w.size_seen; i++)
 		free(w.seen[i].path);
 	free(w.seen);
 	strbuf_release(&w.path);

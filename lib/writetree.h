@@ -9,6 +9,9 @@
  * regular files are recorded as link=PATH to the first member met in
  * that walk order (docs/FORMAT.md, "Trees").  All objects are written in
  * one odb batch, so the returned id is durable with all it references.
+ * The walk is iterative: depth costs heap, not C stack, and at most 65
+ * directory descriptors are open at once (one further up is opened again
+ * through "..", and checked by device and inode, when the walk is back).
  */
 
 #include <stdint.h>
@@ -39,7 +42,10 @@ struct write_tree_opts {
 
 /*
  * An exclude pattern without '/' matches an entry's name; one with '/'
- * matches its path relative to dir (FNM_PATHNAME).  A directory on
+ * matches its path relative to dir (FNM_PATHNAME).  The store's own
+ * directory, known by device and inode, is always left out (with a
+ * warning "leaving out the store 'PATH'"); dir that is the store is
+ * SNAP_EINVAL.  A directory on
  * another filesystem under -x is stored as an empty directory.
  *
  * With a stat cache, a regular file whose stat data matches its cache
@@ -53,8 +59,8 @@ int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,
 	       struct strbuf *err);
 
-/* Raises the open-file limit to its hard maximum (deep trees hold one
- * descriptor per level). */
+/* Raises the open-file limit to its hard maximum (a restore of a deep
+ * tree holds one descriptor per level). */
 void raise_fd_limit(void);
 
 #endif

@@ -140,3 +140,11 @@ file c\\040d"
 	run -0 snap-write-tree --help
 	assert_line --index 0 --partial 'usage: snap-write-tree'
 }
+
+@test "write-tree of the store itself is refused" {
+	before=$(store_listing)
+	run -128 --separate-stderr snap-write-tree "$SNAP_DIR"
+	assert_equal "$stderr" "snap-write-tree: fatal: '$SNAP_DIR' is the store itself"
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+}

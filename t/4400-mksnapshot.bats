@@ -73,3 +73,28 @@ line two"
 	assert_equal "$stderr" "snap-checkout: fatal: malformed snapshot: line 2: bad or missing time line"
 	assert_not_exist out
 }
+
+# refused WANT CMD...: exit 128, WANT as the one stderr line, no output,
+# and the store exactly as it was.
+refused() {
+	local want=$1 before
+	shift
+	before=$(store_listing)
+	run -128 --separate-stderr "$@"
+	assert_equal "$stderr" "$want"
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "mksnapshot refuses a malformed tree, naming it" {
+	b=$(b3_blob_id src/f)
+	bad=$(malformed_tree "$b")
+	refused "snap-mksnapshot: fatal: malformed tree: line 2: entries not sorted or duplicated (tree '$bad')" \
+		snap-mksnapshot --time 1 --host h "$bad"
+}
+
+@test "mksnapshot refuses a malformed parent snapshot, naming it" {
+	bad=$(printf 'tree %s\nhost h\ntime 1 +0000\n\n' "$T" | snap-hash-object -t snapshot -w --stdin)
+	refused "snap-mksnapshot: fatal: malformed snapshot: line 2: bad or missing time line (snapshot '$bad')" \
+		snap-mksnapshot --time 1 --host h -p "$bad" "$T"
+}

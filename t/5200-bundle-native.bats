@@ -120,3 +120,99 @@ META_Q="SELECT hex(bundle_id), hex(source_device_id), created_at, schema_version
 	run -0 snap-fsck
 	assert_output ''
 }
+
+# wal_bundle DIR: DIR/x.bundle.db and DIR/x.bundle.db-wal, copied while a
+# writer held them open: the last commit (the 6 operations of big.db, in
+# place of the 3 of the file) is in the log only, not in the main file.
+wal_bundle() {
+	make_native_bundle a.db 5 3 4
+	make_native_bundle big.db 5 6 4
+	sqlite3 a.db 'PRAGMA journal_mode = WAL' > /dev/null
+	mkdir "$1"
+	sqlite3 a.db <<SQL
+PRAGMA wal_autocheckpoint = 0;
+ATTACH 'big.db' AS big;
+BEGIN;
+DELETE FROM bundle_operations;
+INSERT INTO bundle_operations SELECT * FROM big.bundle_operations;
+DELETE FROM bundle_metadata;
+INSERT INTO bundle_metadata SELECT * FROM big.bundle_metadata;
+COMMIT;
+.shell cp a.db $1/x.bundle.db && cp a.db-wal $1/x.bundle.db-wal
+SQL
+	test -s "$1/x.bundle.db-wal"
+}
+
+@test "a bundle whose last commit is in its write-ahead log is stored as SQLite reads it" {
+	wal_bundle w
+	# The main file alone still holds the old rows.
+	assert_equal "$(sqlite3 -readonly "file:w/x.bundle.db?immutable=1" 'SELECT count(*) FROM bundle_operations')" 3
+	sums=$(b3sum w/*)
+	id=$(snap-bundle-import --no-ref w/x.bundle.db)
+	assert_equal "$(b3sum w/*)" "$sums"
+	run -0 ls w
+	assert_output 'x.bundle.db
+x.bundle.db-wal'
+	assert_equal "$id" "$(snap-bundle-import --no-ref big.db)"
+	snap-update-ref refs/snapshots/w "$id"
+	run -0 snap-bundle-export --format sqlite -o out w
+	# What sqlite3 reads from the pair (it may checkpoint it: last).
+	assert_equal "$(sqlite3 out/0000000000000005.bundle.db "$OPS_Q")" "$(sqlite3 w/x.bundle.db "$OPS_Q")"
+	assert_equal "$(sqlite3 out/0000000000000005.bundle.db "$META_Q")" "$(sqlite3 w/x.bundle.db "$META_Q")"
+	assert_equal "$(sqlite3 w/x.bundle.db 'SELECT count(*) FROM bundle_operations')" 6
+}
+
+@test "a torn tail of the write-ahead log is left out, as SQLite does" {
+	wal_bundle w
+	head -c 1000 /dev/urandom >> w/x.bundle.db-wal
+	assert_equal "$(snap-bundle-import --no-ref w/x.bundle.db)" "$(snap-bundle-import --no-ref big.db)"
+}
+
+@test "a write-ahead log of another database (other salts) is ignored, as SQLite does" {
+	wal_bundle w
+	wal_bundle v
+	# v's log frames carry v's salts; under w's log header they do not count.
+	{ head -c 32 w/x.bundle.db-wal; tail -c +33 v/x.bundle.db-wal; } > log
+	mv log w/x.bundle.db-wal
+	cp w/x.bundle.db plain.db
+	assert_equal "$(snap-bundle-import --no-ref w/x.bundle.db)" "$(snap-bundle-import --no-ref plain.db)"
+}
+
+@test "a bundle with a hot rollback journal beside it is refused, naming the journal" {
+	make_native_bundle a.db 5 3 4
+	make_native_bundle big.db 5 6 4
+	mkdir j
+	# The journal as a crash after the main file was written leaves it.
+	sqlite3 a.db <<SQL
+ATTACH 'big.db' AS big;
+BEGIN;
+DELETE FROM bundle_operations;
+INSERT INTO bundle_operations SELECT * FROM big.bundle_operations;
+DELETE FROM bundle_metadata;
+INSERT INTO bundle_metadata SELECT * FROM big.bundle_metadata;
+.shell cp a.db-journal j/x.bundle.db-journal
+COMMIT;
+SQL
+	cp a.db j/x.bundle.db
+	# Copied before COMMIT synced it: finish the header as the sync does,
+	# with the magic and the number of page records.
+	be32() { od -An -tu1 -j"$2" -N4 "$1" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }'; }
+	sector=$(be32 j/x.bundle.db-journal 20)
+	page=$(be32 j/x.bundle.db-journal 24)
+	n=$(( ($(stat -c %s j/x.bundle.db-journal) - sector) / (page + 8) ))
+	[ "$n" -gt 0 ] && [ "$n" -lt 256 ]
+	printf "\xd9\xd5\x05\xf9\x20\xa1\x63\xd7\x00\x00\x00\x$(printf %02x "$n")" |
+		dd of=j/x.bundle.db-journal conv=notrunc status=none
+	sums=$(b3sum j/*)
+	before=$(store_listing)
+	run -128 --separate-stderr snap-bundle-import --no-ref j/x.bundle.db
+	assert_equal "$stderr" "snap-bundle-import: fatal: 'j/x.bundle.db': the hot journal 'j/x.bundle.db-journal' beside it holds a transaction cut short, which SQLite rolls back when it opens the file; open it with sqlite3 first"
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+	assert_equal "$(b3sum j/*)" "$sums"
+	# What SQLite reads is the rolled-back file: the old rows.
+	assert_equal "$(sqlite3 j/x.bundle.db 'SELECT count(*) FROM bundle_operations')" 3
+	run -1 test -e j/x.bundle.db-journal
+	make_native_bundle old.db 5 3 4
+	assert_equal "$(snap-bundle-import --no-ref j/x.bundle.db)" "$(snap-bundle-import --no-ref old.db)"
+}

@@ -252,3 +252,43 @@ $(snap-rev-parse --short main^) 1700000000 first"
 	run -0 snap-restore --store="$s" main out
 	run -0 diff -r src out
 }
+
+@test "snapshot of the directory that holds the default store leaves .snap out" {
+	unset SNAP_DIR
+	mkdir work
+	cd work
+	snap init -q
+	printf 'one' > f
+	run -0 --separate-stderr snap snapshot -m first .
+	assert_equal "$stderr" "snap-write-tree: warning: leaving out the store '.snap'"
+	# The store changed under the first snapshot; the second must not read it.
+	printf 'two' > f
+	run -0 --separate-stderr snap snapshot -m second .
+	assert_equal "$stderr" "snap-write-tree: warning: leaving out the store '.snap'"
+	run -0 snap ls-tree -r --name-only main
+	assert_output f
+}
+
+@test "snapshot leaves out a store given with --store below the source" {
+	mkdir -p src/deep/er
+	printf 'one' > src/f
+	snap-init -q src/deep/er/backups
+	run -0 --separate-stderr snap-snapshot --store src/deep/er/backups -m first src
+	assert_equal "$stderr" "snap-write-tree: warning: leaving out the store 'deep/er/backups'"
+	run -0 --separate-stderr snap-snapshot --store src/deep/er/backups -m second src
+	run -0 snap-ls-tree --store src/deep/er/backups -r -d --name-only main
+	assert_output "deep
+deep/er
+f"
+}
+
+@test "write-tree leaves out the store however it is named, and -q says nothing" {
+	mkdir src
+	printf 'one' > src/f
+	snap-init -q src/s
+	ln -s "$PWD/src/s" link
+	run -0 --separate-stderr snap-write-tree --store link -q src
+	assert_equal "$stderr" ''
+	run -0 snap-ls-tree --store link --name-only "$output"
+	assert_output f
+}
