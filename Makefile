@@ -195,9 +195,16 @@ build/replay/bin/replay-%: t/fuzz/fuzz-%.c t/fuzz/replay.c $(FUZZ_DEPS) build/re
 	$(CC) $(ALL_CPPFLAGS) -It/fuzz $(REPLAY_CFLAGS) -o $@ \
 		$< t/fuzz/replay.c t/fuzz/harness.c build/replay/libsnap.a $(LIBS)
 
-fuzz-build: $(FUZZ_PROGS)
+fuzz-build:
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return !d + !n; }\n' | \
+		$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c -o /dev/null - >/dev/null 2>&1 || \
+		{ echo "snap: make fuzz needs $(FUZZ_CC) with libFuzzer and the sanitizers:" \
+			"apt-get install clang libclang-rt-dev (or ./configure --install-deps)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(FUZZ_PROGS)
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh t/fuzz/run.sh $(FUZZ_NAMES)
+# make check replays the corpora too (t/8900-fuzz-corpora.bats).
+check: $(REPLAY_PROGS)
 fuzz-replay: all $(REPLAY_PROGS)
 	BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/8900-fuzz-corpora.bats
 
