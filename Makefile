@@ -4,6 +4,8 @@
 #   make check                run the test suite (t/)
 #   make DEVELOPER=1          warnings are errors
 #   make SANITIZE=address,undefined check
+#   make fuzz FUZZ_SECONDS=60 libFuzzer targets, each run that long (clang)
+#   make fuzz-replay          every fuzz corpus replayed (part of make check)
 #   make bench                benchmarks against b3sum, zstd, tar, restic, borg, git
 #   make install PREFIX=/usr/local DESTDIR=   (DISPATCHER=yes: install bin/snap
 #                             even where another program called snap is)
@@ -131,9 +133,81 @@ stress: all
 
 # Random damage to a pack and its index, read back: many rounds from a
 # seed of the clock (make check runs 1000 from seed 1).
-fuzz: all
+fuzz-pack: all
 	SNAP_FUZZ_ROUNDS=$${SNAP_FUZZ_ROUNDS:-20000} SNAP_FUZZ_SEED=$${SNAP_FUZZ_SEED:-$$(date +%s)} \
 		BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/6300-blocks.bats
+
+# Fuzz targets (t/fuzz/README.md): t/fuzz/fuzz-NAME.c, each built twice
+# from its own copy of the library, never from lib/*.o.
+#  - build/fuzz/: clang with libFuzzer and the sanitizers (make fuzz);
+#  - build/replay/: the normal compiler, with the sanitizers when it has
+#    them, and replay.c for main(): make check runs every corpus file
+#    through it (t/8900-fuzz-corpora.bats), no clang needed.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES = $(patsubst t/fuzz/fuzz-%.c,%,$(sort $(wildcard t/fuzz/fuzz-*.c)))
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN)
+FUZZ_LIB_OBJS = $(patsubst lib/%.c,build/fuzz/lib/%.o,$(LIB_SRCS))
+FUZZ_B3_OBJS = $(patsubst %,build/fuzz/blake3/%.o,$(BLAKE3_SRCS))
+FUZZ_PROGS = $(patsubst %,build/fuzz/bin/fuzz-%,$(FUZZ_NAMES))
+FUZZ_DEPS = t/fuzz/harness.c t/fuzz/harness.h
+
+# The sanitizers for the replay build, if the compiler has them (probed
+# once, and only when a replay program is built).
+replay_san = $(eval replay_san := $(shell printf 'int main(void){return 0;}\n' | \
+	$(CC) $(FUZZ_SAN) -x c -o /dev/null - >/dev/null 2>&1 && echo '$(FUZZ_SAN)'))$(replay_san)
+REPLAY_CFLAGS = -O1 -g $(replay_san) $(WARN)
+REPLAY_LIB_OBJS = $(patsubst lib/%.c,build/replay/lib/%.o,$(LIB_SRCS))
+REPLAY_B3_OBJS = $(patsubst %,build/replay/blake3/%.o,$(BLAKE3_SRCS))
+REPLAY_PROGS = $(patsubst %,build/replay/bin/replay-%,$(FUZZ_NAMES))
+
+build/fuzz/lib/%.o: lib/%.c $(LIB_HDRS) config.mak
+	@mkdir -p build/fuzz/lib
+	$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+build/fuzz/blake3/%.c.o: $(BLAKE3_DIR)/%.c config.mak
+	@mkdir -p build/fuzz/blake3
+	$(FUZZ_CC) $(BLAKE3_FLAGS) -O2 -c -o $@ $<
+build/fuzz/blake3/%.S.o: $(BLAKE3_DIR)/%.S config.mak
+	@mkdir -p build/fuzz/blake3
+	$(FUZZ_CC) $(BLAKE3_FLAGS) -c -o $@ $<
+build/fuzz/libsnap.a: $(FUZZ_LIB_OBJS) $(FUZZ_B3_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+build/fuzz/bin/fuzz-%: t/fuzz/fuzz-%.c $(FUZZ_DEPS) build/fuzz/libsnap.a
+	@mkdir -p build/fuzz/bin
+	$(FUZZ_CC) $(ALL_CPPFLAGS) -It/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ \
+		$< t/fuzz/harness.c build/fuzz/libsnap.a $(LIBS)
+
+build/replay/lib/%.o: lib/%.c $(LIB_HDRS) config.mak
+	@mkdir -p build/replay/lib
+	$(CC) $(ALL_CPPFLAGS) $(REPLAY_CFLAGS) -c -o $@ $<
+build/replay/blake3/%.c.o: $(BLAKE3_DIR)/%.c config.mak
+	@mkdir -p build/replay/blake3
+	$(CC) $(BLAKE3_FLAGS) -O2 -c -o $@ $<
+build/replay/blake3/%.S.o: $(BLAKE3_DIR)/%.S config.mak
+	@mkdir -p build/replay/blake3
+	$(CC) $(BLAKE3_FLAGS) -c -o $@ $<
+build/replay/libsnap.a: $(REPLAY_LIB_OBJS) $(REPLAY_B3_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+build/replay/bin/replay-%: t/fuzz/fuzz-%.c t/fuzz/replay.c $(FUZZ_DEPS) build/replay/libsnap.a
+	@mkdir -p build/replay/bin
+	$(CC) $(ALL_CPPFLAGS) -It/fuzz $(REPLAY_CFLAGS) -o $@ \
+		$< t/fuzz/replay.c t/fuzz/harness.c build/replay/libsnap.a $(LIBS)
+
+fuzz-build:
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return !d + !n; }\n' | \
+		$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c -o /dev/null - >/dev/null 2>&1 || \
+		{ echo "snap: make fuzz needs $(FUZZ_CC) with libFuzzer and the sanitizers:" \
+			"apt-get install clang libclang-rt-dev (or ./configure --install-deps)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(FUZZ_PROGS)
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh t/fuzz/run.sh $(FUZZ_NAMES)
+# make check replays the corpora too (t/8900-fuzz-corpora.bats).
+check: $(REPLAY_PROGS)
+fuzz-replay: all $(REPLAY_PROGS)
+	BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/8900-fuzz-corpora.bats
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR) \
@@ -179,4 +253,4 @@ clean:
 distclean: clean
 	rm -f config.mak
 
-.PHONY: all check check-headers test-tools bench stress fuzz install uninstall clean distclean
+.PHONY: all check check-headers test-tools bench stress fuzz fuzz-build fuzz-pack fuzz-replay install uninstall clean distclean

@@ -427,9 +427,27 @@ static int canonical(const json_t *v, struct strbuf *out, struct strbuf *path,
 		strbuf_addf(out, "%lld", (long long)x);
 		return 0;
 	}
-	case JSON_REAL:
-		json_add_number(out, json_real_value(v));
+	case JSON_REAL: {
+		double d = json_real_value(v), a = d < 0 ? -d : d;
+		/*
+		 * Below 1e21 canonical numbers have no exponent: a double of
+		 * an integer value beyond +-(2^53 - 1) (1e20, 9007199254740992.0)
+		 * comes out as digits that read back as an integer too large,
+		 * which json_parse() or the check above refuses.  Refused here,
+		 * so that canonical output always reads back.
+		 */
+		if (a > (double)JSON_INT_EXACT_MAX && a < 1e21) {
+			struct strbuf num = STRBUF_INIT;
+			json_add_number(&num, d);
+			snap_error(err, SNAP_EINVAL,
+				   "%s: number %s is an integer beyond +-(2^53 - 1), which JSON numbers cannot keep exactly",
+				   path->buf, num.buf);
+			strbuf_release(&num);
+			return SNAP_EINVAL;
+		}
+		json_add_number(out, d);
 		return 0;
+	}
 	case JSON_TRUE:
 		strbuf_addstr(out, "true");
 		return 0;

@@ -50,8 +50,11 @@ int json_parse(const char *buf, size_t len, json_t **out, size_t *errpos,
  * Appends v in canonical form: object members sorted by the UTF-16 code
  * units of their keys, no white space, strings escaped as RFC 8785 says,
  * numbers as ECMAScript writes them.  SNAP_EINVAL for an integer beyond
- * +-JSON_INT_EXACT_MAX; err then names its JSON path, e.g.
+ * +-JSON_INT_EXACT_MAX, or a number of such a value written otherwise
+ * (1e20: canonical output has no exponent below 1e21, and its digits
+ * would not read back); err then names its JSON path, e.g.
  * "$.operations[2].id: integer 9007199254740993 is beyond +-(2^53 - 1)".
+ * So what it writes, json_parse() reads.
  */
 int json_canonical(const json_t *v, struct strbuf *out, struct strbuf *err);
 

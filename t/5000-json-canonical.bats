@@ -74,6 +74,19 @@ canon() { printf '%s' "$1" | test-json canon; }
 	assert_equal "$stderr" 'error: $["a b"][0]: integer -9007199254740992 is beyond +-(2^53 - 1), which JSON numbers cannot keep exactly'
 }
 
+@test "a fraction or exponent with an integer value beyond 2^53 - 1 is refused: its canonical digits would not read back" {
+	# 1e20 is written 100000000000000000000 (RFC 8785), an integer beyond
+	# what the parser reads; 1e21 and up keep their exponent.
+	run -1 --separate-stderr canon '{"a":[1e20]}'
+	assert_equal "$stderr" 'error: $.a[0]: number 100000000000000000000 is an integer beyond +-(2^53 - 1), which JSON numbers cannot keep exactly'
+	run -1 --separate-stderr canon '[-9007199254740992.0]'
+	assert_equal "$stderr" 'error: $[0]: number -9007199254740992 is an integer beyond +-(2^53 - 1), which JSON numbers cannot keep exactly'
+	run -1 --separate-stderr canon '[1.5e20]'
+	assert_equal "$stderr" 'error: $[0]: number 150000000000000000000 is an integer beyond +-(2^53 - 1), which JSON numbers cannot keep exactly'
+	run -0 canon '[9007199254740991.0,-9.007199254740991e15,1e21,-1.5e300,0.5]'
+	assert_output '[9007199254740991,-9007199254740991,1e+21,-1.5e+300,0.5]'
+}
+
 @test "the parser refuses duplicate keys, bad UTF-8, lone surrogates and overflow" {
 	run -1 --separate-stderr canon '{"a":1,"a":2}'
 	assert_equal "$stderr" 'error at 9: duplicate object key'

@@ -103,6 +103,12 @@ bad_line() {
 		snap-bundle-import in.jsonl
 }
 
+@test "a number whose canonical form is an integer beyond 2^53 - 1 names its path" {
+	bad_line '{"sequence":3,"operations":[{"row":{"v":1e20}}]}'
+	refused 'snap-bundle-import: fatal: in.jsonl: bundle 2 (line 2): $.operations[0].row.v: number 100000000000000000000 is an integer beyond +-(2^53 - 1), which JSON numbers cannot keep exactly' \
+		snap-bundle-import in.jsonl
+}
+
 @test "a sequence given twice, across files" {
 	json_bundles 2 4 > a.jsonl
 	json_bundles 4 5 > b.jsonl

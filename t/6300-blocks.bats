@@ -191,7 +191,7 @@ similar_files() {
 }
 
 @test "random damage to a pack or its index never crashes a reader nor yields wrong bytes" {
-	# make fuzz runs many more rounds, from a seed of the clock.
+	# make fuzz-pack runs many more rounds, from a seed of the clock.
 	similar_files src 40
 	make_file 200000 src/big
 	mkdir src/d
