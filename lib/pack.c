@@ -153,6 +153,20 @@ const char *id_table_check(const unsigned char *fanout, const unsigned char *ids
 		if (memcmp(ids + (size_t)(i - 1) * SNAP_OID_RAWSZ,
 			   ids + (size_t)i * SNAP_OID_RAWSZ, SNAP_OID_RAWSZ) >= 0)
 			return "ids not sorted";
+	/*
+	 * Each entry must count the ids whose first byte is at most its
+	 * index, or a lookup searches the wrong range and misses ids that
+	 * are there ("not found" instead of "corrupt").  The ids are sorted,
+	 * so one pass over them checks all 256.
+	 */
+	for (i = 0, prev = 0; i < 256; i++) {
+		uint32_t v = get_be32(fanout + 4 * i);
+
+		while (prev < nr && ids[(size_t)prev * SNAP_OID_RAWSZ] <= i)
+			prev++;
+		if (v != prev)
+			return "fan-out table does not match the ids";
+	}
 	return NULL;
 }
 

@@ -263,7 +263,7 @@ static int canon_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	char buf[24];
 
-	if (!len || len > 20 || (len > 1 && s[0] == '0'))
+	if (!len || len > 20 || (len > 1 && s[0] == '0') || memchr(s, '\0', len))
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
