@@ -68,6 +68,7 @@ while [ $# -gt 0 ]; do
 		break ;;
 	--sqlite) [ $# -ge 2 ] || usage_error "--sqlite needs DB"; mode=sqlite; name=$2; shift 2 ;;
 	--store) [ $# -ge 2 ] || usage_error "--store needs DIR"; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
+	--store=*) SNAP_DIR=${1#--store=}; export SNAP_DIR; shift ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) usage_error "unknown option '$1'" ;;
@@ -84,6 +85,10 @@ case $ref in
 refs/*) full=$ref ;;
 *) full=refs/snapshots/$ref ;;
 esac
+
+# The plumbing run from here names snap-snapshot in its messages.
+SNAP_PROGRAM=$me
+export SNAP_PROGRAM
 
 # Fails early, before any work, on a bad ref name or a missing store.
 snap-rev-parse --check-ref-name "$full" >/dev/null || exit $?
@@ -105,6 +110,9 @@ else
 fi
 SNAP_SESSION=$session
 export SNAP_SESSION
+# The calls above warned of any damaged pack; the ones below need not.
+SNAP_DAMAGE_SEEN=1
+export SNAP_DAMAGE_SEEN
 
 if [ "$mode" != dir ]; then
 	case $mode:$name in
@@ -120,7 +128,8 @@ if [ "$mode" != dir ]; then
 	case $mode in
 	stdin) cat > "$src/$base" || die "cannot read standard input" ;;
 	command)
-		if ! "$@" > "$src/$base"; then
+		# The user's command is not snap: its messages are its own.
+		if ! env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" > "$src/$base"; then
 			die "command '$1' failed; no snapshot taken"
 		fi ;;
 	sqlite)
@@ -149,17 +158,16 @@ while :; do
 		parent=
 	fi
 	snap=$(eval "snap-mksnapshot $tree $parent -m $(q "$msg") --host $(q "$host") $metas") || exit $?
-	if err=$(snap-update-ref -m "snapshot: $msg" "$full" "$snap" "$old" 2>&1); then
-		break
-	fi
+	rc=0
+	err=$(snap-update-ref -m "snapshot: $msg" "$full" "$snap" "$old" 2>&1) || rc=$?
+	[ $rc -ne 0 ] || break
 	tries=$((tries + 1))
-	case $err in
-	*moved*|*"already exists"*|*locked*)
-		# Someone else's snapshot landed first: rebuild on top of it.
-		[ $tries -lt 10 ] || { printf '%s\n' "$err" >&2; exit 128; }
+	# Exit 1 is "no": the swap was lost (another snapshot landed first)
+	# or the ref is locked; rebuild on top of what is there and retry.
+	if [ $rc -eq 1 ] && [ $tries -lt 10 ]; then
 		sleep 0.$((tries))
-		continue ;;
-	esac
+		continue
+	fi
 	printf '%s\n' "$err" >&2
 	exit 128
 done

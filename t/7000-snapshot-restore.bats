@@ -260,11 +260,11 @@ $(snap-rev-parse --short main^) 1700000000 first"
 	snap init -q
 	printf 'one' > f
 	run -0 --separate-stderr snap snapshot -m first .
-	assert_equal "$stderr" "snap-write-tree: warning: leaving out the store '.snap'"
+	assert_equal "$stderr" "snap-snapshot: warning: leaving out the store '.snap'"
 	# The store changed under the first snapshot; the second must not read it.
 	printf 'two' > f
 	run -0 --separate-stderr snap snapshot -m second .
-	assert_equal "$stderr" "snap-write-tree: warning: leaving out the store '.snap'"
+	assert_equal "$stderr" "snap-snapshot: warning: leaving out the store '.snap'"
 	run -0 snap ls-tree -r --name-only main
 	assert_output f
 }
@@ -274,7 +274,7 @@ $(snap-rev-parse --short main^) 1700000000 first"
 	printf 'one' > src/f
 	snap-init -q src/deep/er/backups
 	run -0 --separate-stderr snap-snapshot --store src/deep/er/backups -m first src
-	assert_equal "$stderr" "snap-write-tree: warning: leaving out the store 'deep/er/backups'"
+	assert_equal "$stderr" "snap-snapshot: warning: leaving out the store 'deep/er/backups'"
 	run -0 --separate-stderr snap-snapshot --store src/deep/er/backups -m second src
 	run -0 snap-ls-tree --store src/deep/er/backups -r -d --name-only main
 	assert_output "deep
@@ -291,4 +291,16 @@ f"
 	assert_equal "$stderr" ''
 	run -0 snap-ls-tree --store link --name-only "$output"
 	assert_output f
+}
+
+@test "snapshot names itself in the plumbing's messages, not in its command's" {
+	mkdir src && echo x > src/f
+	run -128 --separate-stderr snap-snapshot -r 'bad..name' src
+	assert_equal "$stderr" "snap-snapshot: fatal: invalid ref name 'refs/snapshots/bad..name': contains '..'"
+	run -128 --separate-stderr snap-snapshot --from-command out -- sh -c 'echo "${SNAP_PROGRAM:-unset}" >&2; exit 1'
+	assert_equal "$stderr" "unset
+snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
+	local s=$SNAP_DIR
+	unset SNAP_DIR
+	run -0 snap-snapshot --store="$s" src
 }

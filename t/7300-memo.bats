@@ -58,11 +58,12 @@ local_setup() {
 }
 
 @test "a killed claimant is taken over at once" {
-	snap-memo --key dead -- sh -c 'echo run >> runs; exec sleep 30' &
+	snap-memo --key dead -- sh -c 'echo $$ > cmd.pid; echo run >> runs; exec sleep 30' &
 	local pid=$! i
 	for i in $(seq 100); do [ -s runs ] && break; sleep 0.05; done
 	kill -9 "$pid"
-	pkill -f 'exec sleep 30' || pkill -x sleep || :
+	# Only the command this test started: never every sleep on the machine.
+	kill "$(cat cmd.pid)"
 	run -0 timeout 5 snap-memo --key dead -- sh -c 'echo run >> runs; echo second'
 	assert_output second
 	assert_equal "$(wc -l < runs)" 2
