@@ -92,3 +92,18 @@ sweep() {
 	snap-restore main out
 	diff -r src out
 }
+
+@test "a reflog append cut short by a full disk does not spoil the next entry" {
+	skip "known defect: a short write to a reflog leaves a torn line that the next append joins, and gc then refuses the store"
+	init_store
+	mkdir src
+	printf 1 > src/f
+	snap-snapshot src >/dev/null
+	printf 2 > src/f
+	SNAP_FAULT='write@logs/refs/snapshots/main:1:short' run -128 --separate-stderr snap-snapshot src
+	assert_equal "$stderr" "snap-update-ref: fatal: cannot write reflog '$SNAP_DIR/logs/refs/snapshots/main': No space left on device"
+	run -0 snap-snapshot src
+	run -0 snap-fsck --no-dangling
+	assert_output ''
+	run -0 snap-gc --prune=now
+}
