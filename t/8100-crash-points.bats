@@ -107,3 +107,14 @@ sweep() {
 	assert_output ''
 	run -0 snap-gc --prune=now
 }
+
+@test "a gc killed before it wrote its lock's content does not block the next gc" {
+	skip "known defect: a gc killed between creating gc.lock and writing it leaves an empty lock that every later gc refuses"
+	init_store
+	mkdir src
+	printf 1 > src/f
+	snap-snapshot src >/dev/null
+	SNAP_FAULT='write@gc.lock:1:kill' run -137 snap-gc --prune=now
+	run -0 snap-gc --prune=now
+	assert_file_not_exist "$SNAP_DIR/gc.lock"
+}
