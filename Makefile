@@ -3,6 +3,7 @@
 #   make                      build bin/ (the commands) and lib/libsnap.a
 #   make check                run the test suite (t/)
 #   make DEVELOPER=1          warnings are errors
+#   make stress               long runs: every crash point, random kills, racing writers
 #   make SANITIZE=address,undefined check
 #   make fuzz FUZZ_SECONDS=60 libFuzzer targets, each run that long (clang)
 #   make fuzz-replay          every fuzz corpus replayed (part of make check)
@@ -124,12 +125,19 @@ check: all check-headers test-tools
 bench: all
 	sh bench/run.sh
 
-# Long runs kept out of make check: the million-snapshot walk, and the
-# racing gc and snapshot tests repeated.
+# Long runs kept out of make check: the million-snapshot walk, the racing
+# gc and snapshot tests repeated, every crash point of a 1,000-file
+# snapshot and the other writers with every fault, 10,000 random kills
+# (from a seed of the clock, printed), 8 x 1,000 compare-and-swap writers
+# and five minutes of gc beside four writers.
 stress: all
 	SNAP_DEEP_CHAIN=1000000 BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/3000-fsck.bats
 	SNAP_POWERLOSS_ALL=1 BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/8500-power-loss.bats
 	for i in 1 2 3 4 5; do BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/3200-gc-concurrency.bats t/2200-ref-races.bats || exit 1; done
+	SNAP_CRASH_FULL=1 SNAP_KILL_TRIALS=$${SNAP_KILL_TRIALS:-10000} SNAP_CRASH_SEED=$${SNAP_CRASH_SEED:-$$(date +%s)} \
+		SNAP_CAS_ROUNDS=$${SNAP_CAS_ROUNDS:-1000} SNAP_GC_SECONDS=$${SNAP_GC_SECONDS:-300} \
+		BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/8100-crash-points.bats \
+		t/8200-random-kill.bats t/8400-cas-writers.bats
 
 # Random damage to a pack and its index, read back: many rounds from a
 # seed of the clock (make check runs 1000 from seed 1).

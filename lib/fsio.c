@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,76 +31,332 @@ static const struct { const char *name; int code; } errnos[] = {
 	{ "EMFILE", EMFILE },
 };
 
+/* What a selected call does instead of its work. */
+enum fault_action { ACT_ERRNO, ACT_KILL, ACT_SHORT };
+
+/* Selectors besides the op names: every kind, and the log's numbering. */
+#define SEL_ANY OP_NR
+#define SEL_SEQ (OP_NR + 1)
+
 struct fault {
-	enum fs_op op;
-	unsigned long nth;	/* 0 = every call */
+	int sel;		/* an enum fs_op, SEL_ANY or SEL_SEQ */
+	char *path;		/* substring the call's path must hold, or NULL */
+	unsigned long nth;	/* 0 = every matching call */
+	unsigned long seen;	/* matching calls so far in this process */
+	enum fault_action action;
 	int code;
 };
 
-static struct fault faults[16];
-static int nr_faults = -1;
-static unsigned long counts[OP_NR];
+#define MAX_FAULTS 16
+static struct fault faults[MAX_FAULTS];
+static int nr_faults;
+static int log_fd = -1;
+/* Set when faults or a log are active: only then are descriptors named. */
+static int active;
+
+/* The path each open descriptor was opened with, for write/fsync/close. */
+static char **fd_paths;
+static size_t nr_fd_paths;
+
+static void bad_item(const char *item, const char *why)
+{
+	/* lib/ prints nothing else; a mistyped fault must not pass unseen. */
+	fprintf(stderr, "snap: warning: SNAP_FAULT item '%s' ignored: %s\n", item, why);
+}
+
+static int parse_action(const char *s, struct fault *f)
+{
+	size_t i;
+
+	if (!strcmp(s, "kill")) {
+		f->action = ACT_KILL;
+		return 0;
+	}
+	if (!strcmp(s, "short")) {
+		f->action = ACT_SHORT;
+		f->code = ENOSPC;
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(errnos); i++)
+		if (!strcmp(s, errnos[i].name)) {
+			f->action = ACT_ERRNO;
+			f->code = errnos[i].code;
+			return 0;
+		}
+	return -1;
+}
+
+/* One item: SEL[@PATH]:N:ACTION (PATH may hold ':', not ','). */
+static void parse_item(char *item)
+{
+	char *last = strrchr(item, ':'), *mid, *at;
+	char *orig = xstrdup(item);
+	struct fault f = { -1, NULL, 0, 0, ACT_ERRNO, 0 };
+	uint64_t n;
+	int i;
+
+	if (!last || last == item) {
+		bad_item(orig, "expected OP:N:ACTION");
+		goto out;
+	}
+	*last = '\0';
+	mid = strrchr(item, ':');
+	if (!mid) {
+		bad_item(orig, "expected OP:N:ACTION");
+		goto out;
+	}
+	*mid = '\0';
+	at = strchr(item, '@');
+	if (at) {
+		*at = '\0';
+		if (!at[1]) {
+			bad_item(orig, "empty path after '@'");
+			goto out;
+		}
+		f.path = xstrdup(at + 1);
+	}
+	for (i = 0; i < OP_NR; i++)
+		if (!strcmp(item, op_names[i]))
+			f.sel = i;
+	if (!strcmp(item, "any"))
+		f.sel = SEL_ANY;
+	if (!strcmp(item, "seq") && !f.path)
+		f.sel = SEL_SEQ;
+	if (f.sel < 0) {
+		bad_item(orig, "unknown operation");
+		goto out;
+	}
+	if (!strcmp(mid + 1, "*") && f.sel != SEL_SEQ)
+		f.nth = 0;
+	else if (parse_u64(mid + 1, &n) == 0 && n > 0)
+		f.nth = (unsigned long)n;
+	else {
+		bad_item(orig, "bad call number");
+		goto out;
+	}
+	if (parse_action(last + 1, &f) < 0) {
+		bad_item(orig, "unknown action");
+		goto out;
+	}
+	if (f.sel == SEL_SEQ && log_fd < 0) {
+		bad_item(orig, "seq needs SNAP_FAULT_LOG");
+		goto out;
+	}
+	if (nr_faults == MAX_FAULTS) {
+		bad_item(orig, "too many items");
+		goto out;
+	}
+	faults[nr_faults++] = f;
+	f.path = NULL;
+out:
+	free(f.path);
+	free(orig);
+}
 
 static void parse_faults(void)
 {
 	const char *spec = getenv("SNAP_FAULT");
+	const char *logname = getenv("SNAP_FAULT_LOG");
 	char *copy, *item, *save = NULL;
 
-	nr_faults = 0;
-	if (!spec || !*spec)
-		return;
-	copy = xstrdup(spec);
-	for (item = strtok_r(copy, ",", &save); item && nr_faults < 16;
-	     item = strtok_r(NULL, ",", &save)) {
-		char *c1 = strchr(item, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		struct fault f = { OP_NR, 0, 0 };
-		size_t i;
-		uint64_t n;
-
-		if (!c2)
-			continue;
-		*c1 = *c2 = '\0';
-		for (i = 0; i < OP_NR; i++)
-			if (!strcmp(item, op_names[i]))
-				f.op = (enum fs_op)i;
-		if (!strcmp(c1 + 1, "*"))
-			f.nth = 0;
-		else if (parse_u64(c1 + 1, &n) == 0 && n > 0)
-			f.nth = (unsigned long)n;
-		else
-			continue;
-		for (i = 0; i < ARRAY_SIZE(errnos); i++)
-			if (!strcmp(c2 + 1, errnos[i].name))
-				f.code = errnos[i].code;
-		if (f.op != OP_NR && f.code)
-			faults[nr_faults++] = f;
+	if (logname && *logname) {
+		log_fd = open(logname, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+		if (log_fd < 0)
+			fprintf(stderr, "snap: warning: cannot open SNAP_FAULT_LOG '%s': %s\n",
+				logname, strerror(errno));
 	}
-	free(copy);
+	if (spec && *spec) {
+		copy = xstrdup(spec);
+		for (item = strtok_r(copy, ",", &save); item;
+		     item = strtok_r(NULL, ",", &save))
+			parse_item(item);
+		free(copy);
+	}
+	active = nr_faults > 0 || log_fd >= 0;
 }
 
 static pthread_once_t faults_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t faults_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Counts a call of op; returns -1 with errno set if it is to fail. */
-static int inject(enum fs_op op)
+static int fsio_active(void)
 {
-	int i, code = 0;
-
 	pthread_once(&faults_once, parse_faults);
-	if (!nr_faults)
+	return active;
+}
+
+/*
+ * The number the last line of the log holds (0 for an empty log): the
+ * processes that share a log share one numbering, so a test can count the
+ * calls of a whole pipeline and aim at any one of them.  Called with the
+ * log locked.
+ */
+static unsigned long last_logged(void)
+{
+	char buf[8192];
+	struct stat st;
+	off_t from;
+	ssize_t n;
+	char *line;
+
+	if (fstat(log_fd, &st) < 0 || st.st_size == 0)
+		return 0;
+	from = st.st_size > (off_t)sizeof(buf) - 1 ? st.st_size - (off_t)sizeof(buf) + 1 : 0;
+	n = pread(log_fd, buf, sizeof(buf) - 1, from);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	line = strrchr(buf, '\n');
+	line = line ? line + 1 : buf;
+	return strtoul(line, NULL, 10);
+}
+
+/* Appends "N op path" to the log; returns N. */
+static unsigned long log_call(enum fs_op op, const char *path)
+{
+	struct strbuf line = STRBUF_INIT;
+	unsigned long seq;
+	const char *p;
+
+	while (flock(log_fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	seq = last_logged() + 1;
+	strbuf_addf(&line, "%lu %s ", seq, op_names[op]);
+	for (p = path ? path : "-"; *p; p++) {
+		if (*p == '\n')
+			strbuf_addstr(&line, "\\n");
+		else if (*p == '\\')
+			strbuf_addstr(&line, "\\\\");
+		else
+			strbuf_addch(&line, *p);
+	}
+	strbuf_addch(&line, '\n');
+	if (write_all(log_fd, line.buf, line.len) < 0)
+		fprintf(stderr, "snap: warning: cannot write SNAP_FAULT_LOG: %s\n",
+			strerror(errno));
+	flock(log_fd, LOCK_UN);
+	strbuf_release(&line);
+	return seq;
+}
+
+static int path_matches(const struct fault *f, const char *path, const char *path2)
+{
+	if (!f->path)
+		return 1;
+	return (path && strstr(path, f->path)) || (path2 && strstr(path2, f->path));
+}
+
+/*
+ * Counts a call of op on path (and path2, the other name of a rename or
+ * link); logs it; carries out a fault aimed at it.  Returns 0 to go on
+ * with the call, -1 with errno set to fail it, or 1 (only for a write) to
+ * write half and fail with ENOSPC.  A kill happens here, before the call.
+ */
+static int inject(enum fs_op op, const char *path, const char *path2)
+{
+	unsigned long seq = 0;
+	const struct fault *hit = NULL;
+	int i;
+
+	if (!fsio_active())
 		return 0;
 	pthread_mutex_lock(&faults_lock);
-	counts[op]++;
-	for (i = 0; i < nr_faults; i++)
-		if (faults[i].op == op &&
-		    (!faults[i].nth || faults[i].nth == counts[op]))
-			code = faults[i].code;
-	pthread_mutex_unlock(&faults_lock);
-	if (code) {
-		errno = code;
-		return -1;
+	if (log_fd >= 0)
+		seq = log_call(op, path2 ? path2 : path);
+	for (i = 0; i < nr_faults; i++) {
+		struct fault *f = &faults[i];
+
+		if (f->sel == SEL_SEQ) {
+			if (seq == f->nth)
+				hit = f;
+			continue;
+		}
+		if ((f->sel != SEL_ANY && f->sel != (int)op) ||
+		    !path_matches(f, path, path2))
+			continue;
+		f->seen++;
+		if (!f->nth || f->nth == f->seen)
+			hit = f;
 	}
-	return 0;
+	pthread_mutex_unlock(&faults_lock);
+	if (!hit)
+		return 0;
+	if (hit->action == ACT_KILL) {
+		kill(getpid(), SIGKILL);
+		pause();
+	}
+	errno = hit->code;
+	return hit->action == ACT_SHORT && op == OP_WRITE ? 1 : -1;
+}
+
+/* Remembers the path fd was opened with (only while faults are active). */
+static void name_fd(int fd, const char *path)
+{
+	if (fd < 0 || !fsio_active())
+		return;
+	pthread_mutex_lock(&faults_lock);
+	if ((size_t)fd >= nr_fd_paths) {
+		size_t n = (size_t)fd + 64;
+
+		fd_paths = xrealloc(fd_paths, n * sizeof(*fd_paths));
+		memset(fd_paths + nr_fd_paths, 0, (n - nr_fd_paths) * sizeof(*fd_paths));
+		nr_fd_paths = n;
+	}
+	free(fd_paths[fd]);
+	fd_paths[fd] = xstrdup(path);
+	pthread_mutex_unlock(&faults_lock);
+}
+
+static void forget_fd(int fd)
+{
+	if (fd < 0 || !active)
+		return;
+	pthread_mutex_lock(&faults_lock);
+	if ((size_t)fd < nr_fd_paths) {
+		free(fd_paths[fd]);
+		fd_paths[fd] = NULL;
+	}
+	pthread_mutex_unlock(&faults_lock);
+}
+
+/*
+ * The path fd was opened with, into sb: the recorded one, else what
+ * /proc says (a descriptor opened outside fsio, e.g. for syncfs).
+ */
+static const char *fd_path(int fd, struct strbuf *sb)
+{
+	char link[64];
+	char buf[4096];
+	ssize_t n;
+
+	if (!active)
+		return NULL;
+	pthread_mutex_lock(&faults_lock);
+	if (fd >= 0 && (size_t)fd < nr_fd_paths && fd_paths[fd])
+		strbuf_addstr(sb, fd_paths[fd]);
+	pthread_mutex_unlock(&faults_lock);
+	if (sb->len)
+		return sb->buf;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return NULL;
+	strbuf_add(sb, buf, (size_t)n);
+	return sb->buf;
+}
+
+/* inject() for a call on a descriptor. */
+static int inject_fd(enum fs_op op, int fd)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int ret;
+
+	if (!fsio_active())
+		return 0;
+	ret = inject(op, fd_path(fd, &sb), NULL);
+	strbuf_release(&sb);
+	return ret;
 }
 
 int fsio_open(const char *path, int flags, mode_t mode)
@@ -108,93 +366,121 @@ int fsio_open(const char *path, int flags, mode_t mode)
 
 int fsio_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-	int fd;
+	struct strbuf full = STRBUF_INIT;
+	int fd, saved;
 
-	if (inject(OP_OPEN))
+	if (fsio_active()) {
+		if (dirfd != AT_FDCWD && path[0] != '/') {
+			fd_path(dirfd, &full);
+			strbuf_addch(&full, '/');
+		}
+		strbuf_addstr(&full, path);
+	}
+	if (inject(OP_OPEN, full.len ? full.buf : path, NULL)) {
+		saved = errno;
+		strbuf_release(&full);
+		errno = saved;
 		return -1;
+	}
 	do
 		fd = openat(dirfd, path, flags | O_CLOEXEC, mode);
 	while (fd < 0 && errno == EINTR);
+	saved = errno;
+	if (fd >= 0 && full.len)
+		name_fd(fd, full.buf);
+	strbuf_release(&full);
+	errno = saved;
 	return fd;
 }
 
 int fsio_write(int fd, const void *buf, size_t len)
 {
-	if (inject(OP_WRITE))
+	int ret = inject_fd(OP_WRITE, fd);
+
+	if (ret < 0)
 		return -1;
+	if (ret > 0) {
+		/* A disk that fills mid-write: half lands, then ENOSPC. */
+		if (write_all(fd, buf, len / 2) < 0)
+			return -1;
+		errno = ENOSPC;
+		return -1;
+	}
 	return write_all(fd, buf, len);
 }
 
 int fsio_fsync(int fd)
 {
-	if (inject(OP_FSYNC))
+	if (inject_fd(OP_FSYNC, fd))
 		return -1;
 	return fsync(fd);
 }
 
 int fsio_syncfs(int fd)
 {
-	if (inject(OP_FSYNC))
+	if (inject_fd(OP_FSYNC, fd))
 		return -1;
 	return syncfs(fd);
 }
 
 int fsio_close(int fd)
 {
-	if (inject(OP_CLOSE)) {
+	if (inject_fd(OP_CLOSE, fd)) {
 		int saved = errno;
+		forget_fd(fd);
 		close(fd);
 		errno = saved;
 		return -1;
 	}
+	forget_fd(fd);
 	return close(fd);
 }
 
 int fsio_rename(const char *from, const char *to)
 {
-	if (inject(OP_RENAME))
+	if (inject(OP_RENAME, from, to))
 		return -1;
 	return rename(from, to);
 }
 
 int fsio_link(const char *from, const char *to)
 {
-	if (inject(OP_LINK))
+	if (inject(OP_LINK, from, to))
 		return -1;
 	return link(from, to);
 }
 
 int fsio_unlink(const char *path)
 {
-	if (inject(OP_UNLINK))
+	if (inject(OP_UNLINK, path, NULL))
 		return -1;
 	return unlink(path);
 }
 
 int fsio_rmdir(const char *path)
 {
-	if (inject(OP_UNLINK))
+	if (inject(OP_UNLINK, path, NULL))
 		return -1;
 	return rmdir(path);
 }
 
 int fsio_mkdir(const char *path, mode_t mode)
 {
-	if (inject(OP_MKDIR))
+	if (inject(OP_MKDIR, path, NULL))
 		return -1;
 	return mkdir(path, mode);
 }
 
 int fsio_symlink(const char *target, const char *path)
 {
-	if (inject(OP_SYMLINK))
+	if (inject(OP_SYMLINK, path, NULL))
 		return -1;
 	return symlink(target, path);
 }
 
 int fsio_touch(const char *path)
 {
-	if (inject(OP_UTIME))
+	if (inject(OP_UTIME, path, NULL))
 		return -1;
 	return utimensat(AT_FDCWD, path, NULL, 0);
 }
@@ -206,7 +492,10 @@ int fsio_fsync_dir(const char *path)
 
 	if (fd < 0)
 		return -1;
-	ret = fsio_fsync(fd);
+	if (inject(OP_FSYNC, path, NULL))
+		ret = -1;
+	else
+		ret = fsync(fd);
 	saved = errno;
 	close(fd);
 	errno = saved;

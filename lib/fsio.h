@@ -7,11 +7,32 @@
  * system call it is named after (returns -1 with errno set on failure),
  * except fsio_write, which writes everything or fails.
  *
- * Fault injection: SNAP_FAULT="OP:N:ERRNO[,OP:N:ERRNO...]" makes the Nth
- * call (counted from 1 in this process) of OP fail with ERRNO, where OP is
- * one of open, write, fsync, rename, link, unlink, mkdir, close, utime,
- * symlink and ERRNO a name such as EIO, ENOSPC, EROFS, EACCES, EDQUOT.
- * N may be "*" for every call.  docs/ARCHITECTURE.md describes it.
+ * Fault injection (docs/ARCHITECTURE.md, "Fault injection"), for tests:
+ *
+ *   SNAP_FAULT="SEL[@PATH]:N:ACTION[,...]"
+ *
+ * SEL is an operation (open, write, fsync, rename, link, unlink, mkdir,
+ * close, utime, symlink; syncfs counts as fsync, rmdir as unlink), "any"
+ * for every kind, or "seq" (below).  With @PATH only calls whose path
+ * holds the substring PATH count: for write, fsync and close the path the
+ * descriptor was opened with, for rename and link either name.  N picks
+ * the Nth such call in this process (from 1), or "*" every one.  ACTION
+ * is an errno name (EIO ENOSPC EROFS EACCES EPERM EDQUOT EEXIST ENOENT
+ * EINTR EMFILE): the call fails with it, doing nothing; "kill": the
+ * process gets SIGKILL at that call, before it is made; "short": a write
+ * writes the first half of its buffer and then fails with ENOSPC, as a
+ * disk that fills mid-write does (any other call fails with ENOSPC).
+ * An item that does not parse is ignored with a warning on stderr.
+ *
+ *   SNAP_FAULT_LOG=FILE
+ *
+ * appends one line "N op path" to FILE for every call (newlines and
+ * backslashes in the path escaped), before the call is made.  N numbers
+ * the calls of every process that shares FILE, in order, so a test can
+ * count the store-mutating calls of a whole pipeline and then aim at the
+ * kth of them with "seq:k:ACTION" (which needs SNAP_FAULT_LOG).
+ *
+ * Without either variable nothing is counted or recorded.
  */
 
 #include <stddef.h>

@@ -115,22 +115,46 @@ file c\\040d"
 	run -0 snap-write-tree src
 }
 
-@test "write-tree with a write fault leaves no object and no temp file" {
+# write_tree_fails SPEC MESSAGE: write-tree of a one-file tree under
+# SNAP_FAULT=SPEC exits 128 with "snap-write-tree: fatal: MESSAGE" (a
+# regex; STORE stands for the store's path), prints nothing, and leaves
+# the store as it was.
+write_tree_fails() {
+	local before re
 	mkdir src
 	printf 'content' > src/f
 	before=$(store_listing)
-	SNAP_FAULT=write:1:ENOSPC run -128 --separate-stderr snap-write-tree src
-	[[ "$stderr" == *"No space left on device"* ]]
+	re="^snap-write-tree: fatal: ${2//STORE/$SNAP_DIR}\$"
+	SNAP_FAULT=$1 run -128 --separate-stderr snap-write-tree src
+	[[ "$stderr" =~ $re ]] || { echo "stderr: $stderr"; echo "want: $re"; false; }
+	assert_output ''
 	assert_equal "$(store_listing)" "$before"
 }
 
-@test "write-tree with a failing sync publishes no object" {
-	mkdir src
-	printf 'content' > src/f
-	before=$(store_listing)
-	SNAP_FAULT=fsync:1:EIO run -128 --separate-stderr snap-write-tree src
-	[[ "$stderr" == *"Input/output error" ]]
-	assert_equal "$(store_listing)" "$before"
+TMPPACK="'STORE/objects/tmp/pack-[A-Za-z0-9]{8}'"
+
+@test "write-tree with a write fault on the pack leaves no object and no temp file" {
+	write_tree_fails 'write@objects/tmp/pack-:1:ENOSPC' "cannot write $TMPPACK: No space left on device"
+}
+
+@test "write-tree with a short write on the pack leaves no object and no temp file" {
+	write_tree_fails 'write@objects/tmp/pack-:1:short' "cannot write $TMPPACK: No space left on device"
+}
+
+@test "write-tree with a failing sync of the pack publishes no object" {
+	write_tree_fails 'fsync@objects/tmp/pack-:1:EIO' "cannot write $TMPPACK: Input/output error"
+}
+
+@test "write-tree with a failing sync of the pack index publishes no object" {
+	write_tree_fails 'fsync@objects/tmp/idx-:1:EIO' "cannot write a pack index in 'STORE/objects/pack': Input/output error"
+}
+
+@test "write-tree that cannot create its pack says where" {
+	write_tree_fails 'open@objects/tmp/pack-:1:EROFS' "cannot create a temporary pack in 'STORE/objects/tmp': Read-only file system"
+}
+
+@test "write-tree that cannot move its pack into place publishes no object" {
+	write_tree_fails 'rename@objects/pack/:1:EIO' "cannot create 'STORE/objects/pack/pack-[0-9a-f]{64}\.pack': Input/output error"
 }
 
 @test "write-tree usage errors exit 129" {
