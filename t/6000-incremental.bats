@@ -220,7 +220,7 @@ wt() {
 	run -0 snap-count-objects
 	assert_line --partial "total     0 objects"
 	run -0 --separate-stderr snap-snapshot --stats -m two src
-	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	assert_equal "$stderr" "snap-snapshot: 10 files read, 0 reused"
 	run -0 snap-fsck
 	run -0 snap-restore main out
 	run -0 diff -r src out
@@ -229,15 +229,15 @@ wt() {
 @test "snapshot uses the ref's cache; --force-read reads everything" {
 	make_src
 	run -0 --separate-stderr snap-snapshot --stats src
-	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	assert_equal "$stderr" "snap-snapshot: 10 files read, 0 reused"
 	assert_file_exists "$CACHE"
 	run -0 --separate-stderr snap-snapshot --stats src
-	assert_equal "$stderr" "snap-write-tree: 0 files read, 10 reused"
+	assert_equal "$stderr" "snap-snapshot: 0 files read, 10 reused"
 	run -0 --separate-stderr snap-snapshot --stats -r other src
-	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	assert_equal "$stderr" "snap-snapshot: 10 files read, 0 reused"
 	assert_file_exists "$SNAP_DIR/cache/refs/snapshots/other"
 	run -0 --separate-stderr snap-snapshot --stats --force-read src
-	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
+	assert_equal "$stderr" "snap-snapshot: 10 files read, 0 reused"
 	a=$(snap-rev-parse main~1:)
 	b=$(snap-rev-parse main:)
 	assert_equal "$a" "$b"
