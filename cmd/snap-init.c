@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	const char *dir = NULL;
 	enum store_shared shared = STORE_PRIVATE;
+	int shared_given = 0;
 	int quiet = 0, level = SNAP_DEFAULT_LEVEL, existed, c;
 	uint64_t v;
 
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 		case 'G':
 			if (store_parse_shared(optarg, &shared) < 0)
 				usage_error(usage_str, "--shared takes 'group' or 'private', not '%s'", optarg);
+			shared_given = 1;
 			break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
@@ -68,6 +70,10 @@ int main(int argc, char **argv)
 		die_err(&err);
 	if (store_open(&store, dir, &err) < 0)
 		die_err(&err);
+	/* An existing store keeps its sharing: saying otherwise would mislead. */
+	if (existed && shared_given && store.shared != shared)
+		die("'%s' is a store already, shared %s: --shared applies to a new store",
+		    store.path, store.shared == STORE_GROUP ? "group" : "private");
 	if (!quiet)
 		printf("%s snap store in %s\n",
 		       existed ? "Reinitialized existing" : "Initialized empty",

@@ -45,10 +45,13 @@ while [ $# -gt 0 ]; do
 done
 [ $# -le 1 ] || usage_error "too many arguments"
 SNAP_PROGRAM=$me; export SNAP_PROGRAM
-if [ $# -eq 0 ] && ! snap-rev-parse --verify -q main >/dev/null 2>&1 &&
-	[ -z "$(snap-for-each-ref --format=x refs/snapshots/)" ]; then
-	printf '%s: no snapshots\n' "$me" >&2
-	exit 1
+# "No snapshots" only for a sound store without a single snapshot ref: a
+# ref that cannot be read, or no store at all, is snap-rev-list's to report.
+if [ $# -eq 0 ] && ! snap-rev-parse --verify -q main >/dev/null 2>&1; then
+	if refs=$(snap-for-each-ref --format=x refs/snapshots/ 2>&1) && [ -z "$refs" ]; then
+		printf '%s: no snapshots\n' "$me" >&2
+		exit 1
+	fi
 fi
 if [ -n "$format" ]; then
 	[ -z "$json" ] || usage_error "--json and --format/--oneline cannot be combined"

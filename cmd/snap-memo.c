@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,7 +110,7 @@ static int run_command(char **argv, int *out_fd, uint64_t *size)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
 	struct stat st;
-	pid_t pid;
+	pid_t pid, parent;
 	int fd, status;
 
 	store_path(&store, &dir, "objects/tmp");
@@ -119,10 +120,18 @@ static int run_command(char **argv, int *out_fd, uint64_t *size)
 		die("cannot create a temporary file in '%s': %s", dir.buf, strerror(errno));
 	unlink(path.buf);
 	fflush(stdout);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0)
 		die("cannot run '%s': %s", argv[0], strerror(errno));
 	if (!pid) {
+		/*
+		 * The command dies with its caller: a killed claimant must not
+		 * leave it running (a second copy would start beside it, and
+		 * it would go on filling an unlinked file in the store).
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(128 + SIGKILL);
 		unsetenv("SNAP_PROGRAM");
 		if (dup2(fd, 1) < 0)
 			_exit(127);
@@ -328,6 +337,8 @@ static int do_batch(void)
 		const char *key;
 
 		lineno++;
+		if (memchr(line.buf, '\0', line.len))
+			die("batch line %ld: holds a NUL byte", lineno);
 		if (!sp)
 			die("batch line %ld: want 'get KEY' or 'put KEY SIZE'", lineno);
 		*sp = '\0';
@@ -349,7 +360,8 @@ static int do_batch(void)
 			uint64_t size;
 			int fd;
 
-			if (!sp2 || parse_u64(sp2 + 1, &size) < 0 || size > (1u << 30))
+			if (!sp2 || parse_u64(sp2 + 1, &size) < 0 || size > (1u << 30) ||
+			    (sp2[1] == '0' && sp2[2]))
 				die("batch line %ld: want 'put KEY SIZE' (SIZE up to 1 GiB)", lineno);
 			*sp2 = '\0';
 			if (memo_key_check(key, &err) < 0)

@@ -47,8 +47,11 @@ done
 SNAP_PROGRAM=$me; export SNAP_PROGRAM
 [ $# -ge 2 ] || usage_error "expected REV and DIR"
 rev=$1
+[ -n "$2" ] || usage_error "empty DIR"
 dir=${2%/}
 [ -n "$dir" ] || dir=/
+# A DIR that looks like an option is a path all the same.
+case $dir in -*) dir=./$dir ;; esac
 shift 2
 
 id=$(snap-rev-parse --verify "$rev") || exit 128
@@ -95,7 +98,7 @@ snap-checkout $co_args -- "$id" "$tmp/new" "$@" || exit 128
 
 if [ -d "$dir" ]; then
 	# The target's own mode is kept; its content is replaced.
-	chmod --reference="$dir" "$tmp/new" 2>/dev/null || :
+	chmod --reference="$dir" -- "$tmp/new" 2>/dev/null || :
 	mv -T "$dir" "$tmp/old" || die "cannot move '$dir' aside"
 	if ! mv -T "$tmp/new" "$dir"; then
 		mv -T "$tmp/old" "$dir"

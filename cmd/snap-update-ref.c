@@ -105,6 +105,10 @@ static int read_command(struct reader *r)
 	if (!r->z) {
 		char *p = r->line.buf, *sp;
 
+		/* A NUL would cut the line short unseen: refuse, as git does. */
+		if (memchr(r->line.buf, '\0', r->line.len))
+			die("line %zu: holds a NUL byte (use -z for NUL-separated input)", r->lineno);
+
 		while (*p && r->nr < 4) {
 			sp = strchrnul(p, ' ');
 			r->fields[r->nr++] = xstrndup(p, (size_t)(sp - p));

@@ -8,8 +8,10 @@
 #include "oidset.h"
 #include "pack.h"
 #include "refs.h"
+#include "session.h"
 #include "snapshot.h"
 #include "tree.h"
+#include "treewalk.h"
 #include "util.h"
 #include "walk.h"
 
@@ -39,6 +41,9 @@ struct fsck {
 	size_t *order;			/* all[], in the order they are stored */
 	size_t next;			/* the next object to verify, in order[] */
 	size_t done;
+	struct snap_oid *snapshots;	/* every snapshot the walk reached */
+	size_t nr_snapshots, alloc_snapshots;
+	const struct snap_oid *checking;	/* the tree tree_check_links is in */
 };
 
 const char *fsck_severity_name(enum fsck_severity s)
@@ -633,6 +638,73 @@ static int cmp_oid(const void *a, const void *b)
 	return oid_cmp(a, b);
 }
 
+static void reached(const struct snap_oid *oid, enum object_type type, uint64_t size,
+		    void *data)
+{
+	struct fsck *f = data;
+
+	(void)size;
+	if (type != OBJ_SNAPSHOT)
+		return;
+	ALLOC_GROW(f->snapshots, f->nr_snapshots + 1, f->alloc_snapshots);
+	f->snapshots[f->nr_snapshots++] = *oid;
+}
+
+static void bad_link(const char *problem, void *data)
+{
+	struct fsck *f = data;
+
+	report(f, FSCK_ERROR, "bad-hard-link", oid_to_hex(f->checking), problem, FSCK_BIT_CORRUPT);
+}
+
+/*
+ * A hard link must hold the blob of its group's first file: a tree that
+ * says otherwise would restore one file's bytes under another's name.
+ * Checked per root tree (link paths start at the root), remembering the
+ * trees with no link below them.
+ */
+static void check_hard_links(struct fsck *f)
+{
+	struct oidset clean = OIDSET_INIT, roots = OIDSET_INIT;
+	struct strbuf err = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < f->nr_snapshots; i++) {
+		struct snapshot s = SNAPSHOT_INIT;
+
+		strbuf_reset(&err);
+		if (snapshot_read(f->odb, &f->snapshots[i], &s, &err) == 0 && !s.nr_bundles &&
+		    oidset_insert(&roots, &s.tree)) {
+			f->checking = &s.tree;
+			strbuf_reset(&err);
+			/* A tree that cannot be read was reported by the walk. */
+			tree_check_links(f->odb, &s.tree, &clean, bad_link, f, &err);
+		}
+		snapshot_release(&s);
+	}
+	oidset_clear(&clean);
+	oidset_clear(&roots);
+	strbuf_release(&err);
+}
+
+/* What stops other commands though it is not an object: say so. */
+static void check_journal_and_sessions(struct fsck *f)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct session **sessions = NULL;
+	size_t nr = 0, i;
+
+	if (refs_recover(odb_store(f->odb), &err) < 0)
+		report(f, FSCK_ERROR, "bad-journal", "journal/", err.buf, FSCK_BIT_REF);
+	strbuf_reset(&err);
+	if (sessions_load(odb_store(f->odb), &sessions, &nr, &err) < 0)
+		report(f, FSCK_WARNING, "bad-session", "sessions/", err.buf, 0);
+	for (i = 0; i < nr; i++)
+		session_free(sessions[i]);
+	free(sessions);
+	strbuf_release(&err);
+}
+
 int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 {
 	struct fsck f;
@@ -670,6 +742,7 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 	}
 
 	check_packs(&f);
+	check_journal_and_sessions(&f);
 	ret = odb_for_each(odb, collect_oid, &f, err);
 	if (ret == 0)
 		ret = odb_for_each_loose(odb, collect_loose, &f, err);
@@ -686,7 +759,9 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 		goto out;
 	if (o->progress)
 		o->progress("walking", 0, 0, o->data);
+	wo.reached = reached;
 	walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo, err);
+	check_hard_links(&f);
 
 	for (i = 0; i < f.nr_all; i++) {
 		const char *tn = type_name((enum object_type)f.types[i]);
@@ -708,6 +783,7 @@ out:
 	free(f.types);
 	free(f.order);
 	free(r.oids);
+	free(f.snapshots);
 	oidset_clear(&f.referenced);
 	oidset_clear(&f.missing_chunks);
 	oidset_clear(&f.loose);

@@ -97,6 +97,12 @@ struct bulk {
 	size_t set_size;
 };
 
+/* A pack found after the pack set was loaded (see odb->late). */
+struct late_pack {
+	struct pack p;
+	struct late_pack *next;
+};
+
 struct odb {
 	struct snap_store *store;
 	struct session *session;	/* ours, ended with the odb; NULL if none */
@@ -108,6 +114,13 @@ struct odb {
 	/* Ids every copy of which failed a read here, and those written
 	 * again since (known_bad). */
 	pthread_mutex_t bad_lock;
+	/*
+	 * Packs that appeared after the pack set was loaded (a concurrent gc
+	 * moved loose objects into them), found when a read finds no copy:
+	 * a list that only grows, so a reader holding one never sees it move.
+	 */
+	struct late_pack *late;
+	pthread_mutex_t late_lock;
 	struct oidset bad, rewritten;
 	int verify_writes;	/* a write outside a batch: check what is there */
 	/* The damaged files met loading the packs (odb_damaged). */
@@ -382,6 +395,7 @@ int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 	pthread_mutex_init(&odb->dctx_lock, NULL);
 	pthread_mutex_init(&odb->block_lock, NULL);
 	pthread_mutex_init(&odb->bad_lock, NULL);
+	pthread_mutex_init(&odb->late_lock, NULL);
 	ret = load_packs(odb, err);
 	if (ret < 0) {
 		odb_close(odb);
@@ -481,6 +495,14 @@ void odb_close(struct odb *odb)
 	oidset_clear(&odb->bad);
 	oidset_clear(&odb->rewritten);
 	pthread_mutex_destroy(&odb->bad_lock);
+	while (odb->late) {
+		struct late_pack *l = odb->late;
+
+		odb->late = l->next;
+		pack_close(&l->p);
+		free(l);
+	}
+	pthread_mutex_destroy(&odb->late_lock);
 	strbuf_release(&odb->path);
 	free(odb);
 }
@@ -1181,6 +1203,68 @@ fail:
 	return ret;
 }
 
+static int pack_known(struct odb *odb, const char *idx_path)
+{
+	struct late_pack *l;
+	size_t i;
+
+	for (i = 0; i < odb->nr_packs; i++)
+		if (!strcmp(odb->packs[i].idx_path, idx_path))
+			return 1;
+	for (l = odb->late; l; l = l->next)
+		if (!strcmp(l->p.idx_path, idx_path))
+			return 1;
+	return 0;
+}
+
+/*
+ * The pack holding oid among those that appeared since the pack set was
+ * loaded, opening any new one; NULL if none holds it.
+ */
+static struct pack *late_find(struct odb *odb, const struct snap_oid *oid, uint32_t *pos)
+{
+	struct strbuf dir = STRBUF_INIT, idx = STRBUF_INIT, err = STRBUF_INIT;
+	struct pack *found = NULL;
+	struct late_pack *l;
+	struct dirent *de;
+	DIR *d;
+	long at;
+
+	pthread_mutex_lock(&odb->late_lock);
+	store_path(odb->store, &dir, "objects/pack");
+	d = opendir(dir.buf);
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".idx"))
+			continue;
+		strbuf_reset(&idx);
+		strbuf_addf(&idx, "%s/%s", dir.buf, de->d_name);
+		if (pack_known(odb, idx.buf))
+			continue;
+		l = xcalloc(1, sizeof(*l));
+		strbuf_reset(&err);
+		if (pack_open(&l->p, idx.buf, &err) < 0) {
+			free(l);
+			continue;
+		}
+		l->next = odb->late;
+		odb->late = l;
+	}
+	if (d)
+		closedir(d);
+	for (l = odb->late; l && !found; l = l->next)
+		if ((at = pack_find(&l->p, oid)) >= 0) {
+			found = &l->p;
+			*pos = (uint32_t)at;
+		}
+	pthread_mutex_unlock(&odb->late_lock);
+	strbuf_release(&dir);
+	strbuf_release(&idx);
+	strbuf_release(&err);
+	return found;
+}
+
 /*
  * Opens a stream on the first copy of an object that opens (packs
  * first: a lookup there costs no system call, and most objects of a
@@ -1227,6 +1311,20 @@ static int stream_open_from(struct odb *odb, const struct snap_oid *oid,
 		}
 		if ((flags & (STREAM_LOOSE | STREAM_ONE)) || !p)
 			break;
+	}
+	if (ret == SNAP_ENOTFOUND && !(flags & (STREAM_LOOSE | STREAM_ONE))) {
+		/* No copy: gc may have moved it into a pack loaded after ours. */
+		struct pack *p;
+		uint32_t pos;
+
+		if ((p = late_find(odb, oid, &pos))) {
+			ret = stream_open_copy(odb, oid, p, pos, out, type, size, flags, err);
+			if (ret == 0) {
+				(*out)->copy = n;
+				strbuf_release(&later);
+				return 0;
+			}
+		}
 	}
 	if (ret == SNAP_ENOTFOUND && err && err->len == keep)
 		snap_error(err, SNAP_ENOTFOUND, "object '%s' not found", oid_to_hex(oid));
@@ -3148,8 +3246,11 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 		lower[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
 	lower[len] = '\0';
 	if (len == SNAP_OID_HEXSZ) {
+		uint32_t pos;
+
 		oid_from_hex(oid, lower);
-		if (odb_has(odb, oid))
+		/* A name the user gave: worth a look at packs gc made since. */
+		if (odb_has(odb, oid) || late_find(odb, oid, &pos))
 			return 0;
 		return snap_error(err, SNAP_ENOTFOUND, "object '%s' not found", lower);
 	}

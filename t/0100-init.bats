@@ -153,3 +153,11 @@ compression = 3"
 	run -128 --separate-stderr snap-rev-parse --store store main
 	assert_equal "$stderr" "snap-rev-parse: fatal: bad value 'everyone' of 'shared' in 'store/config' (group or private)"
 }
+
+@test "init --shared on an existing store of another sharing is refused" {
+	snap-init -q store
+	run -128 --separate-stderr snap-init --shared=group store
+	assert_equal "$stderr" "snap-init: fatal: '$PWD/store' is a store already, shared private: --shared applies to a new store"
+	assert_equal "$(stat -c %a store)" 700
+	run -0 snap-init -q --shared=private store
+}

@@ -120,3 +120,11 @@ prepare: ok"
 	run -0 find "$SNAP_DIR/refs" -name '*.lock'
 	assert_output ''
 }
+
+@test "a command line holding a NUL byte is refused, nothing changed" {
+	local before
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c "printf 'update refs/snapshots/zx %s\\0junk\\n' '$S1' | snap-update-ref --stdin"
+	assert_equal "$stderr" "snap-update-ref: fatal: line 1: holds a NUL byte (use -z for NUL-separated input)"
+	assert_equal "$(store_listing)" "$before"
+}

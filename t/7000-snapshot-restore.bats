@@ -304,3 +304,13 @@ snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
 	unset SNAP_DIR
 	run -0 snap-snapshot --store="$s" src
 }
+
+@test "restore into a DIR that starts with '-', and an empty DIR is a usage error" {
+	mkdir src && echo x > src/f
+	snap-snapshot src >/dev/null
+	run -0 --separate-stderr snap-restore main -x
+	assert_equal "$stderr" ''
+	run -0 diff -r src ./-x
+	run -129 --separate-stderr snap-restore main ''
+	assert_equal "${stderr_lines[0]}" 'snap-restore: error: empty DIR'
+}

@@ -101,3 +101,13 @@ sys.stdout.buffer.write(m)' | od -An -c"
 	SNAP_PROGRAM=snap-backup run -128 --separate-stderr snap-rev-parse nosuch
 	assert_equal "$stderr" "snap-backup: fatal: unknown revision 'nosuch'"
 }
+
+@test "log of a store whose ref is damaged is fatal, not 'no snapshots'" {
+	chmod u+w "$SNAP_DIR/refs/snapshots/main"
+	echo garbage > "$SNAP_DIR/refs/snapshots/main"
+	run -128 --separate-stderr snap-log
+	assert_equal "${#stderr_lines[@]}" 1
+	[[ "$stderr" == "snap-log: fatal: "* ]]
+	run -128 --separate-stderr snap --store "$BATS_TEST_TMPDIR/nonexistent" log
+	assert_equal "$stderr" "snap-log: fatal: store '$BATS_TEST_TMPDIR/nonexistent' does not exist"
+}

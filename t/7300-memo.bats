@@ -62,8 +62,9 @@ local_setup() {
 	local pid=$! i
 	for i in $(seq 100); do [ -s runs ] && break; sleep 0.05; done
 	kill -9 "$pid"
-	# Only the command this test started: never every sleep on the machine.
-	kill "$(cat cmd.pid)"
+	# The command dies with the claimant that ran it.
+	for i in $(seq 100); do kill -0 "$(cat cmd.pid)" 2>/dev/null || break; sleep 0.05; done
+	run -1 kill -0 "$(cat cmd.pid)"
 	run -0 timeout 5 snap-memo --key dead -- sh -c 'echo run >> runs; echo second'
 	assert_output second
 	assert_equal "$(wc -l < runs)" 2
@@ -152,4 +153,12 @@ local_setup() {
 	run -127 --separate-stderr snap-memo --key nx -- /nonexistent/cmd
 	assert_equal "$stderr" "snap-memo: fatal: cannot run '/nonexistent/cmd': No such file or directory"
 	run -1 snap-memo --has nx
+}
+
+@test "--batch refuses a NUL in a line and a SIZE with a leading zero" {
+	run -128 --separate-stderr sh -c "printf 'get b1\\0x\\n' | snap-memo --batch"
+	assert_equal "$stderr" "snap-memo: fatal: batch line 1: holds a NUL byte"
+	run -128 --separate-stderr sh -c "printf 'put b4 01\\nx' | snap-memo --batch"
+	assert_equal "$stderr" "snap-memo: fatal: batch line 1: want 'put KEY SIZE' (SIZE up to 1 GiB)"
+	run -1 snap-memo --has b4
 }

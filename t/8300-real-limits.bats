@@ -37,7 +37,7 @@ teardown() {
 	make_file 3000000 src/big
 	run -128 --separate-stderr snap-snapshot -m second src
 	assert_output ''
-	[[ "$stderr" =~ ^snap-write-tree:\ fatal:\ cannot\ write\ \'$SNAP_DIR/objects/tmp/(pack|obj)-[A-Za-z0-9]{8}\':\ No\ space\ left\ on\ device$ ]] ||
+	[[ "$stderr" =~ ^snap-snapshot:\ fatal:\ cannot\ write\ \'$SNAP_DIR/objects/tmp/(pack|obj)-[A-Za-z0-9]{8}\':\ No\ space\ left\ on\ device$ ]] ||
 		{ echo "stderr: $stderr"; false; }
 	# Nothing but leftovers: the refs as they were, fsck clean, no
 	# temporary file, the first snapshot restores.
