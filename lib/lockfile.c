@@ -119,19 +119,64 @@ void lock_holder_line(struct strbuf *out)
 int lock_hold(struct lockfile *lk, const char *path, const char *holder,
 	      struct strbuf *err)
 {
-	int ret = lock_take(lk, path, err);
+	struct strbuf lp = STRBUF_INIT, dir = STRBUF_INIT, prefix = STRBUF_INIT,
+		      tmp = STRBUF_INIT;
+	const char *slash;
+	int fd, ret = 0;
 
-	if (ret < 0)
-		return ret;
-	/* Not synced: after a crash an empty lock is stale once LOCK_GRACE old. */
-	if (fsio_write(lk->fd, holder, strlen(holder)) < 0) {
-		ret = snap_error_errno(err, "cannot write '%s'", lk->lock_path);
-		lock_rollback(lk);
-		return ret;
-	}
-	close(lk->fd);
+	memset(lk, 0, sizeof(*lk));
 	lk->fd = -1;
-	return 0;
+	strbuf_addf(&lp, "%s.lock", path);
+	slash = strrchr(lp.buf, '/');
+	if (slash)
+		strbuf_add(&dir, lp.buf, (size_t)(slash - lp.buf));
+	else
+		strbuf_addch(&dir, '.');
+	strbuf_addf(&prefix, ".%s-", slash ? slash + 1 : lp.buf);
+	if (fsio_mkdirs_for(lp.buf) < 0) {
+		ret = snap_error_errno(err, "cannot create the directory of '%s'", path);
+		goto out;
+	}
+	/*
+	 * The holder line goes into a file of its own, linked into place
+	 * whole: a lock is never seen empty, even after a crash between its
+	 * making and its writing, so no young empty lock blocks the next
+	 * writer (link fails with EEXIST as O_EXCL would).
+	 */
+	fd = fsio_mktemp(dir.buf, prefix.buf, &tmp);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create a lock file in '%s'", dir.buf);
+		goto out;
+	}
+	if (fsio_write(fd, holder, strlen(holder)) < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+		fsio_close(fd);
+		unlink(tmp.buf);
+		goto out;
+	}
+	fsio_close(fd);
+	if (fsio_link(tmp.buf, lp.buf) < 0) {
+		if (errno == EEXIST) {
+			struct stat st;
+			long age = stat(lp.buf, &st) == 0 ? (long)(time(NULL) - st.st_mtime) : 0;
+			ret = snap_error(err, SNAP_ELOCKED,
+					 "'%s' exists (age %ld s); if no snap process "
+					 "is using the store, remove it", lp.buf, age);
+		} else {
+			ret = snap_error_errno(err, "cannot create '%s'", lp.buf);
+		}
+		unlink(tmp.buf);
+		goto out;
+	}
+	unlink(tmp.buf);
+	lk->path = xstrdup(path);
+	lk->lock_path = strbuf_detach(&lp, NULL);
+out:
+	strbuf_release(&lp);
+	strbuf_release(&dir);
+	strbuf_release(&prefix);
+	strbuf_release(&tmp);
+	return ret;
 }
 
 int lock_holder_gone(const char *text, size_t len, struct lock_holder *h)

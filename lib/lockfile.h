@@ -46,9 +46,12 @@ void lock_rollback(struct lockfile *lk);
 void lock_holder_line(struct strbuf *out);
 
 /*
- * Creates "<path>.lock" with O_CREAT|O_EXCL and writes holder (a holder
- * line) into it.  SNAP_ELOCKED if it exists (err as for lock_take);
- * whether that lock is stale is the caller's to judge (lock_is_stale).
+ * Creates "<path>.lock" holding holder (a holder line): written first
+ * into ".<name>.lock-XXXXXX" beside it and linked into place, so the
+ * lock is never seen empty, even after a crash.  SNAP_ELOCKED if it
+ * exists (err as for lock_take); whether that lock is stale is the
+ * caller's to judge (lock_is_stale).  A crash may leave the hidden
+ * temporary file, which refs_recover() removes once an hour old.
  */
 int lock_hold(struct lockfile *lk, const char *path, const char *holder,
 	      struct strbuf *err);

@@ -832,8 +832,71 @@ static int finish_journals(struct snap_store *store, struct strbuf *err)
 	return ret < 0 ? ret : done;
 }
 
+/*
+ * Removes, under the ref mutex, every ref lock below dir whose holder is
+ * surely gone (lock_is_stale), with the hidden ".NAME.new" it may have
+ * left: a crash between a ref's move and its unlock leaves nothing that
+ * waits for the next update of that very ref.
+ */
+static int clear_stale_locks(struct snap_store *store, const char *dir, int depth,
+			     int *mutex, struct strbuf *err)
+{
+	struct strbuf sub = STRBUF_INIT, why = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int ret = 0;
+
+	if (!d)
+		return 0;
+	while (ret == 0 && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s/%s", dir, de->d_name);
+		if (lstat(sub.buf, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth < 64)
+				ret = clear_stale_locks(store, sub.buf, depth + 1, mutex, err);
+			continue;
+		}
+		/* A lock's hidden temporary file, left by a crash (lock_hold). */
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".lock-") &&
+		    time(NULL) - st.st_mtime > 3600) {
+			unlink(sub.buf);
+			continue;
+		}
+		if (n <= 5 || strcmp(de->d_name + n - 5, ".lock"))
+			continue;
+		strbuf_reset(&why);
+		if (lock_is_stale(sub.buf, NULL, &why) != 1)
+			continue;
+		if (*mutex < 0 && (ret = refs_mutex_take(store, mutex, err)) < 0)
+			break;
+		/* A second look, now that no one else can take it over. */
+		strbuf_reset(&why);
+		if (lock_is_stale(sub.buf, NULL, &why) == 1) {
+			struct strbuf hidden = STRBUF_INIT;
+
+			strbuf_addf(&hidden, "%s/.%.*s.new", dir, (int)(n - 5), de->d_name);
+			unlink(hidden.buf);
+			strbuf_release(&hidden);
+			if (fsio_unlink(sub.buf) < 0 && errno != ENOENT)
+				ret = snap_error_errno(err, "cannot remove the stale lock '%s'", sub.buf);
+		}
+	}
+	closedir(d);
+	strbuf_release(&sub);
+	strbuf_release(&why);
+	return ret;
+}
+
 int refs_recover(struct snap_store *store, struct strbuf *err)
 {
+	struct strbuf dir = STRBUF_INIT;
 	char **names;
 	size_t nr, i;
 	int ret, mutex = -1;
@@ -842,13 +905,25 @@ int refs_recover(struct snap_store *store, struct strbuf *err)
 	for (i = 0; i < nr; i++)
 		free(names[i]);
 	free(names);
-	if (ret < 0 || !nr)
-		return ret;
-	ret = refs_mutex_take(store, &mutex, err);
 	if (ret < 0)
 		return ret;
-	ret = finish_journals(store, err);
-	refs_mutex_release(mutex);
+	if (nr) {
+		ret = refs_mutex_take(store, &mutex, err);
+		if (ret < 0)
+			return ret;
+		ret = finish_journals(store, err);
+	}
+	if (ret >= 0) {
+		int r;
+
+		store_path(store, &dir, "refs");
+		r = clear_stale_locks(store, dir.buf, 0, &mutex, err);
+		if (r < 0)
+			ret = r;
+	}
+	if (mutex >= 0)
+		refs_mutex_release(mutex);
+	strbuf_release(&dir);
 	return ret;
 }
 

@@ -80,7 +80,9 @@ void ref_transaction_abort(struct ref_transaction *tx);
  * A journal of a live process, or of another host, is left alone.
  * Returns how many it finished, or a negative SNAP_E* (a malformed
  * journal is SNAP_ECORRUPT; a ref of it locked by a live process,
- * SNAP_ELOCKED).  gc and fsck call it before they read refs.
+ * SNAP_ELOCKED).  Then it removes every ref lock whose holder is surely
+ * gone (with the ".NAME.new" it left).  gc and fsck call it before they
+ * read refs.
  */
 int refs_recover(struct snap_store *store, struct strbuf *err);
 
