@@ -1,6 +1,7 @@
 #include "diff.h"
 #include "error.h"
 #include "tree.h"
+#include "treewalk.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -16,17 +17,7 @@ struct differ {
 static int load(struct differ *d, const struct snap_oid *oid, struct tree *t,
 		struct strbuf *err)
 {
-	struct strbuf buf = STRBUF_INIT;
-	enum object_type type;
-	int ret = odb_read(d->odb, oid, &type, &buf, TREE_MAX_SIZE, err);
-
-	if (ret == 0 && type != OBJ_TREE)
-		ret = snap_error(err, SNAP_EINVAL, "object '%s' is a %s, not a tree",
-				 oid_to_hex(oid), type_name(type));
-	if (ret == 0)
-		ret = tree_parse(t, buf.buf, buf.len, err);
-	strbuf_release(&buf);
-	return ret;
+	return tree_read(d->odb, oid, t, err);
 }
 
 static void emit(struct differ *d, char status)

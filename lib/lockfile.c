@@ -14,6 +14,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The error for a lock that could not be made: held (EEXIST), or not. */
+static int lock_exists_error(const char *lock_path, struct strbuf *err)
+{
+	struct stat st;
+	long age;
+
+	if (errno != EEXIST)
+		return snap_error_errno(err, "cannot create '%s'", lock_path);
+	age = stat(lock_path, &st) == 0 ? (long)(time(NULL) - st.st_mtime) : 0;
+	return snap_error(err, SNAP_ELOCKED,
+			  "'%s' exists (age %ld s); if no snap process "
+			  "is using the store, remove it", lock_path, age);
+}
+
 int lock_take(struct lockfile *lk, const char *path, struct strbuf *err)
 {
 	struct strbuf lp = STRBUF_INIT;
@@ -29,15 +43,7 @@ int lock_take(struct lockfile *lk, const char *path, struct strbuf *err)
 	lk->fd = fsio_open(lp.buf, O_WRONLY | O_CREAT | O_EXCL, 0666);
 	if (lk->fd < 0) {
 		int ret;
-		if (errno == EEXIST) {
-			struct stat st;
-			long age = stat(lp.buf, &st) == 0 ? (long)(time(NULL) - st.st_mtime) : 0;
-			ret = snap_error(err, SNAP_ELOCKED,
-					 "'%s' exists (age %ld s); if no snap process "
-					 "is using the store, remove it", lp.buf, age);
-		} else {
-			ret = snap_error_errno(err, "cannot create '%s'", lp.buf);
-		}
+		ret = lock_exists_error(lp.buf, err);
 		strbuf_release(&lp);
 		return ret;
 	}
@@ -156,15 +162,7 @@ int lock_hold(struct lockfile *lk, const char *path, const char *holder,
 	}
 	fsio_close(fd);
 	if (fsio_link(tmp.buf, lp.buf) < 0) {
-		if (errno == EEXIST) {
-			struct stat st;
-			long age = stat(lp.buf, &st) == 0 ? (long)(time(NULL) - st.st_mtime) : 0;
-			ret = snap_error(err, SNAP_ELOCKED,
-					 "'%s' exists (age %ld s); if no snap process "
-					 "is using the store, remove it", lp.buf, age);
-		} else {
-			ret = snap_error_errno(err, "cannot create '%s'", lp.buf);
-		}
+		ret = lock_exists_error(lp.buf, err);
 		unlink(tmp.buf);
 		goto out;
 	}
