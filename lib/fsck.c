@@ -693,8 +693,16 @@ static void check_journal_and_sessions(struct fsck *f)
 	struct strbuf err = STRBUF_INIT;
 	struct session **sessions = NULL;
 	size_t nr = 0, i;
+	int ret = refs_recover(odb_store(f->odb), &err);
 
-	if (refs_recover(odb_store(f->odb), &err) < 0)
+	/*
+	 * A journal that waits for a lock (a live writer, or a lock a crash
+	 * emptied, stale once LOCK_GRACE old) is finished later; one that
+	 * cannot be read is damage.
+	 */
+	if (ret == SNAP_ELOCKED)
+		report(f, FSCK_WARNING, "journal-waiting", "journal/", err.buf, 0);
+	else if (ret < 0)
 		report(f, FSCK_ERROR, "bad-journal", "journal/", err.buf, FSCK_BIT_REF);
 	strbuf_reset(&err);
 	if (sessions_load(odb_store(f->odb), &sessions, &nr, &err) < 0)

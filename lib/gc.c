@@ -241,6 +241,53 @@ static int mark(struct gc *g, struct strbuf *err)
 	return 0;
 }
 
+/* ---- orphan packs ---- */
+
+/*
+ * A pack an hour old with no index (its writer, or a gc, was killed
+ * between renaming the two) gets the index a scan of its frames gives, so
+ * that its objects are read, kept or dropped like any others: never
+ * deleted unread, since it may hold the only copy of something.
+ */
+static int index_orphans(struct gc *g, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, idx = STRBUF_INIT, tmp = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int ret = 0, made = 0;
+
+	store_path(g->store, &dir, "objects/pack");
+	store_path(g->store, &tmp, "objects/tmp");
+	d = opendir(dir.buf);
+	while (d && ret == 0 && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat st;
+
+		if (n < 6 || strcmp(de->d_name + n - 5, ".pack"))
+			continue;
+		strbuf_reset(&idx);
+		strbuf_addf(&idx, "%s/%.*s.idx", dir.buf, (int)(n - 5), de->d_name);
+		if (access(idx.buf, F_OK) == 0 || errno != ENOENT)
+			continue;
+		strbuf_setlen(&idx, idx.len - 4);
+		strbuf_addstr(&idx, ".pack");
+		if (lstat(idx.buf, &st) < 0 || g->start_ns - mtime_ns(&st) < 3600LL * 1000000000LL)
+			continue;
+		strbuf_setlen(&idx, idx.len - 5);
+		strbuf_addstr(&idx, ".idx");
+		ret = pack_index_orphan(idx.buf, tmp.buf, err);
+		made += ret == 0;
+	}
+	if (d)
+		closedir(d);
+	if (ret == 0 && made)
+		ret = odb_reload_packs(g->odb, err);
+	strbuf_release(&dir);
+	strbuf_release(&idx);
+	strbuf_release(&tmp);
+	return ret;
+}
+
 /* ---- sweeping ---- */
 
 /*
@@ -1102,6 +1149,8 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 		g.threshold_ns = g.start_ns - opts->prune_age * 1000000000LL;
 	g.threshold_ns -= SESSION_SLACK_NS;
 
+	if (!opts->dry_run && (ret = index_orphans(&g, err)) < 0)
+		goto out;
 	ret = mark(&g, err);
 	if (ret < 0)
 		goto out;

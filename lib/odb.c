@@ -1248,6 +1248,12 @@ static struct pack *late_find(struct odb *odb, const struct snap_oid *oid, uint3
 			free(l);
 			continue;
 		}
+		/* Damage the pack set left out (its pack gone, unreadable) stays out. */
+		if (pack_fd(&l->p, &err) < 0) {
+			pack_close(&l->p);
+			free(l);
+			continue;
+		}
 		l->next = odb->late;
 		odb->late = l;
 	}

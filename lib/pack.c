@@ -864,3 +864,35 @@ int pack_scan(struct pack *p, const char *idx_path, struct strbuf *err)
 		BUG("pack_scan built an index that does not check");
 	return 0;
 }
+
+int pack_index_orphan(const char *idx_path, const char *tmpdir, struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct pack p;
+	int fd, ret = pack_scan(&p, idx_path, err);
+
+	if (ret < 0)
+		return ret;
+	fd = fsio_mktemp(tmpdir, "idx-", &tmp);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot create a temporary file in '%s'", tmpdir);
+		goto out;
+	}
+	if (fsio_write(fd, p.map, p.map_len) < 0 || fsio_fsync(fd) < 0) {
+		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+		fsio_close(fd);
+		unlink(tmp.buf);
+		goto out;
+	}
+	fsio_close(fd);
+	/* link, not rename: an index that appeared meanwhile is kept. */
+	if (fsio_link(tmp.buf, idx_path) < 0 && errno != EEXIST)
+		ret = snap_error_errno(err, "cannot create '%s'", idx_path);
+	else if (fsio_fsync_parent(idx_path) < 0)
+		ret = snap_error_errno(err, "cannot sync the directory of '%s'", idx_path);
+	unlink(tmp.buf);
+out:
+	pack_close(&p);
+	strbuf_release(&tmp);
+	return ret;
+}

@@ -94,6 +94,15 @@ int pack_scan(struct pack *p, const char *idx_path, struct strbuf *err);
 void pack_close(struct pack *p);
 
 /*
+ * Writes the index idx_path of a pack that has none (a writer or gc
+ * killed between renaming its pack and its index), as pack_scan() builds
+ * it: its objects become readable again, and gc then keeps or drops them
+ * as any others.  The index is made in tmpdir, fsynced and linked into
+ * place (one that appeared meanwhile wins).
+ */
+int pack_index_orphan(const char *idx_path, const char *tmpdir, struct strbuf *err);
+
+/*
  * A fan-out table (256 big-endian counts: entry i, the ids whose first
  * byte is at most i) over nr sorted 32-byte ids, as pack indexes and the
  * multi-pack index hold.  id_table_check() returns NULL if it is sound,

@@ -704,6 +704,16 @@ static int journal_finish(struct snap_store *store, const char *jpath, struct st
 		ret = snap_error_errno(err, "cannot read '%s'", jpath);
 		goto out;
 	}
+	/*
+	 * A journal is fsynced whole before it is renamed into journal/, and
+	 * no ref moves before that: an empty one (what a power cut may leave
+	 * of one a finished transaction had just removed) moved nothing.
+	 */
+	if (!buf.len) {
+		ret = fsio_unlink(jpath) < 0 && errno != ENOENT
+			? snap_error_errno(err, "cannot remove the empty journal '%s'", jpath) : 0;
+		goto out;
+	}
 	if (journal_parse(buf.buf, buf.len, &holder, &m, &nr) < 0) {
 		ret = snap_error(err, SNAP_ECORRUPT,
 				 "transaction journal '%s' is malformed; its refs may be half-moved",

@@ -150,3 +150,21 @@ check_refs() {
 	check_refs end
 	run -0 snap-fsck --no-dangling
 }
+
+@test "gc gives an hour-old pack without an index the index its frames give, and loses nothing" {
+	init_store
+	mkdir orphan-src
+	make_file 300000 orphan-src/big
+	printf 'small\n' > orphan-src/small
+	snap-snapshot -r orphan orphan-src >/dev/null
+	local idx
+	idx=$(ls "$SNAP_DIR"/objects/pack/*.idx | head -n1)
+	# What a writer killed between renaming its pack and its index leaves.
+	rm -f "$SNAP_DIR"/objects/pack/multi-pack-index "$idx"
+	age_objects
+	touch -d '-2 hours' "${idx%.idx}.pack"
+	run -0 snap-gc --prune=now
+	run -0 snap-fsck --no-dangling
+	run -0 snap-restore orphan out
+	run -0 diff -r orphan-src out
+}
