@@ -38,22 +38,32 @@ record_of() {
 	idx_records "$1" | awk -v id="$2" '$1 == id { print $2, $3, $4, $5, $6, $7 }'
 }
 
-@test "gc rebuilds from the frames a pack whose index sends a live object to a wrong frame" {
+@test "gc never copies through an index that sends a live object to a wrong frame" {
 	idx=${pack%.pack}.idx
 	n=$(idx_records "$idx" | wc -l)
 	pos=$(record_pos "$idx" "$big")
 	read -r off len size type shared inner <<< "$(record_of "$idx" "$big")"
-	# The frame offset one byte off (and the index resealed): it no longer
-	# points at a frame, so the index is refused and the pack scanned;
-	# the good frame is what gc copies, never the damaged index's idea.
+	# The frame offset one byte off, and the index resealed.  Where that
+	# runs past the pack's end (the frame is the pack's last: the order
+	# of frames depends on the compression threads), the index is refused
+	# and the pack scanned, and gc copies the good frame; elsewhere gc's
+	# check of what it copies finds the wrong bytes, keeps the pack as it
+	# is and says so.  Either way the good frame is never lost.
 	poke "$idx" $((16 + 1024 + n * 32 + pos * 32)) "$(printf '%016x' $((off + 1)))"
 	reseal_idx "$idx"
+	sum=$(b3sum --no-names "$pack")
 	age_objects
-	run -0 --separate-stderr snap-gc --prune=now
-	assert_equal "${stderr_lines[0]}" "snap-gc: warning: pack index '$idx' is corrupt: record $pos is out of bounds; its pack is read by a scan"
-	run -0 snap-fsck --no-dangling
-	run -0 snap-restore main out
-	run -0 diff -r src out
+	run --separate-stderr snap-gc --prune=now
+	if [ "$status" -eq 0 ]; then
+		assert_equal "${stderr_lines[0]}" "snap-gc: warning: pack index '$idx' is corrupt: record $pos is out of bounds; its pack is read by a scan"
+		run -0 snap-fsck --no-dangling
+		run -0 snap-restore main out
+		run -0 diff -r src out
+	else
+		assert_equal "$status" 3
+		assert_equal "$stderr" "snap-gc: warning: object '$big' in '$pack' has no good copy; the file is kept (see snap-fsck)"
+		assert_equal "$(b3sum --no-names "$pack")" "$sum"
+	fi
 }
 
 @test "gc keeps the good loose copy of an object whose packed copy is corrupt" {
