@@ -74,18 +74,6 @@ line two"
 	assert_not_exist out
 }
 
-# refused WANT CMD...: exit 128, WANT as the one stderr line, no output,
-# and the store exactly as it was.
-refused() {
-	local want=$1 before
-	shift
-	before=$(store_listing)
-	run -128 --separate-stderr "$@"
-	assert_equal "$stderr" "$want"
-	assert_equal "$output" ''
-	assert_equal "$(store_listing)" "$before"
-}
-
 @test "mksnapshot refuses a malformed tree, naming it" {
 	b=$(b3_blob_id src/f)
 	bad=$(malformed_tree "$b")

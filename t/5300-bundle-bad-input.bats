@@ -9,17 +9,6 @@ local_setup() {
 	json_bundles 1 1 | snap-bundle-import > /dev/null
 }
 
-# refused MESSAGE CMD...: CMD fails with exactly MESSAGE and changes nothing.
-refused() {
-	local want=$1 before
-	shift
-	before=$(store_listing)
-	run -128 --separate-stderr "$@"
-	assert_equal "$stderr" "$want"
-	assert_equal "$output" ''
-	assert_equal "$(store_listing)" "$before"
-}
-
 # import_line JSON: a file with a good bundle, then JSON as line 2.
 bad_line() {
 	{ printf '{"sequence":2,"operations":[]}\n'; printf '%s\n' "$1"; } > in.jsonl

@@ -33,6 +33,19 @@ store_listing() {
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r b3sum)
 }
 
+# refused MESSAGE CMD...: the model of a bad-input test: CMD exits 128
+# with exactly MESSAGE on stderr, prints nothing, and leaves the store
+# exactly as it was.
+refused() {
+	local want=$1 before
+	shift
+	before=$(store_listing)
+	run -128 --separate-stderr "$@"
+	assert_equal "$stderr" "$want"
+	assert_equal "$output" ''
+	assert_equal "$(store_listing)" "$before"
+}
+
 # The loose object file of an id.
 object_path() {
 	echo "${2:-$SNAP_DIR}/objects/${1:0:2}/${1:2}"
