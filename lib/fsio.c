@@ -16,12 +16,12 @@
 
 enum fs_op {
 	OP_OPEN, OP_WRITE, OP_FSYNC, OP_RENAME, OP_LINK, OP_UNLINK, OP_MKDIR,
-	OP_CLOSE, OP_UTIME, OP_SYMLINK, OP_NR
+	OP_CLOSE, OP_UTIME, OP_SYMLINK, OP_TRUNCATE, OP_NR
 };
 
 static const char *const op_names[OP_NR] = {
 	"open", "write", "fsync", "rename", "link", "unlink", "mkdir",
-	"close", "utime", "symlink",
+	"close", "utime", "symlink", "truncate",
 };
 
 static const struct { const char *name; int code; } errnos[] = {
@@ -407,6 +407,13 @@ int fsio_write(int fd, const void *buf, size_t len)
 		return -1;
 	}
 	return write_all(fd, buf, len);
+}
+
+int fsio_ftruncate(int fd, off_t len)
+{
+	if (inject_fd(OP_TRUNCATE, fd))
+		return -1;
+	return ftruncate(fd, len);
 }
 
 int fsio_fsync(int fd)

@@ -12,7 +12,7 @@
  *   SNAP_FAULT="SEL[@PATH]:N:ACTION[,...]"
  *
  * SEL is an operation (open, write, fsync, rename, link, unlink, mkdir,
- * close, utime, symlink; syncfs counts as fsync, rmdir as unlink), "any"
+ * close, utime, symlink, truncate; syncfs counts as fsync, rmdir as unlink), "any"
  * for every kind, or "seq" (below).  With @PATH only calls whose path
  * holds the substring PATH count: for write, fsync and close the path the
  * descriptor was opened with, for rename and link either name.  N picks
@@ -43,6 +43,7 @@ struct strbuf;
 int fsio_open(const char *path, int flags, mode_t mode);
 int fsio_openat(int dirfd, const char *path, int flags, mode_t mode);
 int fsio_write(int fd, const void *buf, size_t len);
+int fsio_ftruncate(int fd, off_t len);
 int fsio_fsync(int fd);
 /* syncfs(2); counted and failed as "fsync" by SNAP_FAULT. */
 int fsio_syncfs(int fd);

@@ -144,6 +144,42 @@ static void add_reason(struct strbuf *sb, const char *reason)
 		strbuf_addch(sb, (unsigned char)*r < 0x20 || *r == 0x7f ? ' ' : *r);
 }
 
+/*
+ * A reflog whose last line has no newline holds an append cut short (a
+ * full disk, a crash): readers ignore that line, but the next append
+ * would join it into one malformed line.  Cuts the file back to its last
+ * newline and returns the resulting size, or -1 with errno.  Appends are
+ * made under the ref's lock, so nobody else is writing here.
+ */
+static off_t torn_tail_cut(int fd)
+{
+	char buf[4096];
+	struct stat st;
+	off_t end, at;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	for (end = st.st_size; end > 0; end = at) {
+		at = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+		n = pread(fd, buf, (size_t)(end - at), at);
+		if (n != end - at) {
+			if (n >= 0)
+				errno = EIO;
+			return -1;
+		}
+		while (n > 0 && buf[n - 1] != '\n')
+			n--;
+		if (n > 0) {
+			end = at + n;
+			break;
+		}
+	}
+	if (end < st.st_size && fsio_ftruncate(fd, end) < 0)
+		return -1;
+	return end;
+}
+
 static int append_reflog(struct snap_store *store, const char *name,
 			 const struct snap_oid *old_oid, const struct snap_oid *new_oid,
 			 const char *reason, struct strbuf *err)
@@ -151,6 +187,7 @@ static int append_reflog(struct snap_store *store, const char *name,
 	struct strbuf path = STRBUF_INIT, line = STRBUF_INIT;
 	time_t now = time(NULL);
 	int fd, ret = 0, tz = local_tz((int64_t)now), a = tz < 0 ? -tz : tz;
+	off_t size;
 
 	log_path(store, name, &path);
 	strbuf_addf(&line, "%s %s %lld %c%02d%02d\t", oid_to_hex(old_oid),
@@ -161,13 +198,20 @@ static int append_reflog(struct snap_store *store, const char *name,
 		ret = snap_error_errno(err, "cannot create the directory of '%s'", path.buf);
 		goto out;
 	}
-	fd = fsio_open(path.buf, O_WRONLY | O_CREAT | O_APPEND, 0666);
+	fd = fsio_open(path.buf, O_RDWR | O_CREAT | O_APPEND, 0666);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot open reflog '%s'", path.buf);
 		goto out;
 	}
-	if (fsio_write(fd, line.buf, line.len) < 0 || fsio_fsync(fd) < 0)
+	size = torn_tail_cut(fd);
+	if (size < 0) {
 		ret = snap_error_errno(err, "cannot write reflog '%s'", path.buf);
+	} else if (fsio_write(fd, line.buf, line.len) < 0 || fsio_fsync(fd) < 0) {
+		ret = snap_error_errno(err, "cannot write reflog '%s'", path.buf);
+		/* Half a line would join the next append's: take it back
+		 * now; torn_tail_cut() does it next time if this fails. */
+		(void)fsio_ftruncate(fd, size);
+	}
 	if (fsio_close(fd) < 0 && ret == 0)
 		ret = snap_error_errno(err, "cannot write reflog '%s'", path.buf);
 out:

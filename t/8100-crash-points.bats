@@ -104,18 +104,54 @@ sweep() {
 }
 
 @test "a reflog append cut short by a full disk does not spoil the next entry" {
-	skip "known defect: a short write to a reflog leaves a torn line that the next append joins, and gc then refuses the store"
 	init_store
 	mkdir src
 	printf 1 > src/f
 	snap-snapshot src >/dev/null
 	printf 2 > src/f
 	SNAP_FAULT='write@logs/refs/snapshots/main:1:short' run -128 --separate-stderr snap-snapshot src
-	assert_equal "$stderr" "snap-update-ref: fatal: cannot write reflog '$SNAP_DIR/logs/refs/snapshots/main': No space left on device"
+	assert_equal "${stderr%%; the transaction in *}" "snap-snapshot: fatal: cannot write reflog '$SNAP_DIR/logs/refs/snapshots/main': No space left on device"
+	# The half line was taken back at once.
+	run -0 tail -c 1 "$SNAP_DIR/logs/refs/snapshots/main"
+	assert_output ''
+	printf 3 > src/f
 	run -0 snap-snapshot src
 	run -0 snap-fsck --no-dangling
 	assert_output ''
 	run -0 snap-gc --prune=now
+}
+
+@test "a torn reflog line that was never taken back is cut before the next append" {
+	init_store
+	mkdir src
+	printf 1 > src/f
+	snap-snapshot src >/dev/null
+	# What a crash between the half write and its repair leaves.
+	printf '0000000000' >> "$SNAP_DIR/logs/refs/snapshots/main"
+	printf 2 > src/f
+	run -0 snap-snapshot src
+	run -0 wc -l < "$SNAP_DIR/logs/refs/snapshots/main"
+	assert_output 2
+	run -0 snap-fsck --no-dangling
+	assert_output ''
+	run -0 snap-gc --prune=now
+}
+
+@test "a failed cut of a torn reflog line fails the append and loses nothing" {
+	init_store
+	mkdir src
+	printf 1 > src/f
+	snap-snapshot src >/dev/null
+	printf '0000000000' >> "$SNAP_DIR/logs/refs/snapshots/main"
+	printf 2 > src/f
+	SNAP_FAULT='truncate@logs/refs/snapshots/main:1:EIO' run -128 --separate-stderr snap-snapshot src
+	assert_equal "${stderr%%; the transaction in *}" "snap-snapshot: fatal: cannot write reflog '$SNAP_DIR/logs/refs/snapshots/main': Input/output error"
+	# The journal finishes the failed move's line, then the new one.
+	run -0 snap-snapshot src
+	run -0 wc -l < "$SNAP_DIR/logs/refs/snapshots/main"
+	assert_output 3
+	run -0 snap-fsck --no-dangling
+	assert_output ''
 }
 
 @test "a gc killed before it wrote its lock's content does not block the next gc" {
