@@ -1,6 +1,7 @@
 /*
  * snap-fsck's checks; the check ids are listed in docs/snap-fsck.md.
  */
+#include "badlist.h"
 #include "fsck.h"
 #include "bundle.h"
 #include "midx.h"
@@ -44,7 +45,18 @@ struct fsck {
 	struct snap_oid *snapshots;	/* every snapshot the walk reached */
 	size_t nr_snapshots, alloc_snapshots;
 	const struct snap_oid *checking;	/* the tree tree_check_links is in */
+	/* Objects with no good copy, for the bad-object list (badlist.h). */
+	struct snap_oid *bad;
+	size_t nr_bad, alloc_bad;
 };
+
+static void note_no_good_copy(struct fsck *f, const struct snap_oid *oid)
+{
+	pthread_mutex_lock(&f->lock);
+	ALLOC_GROW(f->bad, f->nr_bad + 1, f->alloc_bad);
+	f->bad[f->nr_bad++] = *oid;
+	pthread_mutex_unlock(&f->lock);
+}
 
 const char *fsck_severity_name(enum fsck_severity s)
 {
@@ -179,11 +191,15 @@ static void verify_chunked(struct fsck *f, const struct snap_oid *oid, char *buf
 
 	ret = odb_chunks_each(f->odb, oid, check_chunk, &cc, &err);
 	if (ret < 0) {
-		if (ret != SNAP_ENOTFOUND)
+		if (ret != SNAP_ENOTFOUND) {
 			report(f, FSCK_ERROR, "bad-chunk-list", oid_to_hex(oid), err.buf,
 			       FSCK_BIT_CORRUPT);
+			note_no_good_copy(f, oid);
+		}
 		goto out;
 	}
+	if (cc.missing)
+		note_no_good_copy(f, oid);
 	if (cc.missing || f->o->connectivity_only)
 		goto out;
 	ret = odb_stream_open(f->odb, oid, &st, NULL, NULL, &err);
@@ -198,6 +214,8 @@ static void verify_chunked(struct fsck *f, const struct snap_oid *oid, char *buf
 		report(f, FSCK_ERROR, odb_stream_bad_chunk(st, &chunk, &missing)
 		       ? "corrupt-chunk" : "bad-chunk-list", oid_to_hex(oid), err.buf,
 		       FSCK_BIT_CORRUPT);
+	if (ret < 0)
+		note_no_good_copy(f, oid);
 	odb_stream_close(st);
 out:
 	strbuf_release(&err);
@@ -288,6 +306,8 @@ static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 	}
 	if (good_type != OBJ_NONE)
 		f->types[idx] = (unsigned char)good_type;
+	else if (nr_bad)
+		note_no_good_copy(f, oid);
 out:
 	for (i = 0; i < nr_bad; i++)
 		strbuf_release(&bad[i]);
@@ -759,6 +779,10 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 	QSORT(f.all, f.nr_all, cmp_oid);
 	f.types = xcalloc(f.nr_all + 1, 1);
 	verify_objects(&f);
+	/* Advice for the next writer (badlist.h); a store fsck may not
+	 * write to, read-only or full, does without it. */
+	if (f.nr_bad)
+		(void)badlist_add(odb_store(odb), f.bad, f.nr_bad, NULL);
 
 	ret = refs_for_each(odb_store(odb), "refs/", each_ref, &r, err);
 	if (ret == 0)
@@ -792,6 +816,7 @@ out:
 	free(f.order);
 	free(r.oids);
 	free(f.snapshots);
+	free(f.bad);
 	oidset_clear(&f.referenced);
 	oidset_clear(&f.missing_chunks);
 	oidset_clear(&f.loose);

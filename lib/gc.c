@@ -1,6 +1,7 @@
 /*
  * Garbage collection; the rules are in lib/gc.h and docs/snap-gc.md.
  */
+#include "badlist.h"
 #include "gc.h"
 #include "error.h"
 #include "fsio.h"
@@ -1161,6 +1162,9 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 		ret = repack(&g, err);
 	if (ret == 0 && !g.o->dry_run)
 		ret = odb_write_midx(odb, err);
+	/* Advice only (badlist.h): a failure here costs a needless rewrite. */
+	if (ret == 0 && !g.o->dry_run)
+		(void)badlist_tidy(g.store, odb, NULL, NULL);
 	if (ret == 0)
 		clean_temp(&g);
 out:

@@ -1,6 +1,7 @@
 /*
  * The object database over loose objects.  Formats: docs/FORMAT.md.
  */
+#include "badlist.h"
 #include "odb.h"
 #include "chunk.h"
 #include "error.h"
@@ -402,6 +403,8 @@ int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 		return ret;
 	}
 	load_midx(odb);
+	/* What fsck found bad is known bad to this process's writers. */
+	badlist_read(store, &odb->bad);
 	*out = odb;
 	return 0;
 }

@@ -31,7 +31,8 @@
  * hash); odb_read() starts again from the next copy.
  *
  * Known bad.  A writer that finds an object present keeps it unless it
- * is known bad: every copy of it failed a read in this process, or, for
+ * is known bad: every copy of it failed a read in this process, or fsck
+ * listed it in the store's bad-object list (badlist.h), or, for
  * a write outside a batch (one object a user asked for: hash-object -w,
  * mktree, mksnapshot), the copy there fails when it is read through
  * now.  A known-bad object is written again: into the batch's pack, or

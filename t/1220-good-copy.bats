@@ -100,3 +100,73 @@ damage_packed() {
 	snap-restore main out
 	diff -r src out
 }
+
+@test "a snapshot taken after fsck found the only copy corrupt stores it again" {
+	damage_packed "$BIG"
+	run -9 --separate-stderr snap-fsck --no-dangling
+	run -0 cat "$SNAP_DIR/bad-objects"
+	assert_output "$BIG"
+	# The stat cache says nothing changed; the file is read again anyway.
+	snap-snapshot -m again src > /dev/null
+	snap-restore main out
+	diff -r src out
+	run -0 snap-gc --prune=now
+	assert_file_not_exists "$SNAP_DIR/bad-objects"
+	run -0 snap-fsck --no-dangling
+	assert_output ""
+	rm -r out
+	snap-restore main~1 out
+	diff -r src out
+}
+
+@test "a snapshot taken after fsck found a chunk of a big file corrupt stores the chunk again" {
+	make_file 3000000 src/huge
+	snap-snapshot -m huge src > /dev/null
+	idx=$(ls -t "$SNAP_DIR"/objects/pack/*.idx | head -1)
+	IDX=$idx PACK=${idx%.idx}.pack
+	chunk=$(idx_records "$IDX" | awk 'NR == 3 {print $1}')
+	damage_packed "$chunk"
+	run -9 --separate-stderr snap-fsck --no-dangling
+	run -0 grep -c . "$SNAP_DIR/bad-objects"
+	snap-snapshot -m again src > /dev/null
+	snap-restore main out
+	diff -r src out
+	run -0 snap-gc --prune=now
+	assert_file_not_exists "$SNAP_DIR/bad-objects"
+	run -0 snap-fsck --no-dangling
+	assert_output ""
+}
+
+@test "a damaged bad-object list is advice: ignored where it does not parse" {
+	damage_packed "$BIG"
+	snap-fsck --no-dangling > /dev/null || true
+	{ echo garbage; printf '%s' "${SMALL:0:20}"; } >> "$SNAP_DIR/bad-objects"
+	snap-snapshot -m again src > /dev/null
+	snap-restore main out
+	diff -r src out
+	run -0 snap-gc --prune=now
+	assert_file_not_exists "$SNAP_DIR/bad-objects"
+	head -c 100 /dev/urandom > "$SNAP_DIR/bad-objects"
+	run -0 snap-fsck --no-dangling
+	assert_output ""
+	snap-snapshot -m third src > /dev/null
+	run -0 snap-gc --prune=now
+	assert_file_not_exists "$SNAP_DIR/bad-objects"
+}
+
+@test "fsck of a store it may not write still reports, and records nothing" {
+	[ "$(id -u)" = 0 ] || skip "needs root to run fsck as another user"
+	damage_packed "$BIG"
+	RO=$(mktemp -d /tmp/snap-ro.XXXXXX)
+	chmod 755 "$RO"
+	cp -a "$SNAP_DIR" "$RO/store"
+	chown -R 65534:65534 "$RO/store"
+	chmod -R a-w "$RO/store"
+	run -9 --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env SNAP_DIR="$RO/store" PATH="$PATH" snap-fsck --no-dangling
+	assert_line --regexp "^error (hash-mismatch|corrupt-object) $BIG "
+	assert_equal "$stderr" ""
+	assert_file_not_exists "$RO/store/bad-objects"
+	chmod -R u+w "$RO"
+	rm -rf "$RO"
+}
