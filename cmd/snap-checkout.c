@@ -12,16 +12,22 @@
 #include <stdio.h>
 
 static const char usage_str[] =
-"usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [-j N] TREE|SNAPSHOT DIR [PATH...]\n"
+"usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [-j N] [--in-place TMP] TREE|SNAPSHOT DIR [PATH...]\n"
 "\n"
 "Writes the tree into DIR, which must be absent or empty.  With PATHs,\n"
 "only those entries (files or whole directories) are written.\n"
+"With --in-place, DIR exists and may hold anything: the tree (or each\n"
+"PATH) is written into TMP, then swapped into DIR entry by entry; what\n"
+"it replaced is left in TMP for the caller to remove.  Without PATHs,\n"
+"every other entry of DIR is moved into TMP too.\n"
 "\n"
 "  --keep-setuid    keep setuid and setgid bits (cleared otherwise)\n"
 "  --devices        create device nodes (skipped otherwise)\n"
 "  --no-same-owner  do not set owners (as root they are set by default)\n"
 "  -q, --quiet      no warnings about skipped entries\n"
 "  -j, --jobs N     file-writing threads (default: one per processor)\n"
+"  --in-place TMP   restore into the existing DIR through TMP, an empty\n"
+"                   directory on DIR's filesystem (not inside DIR's PATHs)\n"
 "  --store DIR      the store (default $SNAP_DIR, else .snap above)\n";
 
 int main(int argc, char **argv)
@@ -33,6 +39,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
+		{ "in-place", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -41,8 +48,8 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct snap_oid oid, tree;
 	struct odb *odb;
-	const char *dir = NULL;
-	int quiet = 0, c;
+	const char *dir = NULL, *tmp = NULL;
+	int quiet = 0, c, ret;
 	uint64_t v;
 
 	usage_setup(argv[0]);
@@ -58,6 +65,7 @@ int main(int argc, char **argv)
 			co.jobs = (int)v;
 			break;
 		case 'S': dir = optarg; break;
+		case 'I': tmp = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
 		}
@@ -71,8 +79,13 @@ int main(int argc, char **argv)
 
 	open_store_or_die(dir, &store, &odb);
 	if (resolve_name(odb, argv[optind], &oid, &err) < 0 ||
-	    peel_to_tree(odb, &oid, &tree, &err) < 0 ||
-	    checkout_tree(odb, &tree, argv[optind + 1], &co, &err) < 0)
+	    peel_to_tree(odb, &oid, &tree, &err) < 0)
+		die_err(&err);
+	if (tmp)
+		ret = checkout_in_place(odb, &tree, argv[optind + 1], tmp, &co, &err);
+	else
+		ret = checkout_tree(odb, &tree, argv[optind + 1], &co, &err);
+	if (ret < 0)
 		die_err(&err);
 	odb_close(odb);
 	store_release(&store);

@@ -13,7 +13,8 @@ usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner] [-j 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
   DIR              the target; absent or empty unless --force
   PATH...          restore only these paths of the snapshot
-  --force          replace a non-empty DIR (its old content is removed)
+  --force          replace a non-empty DIR (its old content is removed);
+                   with PATHs, replace only those paths in DIR
   --keep-setuid    keep setuid/setgid bits
   --devices        create device nodes
   --no-same-owner  do not set owners (as root they are set by default)
@@ -87,11 +88,38 @@ if [ -e "$dir" ] || [ -L "$dir" ]; then
 	fi
 fi
 
-[ -d "$parent" ] || die "directory '$parent' does not exist"
-tmp=$(mktemp -d "$parent/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$parent'"
+# A missing parent is made, as mkdir -p would.
+if [ ! -d "$parent" ]; then
+	mkdir -p -- "$parent" 2>/dev/null || die "cannot create directory '$parent'"
+fi
+
+# In place: when only some PATHs replace theirs in a DIR that holds
+# other things, or when DIR cannot be renamed (a mount point), the tree
+# is written into a temporary directory inside DIR and swapped in entry
+# by entry (snap-checkout --in-place), touching nothing else in DIR.
+in_place=
+if [ -d "$dir" ]; then
+	if [ $# -gt 0 ] && [ -n "$(ls -A "$dir")" ]; then
+		in_place=1
+	elif [ "$(stat -c %d -- "$dir")" != "$(stat -c %d -- "$parent/.")" ] ||
+	     [ "$(stat -c %i -- "$dir")" = "$(stat -c %i -- "$parent/.")" ]; then
+		in_place=1
+	fi
+fi
+if [ -n "$in_place" ]; then
+	tmp=$(mktemp -d "$dir/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$dir'"
+else
+	tmp=$(mktemp -d "$parent/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$parent'"
+fi
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+if [ -n "$in_place" ]; then
+	# shellcheck disable=SC2086
+	snap-checkout $co_args --in-place "$tmp" -- "$id" "$dir" "$@" || exit 128
+	exit 0
+fi
 
 # shellcheck disable=SC2086
 snap-checkout $co_args -- "$id" "$tmp/new" "$@" || exit 128

@@ -1,5 +1,6 @@
 #include "checkout.h"
 #include "error.h"
+#include "place.h"
 #include "tree.h"
 #include "util.h"
 #include "writetree.h"
@@ -1273,5 +1274,25 @@ out:
 	free(paths);
 	free(c.path_found);
 	strbuf_release(&c.path);
+	return ret;
+}
+
+int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
+		      const char *dir, const char *tmp,
+		      const struct checkout_opts *opts, struct strbuf *err)
+{
+	struct strbuf new_dir = STRBUF_INIT, old_dir = STRBUF_INIT;
+	int ret;
+
+	strbuf_addf(&new_dir, "%s/new", tmp);
+	strbuf_addf(&old_dir, "%s/old", tmp);
+	ret = checkout_tree(odb, tree, new_dir.buf, opts, err);
+	if (ret == 0 && mkdir(old_dir.buf, 0700) < 0)
+		ret = snap_error_errno(err, "cannot create '%s'", old_dir.buf);
+	if (ret == 0)
+		ret = place_entries(new_dir.buf, dir, opts->paths, opts->nr_paths,
+				    old_dir.buf, tmp, err);
+	strbuf_release(&new_dir);
+	strbuf_release(&old_dir);
 	return ret;
 }

@@ -61,4 +61,19 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		  const char *dir, const struct checkout_opts *opts,
 		  struct strbuf *err);
 
+/*
+ * Restores tree (or opts->paths of it) into dir, which exists and may
+ * hold anything, touching nothing in it but those paths (without paths:
+ * dir then holds exactly the tree).  tmp is an empty directory on dir's
+ * filesystem, made by the caller (inside dir is fine: it is skipped):
+ * the tree is first restored whole into tmp/new by checkout_tree, so a
+ * bad tree or object fails before dir changes; then each entry is
+ * swapped into place (lib/place.h, never following a symlink in dir).
+ * What was replaced is left in tmp, which the caller removes (rm -rf
+ * does it without following symlinks).
+ */
+int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
+		      const char *dir, const char *tmp,
+		      const struct checkout_opts *opts, struct strbuf *err);
+
 #endif

@@ -1,0 +1,255 @@
+/*
+ * Placing restored entries into an existing directory (place.h).
+ */
+#include "place.h"
+#include "error.h"
+#include "strbuf.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int open_dir_at(int at, const char *name)
+{
+	return openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* A directory this placement made on the way, to get its times last. */
+struct made {
+	int fd;
+	struct timespec times[2];
+};
+
+static int unsafe(struct strbuf *err, const char *dir, const char *path, size_t len)
+{
+	return snap_error(err, SNAP_EUNSAFE,
+			  "'%s/%.*s' is not a directory (a restore never follows a symlink "
+			  "or replaces a file on the way to a path)", dir, (int)len, path);
+}
+
+/*
+ * Moves dfd/name aside into ffd (under a name of its own) and ffd/name
+ * to dfd/name: for filesystems without RENAME_EXCHANGE.  The old entry
+ * is put back when the second rename fails.
+ */
+static int swap_by_two_renames(int ffd, int dfd, const char *name)
+{
+	struct strbuf old = STRBUF_INIT;
+	int ret = -1, saved;
+
+	strbuf_addf(&old, ".snap-old.%s", name);
+	if (renameat2(dfd, name, ffd, old.buf, RENAME_NOREPLACE) < 0)
+		goto out;
+	if (renameat2(ffd, name, dfd, name, RENAME_NOREPLACE) < 0) {
+		saved = errno;
+		(void)renameat2(ffd, old.buf, dfd, name, RENAME_NOREPLACE);
+		errno = saved;
+		goto out;
+	}
+	ret = 0;
+out:
+	strbuf_release(&old);
+	return ret;
+}
+
+static int place_one(int from_fd, int dir_fd, const char *dir, const char *path,
+		     struct strbuf *err)
+{
+	struct made *made = NULL;
+	size_t nr_made = 0, alloc_made = 0, i;
+	int ffd = from_fd, dfd = dir_fd, dfd_made = 0, ret = 0;
+	const char *p = path, *slash;
+	char *name;
+
+	while ((slash = strchr(p, '/'))) {
+		struct stat st;
+		int f2, d2, d2_made = 0;
+
+		name = xstrndup(p, (size_t)(slash - p));
+		f2 = open_dir_at(ffd, name);
+		if (f2 < 0) {
+			ret = snap_error_errno(err, "cannot open '%.*s' of the restored tree",
+					       (int)(slash - path), path);
+			free(name);
+			goto out;
+		}
+		d2 = open_dir_at(dfd, name);
+		if (d2 < 0 && errno == ENOENT) {
+			if (fstat(f2, &st) < 0 || (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)) {
+				ret = snap_error_errno(err, "cannot create '%s/%.*s'", dir,
+						       (int)(slash - path), path);
+				close(f2);
+				free(name);
+				goto out;
+			}
+			d2 = open_dir_at(dfd, name);
+			if (d2 >= 0) {
+				/* Its owner first: chown may clear set-id bits. */
+				if (geteuid() == 0)
+					(void)fchown(d2, st.st_uid, st.st_gid);
+				(void)fchmod(d2, st.st_mode & 07777);
+				ALLOC_GROW(made, nr_made + 1, alloc_made);
+				made[nr_made].fd = d2;
+				made[nr_made].times[0] = st.st_atim;
+				made[nr_made++].times[1] = st.st_mtim;
+				d2_made = 1;
+			}
+		}
+		free(name);
+		if (d2 < 0) {
+			ret = errno == ELOOP || errno == ENOTDIR || errno == ENOENT
+			      ? unsafe(err, dir, path, (size_t)(slash - path))
+			      : snap_error_errno(err, "cannot open '%s/%.*s'", dir,
+						 (int)(slash - path), path);
+			close(f2);
+			goto out;
+		}
+		if (ffd != from_fd)
+			close(ffd);
+		if (dfd != dir_fd && !dfd_made)
+			close(dfd);
+		ffd = f2;
+		dfd = d2;
+		dfd_made = d2_made;
+		p = slash + 1;
+	}
+	if (renameat2(ffd, p, dfd, p, RENAME_EXCHANGE) == 0)
+		goto out;
+	if (errno == ENOENT && renameat2(ffd, p, dfd, p, RENAME_NOREPLACE) == 0)
+		goto out;
+	if (errno == EINVAL && swap_by_two_renames(ffd, dfd, p) == 0)
+		goto out;
+	ret = snap_error_errno(err, "cannot put '%s' in place in '%s'", path, dir);
+out:
+	for (i = 0; i < nr_made; i++) {
+		if (ret == 0)
+			(void)futimens(made[i].fd, made[i].times);
+		close(made[i].fd);
+	}
+	free(made);
+	if (ffd != from_fd)
+		close(ffd);
+	if (dfd != dir_fd && !dfd_made)
+		close(dfd);
+	return ret;
+}
+
+/* The names in a directory but . and .., sorted. */
+static int list_names(int fd, const char *path, char ***out, size_t *nr, struct strbuf *err)
+{
+	size_t alloc = 0;
+	struct dirent *de;
+	DIR *d;
+	int dup_fd = dup(fd);
+
+	*out = NULL;
+	*nr = 0;
+	if (dup_fd < 0 || !(d = fdopendir(dup_fd))) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return snap_error_errno(err, "cannot read directory '%s'", path);
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		ALLOC_GROW(*out, *nr + 1, alloc);
+		(*out)[(*nr)++] = xstrdup(de->d_name);
+	}
+	if (errno) {
+		closedir(d);
+		return snap_error_errno(err, "cannot read directory '%s'", path);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int has_name(char **names, size_t nr, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (!strcmp(names[i], name))
+			return 1;
+	return 0;
+}
+
+static void free_names(char **names, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int place_whole(int from_fd, int dir_fd, const char *from, const char *dir,
+		       const char *aside, const char *skip, struct strbuf *err)
+{
+	char **new_names = NULL, **old_names = NULL;
+	size_t nr_new = 0, nr_old = 0, i;
+	int aside_fd = -1, ret, have_skip;
+	struct stat skip_st, st;
+
+	have_skip = skip && lstat(skip, &skip_st) == 0;
+
+	ret = list_names(from_fd, from, &new_names, &nr_new, err);
+	if (ret == 0)
+		ret = list_names(dir_fd, dir, &old_names, &nr_old, err);
+	if (ret < 0)
+		goto out;
+	aside_fd = open(aside, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (aside_fd < 0) {
+		ret = snap_error_errno(err, "cannot open '%s'", aside);
+		goto out;
+	}
+	for (i = 0; i < nr_old && ret == 0; i++) {
+		if (has_name(new_names, nr_new, old_names[i]))
+			continue;
+		if (have_skip && fstatat(dir_fd, old_names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_dev == skip_st.st_dev && st.st_ino == skip_st.st_ino)
+			continue;
+		if (renameat2(dir_fd, old_names[i], aside_fd, old_names[i], RENAME_NOREPLACE) < 0)
+			ret = snap_error_errno(err, "cannot move '%s/%s' aside", dir, old_names[i]);
+	}
+	for (i = 0; i < nr_new && ret == 0; i++)
+		ret = place_one(from_fd, dir_fd, dir, new_names[i], err);
+out:
+	if (aside_fd >= 0)
+		close(aside_fd);
+	free_names(new_names, nr_new);
+	free_names(old_names, nr_old);
+	return ret;
+}
+
+int place_entries(const char *from, const char *dir, const char *const *paths,
+		  size_t nr_paths, const char *aside, const char *skip,
+		  struct strbuf *err)
+{
+	int from_fd, dir_fd, ret = 0;
+	size_t i;
+
+	from_fd = open(from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (from_fd < 0)
+		return snap_error_errno(err, "cannot open '%s'", from);
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir_fd < 0) {
+		ret = errno == ELOOP || errno == ENOTDIR
+		      ? snap_error(err, SNAP_EUNSAFE, "'%s' is not a directory", dir)
+		      : snap_error_errno(err, "cannot open '%s'", dir);
+		close(from_fd);
+		return ret;
+	}
+	if (nr_paths == 0)
+		ret = place_whole(from_fd, dir_fd, from, dir, aside, skip, err);
+	for (i = 0; i < nr_paths && ret == 0; i++)
+		ret = place_one(from_fd, dir_fd, dir, paths[i], err);
+	close(from_fd);
+	close(dir_fd);
+	return ret;
+}

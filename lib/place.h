@@ -1,0 +1,42 @@
+#ifndef SNAP_PLACE_H
+#define SNAP_PLACE_H
+
+/*
+ * Putting restored entries into a directory that already exists (the
+ * target of `snap restore --force REV DIR PATH...`, or a mount point that
+ * cannot be renamed), without touching anything else in it and without
+ * ever following a symlink in it.
+ *
+ * from is a directory this process made and nobody else writes (a
+ * finished checkout); dir is the target.  Each entry is moved with one
+ * renameat2(): RENAME_EXCHANGE with what dir holds at that path (the old
+ * entry then sits in from, and goes when the caller removes from), or
+ * RENAME_NOREPLACE where dir holds nothing.  Every directory of dir on
+ * the way is opened alone with O_NOFOLLOW|O_DIRECTORY relative to the one
+ * above it, so a symlink or a file put there, even while this runs,
+ * stops the placement (SNAP_EUNSAFE) instead of sending it elsewhere; a
+ * directory missing on the way is made with the mode, owner and times
+ * its counterpart in from has.  from and dir must be on one filesystem
+ * (SNAP_EIO with EXDEV otherwise: callers make from inside dir).
+ *
+ * Each path is placed whole or not at all; a failure leaves the paths
+ * placed before it placed.
+ */
+
+#include <stddef.h>
+
+struct strbuf;
+
+/*
+ * Places from/PATH at dir/PATH for each of the nr_paths paths (relative,
+ * '/'-separated, as checkout_opts.paths).  With nr_paths 0: every entry
+ * of from is placed at the top of dir, and every other entry of dir but
+ * the directory skip (the one holding from, when it is inside dir) is
+ * moved into aside (a directory on dir's filesystem), so that dir then
+ * holds exactly what from held.
+ */
+int place_entries(const char *from, const char *dir, const char *const *paths,
+		  size_t nr_paths, const char *aside, const char *skip,
+		  struct strbuf *err);
+
+#endif

@@ -1,0 +1,119 @@
+#!/usr/bin/env bats
+# 4: trees and restore — restore --force of some PATHs into a directory
+# that holds other things replaces those paths only; a mount point is
+# restored into in place; nothing on the way is ever followed.
+
+load test_helper
+
+local_setup() {
+	init_store
+	mkdir -p src/sub/deep src/other
+	echo a > src/sub/f
+	echo d > src/sub/deep/g
+	echo b > src/other/g
+	echo c > src/top
+	chmod 750 src/sub
+	touch -d 2001-01-01 src/sub/deep src/sub
+	snap-snapshot -m s src > /dev/null
+	mkdir dst
+	echo keep > dst/mine
+	mkdir dst/sub
+	echo old > dst/sub/f
+	echo extra > dst/sub/extra
+}
+
+teardown() {
+	if [ -n "${MNT:-}" ]; then umount "$MNT" 2>/dev/null || :; fi
+}
+
+@test "restore --force REV DIR PATH replaces that path and touches nothing else" {
+	run -0 --separate-stderr snap-restore --force main dst sub
+	assert_equal "$stderr" ""
+	assert_equal "$(cat dst/mine)" keep
+	diff -r src/sub dst/sub
+	assert_file_not_exists dst/sub/extra
+	assert_file_not_exists dst/top
+	assert_equal "$(ls -A dst)" "$(printf 'mine\nsub')"
+}
+
+@test "restore --force of a nested path makes the directories on the way as the snapshot has them" {
+	rm -r dst/sub
+	run -0 snap-restore --force main dst sub/deep/g
+	assert_equal "$(cat dst/sub/deep/g)" d
+	assert_equal "$(stat -c '%a %Y' dst/sub)" "$(stat -c '%a %Y' src/sub)"
+	assert_equal "$(stat -c '%Y' dst/sub/deep)" "$(stat -c '%Y' src/sub/deep)"
+	assert_file_not_exists dst/sub/f
+	assert_equal "$(cat dst/mine)" keep
+}
+
+@test "restore --force of a path into an existing directory keeps that directory's other entries" {
+	run -0 snap-restore --force main dst sub/f
+	assert_equal "$(cat dst/sub/f)" a
+	assert_equal "$(cat dst/sub/extra)" extra
+	assert_equal "$(cat dst/mine)" keep
+}
+
+@test "a symlink on the way to a path is never followed" {
+	mkdir outside
+	rm -r dst/sub
+	ln -s "$PWD/outside" dst/sub
+	before=$(cd dst && find . -printf '%p %y %s\n' | sort)
+	run -128 --separate-stderr snap-restore --force main dst sub/f
+	assert_equal "$stderr" "snap-restore: fatal: 'dst/sub' is not a directory (a restore never follows a symlink or replaces a file on the way to a path)"
+	assert_equal "$(ls -A outside)" ""
+	assert_equal "$(cd dst && find . -printf '%p %y %s\n' | sort)" "$before"
+}
+
+@test "a file on the way to a path is not replaced" {
+	rm -r dst/sub
+	echo file > dst/sub
+	run -128 --separate-stderr snap-restore --force main dst sub/f
+	assert_equal "$stderr" "snap-restore: fatal: 'dst/sub' is not a directory (a restore never follows a symlink or replaces a file on the way to a path)"
+	assert_equal "$(cat dst/sub)" file
+}
+
+@test "a path that is a symlink in DIR is replaced, not followed" {
+	mkdir outside
+	echo precious > outside/f
+	rm -r dst/sub
+	ln -s "$PWD/outside" dst/sub
+	run -0 snap-restore --force main dst sub
+	assert [ ! -L dst/sub ]
+	diff -r src/sub dst/sub
+	assert_equal "$(cat outside/f)" precious
+}
+
+@test "a bad object fails restore --force PATH before DIR changes" {
+	rm -r "$SNAP_DIR"/objects/pack
+	# (DIR's own mtime moves: the temporary directory was made in it.)
+	before=$(cd dst && find . -mindepth 1 -printf '%p %y %s %T@\n' | sort)
+	run -128 --separate-stderr snap-restore --force main dst sub
+	assert_equal "$(cd dst && find . -mindepth 1 -printf '%p %y %s %T@\n' | sort)" "$before"
+	assert_equal "$(ls -A dst)" "$(printf 'mine\nsub')"
+}
+
+@test "restore --force PATH without --force refuses a non-empty DIR as before" {
+	run -128 --separate-stderr snap-restore main dst sub
+	assert_equal "$stderr" "snap-restore: fatal: directory 'dst' is not empty (use --force to replace its content)"
+}
+
+@test "a missing parent of DIR is made" {
+	run -0 snap-restore main a/b/c
+	diff -r src a/b/c
+}
+
+@test "restore into an empty mount point, and --force into a full one, in place" {
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	mkdir mnt
+	mount -t tmpfs -o size=8m tmpfs mnt 2>/dev/null || skip "cannot mount a tmpfs here"
+	MNT=$PWD/mnt
+	run -0 --separate-stderr snap-restore main mnt
+	assert_equal "$stderr" ""
+	diff -r src mnt
+	echo stray > mnt/stray
+	echo changed > mnt/top
+	run -0 --separate-stderr snap-restore --force main mnt
+	diff -r src mnt
+	mountpoint -q mnt
+	assert_equal "$(ls -A mnt | grep -c snap-restore)" 0
+}
