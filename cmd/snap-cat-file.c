@@ -19,6 +19,8 @@ static const char usage_str[] =
 "   or: snap-cat-file (--batch[=FORMAT] | --batch-check[=FORMAT]) [-Z]\n"
 "   or: snap-cat-file --batch-check[=FORMAT] --batch-all-objects\n"
 "\n"
+"OBJECT is an id, a prefix, or any REV (main, main~2, main:PATH).\n"
+"\n"
 "  -t                 print the object's type\n"
 "  -s                 print the object's size in bytes\n"
 "  -e                 exit 0 if the object exists, 1 if not; print nothing\n"
@@ -145,7 +147,7 @@ static int batch_stdin(struct batch *b)
 			}
 		}
 		strbuf_reset(&err);
-		ret = resolve_name(odb, line.buf, &oid, &err);
+		ret = resolve_rev(odb, line.buf, &oid, &err);
 		if (ret == SNAP_EAMBIGUOUS)
 			printf("%s ambiguous%c", line.buf, b->term);
 		else if (ret == SNAP_ENOTFOUND || ret == SNAP_EINVAL)
@@ -174,7 +176,7 @@ static void resolve_or_die(const char *name, struct snap_oid *oid)
 {
 	struct strbuf err = STRBUF_INIT;
 
-	if (resolve_name(odb, name, oid, &err) < 0)
+	if (resolve_rev(odb, name, oid, &err) < 0)
 		die_err(&err);
 }
 
@@ -247,7 +249,7 @@ int main(int argc, char **argv)
 	}
 
 	if (mode == 'e') {
-		ret = resolve_name(odb, argv[optind], &oid, &err);
+		ret = resolve_rev(odb, argv[optind], &oid, &err);
 		if (ret == SNAP_ENOTFOUND)
 			return EXIT_NO;
 		if (ret < 0)

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 	co.warn_data = &quiet;
 
 	open_store_or_die(dir, &store, &odb);
-	if (resolve_name(odb, argv[optind], &oid, &err) < 0 ||
+	if (resolve_rev(odb, argv[optind], &oid, &err) < 0 ||
 	    peel_to_tree(odb, &oid, &tree, &err) < 0)
 		die_err(&err);
 	if (tmp)

@@ -3,6 +3,7 @@
  */
 #include "badlist.h"
 #include "fsck.h"
+#include "revision.h"
 #include "bundle.h"
 #include "midx.h"
 #include "error.h"
@@ -757,7 +758,7 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 		struct snap_oid oid;
 		for (i = 0; i < o->nr_objects; i++) {
 			strbuf_reset(err);
-			if (odb_resolve_prefix(odb, o->objects[i], strlen(o->objects[i]), &oid, err) < 0) {
+			if (resolve_rev(odb, o->objects[i], &oid, err) < 0) {
 				ret = SNAP_ENOTFOUND;
 				goto out;
 			}

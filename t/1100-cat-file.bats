@@ -43,11 +43,32 @@ local_setup() {
 	assert_output blob
 }
 
-@test "cat-file refuses a too-short or non-hex name" {
+@test "cat-file refuses a too-short or non-hex name that is no ref" {
 	run -128 --separate-stderr snap-cat-file -t abc
-	assert_equal "$stderr" "snap-cat-file: fatal: 'abc' is not a valid object name"
+	assert_equal "$stderr" "snap-cat-file: fatal: unknown revision 'abc'"
 	run -128 --separate-stderr snap-cat-file -t xyz123
-	assert_equal "$stderr" "snap-cat-file: fatal: 'xyz123' is not a valid object name"
+	assert_equal "$stderr" "snap-cat-file: fatal: unknown revision 'xyz123'"
+}
+
+@test "cat-file, checkout and fsck take any REV where an id goes" {
+	mkdir src
+	echo one > src/f
+	snap-snapshot src > /dev/null
+	echo two > src/f
+	snap-snapshot src > /dev/null
+	run -0 snap-cat-file -t main
+	assert_output snapshot
+	run -0 snap-cat-file -p main~1:f
+	assert_output one
+	run -0 snap-cat-file -e main:f
+	run -1 snap-cat-file -e main:nothing
+	snap-checkout main~1 out
+	assert_equal "$(cat out/f)" one
+	run -0 snap-fsck main~1
+	assert_output ''
+	first=$(snap-rev-parse main~1)
+	run -128 --separate-stderr snap-fsck main~5
+	assert_equal "$stderr" "snap-fsck: fatal: 'main~5': snapshot '$first' has no parent 1"
 }
 
 @test "cat-file of an unknown id fails naming it" {
