@@ -12,11 +12,13 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage_str[] =
-"usage: snap-fsck [--connectivity-only] [--unreachable] [--no-dangling] [--json]\n"
-"                 [--progress] [-j N] [OBJECT...]\n"
+"usage: snap-fsck [--connectivity-only | --read-data-subset=K/N|P%] [--unreachable]\n"
+"                 [--no-dangling] [--json] [--progress] [-j N] [OBJECT...]\n"
 "\n"
 "Checks every object, pack, ref and reflog of the store; with OBJECTs,\n"
 "only those and what they reach.  One finding a line:\n"
@@ -24,6 +26,9 @@ static const char usage_str[] =
 "\n"
 "  --connectivity-only  do not read blob contents (trees and snapshots are\n"
 "                       still read, verified and parsed)\n"
+"  --read-data-subset=K/N  read the content of the K-th of N parts of the\n"
+"                       blobs only (N runs with K = 1..N read all once)\n"
+"  --read-data-subset=P%   read a random P percent of the blobs only\n"
 "  --unreachable        list every unreachable object (not only dangling)\n"
 "  --no-dangling        do not list dangling objects\n"
 "  --json               one JSON object a line\n"
@@ -67,10 +72,58 @@ static void progress(const char *phase, uint64_t done, uint64_t total, void *dat
 		fprintf(stderr, "\nsnap-fsck: %s\n", phase);
 }
 
+/* K/N (1 <= K <= N <= 1000000) or P% (0 < P <= 100, up to 4 decimals). */
+static void parse_subset(const char *arg, struct fsck_opts *fo)
+{
+	const char *slash = strchr(arg, '/');
+	size_t len = strlen(arg);
+	uint64_t k, n, whole, frac = 0, scale = 10000;
+	char *tmp;
+
+	if (slash) {
+		tmp = xstrndup(arg, (size_t)(slash - arg));
+		if (parse_u64(tmp, &k) < 0 || parse_u64(slash + 1, &n) < 0 ||
+		    k < 1 || n > 1000000 || k > n)
+			usage_error(usage_str, "bad --read-data-subset '%s' (K/N with 1 <= K <= N <= 1000000)", arg);
+		free(tmp);
+		fo->subset_k = (uint32_t)k;
+		fo->subset_n = (uint32_t)n;
+		return;
+	}
+	if (len < 2 || arg[len - 1] != '%')
+		goto bad;
+	tmp = xstrndup(arg, len - 1);
+	{
+		char *dot = strchr(tmp, '.');
+		if (dot) {
+			size_t d = strlen(dot + 1);
+			*dot = '\0';
+			if (d < 1 || d > 4 || parse_u64(dot + 1, &frac) < 0)
+				goto bad_free;
+			while (d++ < 4)
+				frac *= 10;
+		}
+		if (parse_u64(tmp, &whole) < 0 || whole > 100)
+			goto bad_free;
+	}
+	free(tmp);
+	whole = whole * scale + frac;	/* in ten-thousandths of a percent */
+	if (whole == 0 || whole > 100 * scale)
+		goto bad;
+	fo->subset_ppm = (uint32_t)whole;
+	fo->subset_salt = (uint64_t)time(NULL) * 0x2545f4914f6cdd1dULL ^ (uint64_t)getpid();
+	return;
+bad_free:
+	free(tmp);
+bad:
+	usage_error(usage_str, "bad --read-data-subset '%s' (K/N, or P%% with 0 < P <= 100)", arg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "connectivity-only", no_argument, NULL, 'c' },
+		{ "read-data-subset", required_argument, NULL, 'R' },
 		{ "unreachable", no_argument, NULL, 'u' },
 		{ "no-dangling", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
@@ -92,6 +145,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': fo.connectivity_only = 1; break;
+		case 'R': parse_subset(optarg, &fo); break;
 		case 'u': fo.unreachable = 1; break;
 		case 'n': fo.no_dangling = 1; break;
 		case 'J': json = 1; break;
@@ -106,6 +160,10 @@ int main(int argc, char **argv)
 		default: usage_error(usage_str, "bad option");
 		}
 	}
+	if (fo.connectivity_only && (fo.subset_n || fo.subset_ppm))
+		usage_error(usage_str, "--read-data-subset and --connectivity-only do not go together");
+	if ((fo.subset_n || fo.subset_ppm) && optind < argc)
+		usage_error(usage_str, "--read-data-subset is for the whole store, not with OBJECTs");
 	fo.objects = (const char *const *)argv + optind;
 	fo.nr_objects = (size_t)(argc - optind);
 	fo.report = report;

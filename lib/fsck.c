@@ -51,6 +51,24 @@ struct fsck {
 	size_t nr_bad, alloc_bad;
 };
 
+/* Whether a blob's content is read (fsck_opts.subset_*). */
+static int reads_content(const struct fsck *f, const struct snap_oid *oid)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (f->o->connectivity_only)
+		return 0;
+	if (!f->o->subset_n && !f->o->subset_ppm)
+		return 1;
+	for (i = 0; i < 8; i++)
+		v = v << 8 | oid->hash[i];
+	if (f->o->subset_n)
+		return v % f->o->subset_n == f->o->subset_k - 1;
+	v = (v ^ f->o->subset_salt) * 0x9e3779b97f4a7c15ULL;
+	return (v >> 20) % 1000000 < f->o->subset_ppm;
+}
+
 static void note_no_good_copy(struct fsck *f, const struct snap_oid *oid)
 {
 	pthread_mutex_lock(&f->lock);
@@ -201,7 +219,7 @@ static void verify_chunked(struct fsck *f, const struct snap_oid *oid, char *buf
 	}
 	if (cc.missing)
 		note_no_good_copy(f, oid);
-	if (cc.missing || f->o->connectivity_only)
+	if (cc.missing || !reads_content(f, oid))
 		goto out;
 	ret = odb_stream_open(f->odb, oid, &st, NULL, NULL, &err);
 	if (ret < 0)
@@ -274,7 +292,7 @@ static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 				       oid_to_hex(oid), "too large", FSCK_BIT_CORRUPT);
 				keep = 0;
 			}
-			if (type == OBJ_BLOB && f->o->connectivity_only) {
+			if (type == OBJ_BLOB && !reads_content(f, oid)) {
 				odb_stream_close(st);
 				f->types[idx] = (unsigned char)type;
 				goto out;

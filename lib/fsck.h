@@ -40,6 +40,17 @@ struct fsck_finding {
 
 struct fsck_opts {
 	int connectivity_only;
+	/*
+	 * Read the content of only a subset of the blobs (restic's
+	 * --read-data-subset; trees, snapshots and bundles are always read):
+	 * with subset_n, the blobs whose id, as a number, is subset_k - 1
+	 * modulo subset_n (1 <= subset_k <= subset_n: n runs with k = 1..n
+	 * read every blob once, whatever gc did between them); else with
+	 * subset_ppm, a random subset_ppm millionths of them (subset_salt
+	 * picks which).  Neither: every blob.
+	 */
+	uint32_t subset_k, subset_n, subset_ppm;
+	uint64_t subset_salt;
 	int unreachable;	/* report every unreachable object */
 	int no_dangling;
 	int jobs;		/* verifying threads; 0: one per processor */
