@@ -103,7 +103,7 @@ static const char *boot_id(void)
 
 	if (id[0])
 		return id;
-	strcpy(id, "-");
+	memcpy(id, "-", 2);
 	if (strbuf_read_file(&sb, "/proc/sys/kernel/random/boot_id", 256) == 0) {
 		size_t n = strspn(sb.buf, "0123456789abcdef-");
 		if (n > 0 && n < sizeof(id)) {

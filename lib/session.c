@@ -58,7 +58,7 @@ const char *local_host(void)
 	static char host[256];
 
 	if (!host[0] && gethostname(host, sizeof(host) - 1) < 0)
-		strcpy(host, "localhost");
+		memcpy(host, "localhost", sizeof("localhost"));
 	return host;
 }
 

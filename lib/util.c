@@ -95,33 +95,6 @@ void bug_fl(const char *file, int line, const char *fmt, ...)
 	abort();
 }
 
-int snap_error(struct strbuf *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		strbuf_vaddf(err, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-int snap_error_errno(struct strbuf *err, const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		strbuf_vaddf(err, fmt, ap);
-		va_end(ap);
-		strbuf_addf(err, ": %s", strerror(saved));
-	}
-	errno = saved;
-	return SNAP_EIO;
-}
-
 int parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;

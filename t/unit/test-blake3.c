@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 		*sp = '\0';
 		if (parse_u64(line.buf, &n) < 0 || strlen(sp + 1) >= sizeof(want))
 			return 2;
-		strcpy(want, sp + 1);
+		memcpy(want, sp + 1, strlen(sp + 1) + 1);
 		len = (size_t)n;
 		xlen = strlen(want) / 2;
 		input = xmalloc(len + 1);
