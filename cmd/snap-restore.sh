@@ -97,14 +97,21 @@ fi
 # other things, or when DIR cannot be renamed (a mount point), the tree
 # is written into a temporary directory inside DIR and swapped in entry
 # by entry (snap-checkout --in-place), touching nothing else in DIR.
-in_place=
+# So is a DIR whose parent another user owns: they could swap a
+# temporary directory beside DIR for a symlink between two renames.
+in_place= made_dir=
 if [ -d "$dir" ]; then
 	if [ $# -gt 0 ] && [ -n "$(ls -A "$dir")" ]; then
 		in_place=1
 	elif [ "$(stat -c %d -- "$dir")" != "$(stat -c %d -- "$parent/.")" ] ||
 	     [ "$(stat -c %i -- "$dir")" = "$(stat -c %i -- "$parent/.")" ]; then
 		in_place=1
+	elif [ "$(stat -c %u -- "$parent/.")" != "$(id -u)" ]; then
+		in_place=1
 	fi
+elif [ "$(stat -c %u -- "$parent/.")" != "$(id -u)" ]; then
+	mkdir -m 700 -- "$dir" 2>/dev/null || die "cannot create directory '$dir'"
+	made_dir=1 in_place=1
 fi
 if [ -n "$in_place" ]; then
 	tmp=$(mktemp -d "$dir/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$dir'"
@@ -117,7 +124,11 @@ trap 'exit 130' INT TERM
 
 if [ -n "$in_place" ]; then
 	# shellcheck disable=SC2086
-	snap-checkout $co_args --in-place "$tmp" -- "$id" "$dir" "$@" || exit 128
+	if ! snap-checkout $co_args --in-place "$tmp" -- "$id" "$dir" "$@"; then
+		if [ -n "$made_dir" ]; then rm -rf "$tmp"; rmdir -- "$dir" 2>/dev/null || :; fi
+		exit 128
+	fi
+	[ -z "$made_dir" ] || chmod "$(printf '%o' $((0777 & ~$(umask))))" -- "$dir" 2>/dev/null || :
 	exit 0
 fi
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "badlist.h"
 #include "error.h"
@@ -36,9 +37,18 @@ static void read_list(struct snap_store *store, struct strbuf *text)
 {
 	struct strbuf path = STRBUF_INIT;
 
+	struct stat st;
+	int fd;
+
 	store_path(store, &path, "bad-objects");
-	if (strbuf_read_file(text, path.buf, BADLIST_MAX) < 0)
-		strbuf_reset(text);
+	/* Never blocks on a fifo, nor follows a link out of the store. */
+	fd = open(path.buf, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (strbuf_read_fd(text, fd, BADLIST_MAX) < 0)
+			strbuf_reset(text);
+	}
+	if (fd >= 0)
+		close(fd);
 	strbuf_release(&path);
 }
 

@@ -1172,6 +1172,27 @@ static char *clean_path(const char *p)
 	return xstrndup(p, len);
 }
 
+/* 1 if path a is b or lies below it. */
+static int path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return !strncmp(a, b, n) && (a[n] == '\0' || a[n] == '/');
+}
+
+/* The same path twice, or one below another, would be written twice. */
+static int paths_disjoint(const char *const *paths, size_t nr, struct strbuf *err)
+{
+	size_t i, j;
+
+	for (i = 0; i < nr; i++)
+		for (j = i + 1; j < nr; j++)
+			if (path_within(paths[i], paths[j]) || path_within(paths[j], paths[i]))
+				return snap_error(err, SNAP_EINVAL, "paths '%s' and '%s' overlap",
+						  paths[i], paths[j]);
+	return 0;
+}
+
 int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		  const char *dir, const struct checkout_opts *opts,
 		  struct strbuf *err)
@@ -1204,6 +1225,9 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 			}
 		}
 		o.paths = (const char *const *)paths;
+		ret = paths_disjoint(o.paths, o.nr_paths, err);
+		if (ret < 0)
+			goto out;
 	}
 	c.path_found = xcalloc(o.nr_paths + 1, sizeof(int));
 	raise_fd_limit();
@@ -1281,18 +1305,63 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 		      const char *dir, const char *tmp,
 		      const struct checkout_opts *opts, struct strbuf *err)
 {
-	struct strbuf new_dir = STRBUF_INIT, old_dir = STRBUF_INIT;
-	int ret;
+	struct strbuf new_dir = STRBUF_INIT, old_dir = STRBUF_INIT, self = STRBUF_INIT;
+	struct checkout_opts o = *opts;
+	char **paths = NULL, *rdir = NULL, *rtmp = NULL;
+	struct stat st;
+	size_t i, n;
+	int fd, ret = 0;
 
-	strbuf_addf(&new_dir, "%s/new", tmp);
-	strbuf_addf(&old_dir, "%s/old", tmp);
-	ret = checkout_tree(odb, tree, new_dir.buf, opts, err);
-	if (ret == 0 && mkdir(old_dir.buf, 0700) < 0)
-		ret = snap_error_errno(err, "cannot create '%s'", old_dir.buf);
+	/*
+	 * tmp is reached through a descriptor from here on: whoever may
+	 * write where it lies cannot swap it for a symlink, and one that is
+	 * not ours alone (another's directory put in its place) is refused.
+	 */
+	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open '%s'", tmp);
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		ret = snap_error(err, SNAP_EUNSAFE,
+				 "'%s' is not a directory of this user's alone (mode 0700)", tmp);
+		goto out;
+	}
+	/* Inside dir it must sit directly in it: it is then left alone. */
+	rdir = realpath(dir, NULL);
+	rtmp = realpath(tmp, NULL);
+	if (!rdir || !rtmp) {
+		ret = snap_error_errno(err, "cannot resolve '%s'", rdir ? tmp : dir);
+		goto out;
+	}
+	n = strlen(rdir);
+	if (!strcmp(rdir, rtmp) || (path_within(rtmp, rdir) && strchr(rtmp + n + 1, '/'))) {
+		ret = snap_error(err, SNAP_EINVAL, "'%s' must be outside '%s' or directly in it",
+				 tmp, dir);
+		goto out;
+	}
+	if (o.nr_paths) {
+		paths = xcalloc(o.nr_paths, sizeof(*paths));
+		for (i = 0; i < o.nr_paths; i++)
+			paths[i] = clean_path(o.paths[i]);
+		o.paths = (const char *const *)paths;
+	}
+	strbuf_addf(&self, "/proc/self/fd/%d", fd);
+	strbuf_addf(&new_dir, "%s/new", self.buf);
+	strbuf_addf(&old_dir, "%s/old", self.buf);
+	ret = checkout_tree(odb, tree, new_dir.buf, &o, err);
+	if (ret == 0 && mkdirat(fd, "old", 0700) < 0)
+		ret = snap_error_errno(err, "cannot create '%s/old'", tmp);
 	if (ret == 0)
-		ret = place_entries(new_dir.buf, dir, opts->paths, opts->nr_paths,
-				    old_dir.buf, tmp, err);
+		ret = place_entries(new_dir.buf, dir, o.paths, o.nr_paths, old_dir.buf,
+				    self.buf, err);
+out:
+	close(fd);
+	for (i = 0; paths && i < o.nr_paths; i++)
+		free(paths[i]);
+	free(paths);
+	free(rdir);
+	free(rtmp);
 	strbuf_release(&new_dir);
 	strbuf_release(&old_dir);
+	strbuf_release(&self);
 	return ret;
 }

@@ -233,8 +233,12 @@ static void verify_chunked(struct fsck *f, const struct snap_oid *oid, char *buf
 		report(f, FSCK_ERROR, odb_stream_bad_chunk(st, &chunk, &missing)
 		       ? "corrupt-chunk" : "bad-chunk-list", oid_to_hex(oid), err.buf,
 		       FSCK_BIT_CORRUPT);
-	if (ret < 0)
+	if (ret < 0) {
 		note_no_good_copy(f, oid);
+		/* The chunk too: a subset run may not read it on its own. */
+		if (odb_stream_bad_chunk(st, &chunk, &missing) && !missing)
+			note_no_good_copy(f, &chunk);
+	}
 	odb_stream_close(st);
 out:
 	strbuf_release(&err);
@@ -800,8 +804,12 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 	verify_objects(&f);
 	/* Advice for the next writer (badlist.h); a store fsck may not
 	 * write to, read-only or full, does without it. */
-	if (f.nr_bad)
-		(void)badlist_add(odb_store(odb), f.bad, f.nr_bad, NULL);
+	if (f.nr_bad) {
+		strbuf_reset(&path);
+		if (badlist_add(odb_store(odb), f.bad, f.nr_bad, &path) < 0)
+			report(&f, FSCK_WARNING, "bad-objects-unrecorded", "bad-objects", path.buf, 0);
+		strbuf_reset(&path);
+	}
 
 	ret = refs_for_each(odb_store(odb), "refs/", each_ref, &r, err);
 	if (ret == 0)

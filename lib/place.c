@@ -196,7 +196,7 @@ static int place_whole(int from_fd, int dir_fd, const char *from, const char *di
 	int aside_fd = -1, ret, have_skip;
 	struct stat skip_st, st;
 
-	have_skip = skip && lstat(skip, &skip_st) == 0;
+	have_skip = skip && stat(skip, &skip_st) == 0;
 
 	ret = list_names(from_fd, from, &new_names, &nr_new, err);
 	if (ret == 0)

@@ -170,3 +170,13 @@ damage_packed() {
 	chmod -R u+w "$RO"
 	rm -rf "$RO"
 }
+
+@test "a bad-object list that is a fifo or a directory is not waited on, and a failed record is a warning" {
+	damage_packed "$BIG"
+	mkfifo "$SNAP_DIR/bad-objects"
+	run -0 timeout 60 snap-snapshot -m again src
+	rm "$SNAP_DIR/bad-objects"
+	mkdir "$SNAP_DIR/bad-objects"
+	run -9 --separate-stderr timeout 60 snap-fsck --no-dangling
+	assert_line --regexp "^warning bad-objects-unrecorded bad-objects cannot replace '.*/bad-objects': Is a directory$"
+}

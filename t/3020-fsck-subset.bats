@@ -52,3 +52,24 @@ local_setup() {
 	run -129 --separate-stderr snap-fsck --read-data-subset=1/2 "$BAD"
 	assert_equal "${stderr%%$'\n'*}" "snap-fsck: error: --read-data-subset is for the whole store, not with OBJECTs"
 }
+
+@test "a subset run that finds a corrupt chunk through its file records the chunk too" {
+	make_file 3000000 src/big
+	snap-snapshot src > /dev/null
+	big=$(b3_blob_id src/big)
+	rm -f "$SNAP_DIR/bad-objects"
+	# Damage the pack in the middle of the big file's data.
+	pack=$(ls -S "$SNAP_DIR"/objects/pack/*.pack | head -1)
+	chmod u+w "$pack"
+	printf '\377\377' | dd of="$pack" bs=1 seek=$(($(stat -c %s "$pack") / 2)) conv=notrunc 2>/dev/null
+	for k in 1 2 3 4 5; do
+		rm -f "$SNAP_DIR/bad-objects"
+		snap-fsck --no-dangling --read-data-subset="$k/5" > out || :
+		if grep -q "corrupt-chunk $big" out; then break; fi
+	done
+	run -0 grep -c . "$SNAP_DIR/bad-objects"
+	[ "$output" -ge 2 ]
+	snap-snapshot src > /dev/null
+	snap-restore main out2
+	cmp src/big out2/big
+}

@@ -117,3 +117,50 @@ teardown() {
 	mountpoint -q mnt
 	assert_equal "$(ls -A mnt | grep -c snap-restore)" 0
 }
+
+@test "overlapping or repeated PATHs are refused before anything is written" {
+	refused "snap-checkout: fatal: paths 'sub/f' and 'sub' overlap" snap-checkout main x1 sub/f sub
+	refused "snap-checkout: fatal: paths 'sub' and 'sub' overlap" snap-checkout main x2 sub sub/
+	run -128 --separate-stderr snap-restore --force main dst sub/f sub
+	assert_equal "$stderr" "snap-restore: fatal: paths 'sub/f' and 'sub' overlap"
+	assert_equal "$(cat dst/sub/f)" old
+	assert_file_not_exists x1
+}
+
+@test "PATHs with a trailing or leading slash are the same paths" {
+	run -0 snap-restore --force main dst sub/ /other
+	diff -r src/sub dst/sub
+	diff -r src/other dst/other
+	assert_equal "$(cat dst/mine)" keep
+}
+
+@test "--in-place refuses a TMP that is a symlink, not its user's alone, or deep inside DIR" {
+	mkdir t elsewhere
+	chmod 700 t
+	ln -s "$PWD/elsewhere" tl
+	run -128 --separate-stderr snap-checkout --in-place tl main dst sub
+	assert_equal "$stderr" "snap-checkout: fatal: cannot open 'tl': Not a directory"
+	assert_equal "$(ls -A elsewhere)" ""
+	chmod 755 t
+	run -128 --separate-stderr snap-checkout --in-place t main dst sub
+	assert_equal "$stderr" "snap-checkout: fatal: 't' is not a directory of this user's alone (mode 0700)"
+	mkdir -m 700 dst/sub/deep
+	run -128 --separate-stderr snap-checkout --in-place dst/sub/deep main dst
+	assert_equal "$stderr" "snap-checkout: fatal: 'dst/sub/deep' must be outside 'dst' or directly in it"
+	chmod 700 dst
+	run -128 --separate-stderr snap-checkout --in-place dst main dst
+	assert_equal "$stderr" "snap-checkout: fatal: 'dst' must be outside 'dst' or directly in it"
+	assert_equal "$(cat dst/mine)" keep
+}
+
+@test "a restore into a directory another user owns is made in place, beside nothing they control" {
+	[ "$(id -u)" = 0 ] || skip "needs root and another user"
+	mkdir -p up
+	chown 65534:65534 up
+	run -0 --separate-stderr snap-restore main up/new
+	diff -r src up/new
+	assert_equal "$(ls -A up)" new
+	run -0 --separate-stderr snap-restore --force main up/new
+	diff -r src up/new
+	assert_equal "$(ls -A up)" new
+}
