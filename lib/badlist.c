@@ -82,11 +82,10 @@ size_t badlist_read(struct snap_store *store, struct oidset *set)
 static int write_list(struct snap_store *store, const struct snap_oid *ids, size_t n,
 		      struct strbuf *err)
 {
-	struct strbuf path = STRBUF_INIT, dir = STRBUF_INIT, tmp = STRBUF_INIT;
-	struct strbuf text = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, dir = STRBUF_INIT, text = STRBUF_INIT;
 	char hex[SNAP_OID_HEXSZ + 1];
 	size_t i;
-	int fd, ret = 0;
+	int ret = 0;
 
 	store_path(store, &path, "bad-objects");
 	if (n == 0) {
@@ -99,33 +98,11 @@ static int write_list(struct snap_store *store, const struct snap_oid *ids, size
 		strbuf_addch(&text, '\n');
 	}
 	store_path(store, &dir, "objects/tmp");
-	fd = fsio_mktemp(dir.buf, "bad-", &tmp);
-	if (fd < 0) {
-		ret = snap_error_errno(err, "cannot create a temporary file in '%s'", dir.buf);
-		goto out;
-	}
-	if (fsio_write(fd, text.buf, text.len) < 0 || fsio_fsync(fd) < 0) {
-		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
-		fsio_close(fd);
-		unlink(tmp.buf);
-		goto out;
-	}
-	if (fsio_close(fd) < 0) {
-		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
-		unlink(tmp.buf);
-		goto out;
-	}
-	if (fsio_rename(tmp.buf, path.buf) < 0) {
+	if (fsio_replace_file(dir.buf, path.buf, text.buf, text.len, 0444) < 0)
 		ret = snap_error_errno(err, "cannot replace '%s'", path.buf);
-		unlink(tmp.buf);
-		goto out;
-	}
-	if (fsio_fsync_parent(path.buf) < 0)
-		ret = snap_error_errno(err, "cannot sync the directory of '%s'", path.buf);
 out:
 	strbuf_release(&path);
 	strbuf_release(&dir);
-	strbuf_release(&tmp);
 	strbuf_release(&text);
 	return ret;
 }

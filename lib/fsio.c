@@ -580,3 +580,32 @@ int fsio_mkdirs_for(const char *path)
 	free(p);
 	return ret;
 }
+
+int fsio_replace_file(const char *tmpdir, const char *path, const void *buf,
+		      size_t len, mode_t mode)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	int fd, saved;
+
+	fd = fsio_mktemp(tmpdir, "replace-", &tmp);
+	if (fd < 0) {
+		strbuf_release(&tmp);
+		return -1;
+	}
+	if (fchmod(fd, mode) < 0 || fsio_write(fd, buf, len) < 0 || fsio_fsync(fd) < 0) {
+		saved = errno;
+		fsio_close(fd);
+		goto fail;
+	}
+	if (fsio_close(fd) < 0 || fsio_rename(tmp.buf, path) < 0) {
+		saved = errno;
+		goto fail;
+	}
+	strbuf_release(&tmp);
+	return fsio_fsync_parent(path);
+fail:
+	unlink(tmp.buf);
+	strbuf_release(&tmp);
+	errno = saved;
+	return -1;
+}

@@ -68,6 +68,16 @@ int fsio_fsync_parent(const char *path);
  */
 int fsio_mktemp(const char *dir, const char *prefix, struct strbuf *path);
 
+/*
+ * Replaces the file path with len bytes of buf, whole or not at all: a
+ * temporary file in tmpdir (on path's filesystem) given mode, written,
+ * fsynced, renamed over path, then path's directory fsynced.  On failure
+ * the temporary file is removed and path is as it was (but for the
+ * last step, a failed sync of the directory).  Returns 0 or -1 with errno.
+ */
+int fsio_replace_file(const char *tmpdir, const char *path, const void *buf,
+		      size_t len, mode_t mode);
+
 /* mkdir -p for the directories above path, fsyncing each new one's parent. */
 int fsio_mkdirs_for(const char *path);
 

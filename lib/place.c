@@ -140,7 +140,12 @@ out:
 	return ret;
 }
 
-/* The names in a directory but . and .., sorted. */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in a directory but . and .., sorted (for has_name). */
 static int list_names(int fd, const char *path, char ***out, size_t *nr, struct strbuf *err)
 {
 	size_t alloc = 0;
@@ -166,17 +171,13 @@ static int list_names(int fd, const char *path, char ***out, size_t *nr, struct 
 		return snap_error_errno(err, "cannot read directory '%s'", path);
 	}
 	closedir(d);
+	QSORT(*out, *nr, cmp_name);
 	return 0;
 }
 
 static int has_name(char **names, size_t nr, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < nr; i++)
-		if (!strcmp(names[i], name))
-			return 1;
-	return 0;
+	return bsearch(&name, names, nr, sizeof(*names), cmp_name) != NULL;
 }
 
 static void free_names(char **names, size_t nr)

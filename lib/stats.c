@@ -2,6 +2,7 @@
  * Per-snapshot statistics (stats.h).
  */
 #include "stats.h"
+#include "chunk.h"
 #include "error.h"
 #include "oidset.h"
 #include "tree.h"
@@ -9,8 +10,6 @@
 
 #include <string.h>
 
-/* Files up to this size are never chunked (docs/FORMAT.md, "Chunked blobs"). */
-#define WHOLE_MAX (1u << 20)
 
 struct count {
 	struct odb *odb;
@@ -66,7 +65,7 @@ static int each_entry(const struct tree_entry *e, const char *path, size_t len,
 		return TREEWALK_CONTINUE;	/* its group's first member counted */
 	c->st->files++;
 	c->st->size += e->size;
-	ret = e->size > WHOLE_MAX ? odb_chunks_each(c->odb, &e->oid, chunk_piece, c, c->err) : 0;
+	ret = e->size > CHUNK_THRESHOLD ? odb_chunks_each(c->odb, &e->oid, chunk_piece, c, c->err) : 0;
 	if (ret < 0)
 		return ret;
 	if (ret == 0)
