@@ -145,7 +145,11 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': fo.connectivity_only = 1; break;
-		case 'R': parse_subset(optarg, &fo); break;
+		case 'R':
+			if (fo.subset_n || fo.subset_ppm)
+				usage_error(usage_str, "--read-data-subset given twice");
+			parse_subset(optarg, &fo);
+			break;
 		case 'u': fo.unreachable = 1; break;
 		case 'n': fo.no_dangling = 1; break;
 		case 'J': json = 1; break;

@@ -8,7 +8,7 @@ set -eu
 
 usage() {
 	cat <<'USAGE'
-usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner] [-j N] REV DIR [PATH...]
+usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner] [-j N] REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
   DIR              the target; absent or empty unless --force
@@ -34,7 +34,8 @@ while [ $# -gt 0 ]; do
 	--force|-f) force=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|-q|--quiet) co_args="$co_args $1"; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"
-		case $2 in ''|*[!0-9]*) usage_error "bad -j '$2'" ;; esac
+		case $2 in ''|*[!0-9]*|0*|???*) usage_error "-j takes 1 to 64, not '$2'" ;; esac
+		[ "$2" -le 64 ] || usage_error "-j takes 1 to 64, not '$2'"
 		co_args="$co_args -j $2"; shift 2 ;;
 	--store) [ $# -ge 2 ] || usage_error "--store needs DIR"; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
 	--store=*) SNAP_DIR=${1#--store=}; export SNAP_DIR; shift ;;
@@ -53,7 +54,15 @@ dir=${2%/}
 [ -n "$dir" ] || dir=/
 # A DIR that looks like an option is a path all the same.
 case $dir in -*) dir=./$dir ;; esac
+# A DIR named by ".." is the directory it names: it cannot be renamed
+# by that name.  ("." is its own parent: restored into in place.)
+case /$dir in
+*/..) dir=$(cd -P -- "$dir" 2>/dev/null && pwd -P) ||
+		die "cannot find directory '$2'" ;;
+esac
 shift 2
+# As with git: "--" after REV DIR ends them; what follows is PATHs.
+[ "${1-}" != -- ] || shift
 
 id=$(snap-rev-parse --verify "$rev") || exit 128
 # That call warned of any damaged pack; the ones after it need not.
@@ -113,10 +122,22 @@ elif [ "$(stat -c %u -- "$parent/.")" != "$(id -u)" ]; then
 	mkdir -m 700 -- "$dir" 2>/dev/null || die "cannot create directory '$dir'"
 	made_dir=1 in_place=1
 fi
+# The temporary directory's name holds our pid: one left by a restore
+# that was killed (its pid gone) is removed by the next restore there.
+sweep() {
+	for old in "$1"/.snap-restore.*.??????; do
+		[ -d "$old" ] && [ ! -L "$old" ] && [ -O "$old" ] || continue
+		pid=${old##*/.snap-restore.}; pid=${pid%.*}
+		case $pid in ''|*[!0-9]*) continue ;; esac
+		kill -0 "$pid" 2>/dev/null || rm -rf -- "$old"
+	done
+}
 if [ -n "$in_place" ]; then
-	tmp=$(mktemp -d "$dir/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$dir'"
+	sweep "$dir"
+	tmp=$(mktemp -d "$dir/.snap-restore.$$.XXXXXX" 2>/dev/null) || die "cannot create a temporary directory in '$dir'"
 else
-	tmp=$(mktemp -d "$parent/.snap-restore.XXXXXX") || die "cannot create a temporary directory in '$parent'"
+	sweep "$parent"
+	tmp=$(mktemp -d "$parent/.snap-restore.$$.XXXXXX" 2>/dev/null) || die "cannot create a temporary directory in '$parent'"
 fi
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT

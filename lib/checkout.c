@@ -1301,6 +1301,25 @@ out:
 	return ret;
 }
 
+/* Whether the directory open on fd holds nothing (an error counts as not). */
+static int fd_dir_empty(int fd)
+{
+	int dfd = dup(fd), empty = 1;
+	struct dirent *d;
+	DIR *dir;
+
+	if (dfd < 0 || !(dir = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while (empty && (d = readdir(dir)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+			empty = 0;
+	closedir(dir);
+	return empty;
+}
+
 int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 		      const char *dir, const char *tmp,
 		      const struct checkout_opts *opts, struct strbuf *err)
@@ -1336,6 +1355,10 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 	if (!strcmp(rdir, rtmp) || (path_within(rtmp, rdir) && strchr(rtmp + n + 1, '/'))) {
 		ret = snap_error(err, SNAP_EINVAL, "'%s' must be outside '%s' or directly in it",
 				 tmp, dir);
+		goto out;
+	}
+	if (!fd_dir_empty(fd)) {
+		ret = snap_error(err, SNAP_EINVAL, "'%s' is not empty", tmp);
 		goto out;
 	}
 	if (o.nr_paths) {

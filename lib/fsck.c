@@ -404,6 +404,36 @@ struct roots {
 	const char *ref;	/* the reflog being read */
 };
 
+/*
+ * Whether oid is stored, looking again at the packs once when it seems not:
+ * a gc running beside fsck may have packed a loose object into a pack
+ * written after fsck opened the store, and removed the loose file.
+ */
+static int has_object(struct fsck *f, const struct snap_oid *oid)
+{
+	struct strbuf err = STRBUF_INIT;
+	int ret;
+
+	if (odb_has(f->odb, oid))
+		return 1;
+	ret = odb_reload_packs(f->odb, &err) == 0 && odb_has(f->odb, oid);
+	strbuf_release(&err);
+	return ret;
+}
+
+/* odb_read_header(), looking again at the packs as has_object() does. */
+static int read_header(struct fsck *f, const struct snap_oid *oid,
+		       enum object_type *type, uint64_t *size, struct strbuf *err)
+{
+	int ret = odb_read_header(f->odb, oid, type, size, err);
+
+	if (ret == SNAP_ENOTFOUND && has_object(f, oid)) {
+		strbuf_reset(err);
+		ret = odb_read_header(f->odb, oid, type, size, err);
+	}
+	return ret;
+}
+
 static void add_root(struct roots *r, const struct snap_oid *oid)
 {
 	ALLOC_GROW(r->oids, r->nr + 1, r->alloc);
@@ -423,7 +453,7 @@ static int each_ref(const char *name, const struct snap_oid *oid, void *data)
 		if (!err.len)
 			strbuf_addstr(&err, "unreadable");
 		report(f, FSCK_ERROR, "bad-ref", name, err.buf, FSCK_BIT_REF);
-	} else if (odb_read_header(f->odb, oid, &type, &size, &err) == SNAP_ENOTFOUND) {
+	} else if (read_header(f, oid, &type, &size, &err) == SNAP_ENOTFOUND) {
 		strbuf_reset(&err);
 		strbuf_addf(&err, "points at missing object %s", oid_to_hex(oid));
 		report(f, FSCK_ERROR, "ref-missing-object", name, err.buf, FSCK_BIT_REF);
@@ -447,7 +477,7 @@ static int each_reflog_entry(const struct reflog_entry *e, void *data)
 	for (i = 0; i < 2; i++) {
 		if (oid_is_null(ids[i]))
 			continue;
-		if (!odb_has(r->f->odb, ids[i])) {
+		if (!has_object(r->f, ids[i])) {
 			struct strbuf msg = STRBUF_INIT;
 			strbuf_addf(&msg, "reflog entry names missing object %s", oid_to_hex(ids[i]));
 			report(r->f, FSCK_ERROR, "reflog-missing-object", r->ref, msg.buf, FSCK_BIT_REF);
@@ -818,6 +848,10 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 		goto out;
 	if (o->progress)
 		o->progress("walking", 0, 0, o->data);
+	/* What a gc beside us packed since we opened the store. */
+	strbuf_reset(&path);
+	if (odb_reload_packs(odb, &path) < 0)
+		strbuf_reset(&path);
 	wo.reached = reached;
 	walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo, err);
 	check_hard_links(&f);

@@ -185,6 +185,8 @@ static void walk_problem(const struct walk_problem *p, void *data)
 		return;
 	if (!strcmp(p->check, "missing") || !strcmp(p->check, "missing-chunk"))
 		strbuf_addf(&g->problem, "object '%s' is missing", oid_to_hex(p->oid));
+	else if (strstr(p->detail, oid_to_hex(p->oid)))
+		strbuf_addstr(&g->problem, p->detail);	/* it names the object */
 	else
 		strbuf_addf(&g->problem, "object '%s' is %s: %s", oid_to_hex(p->oid),
 			    p->check, p->detail);

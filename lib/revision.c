@@ -206,7 +206,14 @@ int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 			if (!close)
 				return snap_error(err, SNAP_EINVAL, "'%s': unclosed '@{'", name);
 			when = xstrndup(p + 2, (size_t)(close - p - 2));
-			ret = parse_time(when, &t, &tz, err);
+			{
+				struct strbuf terr = STRBUF_INIT;
+
+				ret = parse_time(when, &t, &tz, &terr);
+				if (ret < 0)
+					ret = snap_error(err, ret, "'%s': %s", name, terr.buf);
+				strbuf_release(&terr);
+			}
 			free(when);
 			if (ret == 0)
 				ret = at_time(odb, oid, t, name, err);

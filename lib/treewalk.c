@@ -106,13 +106,13 @@ int tree_lookup(struct odb *odb, const struct snap_oid *root, const char *path,
 		const char *slash = strchrnul(p, '/');
 		size_t len = (size_t)(slash - p), i;
 
+		if (found && out->type != TREE_DIR)
+			return snap_error(err, SNAP_ENOTFOUND, "'%.*s' is not a directory",
+					  (int)(p - path - 1), path);
 		if (!len) {
 			p = *slash ? slash + 1 : slash;
 			continue;
 		}
-		if (found && out->type != TREE_DIR)
-			return snap_error(err, SNAP_ENOTFOUND, "'%.*s' is not a directory",
-					  (int)(p - path - 1), path);
 		tree_release(holder);
 		if ((ret = tree_read(odb, &cur, holder, err)) < 0)
 			return ret;
@@ -131,6 +131,14 @@ int tree_lookup(struct odb *odb, const struct snap_oid *root, const char *path,
 			return snap_error(err, SNAP_ENOTFOUND, "path '%.*s' not found",
 					  (int)(slash - path), path);
 		p = *slash ? slash + 1 : slash;
+	}
+	if (found && out->type != TREE_DIR && p[-1] == '/') {
+		size_t n = (size_t)(p - path);
+
+		while (n && path[n - 1] == '/')
+			n--;
+		return snap_error(err, SNAP_ENOTFOUND, "'%.*s' is not a directory",
+				  (int)n, path);
 	}
 	return found ? 0 : 1;
 }

@@ -53,7 +53,8 @@ int treewalk(struct odb *odb, const struct snap_oid *oid, const char *prefix,
 	     struct strbuf *err);
 
 /*
- * Looks up path ("a/b/c"; empty slashes are skipped) below the tree root,
+ * Looks up path ("a/b/c"; empty slashes are skipped, but a slash after a
+ * file or symlink is "not a directory", as for open(2)) below the tree root,
  * reading only the trees on the way.  Copies the entry found into *out
  * (its name and link owned by holder, which the caller releases with
  * tree_release()).  An empty path finds nothing and returns 1 (the root

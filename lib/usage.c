@@ -10,6 +10,8 @@
 #include <string.h>
 
 const char *snap_progname = "snap";
+/* Set when porcelain lent its name: the usage text is not the user's. */
+static int progname_lent;
 
 /* A name porcelain may give: "snap-" and letters, digits and '-'. */
 static int progname_ok(const char *s)
@@ -30,8 +32,10 @@ void usage_setup(const char *argv0)
 	const char *given = getenv("SNAP_PROGRAM");
 
 	snap_progname = slash ? slash + 1 : argv0;
-	if (given && progname_ok(given))
+	if (given && progname_ok(given) && strcmp(given, snap_progname)) {
 		snap_progname = given;
+		progname_lent = 1;
+	}
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -39,8 +43,25 @@ static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
 	struct strbuf sb = STRBUF_INIT;
 
+	struct strbuf msg = STRBUF_INIT;
+	size_t i;
+
 	strbuf_addf(&sb, "%s: %s", snap_progname, prefix);
-	strbuf_vaddf(&sb, fmt, ap);
+	strbuf_vaddf(&msg, fmt, ap);
+	/* One line, whatever a name in it holds: control bytes are escaped. */
+	for (i = 0; i < msg.len; i++) {
+		unsigned char c = (unsigned char)msg.buf[i];
+
+		if (c == '\n')
+			strbuf_addstr(&sb, "\\n");
+		else if (c == '\t')
+			strbuf_addstr(&sb, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_addf(&sb, "\\x%02x", c);
+		else
+			strbuf_addch(&sb, (char)c);
+	}
+	strbuf_release(&msg);
 	strbuf_addch(&sb, '\n');
 	fflush(stdout);
 	fwrite(sb.buf, 1, sb.len, stderr);
@@ -84,7 +105,8 @@ void usage_error(const char *usage, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport("error: ", fmt, ap);
 	va_end(ap);
-	fputs(usage, stderr);
+	if (!progname_lent)
+		fputs(usage, stderr);
 	exit(EXIT_USAGE);
 }
 

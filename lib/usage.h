@@ -32,7 +32,11 @@ void usage_setup(const char *argv0);
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Dies with the message a lib/ call left in err. */
 _Noreturn void die_err(const struct strbuf *err);
-/* Prints "error: <msg>" and the usage text on stderr; exits 129. */
+/*
+ * Prints "error: <msg>" and the usage text on stderr; exits 129.  Run by
+ * porcelain under a borrowed name ($SNAP_PROGRAM), it prints the error line
+ * alone: the plumbing's usage is not the command the user typed.
+ */
 _Noreturn void usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prints the usage text on stdout and exits 0 (for --help). */
