@@ -19,10 +19,11 @@ static const char usage_str[] =
 "\n"
 "For each REV (a snapshot or a tree; default main): its files and their\n"
 "bytes, the bytes of its distinct content, and the bytes of content its\n"
-"first parent does not hold (what taking it added).\n"
+"first parent does not hold (what taking it added), and the bytes its\n"
+"distinct content takes on disk, compressed.\n"
 "\n"
 "  --json       one JSON object a line: id, type, parent, files, size,\n"
-"               dirs, symlinks, others, dedup_size, new_size\n"
+"               dirs, symlinks, others, dedup_size, new_size, stored_size\n"
 "  --store DIR  the store (default $SNAP_DIR, else .snap above)\n";
 
 static void print(const struct snap_oid *oid, int is_snapshot,
@@ -33,8 +34,8 @@ static void print(const struct snap_oid *oid, int is_snapshot,
 	if (!json) {
 		printf("%s %s\n", is_snapshot ? "snapshot" : "tree", oid_to_hex(oid));
 		printf("files %" PRIu64 "\nsize %" PRIu64 "\ndedup_size %" PRIu64
-		       "\nnew_size %" PRIu64 "\n", st->files, st->size, st->dedup_size,
-		       st->new_size);
+		       "\nnew_size %" PRIu64 "\nstored_size %" PRIu64 "\n", st->files,
+		       st->size, st->dedup_size, st->new_size, st->stored_size);
 		return;
 	}
 	strbuf_addf(&sb, "{\"id\":\"%s\",\"type\":\"%s\",\"parent\":", oid_to_hex(oid),
@@ -45,8 +46,9 @@ static void print(const struct snap_oid *oid, int is_snapshot,
 		strbuf_addstr(&sb, "null");
 	strbuf_addf(&sb, ",\"files\":%" PRIu64 ",\"size\":%" PRIu64 ",\"dirs\":%" PRIu64
 		    ",\"symlinks\":%" PRIu64 ",\"others\":%" PRIu64 ",\"dedup_size\":%" PRIu64
-		    ",\"new_size\":%" PRIu64 "}", st->files, st->size, st->dirs, st->symlinks,
-		    st->others, st->dedup_size, st->new_size);
+		    ",\"new_size\":%" PRIu64 ",\"stored_size\":%" PRIu64 "}", st->files,
+		    st->size, st->dirs, st->symlinks, st->others, st->dedup_size, st->new_size,
+		    st->stored_size);
 	printf("%s\n", sb.buf);
 	strbuf_release(&sb);
 }

@@ -3179,6 +3179,29 @@ uint64_t odb_locality(struct odb *odb, const struct snap_oid *oid)
 	return ((uint64_t)(p - odb->packs) + 1) << 40 | (r.offset & ((1ull << 40) - 1));
 }
 
+uint64_t odb_stored_size(struct odb *odb, const struct snap_oid *oid, uint64_t *frame)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct pack_record r;
+	struct stat st;
+	struct pack *p;
+	uint32_t pos;
+	uint64_t n = 0;
+
+	*frame = 0;
+	if ((p = find_packed(odb, oid, &pos))) {
+		pack_record(p, pos, &r);
+		if (r.shared)
+			*frame = odb_locality(odb, oid);
+		return r.length;
+	}
+	odb_loose_path(odb, oid, &path);
+	if (lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode))
+		n = (uint64_t)st.st_size;
+	strbuf_release(&path);
+	return n;
+}
+
 size_t odb_nr_packs(struct odb *odb)
 {
 	return odb->nr_packs;

@@ -214,6 +214,16 @@ int odb_compress_block(struct odb *odb, const void *buf, size_t len,
  */
 uint64_t odb_locality(struct odb *odb, const struct snap_oid *oid);
 
+/*
+ * The bytes oid takes on disk, compressed: its pack frame or its loose
+ * file (for a chunked blob, its chunk list's file; its chunks are objects
+ * of their own); 0 when not stored.  A member of a block shared with other objects gets the whole
+ * block's length and *frame set to a key naming that block (odb_locality),
+ * so that a caller counting distinct content counts each block once;
+ * *frame is 0 otherwise.
+ */
+uint64_t odb_stored_size(struct odb *odb, const struct snap_oid *oid, uint64_t *frame);
+
 size_t odb_nr_packs(struct odb *odb);
 struct pack *odb_pack(struct odb *odb, size_t i);
 int odb_reload_packs(struct odb *odb, struct strbuf *err);

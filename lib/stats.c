@@ -14,6 +14,7 @@
 struct count {
 	struct odb *odb;
 	struct oidset seen;		/* pieces counted in this tree */
+	struct oidset blocks;		/* shared blocks counted, by key */
 	const struct oidset *parent;	/* pieces of the parent's tree, or NULL */
 	struct oidset *collect;		/* when walking the parent: its pieces */
 	struct snap_stats *st;
@@ -23,6 +24,8 @@ struct count {
 
 static void piece(struct count *c, const struct snap_oid *oid, uint64_t size)
 {
+	uint64_t stored, frame;
+
 	if (c->collect) {
 		oidset_insert(c->collect, oid);
 		return;
@@ -30,6 +33,16 @@ static void piece(struct count *c, const struct snap_oid *oid, uint64_t size)
 	if (!oidset_insert(&c->seen, oid))
 		return;
 	c->st->dedup_size += size;
+	stored = odb_stored_size(c->odb, oid, &frame);
+	if (frame) {
+		struct snap_oid key;
+
+		memset(&key, 0, sizeof(key));
+		memcpy(key.hash, &frame, sizeof(frame));
+		if (!oidset_insert(&c->blocks, &key))
+			stored = 0;
+	}
+	c->st->stored_size += stored;
 	if (!c->parent || !oidset_contains(c->parent, oid))
 		c->st->new_size += size;
 }
@@ -101,5 +114,6 @@ int stats_tree(struct odb *odb, const struct snap_oid *tree,
 	}
 	oidset_clear(&parent);
 	oidset_clear(&c.seen);
+	oidset_clear(&c.blocks);
 	return ret < 0 ? ret : 0;
 }

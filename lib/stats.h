@@ -22,6 +22,9 @@ struct snap_stats {
 	uint64_t dirs, symlinks, others;	/* others: fifos and devices */
 	uint64_t dedup_size;	/* bytes of distinct content */
 	uint64_t new_size;	/* bytes of content the parent tree lacks */
+	uint64_t stored_size;	/* bytes on disk (compressed) of the distinct
+				 * content; a block shared with other content
+				 * counts whole, once */
 };
 
 /*
