@@ -21,6 +21,7 @@ LIBEXECDIR = $(PREFIX)/libexec/snap
 DOCDIR = $(PREFIX)/share/doc/snap
 MANDIR = $(PREFIX)/share/man/man1
 COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
+SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 VERSION = 0.1.0
 
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); the project's own
@@ -227,7 +228,7 @@ fuzz-replay: all $(REPLAY_PROGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR) \
-		$(DESTDIR)$(COMPLETIONDIR)
+		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSTEMDDIR)
 	@other=; for f in $(DESTDIR)$(BINDIR)/snap $$(command -v snap 2>/dev/null); do \
 		[ -x "$$f" ] || continue; \
 		"$$f" --version 2>/dev/null | head -n 1 | grep -q '^snap version [0-9]' || other=$$f; \
@@ -246,6 +247,9 @@ install: all
 	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/
 	install -m 644 contrib/completion/snap.bash $(DESTDIR)$(COMPLETIONDIR)/snap
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/snap-backup.service.in > $(DESTDIR)$(SYSTEMDDIR)/snap-backup.service
+	chmod 644 $(DESTDIR)$(SYSTEMDDIR)/snap-backup.service
+	install -m 644 contrib/systemd/snap-backup.timer $(DESTDIR)$(SYSTEMDDIR)/
 	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
 		ln -sf snap $(DESTDIR)$(COMPLETIONDIR)/$${p#bin/} || exit 1; \
 	done
@@ -259,6 +263,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 	for m in $(MANS); do rm -f $(DESTDIR)$(MANDIR)/$${m#build/man/}; done
 	rm -f $(DESTDIR)$(COMPLETIONDIR)/snap
+	rm -f $(DESTDIR)$(SYSTEMDDIR)/snap-backup.service $(DESTDIR)$(SYSTEMDDIR)/snap-backup.timer
 	for p in $(filter-out bin/snap,$(PROGS)) $(SCRIPTS); do \
 		rm -f $(DESTDIR)$(COMPLETIONDIR)/$${p#bin/}; \
 	done

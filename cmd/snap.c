@@ -72,6 +72,7 @@ static const struct {
 	{ "init", "create a store", 1 },
 	{ "snapshot", "store a directory, stream or database as a new snapshot", 1 },
 	{ "restore", "bring a snapshot (or paths of it) back into a directory", 1 },
+	{ "backup", "the nightly job: snapshot, prune, gc, fsck sample, from a config", 1 },
 	{ "log", "the snapshots of a ref, newest first", 1 },
 	{ "diff", "what changed between two snapshots", 1 },
 	{ "ls", "list a snapshot's files, like ls -l; --json for a manifest", 1 },

@@ -1,0 +1,230 @@
+#!/bin/sh
+# snap-backup: the nightly job in one command.  Reads a config file and
+# runs pre, snapshot, prune, gc, an fsck sample and post, under a lock of
+# its own, printing one summary line (or one JSON object).
+set -u
+
+usage() {
+	cat <<'USAGE'
+usage: snap-backup [-c FILE] [--dry-run] [-q] [--json] [--syslog]
+
+Runs the backup a config file describes: pre command, snapshot of its
+paths, prune by its keep-* policy, gc, an fsck sample, post command.
+One summary line at the end.
+
+  -c, --config FILE  the config (default /etc/snap/backup.conf, else
+                     $XDG_CONFIG_HOME/snap/backup.conf)
+  -n, --dry-run      check the config and show what would be done and
+                     which snapshots the policy would drop; change nothing
+  -q, --quiet        print nothing but errors and warnings
+  --json             the summary as one JSON object
+  --syslog           also send the summary to syslog (logger)
+
+Exit status: 0 done; 3 done, but the snapshot is incomplete; 11 another
+run of this config holds its lock; 128 a step failed; 129 usage.
+USAGE
+}
+
+me=snap-backup
+# Run from cron (PATH=/usr/bin:/bin) or systemd through its link in bin/,
+# it finds the plumbing installed beside it.
+here=$(dirname -- "$(readlink -f -- "$0")")
+case :$PATH: in *:"$here":*) ;; *) PATH=$here:$PATH; export PATH ;; esac
+die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
+usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
+warn() { printf '%s: warning: %s\n' "$me" "$*" >&2; }
+# q STRING: STRING quoted for the shell.
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+config= dry= quiet= json= syslog=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-c|--config) [ $# -ge 2 ] || usage_error "$1 needs FILE"; config=$2; shift 2 ;;
+	--config=*) config=${1#--config=}; shift ;;
+	-n|--dry-run) dry=1; shift ;;
+	-q|--quiet) quiet=1; shift ;;
+	--json) json=1; shift ;;
+	--syslog) syslog=1; shift ;;
+	-h|--help) usage; exit 0 ;;
+	-*) usage_error "unknown option '$1'" ;;
+	*) usage_error "unexpected argument '$1'" ;;
+	esac
+done
+
+if [ -z "$config" ]; then
+	user_conf=${XDG_CONFIG_HOME:-${HOME:-/nonexistent}/.config}/snap/backup.conf
+	if [ -r /etc/snap/backup.conf ]; then
+		config=/etc/snap/backup.conf
+	elif [ -r "$user_conf" ]; then
+		config=$user_conf
+	else
+		die "no config: neither /etc/snap/backup.conf nor $user_conf (see snap-backup(1))"
+	fi
+fi
+[ -f "$config" ] && [ -r "$config" ] || die "cannot read config '$config'"
+case $config in /*) ;; *) config=$(pwd -P)/$config ;; esac
+
+# ---- the config: key = value lines (docs/snap-backup.md) ----
+store= ref=main message=backup fsck=none gc=yes one_fs= pre= post=
+policy= paths= nr_paths=0 wt_opts=
+lineno=0
+bad() { die "$config:$lineno: $*"; }
+yesno() {
+	case $2 in yes|true|1) eval "$1=yes" ;; no|false|0) eval "$1=" ;;
+	*) bad "'$3' takes yes or no, not '$2'" ;; esac
+}
+count() { case $1 in ''|*[!0-9]*) bad "'$2' takes a number, not '$1'" ;; esac; }
+while IFS= read -r line || [ -n "$line" ]; do
+	lineno=$((lineno + 1))
+	case $line in ''|'#'*) continue ;; esac
+	case $line in *=*) ;; *) bad "expected 'key = value'" ;; esac
+	key=$(printf '%s' "${line%%=*}" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
+	val=$(printf '%s' "${line#*=}" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+	[ -n "$val" ] || bad "'$key' has no value"
+	case $key in
+	store) store=$val ;;
+	path)
+		case $val in /*) ;; *) bad "path '$val' is not absolute" ;; esac
+		paths="$paths $(q "$val")"; nr_paths=$((nr_paths + 1)) ;;
+	exclude) wt_opts="$wt_opts --exclude $(q "$val")" ;;
+	ref) ref=$val ;;
+	message) message=$val ;;
+	one-file-system) yesno one_fs "$val" "$key" ;;
+	keep-last|keep-hourly|keep-daily|keep-weekly|keep-monthly|keep-yearly)
+		count "$val" "$key"; policy="$policy --$key $val" ;;
+	keep-within) policy="$policy --keep-within $(q "$val")" ;;
+	keep-tag) policy="$policy --keep-tag $(q "$val")" ;;
+	gc) yesno gc "$val" "$key" ;;
+	fsck)
+		case $val in
+		none|all|*%) ;;
+		rotate/*) count "${val#rotate/}" "$key"; [ "${val#rotate/}" -ge 1 ] || bad "rotate/N needs N >= 1" ;;
+		*/*) ;;
+		*) bad "fsck takes none, all, P%, K/N or rotate/N, not '$val'" ;;
+		esac
+		fsck=$val ;;
+	pre) pre=$val ;;
+	post) post=$val ;;
+	*) bad "unknown key '$key'" ;;
+	esac
+done < "$config"
+[ -n "$store" ] || die "$config: no 'store'"
+[ "$nr_paths" -ge 1 ] || die "$config: no 'path'"
+[ "$nr_paths" -eq 1 ] || die "$config: one 'path' per config"
+SNAP_DIR=$store; export SNAP_DIR
+SNAP_PROGRAM=$me; export SNAP_PROGRAM
+store=$(snap-rev-parse --store-dir) || exit 128
+[ -z "$one_fs" ] || wt_opts="$wt_opts -x"
+eval "set -- $paths"
+src=$1
+[ -d "$src" ] || die "path '$src' is not a directory"
+case $fsck in
+rotate/*)
+	# Day K of N: a run a day reads every part of the store once in N days.
+	n=${fsck#rotate/}
+	fsck=$(( $(date +%s) / 86400 % n + 1 ))/$n ;;
+esac
+
+if [ -n "$dry" ]; then
+	printf 'config %s\nstore %s\nwould snapshot %s to %s\n' "$config" "$store" "$src" "$ref"
+	if [ -n "$policy" ]; then
+		if snap-rev-parse --verify -q "$ref" >/dev/null 2>&1; then
+			eval "snap-prune --dry-run -r $(q "$ref") $policy" || exit 128
+		fi
+		[ -z "$gc" ] || echo "would gc"
+	fi
+	[ "$fsck" = none ] || echo "would fsck${fsck:+ ($fsck)}"
+	exit 0
+fi
+
+# ---- the lock: one run per config; flock(1) frees it when we die ----
+mkdir -p "$store/backup" 2>/dev/null || die "cannot create '$store/backup'"
+lock=$store/backup/$(printf '%s' "$config" | cksum | cut -d' ' -f1).lock
+exec 9>>"$lock" || die "cannot open lock '$lock'"
+if ! flock -n 9; then
+	holder=$(cat "$lock" 2>/dev/null)
+	pid=${holder%% *} since=$(printf '%s' "$holder" | cut -d' ' -f2)
+	case $since in ''|*[!0-9]*) age=unknown ;; *) age="$(( $(date +%s) - since )) s" ;; esac
+	printf '%s: another run of %s holds its lock (pid %s, for %s)\n' "$me" "$config" "${pid:-unknown}" "$age" >&2
+	exit 11
+fi
+printf '%s %s %s\n' "$$" "$(date +%s)" "$config" > "$lock"
+
+start=$(date +%s)
+status=0 warnings=0 snap= files=0 read=0 reused=0 size=0 new=0 dropped=0 fsck_result=skipped
+errs=$(mktemp "${TMPDIR:-/tmp}/snap-backup.XXXXXX") || die "cannot create a temporary file"
+trap 'rm -f "$errs"' EXIT
+trap 'exit 130' INT TERM
+
+# run_user CMD: the user's own command (pre, post), not under our name.
+run_user() { env -u SNAP_PROGRAM sh -c "$1"; }
+
+summary() {
+	secs=$(( $(date +%s) - start ))
+	if [ -n "$json" ]; then
+		printf '{"status":%d,"snapshot":%s,"ref":"%s","files":%s,"files_read":%s,"files_unchanged":%s,"size":%s,"new_size":%s,"dropped":%s,"fsck":"%s","warnings":%s,"seconds":%s}\n' \
+			"$status" "$( [ -n "$snap" ] && printf '"%s"' "$snap" || printf null)" \
+			"$ref" "$files" "$read" "$reused" "$size" "$new" "$dropped" "$fsck_result" \
+			"$warnings" "$secs"
+	fi
+	line="snapshot ${snap:-none} of $src: $files files ($read read, $reused unchanged), $size bytes, $new new; $dropped dropped; fsck $fsck_result; $warnings warnings; $secs s"
+	[ -n "$json" ] || [ -n "$quiet" ] || printf '%s\n' "$line"
+	[ -z "$syslog" ] || logger -t snap-backup -- "$line" 2>/dev/null || warn "cannot write to syslog"
+}
+
+if [ -n "$pre" ] && ! run_user "$pre"; then
+	printf '%s: fatal: pre command failed; no snapshot taken\n' "$me" >&2
+	status=128; summary; exit 128
+fi
+
+# The snapshot: stderr is passed through and its warnings counted.
+rc=0
+snap=$(eval "snap-snapshot -r $(q "$ref") -m $(q "$message") --stats $wt_opts -- $(q "$src")" 2>"$errs") || rc=$?
+grep -v ' files read, .* reused$' "$errs" >&2
+warnings=$(grep -c ': warning: ' "$errs")
+stats=$(grep ' files read, .* reused$' "$errs" | tail -n 1)
+if [ -n "$stats" ]; then
+	read=$(printf '%s' "$stats" | sed 's/.*: \([0-9]*\) files read.*/\1/')
+	reused=$(printf '%s' "$stats" | sed 's/.* \([0-9]*\) reused$/\1/')
+fi
+case $rc in
+0) ;;
+3) status=3 ;;
+*) snap=; status=128; summary; exit 128 ;;
+esac
+if st=$(snap-stats --json "$snap" 2>/dev/null); then
+	files=$(printf '%s' "$st" | sed 's/.*"files":\([0-9]*\).*/\1/')
+	size=$(printf '%s' "$st" | sed 's/.*"size":\([0-9]*\).*/\1/')
+	new=$(printf '%s' "$st" | sed 's/.*"new_size":\([0-9]*\).*/\1/')
+fi
+
+fail() { printf '%s: fatal: %s\n' "$me" "$*" >&2; status=128; }
+if [ -n "$policy" ]; then
+	if out=$(eval "snap-prune -r $(q "$ref") $policy" 2>"$errs"); then
+		dropped=$(printf '%s\n' "$out" | grep -c '^drop ')
+	else
+		cat "$errs" >&2; fail "prune failed"
+	fi
+	if [ "$status" != 128 ] && [ -n "$gc" ] && [ "$dropped" -gt 0 ]; then
+		snap-gc >/dev/null || fail "gc failed"
+	fi
+fi
+if [ "$status" != 128 ] && [ "$fsck" != none ]; then
+	case $fsck in all) fargs= ;; *) fargs="--read-data-subset=$fsck" ;; esac
+	frc=0
+	snap-fsck $fargs > "$errs" 2>&1 || frc=$?
+	if [ "$frc" -eq 0 ]; then
+		fsck_result="${fsck} clean"
+	else
+		cat "$errs" >&2
+		fsck_result="${fsck} found damage (status $frc)"
+		fail "fsck found damage (status $frc; see snap-fsck(1))"
+	fi
+fi
+if [ -n "$post" ]; then
+	SNAP_BACKUP_STATUS=$status SNAP_BACKUP_SNAPSHOT=$snap
+	export SNAP_BACKUP_STATUS SNAP_BACKUP_SNAPSHOT
+	run_user "$post" || fail "post command failed"
+fi
+summary
+exit "$status"

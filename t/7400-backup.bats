@@ -1,0 +1,200 @@
+#!/usr/bin/env bats
+# 7: porcelain — snap-backup, the nightly job from a config: snapshot,
+# prune, gc, fsck sample; its lock, its summary and its exit statuses.
+
+load test_helper
+
+local_setup() {
+	snap-init -q store
+	mkdir -p src/d
+	echo a > src/a
+	echo b > src/d/b
+	write_conf
+}
+
+# write_conf [EXTRA LINES...]: a config backing src up into store.
+write_conf() {
+	{
+		echo "# nightly"
+		echo "store = $BATS_TEST_TMPDIR/store"
+		echo "path = $BATS_TEST_TMPDIR/src"
+		echo ""
+		echo "exclude = *.tmp"
+		local l
+		for l in "$@"; do echo "$l"; done
+	} > backup.conf
+}
+
+summary_re='^snapshot [0-9a-f]{64} of .*/src: [0-9]+ files \([0-9]+ read, [0-9]+ unchanged\), [0-9]+ bytes, [0-9]+ new; [0-9]+ dropped; fsck .*; [0-9]+ warnings; [0-9]+ s$'
+
+@test "a run snapshots the path, prints one summary line, and the snapshot restores" {
+	echo junk > src/x.tmp
+	run -0 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" ""
+	[[ "$output" =~ $summary_re ]]
+	[[ "$output" == *": 2 files (2 read, 0 unchanged), 4 bytes, 4 new; 0 dropped; fsck skipped; 0 warnings; "* ]]
+	id=$(snap-rev-parse --store store main)
+	[[ "$output" == "snapshot $id of "* ]]
+	run -0 snap-restore --store store main out
+	run -0 diff -r --exclude=x.tmp src out
+	assert_not_exist out/x.tmp
+}
+
+@test "--json reports the same as one object; -q prints nothing" {
+	run -0 --separate-stderr snap-backup -c backup.conf --json
+	assert_equal "$stderr" ""
+	id=$(snap-rev-parse --store store main)
+	[[ "$output" =~ ^\{\"status\":0,\"snapshot\":\"$id\",\"ref\":\"main\",\"files\":2,\"files_read\":2,\"files_unchanged\":0,\"size\":4,\"new_size\":4,\"dropped\":0,\"fsck\":\"skipped\",\"warnings\":0,\"seconds\":[0-9]+\}$ ]]
+	echo c > src/c
+	run -0 --separate-stderr snap-backup -c backup.conf -q
+	assert_equal "$output" ""
+	assert_equal "$stderr" ""
+	run -0 snap-rev-list --store store main
+	assert_equal "${#lines[@]}" 2
+}
+
+@test "the keep policy prunes, and the fsck sample reads the part it names" {
+	write_conf "keep-last = 2" "fsck = rotate/7" "message = nightly"
+	local i
+	for i in 1 2 3; do
+		echo "$i" > "src/f$i"
+		run -0 snap-backup -c backup.conf
+	done
+	[[ "$output" == *"; 1 dropped; fsck "[1-7]"/7 clean; "* ]]
+	run -0 snap-log --store store --format='%s'
+	assert_output "nightly
+nightly"
+	run -0 snap-fsck --store store
+}
+
+@test "a second run of the same config while one runs exits 11 naming the holder" {
+	mkfifo gate
+	write_conf "pre = cat $BATS_TEST_TMPDIR/gate > /dev/null"
+	snap-backup -c backup.conf -q > first.out 2>&1 &
+	local first=$!
+	# The first run holds the lock once its pre command waits on the gate.
+	local n=0
+	until [ -s store/backup/*.lock ] 2>/dev/null; do
+		n=$((n + 1)); [ "$n" -lt 200 ] || break; sleep 0.05
+	done
+	run -11 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$output" ""
+	[[ "$stderr" =~ ^snap-backup:\ another\ run\ of\ .*/backup\.conf\ holds\ its\ lock\ \(pid\ [0-9]+,\ for\ [0-9]+\ s\)$ ]]
+	echo go > gate
+	local rc=0
+	wait "$first" || rc=$?
+	assert_equal "$rc" 0
+	run -0 snap-rev-list --store store main
+	assert_equal "${#lines[@]}" 1
+}
+
+@test "a lock left by a killed run is taken by the next one" {
+	mkdir -p store/backup
+	sh -c 'exit 0' & local dead=$!
+	wait "$dead"
+	# What a run killed with SIGKILL leaves: the file, its holder gone.
+	snap-backup -c backup.conf -n > /dev/null
+	local lock
+	lock=store/backup/$(printf '%s' "$BATS_TEST_TMPDIR/backup.conf" | cksum | cut -d' ' -f1).lock
+	echo "$dead 1 $BATS_TEST_TMPDIR/backup.conf" > "$lock"
+	run -0 snap-backup -c backup.conf -q
+	run -0 snap-rev-parse --store store main
+}
+
+@test "a bad config is one line naming file and line, and nothing runs" {
+	local before
+	before=$(store_listing store)
+	write_conf "keep-daily = seven"
+	run -128 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:6: 'keep-daily' takes a number, not 'seven'"
+	write_conf "colour = blue"
+	run -128 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:6: unknown key 'colour'"
+	write_conf "just words"
+	run -128 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:6: expected 'key = value'"
+	printf 'store = %s\npath = src\n' "$BATS_TEST_TMPDIR/store" > rel.conf
+	run -128 --separate-stderr snap-backup -c rel.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/rel.conf:2: path 'src' is not absolute"
+	printf 'path = /etc\n' > nostore.conf
+	run -128 --separate-stderr snap-backup -c nostore.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/nostore.conf: no 'store'"
+	run -128 --separate-stderr snap-backup -c missing.conf
+	assert_equal "$stderr" "snap-backup: fatal: cannot read config 'missing.conf'"
+	run -129 --separate-stderr snap-backup --colour
+	assert_equal "${stderr%%$'\n'*}" "snap-backup: error: unknown option '--colour'"
+	assert_equal "$(store_listing store)" "$before"
+}
+
+@test "without -c the config is /etc/snap/backup.conf, else XDG_CONFIG_HOME's" {
+	[ ! -e /etc/snap/backup.conf ] || skip "/etc/snap/backup.conf exists on this machine"
+	mkdir -p xdg/snap
+	cp backup.conf xdg/snap/backup.conf
+	run -0 env XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/xdg" snap-backup -q
+	run -0 snap-rev-parse --store store main
+	run -128 --separate-stderr env XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/none" snap-backup
+	assert_equal "$stderr" "snap-backup: fatal: no config: neither /etc/snap/backup.conf nor $BATS_TEST_TMPDIR/none/snap/backup.conf (see snap-backup(1))"
+}
+
+@test "a failing pre command takes no snapshot; post sees the status and the snapshot" {
+	write_conf "pre = exit 3"
+	run -128 --separate-stderr snap-backup -c backup.conf -q
+	assert_equal "$stderr" "snap-backup: fatal: pre command failed; no snapshot taken"
+	run -1 snap-rev-parse --store store --verify -q main
+	write_conf "post = echo \"\$SNAP_BACKUP_STATUS \$SNAP_BACKUP_SNAPSHOT\" > $BATS_TEST_TMPDIR/post.out"
+	run -0 snap-backup -c backup.conf -q
+	run -0 cat post.out
+	assert_output "0 $(snap-rev-parse --store store main)"
+	write_conf "post = false"
+	run -128 --separate-stderr snap-backup -c backup.conf -q
+	assert_equal "$stderr" "snap-backup: fatal: post command failed"
+}
+
+@test "damage the fsck sample finds fails the run with 128" {
+	write_conf "fsck = all"
+	run -0 snap-backup -c backup.conf -q
+	snap-gc --store store --prune=now > /dev/null
+	local pack
+	pack=$(ls store/objects/pack/*.pack | head -n 1)
+	chmod u+w "$pack"
+	printf 'XXXX' | dd of="$pack" bs=1 seek=40 conv=notrunc 2>/dev/null
+	echo new > src/new
+	run -128 --separate-stderr snap-backup -c backup.conf -q
+	[[ "$stderr" == *"snap-backup: fatal: fsck found damage (status "* ]]
+}
+
+@test "--dry-run shows the plan and changes nothing" {
+	snap-backup -c backup.conf -q
+	echo c > src/c
+	snap-backup -c backup.conf -q
+	write_conf "keep-last = 1" "fsck = 1/2"
+	local before
+	before=$(store_listing store)
+	run -0 snap-backup -c backup.conf --dry-run
+	assert_line "config $BATS_TEST_TMPDIR/backup.conf"
+	assert_line "store $BATS_TEST_TMPDIR/store"
+	assert_line "would snapshot $BATS_TEST_TMPDIR/src to main"
+	assert_line --regexp '^keep [0-9a-f]{64} '
+	assert_line --regexp '^drop [0-9a-f]{64} '
+	assert_line "would gc"
+	assert_line "would fsck (1/2)"
+	assert_equal "$(store_listing store)" "$before"
+}
+
+@test "installed, under cron's bare environment and no tty, snap-backup finds its plumbing" {
+	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local > /dev/null
+	local bin=$BATS_TEST_TMPDIR/root/usr/local/bin
+	run -0 env -i PATH=/usr/bin:/bin HOME="$BATS_TEST_TMPDIR" "$bin/snap-backup" -c "$BATS_TEST_TMPDIR/backup.conf" -q < /dev/null
+	assert_output ""
+	run -0 snap-rev-parse --store store main
+	local unit=$BATS_TEST_TMPDIR/root/usr/local/lib/systemd/system
+	run -0 grep -x 'ExecStart=/usr/local/bin/snap-backup -q --syslog' "$unit/snap-backup.service"
+	assert_file_exist "$unit/snap-backup.timer"
+	if command -v systemd-analyze > /dev/null; then
+		# verify wants the ExecStart binary where the unit names it.
+		sed "s|/usr/local/bin|$bin|" "$unit/snap-backup.service" > snap-backup.service
+		cp "$unit/snap-backup.timer" .
+		# (The manual page is not installed where man looks: not checked.)
+		run -0 systemd-analyze verify --man=no "$PWD/snap-backup.service" "$PWD/snap-backup.timer"
+	fi
+}
