@@ -3,19 +3,25 @@
 set -eu
 usage() {
 	cat <<'USAGE'
-usage: snap-diff [-z] [--exit-code] A B
+usage: snap-diff [-z | --stat | --json] [--metadata] [--exit-code] A B
 
 Lists the paths added (A), removed (D), modified (M) and changed in type
 (T) from A to B, one per line, recursing into directories.  A and B are
 anything snap-rev-parse accepts.
+  --metadata       also owners and mtimes: what differs only there is M
+  --stat           each line also says what changed (size, mode, owner,
+                   mtime, type), and a summary line ends the list
+  --json           one JSON object a line, with the entry on each side
+  --exit-code      exit 1 when there are differences
   --store DIR      the store (default $SNAP_DIR, else .snap above)
 USAGE
 }
 args=
 while [ $# -gt 0 ]; do
 	case $1 in
-	-z|--exit-code) args="$args $1"; shift ;;
+	-z|--exit-code|--stat|--json|--metadata) args="$args $1"; shift ;;
 	--store) [ $# -ge 2 ] || { usage >&2; exit 129; }; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
+	--store=*) SNAP_DIR=${1#--store=}; export SNAP_DIR; shift ;;
 	-h|--help) usage; exit 0 ;;
 	-*) printf "snap-diff: error: unknown option '%s'\n" "$1" >&2; usage >&2; exit 129 ;;
 	*) break ;;

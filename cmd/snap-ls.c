@@ -65,11 +65,6 @@ static void add_mode(struct strbuf *out, const struct tree_entry *e)
 	}
 }
 
-static int has_object(const struct tree_entry *e)
-{
-	return e->type == TREE_FILE || e->type == TREE_DIR || e->type == TREE_SYMLINK;
-}
-
 static int show(const struct tree_entry *e, const char *path, size_t len,
 		size_t depth, void *data)
 {
@@ -80,17 +75,7 @@ static int show(const struct tree_entry *e, const char *path, size_t len,
 	if (json) {
 		strbuf_addstr(&out, "{\"path\":");
 		json_add_bytes(&out, path, len);
-		strbuf_addf(&out, ",\"type\":\"%s\",\"mode\":\"%04o\",\"uid\":%" PRIu32
-			    ",\"gid\":%" PRIu32 ",\"size\":%" PRIu64 ",\"mtime\":%" PRId64
-			    ",\"mtime_ns\":%" PRIu32,
-			    tree_type_name(e->type), e->perm, e->uid, e->gid, e->size,
-			    e->mtime_sec, e->mtime_nsec);
-		if (has_object(e))
-			strbuf_addf(&out, ",\"id\":\"%s\"", oid_to_hex(&e->oid));
-		if (e->link) {
-			strbuf_addstr(&out, ",\"link\":");
-			json_add_bytes(&out, e->link, e->link_len);
-		}
+		tree_entry_json(&out, e);
 		strbuf_addstr(&out, "}\n");
 	} else {
 		if (long_fmt) {

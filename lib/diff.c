@@ -20,11 +20,21 @@ static int load(struct differ *d, const struct snap_oid *oid, struct tree *t,
 	return tree_read(d->odb, oid, t, err);
 }
 
-static void emit(struct differ *d, char status)
+static void emit(struct differ *d, char status, const struct tree_entry *a,
+		 const struct tree_entry *b)
 {
 	d->changes++;
 	if (d->o->change)
-		d->o->change(status, d->path.buf, d->path.len, d->o->data);
+		d->o->change(status, d->path.buf, d->path.len, a, b, d->o->data);
+}
+
+/* Owner, and unless a directory mtime, differ (diff_opts.metadata). */
+static int meta_differs(const struct tree_entry *a, const struct tree_entry *b)
+{
+	if (a->uid != b->uid || a->gid != b->gid)
+		return 1;
+	return a->type != TREE_DIR &&
+	       (a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec);
 }
 
 /*
@@ -101,20 +111,27 @@ static int walk(struct differ *d, const struct snap_oid *a, const struct snap_oi
 				ret = push_pair(d, &stack, &nr, &alloc, c < 0 ? &one->oid : NULL,
 						c < 0 ? NULL : &one->oid, err);
 			else
-				emit(d, c < 0 ? 'D' : 'A');
+				emit(d, c < 0 ? 'D' : 'A', c < 0 ? one : NULL, c < 0 ? NULL : one);
 			continue;
 		}
 		p->i++;
 		p->j++;
 		strbuf_add(&d->path, ea->name, ea->name_len);
-		if (ea->type != eb->type)
-			emit(d, 'T');
-		else if (ea->type == TREE_DIR && d->o->recursive) {
-			if (oid_cmp(&ea->oid, &eb->oid))
-				ret = push_pair(d, &stack, &nr, &alloc, &ea->oid, &eb->oid, err);
+		if (ea->type != eb->type) {
+			emit(d, 'T', ea, eb);
+		} else if (ea->type == TREE_DIR && d->o->recursive) {
+			struct tree_entry da = *ea, db = *eb;
+
+			if (d->o->metadata && (da.perm != db.perm || meta_differs(&da, &db)))
+				emit(d, 'M', &da, &db);
+			/* (the copies: a push may move the entries' tree) */
+			if (oid_cmp(&da.oid, &db.oid))
+				ret = push_pair(d, &stack, &nr, &alloc, &da.oid, &db.oid, err);
 		} else if (oid_cmp(&ea->oid, &eb->oid) || ea->perm != eb->perm ||
-			   ea->rdev_major != eb->rdev_major || ea->rdev_minor != eb->rdev_minor)
-			emit(d, 'M');
+			   ea->rdev_major != eb->rdev_major || ea->rdev_minor != eb->rdev_minor ||
+			   (d->o->metadata && meta_differs(ea, eb))) {
+			emit(d, 'M', ea, eb);
+		}
 	}
 	while (nr) {
 		nr--;

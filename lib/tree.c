@@ -3,7 +3,10 @@
  */
 #include "tree.h"
 #include "error.h"
+#include "json.h"
 #include "util.h"
+
+#include <inttypes.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,21 @@ const char *tree_type_name(enum tree_type type)
 	if ((unsigned)type < 1 || (unsigned)type >= ARRAY_SIZE(type_names))
 		return NULL;
 	return type_names[type];
+}
+
+void tree_entry_json(struct strbuf *out, const struct tree_entry *e)
+{
+	strbuf_addf(out, ",\"type\":\"%s\",\"mode\":\"%04o\",\"uid\":%" PRIu32
+		    ",\"gid\":%" PRIu32 ",\"size\":%" PRIu64 ",\"mtime\":%" PRId64
+		    ",\"mtime_ns\":%" PRIu32,
+		    tree_type_name(e->type), e->perm, e->uid, e->gid, e->size,
+		    e->mtime_sec, e->mtime_nsec);
+	if (e->type == TREE_FILE || e->type == TREE_DIR || e->type == TREE_SYMLINK)
+		strbuf_addf(out, ",\"id\":\"%s\"", oid_to_hex(&e->oid));
+	if (e->link) {
+		strbuf_addstr(out, ",\"link\":");
+		json_add_bytes(out, e->link, e->link_len);
+	}
 }
 
 void tree_release(struct tree *t)

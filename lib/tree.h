@@ -79,6 +79,15 @@ int tree_path_ok(const char *path, size_t len);
 
 const char *tree_type_name(enum tree_type type);
 
+/*
+ * Appends an entry's fields as JSON object members, each led by a comma:
+ * "type", "mode" ("0644"), "uid", "gid", "size", "mtime", "mtime_ns",
+ * "id" (files, directories and symlinks) and "link" (a hard link's first
+ * member).  Shared by the commands that report entries (snap-ls,
+ * snap-diff-tree), so that their fields mean one thing.
+ */
+void tree_entry_json(struct strbuf *out, const struct tree_entry *e);
+
 /* Appends a name with the escaping of the tree format (canonical). */
 void tree_escape(struct strbuf *out, const char *name, size_t len);
 

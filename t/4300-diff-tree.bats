@@ -51,3 +51,65 @@ name"
 @test "diff-tree of unknown trees fails" {
 	run -128 snap-diff-tree "$A" 0000
 }
+
+# A pair of trees made for --stat: mtimes and owners set by hand.
+stat_pair() {
+	rm -rf p q && mkdir -p p/d q/d
+	printf abc > p/grow; printf abcdefgh > q/grow
+	printf same > p/touched; cp p/touched q/touched
+	printf x > p/gone
+	printf yy > q/added
+	printf m > p/d/mode; cp p/d/mode q/d/mode; chmod 755 q/d/mode
+	touch -d @1000000000 p/grow p/touched p/d/mode q/d/mode
+	touch -d @1000000000.5 q/grow
+	touch -d @2000000000 q/touched
+	if [ "$(id -u)" = 0 ]; then
+		printf o > p/owned; cp p/owned q/owned; chown 1:2 q/owned
+		touch -d @1000000000 p/owned q/owned
+	fi
+	P=$(snap-write-tree p)
+	Q=$(snap-write-tree q)
+}
+
+@test "diff-tree --stat says what changed on each line and ends with a summary" {
+	stat_pair
+	run -0 snap-diff-tree -r --stat "$P" "$Q"
+	local want
+	want=$(printf 'A\tadded\t+2 bytes\nM\td/mode\tmode 0644 -> 0755\nD\tgone\t-1 bytes\nM\tgrow\tsize 3 -> 8\tmtime 1000000000.000000000 -> 1000000000.500000000')
+	if [ "$(id -u)" = 0 ]; then
+		want+=$(printf '\nM\towned\towner 0:0 -> 1:2')
+		want+=$(printf '\nM\ttouched\tmtime 1000000000.000000000 -> 2000000000.000000000')
+		want+=$'\n6 paths changed: 1 added, 1 deleted, 4 modified, 0 changed type; 7 bytes added, 1 bytes removed'
+	else
+		want+=$(printf '\nM\ttouched\tmtime 1000000000.000000000 -> 2000000000.000000000')
+		want+=$'\n5 paths changed: 1 added, 1 deleted, 3 modified, 0 changed type; 7 bytes added, 1 bytes removed'
+	fi
+	assert_output "$want"
+	# Without --metadata a change of mtime or owner alone is no change.
+	run -0 snap-diff-tree -r "$P" "$Q"
+	assert_output "$(printf 'A\tadded\nM\td/mode\nD\tgone\nM\tgrow')"
+	run -0 snap-diff-tree -r --metadata "$P" "$Q"
+	assert_line "$(printf 'M\ttouched')"
+}
+
+@test "diff-tree --json gives what changed and the entry on each side" {
+	stat_pair
+	run -0 snap-diff-tree -r --json "$P" "$Q"
+	assert_line "{\"status\":\"A\",\"path\":\"added\",\"changed\":[],\"old\":null,\"new\":{\"type\":\"file\",\"mode\":\"0644\",\"uid\":$(id -u),\"gid\":$(id -g),\"size\":2,\"mtime\":$(stat -c %Y q/added),\"mtime_ns\":$(stat -c %y q/added | sed 's/.*\.\([0-9]*\) .*/\1/;s/^0*\([0-9]\)/\1/'),\"id\":\"$(snap-hash-object q/added)\"}}"
+	assert_line --regexp '^\{"status":"M","path":"grow","changed":\["content","mtime"\],"old":\{"type":"file","mode":"0644",.*"size":3,"mtime":1000000000,"mtime_ns":0,.*\},"new":\{.*"size":8,"mtime":1000000000,"mtime_ns":500000000,.*\}\}$'
+	assert_line --regexp '^\{"status":"D","path":"gone","changed":\[\],"old":\{.*\},"new":null\}$'
+	run -129 --separate-stderr snap-diff-tree -r -z --json "$P" "$Q"
+	assert_equal "${stderr%%$'\n'*}" "snap-diff-tree: error: -z goes with neither --stat nor --json"
+}
+
+@test "snap-diff passes --stat and --json through, with --store=DIR" {
+	stat_pair
+	snap-mksnapshot "$P" -m p > /dev/null
+	local s1 s2
+	s1=$(snap-mksnapshot "$P" -m p)
+	s2=$(snap-mksnapshot "$Q" -m q)
+	run -0 snap-diff --store="$SNAP_DIR" --stat "$s1" "$s2"
+	assert_line --partial 'paths changed: 1 added, 1 deleted'
+	run -0 snap-diff --json "$s1" "$s2"
+	assert_line --regexp '^\{"status":"A","path":"added",'
+}
