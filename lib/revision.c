@@ -113,6 +113,43 @@ static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
 	return ret;
 }
 
+/*
+ * The snapshot nearest t on oid's first-parent chain, before or after it
+ * (a tie goes to the one before); the chain's root when t is older than
+ * all of it.  Walks as at_time() does, down to the first at or before t.
+ */
+static int near_time(struct odb *odb, struct snap_oid *oid, int64_t t, struct strbuf *err)
+{
+	struct snap_oid after = *oid;
+	int64_t after_time = 0;
+	int have_after = 0;
+
+	for (;;) {
+		struct snapshot s;
+		int ret = snapshot_read(odb, oid, &s, err);
+
+		if (ret < 0)
+			return ret;
+		if (s.time <= t) {
+			/* Compared as unsigned distances: no overflow at the ends. */
+			if (have_after && (uint64_t)after_time - (uint64_t)t <
+					  (uint64_t)t - (uint64_t)s.time)
+				*oid = after;
+			snapshot_release(&s);
+			return 0;
+		}
+		if (!s.nr_parents) {
+			snapshot_release(&s);
+			return 0;	/* t is older than the whole chain */
+		}
+		after = *oid;
+		after_time = s.time;
+		have_after = 1;
+		*oid = s.parents[0];
+		snapshot_release(&s);
+	}
+}
+
 /* The newest snapshot at or before t on oid's first-parent chain. */
 static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
 		   const char *name, struct strbuf *err)
@@ -205,7 +242,9 @@ int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 
 			if (!close)
 				return snap_error(err, SNAP_EINVAL, "'%s': unclosed '@{'", name);
-			when = xstrndup(p + 2, (size_t)(close - p - 2));
+			int near = p[2] == '~';
+
+			when = xstrndup(p + 2 + near, (size_t)(close - p - 2 - near));
 			{
 				struct strbuf terr = STRBUF_INIT;
 
@@ -216,7 +255,7 @@ int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 			}
 			free(when);
 			if (ret == 0)
-				ret = at_time(odb, oid, t, name, err);
+				ret = near ? near_time(odb, oid, t, err) : at_time(odb, oid, t, name, err);
 			p = close + 1;
 			continue;
 		}

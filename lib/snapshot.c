@@ -388,6 +388,20 @@ int parse_time(const char *s, int64_t *t, int *tz, struct strbuf *err)
 	    s[7] != '-' || digits(s + 8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
 		goto bad;
 	p = s + 10;
+	/* YYYY-MM-DD_HH-MM-SS[-ffffff]: the form of file names made from
+	 * times; the fraction of a second is dropped. */
+	if (*p == '_') {
+		if (digits(p + 1, 2, &h) || p[3] != '-' || digits(p + 4, 2, &mi) ||
+		    p[6] != '-' || digits(p + 7, 2, &sec) || h > 23 || mi > 59 || sec > 60)
+			goto bad;
+		p += 9;
+		if (*p == '-' && p[1] && strspn(p + 1, "0123456789") == strlen(p + 1) &&
+		    strlen(p + 1) <= 9)
+			p += strlen(p);
+		if (*p)
+			goto bad;
+		goto done;
+	}
 	if (*p == 'T' || *p == ' ') {
 		if (digits(p + 1, 2, &h) || p[3] != ':' || digits(p + 4, 2, &mi) ||
 		    h > 23 || mi > 59)
@@ -410,12 +424,13 @@ int parse_time(const char *s, int64_t *t, int *tz, struct strbuf *err)
 	}
 	if (*p)
 		goto bad;
+done:
 	*t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
 	     h * 3600 + mi * 60 + sec - (int64_t)*tz * 60;
 	return 0;
 bad:
 	return snap_error(err, SNAP_EINVAL,
-			  "bad time '%s' (want SECONDS [+hhmm], @SECONDS or YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])",
+			  "bad time '%s' (want SECONDS [+hhmm], @SECONDS, YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM] or YYYY-MM-DD_HH-MM-SS[-FRACTION])",
 			  s);
 }
 

@@ -219,6 +219,34 @@ $(snap-rev-parse --short main^) 1700000000 first"
 	assert_output "$(snap-rev-parse main~2)"
 }
 
+@test "rev-parse NAME@{~TIME} finds the nearest snapshot either way; the file-name time form is a TIME" {
+	mkdir src
+	for t in 1000 2000 3000; do
+		printf "$t" > src/f
+		SNAP_TIME="$t" snap-snapshot src >/dev/null
+	done
+	run -0 snap-rev-parse 'main@{~2600}'
+	assert_output "$(snap-rev-parse main)"
+	run -0 snap-rev-parse 'main@{~2400}'
+	assert_output "$(snap-rev-parse main~1)"
+	# A tie goes to the one before, as @{TIME} would choose.
+	run -0 snap-rev-parse 'main@{~2500}'
+	assert_output "$(snap-rev-parse main~1)"
+	run -0 snap-rev-parse 'main@{~5}'
+	assert_output "$(snap-rev-parse main~2)"
+	run -0 snap-rev-parse 'main@{~99999}'
+	assert_output "$(snap-rev-parse main)"
+	# YYYY-MM-DD_HH-MM-SS[-FRACTION], UTC; the fraction is dropped.
+	run -0 snap-rev-parse 'main@{1970-01-01_00-33-20-000000}'
+	assert_output "$(snap-rev-parse main~1)"
+	run -0 snap-rev-parse 'main@{~1970-01-01_00-49-00}'
+	assert_output "$(snap-rev-parse main)"
+	run -128 --separate-stderr snap-rev-parse 'main@{1970-01-01_00-33}'
+	[[ "$stderr" == "snap-rev-parse: fatal: 'main@{1970-01-01_00-33}': bad time '1970-01-01_00-33' "* ]]
+	run -128 --separate-stderr snap-rev-parse 'main@{1970-01-01_00-33-20-12x}'
+	[[ "$stderr" == *"bad time '1970-01-01_00-33-20-12x'"* ]]
+}
+
 @test "diff lists added, removed and modified paths" {
 	mkdir -p src/d
 	printf 1 > src/keep
