@@ -30,7 +30,8 @@ static const char usage_str[] =
 "  -m, --message MSG   the message (a final newline is added if missing)\n"
 "  -F, --file FILE     read the message from FILE ('-': standard input)\n"
 "  --meta KEY=VALUE    a metadata line (repeatable, kept in order)\n"
-"  --time TIME         SECONDS [+hhmm], @SECONDS or YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]\n"
+"  --time TIME         SECONDS [+hhmm], @SECONDS, YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]\n"
+"                      or YYYY-MM-DD_HH-MM-SS[-FRACTION]\n"
 "                      (default $SNAP_TIME, else now in the local zone)\n"
 "  --host HOST         the host (default $SNAP_HOST, else this host's name)\n"
 "  --store DIR         the store (default $SNAP_DIR, else .snap above)\n";
