@@ -12,7 +12,7 @@ usage() {
 	cat <<'USAGE'
 usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N]
                      [--force-read] [--stats] [--strict] DIR
-   or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME
+   or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME [--allow-empty]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
 
@@ -28,7 +28,9 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]
   --strict             no snapshot unless every entry was read whole
                        (else what cannot be read is left out, with a
                        warning each, listed in the snapshot, exit 3)
-  --stdin NAME         store standard input as the one file NAME
+  --stdin NAME         store standard input as the one file NAME; empty
+                       input is refused (a producer that failed silently)
+  --allow-empty        with --stdin: store empty input as an empty file
   --from-command NAME -- CMD...
                        store CMD's standard output as the file NAME; no
                        snapshot when CMD fails
@@ -55,6 +57,7 @@ name=
 metas=
 wt_args=
 strict=
+allow_empty=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r|--ref) [ $# -ge 2 ] || usage_error "$1 needs a value"; ref=$2; shift 2 ;;
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--force-read) wt_args="$wt_args --force-read"; shift ;;
 	--stats) wt_args="$wt_args --stats"; shift ;;
 	--strict) strict=--strict; shift ;;
+	--allow-empty) allow_empty=1; shift ;;
 	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;
 	--from-command) [ $# -ge 2 ] || usage_error "--from-command needs NAME"
 		mode=command; name=$2; shift 2
@@ -85,6 +89,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+[ -z "$allow_empty" ] || [ "$mode" = stdin ] || usage_error "--allow-empty goes with --stdin"
 case $mode in
 dir) [ $# -eq 1 ] || usage_error "expected one DIR"; src=$1 ;;
 command) ;;
@@ -137,7 +142,10 @@ if [ "$mode" != dir ]; then
 	mkdir "$tmp/d"
 	src=$tmp/d
 	case $mode in
-	stdin) cat > "$src/$base" || die "cannot read standard input" ;;
+	stdin) cat > "$src/$base" || die "cannot read standard input"
+		# Empty input is more often a producer that died than data.
+		[ -s "$src/$base" ] || [ -n "$allow_empty" ] ||
+			die "standard input is empty; no snapshot taken (--allow-empty stores it)" ;;
 	command)
 		# The user's command is not snap: its messages are its own.
 		if ! env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" > "$src/$base"; then
