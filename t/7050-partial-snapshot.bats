@@ -291,3 +291,32 @@ refs_state() {
 	run -0 snap-fsck
 	assert_output ''
 }
+
+@test "prune keeps an incomplete snapshot's marker and list when it rewrites it" {
+	snap-snapshot -m one src > /dev/null
+	SNAP_TEST_HOOK_PATH=b SNAP_TEST_HOOK_AT=listed SNAP_TEST_HOOK_CMD='rm src/b' \
+		run -3 snap-snapshot -m two src
+	printf 'b\n' > src/b
+	SNAP_TIME='1700000100 +0000' snap-snapshot -m three src > /dev/null
+	run -0 snap-prune --keep-last 2
+	run -0 snap-log --format='%I %s'
+	assert_output "$(printf '0 three\n1 two')"
+	run -0 snap-cat-file -p main~1
+	assert_line 'problem vanished b'
+	run -0 snap-fsck
+}
+
+@test "the stat cache is kept for what was read whole beside a problem" {
+	nobody_setup
+	printf 'secret\n' > src/secret
+	chown 65534:65534 src/secret
+	chmod 000 src/secret
+	# Files changed in the second the cache is made are never cached
+	# (lib/statcache.h): wait for the next one, as t/6000 does.
+	local t
+	t=$(date +%s)
+	while [ "$(date +%s)" = "$t" ]; do sleep 0.05; done
+	run -3 as_nobody snap-snapshot src
+	run -3 --separate-stderr as_nobody snap-snapshot --stats src
+	assert_equal "$stderr" "$(printf 'snap-snapshot: warning: secret: Permission denied, left out\nsnap-snapshot: 0 files read, 3 reused')"
+}
