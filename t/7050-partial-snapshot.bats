@@ -91,14 +91,15 @@ refs_state() {
 	assert_output ''
 }
 
-@test "root reads a file of mode 000: the snapshot is complete" {
+@test "root reads a file and a directory of mode 000: the snapshot is complete" {
 	[ "$(id -u)" = 0 ] || skip "not root"
-	chmod 000 src/a
+	chmod 000 src/a src/sub
 	run -0 --separate-stderr snap-snapshot src
 	assert_equal "$stderr" ''
 	run -1 grep -c '^incomplete\|^problem' <(snap-cat-file -p main)
 	snap-restore main out
 	diff -r src out
+	assert_equal "$(stat -c %a out/sub)" 0
 }
 
 @test "--strict: an unreadable file is fatal, no snapshot, refs unchanged" {
@@ -319,4 +320,35 @@ refs_state() {
 	run -3 as_nobody snap-snapshot src
 	run -3 --separate-stderr as_nobody snap-snapshot --stats src
 	assert_equal "$stderr" "$(printf 'snap-snapshot: warning: secret: Permission denied, left out\nsnap-snapshot: 0 files read, 3 reused')"
+}
+
+@test "a chunked file that grows on every read is kept as read, whole chunks and all" {
+	make_file 3000000 src/big
+	cp src/big want
+	echo more >> want
+	SNAP_TEST_HOOK_PATH=big SNAP_TEST_HOOK_AT=read SNAP_TEST_HOOK_CMD='echo more >> src/big' \
+		run -3 --separate-stderr snap-snapshot src
+	assert_equal "$stderr" "snap-snapshot: warning: big: changed while read, kept as read"
+	snap-restore main out
+	cmp want out/big
+	run -0 snap-fsck
+}
+
+@test "a chunked file that shrinks before every read is left out" {
+	make_file 3000000 src/big
+	SNAP_TEST_HOOK_PATH=big SNAP_TEST_HOOK_AT=opened SNAP_TEST_HOOK_CMD='truncate -s -1000 src/big' \
+		run -3 --separate-stderr snap-snapshot src
+	assert_equal "$stderr" "snap-snapshot: warning: big: changed while read, left out"
+	run -0 snap-ls-tree --name-only main
+	assert_output "$(printf 'a\nb\nsub')"
+}
+
+@test "a name with a newline is one warning line, escaped as in trees" {
+	printf 'x\n' > "src/$(printf 'new\nline')"
+	SNAP_TEST_HOOK_PATH="$(printf 'new\nline')" SNAP_TEST_HOOK_AT=listed \
+	SNAP_TEST_HOOK_CMD='rm src/new?line' \
+		run -3 --separate-stderr snap-snapshot src
+	assert_equal "$stderr" 'snap-snapshot: warning: new\012line: vanished, left out'
+	run -0 snap-cat-file -p main
+	assert_line 'problem vanished new\012line'
 }
