@@ -161,8 +161,8 @@ static void inode_add(struct walker *w, dev_t dev, ino_t ino, char *path,
  * by SNAP_TEST_HOOK_AT: "listed" (its directory was read, the entry not
  * yet opened or stat'ed), "opened" (a file open and stat'ed, before each
  * read of its content) or "read" (after each read of its content, before
- * it is stat'ed again).  Not an interface: nothing but
- * the tests sets these.
+ * it is stat'ed again).  Not an interface: nothing but the tests sets
+ * these.
  */
 static const char *shown(struct walker *w);
 
@@ -337,7 +337,7 @@ static int read_file(struct walker *w, int dfd, const char *name, int fd,
 		     int *changed, struct strbuf *err)
 {
 	struct stat after;
-	struct strbuf msg = STRBUF_INIT;
+	struct strbuf msg = STRBUF_INIT, why = STRBUF_INIT;
 	int tries, ret = 0;
 	char c;
 
@@ -363,12 +363,15 @@ static int read_file(struct walker *w, int dfd, const char *name, int fd,
 	}
 	for (tries = 0;; tries++) {
 		run_hook(w, "opened");
+		strbuf_reset(&why);
 		ret = odb_write_fd_prefix(w->odb, OBJ_BLOB, fd, (uint64_t)now->st_size,
-					  shown(w), oid, err);
+					  shown(w), oid, &why);
 		run_hook(w, "read");
 		/* SNAP_EINVAL: it shrank while it was read. */
-		if (ret < 0 && ret != SNAP_EINVAL)
+		if (ret < 0 && ret != SNAP_EINVAL) {
+			strbuf_addbuf(err, &why);
 			break;
+		}
 		if (fstat(fd, &after) < 0) {
 			ret = snap_error_errno(err, "cannot stat '%s'", shown(w));
 			break;
@@ -376,7 +379,6 @@ static int read_file(struct walker *w, int dfd, const char *name, int fd,
 		if (ret == 0 && same_stat(now, &after) &&
 		    pread(fd, &c, 1, (off_t)now->st_size) <= 0)
 			break;
-		strbuf_reset(err);
 		if (tries) {
 			strbuf_addf(&msg, "'%s' changed while it was read", shown(w));
 			if (ret == 0) {
@@ -404,6 +406,7 @@ static int read_file(struct walker *w, int dfd, const char *name, int fd,
 	}
 	close(fd);
 	strbuf_release(&msg);
+	strbuf_release(&why);
 	return ret;
 }
 
