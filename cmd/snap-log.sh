@@ -13,6 +13,7 @@ newest first.
   --format=FORMAT    one FORMAT per snapshot, with
                      %H id, %h short id (12), %T tree, %P parents,
                      %t time (seconds), %d date, %z zone, %a host,
+                     %I problems of an incomplete snapshot (0: complete),
                      %s subject (first message line), %b message, %n newline, %% a %
   --json             one JSON object a line (fields: snap-rev-list(1))
   --store DIR        the store (default $SNAP_DIR, else .snap above)

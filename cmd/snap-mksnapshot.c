@@ -21,7 +21,7 @@
 
 static const char usage_str[] =
 "usage: snap-mksnapshot [-p PARENT]... [-m MSG | -F FILE] [--meta KEY=VALUE]...\n"
-"                       [--time TIME] [--host HOST] TREE\n"
+"                       [--time TIME] [--host HOST] [--problems FILE] TREE\n"
 "\n"
 "Writes a snapshot of TREE and prints its id.  TREE and each PARENT are\n"
 "parsed first; a malformed one is refused.\n"
@@ -34,9 +34,39 @@ static const char usage_str[] =
 "                      or YYYY-MM-DD_HH-MM-SS[-FRACTION]\n"
 "                      (default $SNAP_TIME, else now in the local zone)\n"
 "  --host HOST         the host (default $SNAP_HOST, else this host's name)\n"
+"  --problems FILE     mark the snapshot incomplete, listing the problems\n"
+"                      in FILE (\"REASON PATH\" lines of snap-write-tree)\n"
 "  --store DIR         the store (default $SNAP_DIR, else .snap above)\n";
 
 #define MESSAGE_MAX (1u << 20)
+/* Longest line of a problems file (a path of PATH_MAX bytes, escaped). */
+#define PROBLEM_LINE_MAX (64u << 10)
+
+/* Adds the problems listed in file, one "REASON PATH" a line. */
+static void read_problems(struct snapshot *s, const char *file)
+{
+	struct strbuf err = STRBUF_INIT;
+	FILE *in = fopen(file, "r");
+	char *line = NULL;
+	size_t alloc = 0, lineno = 0;
+	ssize_t n;
+
+	if (!in)
+		die("cannot open '%s': %s", file, strerror(errno));
+	while ((n = getline(&line, &alloc, in)) > 0) {
+		lineno++;
+		if (line[n - 1] != '\n' || (size_t)n > PROBLEM_LINE_MAX)
+			die("'%s' line %zu: not a whole line of at most %u bytes", file, lineno,
+			    PROBLEM_LINE_MAX);
+		if (snapshot_add_problem(s, line, (size_t)n - 1, &err) < 0)
+			die("'%s' line %zu: %s", file, lineno, err.buf);
+	}
+	if (ferror(in))
+		die("cannot read '%s': %s", file, strerror(errno));
+	fclose(in);
+	free(line);
+	strbuf_release(&err);
+}
 
 int main(int argc, char **argv)
 {
@@ -47,6 +77,7 @@ int main(int argc, char **argv)
 		{ "meta", required_argument, NULL, 'M' },
 		{ "time", required_argument, NULL, 't' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "problems", required_argument, NULL, 'P' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -57,7 +88,7 @@ int main(int argc, char **argv)
 	struct snap_oid oid;
 	struct odb *odb;
 	const char **parents = NULL, *time_arg = NULL, *host = NULL, *dir = NULL;
-	const char *msg_arg = NULL, *msg_file = NULL;
+	const char *msg_arg = NULL, *msg_file = NULL, *problems = NULL;
 	char **metas = NULL;
 	size_t nr_parents = 0, alloc_parents = 0, nr_metas = 0, alloc_metas = 0, i;
 	int c, ret;
@@ -77,6 +108,7 @@ int main(int argc, char **argv)
 			break;
 		case 't': time_arg = optarg; break;
 		case 'H': host = optarg; break;
+		case 'P': problems = optarg; break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
@@ -108,6 +140,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < nr_metas; i++)
 		if (snapshot_add_meta(&s, metas[i], &err) < 0)
 			die_err(&err);
+	if (problems)
+		read_problems(&s, problems);
 	if (msg_file) {
 		int r = !strcmp(msg_file, "-") ? strbuf_read_fd(&msg, 0, MESSAGE_MAX)
 					       : strbuf_read_file(&msg, msg_file, MESSAGE_MAX);

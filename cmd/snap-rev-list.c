@@ -25,7 +25,8 @@ static const char usage_str[] =
 "  --pretty           the layout of snap-log\n"
 "  --format=FORMAT    FORMAT per snapshot, with %H id, %h short id (12),\n"
 "                     %T tree, %P parents, %t time (seconds), %d date,\n"
-"                     %z zone, %a host, %s subject, %b message,\n"
+"                     %z zone, %a host, %I problems (0: complete),\n"
+"                     %s subject, %b message,\n"
 "                     %n newline, %% a %\n"
 "  --json             one JSON object a line\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";

@@ -11,8 +11,8 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N]
-                     [--force-read] [--stats] DIR
-   or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME
+                     [--force-read] [--stats] [--strict] DIR
+   or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME [--allow-empty]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
 
@@ -25,13 +25,22 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]
   --force-read         read every file, ignoring the ref's stat cache
                        (which is rebuilt)
   --stats              print how many files were read and reused
-  --stdin NAME         store standard input as the one file NAME
+  --strict             no snapshot unless every entry was read whole
+                       (else what cannot be read is left out, with a
+                       warning each, listed in the snapshot, exit 3)
+  --stdin NAME         store standard input as the one file NAME; empty
+                       input is refused (a producer that failed silently)
+  --allow-empty        with --stdin: store empty input as an empty file
   --from-command NAME -- CMD...
                        store CMD's standard output as the file NAME; no
                        snapshot when CMD fails
   --sqlite DB          store a consistent copy of the SQLite database DB,
                        taken with SQLite's online backup
   --store DIR          the store (default $SNAP_DIR, else .snap above)
+
+Exit status: 0 snapshot taken; 3 snapshot taken, but incomplete (entries
+left out or changed while read, listed in it); 128 fatal error, no
+snapshot; 129 usage error.
 USAGE
 }
 
@@ -47,6 +56,8 @@ mode=dir
 name=
 metas=
 wt_args=
+strict=
+allow_empty=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r|--ref) [ $# -ge 2 ] || usage_error "$1 needs a value"; ref=$2; shift 2 ;;
@@ -59,6 +70,8 @@ while [ $# -gt 0 ]; do
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
 	--force-read) wt_args="$wt_args --force-read"; shift ;;
 	--stats) wt_args="$wt_args --stats"; shift ;;
+	--strict) strict=--strict; shift ;;
+	--allow-empty) allow_empty=1; shift ;;
 	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;
 	--from-command) [ $# -ge 2 ] || usage_error "--from-command needs NAME"
 		mode=command; name=$2; shift 2
@@ -76,6 +89,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+[ -z "$allow_empty" ] || [ "$mode" = stdin ] || usage_error "--allow-empty goes with --stdin"
 case $mode in
 dir) [ $# -eq 1 ] || usage_error "expected one DIR"; src=$1 ;;
 command) ;;
@@ -122,11 +136,16 @@ if [ "$mode" != dir ]; then
 	case $base in
 	''|.|..|*/*) die "bad file name '$base' (one name, no '/')" ;;
 	esac
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX")
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX") || die "cannot make a temporary directory"
+if [ "$mode" != dir ]; then
 	mkdir "$tmp/d"
 	src=$tmp/d
 	case $mode in
-	stdin) cat > "$src/$base" || die "cannot read standard input" ;;
+	stdin) cat > "$src/$base" || die "cannot read standard input"
+		# Empty input is more often a producer that died than data.
+		[ -s "$src/$base" ] || [ -n "$allow_empty" ] ||
+			die "standard input is empty; no snapshot taken (--allow-empty stores it)" ;;
 	command)
 		# The user's command is not snap: its messages are its own.
 		if ! env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" > "$src/$base"; then
@@ -144,7 +163,18 @@ fi
 # store), so that files unchanged since the last snapshot are not read.
 # Input copied to a temporary directory has nothing to gain from one.
 [ "$mode" != dir ] || wt_args="$wt_args --cache $(q "$full")"
-tree=$(eval "snap-write-tree $wt_args -- $(q "$src")") || exit $?
+# What cannot be read is left out and listed in the snapshot (exit 3),
+# unless --strict makes it fatal.
+if [ -n "$strict" ]; then
+	wt_args="$wt_args --strict"
+	problems=
+else
+	wt_args="$wt_args --problems $(q "$tmp/problems")"
+	problems="--problems $(q "$tmp/problems")"
+fi
+rc=0
+tree=$(eval "snap-write-tree $wt_args -- $(q "$src")") || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 3 ] || exit $rc
 host=${SNAP_HOST:-$(hostname 2>/dev/null || uname -n)}
 [ -n "${SNAP_TIME:-}" ] || SNAP_TIME=$(date "+%s %z")
 export SNAP_TIME
@@ -157,14 +187,14 @@ while :; do
 		old=0000000000000000000000000000000000000000000000000000000000000000
 		parent=
 	fi
-	snap=$(eval "snap-mksnapshot $tree $parent -m $(q "$msg") --host $(q "$host") $metas") || exit $?
-	rc=0
-	err=$(snap-update-ref -m "snapshot: $msg" "$full" "$snap" "$old" 2>&1) || rc=$?
-	[ $rc -ne 0 ] || break
+	snap=$(eval "snap-mksnapshot $tree $parent -m $(q "$msg") --host $(q "$host") $problems $metas") || exit $?
+	urc=0
+	err=$(snap-update-ref -m "snapshot: $msg" "$full" "$snap" "$old" 2>&1) || urc=$?
+	[ $urc -ne 0 ] || break
 	tries=$((tries + 1))
 	# Exit 1 is "no": the swap was lost (another snapshot landed first)
 	# or the ref is locked; rebuild on top of what is there and retry.
-	if [ $rc -eq 1 ] && [ $tries -lt 10 ]; then
+	if [ $urc -eq 1 ] && [ $tries -lt 10 ]; then
 		sleep 0.$((tries))
 		continue
 	fi
@@ -172,3 +202,4 @@ while :; do
 	exit 128
 done
 printf '%s\n' "$snap"
+exit $rc

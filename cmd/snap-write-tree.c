@@ -7,16 +7,21 @@
 #include "util.h"
 #include "writetree.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char usage_str[] =
 "usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N]\n"
-"                       [--cache NAME] [--force-read] [--stats] DIR\n"
+"                       [--cache NAME] [--force-read] [--stats]\n"
+"                       [--strict | --problems FILE] DIR\n"
 "\n"
 "Stores DIR recursively and prints the id of its root tree.  A store\n"
-"below DIR is left out, with a warning.\n"
+"below DIR is left out, with a warning.  An entry that is unreadable or\n"
+"vanishes is left out, a file that changes while read is read again,\n"
+"each with a warning; the tree is printed and the exit status is 3.\n"
 "\n"
 "  --exclude PATTERN  leave out entries matching PATTERN (fnmatch); a\n"
 "                     pattern with '/' matches the path below DIR\n"
@@ -26,10 +31,29 @@ static const char usage_str[] =
 "                     not read again\n"
 "  --force-read       read every file; rebuild the cache\n"
 "  --stats            print how many files were read and reused\n"
+"  --strict           an entry left out or changed is fatal: no tree\n"
+"  --problems FILE    write a line \"REASON PATH\" per problem to FILE\n"
+"                     (snap-mksnapshot --problems reads it)\n"
 "  -q, --quiet        no warnings (skipped sockets, the store left out,\n"
 "                     a cache not written)\n"
 "  -j, --jobs N       compression threads (default: one per processor)\n"
-"  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
+"  --store DIR        the store (default $SNAP_DIR, else .snap above)\n"
+"\n"
+"Exit status: 0 done; 3 done, but entries were left out or changed\n"
+"while read; 128 fatal error; 129 usage error.\n";
+
+/* Exit status of a tree taken with problems (docs/snap-write-tree.md). */
+#define EXIT_INCOMPLETE 3
+
+/* Each problem: a warning, and a line of the --problems file. */
+static void on_problem(const char *reason, const char *path, const char *msg, void *data)
+{
+	FILE *out = data;
+
+	warning("%s", msg);
+	if (out)
+		fprintf(out, "%s %s\n", reason, path);
+}
 
 int main(int argc, char **argv)
 {
@@ -39,6 +63,8 @@ int main(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "force-read", no_argument, NULL, 'F' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "strict", no_argument, NULL, 'T' },
+		{ "problems", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -53,7 +79,8 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct snap_oid oid;
 	struct odb *odb;
-	const char *dir = NULL;
+	const char *dir = NULL, *problems = NULL;
+	FILE *problems_out = NULL;
 	int quiet = 0, jobs = 0, show_stats = 0, c;
 	uint64_t v;
 
@@ -68,6 +95,8 @@ int main(int argc, char **argv)
 		case 'c': wt.cache = optarg; break;
 		case 'F': wt.force_read = 1; break;
 		case 's': show_stats = 1; break;
+		case 'T': wt.strict = 1; break;
+		case 'P': problems = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
@@ -81,16 +110,28 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		usage_error(usage_str, "expected one DIR");
+	if (wt.strict && problems)
+		usage_error(usage_str, "--strict and --problems cannot be combined");
 	wt.excludes = excludes;
 	wt.nr_excludes = nr;
 	wt.warn = warning_cb;
 	wt.warn_data = &quiet;
 	wt.stats = &stats;
+	wt.problem = on_problem;
 
 	open_store_or_die(dir, &store, &odb);
+	if (problems) {
+		problems_out = fopen(problems, "w");
+		if (!problems_out)
+			die("cannot create '%s': %s", problems, strerror(errno));
+		wt.problem_data = problems_out;
+	}
 	odb_set_jobs(odb, jobs);
 	if (write_tree(odb, argv[optind], &wt, &oid, &err) < 0)
 		die_err(&err);
+	if (problems_out && (fflush(problems_out) || ferror(problems_out) ||
+			     fclose(problems_out)))
+		die("cannot write '%s': %s", problems, strerror(errno));
 	printf("%s\n", oid_to_hex(&oid));
 	if (show_stats)
 		fprintf(stderr, "%s: %llu files read, %llu reused\n", snap_progname,
@@ -99,5 +140,5 @@ int main(int argc, char **argv)
 	odb_close(odb);
 	store_release(&store);
 	free(excludes);
-	return finish_stdout(0);
+	return finish_stdout(stats.problems ? EXIT_INCOMPLETE : 0);
 }

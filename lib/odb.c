@@ -2784,7 +2784,7 @@ static int verify_end(struct odb *odb, int began, int ret)
 static int write_buf(struct odb *odb, enum object_type type, const void *buf,
 		     size_t len, struct snap_oid *oid, struct strbuf *err);
 static int write_fd(struct odb *odb, enum object_type type, int fd,
-		    uint64_t size, const char *what, struct snap_oid *oid,
+		    uint64_t size, int whole, const char *what, struct snap_oid *oid,
 		    struct strbuf *err);
 
 int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
@@ -2801,7 +2801,16 @@ int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 {
 	int began = verify_begin(odb);
 
-	return verify_end(odb, began, write_fd(odb, type, fd, size, what, oid, err));
+	return verify_end(odb, began, write_fd(odb, type, fd, size, 1, what, oid, err));
+}
+
+int odb_write_fd_prefix(struct odb *odb, enum object_type type, int fd,
+			uint64_t size, const char *what, struct snap_oid *oid,
+			struct strbuf *err)
+{
+	int began = verify_begin(odb);
+
+	return verify_end(odb, began, write_fd(odb, type, fd, size, 0, what, oid, err));
 }
 
 int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
@@ -2834,8 +2843,8 @@ static int write_buf(struct odb *odb, enum object_type type, const void *buf,
 	return ret;
 }
 
-/* Reads exactly size bytes of fd through fn; checks nothing follows. */
-static int pump_fd(int fd, uint64_t size, const char *what,
+/* Reads exactly size bytes of fd through fn; with whole, checks nothing follows. */
+static int pump_fd(int fd, uint64_t size, int whole, const char *what,
 		   int (*fn)(void *, const void *, size_t, struct strbuf *),
 		   void *data, struct strbuf *err)
 {
@@ -2863,7 +2872,7 @@ static int pump_fd(int fd, uint64_t size, const char *what,
 			goto out;
 		left -= (uint64_t)n;
 	}
-	if (read_full(fd, buf, 1) > 0)
+	if (whole && read_full(fd, buf, 1) > 0)
 		ret = snap_error(err, SNAP_EINVAL,
 				 "'%s' grew while it was read (past %llu bytes)",
 				 what, (unsigned long long)size);
@@ -2901,8 +2910,8 @@ static int read_input(int fd, void *buf, size_t want, uint64_t size, uint64_t le
  * pending objects under that id.  The batch makes it visible only after
  * the packs holding its chunks are durable.
  */
-static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *what,
-			 struct snap_oid *oid, struct strbuf *err)
+static int write_chunked(struct odb *odb, int fd, uint64_t size, int check_end,
+			 const char *what, struct snap_oid *oid, struct strbuf *err)
 {
 	struct chunker ch;
 	struct snap_hash_ctx whole;
@@ -2945,7 +2954,7 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 			ret = writer_feed_raw(&list, line, chunk_list_line_format(line, &chunk, n), err);
 		start += n;
 	}
-	if (ret == 0 && read_full(fd, buf, 1) > 0)
+	if (ret == 0 && check_end && read_full(fd, buf, 1) > 0)
 		ret = snap_error(err, SNAP_EINVAL, "'%s' grew while it was read (past %llu bytes)",
 				 what, (unsigned long long)size);
 	free(buf);
@@ -2971,18 +2980,18 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 }
 
 static int write_fd(struct odb *odb, enum object_type type, int fd,
-		    uint64_t size, const char *what, struct snap_oid *oid,
+		    uint64_t size, int whole, const char *what, struct snap_oid *oid,
 		    struct strbuf *err)
 {
 	struct writer w;
 	int ret;
 
 	if (type == OBJ_BLOB && size > CHUNK_THRESHOLD)
-		return write_chunked(odb, fd, size, what, oid, err);
+		return write_chunked(odb, fd, size, whole, what, oid, err);
 	if (odb->bulk && size <= PACK_OBJECT_MAX) {
 		/* Small enough for a pack: read it whole, in place, and queue it. */
 		char *mem = xmalloc_io((size_t)size + 1);
-		long long n = read_full(fd, mem, (size_t)size + 1);
+		long long n = read_full(fd, mem, (size_t)size + (whole ? 1 : 0));
 
 		if (n != (long long)size) {
 			free(mem);
@@ -3000,7 +3009,7 @@ static int write_fd(struct odb *odb, enum object_type type, int fd,
 	}
 	ret = writer_begin(&w, odb, type, size, err);
 	if (ret == 0)
-		ret = pump_fd(fd, size, what, feed_writer, &w, err);
+		ret = pump_fd(fd, size, whole, what, feed_writer, &w, err);
 	if (ret == 0)
 		return writer_finish(&w, oid, err);
 	writer_abort(&w);
@@ -3021,7 +3030,7 @@ int hash_fd(enum object_type type, int fd, uint64_t size, const char *what,
 	int ret;
 
 	hash_object_start(&c, type, size, NULL);
-	ret = pump_fd(fd, size, what, feed_hash, &c, err);
+	ret = pump_fd(fd, size, 1, what, feed_hash, &c, err);
 	if (ret == 0)
 		hash_final(&c, oid);
 	return ret;

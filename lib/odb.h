@@ -183,6 +183,15 @@ int odb_write_buf(struct odb *odb, enum object_type type, const void *buf,
 int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 		 uint64_t size, const char *what, struct snap_oid *oid,
 		 struct strbuf *err);
+/*
+ * Like odb_write_fd, but stores the first size bytes of fd without
+ * looking at what follows: for a caller that checks a file that grows
+ * while read itself (lib/writetree.c), and keeps what it read.  Still
+ * SNAP_EINVAL if fd ends early.
+ */
+int odb_write_fd_prefix(struct odb *odb, enum object_type type, int fd,
+			uint64_t size, const char *what, struct snap_oid *oid,
+			struct strbuf *err);
 
 /*
  * Calls fn once for every object id present, in ascending id order within

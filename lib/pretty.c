@@ -51,6 +51,16 @@ void pretty_medium(struct strbuf *out, const struct snap_oid *id,
 	strbuf_addf(out, "\nHost:   %s\n", s->host);
 	if (s->nr_bundles)
 		strbuf_addf(out, "Bundles: %zu\n", s->nr_bundles);
+	if (s->incomplete) {
+		strbuf_addf(out, "Incomplete: %" PRIu64 " problem%s", s->incomplete,
+			    s->incomplete == 1 ? "" : "s");
+		if (s->incomplete > s->nr_problems)
+			strbuf_addf(out, ", %" PRIu64 " not listed",
+				    s->incomplete - (uint64_t)s->nr_problems);
+		strbuf_addch(out, '\n');
+	}
+	for (i = 0; i < s->nr_problems; i++)
+		strbuf_addf(out, "Problem: %s %s\n", s->problems[i].reason, s->problems[i].path);
 	for (i = 0; i < s->nr_meta; i++)
 		strbuf_addf(out, "Meta:   %s\n", s->meta[i]);
 	if (!len)
@@ -88,6 +98,7 @@ void pretty_format(struct strbuf *out, const char *format,
 		case 'd': format_time(out, s->time, s->tz); break;
 		case 'z': add_zone(out, s->tz); break;
 		case 'a': strbuf_addstr(out, s->host); break;
+		case 'I': strbuf_addf(out, "%" PRIu64, s->incomplete); break;
 		case 's': strbuf_add(out, s->message, subject_len(s)); break;
 		case 'b': strbuf_add(out, s->message, message_len(s)); break;
 		case 'n': strbuf_addch(out, '\n'); break;
@@ -140,6 +151,21 @@ void pretty_json(struct strbuf *out, const struct snap_oid *id,
 	strbuf_addch(out, '"');
 	add_key(out, "host");
 	json_add_bytes(out, s->host, strlen(s->host));
+	add_key(out, "incomplete");
+	strbuf_addf(out, "%" PRIu64, s->incomplete);
+	add_key(out, "problems");
+	strbuf_addch(out, '[');
+	for (i = 0; i < s->nr_problems; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		strbuf_addch(out, '{');
+		add_key(out, "reason");
+		json_add_bytes(out, s->problems[i].reason, strlen(s->problems[i].reason));
+		add_key(out, "path");
+		json_add_bytes(out, s->problems[i].path, strlen(s->problems[i].path));
+		strbuf_addch(out, '}');
+	}
+	strbuf_addch(out, ']');
 	add_key(out, "meta");
 	strbuf_addch(out, '[');
 	for (i = 0; i < s->nr_meta; i++) {

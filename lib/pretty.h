@@ -6,10 +6,11 @@
  * snap-rev-list(1) print it.  Three shapes:
  *
  *   pretty_medium()  the log layout: "snapshot <id>", Date, Host, Bundles
- *                    (bundle snapshots only), one Meta line each, then the
+ *                    (bundle snapshots only), Incomplete and a Problem line
+ *                    each (incomplete snapshots only), one Meta line each, then the
  *                    message indented by four spaces after a blank line;
  *   pretty_format()  a user's FORMAT with the atoms %H %h %T %P %t %d %z
- *                    %a %s %b %n %% (docs/snap-rev-list.md); any other %x
+ *                    %a %I %s %b %n %% (docs/snap-rev-list.md); any other %x
  *                    stands for itself;
  *   pretty_json()    one JSON object on one line (fields in
  *                    docs/snap-rev-list.md), strings escaped so that any

@@ -22,6 +22,11 @@ void snapshot_release(struct snapshot *s)
 	for (i = 0; i < s->nr_meta; i++)
 		free(s->meta[i]);
 	free(s->meta);
+	for (i = 0; i < s->nr_problems; i++) {
+		free(s->problems[i].reason);
+		free(s->problems[i].path);
+	}
+	free(s->problems);
 	free(s->message);
 	memset(s, 0, sizeof(*s));
 }
@@ -58,6 +63,60 @@ static int text_ok(const char *s, size_t len)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return 0;
 	return 1;
+}
+
+static const char *const problem_reasons[] = {
+	"unreadable", "vanished", "changed", "unstable",
+};
+
+/* Checks "<reason> <escaped path>"; sets *sp to the space. */
+static int problem_ok(const char *line, size_t len, const char **sp)
+{
+	struct strbuf path = STRBUF_INIT;
+	size_t i;
+	int ok;
+
+	*sp = memchr(line, ' ', len);
+	if (!*sp)
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(problem_reasons); i++)
+		if ((size_t)(*sp - line) == strlen(problem_reasons[i]) &&
+		    !memcmp(line, problem_reasons[i], (size_t)(*sp - line)))
+			break;
+	if (i == ARRAY_SIZE(problem_reasons))
+		return 0;
+	ok = tree_unescape(*sp + 1, len - (size_t)(*sp + 1 - line), &path) == 0 &&
+	     tree_path_ok(path.buf, path.len);
+	strbuf_release(&path);
+	return ok;
+}
+
+static void add_problem(struct snapshot *s, const char *line, size_t len, const char *sp)
+{
+	struct snapshot_problem *p;
+
+	s->incomplete++;
+	if (s->nr_problems >= SNAPSHOT_PROBLEMS_MAX ||
+	    s->problems_bytes + len + 9 > SNAPSHOT_PROBLEMS_BYTES)
+		return;
+	ALLOC_GROW(s->problems, s->nr_problems + 1, s->alloc_problems);
+	p = &s->problems[s->nr_problems++];
+	p->reason = xstrndup(line, (size_t)(sp - line));
+	p->path = xstrndup(sp + 1, len - (size_t)(sp + 1 - line));
+	s->problems_bytes += len + 9;	/* "problem " and a newline */
+}
+
+int snapshot_add_problem(struct snapshot *s, const char *line, size_t len,
+			 struct strbuf *err)
+{
+	const char *sp;
+
+	if (!problem_ok(line, len, &sp))
+		return snap_error(err, SNAP_EINVAL,
+				  "bad problem line '%.*s': want REASON PATH, REASON one of unreadable, vanished, changed, unstable, PATH relative and escaped",
+				  (int)(len > 200 ? 200 : len), line);
+	add_problem(s, line, len, sp);
+	return 0;
 }
 
 int snapshot_add_meta(struct snapshot *s, const char *kv, struct strbuf *err)
@@ -118,6 +177,12 @@ int snapshot_encode(const struct snapshot *s, struct strbuf *out,
 	strbuf_addf(out, "time %lld ", (long long)s->time);
 	add_tz(out, s->tz);
 	strbuf_addf(out, "\nhost %s\n", s->host);
+	if (s->incomplete && !s->nr_problems)
+		return snap_error(err, SNAP_EINVAL, "an incomplete snapshot lists no problem");
+	if (s->incomplete)
+		strbuf_addf(out, "incomplete %llu\n", (unsigned long long)s->incomplete);
+	for (i = 0; i < s->nr_problems; i++)
+		strbuf_addf(out, "problem %s %s\n", s->problems[i].reason, s->problems[i].path);
 	for (i = 0; i < s->nr_meta; i++)
 		strbuf_addf(out, "meta %s\n", s->meta[i]);
 	strbuf_addch(out, '\n');
@@ -187,7 +252,7 @@ int snapshot_parse(struct snapshot *s, const char *buf, size_t len,
 		   struct strbuf *err)
 {
 	const char *p = buf, *end = buf + len;
-	enum { TREE, BUNDLES, PARENTS, TIME, HOST, META } state = TREE;
+	enum { TREE, BUNDLES, PARENTS, TIME, HOST, INCOMPLETE, PROBLEMS, META } state = TREE;
 	size_t lineno = 0;
 	const char *why = NULL;
 
@@ -208,7 +273,11 @@ int snapshot_parse(struct snapshot *s, const char *buf, size_t len,
 		}
 		ll = (size_t)(nl - p);
 		if (ll == 0) {
-			if (state != META) {
+			if (state == PROBLEMS && !s->nr_problems) {
+				why = "no problem line after incomplete";
+				goto bad;
+			}
+			if (state < INCOMPLETE) {
 				why = state == HOST ? "no host line" : "missing header lines";
 				goto bad;
 			}
@@ -253,9 +322,41 @@ int snapshot_parse(struct snapshot *s, const char *buf, size_t len,
 				goto bad;
 			}
 			s->host = xstrndup(v, (size_t)(nl - v));
-			state = META;
+			state = INCOMPLETE;
+		} else if (state == INCOMPLETE && (v = keyword(p, ll, "incomplete"))) {
+			char num[24];
+			size_t n = (size_t)(nl - v);
+			if (!n || n > 20 || v[0] == '0' || strspn(v, "0123456789") < n) {
+				why = "bad incomplete line";
+				goto bad;
+			}
+			memcpy(num, v, n);
+			num[n] = '\0';
+			if (parse_u64(num, &s->incomplete) < 0) {
+				why = "bad incomplete line";
+				goto bad;
+			}
+			state = PROBLEMS;
+		} else if (state == PROBLEMS && (v = keyword(p, ll, "problem"))) {
+			const char *sp;
+			if (!problem_ok(v, (size_t)(nl - v), &sp) ||
+			    s->nr_problems >= SNAPSHOT_PROBLEMS_MAX ||
+			    s->nr_problems >= s->incomplete) {
+				why = "bad problem line";
+				goto bad;
+			}
+			ALLOC_GROW(s->problems, s->nr_problems + 1, s->alloc_problems);
+			s->problems[s->nr_problems].reason = xstrndup(v, (size_t)(sp - v));
+			s->problems[s->nr_problems].path = xstrndup(sp + 1, (size_t)(nl - sp - 1));
+			s->nr_problems++;
+			s->problems_bytes += ll + 1;
 		} else {
 			const char *eq;
+			if (state == PROBLEMS && !s->nr_problems) {
+				why = "no problem line after incomplete";
+				goto bad;
+			}
+			state = META;
 			if (!(v = keyword(p, ll, "meta")) ||
 			    !(eq = memchr(v, '=', (size_t)(nl - v))) ||
 			    !key_ok(v, (size_t)(eq - v)) || !text_ok(v, (size_t)(nl - v))) {

@@ -10,6 +10,8 @@
  *   parent <id>            zero or more
  *   time <seconds> <+hhmm>
  *   host <name>
+ *   incomplete <count>     only in a snapshot that is incomplete, then
+ *   problem <reason> <path>  one or more: the first problems met
  *   meta <key>=<value>     zero or more, in the order given
  *
  *   <message>
@@ -23,6 +25,18 @@
 #include "oid.h"
 #include "strbuf.h"
 
+/*
+ * One thing a snapshot of a directory could not store as it was: reason
+ * is "unreadable" or "vanished" (left out), "changed" (changed while it
+ * was read, twice: stored as read) or "unstable" (changed while it was
+ * read, twice, and could not be read through: left out); path is
+ * relative to the directory, escaped as names in trees.
+ */
+struct snapshot_problem {
+	char *reason;
+	char *path;
+};
+
 struct snapshot {
 	struct snap_oid tree;	/* the null id in a bundle snapshot */
 	struct snap_oid *bundles;	/* a bundle snapshot's bundles, in order */
@@ -32,6 +46,14 @@ struct snapshot {
 	int64_t time;		/* seconds since the epoch, UTC */
 	int tz;			/* offset east of UTC, in minutes */
 	char *host;
+	/*
+	 * How many problems the snapshot was taken with (0: it is
+	 * complete), and the first of them, as many as the limits below
+	 * allow.
+	 */
+	uint64_t incomplete;
+	struct snapshot_problem *problems;
+	size_t nr_problems, alloc_problems, problems_bytes;
 	char **meta;		/* "key=value" strings */
 	size_t nr_meta, alloc_meta;
 	char *message;		/* may be empty; no trailing newline added */
@@ -42,12 +64,24 @@ struct snapshot {
 #define SNAPSHOT_MAX_SIZE (16u << 20)
 /* Most bundles one snapshot lists (72 bytes a line, under the size above). */
 #define SNAPSHOT_BUNDLES_MAX 200000
+/* Most problems listed, and most bytes of their lines (the rest are counted). */
+#define SNAPSHOT_PROBLEMS_MAX 1000
+#define SNAPSHOT_PROBLEMS_BYTES (4u << 20)
 /* Times allowed: +-2^40 seconds (about 35,000 years either way). */
 #define SNAPSHOT_TIME_LIMIT ((int64_t)1 << 40)
 
 void snapshot_release(struct snapshot *s);
 void snapshot_add_parent(struct snapshot *s, const struct snap_oid *oid);
 void snapshot_add_bundle(struct snapshot *s, const struct snap_oid *oid);
+/*
+ * Counts one problem and lists it while the limits allow; line is
+ * "<reason> <escaped path>" as in the snapshot's problem lines (and
+ * snap-write-tree's --problems file).  SNAP_EINVAL, naming it, for an
+ * unknown reason or a path that is not canonically escaped, relative and
+ * made of valid names.
+ */
+int snapshot_add_problem(struct snapshot *s, const char *line, size_t len,
+			 struct strbuf *err);
 /* Adds "key=value"; SNAP_EINVAL if the key or value is not allowed. */
 int snapshot_add_meta(struct snapshot *s, const char *kv, struct strbuf *err);
 

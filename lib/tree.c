@@ -321,6 +321,11 @@ static int unescape(const char *s, size_t len, struct strbuf *out)
 	return 0;
 }
 
+int tree_unescape(const char *s, size_t len, struct strbuf *out)
+{
+	return unescape(s, len, out);
+}
+
 static int parse_entry(struct cursor *c, struct tree_entry *e,
 		       struct strbuf *name, struct strbuf *link, const char **why)
 {

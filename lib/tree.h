@@ -90,5 +90,7 @@ void tree_entry_json(struct strbuf *out, const struct tree_entry *e);
 
 /* Appends a name with the escaping of the tree format (canonical). */
 void tree_escape(struct strbuf *out, const char *name, size_t len);
+/* Undoes tree_escape() into out (reset first); -1 if s is not canonical. */
+int tree_unescape(const char *s, size_t len, struct strbuf *out);
 
 #endif

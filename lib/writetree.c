@@ -44,6 +44,7 @@ struct walker {
 	struct stat_cache *cur;	/* the cache being built, or NULL */
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
+	const char *hook_path, *hook_at, *hook_cmd;	/* see run_hook() */
 };
 
 void raise_fd_limit(void)
@@ -152,6 +153,81 @@ static void inode_add(struct walker *w, dev_t dev, ino_t ino, char *path,
 	w->nr_seen++;
 }
 
+/*
+ * A test-only hook, so that tests can make an entry vanish or change at
+ * an exact point of the walk (t/7050-partial-snapshot.bats): when
+ * SNAP_TEST_HOOK_PATH is the path of the entry at hand (relative to
+ * DIR), the shell command SNAP_TEST_HOOK_CMD is run at the point named
+ * by SNAP_TEST_HOOK_AT: "listed" (its directory was read, the entry not
+ * yet opened or stat'ed), "opened" (a file open and stat'ed, before each
+ * read of its content) or "read" (after each read of its content, before
+ * it is stat'ed again).  Not an interface: nothing but the tests sets
+ * these.
+ */
+static const char *shown(struct walker *w);
+
+static void run_hook(struct walker *w, const char *at)
+{
+	int status;
+
+	if (!w->hook_cmd || strcmp(w->hook_at, at) || strcmp(w->hook_path, w->path.buf))
+		return;
+	status = system(w->hook_cmd);
+	(void)status;
+}
+
+/*
+ * Left out (what store_file() and store_symlink() return for an entry the
+ * tree goes without).
+ */
+#define GONE 1
+
+/*
+ * A problem with the entry at hand (writetree.h, "Problems"): under
+ * strict, the error code with err set to msg; else reported and 0.
+ */
+static int problem(struct walker *w, const char *reason, const char *what,
+		   int code, const char *strict_msg, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, msg = STRBUF_INIT;
+
+	if (w->opts && w->opts->strict)
+		return snap_error(err, code, "%s", strict_msg);
+	w->stats.problems++;
+	tree_escape(&path, w->path.buf, w->path.len);
+	strbuf_addf(&msg, "%s: %s", path.buf, what);
+	if (w->opts && w->opts->problem)
+		w->opts->problem(reason, path.buf, msg.buf, w->opts->problem_data);
+	strbuf_release(&path);
+	strbuf_release(&msg);
+	return 0;
+}
+
+/*
+ * A system call on the entry at hand failed with errnum: no permission or
+ * no such entry is a problem (the entry is left out: GONE), anything else
+ * an error.  what is the call's object: "open", "stat".
+ */
+static int call_failed(struct walker *w, int errnum, const char *what, struct strbuf *err)
+{
+	struct strbuf msg = STRBUF_INIT;
+	int ret;
+
+	strbuf_addf(&msg, "cannot %s '%s': %s", what, shown(w), strerror(errnum));
+	if (errnum == ENOENT)
+		ret = problem(w, "vanished", "vanished, left out", SNAP_EIO, msg.buf, err);
+	else if (errnum == EACCES || errnum == EPERM) {
+		struct strbuf why = STRBUF_INIT;
+		strbuf_addf(&why, "%s, left out", strerror(errnum));
+		ret = problem(w, "unreadable", why.buf, SNAP_EIO, msg.buf, err);
+		strbuf_release(&why);
+	} else {
+		ret = snap_error(err, SNAP_EIO, "%s", msg.buf);
+	}
+	strbuf_release(&msg);
+	return ret < 0 ? ret : GONE;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
@@ -239,16 +315,104 @@ static int open_file(int dfd, const char *name)
 	return fd;
 }
 
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 /*
- * What store_file() and store_symlink() return for an entry removed since
- * it was stat'ed: it is left out, as one removed before the directory was
- * read would have been.
+ * Reads the regular file at hand (fd open, or -1 to open it; taken over)
+ * into a blob, checking that it did not change while it was read: the
+ * same size, mtime and ctime after, and nothing past its size.  One that
+ * did is read once more; *changed is set when it changed again and what
+ * was read is kept.  *now is set to its stat data before the read kept.
+ * GONE when it is left out (a problem reported).
  */
-#define GONE 1
+static int read_file(struct walker *w, int dfd, const char *name, int fd,
+		     const struct stat *st, struct stat *now, struct snap_oid *oid,
+		     int *changed, struct strbuf *err)
+{
+	struct stat after;
+	struct strbuf msg = STRBUF_INIT, why = STRBUF_INIT;
+	int tries, ret = 0;
+	char c;
+
+	if (fd < 0) {
+		fd = open_file(dfd, name);
+		if (fd < 0)
+			return call_failed(w, errno, "open", err);
+		if (fstat(fd, now) < 0) {
+			ret = snap_error_errno(err, "cannot stat '%s'", shown(w));
+			close(fd);
+			return ret;
+		}
+	} else {
+		*now = *st;
+	}
+	if (now->st_ino != st->st_ino || now->st_dev != st->st_dev || !S_ISREG(now->st_mode)) {
+		close(fd);
+		strbuf_addf(&msg, "'%s' was replaced while it was read", shown(w));
+		ret = problem(w, "vanished", "replaced while read, left out", SNAP_EINVAL,
+			      msg.buf, err);
+		strbuf_release(&msg);
+		return ret < 0 ? ret : GONE;
+	}
+	for (tries = 0;; tries++) {
+		run_hook(w, "opened");
+		strbuf_reset(&why);
+		ret = odb_write_fd_prefix(w->odb, OBJ_BLOB, fd, (uint64_t)now->st_size,
+					  shown(w), oid, &why);
+		run_hook(w, "read");
+		/* SNAP_EINVAL: it shrank while it was read. */
+		if (ret < 0 && ret != SNAP_EINVAL) {
+			strbuf_addbuf(err, &why);
+			break;
+		}
+		if (fstat(fd, &after) < 0) {
+			ret = snap_error_errno(err, "cannot stat '%s'", shown(w));
+			break;
+		}
+		if (ret == 0 && same_stat(now, &after) &&
+		    pread(fd, &c, 1, (off_t)now->st_size) <= 0)
+			break;
+		if (tries) {
+			strbuf_addf(&msg, "'%s' changed while it was read", shown(w));
+			if (ret == 0) {
+				*changed = 1;
+				ret = problem(w, "changed", "changed while read, kept as read",
+					      SNAP_EINVAL, msg.buf, err);
+			} else {
+				ret = problem(w, "unstable", "changed while read, left out",
+					      SNAP_EINVAL, msg.buf, err);
+				if (ret == 0)
+					ret = GONE;
+			}
+			break;
+		}
+		if (w->opts && w->opts->strict) {
+			ret = snap_error(err, SNAP_EINVAL, "'%s' changed while it was read",
+					 shown(w));
+			break;
+		}
+		*now = after;
+		if (lseek(fd, 0, SEEK_SET) < 0) {
+			ret = snap_error_errno(err, "cannot read '%s'", shown(w));
+			break;
+		}
+	}
+	close(fd);
+	strbuf_release(&msg);
+	strbuf_release(&why);
+	return ret;
+}
 
 /*
  * Stores a regular file; fd is its open descriptor, or -1 to open it here.
- * GONE when it no longer exists.
+ * GONE when it is left out.
  */
 static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		      const struct stat *st, struct tree_entry *e,
@@ -256,7 +420,7 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 {
 	const struct inode_seen *first;
 	struct stat now;
-	int ret, reused = 0;
+	int ret, reused = 0, changed = 0;
 
 	if (st->st_nlink > 1 && (first = inode_find(w, st->st_dev, st->st_ino))) {
 		e->oid = first->oid;
@@ -272,34 +436,16 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		reused = 1;
 		w->stats.files_reused++;
 	} else {
-		if (fd < 0) {
-			fd = open_file(dfd, name);
-			if (fd < 0 && errno == ENOENT)
-				return GONE;
-			if (fd < 0)
-				return snap_error_errno(err, "cannot open '%s'", shown(w));
-			if (fstat(fd, &now) < 0) {
-				close(fd);
-				return snap_error_errno(err, "cannot stat '%s'", shown(w));
-			}
-		} else {
-			now = *st;
-		}
-		if (now.st_ino != st->st_ino || !S_ISREG(now.st_mode)) {
-			close(fd);
-			return snap_error(err, SNAP_EINVAL, "'%s' changed while it was read", shown(w));
-		}
-		ret = odb_write_fd(w->odb, OBJ_BLOB, fd, (uint64_t)now.st_size, shown(w),
-				   &e->oid, err);
-		close(fd);
-		if (ret < 0)
+		ret = read_file(w, dfd, name, fd, st, &now, &e->oid, &changed, err);
+		if (ret)
 			return ret;
 		w->stats.files_read++;
 	}
 	e->size = (uint64_t)now.st_size;
 	set_times(e, &now);
-	if (w->cur && stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid) &&
-	    !reused)
+	/* What changed while read may not be what its stat data says. */
+	if (w->cur && !changed &&
+	    stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid) && !reused)
 		w->nr_fresh++;
 	if (st->st_nlink > 1) {
 		inode_add(w, st->st_dev, st->st_ino, xstrdup(w->path.buf), &e->oid);
@@ -321,9 +467,7 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 		n = readlinkat(dfd, name, target.buf, cap);
 		if (n < 0) {
 			strbuf_release(&target);
-			if (errno == ENOENT)
-				return GONE;
-			return snap_error_errno(err, "cannot read symlink '%s'", shown(w));
+			return call_failed(w, errno, "read symlink", err);
 		}
 		if ((size_t)n < cap)
 			break;
@@ -382,6 +526,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	*sub = -1;
 	if (excluded(w, name))
 		return 0;
+	run_hook(w, "listed");
 	if (d_type == DT_REG && !w->old) {
 		/*
 		 * Open first and stat the descriptor: one call fewer.  With
@@ -394,9 +539,8 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		}
 	}
 	if (fd < 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return 0;	/* gone since the directory was read */
-		return snap_error_errno(err, "cannot stat '%s'", shown(w));
+		ret = call_failed(w, errno, "stat", err);
+		return ret < 0 ? ret : 0;
 	}
 	set_times(&e, &st);
 	if (S_ISREG(st.st_mode)) {
@@ -411,10 +555,10 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
 		} else {
 			*sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (*sub < 0 && errno == ENOENT)
-				return 0;	/* removed since it was stat'ed */
-			if (*sub < 0)
-				return snap_error_errno(err, "cannot open directory '%s'", shown(w));
+			if (*sub < 0) {
+				ret = call_failed(w, errno, "open directory", err);
+				return ret < 0 ? ret : 0;
+			}
 			e.name = (char *)name;
 			e.name_len = strlen(name);
 			*dir_entry = e;
@@ -577,6 +721,11 @@ int write_tree(struct odb *odb, const char *dir,
 	w.odb = odb;
 	w.opts = opts;
 	strbuf_init(&w.path, 0);
+	w.hook_path = getenv("SNAP_TEST_HOOK_PATH");
+	w.hook_at = getenv("SNAP_TEST_HOOK_AT");
+	w.hook_cmd = getenv("SNAP_TEST_HOOK_CMD");
+	if (!w.hook_path || !w.hook_at)
+		w.hook_cmd = NULL;
 	if (opts && opts->cache &&
 	    (ret = stat_cache_path(odb_store(odb), opts->cache, &cache_path, err)) < 0)
 		return ret;

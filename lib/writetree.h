@@ -22,6 +22,7 @@
 struct write_tree_stats {
 	uint64_t files_read;	/* regular files read and hashed */
 	uint64_t files_reused;	/* regular files whose blob the cache gave */
+	uint64_t problems;	/* problems reported (see "Problems" below) */
 };
 
 struct write_tree_opts {
@@ -38,6 +39,18 @@ struct write_tree_opts {
 	/* Called for each thing skipped (a socket, ...); may be NULL. */
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
+	/* Every problem (below) is an error: the tree is complete or none. */
+	int strict;
+	/*
+	 * Called for each problem (not under strict); may be NULL.  reason
+	 * is as in lib/snapshot.h ("unreadable", "vanished", "changed",
+	 * "unstable"), path the entry's path below dir escaped as names in
+	 * trees, msg one line for a warning: "PATH: Permission denied, left
+	 * out".
+	 */
+	void (*problem)(const char *reason, const char *path, const char *msg,
+			void *data);
+	void *problem_data;
 };
 
 /*
@@ -54,6 +67,18 @@ struct write_tree_opts {
  * that is missing or invalid is ignored.  The cache is rewritten (when
  * anything in it changed) only after every object is durable; a failure
  * to write it is a warning, not an error.
+ *
+ * Problems: an entry that cannot be opened or stat'ed for lack of
+ * permission (EACCES, EPERM) is left out ("unreadable"), as is one
+ * removed or replaced since its directory was read ("vanished"); a file
+ * whose size, mtime or ctime differ after it was read, or that holds
+ * more than its size, is read once more, and if it changes again, what
+ * was read is stored ("changed"), or, if it shrank, it is left out
+ * ("unstable").  Each is reported through opts->problem and counted in
+ * stats->problems, and the tree is written without it: 0 is returned.
+ * A changed file gets no stat cache entry.  Under opts->strict each is
+ * an error instead (SNAP_EIO, or SNAP_EINVAL for a changed file) and no
+ * tree is written.  DIR itself that cannot be opened is always an error.
  */
 int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,

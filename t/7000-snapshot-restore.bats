@@ -119,6 +119,27 @@ second"
 	assert_output 'streamed data'
 }
 
+@test "snapshot --stdin refuses empty input, store unchanged" {
+	printf 'x' | snap-snapshot -m first --stdin dump.sql >/dev/null
+	refused "snap-snapshot: fatal: standard input is empty; no snapshot taken (--allow-empty stores it)" \
+		snap-snapshot -m second --stdin dump.sql < /dev/null
+	run -0 snap-log --format=%s
+	assert_output first
+}
+
+@test "snapshot --stdin --allow-empty stores an empty file" {
+	run -0 snap-snapshot --stdin dump.sql --allow-empty < /dev/null
+	run -0 snap-ls-tree -l main
+	assert_output --regexp '^file 0[0-7]{3} [0-9]+ [0-9]+ [0-9.]+ 0 [0-9a-f]{64} - dump.sql$'
+}
+
+@test "snapshot --allow-empty without --stdin is a usage error" {
+	mkdir src
+	run -129 --separate-stderr snap-snapshot --allow-empty src
+	assert_equal "${stderr%%$'\n'*}" "snap-snapshot: error: --allow-empty goes with --stdin"
+	run -1 snap-rev-parse --verify -q main
+}
+
 @test "snapshot --from-command stores the command's output" {
 	snap-snapshot --from-command out.txt -- printf 'from %s' cmd >/dev/null
 	run -0 snap-cat-file blob "$(snap-rev-parse main:out.txt)"
