@@ -44,7 +44,12 @@ snapshot; 129 usage error.
 USAGE
 }
 
-me=snap-snapshot
+# Run by other porcelain (snap-backup), messages name the command the
+# user ran.
+case ${SNAP_PROGRAM:-} in
+snap-[a-z]*) me=$SNAP_PROGRAM ;;
+*) me=snap-snapshot ;;
+esac
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 # Quotes a word for eval.

@@ -198,3 +198,17 @@ nightly"
 		run -0 systemd-analyze verify --man=no "$PWD/snap-backup.service" "$PWD/snap-backup.timer"
 	fi
 }
+
+@test "a file that vanishes while read gives an incomplete snapshot: exit 3, the warning, the rest stored" {
+	echo c > src/c
+	run -3 --separate-stderr env SNAP_TEST_HOOK_PATH=c SNAP_TEST_HOOK_AT=listed \
+		SNAP_TEST_HOOK_CMD="rm $BATS_TEST_TMPDIR/src/c" snap-backup -c backup.conf --json
+	[[ "$stderr" == "snap-backup: warning: c: "*"left out" ]]
+	[[ "$output" == '{"status":3,"snapshot":"'*'","warnings":1,'* ]]
+	run -0 snap-cat-file --store store -p main
+	assert_line --regexp '^incomplete 1$'
+	run -0 snap-ls --store store -r main
+	assert_output "a
+d
+d/b"
+}
