@@ -1,6 +1,7 @@
 #include "revision.h"
 #include "error.h"
 #include "odb.h"
+#include "pruned.h"
 #include "refs.h"
 #include "snapshot.h"
 #include "tree.h"
@@ -96,8 +97,26 @@ out:
 	return ret;
 }
 
-static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
-		      const char *name, struct strbuf *err)
+/* The store's pruned record, read once per name and only when a walk needs it. */
+struct rev_pruned {
+	struct pruned p;
+	int loaded;
+};
+
+static int load_pruned(struct odb *odb, struct rev_pruned *rp, struct strbuf *err)
+{
+	int ret;
+
+	if (rp->loaded)
+		return 0;
+	ret = pruned_load(odb_store(odb), &rp->p, err);
+	rp->loaded = ret == 0;
+	return ret;
+}
+
+/* A parent pruned on purpose ends the history: going past it is an error. */
+static int nth_parent(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
+		      uint64_t n, const char *name, struct strbuf *err)
 {
 	struct snapshot s;
 	int ret = snapshot_read(odb, oid, &s, err);
@@ -107,16 +126,26 @@ static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
 	if (n == 0 || n > s.nr_parents)
 		ret = snap_error(err, SNAP_ENOTFOUND, "'%s': snapshot '%s' has no parent %llu",
 				 name, oid_to_hex(oid), (unsigned long long)n);
-	else
+	else if ((ret = load_pruned(odb, rp, err)) == 0 &&
+		 pruned_contains(&rp->p, &s.parents[n - 1]))
+		ret = snap_error(err, SNAP_ENOTFOUND,
+				 "'%s': snapshot '%s' was pruned (parent %llu of '%s')",
+				 name, oid_to_hex(&s.parents[n - 1]), (unsigned long long)n,
+				 oid_to_hex(oid));
+	else if (ret == 0)
 		*oid = s.parents[n - 1];
 	snapshot_release(&s);
 	return ret;
 }
 
 /* The newest snapshot at or before t on oid's first-parent chain. */
-static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
-		   const char *name, struct strbuf *err)
+static int at_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
+		   int64_t t, const char *name, struct strbuf *err)
 {
+	int pret = load_pruned(odb, rp, err);
+
+	if (pret < 0)
+		return pret;
 	for (;;) {
 		struct snapshot s;
 		int ret = snapshot_read(odb, oid, &s, err);
@@ -132,7 +161,12 @@ static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
 			return snap_error(err, SNAP_ENOTFOUND,
 					  "'%s': no snapshot at or before that time", name);
 		}
-		*oid = s.parents[0];
+		/* Pruned snapshots are passed over, as the record leads. */
+		if (!pruned_first_parent(&rp->p, &s.parents[0], oid)) {
+			snapshot_release(&s);
+			return snap_error(err, SNAP_ENOTFOUND,
+					  "'%s': no snapshot at or before that time", name);
+		}
 		snapshot_release(&s);
 	}
 }
@@ -169,6 +203,7 @@ static int lookup_path(struct odb *odb, struct snap_oid *oid, const char *path,
 int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 		struct strbuf *err)
 {
+	struct rev_pruned rp = { PRUNED_INIT, 0 };
 	const char *colon = NULL, *end, *p;
 	int ret;
 
@@ -203,13 +238,15 @@ int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 			int64_t t;
 			int tz;
 
-			if (!close)
-				return snap_error(err, SNAP_EINVAL, "'%s': unclosed '@{'", name);
+			if (!close) {
+				ret = snap_error(err, SNAP_EINVAL, "'%s': unclosed '@{'", name);
+				break;
+			}
 			when = xstrndup(p + 2, (size_t)(close - p - 2));
 			ret = parse_time(when, &t, &tz, err);
 			free(when);
 			if (ret == 0)
-				ret = at_time(odb, oid, t, name, err);
+				ret = at_time(odb, &rp, oid, t, name, err);
 			p = close + 1;
 			continue;
 		}
@@ -217,24 +254,30 @@ int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 		if (p + 1 + dl > end)
 			dl = (size_t)(end - p - 1);
 		if (dl) {
-			if (dl >= sizeof(num))
-				return snap_error(err, SNAP_EINVAL, "'%s': number too large", name);
+			if (dl >= sizeof(num)) {
+				ret = snap_error(err, SNAP_EINVAL, "'%s': number too large", name);
+				break;
+			}
 			memcpy(num, p + 1, dl);
 			num[dl] = '\0';
-			if (parse_u64(num, &n) < 0)
-				return snap_error(err, SNAP_EINVAL, "'%s': bad number", name);
+			if (parse_u64(num, &n) < 0) {
+				ret = snap_error(err, SNAP_EINVAL, "'%s': bad number", name);
+				break;
+			}
 		}
 		if (*p == '~') {
 			while (ret == 0 && n--)
-				ret = nth_parent(odb, oid, 1, name, err);
+				ret = nth_parent(odb, &rp, oid, 1, name, err);
 		} else if (*p == '^') {
 			if (!dl || n)
-				ret = nth_parent(odb, oid, dl ? n : 1, name, err);
+				ret = nth_parent(odb, &rp, oid, dl ? n : 1, name, err);
 		} else {
-			return snap_error(err, SNAP_EINVAL, "'%s' is not a valid revision", name);
+			ret = snap_error(err, SNAP_EINVAL, "'%s' is not a valid revision", name);
+			break;
 		}
 		p += 1 + dl;
 	}
+	pruned_release(&rp.p);
 	if (ret == 0 && colon)
 		ret = lookup_path(odb, oid, colon + 1, name, err);
 	return ret;
