@@ -210,13 +210,13 @@ int pruned_load(struct snap_store *store, struct pruned *p, struct strbuf *err)
 	return ret;
 }
 
-/* flock() of "pruned.lock": released by the kernel when its holder dies. */
+/* flock() of "pruned.mutex": released by the kernel when its holder dies. */
 static int pruned_lock(struct snap_store *store, int *fd, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;
 	int ret = 0;
 
-	store_path(store, &path, "%s.lock", PRUNED_FILE);
+	store_path(store, &path, "%s.mutex", PRUNED_FILE);
 	*fd = fsio_open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	if (*fd < 0)
 		ret = snap_error_errno(err, "cannot open '%s'", path.buf);

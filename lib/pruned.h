@@ -100,7 +100,7 @@ void pruned_append(struct pruned *p, const struct snap_oid *id,
 /*
  * Adds the entries of batch (in any order; ids already listed keep the
  * entry they have) to the store's record: under the store's pruned lock
- * ("pruned.lock", flock()ed, so a killed holder releases it), the record
+ * ("pruned.mutex", flock()ed, so a killed holder releases it), the record
  * is read again, merged and replaced whole (temporary file, fsync,
  * rename, fsync of the directory).  A kill at any point leaves the old
  * record or the new one.  A damaged record is SNAP_ECORRUPT and left as
