@@ -263,3 +263,28 @@ s3"
 	run -0 snap-fsck
 	assert_output ''
 }
+
+@test "find and stats pass over pruned snapshots, before and after gc" {
+	six
+	snap-update-ref refs/tags/t3 "$s3"
+	snap-prune --keep-last 2 > /dev/null
+	for when in before after; do
+		run -0 snap-find 'only*'
+		assert_equal "$(awk '{print $NF}' <<< "$output" | tr '\n' ' ')" "only6 only5 only3 "
+		run -0 sh -c "snap-stats --json main~1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"parent\"])'"
+		assert_output "$s3"
+		age_objects
+		snap-gc --prune=now > /dev/null
+	done
+}
+
+@test "a pruned record that loops ends the history, it does not hang a walk" {
+	six
+	printf '%s %s\n%s %s\n' "$s4" "$s3" "$s3" "$s4" | sort | record > "$SNAP_DIR/pruned"
+	run -0 snap-log --format=%s
+	assert_output "s6
+s5"
+	run -0 snap-fsck --no-dangling
+	assert_output ''
+	run -0 snap-gc --prune=now
+}
