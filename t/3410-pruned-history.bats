@@ -288,3 +288,49 @@ s5"
 	assert_output ''
 	run -0 snap-gc --prune=now
 }
+
+@test "the record's API: parse and encode agree byte for byte; add merges, first entry wins" {
+	a=$(printf a | b3sum --no-names)
+	b=$(printf b | b3sum --no-names)
+	c=$(printf c | b3sum --no-names)
+	printf '%s\n%s %s\n' "$a" "$b" "$a" | sort | record > r
+	run -0 test-pruned parse < r
+	assert_output "$(printf '%s\n%s %s\n' "$a" "$b" "$a" | sort)"
+	run -0 test-pruned add "$SNAP_DIR" < <(printf '%s %s\n%s\n' "$b" "$c" "$a")
+	assert_output 2
+	run -0 test-pruned add "$SNAP_DIR" < <(printf '%s\n%s %s\n' "$c" "$b" "$a")
+	assert_output 1
+	run -0 test-pruned parse < "$SNAP_DIR/pruned"
+	assert_output "$(printf '%s\n%s %s\n%s\n' "$a" "$b" "$c" "$c" | sort)"
+	# b goes on to c, which has no parent recorded: the history ends.
+	run -0 test-pruned first "$SNAP_DIR" "$b"
+	assert_output end
+	d=$(printf d | b3sum --no-names)
+	run -0 test-pruned first "$SNAP_DIR" "$d"
+	assert_output "$d"
+	printf '%s %s
+' "$d" "$b" | test-pruned add "$SNAP_DIR" > /dev/null
+	printf '%s %s
+' "$(printf e | b3sum --no-names)" "$d" | test-pruned add "$SNAP_DIR" > /dev/null
+	run -0 test-pruned first "$SNAP_DIR" "$(printf e | b3sum --no-names)"
+	assert_output end
+	# Through listed ones to the first that is not.
+	h=$(printf h | b3sum --no-names)
+	printf '%s %s\n' "$(printf g | b3sum --no-names)" "$h" | test-pruned add "$SNAP_DIR" > /dev/null
+	printf '%s %s\n' "$(printf f | b3sum --no-names)" "$(printf g | b3sum --no-names)" | test-pruned add "$SNAP_DIR" > /dev/null
+	run -0 test-pruned first "$SNAP_DIR" "$(printf f | b3sum --no-names)"
+	assert_output "$h"
+	run -1 --separate-stderr test-pruned parse < <(head -c -2 r)
+	assert_equal "$stderr" "test-pruned: cut short (no 'end' line), line 4"
+}
+
+@test "adds racing from many processes lose none" {
+	for w in 1 2 3 4; do
+		(for i in $(seq 1 15); do
+			printf '%s\n' "$(printf '%s-%s' "$w" "$i" | b3sum --no-names)" | test-pruned add "$SNAP_DIR" > /dev/null || exit 1
+		done) &
+	done
+	wait
+	run -0 sh -c "test-pruned parse < '$SNAP_DIR/pruned' | wc -l"
+	assert_output 60
+}
