@@ -142,10 +142,6 @@ static int nth_parent(struct odb *odb, struct rev_pruned *rp, struct snap_oid *o
 static int at_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
 		   int64_t t, const char *name, struct strbuf *err)
 {
-	int pret = load_pruned(odb, rp, err);
-
-	if (pret < 0)
-		return pret;
 	for (;;) {
 		struct snapshot s;
 		int ret = snapshot_read(odb, oid, &s, err);
@@ -162,6 +158,10 @@ static int at_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
 					  "'%s': no snapshot at or before that time", name);
 		}
 		/* Pruned snapshots are passed over, as the record leads. */
+		if ((ret = load_pruned(odb, rp, err)) < 0) {
+			snapshot_release(&s);
+			return ret;
+		}
 		if (!pruned_first_parent(&rp->p, &s.parents[0], oid)) {
 			snapshot_release(&s);
 			return snap_error(err, SNAP_ENOTFOUND,
