@@ -206,6 +206,9 @@ $s3"
 		snap-prune --keep-last 1
 	refused "snap-rev-parse: fatal: pruned record '$f' is damaged: cut short (no 'end' line), line 2" \
 		snap-rev-parse main~1
+	for cmd in "snap-find only1" "snap-stats main" "snap-count-objects" "snap-rev-list main"; do
+		refused "${cmd%% *}: fatal: pruned record '$f' is damaged: cut short (no 'end' line), line 2" $cmd
+	done
 	# What does not walk a history does not need the record.
 	rm -rf out && snap-restore main out && diff -r state6 out
 	rm -rf out && snap-restore t3 out && diff -r state3 out
