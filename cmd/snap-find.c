@@ -5,6 +5,7 @@
 #include "error.h"
 #include "json.h"
 #include "odb.h"
+#include "pruned.h"
 #include "oidset.h"
 #include "refs.h"
 #include "revision.h"
@@ -107,6 +108,10 @@ static void leave(const struct tree_entry *dir, const char *path, size_t len,
 		oidset_insert(&f->clean, &dir->oid);
 }
 
+/* The store's pruned record, read when a history first goes past a snapshot. */
+static struct pruned pruned;
+static int pruned_loaded;
+
 static void search(struct odb *odb, struct finder *f, struct oidset *seen,
 		   const struct snap_oid *start)
 {
@@ -129,9 +134,13 @@ static void search(struct odb *odb, struct finder *f, struct oidset *seen,
 			if (!f->whole_path && before == f->matches)
 				oidset_insert(&f->clean, &s.tree);
 		}
-		more = s.nr_parents > 0;
-		if (more)
-			id = s.parents[0];
+		if (s.nr_parents && !pruned_loaded) {
+			if (pruned_load(odb_store(odb), &pruned, &err) < 0)
+				die_err(&err);
+			pruned_loaded = 1;
+		}
+		/* Pruned snapshots are passed over, as snap-rev-list does. */
+		more = s.nr_parents > 0 && pruned_first_parent(&pruned, &s.parents[0], &id);
 		snapshot_release(&s);
 	}
 	strbuf_release(&err);

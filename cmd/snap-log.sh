@@ -7,7 +7,8 @@ usage() {
 usage: snap-log [-n N] [--oneline | --format=FORMAT | --json] [REV]
 
 Shows the snapshot REV (default main) and its first-parent ancestors,
-newest first.
+newest first.  Pruned snapshots are passed over; "Pruned: <id>" shows
+where the history was cut.
   -n, --max-count N  show at most N snapshots
   --oneline          "<short id> <date> <host> <subject>" per snapshot
   --format=FORMAT    one FORMAT per snapshot, with

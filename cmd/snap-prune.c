@@ -1,11 +1,14 @@
 /*
- * snap-prune: keeps the snapshots a retention policy names, and rewrites
- * the chain so that the others can be collected (lib/prune.h).
+ * snap-prune: keeps the snapshots a retention policy names and records the
+ * others as pruned (lib/pruned.h), so that gc collects them; no kept
+ * snapshot is written again, so every kept id stays (lib/prune.h).
  */
 #include "error.h"
 #include "gc.h"
 #include "odb.h"
+#include "oidset.h"
 #include "prune.h"
+#include "pruned.h"
 #include "refs.h"
 #include "revision.h"
 #include "snapshot.h"
@@ -21,10 +24,10 @@
 static const char usage_str[] =
 "usage: snap-prune [POLICY...] [--dry-run] [--gc] [-r REF | --all]\n"
 "\n"
-"Keeps the snapshots of REF's chain (default main) that a POLICY names,\n"
-"rewrites the chain of those kept (same trees, times, hosts, metadata and\n"
-"messages; new parent links), moves REF by compare-and-swap and resets its\n"
-"reflog, so that snap-gc can free what only the dropped snapshots held.\n"
+"Keeps the snapshots of REF's history (default main) that a POLICY names,\n"
+"the tip, and those other refs need; records the others in the store's\n"
+"pruned record, so that snap-gc frees what only they held.  Kept snapshots\n"
+"keep their ids; REF does not move.\n"
 "\n"
 "  --keep-last N          the N newest\n"
 "  --keep-hourly N        the newest of each of the N newest hours with one\n"
@@ -43,6 +46,7 @@ static const char usage_str[] =
 
 static struct odb *odb;
 static int dry_run;
+static struct pruned pruned;
 
 struct chain {
 	struct snap_oid *ids;
@@ -51,42 +55,102 @@ struct chain {
 	int bundles;	/* some snapshot lists sync bundles */
 };
 
+static void read_snapshot(const struct snap_oid *oid, struct snapshot *s)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (snapshot_read(odb, oid, s, &err) < 0)
+		die_err(&err);
+}
+
+/* The ref's history, newest first, passing over what was pruned before. */
 static void read_chain(const struct snap_oid *tip, struct chain *c)
 {
-	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT;
 	struct snap_oid oid = *tip;
 
 	for (;;) {
 		struct snapshot *s = xcalloc(1, sizeof(*s));
-		enum object_type type;
 
-		if (odb_read(odb, &oid, &type, &buf, SNAPSHOT_MAX_SIZE, &err) < 0)
-			die_err(&err);
-		if (type != OBJ_SNAPSHOT)
-			die("object '%s' is a %s, not a snapshot", oid_to_hex(&oid), type_name(type));
-		if (snapshot_parse(s, buf.buf, buf.len, &err) < 0)
-			die("%s ('%s')", err.buf, oid_to_hex(&oid));
+		read_snapshot(&oid, s);
 		if (s->nr_bundles)
 			c->bundles = 1;
 		ALLOC_GROW(c->ids, c->nr + 1, c->alloc);
 		ALLOC_GROW(c->snaps, c->nr + 1, c->alloc2);
 		c->ids[c->nr] = oid;
 		c->snaps[c->nr++] = s;
-		if (!s->nr_parents)
+		if (!s->nr_parents || !pruned_first_parent(&pruned, &s->parents[0], &oid))
 			break;
-		oid = s->parents[0];
 	}
-	strbuf_release(&buf);
+}
+
+/*
+ * What pruning one ref must leave alone: every snapshot another ref names,
+ * and the whole history of every other ref under refs/snapshots/ (all
+ * parents, through the pruned record), so that pruning one branch never
+ * takes a snapshot out of another's history.  A tag keeps only what it
+ * names.
+ */
+struct protect {
+	const char *self;
+	struct oidset set;
+	struct snap_oid *todo;
+	size_t nr, alloc;
+};
+
+static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct protect *p = data;
+
+	if (!strcmp(name, p->self))
+		return 0;
+	if (!oid)
+		die("ref '%s' is unreadable; nothing was pruned (see snap-fsck)", name);
+	if (!oidset_insert(&p->set, oid) || strncmp(name, "refs/snapshots/", 15))
+		return 0;
+	ALLOC_GROW(p->todo, p->nr + 1, p->alloc);
+	p->todo[p->nr++] = *oid;
+	while (p->nr) {
+		struct snap_oid id = p->todo[--p->nr];
+		struct snapshot s = SNAPSHOT_INIT;
+		size_t i;
+
+		read_snapshot(&id, &s);
+		for (i = 0; i < s.nr_parents; i++) {
+			const struct pruned_entry *e = pruned_find(&pruned, &s.parents[i]);
+			size_t j;
+
+			if (!e) {
+				if (oidset_insert(&p->set, &s.parents[i])) {
+					ALLOC_GROW(p->todo, p->nr + 1, p->alloc);
+					p->todo[p->nr++] = s.parents[i];
+				}
+				continue;
+			}
+			/* Gone through the record; what it names is walked in turn. */
+			for (j = 0; j < e->nr_parents; j++) {
+				struct snap_oid next;
+
+				if (pruned_first_parent(&pruned, &pruned_parents(&pruned, e)[j], &next) &&
+				    oidset_insert(&p->set, &next)) {
+					ALLOC_GROW(p->todo, p->nr + 1, p->alloc);
+					p->todo[p->nr++] = next;
+				}
+			}
+		}
+		snapshot_release(&s);
+	}
+	return 0;
 }
 
 static void prune_ref(const char *name, const struct prune_policy *policy)
 {
 	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT, reason = STRBUF_INIT;
+	struct protect prot = { name, OIDSET_INIT, NULL, 0, 0 };
+	struct pruned batch = PRUNED_INIT;
 	struct chain c = { 0 };
-	struct snap_oid tip, parent, id;
+	struct snap_oid tip;
 	unsigned *keep;
-	size_t i, kept = 0;
-	int have_parent = 0;
+	size_t i, kept = 0, added;
 
 	if (ref_read(odb_store(odb), name, &tip, &err) < 0)
 		die_err(&err);
@@ -96,9 +160,16 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 	if (c.bundles)
 		die("ref '%s' holds sync bundles; prune keeps every snapshot of a bundle chain",
 		    name);
+	if (refs_for_each(odb_store(odb), "refs/", protect_ref, &prot, &err) < 0)
+		die_err(&err);
 	keep = xcalloc(c.nr, sizeof(*keep));
 	prune_decide(policy, c.snaps, c.nr, keep);
 	for (i = 0; i < c.nr; i++) {
+		if (oidset_contains(&prot.set, &c.ids[i]))
+			keep[i] |= PRUNE_REASON_REF;
+		/* The tip stays: the ref never moves, so it still fast-forwards. */
+		if (i == 0 && !keep[i])
+			keep[i] = PRUNE_REASON_TIP;
 		strbuf_reset(&buf);
 		format_time(&buf, c.snaps[i]->time, c.snaps[i]->tz);
 		if (keep[i]) {
@@ -108,47 +179,20 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 			kept++;
 		} else {
 			printf("drop %s %s\n", oid_to_hex(&c.ids[i]), buf.buf);
+			pruned_append(&batch, &c.ids[i], c.snaps[i]->parents,
+				      c.snaps[i]->nr_parents ? 1 : 0);
 		}
 	}
 	if (dry_run || kept == c.nr)
 		goto out;
-	if (!kept)
-		die("the policy keeps no snapshot of '%s'; delete the ref instead", name);
-
-	/* Oldest first: each kept snapshot gets the previous kept one as parent. */
-	odb_batch_begin(odb);
-	for (i = c.nr; i-- > 0;) {
-		struct snapshot *s = c.snaps[i];
-
-		if (!keep[i])
-			continue;
-		if (s->nr_parents) {
-			if (have_parent) {
-				s->parents[0] = parent;
-			} else {
-				memmove(s->parents, s->parents + 1,
-					(s->nr_parents - 1) * sizeof(*s->parents));
-				s->nr_parents--;
-			}
-		} else if (have_parent) {
-			snapshot_add_parent(s, &parent);
-		}
-		strbuf_reset(&buf);
-		if (snapshot_encode(s, &buf, &err) < 0 ||
-		    odb_write_buf(odb, OBJ_SNAPSHOT, buf.buf, buf.len, &id, &err) < 0)
-			die_err(&err);
-		parent = id;
-		have_parent = 1;
-	}
-	if (odb_batch_end(odb, &err) < 0)
+	/* The one change: the record, replaced whole.  No snapshot is written. */
+	if (pruned_add(odb_store(odb), &batch, &added, &err) < 0)
 		die_err(&err);
-	strbuf_reset(&reason);
-	strbuf_addf(&reason, "prune: kept %zu of %zu", kept, c.nr);
-	if (ref_update(odb, name, &parent, &tip, reason.buf, &err) < 0 ||
-	    reflog_reset(odb_store(odb), name, &parent, reason.buf, &err) < 0)
+	printf("%s: %s (kept %zu of %zu)\n", name, oid_to_hex(&tip), kept, c.nr);
+	/* The next ref sees what this one pruned. */
+	pruned_release(&pruned);
+	if (pruned_load(odb_store(odb), &pruned, &err) < 0)
 		die_err(&err);
-	printf("%s: %s -> %s (kept %zu of %zu)\n", name, oid_to_hex(&tip),
-	       oid_to_hex(&parent), kept, c.nr);
 out:
 	for (i = 0; i < c.nr; i++) {
 		snapshot_release(c.snaps[i]);
@@ -157,6 +201,9 @@ out:
 	free(c.snaps);
 	free(c.ids);
 	free(keep);
+	free(prot.todo);
+	oidset_clear(&prot.set);
+	pruned_release(&batch);
 	strbuf_release(&buf);
 	strbuf_release(&reason);
 }
@@ -247,6 +294,9 @@ int main(int argc, char **argv)
 	policy.nr_tags = nr_tags;
 
 	open_store_or_die(dir, &store, &odb);
+	/* A damaged record cannot say what the history is: refuse, change nothing. */
+	if (pruned_load(&store, &pruned, &err) < 0)
+		die_err(&err);
 	if (all) {
 		if (refs_for_each(&store, "refs/snapshots/", add_name, &names, &err) < 0)
 			die_err(&err);
@@ -272,6 +322,7 @@ int main(int argc, char **argv)
 	}
 	free(names.v);
 	free(tags);
+	pruned_release(&pruned);
 	odb_close(odb);
 	store_release(&store);
 	return finish_stdout(0);

@@ -3,6 +3,7 @@
  */
 #include "error.h"
 #include "odb.h"
+#include "pruned.h"
 #include "revision.h"
 #include "snapshot.h"
 #include "stats.h"
@@ -57,7 +58,8 @@ static void print(const struct snap_oid *oid, int is_snapshot,
 static int one(struct odb *odb, const char *name, int json, int first, struct strbuf *err)
 {
 	struct snapshot s = SNAPSHOT_INIT, ps = SNAPSHOT_INIT;
-	struct snap_oid oid, tree, *parent = NULL;
+	struct pruned pruned = PRUNED_INIT;
+	struct snap_oid oid, tree, pid, *parent = NULL;
 	const struct snap_oid *parent_tree = NULL;
 	struct snap_stats st;
 	enum object_type type;
@@ -69,8 +71,11 @@ static int one(struct odb *odb, const char *name, int json, int first, struct st
 		ret = odb_read_header(odb, &oid, &type, &size, err);
 	if (ret == 0 && type == OBJ_SNAPSHOT) {
 		ret = snapshot_read(odb, &oid, &s, err);
-		if (ret == 0 && s.nr_parents) {
-			parent = &s.parents[0];
+		if (ret == 0 && s.nr_parents)
+			ret = pruned_load(odb_store(odb), &pruned, err);
+		/* A pruned parent is passed over, to the one the history shows. */
+		if (ret == 0 && s.nr_parents && pruned_first_parent(&pruned, &s.parents[0], &pid)) {
+			parent = &pid;
 			/* A parent that cannot be read counts as none. */
 			if (snapshot_read(odb, parent, &ps, NULL) == 0)
 				parent_tree = &ps.tree;
@@ -88,6 +93,7 @@ static int one(struct odb *odb, const char *name, int json, int first, struct st
 	}
 	snapshot_release(&s);
 	snapshot_release(&ps);
+	pruned_release(&pruned);
 	return ret;
 }
 

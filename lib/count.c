@@ -178,6 +178,7 @@ static void reached(const struct snap_oid *oid, enum object_type type, uint64_t 
 int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err)
 {
 	struct oidset reachable = OIDSET_INIT;
+	struct pruned pruned = PRUNED_INIT;
 	struct snap_oid *roots = NULL;
 	size_t nr = 0, alloc = 0, i;
 	struct counter c;
@@ -194,7 +195,10 @@ int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err)
 	wo.reached = reached;
 	wo.data = &c;
 
-	ret = walk_collect_roots(odb_store(odb), &roots, &nr, &alloc, err);
+	ret = pruned_load(odb_store(odb), &pruned, err);
+	wo.pruned = &pruned;
+	if (ret == 0)
+		ret = walk_collect_roots(odb_store(odb), &pruned, &roots, &nr, &alloc, err);
 	if (ret == 0)
 		walk_reachable(odb, roots, NULL, nr, &reachable, &wo, err);
 	if (ret == 0 && !c.failed)
@@ -210,6 +214,7 @@ int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err)
 	if (ret == 0 && c.failed)
 		ret = snap_error(err, SNAP_ECORRUPT, "%s (see snap-fsck)", c.err.buf);
 	free(roots);
+	pruned_release(&pruned);
 	free(c.memo.ids);
 	free(c.memo.bytes);
 	free(c.memo.used);

@@ -49,6 +49,8 @@ struct fsck {
 	/* Objects with no good copy, for the bad-object list (badlist.h). */
 	struct snap_oid *bad;
 	size_t nr_bad, alloc_bad;
+	/* Snapshots pruned on purpose (pruned.h): not missing. */
+	struct pruned pruned;
 };
 
 /* Whether a blob's content is read (fsck_opts.subset_*). */
@@ -475,7 +477,7 @@ static int each_reflog_entry(const struct reflog_entry *e, void *data)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		if (oid_is_null(ids[i]))
+		if (oid_is_null(ids[i]) || pruned_contains(&r->f->pruned, ids[i]))
 			continue;
 		if (!has_object(r->f, ids[i])) {
 			struct strbuf msg = STRBUF_INIT;
@@ -805,6 +807,15 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 	pthread_mutex_init(&f.lock, NULL);
 	wo.problem = walk_problem;
 	wo.data = &f;
+	wo.pruned = &f.pruned;
+	/*
+	 * Without a sound record every cut parent is reported missing: fsck
+	 * cannot tell a cut from damage, and says so first.
+	 */
+	strbuf_reset(&path);
+	if (pruned_load(odb_store(odb), &f.pruned, &path) < 0)
+		report(&f, FSCK_ERROR, "bad-pruned-record", PRUNED_FILE, path.buf, FSCK_BIT_REF);
+	strbuf_reset(&path);
 
 	if (o->nr_objects) {
 		struct snap_oid oid;
@@ -878,6 +889,7 @@ out:
 	free(r.oids);
 	free(f.snapshots);
 	free(f.bad);
+	pruned_release(&f.pruned);
 	oidset_clear(&f.referenced);
 	oidset_clear(&f.missing_chunks);
 	oidset_clear(&f.loose);

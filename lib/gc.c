@@ -8,6 +8,7 @@
 #include "hash.h"
 #include "oidset.h"
 #include "pack.h"
+#include "pruned.h"
 #include "refs.h"
 #include "session.h"
 #include "util.h"
@@ -40,6 +41,7 @@ struct gc {
 	size_t nr_loose_keep, alloc_loose_keep;
 	struct strbuf problem;
 	struct strbuf lock_path;
+	struct pruned pruned;	/* snapshots pruned on purpose: not marked through */
 	/* The shards objects/XX the sweep took an object out of. */
 	unsigned char swept[256];
 };
@@ -229,7 +231,18 @@ static int mark(struct gc *g, struct strbuf *err)
 	struct walk_opts wo;
 	int ret;
 
-	ret = walk_collect_roots(g->store, &g->roots, &g->nr_roots, &g->alloc_roots, err);
+	/*
+	 * A damaged record cannot say which parents were cut on purpose:
+	 * marking without it would call them missing, marking with part of
+	 * it could sweep what was meant to stay.
+	 */
+	ret = pruned_load(g->store, &g->pruned, err);
+	if (ret < 0) {
+		strbuf_addstr(err, "; nothing was deleted (see snap-fsck)");
+		return ret;
+	}
+	ret = walk_collect_roots(g->store, &g->pruned, &g->roots, &g->nr_roots,
+				 &g->alloc_roots, err);
 	if (ret < 0) {
 		strbuf_addstr(err, "; nothing was deleted (see snap-fsck)");
 		return ret;
@@ -237,6 +250,7 @@ static int mark(struct gc *g, struct strbuf *err)
 	memset(&wo, 0, sizeof(wo));
 	wo.problem = walk_problem;
 	wo.data = g;
+	wo.pruned = &g->pruned;
 	walk_reachable(g->odb, g->roots, NULL, g->nr_roots, &g->reachable, &wo, err);
 	if (g->problem.len)
 		return snap_error(err, SNAP_ECORRUPT, "%s; nothing was deleted (see snap-fsck)",
@@ -1172,6 +1186,7 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 out:
 	release_lock(&g);
 	oidset_clear(&g.reachable);
+	pruned_release(&g.pruned);
 	free(g.roots);
 	free(g.loose_keep);
 	strbuf_release(&g.problem);

@@ -41,7 +41,7 @@ static void add_parents(struct strbuf *out, const struct snapshot *s)
 }
 
 void pretty_medium(struct strbuf *out, const struct snap_oid *id,
-		   const struct snapshot *s)
+		   const struct snapshot *s, const struct snap_oid *pruned)
 {
 	size_t len = message_len(s), i;
 	const char *p, *end;
@@ -63,6 +63,8 @@ void pretty_medium(struct strbuf *out, const struct snap_oid *id,
 		strbuf_addf(out, "Problem: %s %s\n", s->problems[i].reason, s->problems[i].path);
 	for (i = 0; i < s->nr_meta; i++)
 		strbuf_addf(out, "Meta:   %s\n", s->meta[i]);
+	if (pruned)
+		strbuf_addf(out, "Pruned: %s\n", oid_to_hex(pruned));
 	if (!len)
 		return;
 	strbuf_addch(out, '\n');
@@ -119,7 +121,7 @@ static void add_key(struct strbuf *out, const char *key)
 }
 
 void pretty_json(struct strbuf *out, const struct snap_oid *id,
-		 const struct snapshot *s)
+		 const struct snapshot *s, const struct snap_oid *pruned)
 {
 	size_t i;
 
@@ -143,6 +145,10 @@ void pretty_json(struct strbuf *out, const struct snap_oid *id,
 		json_add_bytes(out, oid_to_hex(&s->parents[i]), 64);
 	}
 	strbuf_addch(out, ']');
+	if (pruned) {
+		add_key(out, "pruned");
+		json_add_bytes(out, oid_to_hex(pruned), 64);
+	}
 	add_key(out, "time");
 	strbuf_addf(out, "%" PRId64, s->time);
 	add_key(out, "zone");

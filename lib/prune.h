@@ -3,8 +3,8 @@
 
 /*
  * Retention (snap-prune, docs/snap-prune.md): which snapshots of a chain
- * to keep, in the manner of restic's forget, and rewriting the chain so
- * that the dropped ones are no longer reachable.
+ * to keep, in the manner of restic's forget.  The dropped ones go into
+ * the store's pruned record (pruned.h); no kept one changes.
  *
  * Policies look at the chain newest first.  keep_last keeps the N newest;
  * each bucket policy (hourly, daily, weekly, monthly, yearly) keeps the
@@ -41,7 +41,10 @@ int prune_policy_empty(const struct prune_policy *p);
  */
 enum { PRUNE_REASON_LAST = 1, PRUNE_REASON_HOURLY = 2, PRUNE_REASON_DAILY = 4,
        PRUNE_REASON_WEEKLY = 8, PRUNE_REASON_MONTHLY = 16, PRUNE_REASON_YEARLY = 32,
-       PRUNE_REASON_WITHIN = 64, PRUNE_REASON_TAG = 128 };
+       PRUNE_REASON_WITHIN = 64, PRUNE_REASON_TAG = 128,
+       /* Set by the caller, not by prune_decide: another ref needs it;
+	* the ref's tip, which no policy kept. */
+       PRUNE_REASON_REF = 256, PRUNE_REASON_TIP = 512 };
 void prune_decide(const struct prune_policy *p, struct snapshot *const *chain,
 		  size_t nr, unsigned *keep);
 /* Appends the reasons of a mask as words ("last,daily"). */

@@ -1,6 +1,7 @@
 #include "revision.h"
 #include "error.h"
 #include "odb.h"
+#include "pruned.h"
 #include "refs.h"
 #include "snapshot.h"
 #include "tree.h"
@@ -96,8 +97,26 @@ out:
 	return ret;
 }
 
-static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
-		      const char *name, struct strbuf *err)
+/* The store's pruned record, read once per name and only when a walk needs it. */
+struct rev_pruned {
+	struct pruned p;
+	int loaded;
+};
+
+static int load_pruned(struct odb *odb, struct rev_pruned *rp, struct strbuf *err)
+{
+	int ret;
+
+	if (rp->loaded)
+		return 0;
+	ret = pruned_load(odb_store(odb), &rp->p, err);
+	rp->loaded = ret == 0;
+	return ret;
+}
+
+/* A parent pruned on purpose ends the history: going past it is an error. */
+static int nth_parent(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
+		      uint64_t n, const char *name, struct strbuf *err)
 {
 	struct snapshot s;
 	int ret = snapshot_read(odb, oid, &s, err);
@@ -107,7 +126,13 @@ static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
 	if (n == 0 || n > s.nr_parents)
 		ret = snap_error(err, SNAP_ENOTFOUND, "'%s': snapshot '%s' has no parent %llu",
 				 name, oid_to_hex(oid), (unsigned long long)n);
-	else
+	else if ((ret = load_pruned(odb, rp, err)) == 0 &&
+		 pruned_contains(&rp->p, &s.parents[n - 1]))
+		ret = snap_error(err, SNAP_ENOTFOUND,
+				 "'%s': snapshot '%s' was pruned (parent %llu of '%s')",
+				 name, oid_to_hex(&s.parents[n - 1]), (unsigned long long)n,
+				 oid_to_hex(oid));
+	else if (ret == 0)
 		*oid = s.parents[n - 1];
 	snapshot_release(&s);
 	return ret;
@@ -118,7 +143,8 @@ static int nth_parent(struct odb *odb, struct snap_oid *oid, uint64_t n,
  * (a tie goes to the one before); the chain's root when t is older than
  * all of it.  Walks as at_time() does, down to the first at or before t.
  */
-static int near_time(struct odb *odb, struct snap_oid *oid, int64_t t, struct strbuf *err)
+static int near_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
+		     int64_t t, struct strbuf *err)
 {
 	struct snap_oid after = *oid;
 	int64_t after_time = 0;
@@ -138,21 +164,26 @@ static int near_time(struct odb *odb, struct snap_oid *oid, int64_t t, struct st
 			snapshot_release(&s);
 			return 0;
 		}
-		if (!s.nr_parents) {
-			snapshot_release(&s);
-			return 0;	/* t is older than the whole chain */
-		}
 		after = *oid;
 		after_time = s.time;
 		have_after = 1;
-		*oid = s.parents[0];
+		/* Pruned snapshots are passed over, as at_time() does. */
+		if (s.nr_parents && (ret = load_pruned(odb, rp, err)) < 0) {
+			snapshot_release(&s);
+			return ret;
+		}
+		if (!s.nr_parents || !pruned_first_parent(&rp->p, &s.parents[0], oid)) {
+			*oid = after;	/* t is older than the whole chain */
+			snapshot_release(&s);
+			return 0;
+		}
 		snapshot_release(&s);
 	}
 }
 
 /* The newest snapshot at or before t on oid's first-parent chain. */
-static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
-		   const char *name, struct strbuf *err)
+static int at_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
+		   int64_t t, const char *name, struct strbuf *err)
 {
 	for (;;) {
 		struct snapshot s;
@@ -169,7 +200,16 @@ static int at_time(struct odb *odb, struct snap_oid *oid, int64_t t,
 			return snap_error(err, SNAP_ENOTFOUND,
 					  "'%s': no snapshot at or before that time", name);
 		}
-		*oid = s.parents[0];
+		/* Pruned snapshots are passed over, as the record leads. */
+		if ((ret = load_pruned(odb, rp, err)) < 0) {
+			snapshot_release(&s);
+			return ret;
+		}
+		if (!pruned_first_parent(&rp->p, &s.parents[0], oid)) {
+			snapshot_release(&s);
+			return snap_error(err, SNAP_ENOTFOUND,
+					  "'%s': no snapshot at or before that time", name);
+		}
 		snapshot_release(&s);
 	}
 }
@@ -206,6 +246,7 @@ static int lookup_path(struct odb *odb, struct snap_oid *oid, const char *path,
 int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 		struct strbuf *err)
 {
+	struct rev_pruned rp = { PRUNED_INIT, 0 };
 	const char *colon = NULL, *end, *p;
 	int ret;
 
@@ -236,26 +277,25 @@ int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 
 		if (p[0] == '@' && p[1] == '{') {
 			const char *close = memchr(p, '}', (size_t)(end - p));
+			struct strbuf terr = STRBUF_INIT;
 			char *when;
 			int64_t t;
-			int tz;
+			int tz, near;
 
-			if (!close)
-				return snap_error(err, SNAP_EINVAL, "'%s': unclosed '@{'", name);
-			int near = p[2] == '~';
-
-			when = xstrndup(p + 2 + near, (size_t)(close - p - 2 - near));
-			{
-				struct strbuf terr = STRBUF_INIT;
-
-				ret = parse_time(when, &t, &tz, &terr);
-				if (ret < 0)
-					ret = snap_error(err, ret, "'%s': %s", name, terr.buf);
-				strbuf_release(&terr);
+			if (!close) {
+				ret = snap_error(err, SNAP_EINVAL, "'%s': unclosed '@{'", name);
+				break;
 			}
+			near = p[2] == '~';
+			when = xstrndup(p + 2 + near, (size_t)(close - p - 2 - near));
+			ret = parse_time(when, &t, &tz, &terr);
+			if (ret < 0)
+				ret = snap_error(err, ret, "'%s': %s", name, terr.buf);
+			strbuf_release(&terr);
 			free(when);
 			if (ret == 0)
-				ret = near ? near_time(odb, oid, t, err) : at_time(odb, oid, t, name, err);
+				ret = near ? near_time(odb, &rp, oid, t, err) :
+					     at_time(odb, &rp, oid, t, name, err);
 			p = close + 1;
 			continue;
 		}
@@ -263,24 +303,30 @@ int resolve_rev(struct odb *odb, const char *name, struct snap_oid *oid,
 		if (p + 1 + dl > end)
 			dl = (size_t)(end - p - 1);
 		if (dl) {
-			if (dl >= sizeof(num))
-				return snap_error(err, SNAP_EINVAL, "'%s': number too large", name);
+			if (dl >= sizeof(num)) {
+				ret = snap_error(err, SNAP_EINVAL, "'%s': number too large", name);
+				break;
+			}
 			memcpy(num, p + 1, dl);
 			num[dl] = '\0';
-			if (parse_u64(num, &n) < 0)
-				return snap_error(err, SNAP_EINVAL, "'%s': bad number", name);
+			if (parse_u64(num, &n) < 0) {
+				ret = snap_error(err, SNAP_EINVAL, "'%s': bad number", name);
+				break;
+			}
 		}
 		if (*p == '~') {
 			while (ret == 0 && n--)
-				ret = nth_parent(odb, oid, 1, name, err);
+				ret = nth_parent(odb, &rp, oid, 1, name, err);
 		} else if (*p == '^') {
 			if (!dl || n)
-				ret = nth_parent(odb, oid, dl ? n : 1, name, err);
+				ret = nth_parent(odb, &rp, oid, dl ? n : 1, name, err);
 		} else {
-			return snap_error(err, SNAP_EINVAL, "'%s' is not a valid revision", name);
+			ret = snap_error(err, SNAP_EINVAL, "'%s' is not a valid revision", name);
+			break;
 		}
 		p += 1 + dl;
 	}
+	pruned_release(&rp.p);
 	if (ret == 0 && colon)
 		ret = lookup_path(odb, oid, colon + 1, name, err);
 	return ret;

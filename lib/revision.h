@@ -8,8 +8,11 @@
  *   <ref> | refs/...             a ref: NAME is refs/snapshots/NAME, then
  *                                refs/tags/NAME; refs win over prefixes
  *   <rev>@{<time>}               the newest snapshot at or before time on
- *                                <rev>'s first-parent chain
+ *                                <rev>'s first-parent chain (pruned ones
+ *                                passed over)
  *   <rev>~<n>, <rev>^, <rev>^<n> first parent n times; the n-th parent
+ *                                (SNAP_ENOTFOUND at a parent pruned on
+ *                                purpose, pruned.h: the message names it)
  *   <rev>:<path>                 the entry at path in the snapshot's tree
  */
 

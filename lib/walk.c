@@ -25,6 +25,9 @@ struct walker {
 	size_t nr, alloc;
 	long problems;
 	struct strbuf buf, msg, bundle;
+	struct oidset cut;	/* listed parents met, so each is gone through once */
+	struct snap_oid *todo;
+	size_t nr_todo, alloc_todo;
 };
 
 static struct item *push(struct walker *w, const struct snap_oid *oid,
@@ -131,6 +134,41 @@ static void visit_bundles(struct walker *w, const struct item *it, const struct 
 	}
 }
 
+/*
+ * A parent: walked, unless the pruned record lists it; then the parents
+ * the record gives it are, in its place (and so on through listed ones).
+ */
+static void push_parent(struct walker *w, const struct snap_oid *parent,
+			const struct snap_oid *from)
+{
+	const struct pruned *pr = w->opts ? w->opts->pruned : NULL;
+	const struct pruned_entry *e = pruned_find(pr, parent);
+	size_t i;
+
+	if (!e) {
+		push(w, parent, from, OBJ_SNAPSHOT);
+		return;
+	}
+	w->nr_todo = 0;
+	ALLOC_GROW(w->todo, w->nr_todo + 1, w->alloc_todo);
+	w->todo[w->nr_todo++] = *parent;
+	while (w->nr_todo) {
+		struct snap_oid id = w->todo[--w->nr_todo];
+
+		e = pruned_find(pr, &id);
+		if (!e) {
+			push(w, &id, from, OBJ_SNAPSHOT);
+			continue;
+		}
+		if (!oidset_insert(&w->cut, &id))
+			continue;
+		for (i = e->nr_parents; i-- > 0;) {
+			ALLOC_GROW(w->todo, w->nr_todo + 1, w->alloc_todo);
+			w->todo[w->nr_todo++] = pruned_parents(pr, e)[i];
+		}
+	}
+}
+
 static void visit_snapshot(struct walker *w, const struct item *it)
 {
 	struct snapshot s;
@@ -146,7 +184,7 @@ static void visit_snapshot(struct walker *w, const struct item *it)
 	else
 		push(w, &s.tree, &it->oid, OBJ_TREE);
 	for (i = s.nr_parents; i-- > 0;)
-		push(w, &s.parents[i], &it->oid, OBJ_SNAPSHOT);
+		push_parent(w, &s.parents[i], &it->oid);
 	snapshot_release(&s);
 }
 
@@ -320,6 +358,8 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 		visit(&w, &it);
 	}
 	free(w.stack);
+	free(w.todo);
+	oidset_clear(&w.cut);
 	strbuf_release(&w.buf);
 	strbuf_release(&w.msg);
 	strbuf_release(&w.bundle);
@@ -328,6 +368,7 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 
 struct roots {
 	struct snap_store *store;
+	const struct pruned *pruned;
 	struct snap_oid **oids;
 	size_t *nr, *alloc;
 	struct strbuf *err;
@@ -353,9 +394,9 @@ static int root_reflog_entry(const struct reflog_entry *e, void *data)
 {
 	struct roots *r = data;
 
-	if (!oid_is_null(&e->old_oid))
+	if (!oid_is_null(&e->old_oid) && !(r->pruned && pruned_contains(r->pruned, &e->old_oid)))
 		add_root(r, &e->old_oid);
-	if (!oid_is_null(&e->new_oid))
+	if (!oid_is_null(&e->new_oid) && !(r->pruned && pruned_contains(r->pruned, &e->new_oid)))
 		add_root(r, &e->new_oid);
 	return 0;
 }
@@ -370,10 +411,11 @@ static int root_reflog(const char *name, const struct snap_oid *oid, void *data)
 	return ret == SNAP_ENOTFOUND ? 0 : ret;
 }
 
-int walk_collect_roots(struct snap_store *store, struct snap_oid **oids,
-		       size_t *nr, size_t *alloc, struct strbuf *err)
+int walk_collect_roots(struct snap_store *store, const struct pruned *pruned,
+		       struct snap_oid **oids, size_t *nr, size_t *alloc,
+		       struct strbuf *err)
 {
-	struct roots r = { store, oids, nr, alloc, err };
+	struct roots r = { store, pruned, oids, nr, alloc, err };
 	int ret = refs_for_each(store, "refs/", root_ref, &r, err);
 
 	if (ret == 0)

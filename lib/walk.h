@@ -16,6 +16,7 @@
  */
 
 #include "object.h"
+#include "pruned.h"
 #include "odb.h"
 #include "oidset.h"
 #include "store.h"
@@ -45,6 +46,12 @@ struct walk_opts {
 			uint64_t size, void *data);
 	void (*problem)(const struct walk_problem *p, void *data);
 	void *data;
+	/*
+	 * The store's pruned record (pruned.h), or NULL: a snapshot's parent
+	 * listed there is not read; the parents the record gives it are
+	 * walked in its place.  A root is walked whatever it is.
+	 */
+	const struct pruned *pruned;
 };
 
 /*
@@ -60,10 +67,13 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 
 /*
  * Collects the roots of reachability: the object of every ref and every
- * object a reflog entry names (old and new).  Appends to *oids (of *nr,
+ * object a reflog entry names (old and new), but for reflog entries that
+ * pruned (may be NULL) lists: a snapshot pruned on purpose is kept by a
+ * ref that names it, not by a reflog line.  Appends to *oids (of *nr,
  * *alloc).  SNAP_ECORRUPT, naming it, for an unreadable ref or reflog.
  */
-int walk_collect_roots(struct snap_store *store, struct snap_oid **oids,
-		       size_t *nr, size_t *alloc, struct strbuf *err);
+int walk_collect_roots(struct snap_store *store, const struct pruned *pruned,
+		       struct snap_oid **oids, size_t *nr, size_t *alloc,
+		       struct strbuf *err);
 
 #endif
