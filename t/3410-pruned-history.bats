@@ -337,3 +337,16 @@ s5"
 	run -0 sh -c "test-pruned parse < '$SNAP_DIR/pruned' | wc -l"
 	assert_output 60
 }
+
+@test "REV@{~TIME} passes over pruned snapshots to the nearest kept one" {
+	six
+	prune_around_s3
+	# s4 (pruned) was at 1000000 + 4 days; nearest kept: s5 or s3.
+	run -0 snap-rev-parse "main@{~$((1000000 + 4 * 86400 - 3600))}"
+	assert_output "$s3"
+	run -0 snap-rev-parse "main@{~$((1000000 + 4 * 86400 + 3600))}"
+	assert_output "$s5"
+	# Older than every kept snapshot: the oldest kept one.
+	run -0 snap-rev-parse "main@{~5}"
+	assert_output "$s3"
+}
