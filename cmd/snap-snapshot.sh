@@ -11,7 +11,7 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N]
-                     [--force-read] [--stats] DIR
+                     [--force-read] [--stats] [--no-xattrs] [--no-acls] DIR
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
@@ -25,6 +25,8 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]
   --force-read         read every file, ignoring the ref's stat cache
                        (which is rebuilt)
   --stats              print how many files were read and reused
+  --no-xattrs          store no extended attributes (ACLs still are)
+  --no-acls            store no POSIX ACLs
   --stdin NAME         store standard input as the one file NAME
   --from-command NAME -- CMD...
                        store CMD's standard output as the file NAME; no
@@ -58,7 +60,7 @@ while [ $# -gt 0 ]; do
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
 	--force-read) wt_args="$wt_args --force-read"; shift ;;
-	--stats) wt_args="$wt_args --stats"; shift ;;
+	--stats|--no-xattrs|--no-acls) wt_args="$wt_args $1"; shift ;;
 	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;
 	--from-command) [ $# -ge 2 ] || usage_error "--from-command needs NAME"
 		mode=command; name=$2; shift 2

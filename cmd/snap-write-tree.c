@@ -6,6 +6,7 @@
 #include "usage.h"
 #include "util.h"
 #include "writetree.h"
+#include "xattr.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -13,7 +14,8 @@
 
 static const char usage_str[] =
 "usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N]\n"
-"                       [--cache NAME] [--force-read] [--stats] DIR\n"
+"                       [--cache NAME] [--force-read] [--stats]\n"
+"                       [--no-xattrs] [--no-acls] DIR\n"
 "\n"
 "Stores DIR recursively and prints the id of its root tree.  A store\n"
 "below DIR is left out, with a warning.\n"
@@ -26,6 +28,8 @@ static const char usage_str[] =
 "                     not read again\n"
 "  --force-read       read every file; rebuild the cache\n"
 "  --stats            print how many files were read and reused\n"
+"  --no-xattrs        store no extended attributes (but ACLs)\n"
+"  --no-acls          store no POSIX ACLs\n"
 "  -q, --quiet        no warnings (skipped sockets, the store left out,\n"
 "                     a cache not written)\n"
 "  -j, --jobs N       compression threads (default: one per processor)\n"
@@ -39,6 +43,8 @@ int main(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "force-read", no_argument, NULL, 'F' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "no-xattrs", no_argument, NULL, 'X' },
+		{ "no-acls", no_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -68,6 +74,8 @@ int main(int argc, char **argv)
 		case 'c': wt.cache = optarg; break;
 		case 'F': wt.force_read = 1; break;
 		case 's': show_stats = 1; break;
+		case 'X': wt.xattr_flags |= XATTR_NO_OTHERS; break;
+		case 'A': wt.xattr_flags |= XATTR_NO_ACLS; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)

@@ -113,6 +113,8 @@ static int walk(struct differ *d, const struct snap_oid *a, const struct snap_oi
 			if (oid_cmp(&ea->oid, &eb->oid))
 				ret = push_pair(d, &stack, &nr, &alloc, &ea->oid, &eb->oid, err);
 		} else if (oid_cmp(&ea->oid, &eb->oid) || ea->perm != eb->perm ||
+			   ea->has_xattrs != eb->has_xattrs ||
+			   (ea->has_xattrs && oid_cmp(&ea->xattrs, &eb->xattrs)) ||
 			   ea->rdev_major != eb->rdev_major || ea->rdev_minor != eb->rdev_minor)
 			emit(d, 'M');
 	}

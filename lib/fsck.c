@@ -127,6 +127,9 @@ static void note_references(struct fsck *f, enum object_type type,
 				if (t.entries[i].type == TREE_FILE || t.entries[i].type == TREE_DIR ||
 				    t.entries[i].type == TREE_SYMLINK)
 					oidset_insert(&f->referenced, &t.entries[i].oid);
+			for (i = 0; i < t.nr; i++)
+				if (t.entries[i].has_xattrs)
+					oidset_insert(&f->referenced, &t.entries[i].xattrs);
 			pthread_mutex_unlock(&f->lock);
 			tree_release(&t);
 		}

@@ -211,6 +211,11 @@ static void encode_entry(struct strbuf *out, const struct tree_entry *e)
 		strbuf_addch(out, '-');
 	}
 	strbuf_addch(out, ' ');
+	if (e->has_xattrs) {
+		strbuf_addstr(out, "xattrs=");
+		strbuf_add(out, oid_to_hex_r(hex, &e->xattrs), SNAP_OID_HEXSZ);
+		strbuf_addch(out, ' ');
+	}
 	tree_escape(out, e->name, e->name_len);
 	strbuf_addch(out, '\n');
 }
@@ -394,6 +399,22 @@ static int parse_entry(struct cursor *c, struct tree_entry *e,
 		return -1;
 	} else if (e->type == TREE_CHR || e->type == TREE_BLK) {
 		return -1;
+	}
+
+	/*
+	 * Tree format 2: an optional field before the name.  A name holds no
+	 * raw space, so a space left on the line means the field is there.
+	 */
+	*why = "bad xattrs field";
+	f = memchr(c->p, '\n', (size_t)(c->end - c->p));
+	if (f && memchr(c->p, ' ', (size_t)(f - c->p))) {
+		if (!(f = field(c, &len, ' ')) || len != 7 + SNAP_OID_HEXSZ ||
+		    memcmp(f, "xattrs=", 7) || oid_from_hexn(&e->xattrs, f + 7, SNAP_OID_HEXSZ) < 0)
+			return -1;
+		for (i = 7; i < len; i++)
+			if (f[i] >= 'A' && f[i] <= 'F')
+				return -1;
+		e->has_xattrs = 1;
 	}
 
 	*why = "bad name";

@@ -4,6 +4,7 @@
 #include "store.h"
 #include "tree.h"
 #include "util.h"
+#include "xattr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -399,6 +400,14 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		return snap_error_errno(err, "cannot stat '%s'", shown(w));
 	}
 	set_times(&e, &st);
+	/* Read for every entry, one the stat cache gives too (only its ctime tells of a change). */
+	ret = xattr_store(w->odb, fd, dfd, name, w->opts ? w->opts->xattr_flags : 0,
+			  &e.xattrs, &e.has_xattrs, shown(w), err);
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ret == SNAP_ENOTFOUND ? 0 : ret;
+	}
 	if (S_ISREG(st.st_mode)) {
 		e.type = TREE_FILE;
 		ret = store_file(w, dfd, name, fd, &st, &e, err);
