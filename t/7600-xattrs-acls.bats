@@ -376,3 +376,26 @@ b"
 	run -0 snap-fsck
 	refute_output --partial error
 }
+
+@test "ls-tree --xattrs shows each attribute in hex under its entry; cat-file -p the raw set" {
+	mkdir src
+	echo x > src/a
+	echo y > src/b
+	setfattr -n user.z -v 'hi there' src/a
+	setfattr -n user.e src/a
+	setfattr -n 'user.sp ace' -v 1 src/a
+	t=$(snap-write-tree src)
+	run -0 snap-ls-tree --xattrs "$t"
+	assert_output "file 0644 $(b3_blob_id src/a)	a
+  user.e=0x
+  user.sp\\040ace=0x31
+  user.z=0x6869207468657265
+file 0644 $(b3_blob_id src/b)	b"
+	# With -z, lines end with NUL; attribute names stay escaped.
+	snap-ls-tree -z --name-only --xattrs "$t" > got
+	printf 'a\0  user.e=0x\0  user.sp\\040ace=0x31\0  user.z=0x6869207468657265\0b\0' > want
+	cmp want got
+	x=$(snap-ls-tree -l "$t" | awk 'NR == 1 {print substr($9, 8)}')
+	xattr_blob user.e '' 'user.sp ace' 1 user.z 'hi there' > want
+	cmp want <(snap-cat-file -p "$x")
+}
