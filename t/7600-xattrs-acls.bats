@@ -340,6 +340,17 @@ b"
 	t=$(snap-mktree --missing <<< "$line")
 	run -128 --separate-stderr snap-checkout "$t" out
 	assert_equal "$stderr" "snap-checkout: fatal: blob '$bad': malformed extended attributes: names not sorted or duplicated"
+	snap-update-ref refs/snapshots/bad "$(snap-mksnapshot --time 1 --host h "$t")"
+	run -1 snap-fsck
+	assert_line "error malformed-xattrs $bad malformed extended attributes: names not sorted or duplicated, named by tree $t"
+	# A tree where the set belongs: the wrong type.
+	snap-update-ref -d refs/snapshots/bad
+	t2=$(snap-mktree --missing <<< "file 0644 0 0 0.000000000 2 $blob - xattrs=$t a")
+	snap-update-ref refs/snapshots/bad "$(snap-mksnapshot --time 1 --host h "$t2")"
+	# (and the bad set above, unreachable now, is still reported: bit 1)
+	run -3 snap-fsck
+	assert_line "error wrong-type $t is a tree, expected a blob, referenced by $t2"
+	snap-update-ref -d refs/snapshots/bad
 	# An empty set, a wrong magic, a cut length.
 	printf 'SNAPXAT1' > empty
 	e=$(snap-hash-object -w empty)
