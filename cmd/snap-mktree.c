@@ -17,7 +17,7 @@ static const char usage_str[] =
 "usage: snap-mktree [-z] [--missing]\n"
 "\n"
 "Reads one directory's entries from standard input, one\n"
-"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> [xattrs=<id>] <name>\n"
+"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> [sparse] [xattrs=<id>] <name>\n"
 "line each (the format of snap-ls-tree -l), checks every one, writes the\n"
 "tree and prints its id.  Entries may come in any order.\n"
 "\n"
@@ -38,7 +38,9 @@ static int escape_name(struct strbuf *line)
 			spaces++;
 	if (spaces < 8)
 		return -1;
-	/* The optional field: a raw name cannot be told from it, so it wins. */
+	/* The optional fields: a raw name cannot be told from them, so they win. */
+	if (line->len - i > 7 && !memcmp(line->buf + i, "sparse ", 7))
+		i += 7;
 	if (line->len - i > 7 + SNAP_OID_HEXSZ && !memcmp(line->buf + i, "xattrs=", 7) &&
 	    line->buf[i + 7 + SNAP_OID_HEXSZ] == ' ')
 		i += 7 + SNAP_OID_HEXSZ + 1;

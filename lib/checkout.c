@@ -615,9 +615,47 @@ static int make_dir(struct checkout *c, const struct tree_entry *e, struct strbu
 	return 0;
 }
 
+#define HOLE_BLOCK 4096
+
+static int all_zero(const char *p, size_t n)
+{
+	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
+}
+
+/*
+ * Writes len bytes at offset *off of a new file, leaving out the blocks
+ * (HOLE_BLOCK, aligned in the file) that are all zeros: they stay holes,
+ * which the final size (ftruncate) completes.
+ */
+static int write_holes(int fd, const char *buf, size_t len, uint64_t *off)
+{
+	size_t i = 0, j, n;
+
+	while (i < len) {
+		n = HOLE_BLOCK - (size_t)((*off + i) % HOLE_BLOCK);
+		if (n > len - i)
+			n = len - i;
+		if (all_zero(buf + i, n)) {
+			i += n;
+			continue;
+		}
+		for (j = i + n; j < len; j += n) {
+			n = len - j < HOLE_BLOCK ? len - j : HOLE_BLOCK;
+			if (all_zero(buf + j, n))
+				break;
+		}
+		if (lseek(fd, (off_t)(*off + i), SEEK_SET) < 0 || write_all(fd, buf + i, j - i) < 0)
+			return -1;
+		i = j;
+	}
+	*off += len;
+	return 0;
+}
+
 static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 		      const char *path, char *buf, struct strbuf *err)
 {
+	uint64_t off = 0;
 	struct odb_stream *st;
 	enum object_type type;
 	uint64_t size;
@@ -636,10 +674,13 @@ static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 	}
 	do {
 		ret = odb_stream_read(st, buf, IO_BUF, &got, err);
-		if (ret == 0 && got && write_all(fd, buf, got) < 0)
+		if (ret == 0 && got && (e->sparse ? write_holes(fd, buf, got, &off)
+						  : write_all(fd, buf, got)) < 0)
 			ret = snap_error_errno(err, "cannot write '%s'", path);
 	} while (ret == 0 && got);
 	odb_stream_close(st);
+	if (ret == 0 && e->sparse && ftruncate(fd, (off_t)e->size) < 0)
+		ret = snap_error_errno(err, "cannot write '%s'", path);
 	return ret;
 }
 

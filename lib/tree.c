@@ -125,6 +125,8 @@ static int entry_check(const struct tree_entry *e, struct strbuf *err)
 		what = "invalid name";
 	else if (e->link && (e->type != TREE_FILE || !tree_path_ok(e->link, e->link_len)))
 		what = "invalid hard link";
+	else if (e->sparse && e->type != TREE_FILE)
+		what = "sparse on an entry that is not a file";
 	else if (e->type != TREE_FILE && e->type != TREE_SYMLINK && e->size)
 		what = "size on an entry that has none";
 	else if (e->type == TREE_SYMLINK && !e->size)
@@ -211,6 +213,8 @@ static void encode_entry(struct strbuf *out, const struct tree_entry *e)
 		strbuf_addch(out, '-');
 	}
 	strbuf_addch(out, ' ');
+	if (e->sparse)
+		strbuf_addstr(out, "sparse ");
 	if (e->has_xattrs) {
 		strbuf_addstr(out, "xattrs=");
 		strbuf_add(out, oid_to_hex_r(hex, &e->xattrs), SNAP_OID_HEXSZ);
@@ -402,11 +406,16 @@ static int parse_entry(struct cursor *c, struct tree_entry *e,
 	}
 
 	/*
-	 * Tree format 2: an optional field before the name.  A name holds no
-	 * raw space, so a space left on the line means the field is there.
+	 * Tree format 2: optional fields before the name, in this order.  A
+	 * name holds no raw space, so a space left on the line means another
+	 * field is there.
 	 */
-	*why = "bad xattrs field";
 	f = memchr(c->p, '\n', (size_t)(c->end - c->p));
+	if (f && (size_t)(f - c->p) > 7 && !memcmp(c->p, "sparse ", 7)) {
+		e->sparse = 1;
+		c->p += 7;
+	}
+	*why = "bad field before the name";
 	if (f && memchr(c->p, ' ', (size_t)(f - c->p))) {
 		if (!(f = field(c, &len, ' ')) || len != 7 + SNAP_OID_HEXSZ ||
 		    memcmp(f, "xattrs=", 7) || oid_from_hexn(&e->xattrs, f + 7, SNAP_OID_HEXSZ) < 0)

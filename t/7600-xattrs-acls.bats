@@ -362,11 +362,11 @@ b"
 	assert_equal "$stderr" "snap-mktree: fatal: entry 'a': blob '$c': malformed extended attributes: bad value length"
 	# The field itself: upper-case hex, a wrong key, a short id.
 	run -128 --separate-stderr snap-mktree --missing <<< "file 0644 0 0 0.000000000 2 $blob - xattrs=${bad^^} a"
-	assert_equal "$stderr" "snap-mktree: fatal: line 1: bad xattrs field"
+	assert_equal "$stderr" "snap-mktree: fatal: line 1: bad field before the name"
 	run -128 --separate-stderr snap-mktree --missing <<< "file 0644 0 0 0.000000000 2 $blob - xattr=$bad a"
-	assert_equal "$stderr" "snap-mktree: fatal: line 1: bad xattrs field"
+	assert_equal "$stderr" "snap-mktree: fatal: line 1: bad field before the name"
 	run -128 --separate-stderr snap-mktree --missing <<< "file 0644 0 0 0.000000000 2 $blob - xattrs=${bad:0:63} a"
-	assert_equal "$stderr" "snap-mktree: fatal: line 1: bad xattrs field"
+	assert_equal "$stderr" "snap-mktree: fatal: line 1: bad field before the name"
 }
 
 @test "a store written before attributes (tree format 1) reads, checks and restores as then" {
