@@ -3008,6 +3008,9 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, const char *wha
 			ret = writer_feed_raw(&list, line, chunk_list_line_format(line, &chunk, n), err);
 		start += n;
 	}
+	/* Past the last hole read around, the offset may lag: set it. */
+	if (ret == 0 && !in.plain && lseek(fd, (off_t)in.pos, SEEK_SET) < 0)
+		ret = snap_error_errno(err, "cannot read '%s'", what);
 	if (ret == 0 && read_full(fd, buf, 1) > 0)
 		ret = snap_error(err, SNAP_EINVAL, "'%s' grew while it was read (past %llu bytes)",
 				 what, (unsigned long long)size);
