@@ -269,6 +269,17 @@ b"
 	assert_equal "$(getfattr --only-values -n user.k dest/d/a)" 1
 	assert_equal "$(getfacl -c -p dest/d/a)" "$(getfacl -c -p src/d/a)"
 	assert_equal "$(cat dest/keep)" other
+	# A directory made on the way to a PATH gets the attributes it had.
+	setfattr -n user.dir -v on src/d
+	setfacl -d -m u:nobody:rx src/d
+	mkdir src/d/sub
+	echo s > src/d/sub/s
+	snap-snapshot -m y src > /dev/null
+	rm -rf dest/d
+	run -0 snap-restore --force main dest d/sub/s
+	assert_equal "$(getfattr --only-values -n user.dir dest/d)" on
+	assert_equal "$(getfacl -c -p dest/d)" "$(getfacl -c -p src/d)"
+	assert_equal "$(cat dest/d/sub/s)" s
 }
 
 @test "hard links with attributes are one inode with them" {
