@@ -403,7 +403,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	/* Fewer blocks than the size takes: holes, to restore as holes. */
 	e.sparse = S_ISREG(st.st_mode) && (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
 	/* Read for every entry, one the stat cache gives too (only its ctime tells of a change). */
-	ret = xattr_store(w->odb, fd, dfd, name, w->opts ? w->opts->xattr_flags : 0,
+	ret = xattr_store(w->odb, fd, dfd, name, &st, w->opts ? w->opts->xattr_flags : 0,
 			  &e.xattrs, &e.has_xattrs, shown(w), err);
 	if (ret < 0) {
 		if (fd >= 0)

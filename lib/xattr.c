@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #define MAGIC "SNAPXAT1"
 #define MAGIC_LEN 8
@@ -148,67 +149,78 @@ int xattr_parse(struct xattr_set *s, const char *buf, size_t len, struct strbuf 
 	return snap_error(err, SNAP_EINVAL, "malformed extended attributes: %s", why);
 }
 
-/* The calls on a descriptor, or on a name in dfd through /proc. */
+/*
+ * The calls on a descriptor, or on an O_PATH handle through /proc (the
+ * magic link leads to the handle's own inode, a symlink's too).
+ */
 struct target {
 	int fd;
-	char path[64 + 256];
+	char path[64];
 };
-
-static int target_init(struct target *t, int fd, int dfd, const char *name)
-{
-	t->fd = fd;
-	if (fd >= 0)
-		return 0;
-	if ((size_t)snprintf(t->path, sizeof(t->path), "/proc/self/fd/%d/%s", dfd, name) >=
-	    sizeof(t->path))
-		return -1;
-	return 0;
-}
 
 static ssize_t t_list(const struct target *t, char *buf, size_t size)
 {
-	return t->fd >= 0 ? flistxattr(t->fd, buf, size) : llistxattr(t->path, buf, size);
+	return t->path[0] ? listxattr(t->path, buf, size) : flistxattr(t->fd, buf, size);
 }
 
 static ssize_t t_get(const struct target *t, const char *name, void *buf, size_t size)
 {
-	return t->fd >= 0 ? fgetxattr(t->fd, name, buf, size)
-			  : lgetxattr(t->path, name, buf, size);
+	return t->path[0] ? getxattr(t->path, name, buf, size)
+			  : fgetxattr(t->fd, name, buf, size);
 }
 
-/*
- * An entry named through /proc that the kernel says is not there: gone,
- * or /proc is not mounted (then the attributes cannot be read at all).
- */
-static int not_there(int dfd, const char *name, const char *what, struct strbuf *err)
-{
-	struct stat st;
+static int list_and_read(const struct target *t, unsigned flags, struct xattr_set *s,
+			 const char *what, struct strbuf *err);
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		return SNAP_ENOTFOUND;
-	return snap_error(err, SNAP_EIO,
-			  "cannot read the extended attributes of '%s': /proc is not mounted",
-			  what);
-}
-
-int xattr_read(int fd, int dfd, const char *name, unsigned flags,
+int xattr_read(int fd, int dfd, const char *name, const struct stat *st, unsigned flags,
 	       struct xattr_set *s, const char *what, struct strbuf *err)
 {
 	struct target t;
+	struct stat now;
+	int ret;
+
+	if ((flags & (XATTR_NO_ACLS | XATTR_NO_OTHERS)) == (XATTR_NO_ACLS | XATTR_NO_OTHERS))
+		return 0;
+	t.fd = fd;
+	t.path[0] = '\0';
+	if (fd >= 0)
+		return list_and_read(&t, flags, s, what, err);
+	/*
+	 * By name: through a handle of the inode that was stat'ed, so that
+	 * another file put in its place meanwhile (a link to a file with
+	 * capabilities) never lends it its attributes.
+	 */
+	t.fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (t.fd < 0 && errno == ENOENT)
+		return SNAP_ENOTFOUND;
+	if (t.fd < 0)
+		return snap_error_errno(err, "cannot open '%s'", what);
+	if (fstat(t.fd, &now) < 0) {
+		ret = snap_error_errno(err, "cannot stat '%s'", what);
+	} else if (st && (now.st_dev != st->st_dev || now.st_ino != st->st_ino)) {
+		ret = snap_error(err, SNAP_EINVAL, "'%s' changed while it was read", what);
+	} else {
+		snprintf(t.path, sizeof(t.path), "/proc/self/fd/%d", t.fd);
+		/* (Without /proc mounted, this fails: no such file.) */
+		ret = list_and_read(&t, flags, s, what, err);
+	}
+	close(t.fd);
+	return ret;
+}
+
+static int list_and_read(const struct target *t, unsigned flags, struct xattr_set *s,
+			 const char *what, struct strbuf *err)
+{
 	char *list = NULL;
 	ssize_t n = 0;
 	size_t pos;
 	int ret;
 
-	if ((flags & (XATTR_NO_ACLS | XATTR_NO_OTHERS)) == (XATTR_NO_ACLS | XATTR_NO_OTHERS))
-		return 0;
-	if (target_init(&t, fd, dfd, name) < 0)
-		return snap_error(err, SNAP_EINVAL, "name too long: '%s'", what);
 	for (;;) {
-		n = t_list(&t, NULL, 0);
+		n = t_list(t, NULL, 0);
 		if (n > 0) {
 			list = xmalloc((size_t)n);
-			n = t_list(&t, list, (size_t)n);
+			n = t_list(t, list, (size_t)n);
 		}
 		if (n >= 0 || errno != ERANGE)
 			break;
@@ -219,8 +231,6 @@ int xattr_read(int fd, int dfd, const char *name, unsigned flags,
 		free(list);
 		if (errno == ENOTSUP)
 			return 0;
-		if (errno == ENOENT && fd < 0)
-			return not_there(dfd, name, what, err);
 		return snap_error_errno(err, "cannot list the extended attributes of '%s'", what);
 	}
 	for (pos = 0; pos < (size_t)n; pos += strlen(list + pos) + 1) {
@@ -231,10 +241,10 @@ int xattr_read(int fd, int dfd, const char *name, unsigned flags,
 		if (!*an || !xattr_wanted(an, flags))
 			continue;
 		for (;;) {
-			vl = t_get(&t, an, NULL, 0);
+			vl = t_get(t, an, NULL, 0);
 			if (vl > 0) {
 				value = xmalloc((size_t)vl);
-				vl = t_get(&t, an, value, (size_t)vl);
+				vl = t_get(t, an, value, (size_t)vl);
 			}
 			if (vl >= 0 || errno != ERANGE)
 				break;
@@ -258,15 +268,16 @@ int xattr_read(int fd, int dfd, const char *name, unsigned flags,
 	return 0;
 }
 
-int xattr_store(struct odb *odb, int fd, int dfd, const char *name, unsigned flags,
-		struct snap_oid *oid, int *has, const char *what, struct strbuf *err)
+int xattr_store(struct odb *odb, int fd, int dfd, const char *name, const struct stat *st,
+		unsigned flags, struct snap_oid *oid, int *has, const char *what,
+		struct strbuf *err)
 {
 	struct xattr_set s = XATTR_SET_INIT;
 	struct strbuf buf = STRBUF_INIT;
 	int ret;
 
 	*has = 0;
-	ret = xattr_read(fd, dfd, name, flags, &s, what, err);
+	ret = xattr_read(fd, dfd, name, st, flags, &s, what, err);
 	if (ret == 0 && s.nr) {
 		ret = xattr_encode(&s, &buf, err);
 		if (ret == 0)

@@ -15,6 +15,7 @@
  */
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include "odb.h"
 #include "oid.h"
 #include "strbuf.h"
@@ -65,20 +66,23 @@ int xattr_parse(struct xattr_set *s, const char *buf, size_t len, struct strbuf 
 
 /*
  * Reads the attributes of an entry: through fd when it is >= 0, else of
- * name in the directory dfd (never following a symlink).  what names the
- * entry in messages.  An entry whose filesystem has no attributes has an
- * empty set; an attribute removed between listing and reading is left
- * out.  SNAP_ENOTFOUND when the entry itself is gone.
+ * name in the directory dfd (never following a symlink), through a handle
+ * checked to be the inode st describes (when st is not NULL; SNAP_EINVAL
+ * "changed while it was read" otherwise).  what names the entry in
+ * messages.  An entry whose filesystem has no attributes has an empty
+ * set; an attribute removed between listing and reading is left out.
+ * SNAP_ENOTFOUND when the entry itself is gone.
  */
-int xattr_read(int fd, int dfd, const char *name, unsigned flags,
+int xattr_read(int fd, int dfd, const char *name, const struct stat *st, unsigned flags,
 	       struct xattr_set *s, const char *what, struct strbuf *err);
 
 /*
  * Reads the attributes as xattr_read() does and, when there are any,
  * stores their blob and sets *oid and *has to 1 (else *has = 0).
  */
-int xattr_store(struct odb *odb, int fd, int dfd, const char *name, unsigned flags,
-		struct snap_oid *oid, int *has, const char *what, struct strbuf *err);
+int xattr_store(struct odb *odb, int fd, int dfd, const char *name, const struct stat *st,
+		unsigned flags, struct snap_oid *oid, int *has, const char *what,
+		struct strbuf *err);
 
 /*
  * Reads and parses the set of blob oid (SNAP_ECORRUPT if it is not a blob
