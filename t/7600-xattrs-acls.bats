@@ -174,6 +174,27 @@ xattr_blob() {
 	refute_output --partial xattrs=
 }
 
+@test "a stat cache made leaving attributes out is not used by a snapshot that keeps them" {
+	mkdir src
+	echo 1 > src/f
+	setfattr -n user.v -v 1 src/f
+	next_second
+	snap-snapshot --no-xattrs -m without src > /dev/null
+	run -0 --separate-stderr snap-snapshot --stats --no-xattrs -m without src
+	assert_equal "$stderr" "snap-snapshot: 0 files read, 1 reused"
+	run -0 snap-ls-tree -l main
+	refute_output --partial xattrs=
+	run -0 --separate-stderr snap-snapshot --stats -m with src
+	assert_equal "$stderr" "snap-snapshot: 1 files read, 0 reused"
+	assert_equal "$(snap-rev-parse main:)" "$(snap-write-tree src)"
+	run -0 snap-ls-tree -l main
+	assert_output --partial xattrs=
+	# Now the cache has them, and gives them.
+	run -0 --separate-stderr snap-snapshot --stats -m again src
+	assert_equal "$stderr" "snap-snapshot: 0 files read, 1 reused"
+	assert_equal "$(snap-rev-parse main:)" "$(snap-rev-parse main~1:)"
+}
+
 # A source with an ACL'd directory and a file with a user attribute.
 acl_and_xattr_src() {
 	mkdir -p src/d
