@@ -469,14 +469,15 @@ static int set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 		dir_path(c, dir, &buf);
 		path = buf.buf;
 	}
-	if (c->as_root && fchown(fd, e->uid, e->gid) < 0)
+	if (c->as_root && fchown(fd, e->uid, e->gid) < 0) {
 		what = "owner";
-	else if ((ret = set_xattrs(c, fd, 0, e, path, err)) < 0)
-		;
-	else if (fchmod(fd, final_perm(c, e)) < 0)
-		what = "mode";
-	else if (entry_times(e, ts), futimens(fd, ts) < 0)
-		what = "times";
+	} else if ((ret = set_xattrs(c, fd, 0, e, path, err)) == 0) {
+		entry_times(e, ts);
+		if (fchmod(fd, final_perm(c, e)) < 0)
+			what = "mode";
+		else if (futimens(fd, ts) < 0)
+			what = "times";
+	}
 	if (what) {
 		saved = errno;
 		if (!path) {
