@@ -418,8 +418,12 @@ static void xattr_refused(const char *name, int errnum, void *data)
 	void (*warn)(const char *, void *) = o->meta_warn ? o->meta_warn : o->warn;
 	struct strbuf msg = STRBUF_INIT;
 
-	strbuf_addf(&msg, "cannot set extended attribute '%s' of '%s': %s", name,
-		    r->path, strerror(errnum));
+	/* Quoted: a name or path with a newline is still one line. */
+	strbuf_addstr(&msg, "cannot set extended attribute '");
+	strbuf_addquoted(&msg, name, strlen(name));
+	strbuf_addstr(&msg, "' of '");
+	strbuf_addquoted(&msg, r->path, strlen(r->path));
+	strbuf_addf(&msg, "': %s", strerror(errnum));
 	pthread_mutex_lock(&r->c->unset_lock);
 	r->c->nr_unset++;
 	if (warn)

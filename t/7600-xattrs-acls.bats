@@ -280,6 +280,31 @@ b"
 	[[ "$stderr" == "snap-checkout: warning: cannot set extended attribute 'trusted.t' of 'a': Operation not permitted"* ]]
 }
 
+@test "a refused attribute's warning stays one line whatever its name and path hold" {
+	as_root
+	command -v setpriv > /dev/null || skip "no setpriv"
+	mkdir src
+	printf 'x' > "src/new
+line"
+	setfattr -n "trusted.two
+lines" -v 1 "src/new
+line"
+	snap-snapshot -m x src > /dev/null
+	PERM=$(mktemp -d /tmp/snap-perm.XXXXXX)
+	chmod 755 "$PERM"
+	mv "$SNAP_DIR" "$PERM/store"
+	export SNAP_DIR=$PERM/store
+	chmod -R a+rX "$SNAP_DIR"
+	cd "$PERM"
+	mkdir mine
+	chown nobody:nogroup mine
+	run -3 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		snap-checkout -j 1 main mine/out
+	assert_equal "$stderr" "snap-checkout: warning: cannot set extended attribute 'trusted.two\\012lines' of 'new\\012line': Operation not permitted"
+	assert_equal "$(cat "mine/out/new
+line")" x
+}
+
 @test "restore of chosen paths in place keeps their attributes" {
 	mkdir -p src/d
 	echo a > src/d/a
