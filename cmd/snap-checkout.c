@@ -7,12 +7,14 @@
 #include "store.h"
 #include "usage.h"
 #include "util.h"
+#include "xattr.h"
 
 #include <getopt.h>
 #include <stdio.h>
 
 static const char usage_str[] =
-"usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [-j N] [--in-place TMP] TREE|SNAPSHOT DIR [PATH...]\n"
+"usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [--no-xattrs] [--no-acls]\n"
+"                     [-j N] [--in-place TMP] TREE|SNAPSHOT DIR [PATH...]\n"
 "\n"
 "Writes the tree into DIR, which must be absent or empty.  With PATHs,\n"
 "only those entries (files or whole directories) are written.\n"
@@ -24,6 +26,8 @@ static const char usage_str[] =
 "  --keep-setuid    keep setuid and setgid bits (cleared otherwise)\n"
 "  --devices        create device nodes (skipped otherwise)\n"
 "  --no-same-owner  do not set owners (as root they are set by default)\n"
+"  --no-xattrs      set no extended attributes (but ACLs)\n"
+"  --no-acls        set no POSIX ACLs\n"
 "  -q, --quiet      no warnings about skipped entries\n"
 "  -j, --jobs N     file-writing threads (default: one per processor)\n"
 "  --in-place TMP   restore into the existing DIR through TMP, an empty\n"
@@ -36,6 +40,8 @@ int main(int argc, char **argv)
 		{ "keep-setuid", no_argument, NULL, 'u' },
 		{ "devices", no_argument, NULL, 'D' },
 		{ "no-same-owner", no_argument, NULL, 'O' },
+		{ "no-xattrs", no_argument, NULL, 'X' },
+		{ "no-acls", no_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -58,6 +64,8 @@ int main(int argc, char **argv)
 		case 'u': co.keep_setuid = 1; break;
 		case 'D': co.devices = 1; break;
 		case 'O': co.same_owner = 0; break;
+		case 'X': co.xattr_flags |= XATTR_NO_OTHERS; break;
+		case 'A': co.xattr_flags |= XATTR_NO_ACLS; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
@@ -76,6 +84,7 @@ int main(int argc, char **argv)
 	co.nr_paths = (size_t)(argc - optind - 2);
 	co.warn = warning_cb;
 	co.warn_data = &quiet;
+	co.meta_warn = warning_cb;	/* never quieted: the restore is incomplete */
 
 	open_store_or_die(dir, &store, &odb);
 	if (resolve_rev(odb, argv[optind], &oid, &err) < 0 ||
@@ -89,5 +98,5 @@ int main(int argc, char **argv)
 		die_err(&err);
 	odb_close(odb);
 	store_release(&store);
-	return finish_stdout(0);
+	return finish_stdout(ret == CHECKOUT_INCOMPLETE ? EXIT_INCOMPLETE : 0);
 }

@@ -9,6 +9,7 @@
 #include "tree.h"
 #include "usage.h"
 #include "util.h"
+#include "xattr.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -16,23 +17,46 @@
 #include <string.h>
 
 static const char usage_str[] =
-"usage: snap-ls-tree [-r] [-d] [-l] [-z] [--name-only] TREE [PATH]\n"
+"usage: snap-ls-tree [-r] [-d] [-l] [-z] [--name-only] [--xattrs] TREE [PATH]\n"
 "\n"
 "Lists the entries of TREE (a snapshot stands for its tree), or of the\n"
 "directory PATH inside it, in name order:\n"
 "  <type> <perm> <id>\\t<path>                                  (default)\n"
-"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> <path>  (-l)\n"
+"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> [sparse] [xattrs=<id>] <path>  (-l)\n"
 "The -l line is the tree format itself, and what snap-mktree reads.\n"
 "\n"
 "  -r           recurse: list the files below subdirectories\n"
 "  -d           with -r, list the directories too\n"
 "  -l           every field of each entry\n"
 "  --name-only  paths only\n"
+"  --xattrs     after each entry, its extended attributes, one a line:\n"
+"               two spaces, <name>=0x<hex value>\n"
 "  -z           raw paths, lines ended by NUL (else escaped as in trees)\n"
 "  --store DIR  the store (default $SNAP_DIR, else .snap above)\n";
 
-static int recursive, show_dirs, long_fmt, name_only, zero;
+static int recursive, show_dirs, long_fmt, name_only, zero, show_xattrs;
 static struct odb *odb;
+
+/* The lines of --xattrs: names escaped as in trees, values in hex. */
+static void add_xattrs(struct strbuf *out, const struct tree_entry *e)
+{
+	struct xattr_set s = XATTR_SET_INIT;
+	struct strbuf err = STRBUF_INIT;
+	size_t i, j;
+
+	if (xattr_load(odb, &e->xattrs, &s, &err) < 0)
+		die_err(&err);
+	for (i = 0; i < s.nr; i++) {
+		strbuf_addstr(out, "  ");
+		tree_escape(out, s.v[i].name, s.v[i].name_len);
+		strbuf_addstr(out, "=0x");
+		for (j = 0; j < s.v[i].value_len; j++)
+			strbuf_addf(out, "%02x", (unsigned char)s.v[i].value[j]);
+		strbuf_addch(out, zero ? '\0' : '\n');
+	}
+	xattr_set_release(&s);
+	strbuf_release(&err);
+}
 
 static void print_entry(const struct tree_entry *e, const char *path, size_t len)
 {
@@ -58,6 +82,10 @@ static void print_entry(const struct tree_entry *e, const char *path, size_t len
 			} else {
 				strbuf_addch(&line, '-');
 			}
+			if (e->sparse)
+				strbuf_addstr(&line, " sparse");
+			if (e->has_xattrs)
+				strbuf_addf(&line, " xattrs=%s", oid_to_hex(&e->xattrs));
 		}
 		strbuf_addch(&line, long_fmt ? ' ' : '\t');
 	}
@@ -66,6 +94,8 @@ static void print_entry(const struct tree_entry *e, const char *path, size_t len
 	else
 		tree_escape(&line, path, len);
 	strbuf_addch(&line, zero ? '\0' : '\n');
+	if (show_xattrs && e->has_xattrs)
+		add_xattrs(&line, e);
 	xfwrite(line.buf, line.len);
 	strbuf_release(&line);
 }
@@ -138,6 +168,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "name-only", no_argument, NULL, 'n' },
+		{ "xattrs", no_argument, NULL, 'X' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -155,6 +186,7 @@ int main(int argc, char **argv)
 		case 'd': show_dirs = 1; break;
 		case 'l': long_fmt = 1; break;
 		case 'n': name_only = 1; break;
+		case 'X': show_xattrs = 1; break;
 		case 'z': zero = 1; break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);

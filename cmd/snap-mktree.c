@@ -7,6 +7,7 @@
 #include "tree.h"
 #include "usage.h"
 #include "util.h"
+#include "xattr.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@ static const char usage_str[] =
 "usage: snap-mktree [-z] [--missing]\n"
 "\n"
 "Reads one directory's entries from standard input, one\n"
-"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> <name>\n"
+"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> [sparse] [xattrs=<id>] <name>\n"
 "line each (the format of snap-ls-tree -l), checks every one, writes the\n"
 "tree and prints its id.  Entries may come in any order.\n"
 "\n"
@@ -37,6 +38,12 @@ static int escape_name(struct strbuf *line)
 			spaces++;
 	if (spaces < 8)
 		return -1;
+	/* The optional fields: a raw name cannot be told from them, so they win. */
+	if (line->len - i > 7 && !memcmp(line->buf + i, "sparse ", 7))
+		i += 7;
+	if (line->len - i > 7 + SNAP_OID_HEXSZ && !memcmp(line->buf + i, "xattrs=", 7) &&
+	    line->buf[i + 7 + SNAP_OID_HEXSZ] == ' ')
+		i += 7 + SNAP_OID_HEXSZ + 1;
 	strbuf_add(&out, line->buf, i);
 	tree_escape(&out, line->buf + i, line->len - i);
 	strbuf_reset(line);
@@ -97,6 +104,14 @@ int main(int argc, char **argv)
 		enum object_type type, want;
 		uint64_t size;
 
+		if (e->has_xattrs) {
+			struct xattr_set xs = XATTR_SET_INIT;
+
+			strbuf_reset(&err);
+			if (xattr_load(odb, &e->xattrs, &xs, &err) < 0)
+				die("entry '%s': %s", e->name, err.buf);
+			xattr_set_release(&xs);
+		}
 		if (e->type != TREE_FILE && e->type != TREE_DIR && e->type != TREE_SYMLINK)
 			continue;
 		want = e->type == TREE_DIR ? OBJ_TREE : OBJ_BLOB;

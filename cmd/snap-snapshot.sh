@@ -11,7 +11,7 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N]
-                     [--force-read] [--stats] [--strict] DIR
+                     [--force-read] [--stats] [--strict] [--no-xattrs] [--no-acls] DIR
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME [--allow-empty]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
@@ -28,6 +28,8 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]
   --strict             no snapshot unless every entry was read whole
                        (else what cannot be read is left out, with a
                        warning each, listed in the snapshot, exit 3)
+  --no-xattrs          store no extended attributes (ACLs still are)
+  --no-acls            store no POSIX ACLs
   --stdin NAME         store standard input as the one file NAME; empty
                        input is refused (a producer that failed silently)
   --allow-empty        with --stdin: store empty input as an empty file
@@ -74,7 +76,7 @@ while [ $# -gt 0 ]; do
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
 	--force-read) wt_args="$wt_args --force-read"; shift ;;
-	--stats) wt_args="$wt_args --stats"; shift ;;
+	--stats|--no-xattrs|--no-acls) wt_args="$wt_args $1"; shift ;;
 	--strict) strict=--strict; shift ;;
 	--allow-empty) allow_empty=1; shift ;;
 	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;

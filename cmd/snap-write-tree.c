@@ -6,6 +6,7 @@
 #include "usage.h"
 #include "util.h"
 #include "writetree.h"
+#include "xattr.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,7 +17,7 @@
 static const char usage_str[] =
 "usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N]\n"
 "                       [--cache NAME] [--force-read] [--stats]\n"
-"                       [--strict | --problems FILE] DIR\n"
+"                       [--strict | --problems FILE] [--no-xattrs] [--no-acls] DIR\n"
 "\n"
 "Stores DIR recursively and prints the id of its root tree.  A store\n"
 "below DIR is left out, with a warning.  An entry that is unreadable or\n"
@@ -34,6 +35,8 @@ static const char usage_str[] =
 "  --strict           an entry left out or changed is fatal: no tree\n"
 "  --problems FILE    write a line \"REASON PATH\" per problem to FILE\n"
 "                     (snap-mksnapshot --problems reads it)\n"
+"  --no-xattrs        store no extended attributes (but ACLs)\n"
+"  --no-acls          store no POSIX ACLs\n"
 "  -q, --quiet        no warnings (skipped sockets, the store left out,\n"
 "                     a cache not written)\n"
 "  -j, --jobs N       compression threads (default: one per processor)\n"
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, NULL, 's' },
 		{ "strict", no_argument, NULL, 'T' },
 		{ "problems", required_argument, NULL, 'P' },
+		{ "no-xattrs", no_argument, NULL, 'X' },
+		{ "no-acls", no_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -97,6 +102,8 @@ int main(int argc, char **argv)
 		case 's': show_stats = 1; break;
 		case 'T': wt.strict = 1; break;
 		case 'P': problems = optarg; break;
+		case 'X': wt.xattr_flags |= XATTR_NO_OTHERS; break;
+		case 'A': wt.xattr_flags |= XATTR_NO_ACLS; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)

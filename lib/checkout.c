@@ -4,6 +4,7 @@
 #include "tree.h"
 #include "util.h"
 #include "writetree.h"
+#include "xattr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -93,6 +94,9 @@ struct checkout {
 	int stop;
 	int failed;
 	struct strbuf err;
+	/* metadata the kernel refused to set, each warned about once */
+	pthread_mutex_t unset_lock;
+	size_t nr_unset;
 };
 
 static enum selected selected(struct checkout *c, const char *path, size_t len)
@@ -294,6 +298,13 @@ static int check_links(struct checkout *c, const struct snap_oid *root, struct s
 	return ret;
 }
 
+/* 1 unless both --no-xattrs and --no-acls leave every attribute out. */
+static int wants_xattrs(const struct checkout *c)
+{
+	return (c->opts->xattr_flags & (XATTR_NO_ACLS | XATTR_NO_OTHERS)) !=
+	       (XATTR_NO_ACLS | XATTR_NO_OTHERS);
+}
+
 static int check_all(struct checkout *c, const struct snap_oid *root,
 		     struct strbuf *err)
 {
@@ -340,6 +351,10 @@ static int check_all(struct checkout *c, const struct snap_oid *root,
 				nr++;
 			continue;
 		}
+		if (e->has_xattrs && wants_xattrs(c) && !odb_has(c->odb, &e->xattrs) &&
+		    nr_missing++ < 100)
+			strbuf_addf(&missing, "%s%s", nr_missing > 1 ? ", " : "",
+				    oid_to_hex(&e->xattrs));
 		if (e->type != TREE_DIR && e->type != TREE_FILE &&
 		    e->type != TREE_SYMLINK)
 			continue;
@@ -388,30 +403,96 @@ static void entry_times(const struct tree_entry *e, struct timespec ts[2])
 	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
 }
 
-/*
- * Sets owner (as root), mode and times through fd; NULL, or which of
- * them failed (errno set).
- */
-static const char *set_meta(const struct checkout *c, int fd, const struct tree_entry *e)
-{
-	struct timespec ts[2];
+static void dir_path(const struct checkout *c, size_t k, struct strbuf *out);
 
-	if (c->as_root && fchown(fd, e->uid, e->gid) < 0)
-		return "owner";
-	if (fchmod(fd, final_perm(c, e)) < 0)
-		return "mode";
-	entry_times(e, ts);
-	if (futimens(fd, ts) < 0)
-		return "times";
-	return NULL;
+struct refusal {
+	struct checkout *c;
+	const char *path;
+};
+
+/* One line for each attribute the kernel refuses; the restore goes on. */
+static void xattr_refused(const char *name, int errnum, void *data)
+{
+	struct refusal *r = data;
+	const struct checkout_opts *o = r->c->opts;
+	void (*warn)(const char *, void *) = o->meta_warn ? o->meta_warn : o->warn;
+	struct strbuf msg = STRBUF_INIT;
+
+	/* Quoted: a name or path with a newline is still one line. */
+	strbuf_addstr(&msg, "cannot set extended attribute '");
+	strbuf_addquoted(&msg, name, strlen(name));
+	strbuf_addstr(&msg, "' of '");
+	strbuf_addquoted(&msg, r->path, strlen(r->path));
+	strbuf_addf(&msg, "': %s", strerror(errnum));
+	pthread_mutex_lock(&r->c->unset_lock);
+	r->c->nr_unset++;
+	if (warn)
+		warn(msg.buf, o->meta_warn ? o->meta_warn_data : o->warn_data);
+	pthread_mutex_unlock(&r->c->unset_lock);
+	strbuf_release(&msg);
 }
 
-static int apply_meta(const struct checkout *c, int fd, const struct tree_entry *e,
+/*
+ * Sets e's extended attributes (and ACLs) on fd, or on the inode of the
+ * O_PATH handle fd.  Called after the owner is set (a change of owner
+ * clears security.capability) and before the mode and times (an access
+ * ACL sets the group bits; the mode set after it is the one stored, whose
+ * group bits are the ACL's mask).  An attribute the kernel refuses is a
+ * warning; a set that cannot be read from the store fails the restore.
+ */
+static int set_xattrs(struct checkout *c, int fd, int handle, const struct tree_entry *e,
 		      const char *path, struct strbuf *err)
 {
-	const char *what = set_meta(c, fd, e);
+	struct xattr_set s = XATTR_SET_INIT;
+	struct refusal r = { c, path };
+	int ret;
 
-	return what ? snap_error_errno(err, "cannot set the %s of '%s'", what, path) : 0;
+	if (!e->has_xattrs || !wants_xattrs(c))
+		return 0;
+	ret = xattr_load(c->odb, &e->xattrs, &s, err);
+	if (ret == 0)
+		xattr_apply(fd, handle, &s, c->opts->xattr_flags, xattr_refused, &r);
+	xattr_set_release(&s);
+	return ret;
+}
+
+/*
+ * Sets owner (as root), extended attributes, mode and times through fd.
+ * path names the entry; for a directory, NULL and dir is its index in
+ * c->dirs (its path is built only when needed: that costs the depth).
+ */
+static int set_meta(struct checkout *c, int fd, const struct tree_entry *e,
+		    const char *path, size_t dir, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct timespec ts[2];
+	const char *what = NULL;
+	int ret = 0, saved;
+
+	if (!path && e->has_xattrs) {
+		dir_path(c, dir, &buf);
+		path = buf.buf;
+	}
+	if (c->as_root && fchown(fd, e->uid, e->gid) < 0) {
+		what = "owner";
+	} else if ((ret = set_xattrs(c, fd, 0, e, path, err)) == 0) {
+		entry_times(e, ts);
+		if (fchmod(fd, final_perm(c, e)) < 0)
+			what = "mode";
+		else if (futimens(fd, ts) < 0)
+			what = "times";
+	}
+	if (what) {
+		saved = errno;
+		if (!path) {
+			dir_path(c, dir, &buf);
+			path = buf.buf;
+		}
+		errno = saved;
+		ret = snap_error_errno(err, "cannot set the %s of '%s'", what, path);
+	}
+	strbuf_release(&buf);
+	return ret;
 }
 
 /* The path of a directory this restore made, relative to the target. */
@@ -484,7 +565,6 @@ static int leave_dir(struct checkout *c, int *fd, size_t *at, int finish, struct
 {
 	const struct made_dir *d = &c->dirs[*at];
 	struct strbuf path = STRBUF_INIT;
-	const char *what;
 	int up, ret = 0;
 
 	/* ".." first: a mode without search permission would forbid it. */
@@ -494,13 +574,8 @@ static int leave_dir(struct checkout *c, int *fd, size_t *at, int finish, struct
 		ret = snap_error_errno(err, "cannot open the directory above '%s'", path.buf);
 	} else if (is_made_dir(c, up, d->parent, err) < 0) {
 		ret = SNAP_EUNSAFE;
-	} else if (finish && (what = set_meta(c, *fd, &d->meta))) {
-		/* The path only for a message: building it costs the depth. */
-		int saved = errno;
-
-		dir_path(c, *at, &path);
-		errno = saved;
-		ret = snap_error_errno(err, "cannot set the %s of '%s'", what, path.buf);
+	} else if (finish) {
+		ret = set_meta(c, *fd, &d->meta, NULL, *at, err);
 	}
 	strbuf_release(&path);
 	if (ret < 0) {
@@ -545,9 +620,47 @@ static int make_dir(struct checkout *c, const struct tree_entry *e, struct strbu
 	return 0;
 }
 
+#define HOLE_BLOCK 4096
+
+static int all_zero(const char *p, size_t n)
+{
+	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
+}
+
+/*
+ * Writes len bytes at offset *off of a new file, leaving out the blocks
+ * (HOLE_BLOCK, aligned in the file) that are all zeros: they stay holes,
+ * which the final size (ftruncate) completes.
+ */
+static int write_holes(int fd, const char *buf, size_t len, uint64_t *off)
+{
+	size_t i = 0, j, n;
+
+	while (i < len) {
+		n = HOLE_BLOCK - (size_t)((*off + i) % HOLE_BLOCK);
+		if (n > len - i)
+			n = len - i;
+		if (all_zero(buf + i, n)) {
+			i += n;
+			continue;
+		}
+		for (j = i + n; j < len; j += n) {
+			n = len - j < HOLE_BLOCK ? len - j : HOLE_BLOCK;
+			if (all_zero(buf + j, n))
+				break;
+		}
+		if (lseek(fd, (off_t)(*off + i), SEEK_SET) < 0 || write_all(fd, buf + i, j - i) < 0)
+			return -1;
+		i = j;
+	}
+	*off += len;
+	return 0;
+}
+
 static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 		      const char *path, char *buf, struct strbuf *err)
 {
+	uint64_t off = 0;
 	struct odb_stream *st;
 	enum object_type type;
 	uint64_t size;
@@ -566,10 +679,13 @@ static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 	}
 	do {
 		ret = odb_stream_read(st, buf, IO_BUF, &got, err);
-		if (ret == 0 && got && write_all(fd, buf, got) < 0)
+		if (ret == 0 && got && (e->sparse ? write_holes(fd, buf, got, &off)
+						  : write_all(fd, buf, got)) < 0)
 			ret = snap_error_errno(err, "cannot write '%s'", path);
 	} while (ret == 0 && got);
 	odb_stream_close(st);
+	if (ret == 0 && e->sparse && ftruncate(fd, (off_t)e->size) < 0)
+		ret = snap_error_errno(err, "cannot write '%s'", path);
 	return ret;
 }
 
@@ -602,6 +718,8 @@ static int born_right(const struct checkout *c, const struct tree_entry *e)
 {
 	if (final_perm(c, e) & (S_ISUID | S_ISGID))
 		return 0;
+	if (e->has_xattrs && wants_xattrs(c))
+		return 0;	/* an ACL may change the mode: it is set after */
 	return !c->as_root || (c->plain_owner && e->uid == c->euid && e->gid == c->egid);
 }
 
@@ -623,7 +741,7 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 		if (futimens(fd, ts) < 0)
 			ret = snap_error_errno(err, "cannot set the times of '%s'", j->path);
 	} else if (ret == 0) {
-		ret = apply_meta(c, fd, &j->e, j->path, err);
+		ret = set_meta(c, fd, &j->e, j->path, 0, err);
 	}
 	if (ret == 0 && j->target) {
 		struct stat st;
@@ -749,14 +867,20 @@ static int open_made(struct checkout *c, int dfd, const struct tree_entry *e,
 	return fd;
 }
 
-/* Sets the owner (as root) and times of what open_made() opened. */
+/*
+ * Sets the owner (as root), extended attributes and times of what
+ * open_made() opened.
+ */
 static int handle_meta(struct checkout *c, int fd, int dfd, const struct tree_entry *e,
 		       struct strbuf *err)
 {
 	struct timespec ts[2];
+	int ret;
 
 	if (c->as_root && fchownat(fd, "", e->uid, e->gid, AT_EMPTY_PATH) < 0)
 		return snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
+	if ((ret = set_xattrs(c, fd, 1, e, shown(c), err)) < 0)
+		return ret;
 	/* A change of owner clears set-ID bits: put them back (a fifo's). */
 	if (c->as_root && (final_perm(c, e) & (S_ISUID | S_ISGID)) && e->type != TREE_SYMLINK &&
 	    fchmodat(dfd, e->name, final_perm(c, e), AT_SYMLINK_NOFOLLOW) < 0)
@@ -1215,6 +1339,7 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 	c.root_fd = c.cur_fd = -1;
 	strbuf_init(&c.path, 0);
 	c.as_root = o.same_owner && geteuid() == 0;
+	pthread_mutex_init(&c.unset_lock, NULL);
 	if (o.nr_paths) {
 		paths = xcalloc(o.nr_paths, sizeof(*paths));
 		for (i = 0; i < o.nr_paths; i++) {
@@ -1298,7 +1423,8 @@ out:
 	free(paths);
 	free(c.path_found);
 	strbuf_release(&c.path);
-	return ret;
+	pthread_mutex_destroy(&c.unset_lock);
+	return ret == 0 && c.nr_unset ? CHECKOUT_INCOMPLETE : ret;
 }
 
 /* Whether the directory open on fd holds nothing (an error counts as not). */
@@ -1329,7 +1455,7 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 	char **paths = NULL, *rdir = NULL, *rtmp = NULL;
 	struct stat st;
 	size_t i, n;
-	int fd, ret = 0;
+	int fd, ret = 0, incomplete = 0;
 
 	/*
 	 * tmp is reached through a descriptor from here on: whoever may
@@ -1371,6 +1497,10 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 	strbuf_addf(&new_dir, "%s/new", self.buf);
 	strbuf_addf(&old_dir, "%s/old", self.buf);
 	ret = checkout_tree(odb, tree, new_dir.buf, &o, err);
+	if (ret == CHECKOUT_INCOMPLETE) {
+		incomplete = 1;
+		ret = 0;
+	}
 	if (ret == 0 && mkdirat(fd, "old", 0700) < 0)
 		ret = snap_error_errno(err, "cannot create '%s/old'", tmp);
 	if (ret == 0)
@@ -1386,5 +1516,5 @@ out:
 	strbuf_release(&new_dir);
 	strbuf_release(&old_dir);
 	strbuf_release(&self);
-	return ret;
+	return ret == 0 && incomplete ? CHECKOUT_INCOMPLETE : ret;
 }

@@ -34,8 +34,20 @@ struct checkout_opts {
 	int devices;		/* create device nodes (else skipped) */
 	int same_owner;		/* set owners (only takes effect as root) */
 	int jobs;		/* file-writing threads; 0: one per processor */
+	/*
+	 * XATTR_NO_ACLS, XATTR_NO_OTHERS (lib/xattr.h): which of the stored
+	 * extended attributes not to set; 0 sets all.
+	 */
+	unsigned xattr_flags;
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
+	/*
+	 * Called (from any thread, one call at a time) for each piece of
+	 * metadata the kernel refused to set, e.g. a trusted.* attribute
+	 * without privilege; warn is used when NULL.
+	 */
+	void (*meta_warn)(const char *msg, void *data);
+	void *meta_warn_data;
 	/*
 	 * For tests: called on the restoring thread between two steps that
 	 * an attacker writing in the target could race ("node": a fifo or
@@ -46,6 +58,14 @@ struct checkout_opts {
 	void (*step)(const char *step, const char *path, void *data);
 	void *step_data;
 };
+
+/*
+ * What checkout_tree() and checkout_in_place() return when everything
+ * was written but some metadata the kernel refused to set (each piece
+ * named to opts->meta_warn): extended attributes of a namespace the user
+ * or the filesystem does not allow.
+ */
+#define CHECKOUT_INCOMPLETE 1
 
 /*
  * Restores tree into dir, which must be absent (it is created) or an

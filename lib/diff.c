@@ -28,6 +28,13 @@ static void emit(struct differ *d, char status, const struct tree_entry *a,
 		d->o->change(status, d->path.buf, d->path.len, a, b, d->o->data);
 }
 
+/* Whether the extended attribute sets (and ACLs) differ. */
+static int xattrs_differ(const struct tree_entry *a, const struct tree_entry *b)
+{
+	return a->has_xattrs != b->has_xattrs ||
+	       (a->has_xattrs && oid_cmp(&a->xattrs, &b->xattrs));
+}
+
 /* Owner, and unless a directory mtime, differ (diff_opts.metadata). */
 static int meta_differs(const struct tree_entry *a, const struct tree_entry *b)
 {
@@ -122,12 +129,14 @@ static int walk(struct differ *d, const struct snap_oid *a, const struct snap_oi
 		} else if (ea->type == TREE_DIR && d->o->recursive) {
 			struct tree_entry da = *ea, db = *eb;
 
-			if (d->o->metadata && (da.perm != db.perm || meta_differs(&da, &db)))
+			if (d->o->metadata && (da.perm != db.perm || meta_differs(&da, &db) ||
+					       xattrs_differ(&da, &db)))
 				emit(d, 'M', &da, &db);
 			/* (the copies: a push may move the entries' tree) */
 			if (oid_cmp(&da.oid, &db.oid))
 				ret = push_pair(d, &stack, &nr, &alloc, &da.oid, &db.oid, err);
 		} else if (oid_cmp(&ea->oid, &eb->oid) || ea->perm != eb->perm ||
+			   xattrs_differ(ea, eb) ||
 			   ea->rdev_major != eb->rdev_major || ea->rdev_minor != eb->rdev_minor ||
 			   (d->o->metadata && meta_differs(ea, eb))) {
 			emit(d, 'M', ea, eb);

@@ -16,6 +16,7 @@
 #include "treewalk.h"
 #include "util.h"
 #include "walk.h"
+#include "xattr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ struct fsck {
 	unsigned char *types;		/* their types, OBJ_NONE when unreadable */
 	struct oidset referenced;	/* ids some object refers to */
 	struct oidset missing_chunks;	/* reported already */
+	struct oidset xattr_sets;	/* extended attribute sets checked */
 	struct oidset loose;		/* ids with a loose copy */
 	size_t *order;			/* all[], in the order they are stored */
 	size_t next;			/* the next object to verify, in order[] */
@@ -111,6 +113,38 @@ static int collect_loose(const struct snap_oid *oid, void *data)
 	return 0;
 }
 
+/*
+ * An extended attribute set a tree names, once: it must parse (a missing
+ * one is the walk's to report).  Its hash is checked with every blob.
+ */
+static void check_xattr_set(struct fsck *f, const struct snap_oid *set,
+			    const struct snap_oid *tree)
+{
+	struct xattr_set s = XATTR_SET_INIT;
+	struct strbuf buf = STRBUF_INIT, err = STRBUF_INIT, msg = STRBUF_INIT;
+	enum object_type type;
+	int fresh;
+
+	if (f->o->connectivity_only)
+		return;
+	pthread_mutex_lock(&f->lock);
+	fresh = oidset_insert(&f->xattr_sets, set);
+	pthread_mutex_unlock(&f->lock);
+	if (!fresh || odb_read(f->odb, set, &type, &buf, XATTR_SET_MAXSIZE, &err) < 0 ||
+	    type != OBJ_BLOB)
+		goto out;
+	if (xattr_parse(&s, buf.buf, buf.len, &err) < 0) {
+		strbuf_addf(&msg, "%s, named by tree %s", err.buf, oid_to_hex(tree));
+		report(f, FSCK_ERROR, "malformed-xattrs", oid_to_hex(set), msg.buf,
+		       FSCK_BIT_CORRUPT);
+	}
+	xattr_set_release(&s);
+out:
+	strbuf_release(&buf);
+	strbuf_release(&err);
+	strbuf_release(&msg);
+}
+
 /* Records what a tree or snapshot refers to, for the dangling check. */
 static void note_references(struct fsck *f, enum object_type type,
 			    const struct strbuf *buf, const struct snap_oid *oid)
@@ -129,7 +163,13 @@ static void note_references(struct fsck *f, enum object_type type,
 				if (t.entries[i].type == TREE_FILE || t.entries[i].type == TREE_DIR ||
 				    t.entries[i].type == TREE_SYMLINK)
 					oidset_insert(&f->referenced, &t.entries[i].oid);
+			for (i = 0; i < t.nr; i++)
+				if (t.entries[i].has_xattrs)
+					oidset_insert(&f->referenced, &t.entries[i].xattrs);
 			pthread_mutex_unlock(&f->lock);
+			for (i = 0; i < t.nr; i++)
+				if (t.entries[i].has_xattrs)
+					check_xattr_set(f, &t.entries[i].xattrs, oid);
 			tree_release(&t);
 		}
 	} else if (type == OBJ_SNAPSHOT) {
@@ -892,6 +932,7 @@ out:
 	pruned_release(&f.pruned);
 	oidset_clear(&f.referenced);
 	oidset_clear(&f.missing_chunks);
+	oidset_clear(&f.xattr_sets);
 	oidset_clear(&f.loose);
 	oidset_clear(&reachable);
 	strbuf_release(&path);

@@ -2886,19 +2886,81 @@ static int feed_writer(void *data, const void *buf, size_t len, struct strbuf *e
 	return writer_feed(data, buf, len, err);
 }
 
-/* Reads up to want bytes (want <= what is left of the input). */
-static int read_input(int fd, void *buf, size_t want, uint64_t size, uint64_t left,
+/*
+ * The input of a chunked write, read around holes: where the filesystem
+ * reports a hole (lseek SEEK_DATA, SEEK_HOLE), its zeros are given
+ * without a read, so a 10 GiB file with 1 MiB of data costs the hashing
+ * of its zeros but not 10 GiB of reads.  Input that cannot seek so (a
+ * pipe, a filesystem without it) is read plainly.  The bytes given are
+ * the same either way.
+ */
+struct hole_reader {
+	int fd;
+	int plain;		/* read everything */
+	uint64_t pos;		/* offset of the next byte to give */
+	uint64_t data_end;	/* [pos, data_end) is data, to read */
+	uint64_t hole_end;	/* [pos, hole_end) is a hole, zeros */
+};
+
+/* Finds what lies at r->pos: a hole, or data up to the next one. */
+static void hole_probe(struct hole_reader *r)
+{
+	off_t d = lseek(r->fd, (off_t)r->pos, SEEK_DATA), h;
+	struct stat st;
+
+	if (d < 0 && errno == ENXIO && fstat(r->fd, &st) == 0) {
+		/* No data from pos on: a hole up to the end of the file. */
+		if ((uint64_t)st.st_size > r->pos)
+			r->hole_end = (uint64_t)st.st_size;
+		else
+			r->data_end = UINT64_MAX;	/* the end: a read says so */
+	} else if (d < 0) {
+		r->plain = 1;
+	} else if ((uint64_t)d > r->pos) {
+		r->hole_end = (uint64_t)d;
+	} else if ((h = lseek(r->fd, (off_t)r->pos, SEEK_HOLE)) < 0 || (uint64_t)h <= r->pos) {
+		r->plain = 1;
+	} else {
+		r->data_end = (uint64_t)h;
+	}
+	if (lseek(r->fd, (off_t)r->pos, SEEK_SET) < 0)
+		r->plain = 1;
+}
+
+/* Reads exactly want bytes (want <= what is left of the input). */
+static int read_input(struct hole_reader *r, unsigned char *buf, size_t want, uint64_t size,
 		      const char *what, struct strbuf *err)
 {
-	long long n = read_full(fd, buf, want);
+	while (want) {
+		size_t n = want;
+		long long got;
 
-	if (n < 0)
-		return snap_error_errno(err, "cannot read '%s'", what);
-	if ((size_t)n < want)
-		return snap_error(err, SNAP_EINVAL,
-				  "'%s' shrank while it was read (%llu of %llu bytes)",
-				  what, (unsigned long long)(size - left + (uint64_t)n),
-				  (unsigned long long)size);
+		if (!r->plain && r->pos >= r->data_end && r->pos >= r->hole_end)
+			hole_probe(r);
+		if (!r->plain && r->pos < r->hole_end) {
+			if (r->hole_end - r->pos < n)
+				n = (size_t)(r->hole_end - r->pos);
+			memset(buf, 0, n);
+			r->pos += n;
+			buf += n;
+			want -= n;
+			if (r->pos == r->hole_end && lseek(r->fd, (off_t)r->pos, SEEK_SET) < 0)
+				return snap_error_errno(err, "cannot read '%s'", what);
+			continue;
+		}
+		if (!r->plain && r->data_end - r->pos < n)
+			n = (size_t)(r->data_end - r->pos);
+		got = read_full(r->fd, buf, n);
+		if (got < 0)
+			return snap_error_errno(err, "cannot read '%s'", what);
+		r->pos += (uint64_t)got;
+		if ((size_t)got < n)
+			return snap_error(err, SNAP_EINVAL,
+					  "'%s' shrank while it was read (%llu of %llu bytes)",
+					  what, (unsigned long long)r->pos, (unsigned long long)size);
+		buf += n;
+		want -= n;
+	}
 	return 0;
 }
 
@@ -2920,6 +2982,7 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, int check_end,
 	size_t cap = 2 * CHUNK_MAX, have = 0, start = 0;
 	unsigned char *buf = xmalloc_io(cap);
 	uint64_t left = size;
+	struct hole_reader in = { fd, 0, 0, 0, 0 };
 	struct pack *p;
 	uint32_t pos;
 	int ret;
@@ -2938,7 +3001,7 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, int check_end,
 			have -= start;
 			start = 0;
 			n = cap - have < left ? cap - have : (size_t)left;
-			ret = read_input(fd, buf + have, n, size, left, what, err);
+			ret = read_input(&in, buf + have, n, size, what, err);
 			if (ret < 0)
 				break;
 			have += n;
@@ -2954,6 +3017,9 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, int check_end,
 			ret = writer_feed_raw(&list, line, chunk_list_line_format(line, &chunk, n), err);
 		start += n;
 	}
+	/* Past the last hole read around, the offset may lag: set it. */
+	if (ret == 0 && !in.plain && lseek(fd, (off_t)in.pos, SEEK_SET) < 0)
+		ret = snap_error_errno(err, "cannot read '%s'", what);
 	if (ret == 0 && check_end && read_full(fd, buf, 1) > 0)
 		ret = snap_error(err, SNAP_EINVAL, "'%s' grew while it was read (past %llu bytes)",
 				 what, (unsigned long long)size);

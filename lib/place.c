@@ -5,6 +5,7 @@
 #include "error.h"
 #include "strbuf.h"
 #include "util.h"
+#include "xattr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,20 @@
 static int open_dir_at(int at, const char *name)
 {
 	return openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/*
+ * The extended attributes (and ACLs) the restore gave a directory, onto
+ * the one made for it on the way: those it could not set were reported
+ * when the restore set them.
+ */
+static void copy_xattrs(int from, int to)
+{
+	struct xattr_set s = XATTR_SET_INIT;
+
+	if (xattr_read(from, -1, NULL, NULL, 0, &s, "", NULL) == 0)
+		xattr_apply(to, 0, &s, 0, NULL, NULL);
+	xattr_set_release(&s);
 }
 
 /* A directory this placement made on the way, to get its times last. */
@@ -93,6 +108,7 @@ static int place_one(int from_fd, int dir_fd, const char *dir, const char *path,
 				/* Its owner first: chown may clear set-id bits. */
 				if (geteuid() == 0)
 					(void)fchown(d2, st.st_uid, st.st_gid);
+				copy_xattrs(f2, d2);
 				(void)fchmod(d2, st.st_mode & 07777);
 				ALLOC_GROW(made, nr_made + 1, alloc_made);
 				made[nr_made].fd = d2;

@@ -15,10 +15,20 @@
 #include <unistd.h>
 
 #define MAGIC "SNAPSTC1"
-#define VERSION 1
+#define VERSION 2
 #define HEADER_SIZE 48
-#define ENTRY_SIZE 88	/* without the path */
+#define ENTRY_SIZE 121	/* without the path */
 #define TRAILER_SIZE 32
+
+static int oid_is_null_raw(const unsigned char *p)
+{
+	size_t i;
+
+	for (i = 0; i < SNAP_OID_RAWSZ; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
 
 static void put_be(struct strbuf *sb, uint64_t v, int bytes)
 {
@@ -191,7 +201,8 @@ const struct stat_cache_entry *stat_cache_lookup(struct stat_cache *c,
 }
 
 int stat_cache_add(struct stat_cache *c, const char *path, size_t len,
-		   const struct stat *st, const struct snap_oid *oid)
+		   const struct stat *st, const struct snap_oid *oid,
+		   const struct snap_oid *xattrs)
 {
 	struct stat_cache_entry *e;
 
@@ -210,6 +221,11 @@ int stat_cache_add(struct stat_cache *c, const char *path, size_t len,
 	e->dev = (uint64_t)st->st_dev;
 	e->mode = (uint32_t)st->st_mode;
 	e->oid = *oid;
+	e->has_xattrs = xattrs != NULL;
+	if (xattrs)
+		e->xattrs = *xattrs;
+	else
+		memset(&e->xattrs, 0, sizeof(e->xattrs));
 	e->path_off = c->paths.len;
 	e->path_len = (uint32_t)len;
 	strbuf_add(&c->paths, path, len);
@@ -243,7 +259,8 @@ static int parse(struct stat_cache *c, const struct stat *root)
 	c->start_nsec = (uint32_t)get_be(buf + 24, 4);
 	c->root_dev = get_be(buf + 32, 8);
 	c->root_ino = get_be(buf + 40, 8);
-	if (c->start_nsec >= 1000000000u || get_be(buf + 28, 4) ||
+	c->xattr_flags = (uint32_t)get_be(buf + 28, 4);
+	if (c->start_nsec >= 1000000000u || c->xattr_flags > 3 ||
 	    c->root_dev != (uint64_t)root->st_dev || c->root_ino != (uint64_t)root->st_ino ||
 	    nr > (end - HEADER_SIZE) / ENTRY_SIZE)
 		return -1;
@@ -264,9 +281,12 @@ static int parse(struct stat_cache *c, const struct stat *root)
 		e->dev = get_be(p + 40, 8);
 		e->mode = (uint32_t)get_be(p + 48, 4);
 		memcpy(e->oid.hash, p + 52, SNAP_OID_RAWSZ);
-		e->path_len = (uint32_t)get_be(p + 84, 4);
+		e->has_xattrs = p[84];
+		memcpy(e->xattrs.hash, p + 85, SNAP_OID_RAWSZ);
+		e->path_len = (uint32_t)get_be(p + 117, 4);
 		pos += ENTRY_SIZE;
-		if (e->mtime_nsec >= 1000000000u || e->ctime_nsec >= 1000000000u ||
+		if (p[84] > 1 || (!p[84] && !oid_is_null_raw(p + 85)) ||
+		    e->mtime_nsec >= 1000000000u || e->ctime_nsec >= 1000000000u ||
 		    !S_ISREG(e->mode) || !e->path_len || end - pos < e->path_len ||
 		    memchr(p + ENTRY_SIZE, '\0', e->path_len))
 			return -1;
@@ -312,7 +332,7 @@ int stat_cache_write(const struct stat_cache *c, const struct snap_store *store,
 	put_be(&out, c->nr, 4);
 	put_be(&out, (uint64_t)c->start_sec, 8);
 	put_be(&out, c->start_nsec, 4);
-	put_be(&out, 0, 4);
+	put_be(&out, c->xattr_flags, 4);
 	put_be(&out, c->root_dev, 8);
 	put_be(&out, c->root_ino, 8);
 	for (i = 0; i < c->nr; i++) {
@@ -327,6 +347,8 @@ int stat_cache_write(const struct stat_cache *c, const struct snap_store *store,
 		put_be(&out, e->dev, 8);
 		put_be(&out, e->mode, 4);
 		strbuf_add(&out, e->oid.hash, SNAP_OID_RAWSZ);
+		put_be(&out, e->has_xattrs ? 1 : 0, 1);
+		strbuf_add(&out, e->xattrs.hash, SNAP_OID_RAWSZ);
 		put_be(&out, e->path_len, 4);
 		strbuf_add(&out, entry_path(c, e), e->path_len);
 	}

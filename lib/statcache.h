@@ -4,8 +4,9 @@
 /*
  * Stat caches: what write-tree learned about each regular file the last
  * time it stored a directory (path, size, mtime, ctime, inode, device,
- * mode and the blob id of the content), so that a file whose stat data
- * has not changed is not read and hashed again.  The file format is
+ * mode, the blob id of the content and that of its extended attributes),
+ * so that a file whose stat data has not changed is not read and hashed
+ * again, nor its attributes listed (a change of them sets the ctime).  The file format is
  * docs/FORMAT.md, "Stat caches"; a cache lives at cache/NAME in the store.
  *
  * A cache is only ever a hint.  stat_cache_read() refuses anything not
@@ -43,6 +44,8 @@ struct stat_cache_entry {
 	uint64_t ino, dev;
 	uint32_t mode;
 	struct snap_oid oid;
+	int has_xattrs;		/* 1: the file had the extended attributes xattrs */
+	struct snap_oid xattrs;
 	size_t path_off;	/* in the cache's paths buffer */
 	uint32_t path_len;
 };
@@ -51,6 +54,8 @@ struct stat_cache {
 	int64_t start_sec;	/* when the walk that made it began */
 	uint32_t start_nsec;
 	uint64_t root_dev, root_ino;	/* the directory it describes */
+	/* the XATTR_NO_* flags (lib/xattr.h) of the walk that made it */
+	uint32_t xattr_flags;
 	struct stat_cache_entry *entries;
 	size_t nr, alloc;
 	struct strbuf paths;	/* the path bytes (read: the whole file) */
@@ -98,13 +103,15 @@ const struct stat_cache_entry *stat_cache_lookup(struct stat_cache *c,
 						 const struct stat *st);
 
 /*
- * Records that the regular file at path, with stat st, held the blob oid.
+ * Records that the regular file at path, with stat st, held the blob oid
+ * and the extended attributes xattrs (NULL: none).
  * A racily clean file (mtime or ctime not before the start second) is not
  * recorded; returns 1 when the entry was recorded, 0 when not.  A path
  * must be added at most once.
  */
 int stat_cache_add(struct stat_cache *c, const char *path, size_t len,
-		   const struct stat *st, const struct snap_oid *oid);
+		   const struct stat *st, const struct snap_oid *oid,
+		   const struct snap_oid *xattrs);
 
 /*
  * Writes the cache to path atomically: a temporary file in the store's

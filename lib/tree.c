@@ -143,6 +143,8 @@ static int entry_check(const struct tree_entry *e, struct strbuf *err)
 		what = "invalid name";
 	else if (e->link && (e->type != TREE_FILE || !tree_path_ok(e->link, e->link_len)))
 		what = "invalid hard link";
+	else if (e->sparse && e->type != TREE_FILE)
+		what = "sparse on an entry that is not a file";
 	else if (e->type != TREE_FILE && e->type != TREE_SYMLINK && e->size)
 		what = "size on an entry that has none";
 	else if (e->type == TREE_SYMLINK && !e->size)
@@ -229,6 +231,13 @@ static void encode_entry(struct strbuf *out, const struct tree_entry *e)
 		strbuf_addch(out, '-');
 	}
 	strbuf_addch(out, ' ');
+	if (e->sparse)
+		strbuf_addstr(out, "sparse ");
+	if (e->has_xattrs) {
+		strbuf_addstr(out, "xattrs=");
+		strbuf_add(out, oid_to_hex_r(hex, &e->xattrs), SNAP_OID_HEXSZ);
+		strbuf_addch(out, ' ');
+	}
 	tree_escape(out, e->name, e->name_len);
 	strbuf_addch(out, '\n');
 }
@@ -417,6 +426,27 @@ static int parse_entry(struct cursor *c, struct tree_entry *e,
 		return -1;
 	} else if (e->type == TREE_CHR || e->type == TREE_BLK) {
 		return -1;
+	}
+
+	/*
+	 * Tree format 2: optional fields before the name, in this order.  A
+	 * name holds no raw space, so a space left on the line means another
+	 * field is there.
+	 */
+	f = memchr(c->p, '\n', (size_t)(c->end - c->p));
+	if (f && (size_t)(f - c->p) > 7 && !memcmp(c->p, "sparse ", 7)) {
+		e->sparse = 1;
+		c->p += 7;
+	}
+	*why = "bad field before the name";
+	if (f && memchr(c->p, ' ', (size_t)(f - c->p))) {
+		if (!(f = field(c, &len, ' ')) || len != 7 + SNAP_OID_HEXSZ ||
+		    memcmp(f, "xattrs=", 7) || oid_from_hexn(&e->xattrs, f + 7, SNAP_OID_HEXSZ) < 0)
+			return -1;
+		for (i = 7; i < len; i++)
+			if (f[i] >= 'A' && f[i] <= 'F')
+				return -1;
+		e->has_xattrs = 1;
 	}
 
 	*why = "bad name";

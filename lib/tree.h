@@ -5,7 +5,7 @@
  * Tree objects: one directory's entries, sorted by name bytes, one line
  * each (docs/FORMAT.md, "Trees"):
  *
- *   TYPE PERM UID GID MTIME SIZE ID EXTRA NAME\n
+ *   TYPE PERM UID GID MTIME SIZE ID EXTRA [sparse] [xattrs=ID] NAME\n
  *
  * tree_parse() is strict: a tree that parses is one restore can write
  * safely (names are never empty, ".", ".." and never hold '/' or NUL) and
@@ -36,6 +36,9 @@ struct tree_entry {
 	uint64_t size;		/* file size, or symlink target length; 0 else */
 	struct snap_oid oid;	/* blob (file, symlink target) or tree (dir) */
 	uint32_t rdev_major, rdev_minor;	/* TREE_CHR and TREE_BLK */
+	int sparse;		/* a file that had holes: restore zeros as holes */
+	int has_xattrs;		/* 1: xattrs names its extended attributes */
+	struct snap_oid xattrs;	/* a blob of lib/xattr.h's encoding */
 	char *link;		/* hard link: path of the group's first member */
 	size_t link_len;
 	char *name;		/* raw bytes; NUL-terminated for convenience */

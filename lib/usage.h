@@ -8,6 +8,7 @@
  *
  *   0    success
  *   1    the answer is "no" (cat-file -e of an absent object, ...)
+ *   3    done but incomplete (a restore that could not set some metadata)
  *   128  fatal error: "snap-<cmd>: fatal: <message>" on stderr
  *   129  usage error: "snap-<cmd>: error: <message>" and the usage
  */
@@ -15,6 +16,7 @@
 #include "strbuf.h"
 
 #define EXIT_NO 1
+#define EXIT_INCOMPLETE 3
 #define EXIT_FATAL 128
 #define EXIT_USAGE 129
 

@@ -200,6 +200,8 @@ static void visit_tree(struct walker *w, const struct item *it)
 	}
 	for (i = t.nr; i-- > 0;) {
 		const struct tree_entry *e = &t.entries[i];
+		if (e->has_xattrs)
+			push(w, &e->xattrs, &it->oid, OBJ_BLOB);
 		if (e->type == TREE_DIR)
 			push(w, &e->oid, &it->oid, OBJ_TREE);
 		else if (e->type == TREE_FILE || e->type == TREE_SYMLINK)

@@ -4,6 +4,7 @@
 #include "store.h"
 #include "tree.h"
 #include "util.h"
+#include "xattr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +42,7 @@ struct walker {
 	size_t nr_seen, size_seen;
 	struct strbuf path;	/* relative path of the entry at hand */
 	struct stat_cache *old;	/* the cache to reuse entries of, or NULL */
+	const struct stat_cache_entry *hit;	/* old's for the entry at hand */
 	struct stat_cache *cur;	/* the cache being built, or NULL */
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
@@ -293,13 +295,10 @@ static const char *shown(struct walker *w)
 }
 
 /* The blob of a file from the old cache, if it may be reused. */
-static int reuse(struct walker *w, const struct stat *st, struct snap_oid *oid)
+static int reuse(struct walker *w, struct snap_oid *oid)
 {
-	const struct stat_cache_entry *c;
+	const struct stat_cache_entry *c = w->hit;	/* found by entry_xattrs() */
 
-	if (!w->old)
-		return 0;
-	c = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
 	if (!c || !odb_freshen(w->odb, &c->oid))
 		return 0;
 	*oid = c->oid;
@@ -431,7 +430,7 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 			close(fd);
 		return 0;
 	}
-	if (fd < 0 && reuse(w, st, &e->oid)) {
+	if (fd < 0 && reuse(w, &e->oid)) {
 		now = *st;
 		reused = 1;
 		w->stats.files_reused++;
@@ -445,7 +444,8 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 	set_times(e, &now);
 	/* What changed while read may not be what its stat data says. */
 	if (w->cur && !changed &&
-	    stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid) && !reused)
+	    stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid,
+			   e->has_xattrs ? &e->xattrs : NULL) && !reused)
 		w->nr_fresh++;
 	if (st->st_nlink > 1) {
 		inode_add(w, st->st_dev, st->st_ino, xstrdup(w->path.buf), &e->oid);
@@ -478,6 +478,28 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 	e->size = target.len;
 	strbuf_release(&target);
 	return ret;
+}
+
+/*
+ * The extended attributes of the entry at hand: those of a regular
+ * file's stat cache entry when its stat data is unchanged (setting them
+ * sets the ctime), else read from the file.  Also finds the cache entry
+ * that reuse() takes the blob from.
+ */
+static int entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
+			const struct stat *st, struct tree_entry *e, struct strbuf *err)
+{
+	const struct stat_cache_entry *c = NULL;
+
+	if (S_ISREG(st->st_mode) && w->old && fd < 0)
+		c = w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
+	if (c && (!c->has_xattrs || odb_freshen(w->odb, &c->xattrs))) {
+		e->has_xattrs = c->has_xattrs;
+		e->xattrs = c->xattrs;
+		return 0;
+	}
+	return xattr_store(w->odb, fd, dfd, name, st, w->opts ? w->opts->xattr_flags : 0,
+			   &e->xattrs, &e->has_xattrs, shown(w), err);
 }
 
 /*
@@ -524,6 +546,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 
 	memset(&e, 0, sizeof(e));
 	*sub = -1;
+	w->hit = NULL;
 	if (excluded(w, name))
 		return 0;
 	run_hook(w, "listed");
@@ -543,6 +566,16 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		return ret < 0 ? ret : 0;
 	}
 	set_times(&e, &st);
+	/* Fewer blocks than the size takes: holes, to restore as holes. */
+	e.sparse = S_ISREG(st.st_mode) && (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
+	ret = entry_xattrs(w, dfd, name, fd, &st, &e, err);
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (ret == SNAP_ENOTFOUND)	/* gone since it was stat'ed */
+			ret = call_failed(w, ENOENT, "open", err);
+		return ret < 0 ? ret : 0;
+	}
 	if (S_ISREG(st.st_mode)) {
 		e.type = TREE_FILE;
 		ret = store_file(w, dfd, name, fd, &st, &e, err);
@@ -753,10 +786,13 @@ int write_tree(struct odb *odb, const char *dir,
 	if (cache_path.len) {
 		/* Stamped before any file is looked at (lib/statcache.h). */
 		stat_cache_init(&cur, &st);
+		cur.xattr_flags = opts->xattr_flags;
 		w.cur = &cur;
 		stat_cache_init(&old, &st);
+		/* One made leaving other attributes out cannot give them. */
 		if (!opts->force_read &&
-		    stat_cache_read(&old, cache_path.buf, &st, NULL) == 0) {
+		    stat_cache_read(&old, cache_path.buf, &st, NULL) == 0 &&
+		    old.xattr_flags == opts->xattr_flags) {
 			w.old = &old;
 			stat_cache_reserve(&cur, old.nr, old.paths.len);
 		}

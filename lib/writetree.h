@@ -35,6 +35,14 @@ struct write_tree_opts {
 	 */
 	const char *cache;
 	int force_read;			/* use no cache entry; rebuild the cache */
+	/*
+	 * XATTR_NO_ACLS, XATTR_NO_OTHERS (lib/xattr.h): which extended
+	 * attributes to leave out; 0 stores every one the process can read,
+	 * in each entry's xattrs blob.  A regular file's come from the stat
+	 * cache with its blob when its stat data is unchanged (setting them
+	 * sets the ctime); a cache made with other flags is not used.
+	 */
+	unsigned xattr_flags;
 	struct write_tree_stats *stats;	/* filled in when not NULL */
 	/* Called for each thing skipped (a socket, ...); may be NULL. */
 	void (*warn)(const char *msg, void *data);

@@ -53,3 +53,4 @@ replayed() {
 @test "the sqlbundle corpus replays cleanly" { replayed sqlbundle; }
 @test "the bundle corpus replays cleanly" { replayed bundle; }
 @test "the restore corpus replays cleanly" { replayed restore; }
+@test "the xattrs corpus replays cleanly" { replayed xattrs; }

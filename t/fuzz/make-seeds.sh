@@ -47,6 +47,10 @@ ln src/a.txt src/dir/hard
 mkfifo src/fifo
 printf 'deep\n' > src/dir/sub/f
 chmod 600 src/dir/sub/f
+# Extended attributes (where the filesystem takes user.*) and a hole.
+setfattr -n user.seed -v 1 src/a.txt 2> /dev/null || :
+setfacl -m u:nobody:r src/dir 2> /dev/null || :
+truncate -s 2000000 src/dir/sparse
 snap-snapshot -m 'first' --meta 'job=fuzz-seeds' src > /dev/null
 printf 'changed\n' > src/a.txt
 snap-snapshot -m $'second\n\nwith a body' src > /dev/null
@@ -62,6 +66,10 @@ for tr in "$root" $(snap-ls-tree -r -d "$root" | awk '$1 == "dir" { print $3 }')
 	snap-cat-file tree "$tr" > tree
 	seed tree tree
 	seed restore tree
+done
+for x in $(snap-ls-tree -r -d -l "$root" | tr ' ' '\n' | sed -n 's/^xattrs=//p' | sort -u); do
+	snap-cat-file blob "$x" > xattrs
+	seed xattrs xattrs
 done
 # Loose objects of every type (snapshots write theirs loose; the rest
 # come from hash-object -w), an empty blob and a chunked blob's list.
