@@ -31,7 +31,8 @@ static const char usage_str[] =
 "  -q, --quiet      no warnings about skipped entries\n"
 "  -j, --jobs N     file-writing threads (default: one per processor)\n"
 "  --in-place TMP   restore into the existing DIR through TMP, an empty\n"
-"                   directory on DIR's filesystem (not inside DIR's PATHs)\n"
+"                   directory on DIR's filesystem (not inside DIR's PATHs);\n"
+"                   written DIR/NAME, it is made when absent\n"
 "  --store DIR      the store (default $SNAP_DIR, else .snap above)\n";
 
 int main(int argc, char **argv)

@@ -24,10 +24,10 @@ static const char usage_str[] =
 "\n"
 "  -r           recurse into directories (report files, not directories)\n"
 "  -z           raw paths, each line ended by NUL instead of newline\n"
-"  --metadata   also owners and mtimes (directories: owners): an entry\n"
-"               that differs only there is M\n"
+"  --metadata   also owners and mtimes (directories: owners); extended\n"
+"               attributes and ACLs are always compared\n"
 "  --stat       each line also says what changed (size, mode, owner,\n"
-"               mtime, type); a summary line ends the list (implies\n"
+"               mtime, xattrs, type); a summary line ends the list (implies\n"
 "               --metadata)\n"
 "  --json       one JSON object a line: status, path, what changed, and\n"
 "               the entry on each side, old and new (implies --metadata)\n"
@@ -46,7 +46,7 @@ struct totals {
 
 /* The kinds of change between two entries of one path, in order. */
 static void what_changed(const struct tree_entry *a, const struct tree_entry *b,
-			 const char *what[6], size_t *nr)
+			 const char *what[7], size_t *nr)
 {
 	*nr = 0;
 	if (!a || !b)
@@ -64,12 +64,23 @@ static void what_changed(const struct tree_entry *a, const struct tree_entry *b,
 		what[(*nr)++] = "owner";
 	if (a->type != TREE_DIR && (a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec))
 		what[(*nr)++] = "mtime";
+	if (a->has_xattrs != b->has_xattrs || (a->has_xattrs && oid_cmp(&a->xattrs, &b->xattrs)))
+		what[(*nr)++] = "xattrs";
+}
+
+/* An attribute set's short id, or "none". */
+static void add_xattrs_id(struct strbuf *line, const struct tree_entry *e)
+{
+	if (e->has_xattrs)
+		strbuf_addf(line, "%.12s", oid_to_hex(&e->xattrs));
+	else
+		strbuf_addstr(line, "none");
 }
 
 static void add_stat(struct strbuf *line, char status, const struct tree_entry *a,
 		     const struct tree_entry *b)
 {
-	const char *what[6];
+	const char *what[7];
 	size_t nr, i;
 
 	if (status == 'A') {
@@ -94,9 +105,15 @@ static void add_stat(struct strbuf *line, char status, const struct tree_entry *
 		else if (!strcmp(w, "owner"))
 			strbuf_addf(line, "\towner %" PRIu32 ":%" PRIu32 " -> %" PRIu32 ":%" PRIu32,
 				    a->uid, a->gid, b->uid, b->gid);
-		else
+		else if (!strcmp(w, "mtime"))
 			strbuf_addf(line, "\tmtime %" PRId64 ".%09" PRIu32 " -> %" PRId64 ".%09" PRIu32,
 				    a->mtime_sec, a->mtime_nsec, b->mtime_sec, b->mtime_nsec);
+		else {
+			strbuf_addstr(line, "\txattrs ");
+			add_xattrs_id(line, a);
+			strbuf_addstr(line, " -> ");
+			add_xattrs_id(line, b);
+		}
 	}
 }
 
@@ -119,7 +136,7 @@ static void add_side(struct strbuf *line, const struct tree_entry *e)
 static void add_json(struct strbuf *line, char status, const char *path, size_t len,
 		     const struct tree_entry *a, const struct tree_entry *b)
 {
-	const char *what[6];
+	const char *what[7];
 	size_t nr, i;
 
 	strbuf_addf(line, "{\"status\":\"%c\",\"path\":", status);

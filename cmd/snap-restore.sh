@@ -133,12 +133,14 @@ sweep() {
 		[ -d "$old" ] && [ ! -L "$old" ] && [ -O "$old" ] || continue
 		pid=${old##*/.snap-restore.}; pid=${pid%.*}
 		case $pid in ''|*[!0-9]*) continue ;; esac
-		kill -0 "$pid" 2>/dev/null || rm -rf -- "$old"
+		kill -0 "$pid" 2>/dev/null || rm -rf -- "$old" 2>/dev/null || :
 	done
 }
 if [ -n "$in_place" ]; then
 	sweep "$dir"
-	tmp=$(mktemp -d "$dir/.snap-restore.$$.XXXXXX" 2>/dev/null) || die "cannot create a temporary directory in '$dir'"
+	# Only named here: snap-checkout makes it through a descriptor of DIR,
+	# so a DIR swapped for a symlink meanwhile cannot send it elsewhere.
+	tmp=$(mktemp -u "$dir/.snap-restore.$$.XXXXXX" 2>/dev/null) || die "cannot create a temporary directory in '$dir'"
 else
 	sweep "$parent"
 	tmp=$(mktemp -d "$parent/.snap-restore.$$.XXXXXX" 2>/dev/null) || die "cannot create a temporary directory in '$parent'"

@@ -1446,6 +1446,23 @@ static int fd_dir_empty(int fd)
 	return empty;
 }
 
+/*
+ * When tmp names an entry directly in dir ("DIR/NAME", as written), its
+ * NAME; else NULL.
+ */
+static const char *name_in(const char *dir, const char *tmp)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (strncmp(tmp, dir, n) || tmp[n] != '/' || !tmp[n + 1] || strchr(tmp + n + 1, '/'))
+		return NULL;
+	if (!strcmp(tmp + n + 1, ".") || !strcmp(tmp + n + 1, ".."))
+		return NULL;
+	return tmp + n + 1;
+}
+
 int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 		      const char *dir, const char *tmp,
 		      const struct checkout_opts *opts, struct strbuf *err)
@@ -1453,35 +1470,56 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 	struct strbuf new_dir = STRBUF_INIT, old_dir = STRBUF_INIT, self = STRBUF_INIT;
 	struct checkout_opts o = *opts;
 	char **paths = NULL, *rdir = NULL, *rtmp = NULL;
+	const char *name = name_in(dir, tmp);
 	struct stat st;
 	size_t i, n;
-	int fd, ret = 0, incomplete = 0;
+	int fd = -1, dfd, ret = 0, incomplete = 0;
 
 	/*
-	 * tmp is reached through a descriptor from here on: whoever may
-	 * write where it lies cannot swap it for a symlink, and one that is
-	 * not ours alone (another's directory put in its place) is refused.
+	 * dir and tmp are reached through descriptors from here on: whoever
+	 * may write where they lie cannot swap either for a symlink between
+	 * two steps, and a tmp that is not ours alone (another's directory
+	 * put in its place) is refused.  A tmp named directly in dir is
+	 * opened, or made when absent, through dir's descriptor, so it is in
+	 * the directory every later step works in.
 	 */
-	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return snap_error_errno(err, "cannot open '%s'", tmp);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ELOOP || errno == ENOTDIR
+		       ? snap_error(err, SNAP_EUNSAFE, "'%s' is not a directory", dir)
+		       : snap_error_errno(err, "cannot open '%s'", dir);
+	if (name) {
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST) {
+			ret = snap_error_errno(err, "cannot create '%s'", tmp);
+			goto out;
+		}
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	} else {
+		fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot open '%s'", tmp);
+		goto out;
+	}
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
 		ret = snap_error(err, SNAP_EUNSAFE,
 				 "'%s' is not a directory of this user's alone (mode 0700)", tmp);
 		goto out;
 	}
-	/* Inside dir it must sit directly in it: it is then left alone. */
-	rdir = realpath(dir, NULL);
-	rtmp = realpath(tmp, NULL);
-	if (!rdir || !rtmp) {
-		ret = snap_error_errno(err, "cannot resolve '%s'", rdir ? tmp : dir);
-		goto out;
-	}
-	n = strlen(rdir);
-	if (!strcmp(rdir, rtmp) || (path_within(rtmp, rdir) && strchr(rtmp + n + 1, '/'))) {
-		ret = snap_error(err, SNAP_EINVAL, "'%s' must be outside '%s' or directly in it",
-				 tmp, dir);
-		goto out;
+	/* Elsewhere inside dir it must sit directly in it: it is then left alone. */
+	if (!name) {
+		rdir = realpath(dir, NULL);
+		rtmp = realpath(tmp, NULL);
+		if (!rdir || !rtmp) {
+			ret = snap_error_errno(err, "cannot resolve '%s'", rdir ? tmp : dir);
+			goto out;
+		}
+		n = strlen(rdir);
+		if (!strcmp(rdir, rtmp) || (path_within(rtmp, rdir) && strchr(rtmp + n + 1, '/'))) {
+			ret = snap_error(err, SNAP_EINVAL, "'%s' must be outside '%s' or directly in it",
+					 tmp, dir);
+			goto out;
+		}
 	}
 	if (!fd_dir_empty(fd)) {
 		ret = snap_error(err, SNAP_EINVAL, "'%s' is not empty", tmp);
@@ -1504,10 +1542,12 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 	if (ret == 0 && mkdirat(fd, "old", 0700) < 0)
 		ret = snap_error_errno(err, "cannot create '%s/old'", tmp);
 	if (ret == 0)
-		ret = place_entries(new_dir.buf, dir, o.paths, o.nr_paths, old_dir.buf,
-				    self.buf, err);
+		ret = place_entries_at(new_dir.buf, dfd, dir, o.paths, o.nr_paths, old_dir.buf,
+				       self.buf, err);
 out:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	for (i = 0; paths && i < o.nr_paths; i++)
 		free(paths[i]);
 	free(paths);

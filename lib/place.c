@@ -244,29 +244,36 @@ out:
 	return ret;
 }
 
-int place_entries(const char *from, const char *dir, const char *const *paths,
-		  size_t nr_paths, const char *aside, const char *skip,
-		  struct strbuf *err)
+int place_entries_at(const char *from, int dir_fd, const char *dir,
+		     const char *const *paths, size_t nr_paths, const char *aside,
+		     const char *skip, struct strbuf *err)
 {
-	int from_fd, dir_fd, ret = 0;
+	int from_fd, ret = 0;
 	size_t i;
 
 	from_fd = open(from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (from_fd < 0)
 		return snap_error_errno(err, "cannot open '%s'", from);
-	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir_fd < 0) {
-		ret = errno == ELOOP || errno == ENOTDIR
-		      ? snap_error(err, SNAP_EUNSAFE, "'%s' is not a directory", dir)
-		      : snap_error_errno(err, "cannot open '%s'", dir);
-		close(from_fd);
-		return ret;
-	}
 	if (nr_paths == 0)
 		ret = place_whole(from_fd, dir_fd, from, dir, aside, skip, err);
 	for (i = 0; i < nr_paths && ret == 0; i++)
 		ret = place_one(from_fd, dir_fd, dir, paths[i], err);
 	close(from_fd);
+	return ret;
+}
+
+int place_entries(const char *from, const char *dir, const char *const *paths,
+		  size_t nr_paths, const char *aside, const char *skip,
+		  struct strbuf *err)
+{
+	int dir_fd, ret;
+
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir_fd < 0)
+		return errno == ELOOP || errno == ENOTDIR
+		       ? snap_error(err, SNAP_EUNSAFE, "'%s' is not a directory", dir)
+		       : snap_error_errno(err, "cannot open '%s'", dir);
+	ret = place_entries_at(from, dir_fd, dir, paths, nr_paths, aside, skip, err);
 	close(dir_fd);
 	return ret;
 }

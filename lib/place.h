@@ -39,4 +39,12 @@ int place_entries(const char *from, const char *dir, const char *const *paths,
 		  size_t nr_paths, const char *aside, const char *skip,
 		  struct strbuf *err);
 
+/*
+ * The same into the directory open on dir_fd (dir: its name, for
+ * messages), for a caller that opened it first and works in it alone.
+ */
+int place_entries_at(const char *from, int dir_fd, const char *dir,
+		     const char *const *paths, size_t nr_paths, const char *aside,
+		     const char *skip, struct strbuf *err);
+
 #endif

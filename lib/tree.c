@@ -32,6 +32,10 @@ void tree_entry_json(struct strbuf *out, const struct tree_entry *e)
 		    e->mtime_sec, e->mtime_nsec);
 	if (e->type == TREE_FILE || e->type == TREE_DIR || e->type == TREE_SYMLINK)
 		strbuf_addf(out, ",\"id\":\"%s\"", oid_to_hex(&e->oid));
+	if (e->sparse)
+		strbuf_addstr(out, ",\"sparse\":true");
+	if (e->has_xattrs)
+		strbuf_addf(out, ",\"xattrs\":\"%s\"", oid_to_hex(&e->xattrs));
 	if (e->link) {
 		strbuf_addstr(out, ",\"link\":");
 		json_add_bytes(out, e->link, e->link_len);

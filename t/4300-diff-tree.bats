@@ -113,3 +113,20 @@ stat_pair() {
 	run -0 snap-diff --json "$s1" "$s2"
 	assert_line --regexp '^\{"status":"A","path":"added",'
 }
+
+@test "diff-tree reports a change of extended attributes alone, and --stat and --json name it" {
+	command -v setfattr > /dev/null || skip "setfattr (attr) is not installed"
+	rm -rf p q && mkdir p q
+	printf x > p/f; cp -p p/f q/f
+	setfattr -n user.colour -v blue q/f || skip "no user xattrs on this filesystem"
+	P=$(snap-write-tree p)
+	Q=$(snap-write-tree q)
+	id=$(snap-ls-tree "$Q" | sed -n 's/.*xattrs=\([0-9a-f]*\) .*/\1/p')
+	[ -n "$id" ] || id=$(snap-ls-tree -l "$Q" | grep -o 'xattrs=[0-9a-f]*' | cut -d= -f2)
+	run -0 snap-diff-tree -r "$P" "$Q"
+	assert_output "$(printf 'M\tf')"
+	run -0 snap-diff-tree -r --stat "$P" "$Q"
+	assert_line "$(printf 'M\tf\txattrs none -> %.12s' "$id")"
+	run -0 snap-diff-tree -r --json "$P" "$Q"
+	assert_output --regexp "^\{\"status\":\"M\",\"path\":\"f\",\"changed\":\[\"xattrs\"\],\"old\":\{[^}]*\},\"new\":\{[^}]*,\"xattrs\":\"$id\"\}\}$"
+}

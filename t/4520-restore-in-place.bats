@@ -164,3 +164,43 @@ teardown() {
 	diff -r src up/new
 	assert_equal "$(ls -A up)" new
 }
+
+@test "checkout --in-place into a DIR that is a symlink refuses, and makes nothing where it points" {
+	mkdir victim
+	ln -s victim link
+	run -128 --separate-stderr snap-checkout --in-place link/.snap-restore.1.abcdef main link
+	assert_equal "$stderr" "snap-checkout: fatal: 'link' is not a directory"
+	run -0 ls -A victim
+	assert_output ''
+}
+
+@test "a DIR another user swaps for a symlink while restores run never gets the tree elsewhere" {
+	command -v setpriv > /dev/null || skip "setpriv is not installed"
+	[ "$(id -u)" = 0 ] || skip "needs root (restores into another user's directory)"
+	chmod 755 "$BATS_TEST_TMPDIR"
+	mkdir theirs victim
+	chown nobody theirs
+	chmod 777 victim
+	for i in $(seq 200); do echo "$i" > "src/sub/f$i"; done
+	snap-snapshot -m many src > /dev/null
+	cat > swap.py <<'PY'
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+os.chdir(sys.argv[1])
+os.mkdir("t")
+os.symlink(sys.argv[2], "evil")
+end = time.time() + float(sys.argv[3])
+while time.time() < end:
+    libc.renameat2(-100, b"t", -100, b"evil", 2)   # RENAME_EXCHANGE
+PY
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		python3 swap.py "$BATS_TEST_TMPDIR/theirs" "$BATS_TEST_TMPDIR/victim" 4 &
+	local racer=$! i
+	sleep 0.3
+	for i in $(seq 15); do
+		snap-restore --force main "$BATS_TEST_TMPDIR/theirs/t" > /dev/null 2>&1 || :
+	done
+	wait "$racer" || :
+	run -0 find victim -mindepth 1
+	assert_output ''
+}
