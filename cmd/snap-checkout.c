@@ -10,7 +10,10 @@
 #include "xattr.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 
 static const char usage_str[] =
 "usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [--no-xattrs] [--no-acls]\n"
@@ -60,6 +63,14 @@ int main(int argc, char **argv)
 	uint64_t v;
 
 	usage_setup(argv[0]);
+	/*
+	 * Run by snap-restore (which names itself in $SNAP_PROGRAM), this
+	 * dies with it: a restore killed with SIGKILL must not go on changing
+	 * the target behind the next one.
+	 */
+	if (getenv("SNAP_PROGRAM") &&
+	    prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() == 1)
+		raise(SIGKILL);	/* the parent died before the call */
 	while ((c = getopt_long(argc, argv, "qj:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': co.keep_setuid = 1; break;

@@ -132,3 +132,27 @@ local_setup() {
 	assert_equal "$rc" 0
 	assert_output ''
 }
+
+@test "a restore killed with SIGKILL takes its snap-checkout with it; the next restore succeeds" {
+	for i in $(seq 5000); do echo "$i" > "src/d/f$i"; done
+	snap-snapshot -m many src > /dev/null
+	snap-restore -j 1 main out &
+	local pid=$! n=0 tmp=
+	# Until the checkout has begun writing.
+	while [ -z "$tmp" ] && [ "$n" -lt 400 ]; do
+		tmp=$(ls -d .snap-restore."$pid".*/new/d 2>/dev/null | head -n 1)
+		n=$((n + 1)); sleep 0.01
+	done
+	[ -n "$tmp" ] || skip "the restore finished before it could be killed"
+	tmp=${tmp%/new/d}
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || :
+	sleep 0.2
+	# Gone with its parent, not still writing.
+	run -1 pgrep -f "snap-checkout .*$tmp"
+	run -0 --separate-stderr snap-restore main out
+	assert_equal "$stderr" ""
+	run -0 diff -r src out
+	run -0 find . -maxdepth 1 -name '.snap-restore.*'
+	assert_output ''
+}
