@@ -290,11 +290,12 @@ int mountview_open(struct mountview **out, struct odb *odb, struct snap_store *s
 			return ret;
 		}
 		if (hidden(short_name(full.buf))) {
+			ret = snap_error(err, SNAP_EINVAL,
+					 "ref '%s' cannot be shown: 'ids' is the directory of ids",
+					 full.buf);
 			strbuf_release(&full);
 			mountview_close(v);
-			return snap_error(err, SNAP_EINVAL,
-					  "ref '%s' cannot be shown: 'ids' is the directory of ids",
-					  full.buf);
+			return ret;
 		}
 		for (j = 0; j < v->nr; j++)
 			dup |= !strcmp(v->refs[j].full, full.buf) ||
