@@ -1,5 +1,6 @@
 #include "blobread.h"
 #include "error.h"
+#include "hash.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -21,6 +22,13 @@ struct blob_reader {
 	struct strbuf held;
 	size_t at;
 	int have;
+	/*
+	 * The whole blob's id, hashed as reads go through it in order: bytes
+	 * [0, hashed) are in whole.  hashing is 0 once it ended (checked).
+	 */
+	struct snap_hash_ctx whole;
+	uint64_t hashed;
+	int hashing;
 };
 
 static void add_chunk(const struct snap_oid *chunk, uint64_t size, void *data)
@@ -68,6 +76,8 @@ int blob_reader_open(struct odb *odb, const struct snap_oid *oid, uint64_t want_
 			return ret;
 		}
 		r->chunked = 1;
+		hash_object_start(&r->whole, OBJ_BLOB, size, NULL);
+		r->hashing = 1;
 	}
 	*out = r;
 	return 0;
@@ -119,9 +129,37 @@ static int hold(struct blob_reader *r, size_t i, struct strbuf *err)
 	return 0;
 }
 
+/*
+ * Feeds the bytes of [off, off + len) that continue the whole-blob hash;
+ * at the blob's end, checks its id.  SNAP_ECORRUPT when the chunks, each
+ * good, do not make up the blob the list is stored under.
+ */
+static int hash_along(struct blob_reader *r, const char *buf, size_t len, uint64_t off,
+		      struct strbuf *err)
+{
+	struct snap_oid got;
+	size_t skip;
+
+	if (!r->hashing || off > r->hashed || off + len <= r->hashed)
+		return 0;
+	skip = (size_t)(r->hashed - off);
+	hash_update(&r->whole, buf + skip, len - skip);
+	r->hashed = off + len;
+	if (r->hashed < r->size)
+		return 0;
+	r->hashing = 0;
+	hash_final(&r->whole, &got);
+	if (oid_cmp(&got, &r->oid))
+		return snap_error(err, SNAP_ECORRUPT,
+				  "object '%s' is corrupt: its chunks, each intact, hash to '%s'",
+				  oid_to_hex_r((char[65]){ 0 }, &r->oid), oid_to_hex(&got));
+	return 0;
+}
+
 int blob_reader_pread(struct blob_reader *r, void *buf, size_t len, uint64_t off,
 		      size_t *got, struct strbuf *err)
 {
+	uint64_t start = off;
 	size_t done = 0;
 	int ret;
 
@@ -141,6 +179,8 @@ int blob_reader_pread(struct blob_reader *r, void *buf, size_t len, uint64_t off
 		done += n;
 		off += n;
 	}
+	if ((ret = hash_along(r, buf, done, start, err)) < 0)
+		return ret;
 	*got = done;
 	return 0;
 }

@@ -16,9 +16,12 @@
  * What is and is not verified: every byte returned is part of an object
  * whose id was checked, and the chunks' sizes add up to the blob's size.
  * That the chunk list itself belongs to the blob's id can only be known
- * by hashing the whole blob, which a random read does not do; a list
- * edited to name other stored chunks of the same sizes would go unseen
- * here (snap-fsck and a full read through odb_stream_open() see it).
+ * by hashing the whole blob.  A reader does that as reads go through the
+ * blob in order from its start (cat, cp, diff): the read that reaches the
+ * end fails with SNAP_ECORRUPT when the whole does not hash to the blob's
+ * id, so a list edited to name other intact chunks of the same sizes
+ * fails a full read, as odb_stream_open() would.  A random read that
+ * never reads from the start cannot see it (snap-fsck does).
  */
 
 #include <stddef.h>

@@ -199,6 +199,26 @@ make_src() {
 	assert_output --partial 'Input/output error'
 }
 
+@test "a chunk list naming other intact chunks fails a full read at its end" {
+	mkdir src
+	make_file 3000000 src/a
+	cp src/a src/b
+	# A byte far before the first cut: b's chunks have a's sizes, its
+	# first chunk another id.
+	printf 'Z' | dd of=src/b bs=1 seek=100 conv=notrunc 2>/dev/null
+	snap-snapshot src >/dev/null
+	a=$(b3_blob_id src/a) b=$(b3_blob_id src/b)
+	assert_equal "$(zstd -dc "$(object_path "$a")" | tr '\0' '\n' | sed 1d | cut -d' ' -f2)" \
+		"$(zstd -dc "$(object_path "$b")" | tr '\0' '\n' | sed 1d | cut -d' ' -f2)"
+	chmod u+w "$(object_path "$a")"
+	cp "$(object_path "$b")" "$(object_path "$a")"
+	mount_view
+	run ! cp mnt/main/latest/a copy
+	assert_output --partial 'Input/output error'
+	run -0 cat mount.err
+	assert_output "snap-mount: error: '/main/$(snap_name main)/a': object '$a' is corrupt: its chunks, each intact, hash to '$b'"
+}
+
 @test "every change is refused with EROFS" {
 	mkdir src && echo x > src/f
 	snap-snapshot src >/dev/null
