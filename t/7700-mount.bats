@@ -219,6 +219,49 @@ make_src() {
 	assert_output "snap-mount: error: '/main/$(snap_name main)/a': object '$a' is corrupt: its chunks, each intact, hash to '$b'"
 }
 
+@test "a corrupt tree is an I/O error on listing, with a line naming it" {
+	mkdir -p src/sub && echo x > src/sub/f && echo y > src/g
+	snap-snapshot src >/dev/null
+	t=$(snap-rev-parse main:sub)
+	for idx in "$SNAP_DIR"/objects/pack/*.idx; do
+		read -r off len < <(idx_records "$idx" | awk -v id="$t" '$1 == id {print $2, $3}')
+		[ -z "$off" ] || break
+	done
+	poke "${idx%.idx}.pack" $((off + len / 2)) 00ff00ff
+	mount_view
+	run ! ls mnt/main/latest/sub
+	assert_output --partial 'Input/output error'
+	run -0 cat mount.err
+	assert_line --regexp "^snap-mount: error: '/main/[^']*': object '[0-9a-f]{64}' is corrupt"
+}
+
+@test "a ref named ids is left out of the view; the others are shown" {
+	mkdir src && echo x > src/f
+	snap-snapshot src >/dev/null
+	snap-update-ref refs/snapshots/ids "$(snap-rev-parse main)"
+	mount_view
+	run -0 ls mnt
+	assert_output "$(printf 'ids\nmain')"
+	run -0 ls mnt/ids
+	assert_output "$(snap-rev-parse main)"
+}
+
+@test "gc and repacking while mounted: old and new snapshots still read" {
+	mkdir src && echo one > src/f
+	SNAP_TIME='1700000000 +0000' snap-snapshot src >/dev/null
+	mount_view
+	assert_equal "$(cat mnt/main/latest/f)" one
+	echo two > src/f
+	SNAP_TIME='1700000060 +0000' snap-snapshot src >/dev/null
+	snap-gc --prune=now >/dev/null
+	run -0 ls mnt/main
+	assert_output "$(printf '2023-11-14T22:13:20\n2023-11-14T22:14:20\nlatest')"
+	assert_equal "$(cat mnt/main/2023-11-14T22:14:20/f)" two
+	run -0 cat mnt/ids/"$(snap-rev-parse main~1)"/f
+	assert_output one
+	assert_equal "$(cat mount.err)" ''
+}
+
 @test "every change is refused with EROFS" {
 	mkdir src && echo x > src/f
 	snap-snapshot src >/dev/null
