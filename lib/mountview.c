@@ -25,6 +25,7 @@ struct mv_ref {
 	const char *name;	/* main: into full */
 	struct snap_oid tip;	/* the value the list was made from */
 	int have_tip;
+	int bad;		/* the ref file could not be read at the last look */
 	struct mv_snap *snaps;	/* oldest first */
 	size_t nr, alloc;
 };
@@ -135,14 +136,17 @@ static void ref_refresh(struct mountview *v, struct mv_ref *r)
 
 	ret = ref_read(v->store, r->full, &cur, &err);
 	if (ret < 0) {
-		if (ret != SNAP_ENOTFOUND && (r->have_tip || r->nr)) {
+		/* Said once, when the ref turns bad, not at every listing. */
+		if (ret != SNAP_ENOTFOUND && !r->bad) {
 			strbuf_addstr(&err, " (its directory is empty)");
 			warn(v, &err);
 		}
+		r->bad = ret != SNAP_ENOTFOUND;
 		ref_clear(r);
 		strbuf_release(&err);
 		return;
 	}
+	r->bad = 0;
 	if (r->have_tip && !oid_cmp(&cur, &r->tip)) {
 		strbuf_release(&err);
 		return;

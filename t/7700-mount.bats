@@ -262,6 +262,39 @@ make_src() {
 	assert_equal "$(cat mount.err)" ''
 }
 
+@test "a corrupt snapshot on a ref's history: the newer ones shown, one warning" {
+	mkdir src && echo 1 > src/f
+	SNAP_TIME='1700000000 +0000' snap-snapshot src >/dev/null
+	SNAP_TIME='1700000060 +0000' snap-snapshot src >/dev/null
+	echo 3 > src/f
+	SNAP_TIME='1700000120 +0000' snap-snapshot src >/dev/null
+	mid=$(snap-rev-parse main~1)
+	corrupt_truncate "$mid"
+	mount_view
+	run -0 ls mnt/main
+	assert_output "$(printf '2023-11-14T22:15:20\nlatest')"
+	run -0 ls mnt/main
+	assert_equal "$(cat mnt/main/latest/f)" 3
+	run -0 cat mount.err
+	assert_equal "${#lines[@]}" 1
+	assert_output --regexp "^snap-mount: warning: object '$mid' is .*\(on the history of 'refs/snapshots/main'; older snapshots not shown\)$"
+}
+
+@test "a malformed ref: an empty directory and one warning" {
+	mkdir src && echo 1 > src/f
+	snap-snapshot src >/dev/null
+	snap-snapshot -r other src >/dev/null
+	mount_view
+	assert_equal "$(cat mnt/other/latest/f)" 1
+	printf 'bad\n' > "$SNAP_DIR/refs/snapshots/other"
+	run -0 ls mnt/other
+	assert_output ''
+	run -0 ls mnt/other
+	assert_equal "$(cat mnt/main/latest/f)" 1
+	run -0 cat mount.err
+	assert_output "snap-mount: warning: ref 'refs/snapshots/other' is malformed ('$SNAP_DIR/refs/snapshots/other') (its directory is empty)"
+}
+
 @test "every change is refused with EROFS" {
 	mkdir src && echo x > src/f
 	snap-snapshot src >/dev/null
