@@ -48,6 +48,7 @@ local_setup() {
 
 teardown() {
 	local m=$BATS_TEST_TMPDIR/mnt
+	[ -z "${PERM:-}" ] || rm -rf "$PERM"
 	if mountpoint -q "$m" 2>/dev/null; then
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m"
 	fi
@@ -367,6 +368,17 @@ make_src() {
 	assert_equal "$(cat mount.err)" ''
 }
 
+@test "SIGTERM unmounts and ends snap-mount with status 0" {
+	mkdir src && echo x > src/f
+	snap-snapshot src >/dev/null
+	mount_view
+	kill -TERM "$MOUNT_PID"
+	run -0 wait "$MOUNT_PID"
+	MOUNT_PID=
+	run -32 mountpoint -q mnt
+	assert_equal "$(cat mount.err)" ''
+}
+
 @test "snap mount runs through the dispatcher" {
 	mkdir src && echo x > src/f
 	snap-snapshot src >/dev/null
@@ -391,5 +403,21 @@ make_src() {
 	assert_equal "${stderr_lines[0]}" 'snap-mount: error: give one MOUNTPOINT'
 	run -129 --separate-stderr snap-mount a b
 	run -129 --separate-stderr snap-mount --bogus mnt
+	run -32 mountpoint -q mnt
+}
+
+@test "a mount that fails (no access to /dev/fuse) is one fatal line and 128" {
+	[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null || skip "needs root and setpriv"
+	[ "$(stat -c %a /dev/fuse)" = 600 ] || skip "/dev/fuse is open to other users here"
+	PERM=$(mktemp -d /tmp/snap-mount-perm.XXXXXX)
+	chmod 755 "$PERM"
+	snap-init -q "$PERM/store"
+	mkdir "$PERM/mnt"
+	chown -R 65534:65534 "$PERM"
+	cd "$PERM"
+	run -128 --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env PATH="$PATH" snap-mount --store store mnt
+	assert_equal "$stderr" "snap-mount: fatal: cannot mount on 'mnt': fuse: failed to open /dev/fuse: Permission denied"
+	assert_output ''
 	run -32 mountpoint -q mnt
 }
