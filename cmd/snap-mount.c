@@ -365,11 +365,16 @@ int main(int argc, char **argv)
 	fuse = fuse_new(&args, &ops, sizeof(ops), NULL);
 	if (!fuse)
 		die("cannot start the file system: %s", fuse_said.len ? fuse_said.buf : "fuse_new failed");
+	/*
+	 * The handlers go first: a SIGTERM that comes as soon as the mount
+	 * is seen must still unmount, never kill the process and leave a
+	 * dead mount behind.
+	 */
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) < 0)
+		die("cannot set signal handlers: %s", fuse_said.len ? fuse_said.buf : "failed");
 	if (fuse_mount(fuse, mnt) < 0)
 		die("cannot mount on '%s': %s", mnt, fuse_said.len ? fuse_said.buf : "fuse_mount failed");
 	strbuf_reset(&fuse_said);
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) < 0)
-		die("cannot set signal handlers: %s", fuse_said.buf);
 	/* One thread: the view and its caches are not shared. */
 	ret = fuse_loop(fuse);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));

@@ -63,6 +63,8 @@ int tree_cache_get(struct tree_cache *c, const struct snap_oid *oid,
 	/* A failed read is not cached: the next call tries (and says) again. */
 	if ((ret = tree_read(c->odb, oid, &t, err)) < 0) {
 		tree_release(&t);
+		if (ret == SNAP_ENOTFOUND)
+			ret = SNAP_ECORRUPT;
 		return ret;
 	}
 	tree_release(&victim->t);

@@ -26,7 +26,12 @@ struct tree_cache;
 struct tree_cache *tree_cache_new(struct odb *odb, size_t max_trees);
 void tree_cache_free(struct tree_cache *c);
 
-/* The parsed tree oid, read on a miss; errors as tree_read(). */
+/*
+ * The parsed tree oid, read on a miss; errors as tree_read(), but for an
+ * absent tree: SNAP_ECORRUPT (with tree_read's message), as a tree is
+ * reached from a snapshot or tree naming it, and SNAP_ENOTFOUND is left
+ * to mean a path that is not there.
+ */
 int tree_cache_get(struct tree_cache *c, const struct snap_oid *oid,
 		   const struct tree **out, struct strbuf *err);
 

@@ -236,6 +236,23 @@ make_src() {
 	assert_line --regexp "^snap-mount: error: '/main/[^']*': object '[0-9a-f]{64}' is corrupt"
 }
 
+@test "a missing tree is an I/O error with a line, not an absent directory" {
+	mkdir -p src/sub && echo x > src/sub/f
+	snap-snapshot src >/dev/null
+	# A tree of its own, loose, under a snapshot made by the plumbing.
+	sub=$(snap-ls-tree -l main:sub | sed 's/ [0-9]*\.[0-9]* / 1700000000.000000000 /' | snap-mktree)
+	root=$(printf 'dir 0755 0 0 1700000000.000000000 0 %s - sub\n' "$sub" | snap-mktree)
+	snap-update-ref refs/snapshots/plumbed "$(snap-mksnapshot --time 1700000000 --host h "$root")"
+	corrupt_delete "$sub"
+	mount_view -r plumbed
+	run -0 stat -c %F mnt/plumbed/latest/sub
+	assert_output directory
+	run ! ls mnt/plumbed/latest/sub
+	assert_output --partial 'Input/output error'
+	run -0 cat mount.err
+	assert_line --regexp "^snap-mount: error: '/plumbed/2023-11-14T22:13:20/sub': object '$sub' not found$"
+}
+
 @test "a ref named ids is left out of the view; the others are shown" {
 	mkdir src && echo x > src/f
 	snap-snapshot src >/dev/null
@@ -362,7 +379,9 @@ make_src() {
 	snap-snapshot src >/dev/null
 	mount_view
 	fusermount3 -u mnt
-	run -0 wait "$MOUNT_PID"
+	rc=0
+	wait "$MOUNT_PID" || rc=$?
+	assert_equal "$rc" 0
 	MOUNT_PID=
 	run -32 mountpoint -q mnt
 	assert_equal "$(cat mount.err)" ''
@@ -373,7 +392,9 @@ make_src() {
 	snap-snapshot src >/dev/null
 	mount_view
 	kill -TERM "$MOUNT_PID"
-	run -0 wait "$MOUNT_PID"
+	rc=0
+	wait "$MOUNT_PID" || rc=$?
+	assert_equal "$rc" 0
 	MOUNT_PID=
 	run -32 mountpoint -q mnt
 	assert_equal "$(cat mount.err)" ''
