@@ -84,6 +84,10 @@ make_src() {
 	printf '#!/bin/sh\n' > src/script
 	chmod 751 src/script
 	printf 'x' > "src/with space"
+	printf 'y' > "src/new
+line"
+	printf 'w' > "src/bad$(printf '\377\376')utf8"
+	mkfifo src/sub/fifo
 	ln -s regular src/rel-link
 	ln -s /does/not/exist src/dangling
 	ln src/regular src/sub/hardlink
@@ -97,9 +101,12 @@ make_src() {
 	snap-snapshot src >/dev/null
 	mount_view
 	name=$(snap_name main)
-	run -0 diff -r --no-dereference src "mnt/main/$name"
+	run -0 diff -r --no-dereference -x fifo src "mnt/main/$name"
 	assert_output ''
-	run -0 diff -r --no-dereference src mnt/main/latest/
+	run -0 diff -r --no-dereference -x fifo src mnt/main/latest/
+	assert_equal "$(stat -c '%F %a' "mnt/main/$name/sub/fifo")" "$(stat -c '%F %a' src/sub/fifo)"
+	assert_equal "$(cat "mnt/main/$name/new
+line")" y
 	assert_equal "$(stat -c '%s %a %Y %u %g' "mnt/main/$name/regular")" "$(stat -c '%s %a %Y %u %g' src/regular)"
 	assert_equal "$(stat -c '%s %a %Y' "mnt/main/$name/script")" "$(stat -c '%s %a %Y' src/script)"
 	assert_equal "$(stat -c '%y' "mnt/main/$name/regular")" "$(stat -c '%y' src/regular)"
