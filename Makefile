@@ -51,7 +51,11 @@ LIB_OBJS = $(LIB_SRCS:.c=.o)
 LIB_HDRS = $(wildcard lib/*.h)
 B3_OBJS = $(patsubst %,build/blake3/%.o,$(BLAKE3_SRCS))
 
+# snap-mount needs libfuse3 (configure: HAVE_FUSE); without it, it is left out.
 CMD_C = $(sort $(wildcard cmd/snap-*.c))
+ifneq ($(HAVE_FUSE),yes)
+CMD_C := $(filter-out cmd/snap-mount.c,$(CMD_C))
+endif
 CMD_SH = $(sort $(wildcard cmd/snap-*.sh))
 PROGS = bin/snap $(patsubst cmd/%.c,bin/%,$(CMD_C))
 SCRIPTS = $(patsubst cmd/%.sh,bin/%,$(CMD_SH))
@@ -93,6 +97,10 @@ lib/libsnap.a: $(LIB_OBJS) $(B3_OBJS)
 bin/%: cmd/%.c lib/libsnap.a
 	@mkdir -p bin
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< lib/libsnap.a $(ALL_LDFLAGS) $(LIBS)
+
+bin/snap-mount: cmd/snap-mount.c lib/libsnap.a
+	@mkdir -p bin
+	$(CC) $(ALL_CPPFLAGS) $(FUSE_CFLAGS) $(ALL_CFLAGS) -o $@ $< lib/libsnap.a $(ALL_LDFLAGS) $(FUSE_LIBS) $(LIBS)
 
 bin/%: cmd/%.sh
 	@mkdir -p bin

@@ -76,6 +76,7 @@ static const struct {
 	{ "log", "the snapshots of a ref, newest first", 1 },
 	{ "diff", "what changed between two snapshots", 1 },
 	{ "ls", "list a snapshot's files, like ls -l; --json for a manifest", 1 },
+	{ "mount", "every snapshot as a read-only file system (FUSE)", 1 },
 	{ "find", "every snapshot holding a path that matches a pattern", 1 },
 	{ "stats", "what snapshots hold and what each added", 1 },
 	{ "prune", "keep the snapshots a retention policy names", 1 },

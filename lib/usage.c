@@ -92,6 +92,15 @@ void warning(const char *fmt, ...)
 	va_end(ap);
 }
 
+void error_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("error: ", fmt, ap);
+	va_end(ap);
+}
+
 void warning_cb(const char *msg, void *data)
 {
 	if (!data || !*(int *)data)

@@ -47,6 +47,12 @@ _Noreturn void usage_help(const char *usage);
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * Prints "snap-<cmd>: error: <msg>" on stderr and returns: for a failure a
+ * command reports and outlives (snap-mount's read of a corrupt object).
+ */
+void error_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * A warning callback for lib/ walks: prints msg with warning() unless the
  * int that data points at (a --quiet flag) is set.
  */
