@@ -21,7 +21,8 @@ One summary line at the end.
   --syslog           also send the summary to syslog (logger)
 
 Exit status: 0 done; 3 done, but the snapshot is incomplete; 11 another
-run of this config holds its lock; 128 a step failed; 129 usage.
+run of this config holds its lock; 128 a step failed; 129 usage; 130
+stopped by a signal.
 USAGE
 }
 
@@ -62,25 +63,55 @@ if [ -z "$config" ]; then
 	fi
 fi
 [ -f "$config" ] && [ -r "$config" ] || die "cannot read config '$config'"
-case $config in /*) ;; *) config=$(pwd -P)/$config ;; esac
+# One lock per file, whatever the name it was given by.
+config=$(readlink -f -- "$config") || die "cannot resolve config '$config'"
+[ -z "$dry" ] || [ -z "$json" ] || usage_error "--dry-run prints text; it does not go with --json"
 
 # ---- the config: key = value lines (docs/snap-backup.md) ----
 store= ref=main message=backup fsck=none gc=yes one_fs= pre= post=
 policy= paths= nr_paths=0 wt_opts=
-lineno=0
-bad() { die "$config:$lineno: $*"; }
+lineno=0 seen=' '
+# Messages stay one line of printable text, whatever the file holds.
+bad() { die "$config:$lineno: $(printf '%s' "$*" | LC_ALL=C tr -c '[:print:]' '?')"; }
+once() {
+	case $seen in *" $1 "*) bad "'$1' given twice" ;; esac
+	seen="$seen$1 "
+}
 yesno() {
 	case $2 in yes|true|1) eval "$1=yes" ;; no|false|0) eval "$1=" ;;
 	*) bad "'$3' takes yes or no, not '$2'" ;; esac
 }
-count() { case $1 in ''|*[!0-9]*) bad "'$2' takes a number, not '$1'" ;; esac; }
+# count VALUE KEY: a whole number from 1 to 999999999.
+count() {
+	case $1 in
+	''|*[!0-9]*|0*|??????????*) bad "'$2' takes a number from 1 to 999999999, not '$1'" ;;
+	esac
+}
+# fsck_ok VALUE: what snap-fsck --read-data-subset takes, checked here.
+fsck_ok() {
+	case $1 in
+	none|all) return 0 ;;
+	rotate/*) n=${1#rotate/} ;;
+	*%) printf '%s' "${1%\%}" | grep -Eq '^[0-9]{1,3}(\.[0-9]{1,6})?$' &&
+		awk "BEGIN { exit !(${1%\%} > 0 && ${1%\%} <= 100) }"; return ;;
+	*/*) k=${1%%/*} n=${1#*/}
+		case $k in ''|*[!0-9]*|0*|????????*) return 1 ;; esac ;;
+	*) return 1 ;;
+	esac
+	case $n in ''|*[!0-9]*|0*|????????*) return 1 ;; esac
+	[ "$n" -le 1000000 ] && { [ -z "${k:-}" ] || [ "$k" -le "$n" ]; }
+}
 while IFS= read -r line || [ -n "$line" ]; do
 	lineno=$((lineno + 1))
-	case $line in ''|'#'*) continue ;; esac
+	[ "$lineno" != 1 ] || line=${line#"$(printf '\357\273\277')"}	# a UTF-8 BOM
+	case ${line#"${line%%[![:space:]]*}"} in ''|'#'*) continue ;; esac
 	case $line in *=*) ;; *) bad "expected 'key = value'" ;; esac
 	key=$(printf '%s' "${line%%=*}" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
 	val=$(printf '%s' "${line#*=}" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
 	[ -n "$val" ] || bad "'$key' has no value"
+	case $key in
+	store|ref|message|one-file-system|keep-*|gc|fsck|pre|post) once "$key" ;;
+	esac
 	case $key in
 	store) store=$val ;;
 	path)
@@ -92,16 +123,15 @@ while IFS= read -r line || [ -n "$line" ]; do
 	one-file-system) yesno one_fs "$val" "$key" ;;
 	keep-last|keep-hourly|keep-daily|keep-weekly|keep-monthly|keep-yearly)
 		count "$val" "$key"; policy="$policy --$key $val" ;;
-	keep-within) policy="$policy --keep-within $(q "$val")" ;;
+	keep-within)
+		printf '%s' "$val" | grep -Eq '^[1-9][0-9]{0,8}[smhdw]?$' ||
+			bad "'keep-within' takes N with s, m, h, d or w, not '$val'"
+		policy="$policy --keep-within $(q "$val")" ;;
 	keep-tag) policy="$policy --keep-tag $(q "$val")" ;;
 	gc) yesno gc "$val" "$key" ;;
 	fsck)
-		case $val in
-		none|all|*%) ;;
-		rotate/*) count "${val#rotate/}" "$key"; [ "${val#rotate/}" -ge 1 ] || bad "rotate/N needs N >= 1" ;;
-		*/*) ;;
-		*) bad "fsck takes none, all, P%, K/N or rotate/N, not '$val'" ;;
-		esac
+		fsck_ok "$val" ||
+			bad "'fsck' takes none, all, P% (0 < P <= 100), K/N or rotate/N (1 <= K <= N <= 1000000), not '$val'"
 		fsck=$val ;;
 	pre) pre=$val ;;
 	post) post=$val ;;
@@ -114,6 +144,9 @@ done < "$config"
 SNAP_DIR=$store; export SNAP_DIR
 SNAP_PROGRAM=$me; export SNAP_PROGRAM
 store=$(snap-rev-parse --store-dir) || exit 128
+case $ref in refs/*) full_ref=$ref ;; *) full_ref=refs/snapshots/$ref ;; esac
+snap-rev-parse --check-ref-name "$full_ref" > /dev/null 2>&1 ||
+	die "$config: bad ref name '$(printf '%s' "$ref" | LC_ALL=C tr -c '[:print:]' '?')'"
 [ -z "$one_fs" ] || wt_opts="$wt_opts -x"
 eval "set -- $paths"
 src=$1
@@ -128,10 +161,13 @@ esac
 if [ -n "$dry" ]; then
 	printf 'config %s\nstore %s\nwould snapshot %s to %s\n' "$config" "$store" "$src" "$ref"
 	if [ -n "$policy" ]; then
+		plan=
 		if snap-rev-parse --verify -q "$ref" >/dev/null 2>&1; then
-			eval "snap-prune --dry-run -r $(q "$ref") $policy" || exit 128
+			plan=$(eval "snap-prune --dry-run -r $(q "$ref") $policy") || exit 128
+			printf '%s\n' "$plan"
 		fi
-		[ -z "$gc" ] || echo "would gc"
+		# (the run's own snapshot is one more: it may drop one more)
+		case $plan in *drop\ *) [ -z "$gc" ] || echo "would gc" ;; esac
 	fi
 	[ "$fsck" = none ] || echo "would fsck${fsck:+ ($fsck)}"
 	exit 0
@@ -140,6 +176,8 @@ fi
 # ---- the lock: one run per config; flock(1) frees it when we die ----
 mkdir -p "$store/backup" 2>/dev/null || die "cannot create '$store/backup'"
 lock=$store/backup/$(printf '%s' "$config" | cksum | cut -d' ' -f1).lock
+# Every command below runs with 9>&-: what it leaves running (a daemon a
+# pre command starts) must not hold the lock after we are gone.
 exec 9>>"$lock" || die "cannot open lock '$lock'"
 if ! flock -n 9; then
 	holder=$(cat "$lock" 2>/dev/null)
@@ -154,10 +192,11 @@ start=$(date +%s)
 status=0 warnings=0 snap= files=0 read=0 reused=0 size=0 new=0 dropped=0 fsck_result=skipped
 errs=$(mktemp "${TMPDIR:-/tmp}/snap-backup.XXXXXX") || die "cannot create a temporary file"
 trap 'rm -f "$errs"' EXIT
-trap 'exit 130' INT TERM
+trap 'printf "%s: fatal: interrupted; the run stopped\n" "$me" >&2; exit 130' INT TERM
 
 # run_user CMD: the user's own command (pre, post), not under our name.
-run_user() { env -u SNAP_PROGRAM sh -c "$1"; }
+# Its output goes to stderr: stdout holds the summary alone.
+run_user() { env -u SNAP_PROGRAM sh -c "$1" >&2 9>&-; }
 
 summary() {
 	secs=$(( $(date +%s) - start ))
@@ -169,7 +208,7 @@ summary() {
 	fi
 	line="snapshot ${snap:-none} of $src: $files files ($read read, $reused unchanged), $size bytes, $new new; $dropped dropped; fsck $fsck_result; $warnings warnings; $secs s"
 	[ -n "$json" ] || [ -n "$quiet" ] || printf '%s\n' "$line"
-	[ -z "$syslog" ] || logger -t snap-backup -- "$line" 2>/dev/null || warn "cannot write to syslog"
+	[ -z "$syslog" ] || logger -t snap-backup -- "$line" 2>/dev/null 9>&- || warn "cannot write to syslog"
 }
 
 if [ -n "$pre" ] && ! run_user "$pre"; then
@@ -179,7 +218,7 @@ fi
 
 # The snapshot: stderr is passed through and its warnings counted.
 rc=0
-snap=$(eval "snap-snapshot -r $(q "$ref") -m $(q "$message") --stats $wt_opts -- $(q "$src")" 2>"$errs") || rc=$?
+snap=$(eval "snap-snapshot -r $(q "$ref") -m $(q "$message") --stats $wt_opts -- $(q "$src")" 2>"$errs" 9>&-) || rc=$?
 grep -v ' files read, .* reused$' "$errs" >&2
 warnings=$(grep -c ': warning: ' "$errs")
 stats=$(grep ' files read, .* reused$' "$errs" | tail -n 1)
@@ -192,7 +231,7 @@ case $rc in
 3) status=3 ;;
 *) snap=; status=128; summary; exit 128 ;;
 esac
-if st=$(snap-stats --json "$snap" 2>/dev/null); then
+if st=$(snap-stats --json "$snap" 2>/dev/null 9>&-); then
 	files=$(printf '%s' "$st" | sed 's/.*"files":\([0-9]*\).*/\1/')
 	size=$(printf '%s' "$st" | sed 's/.*"size":\([0-9]*\).*/\1/')
 	new=$(printf '%s' "$st" | sed 's/.*"new_size":\([0-9]*\).*/\1/')
@@ -200,21 +239,25 @@ fi
 
 fail() { printf '%s: fatal: %s\n' "$me" "$*" >&2; status=128; }
 if [ -n "$policy" ]; then
-	if out=$(eval "snap-prune -r $(q "$ref") $policy" 2>"$errs"); then
+	if out=$(eval "snap-prune -r $(q "$ref") $policy" 2>"$errs" 9>&-); then
 		dropped=$(printf '%s\n' "$out" | grep -c '^drop ')
 	else
 		cat "$errs" >&2; fail "prune failed"
 	fi
 	if [ "$status" != 128 ] && [ -n "$gc" ] && [ "$dropped" -gt 0 ]; then
-		snap-gc >/dev/null || fail "gc failed"
+		snap-gc >/dev/null 9>&- || fail "gc failed"
 	fi
 fi
 if [ "$status" != 128 ] && [ "$fsck" != none ]; then
 	case $fsck in all) fargs= ;; *) fargs="--read-data-subset=$fsck" ;; esac
 	frc=0
-	snap-fsck $fargs > "$errs" 2>&1 || frc=$?
+	snap-fsck $fargs > "$errs" 2>&1 9>&- || frc=$?
 	if [ "$frc" -eq 0 ]; then
 		fsck_result="${fsck} clean"
+	elif [ "$frc" -ge 128 ]; then
+		cat "$errs" >&2
+		fsck_result="${fsck} failed (status $frc)"
+		fail "fsck failed (status $frc)"
 	else
 		cat "$errs" >&2
 		fsck_result="${fsck} found damage (status $frc)"

@@ -25,6 +25,14 @@ write_conf() {
 	} > backup.conf
 }
 
+# wait_lock PID: until the run PID holds its config's lock.
+wait_lock() {
+	local n=0
+	until grep -qs "^$1 " store/backup/*.lock; do
+		n=$((n + 1)); [ "$n" -lt 400 ] || return 1; sleep 0.05
+	done
+}
+
 summary_re='^snapshot [0-9a-f]{64} of .*/src: [0-9]+ files \([0-9]+ read, [0-9]+ unchanged\), [0-9]+ bytes, [0-9]+ new; [0-9]+ dropped; fsck .*; [0-9]+ warnings; [0-9]+ s$'
 
 @test "a run snapshots the path, prints one summary line, and the snapshot restores" {
@@ -73,10 +81,7 @@ nightly"
 	snap-backup -c backup.conf -q > first.out 2>&1 &
 	local first=$!
 	# The first run holds the lock once its pre command waits on the gate.
-	local n=0
-	until [ -s store/backup/*.lock ] 2>/dev/null; do
-		n=$((n + 1)); [ "$n" -lt 200 ] || break; sleep 0.05
-	done
+	wait_lock "$first"
 	run -11 --separate-stderr snap-backup -c backup.conf
 	assert_equal "$output" ""
 	[[ "$stderr" =~ ^snap-backup:\ another\ run\ of\ .*/backup\.conf\ holds\ its\ lock\ \(pid\ [0-9]+,\ for\ [0-9]+\ s\)$ ]]
@@ -106,7 +111,7 @@ nightly"
 	before=$(store_listing store)
 	write_conf "keep-daily = seven"
 	run -128 --separate-stderr snap-backup -c backup.conf
-	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:6: 'keep-daily' takes a number, not 'seven'"
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:6: 'keep-daily' takes a number from 1 to 999999999, not 'seven'"
 	write_conf "colour = blue"
 	run -128 --separate-stderr snap-backup -c backup.conf
 	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:6: unknown key 'colour'"
@@ -211,4 +216,86 @@ nightly"
 	assert_output "a
 d
 d/b"
+}
+
+@test "every bad value is refused before anything runs, one line naming file and line" {
+	local before v
+	before=$(store_listing store)
+	for v in "keep-last = 0" "keep-last = 99999999999999999999" "keep-within = forever" \
+		 "fsck = 0/7" "fsck = 8/7" "fsck = 0%" "fsck = 101%" "fsck = rotate/0" \
+		 "fsck = rotate/99999999999999999999" "fsck = 50.00001%x"; do
+		write_conf "pre = touch $BATS_TEST_TMPDIR/pre-ran" "$v"
+		run -128 --separate-stderr snap-backup -c backup.conf
+		[[ "$stderr" == "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:7: '"* ]] || {
+			echo "$v: $stderr"; false; }
+		[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+		run -128 snap-backup -c backup.conf --dry-run
+	done
+	write_conf "pre = touch $BATS_TEST_TMPDIR/pre-ran" "ref = a b"
+	run -128 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf: bad ref name 'a b'"
+	write_conf "fsck = all" "fsck = none"
+	run -128 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:7: 'fsck' given twice"
+	write_conf "$(printf 'bogus\033[2J\001 = 1')"
+	run -128 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" "snap-backup: fatal: $BATS_TEST_TMPDIR/backup.conf:6: unknown key 'bogus?[2J?'"
+	assert_not_exist pre-ran
+	assert_equal "$(store_listing store)" "$before"
+	run -129 --separate-stderr snap-backup -c backup.conf --dry-run --json
+	assert_equal "${stderr%%$'\n'*}" "snap-backup: error: --dry-run prints text; it does not go with --json"
+}
+
+@test "a BOM, indented comments and CRLF line ends are read as a text editor wrote them" {
+	{
+		printf '\357\273\277# nightly\r\n'
+		printf '   # indented comment\r\n'
+		printf 'store = %s\r\n' "$BATS_TEST_TMPDIR/store"
+		printf 'path = %s\r\n' "$BATS_TEST_TMPDIR/src"
+	} > backup.conf
+	run -0 snap-backup -c backup.conf -q
+	run -0 snap-rev-parse --store store main
+}
+
+@test "what pre and post print goes to stderr: stdout is the summary alone" {
+	write_conf "pre = echo PRE" "post = echo POST"
+	run -0 --separate-stderr snap-backup -c backup.conf --json
+	assert_equal "$(printf '%s\n' "$stderr")" "PRE
+POST"
+	run -0 python3 -m json.tool <<< "$output"
+	run -0 --separate-stderr snap-backup -c backup.conf -q
+	assert_equal "$output" ""
+}
+
+@test "a daemon that pre leaves running does not hold the lock; one config by two names is one lock" {
+	write_conf "pre = (sleep 30 > /dev/null 2>&1 &)"
+	run -0 snap-backup -c backup.conf -q
+	write_conf
+	run -0 snap-backup -c backup.conf -q
+	pkill -f '^sleep 30$' || :
+	# Through a symlink, and a path with ./ and //: the same file, one lock.
+	mkdir gate.d && mkfifo gate.d/gate
+	write_conf "pre = cat $BATS_TEST_TMPDIR/gate.d/gate > /dev/null"
+	mkdir cx && mv backup.conf cx/ && ln -s cx cy
+	snap-backup -c cx/backup.conf -q > first.out 2>&1 &
+	local first=$!
+	wait_lock "$first"
+	run -11 snap-backup -c cy/backup.conf
+	run -11 snap-backup -c "$BATS_TEST_TMPDIR/cx/.//backup.conf"
+	echo go > gate.d/gate
+	wait "$first"
+}
+
+@test "SIGTERM stops a run with one line and status 130" {
+	mkdir gate.d && mkfifo gate.d/gate
+	write_conf "pre = cat $BATS_TEST_TMPDIR/gate.d/gate > /dev/null"
+	snap-backup -c backup.conf -q > out 2> err &
+	local pid=$! rc=0
+	wait_lock "$pid"
+	kill -TERM "$pid"
+	echo go > gate.d/gate
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 130
+	run -0 cat err
+	assert_output "snap-backup: fatal: interrupted; the run stopped"
 }
