@@ -3,6 +3,7 @@
  */
 #include "odb.h"
 #include "store.h"
+#include "tree.h"
 #include "usage.h"
 #include "util.h"
 #include "writetree.h"
@@ -14,17 +15,33 @@
 #include <string.h>
 
 static const char usage_str[] =
-"usage: snap-write-tree [--exclude PATTERN]... [-x] [-q] [-j N]\n"
+"usage: snap-write-tree [--exclude PATTERN]... [--exclude-file FILE]...\n"
+"                       [--exclude-caches] [--exclude-if-present NAME]...\n"
+"                       [--exclude-larger-than SIZE] [-x] [-q] [-v] [-j N]\n"
 "                       [--cache NAME] [--force-read] [--stats]\n"
-"                       [--strict | --problems FILE] DIR\n"
+"                       [--strict | --problems FILE] [--sources FILE]\n"
+"                       (DIR | --absolute PATH...)\n"
 "\n"
-"Stores DIR recursively and prints the id of its root tree.  A store\n"
+"Stores DIR recursively and prints the id of its root tree.  With\n"
+"--absolute, each PATH is stored under its absolute path in a tree\n"
+"rooted at '/'.  A store\n"
 "below DIR is left out, with a warning.  An entry that is unreadable or\n"
 "vanishes is left out, a file that changes while read is read again,\n"
 "each with a warning; the tree is printed and the exit status is 3.\n"
 "\n"
-"  --exclude PATTERN  leave out entries matching PATTERN (fnmatch); a\n"
-"                     pattern with '/' matches the path below DIR\n"
+"  --exclude PATTERN  leave out entries matching PATTERN: a name, or with\n"
+"                     '/' the path below DIR, or with a leading '/' the\n"
+"                     absolute path; a trailing '/': directories only;\n"
+"                     '**' any number of names\n"
+"  --exclude-file FILE  one PATTERN a line ('#' starts a comment line)\n"
+"  --exclude-caches   keep only CACHEDIR.TAG of a tagged cache directory\n"
+"  --exclude-if-present NAME  leave out a directory holding NAME\n"
+"  --exclude-larger-than SIZE  leave out files larger than SIZE bytes\n"
+"                     (suffix K, M, G or T: powers of 1024)\n"
+"  --absolute         store each PATH under its absolute path\n"
+"  --sources FILE     write the absolute source paths to FILE, one a\n"
+"                     line, escaped as names in trees\n"
+"  -v, --verbose      warn of each exclude pattern that matched nothing\n"
 "  -x, --one-file-system  do not descend into other filesystems\n"
 "  --cache NAME       use and update the stat cache cache/NAME in the\n"
 "                     store (NAME as a ref name): unchanged files are\n"
@@ -45,6 +62,53 @@ static const char usage_str[] =
 /* Exit status of a tree taken with problems (docs/snap-write-tree.md). */
 #define EXIT_INCOMPLETE 3
 
+/* SIZE of --exclude-larger-than: digits, then K, M, G or T (1024-based). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	char digits[32];
+	size_t len = strlen(s);
+	const char *u;
+	unsigned shift = 0;
+
+	if (!len || len >= sizeof(digits))
+		return -1;
+	memcpy(digits, s, len + 1);
+	u = strchr(units, digits[len - 1] & ~0x20);
+	if (digits[len - 1] >= 'A' && u && *u) {
+		shift = 10 * (unsigned)(u - units + 1);
+		digits[--len] = 0;
+	}
+	if (parse_u64(digits, out) < 0 || (shift && *out > (UINT64_MAX >> shift)))
+		return -1;
+	*out <<= shift;
+	return 0;
+}
+
+/* Adds the patterns of FILE: one a line, blank lines and '#' lines aside. */
+static void read_exclude_file(const char *file, char ***pats, size_t *nr, size_t *alloc)
+{
+	FILE *f = fopen(file, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		die("cannot read '%s': %s", file, strerror(errno));
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		if (n && line[n - 1] == '\n')
+			line[--n] = 0;
+		if (!n || line[0] == '#')
+			continue;
+		ALLOC_GROW(*pats, *nr + 1, *alloc);
+		(*pats)[(*nr)++] = xstrdup(line);
+	}
+	if (ferror(f))
+		die("cannot read '%s': %s", file, strerror(errno));
+	fclose(f);
+	free(line);
+}
+
 /* Each problem: a warning, and a line of the --problems file. */
 static void on_problem(const char *reason, const char *path, const char *msg, void *data)
 {
@@ -55,10 +119,30 @@ static void on_problem(const char *reason, const char *path, const char *msg, vo
 		fprintf(out, "%s %s\n", reason, path);
 }
 
+static int write_file(const char *path, const struct strbuf *sb)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	if (fwrite(sb->buf, 1, sb->len, f) != sb->len || fflush(f) || ferror(f)) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "exclude", required_argument, NULL, 'e' },
+		{ "exclude-file", required_argument, NULL, 'E' },
+		{ "exclude-caches", no_argument, NULL, 'C' },
+		{ "exclude-if-present", required_argument, NULL, 'I' },
+		{ "exclude-larger-than", required_argument, NULL, 'L' },
+		{ "absolute", no_argument, NULL, 'A' },
+		{ "sources", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "one-file-system", no_argument, NULL, 'x' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "force-read", no_argument, NULL, 'F' },
@@ -73,8 +157,13 @@ int main(int argc, char **argv)
 	};
 	struct write_tree_opts wt = { 0 };
 	struct write_tree_stats stats;
-	const char **excludes = NULL;
-	size_t nr = 0, alloc = 0;
+	char **excludes = NULL;
+	const char **present = NULL;
+	size_t nr = 0, alloc = 0, nr_present = 0, alloc_present = 0, i;
+	uint64_t *hits = NULL;
+	struct strbuf sources = STRBUF_INIT, one = STRBUF_INIT;
+	const char *sources_file = NULL;
+	int absolute = 0, verbose = 0, ret;
 	struct strbuf err = STRBUF_INIT;
 	struct snap_store store;
 	struct snap_oid oid;
@@ -85,12 +174,30 @@ int main(int argc, char **argv)
 	uint64_t v;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "xqj:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "xqvj:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			ALLOC_GROW(excludes, nr + 1, alloc);
-			excludes[nr++] = optarg;
+			excludes[nr++] = xstrdup(optarg);
 			break;
+		case 'E': read_exclude_file(optarg, &excludes, &nr, &alloc); break;
+		case 'C': wt.exclude_caches = 1; break;
+		case 'I':
+			if (!*optarg || strchr(optarg, '/'))
+				usage_error(usage_str, "--exclude-if-present takes a name, not '%s'",
+					    optarg);
+			ALLOC_GROW(present, nr_present + 1, alloc_present);
+			present[nr_present++] = optarg;
+			break;
+		case 'L':
+			if (parse_size(optarg, &wt.larger_than) < 0)
+				usage_error(usage_str, "bad SIZE '%s' for --exclude-larger-than "
+					    "(bytes, or with K, M, G or T)", optarg);
+			wt.exclude_larger = 1;
+			break;
+		case 'A': absolute = 1; break;
+		case 'o': sources_file = optarg; break;
+		case 'v': verbose = 1; break;
 		case 'x': wt.one_fs = 1; break;
 		case 'c': wt.cache = optarg; break;
 		case 'F': wt.force_read = 1; break;
@@ -108,12 +215,18 @@ int main(int argc, char **argv)
 		default: usage_error(usage_str, "bad option");
 		}
 	}
-	if (argc - optind != 1)
-		usage_error(usage_str, "expected one DIR");
+	if (argc - optind < 1)
+		usage_error(usage_str, "expected DIR or PATHs");
+	if (argc - optind > 1 && !absolute)
+		usage_error(usage_str, "expected one DIR (several PATHs go with --absolute)");
 	if (wt.strict && problems)
 		usage_error(usage_str, "--strict and --problems cannot be combined");
-	wt.excludes = excludes;
+	wt.excludes = (const char *const *)excludes;
 	wt.nr_excludes = nr;
+	hits = xcalloc(nr ? nr : 1, sizeof(*hits));
+	wt.exclude_hits = hits;
+	wt.if_present = present;
+	wt.nr_if_present = nr_present;
 	wt.warn = warning_cb;
 	wt.warn_data = &quiet;
 	wt.stats = &stats;
@@ -127,8 +240,18 @@ int main(int argc, char **argv)
 		wt.problem_data = problems_out;
 	}
 	odb_set_jobs(odb, jobs);
-	if (write_tree(odb, argv[optind], &wt, &oid, &err) < 0)
+	if (absolute)
+		ret = write_tree_paths(odb, (const char *const *)argv + optind,
+				       (size_t)(argc - optind), &wt, &oid, &sources, &err);
+	else if ((ret = abs_path_clean(argv[optind], &one, &err)) == 0) {
+		tree_escape(&sources, one.buf, one.len);
+		strbuf_addch(&sources, '\n');
+		ret = write_tree(odb, argv[optind], &wt, &oid, &err);
+	}
+	if (ret < 0)
 		die_err(&err);
+	if (sources_file && write_file(sources_file, &sources) < 0)
+		die("cannot write '%s': %s", sources_file, strerror(errno));
 	if (problems_out && (fflush(problems_out) || ferror(problems_out) ||
 			     fclose(problems_out)))
 		die("cannot write '%s': %s", problems, strerror(errno));
@@ -137,8 +260,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %llu files read, %llu reused\n", snap_progname,
 			(unsigned long long)stats.files_read,
 			(unsigned long long)stats.files_reused);
+	for (i = 0; i < nr; i++) {
+		if (verbose && !hits[i])
+			warning("exclude pattern '%s' matched nothing", excludes[i]);
+		free(excludes[i]);
+	}
 	odb_close(odb);
 	store_release(&store);
+	strbuf_release(&sources);
+	strbuf_release(&one);
 	free(excludes);
+	free(present);
+	free(hits);
 	return finish_stdout(stats.problems ? EXIT_INCOMPLETE : 0);
 }

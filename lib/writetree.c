@@ -45,6 +45,12 @@ struct walker {
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
 	const char *hook_path, *hook_at, *hook_cmd;	/* see run_hook() */
+	struct exclude *excl;	/* opts->excludes prepared, or NULL */
+	int is_source;		/* the entry at hand is a source path itself */
+	size_t src_base;	/* where the path below the source starts in path */
+	/* abs_base bytes: the absolute DIR + '/' without the leading '/' */
+	struct strbuf abs;
+	size_t abs_base;
 };
 
 void raise_fd_limit(void)
@@ -57,17 +63,166 @@ void raise_fd_limit(void)
 	}
 }
 
-static int excluded(struct walker *w, const char *name)
+/* A name "**" in a pattern: any number of names. */
+static int is_dstar(const char *p, const char *end)
+{
+	return end - p == 2 && p[0] == '*' && p[1] == '*';
+}
+
+/* fnmatch of one name of a pattern against one name of a path. */
+static int name_match(const char *p, size_t pl, const char *s, size_t sl)
+{
+	char pbuf[256], sbuf[256];
+	char *pc = pl < sizeof(pbuf) ? pbuf : xmalloc(pl + 1);
+	char *sc = sl < sizeof(sbuf) ? sbuf : xmalloc(sl + 1);
+	int ok;
+
+	memcpy(pc, p, pl);
+	pc[pl] = 0;
+	memcpy(sc, s, sl);
+	sc[sl] = 0;
+	ok = !fnmatch(pc, sc, 0);
+	if (pc != pbuf)
+		free(pc);
+	if (sc != sbuf)
+		free(sc);
+	return ok;
+}
+
+/*
+ * 1 if the '/'-separated path s matches pattern p name by name, "**"
+ * matching any number of names.
+ */
+static int glob_match(const char *p, const char *s)
+{
+	for (;;) {
+		const char *pe = strchrnul(p, '/'), *se;
+
+		if (is_dstar(p, pe)) {
+			if (!*pe)
+				return 1;
+			for (;;) {
+				if (glob_match(pe + 1, s))
+					return 1;
+				s = strchr(s, '/');
+				if (!s)
+					return 0;
+				s++;
+			}
+		}
+		se = strchrnul(s, '/');
+		if (!name_match(p, (size_t)(pe - p), s, (size_t)(se - s)))
+			return 0;
+		if (!*pe || !*se)
+			return !*pe && !*se;
+		p = pe + 1;
+		s = se + 1;
+	}
+}
+
+/* A pattern prepared: what it is matched against (writetree.h, "Excludes"). */
+enum exclude_kind { EXCLUDE_NAME, EXCLUDE_BELOW, EXCLUDE_ABS };
+
+struct exclude {
+	char *pat;		/* without the trailing '/' nor the leading one */
+	enum exclude_kind kind;
+	int dir_only;
+};
+
+static void excludes_prepare(struct walker *w)
 {
 	size_t i;
 
-	for (i = 0; w->opts && i < w->opts->nr_excludes; i++) {
+	if (!w->opts || !w->opts->nr_excludes)
+		return;
+	w->excl = xcalloc(w->opts->nr_excludes, sizeof(*w->excl));
+	for (i = 0; i < w->opts->nr_excludes; i++) {
 		const char *pat = w->opts->excludes[i];
-		if (strchr(pat, '/') ? !fnmatch(pat, w->path.buf, FNM_PATHNAME)
-				     : !fnmatch(pat, name, 0))
+		size_t len = strlen(pat);
+		struct exclude *x = &w->excl[i];
+
+		while (len > 1 && pat[len - 1] == '/') {
+			x->dir_only = 1;
+			len--;
+		}
+		if (pat[0] == '/') {
+			x->kind = EXCLUDE_ABS;
+			while (len > 1 && *pat == '/') {
+				pat++;
+				len--;
+			}
+		} else {
+			x->kind = memchr(pat, '/', len) ? EXCLUDE_BELOW : EXCLUDE_NAME;
+		}
+		x->pat = xstrndup(pat, len);
+	}
+	if (w->opts->exclude_hits)
+		memset(w->opts->exclude_hits, 0, w->opts->nr_excludes * sizeof(uint64_t));
+}
+
+/*
+ * 1 if the entry at hand, name in dfd, is left out by a pattern.  Its
+ * type is the one d_type gives, or is looked up only when a pattern for
+ * directories needs it.
+ */
+static int excluded(struct walker *w, int dfd, const char *name, unsigned char d_type)
+{
+	int is_dir = d_type == DT_UNKNOWN ? -1 : d_type == DT_DIR;
+	size_t i;
+
+	if (w->is_source)
+		return 0;
+	for (i = 0; w->excl && i < w->opts->nr_excludes; i++) {
+		const struct exclude *x = &w->excl[i];
+		int hit;
+
+		switch (x->kind) {
+		case EXCLUDE_NAME:
+			hit = glob_match(x->pat, name);
+			break;
+		case EXCLUDE_BELOW:
+			hit = glob_match(x->pat, w->path.buf + w->src_base);
+			break;
+		default:
+			strbuf_setlen(&w->abs, w->abs_base);
+			strbuf_addbuf(&w->abs, &w->path);
+			hit = glob_match(x->pat, w->abs.buf);
+			break;
+		}
+		if (hit && x->dir_only) {
+			if (is_dir < 0) {
+				struct stat st;
+				is_dir = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+					 S_ISDIR(st.st_mode);
+			}
+			hit = is_dir;
+		}
+		if (hit) {
+			if (w->opts->exclude_hits)
+				w->opts->exclude_hits[i]++;
 			return 1;
+		}
 	}
 	return 0;
+}
+
+/* The signature a CACHEDIR.TAG starts with (Cache Directory Tagging). */
+static const char cachedir_sig[] = "Signature: 8a477f597d28d172789f06886806bc55";
+
+/* 1 if dfd holds a regular file CACHEDIR.TAG that starts with the signature. */
+static int is_cache_dir(int dfd)
+{
+	char buf[sizeof(cachedir_sig) - 1];
+	struct stat st;
+	ssize_t n;
+	int fd = openat(dfd, "CACHEDIR.TAG", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
+	    pread(fd, buf, sizeof(buf), 0) : -1;
+	close(fd);
+	return n == (ssize_t)sizeof(buf) && !memcmp(buf, cachedir_sig, sizeof(buf));
 }
 
 static void warnf(struct walker *w, const char *what)
@@ -509,6 +664,34 @@ static void frame_release(struct frame *f)
 	tree_release(&f->t);
 }
 
+/* 1 if the directory fd holds an entry --exclude-if-present names. */
+static int has_marker(struct walker *w, int fd)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; !w->is_source && w->opts && i < w->opts->nr_if_present; i++)
+		if (fstatat(fd, w->opts->if_present[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return 1;
+	return 0;
+}
+
+/* Keeps only CACHEDIR.TAG among the names of a tagged cache directory. */
+static void keep_cache_tag(struct walker *w, struct frame *f)
+{
+	size_t i;
+
+	if (!w->opts || !w->opts->exclude_caches)
+		return;
+	for (i = 0; i < f->nr; i++)
+		if (!strcmp(f->names[i] + 1, "CACHEDIR.TAG"))
+			break;
+	if (i == f->nr || !is_cache_dir(f->fd))
+		return;
+	f->names[0] = f->names[i];
+	f->nr = 1;
+}
+
 /*
  * Stores one entry of the directory dfd.  A directory to descend into is
  * not stored here: *sub is set to its open descriptor and *dir_entry to
@@ -524,7 +707,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 
 	memset(&e, 0, sizeof(e));
 	*sub = -1;
-	if (excluded(w, name))
+	if (excluded(w, dfd, name, d_type))
 		return 0;
 	run_hook(w, "listed");
 	if (d_type == DT_REG && !w->old) {
@@ -542,6 +725,12 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 		ret = call_failed(w, errno, "stat", err);
 		return ret < 0 ? ret : 0;
 	}
+	if (S_ISREG(st.st_mode) && w->opts && w->opts->exclude_larger && !w->is_source &&
+	    (uint64_t)st.st_size > w->opts->larger_than) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
 	set_times(&e, &st);
 	if (S_ISREG(st.st_mode)) {
 		e.type = TREE_FILE;
@@ -558,6 +747,11 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 			if (*sub < 0) {
 				ret = call_failed(w, errno, "open directory", err);
 				return ret < 0 ? ret : 0;
+			}
+			if (has_marker(w, *sub)) {
+				close(*sub);
+				*sub = -1;
+				return 0;
 			}
 			e.name = (char *)name;
 			e.name_len = strlen(name);
@@ -605,6 +799,8 @@ static int push_dir(struct walker *w, struct frame **stack, size_t *nr, size_t *
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	ret = read_names(fd, &f->names, &f->nr, &f->pool, err, shown(w));
+	if (ret == 0)
+		keep_cache_tag(w, f);
 	if (ret == 0 && *nr > OPEN_DIRS) {
 		struct frame *far = &(*stack)[*nr - 1 - OPEN_DIRS];
 		close(far->fd);
@@ -706,80 +902,331 @@ static void save_cache(struct walker *w, const char *path)
 	strbuf_release(&msg);
 }
 
+static void walker_init(struct walker *w, struct odb *odb, const struct write_tree_opts *opts)
+{
+	memset(w, 0, sizeof(*w));
+	w->odb = odb;
+	w->opts = opts;
+	strbuf_init(&w->path, 0);
+	strbuf_init(&w->abs, 0);
+	w->hook_path = getenv("SNAP_TEST_HOOK_PATH");
+	w->hook_at = getenv("SNAP_TEST_HOOK_AT");
+	w->hook_cmd = getenv("SNAP_TEST_HOOK_CMD");
+	if (!w->hook_path || !w->hook_at)
+		w->hook_cmd = NULL;
+	excludes_prepare(w);
+}
+
+static void walker_release(struct walker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->size_seen; i++)
+		free(w->seen[i].path);
+	free(w->seen);
+	for (i = 0; w->excl && i < w->opts->nr_excludes; i++)
+		free(w->excl[i].pat);
+	free(w->excl);
+	strbuf_release(&w->path);
+	strbuf_release(&w->abs);
+}
+
+/* Learns the store's device and inode. */
+static void find_store(struct walker *w)
+{
+	struct stat st;
+
+	if (stat(odb_store(w->odb)->path, &st) == 0) {
+		w->has_store = 1;
+		w->store_dev = st.st_dev;
+		w->store_ino = st.st_ino;
+	}
+}
+
+/*
+ * Runs store(w, data, out, err) in one odb batch with the stat cache
+ * opts->cache for the root directory root_st, then saves the cache.
+ */
+static int walk_batch(struct walker *w, const struct stat *root_st,
+		      int (*store)(struct walker *, void *, struct snap_oid *, struct strbuf *),
+		      void *data, struct snap_oid *out, struct strbuf *err)
+{
+	const struct write_tree_opts *opts = w->opts;
+	struct stat_cache old, cur;
+	struct strbuf cache_path = STRBUF_INIT;
+	int ret;
+
+	if (opts && opts->cache &&
+	    (ret = stat_cache_path(odb_store(w->odb), opts->cache, &cache_path, err)) < 0)
+		return ret;
+	if (cache_path.len) {
+		/* Stamped before any file is looked at (lib/statcache.h). */
+		stat_cache_init(&cur, root_st);
+		w->cur = &cur;
+		stat_cache_init(&old, root_st);
+		if (!opts->force_read &&
+		    stat_cache_read(&old, cache_path.buf, root_st, NULL) == 0) {
+			w->old = &old;
+			stat_cache_reserve(&cur, old.nr, old.paths.len);
+		}
+	}
+	raise_fd_limit();
+	odb_batch_begin(w->odb);
+	ret = store(w, data, out, err);
+	if (ret == 0)
+		ret = odb_batch_end(w->odb, err);
+	else
+		odb_batch_abort(w->odb);
+	if (ret == 0 && w->cur)
+		save_cache(w, cache_path.buf);
+	if (ret == 0 && opts && opts->stats)
+		*opts->stats = w->stats;
+	if (w->cur) {
+		stat_cache_release(&old);
+		stat_cache_release(&cur);
+	}
+	strbuf_release(&cache_path);
+	return ret;
+}
+
+static int store_root(struct walker *w, void *data, struct snap_oid *out, struct strbuf *err)
+{
+	return walk(w, *(int *)data, out, err);
+}
+
+int abs_path_clean(const char *path, struct strbuf *out, struct strbuf *err)
+{
+	struct strbuf in = STRBUF_INIT;
+	const char *p;
+
+	strbuf_reset(out);
+	if (path[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return snap_error_errno(err, "cannot find the working directory");
+		strbuf_addstr(&in, cwd);
+		strbuf_addch(&in, '/');
+		free(cwd);
+	}
+	strbuf_addstr(&in, path);
+	for (p = in.buf; *p;) {
+		const char *e = strchrnul(p, '/');
+		size_t len = (size_t)(e - p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(out->buf, '/');
+			strbuf_setlen(out, slash ? (size_t)(slash - out->buf) : 0);
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			strbuf_addch(out, '/');
+			strbuf_add(out, p, len);
+		}
+		p = *e ? e + 1 : e;
+	}
+	if (!out->len)
+		strbuf_addch(out, '/');
+	strbuf_release(&in);
+	return 0;
+}
+
 int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,
 	       struct strbuf *err)
 {
 	struct walker w;
-	struct stat st, store_st;
-	struct stat_cache old, cur;
-	struct strbuf cache_path = STRBUF_INIT;
-	size_t i;
+	struct strbuf absdir = STRBUF_INIT;
+	struct stat st;
 	int fd, ret;
 
-	memset(&w, 0, sizeof(w));
-	w.odb = odb;
-	w.opts = opts;
-	strbuf_init(&w.path, 0);
-	w.hook_path = getenv("SNAP_TEST_HOOK_PATH");
-	w.hook_at = getenv("SNAP_TEST_HOOK_AT");
-	w.hook_cmd = getenv("SNAP_TEST_HOOK_CMD");
-	if (!w.hook_path || !w.hook_at)
-		w.hook_cmd = NULL;
-	if (opts && opts->cache &&
-	    (ret = stat_cache_path(odb_store(odb), opts->cache, &cache_path, err)) < 0)
-		return ret;
+	walker_init(&w, odb, opts);
+	ret = abs_path_clean(dir, &absdir, err);
+	if (ret < 0)
+		goto out;
+	/* Anchored patterns are matched without the leading '/'. */
+	strbuf_addstr(&w.abs, absdir.buf + 1);
+	if (w.abs.len)
+		strbuf_addch(&w.abs, '/');
+	w.abs_base = w.abs.len;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		strbuf_release(&cache_path);
-		return snap_error_errno(err, "cannot open directory '%s'", dir);
+		ret = snap_error_errno(err, "cannot open directory '%s'", dir);
+		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		close(fd);
-		strbuf_release(&cache_path);
-		return snap_error_errno(err, "cannot stat '%s'", dir);
+		ret = snap_error_errno(err, "cannot stat '%s'", dir);
+		goto out;
 	}
 	w.root_dev = st.st_dev;
-	if (stat(odb_store(odb)->path, &store_st) == 0) {
-		w.has_store = 1;
-		w.store_dev = store_st.st_dev;
-		w.store_ino = store_st.st_ino;
-		if (st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino) {
-			close(fd);
-			strbuf_release(&cache_path);
-			return snap_error(err, SNAP_EINVAL, "'%s' is the store itself", dir);
-		}
+	find_store(&w);
+	if (w.has_store && st.st_dev == w.store_dev && st.st_ino == w.store_ino) {
+		close(fd);
+		ret = snap_error(err, SNAP_EINVAL, "'%s' is the store itself", dir);
+		goto out;
 	}
-	if (cache_path.len) {
-		/* Stamped before any file is looked at (lib/statcache.h). */
-		stat_cache_init(&cur, &st);
-		w.cur = &cur;
-		stat_cache_init(&old, &st);
-		if (!opts->force_read &&
-		    stat_cache_read(&old, cache_path.buf, &st, NULL) == 0) {
-			w.old = &old;
-			stat_cache_reserve(&cur, old.nr, old.paths.len);
+	ret = walk_batch(&w, &st, store_root, &fd, out, err);
+out:
+	walker_release(&w);
+	strbuf_release(&absdir);
+	return ret;
+}
+
+/* The source paths of write_tree_paths(), relative to "/", sorted. */
+struct sources {
+	char **rel;
+	size_t nr;
+};
+
+/*
+ * Stores the directory "/" + w->path, which holds (at any depth) the
+ * source paths src[0..nr), as a tree of what leads to them.
+ */
+static int store_above(struct walker *w, char **src, size_t nr,
+		       struct snap_oid *out, struct strbuf *err)
+{
+	struct tree t = TREE_INIT;
+	struct strbuf dir = STRBUF_INIT, buf = STRBUF_INIT, name = STRBUF_INIT;
+	size_t base = w->path.len, i = 0, j;
+	int dfd, ret = 0;
+
+	strbuf_addch(&dir, '/');
+	strbuf_addbuf(&dir, &w->path);
+	dfd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		ret = snap_error_errno(err, "cannot open directory '%s'", dir.buf);
+	while (ret == 0 && i < nr) {
+		const char *rest = src[i] + base + (base ? 1 : 0);
+		size_t len = strcspn(rest, "/");
+		struct tree_entry e;
+		struct stat st;
+		int sub = -1;
+
+		strbuf_reset(&name);
+		strbuf_add(&name, rest, len);
+		for (j = i + 1; j < nr; j++) {
+			const char *r = src[j] + base + (base ? 1 : 0);
+			if (strncmp(r, name.buf, len) || r[len] != '/')
+				break;
 		}
+		strbuf_setlen(&w->path, base);
+		if (base)
+			strbuf_addch(&w->path, '/');
+		strbuf_addbuf(&w->path, &name);
+		memset(&e, 0, sizeof(e));
+		if (!rest[len]) {
+			/* A source path: stored as write_tree() stores DIR's entries. */
+			if (fstatat(dfd, name.buf, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				w->root_dev = st.st_dev;
+			w->src_base = w->path.len + 1;
+			w->is_source = 1;
+			ret = store_entry(w, dfd, name.buf, DT_UNKNOWN, &t, &sub, &e, err);
+			w->is_source = 0;
+			if (ret == 0 && sub >= 0) {
+				ret = walk(w, sub, &e.oid, err);
+				if (ret == 0)
+					tree_add(&t, &e);
+			}
+		} else if (fstatat(dfd, name.buf, &st, 0) < 0) {
+			ret = snap_error_errno(err, "cannot stat '/%s'", w->path.buf);
+		} else if (!S_ISDIR(st.st_mode)) {
+			ret = snap_error(err, SNAP_EINVAL, "'/%s' is not a directory", w->path.buf);
+		} else {
+			ret = store_above(w, src + i, j - i, &e.oid, err);
+			if (ret == 0) {
+				set_times(&e, &st);
+				e.type = TREE_DIR;
+				e.name = name.buf;
+				e.name_len = name.len;
+				tree_add(&t, &e);
+			}
+		}
+		i = j;
 	}
-	raise_fd_limit();
-	odb_batch_begin(odb);
-	ret = walk(&w, fd, out, err);
+	strbuf_setlen(&w->path, base);
+	if (ret == 0) {
+		tree_sort(&t);
+		ret = tree_encode(&t, &buf, err);
+	}
 	if (ret == 0)
-		ret = odb_batch_end(odb, err);
-	else
-		odb_batch_abort(odb);
-	if (ret == 0 && w.cur)
-		save_cache(&w, cache_path.buf);
-	if (ret == 0 && opts && opts->stats)
-		*opts->stats = w.stats;
-	if (w.cur) {
-		stat_cache_release(&old);
-		stat_cache_release(&cur);
+		ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len, out, err);
+	if (dfd >= 0)
+		close(dfd);
+	tree_release(&t);
+	strbuf_release(&dir);
+	strbuf_release(&buf);
+	strbuf_release(&name);
+	return ret;
+}
+
+static int store_sources(struct walker *w, void *data, struct snap_oid *out, struct strbuf *err)
+{
+	struct sources *s = data;
+
+	return store_above(w, s->rel, s->nr, out, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int write_tree_paths(struct odb *odb, const char *const *paths, size_t nr,
+		     const struct write_tree_opts *opts, struct snap_oid *out,
+		     struct strbuf *abs, struct strbuf *err)
+{
+	struct walker w;
+	struct sources s = { NULL, 0 };
+	struct strbuf one = STRBUF_INIT;
+	struct stat st;
+	size_t i, alloc = 0;
+	int ret = 0;
+
+	if (!nr)
+		return snap_error(err, SNAP_EINVAL, "no path to store");
+	for (i = 0; ret == 0 && i < nr; i++) {
+		ret = abs_path_clean(paths[i], &one, err);
+		if (ret == 0 && lstat(one.buf, &st) < 0)
+			ret = snap_error_errno(err, "cannot stat '%s'", one.buf);
+		if (ret == 0) {
+			ALLOC_GROW(s.rel, s.nr + 1, alloc);
+			s.rel[s.nr++] = xstrdup(one.buf + 1);
+		}
 	}
-	for (i = 0; i < w.size_seen; i++)
-		free(w.seen[i].path);
-	free(w.seen);
-	strbuf_release(&w.path);
-	strbuf_release(&cache_path);
+	if (ret == 0)
+		QSORT(s.rel, s.nr, cmp_str);
+	/* Sorted, a path inside another comes right after it or one inside it. */
+	for (i = 1; ret == 0 && i < s.nr; i++) {
+		size_t len = strlen(s.rel[i - 1]);
+
+		if (!strcmp(s.rel[i - 1], s.rel[i])) {
+			free(s.rel[i]);
+			memmove(s.rel + i, s.rel + i + 1, (s.nr - i - 1) * sizeof(*s.rel));
+			s.nr--;
+			i--;
+		} else if (!len || (!strncmp(s.rel[i - 1], s.rel[i], len) && s.rel[i][len] == '/')) {
+			ret = snap_error(err, SNAP_EINVAL, "'/%s' is inside '/%s'; give one of them",
+					 s.rel[i], s.rel[i - 1]);
+		}
+	}
+	if (ret == 0 && s.nr == 1 && !s.rel[0][0]) {
+		/* "/" alone: its entries at the root, as a tree rooted at "/" is. */
+		ret = write_tree(odb, "/", opts, out, err);
+	} else if (ret == 0 && stat("/", &st) < 0) {
+		ret = snap_error_errno(err, "cannot stat '/'");
+	} else if (ret == 0) {
+		walker_init(&w, odb, opts);
+		find_store(&w);
+		ret = walk_batch(&w, &st, store_sources, &s, out, err);
+		walker_release(&w);
+	}
+	for (i = 0; i < s.nr; i++) {
+		if (ret == 0 && abs) {
+			strbuf_addch(abs, '/');
+			tree_escape(abs, s.rel[i], strlen(s.rel[i]));
+			strbuf_addch(abs, '\n');
+		}
+		free(s.rel[i]);
+	}
+	free(s.rel);
+	strbuf_release(&one);
 	return ret;
 }
