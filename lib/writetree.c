@@ -99,6 +99,9 @@ static int glob_match(const char *p, const char *s)
 		const char *pe = strchrnul(p, '/'), *se;
 
 		if (is_dstar(p, pe)) {
+			/* "**" after "**" adds nothing but time. */
+			while (*pe && is_dstar(pe + 1, strchrnul(pe + 1, '/')))
+				pe = strchrnul(pe + 1, '/');
 			if (!*pe)
 				return 1;
 			for (;;) {
@@ -1090,7 +1093,8 @@ static int store_above(struct walker *w, char **src, size_t nr,
 
 	strbuf_addch(&dir, '/');
 	strbuf_addbuf(&dir, &w->path);
-	dfd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_PATH: a directory above a source path may be searchable only. */
+	dfd = open(dir.buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		ret = snap_error_errno(err, "cannot open directory '%s'", dir.buf);
 	while (ret == 0 && i < nr) {

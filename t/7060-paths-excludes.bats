@@ -342,3 +342,30 @@ dir_files() {
 	run -0 --separate-stderr snap-snapshot --exclude nomatch sys/etc
 	assert_equal "$stderr" ''
 }
+
+@test "a directory above a path that may be searched but not read" {
+	command -v setpriv > /dev/null || skip "no setpriv to run as nobody"
+	[ "$(id -u)" = 0 ] || skip "not root: cannot become nobody"
+	PERM=$(mktemp -d /tmp/snap-paths.XXXXXX)
+	chmod 711 "$PERM"
+	mkdir -p "$PERM/st" "$PERM/pub"
+	printf 'y\n' > "$PERM/pub/f"
+	chown -R 65534:65534 "$PERM/st" "$PERM/pub"
+	p=${PERM#/}
+	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env SNAP_DIR="$PERM/st/s" PATH="$PATH" SNAP_TIME="$SNAP_TIME" SNAP_HOST=h \
+		sh -c 'snap-init -q "$SNAP_DIR" && snap-snapshot "$0/pub" /dev/null >/dev/null &&
+			snap-ls-tree -r --name-only main' "$PERM"
+	assert_output "$(printf '%s\n' dev/null "$p/pub/f")"
+	rm -rf "$PERM"
+}
+
+@test "a hard link across two paths is restored as a link" {
+	ln sys/etc/passwd sys/home/u/passwd-link
+	run -0 snap-snapshot sys/etc sys/home
+	run -0 snap-restore main out
+	assert_equal "$(stat -c %i "out/$R/sys/etc/passwd")" "$(stat -c %i "out/$R/sys/home/u/passwd-link")"
+	run -0 snap-restore main one "$R/sys/home"
+	run -0 cat "one/$R/sys/home/u/passwd-link"
+	assert_output p
+}
