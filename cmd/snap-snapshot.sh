@@ -10,7 +10,7 @@ set -eu
 
 usage() {
 	cat <<'USAGE'
-usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j N] [-v]
+usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j N] [-v] [-n]
                      [--force-read] [--stats] [--strict] (DIR | --absolute PATH | PATH PATH...)
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME [--allow-empty]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
@@ -31,6 +31,9 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j
   --exclude-larger-than SIZE leave out files of more than SIZE bytes
                        (K, M, G, T: powers of 1024)
   -v, --verbose        warn of each exclude pattern that matched nothing
+  -n, --dry-run        store nothing: print "read PATH" for each file the
+                       snapshot would read, "skip PATH" for each entry an
+                       exclude leaves out
   -x                   stay on one filesystem
   -j, --jobs N         compression threads (default: one per processor)
   --force-read         read every file, ignoring the ref's stat cache
@@ -77,6 +80,7 @@ wt_args=
 strict=
 allow_empty=
 absolute=
+dry_run=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r|--ref) [ $# -ge 2 ] || usage_error "$1 needs a value"; ref=$2; shift 2 ;;
@@ -99,6 +103,7 @@ while [ $# -gt 0 ]; do
 		esac
 		wt_args="$wt_args --exclude-larger-than $(q "$2")"; shift 2 ;;
 	--absolute) absolute=--absolute; shift ;;
+	-n|--dry-run) dry_run=1; shift ;;
 	-v|--verbose) wt_args="$wt_args --verbose"; shift ;;
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
@@ -125,6 +130,7 @@ done
 
 [ -z "$allow_empty" ] || [ "$mode" = stdin ] || usage_error "--allow-empty goes with --stdin"
 [ -z "$absolute" ] || [ "$mode" = dir ] || usage_error "--absolute goes with PATHs"
+[ -z "$dry_run" ] || [ "$mode" = dir ] || usage_error "--dry-run goes with DIR or PATHs"
 case $mode in
 dir) [ $# -ge 1 ] || usage_error "expected DIR or PATHs"
 	[ $# -eq 1 ] || absolute=--absolute ;;
@@ -142,6 +148,13 @@ export SNAP_PROGRAM
 
 # Fails early, before any work, on a bad ref name or a missing store.
 snap-rev-parse --check-ref-name "$full" >/dev/null || exit $?
+
+# A dry run reads the ref's stat cache and writes nothing: no session,
+# no object, no cache, no snapshot.
+if [ -n "$dry_run" ]; then
+	[ -z "$strict" ] || wt_args="$wt_args --strict"
+	eval "exec snap-write-tree --dry-run $wt_args --cache $(q "$full") $absolute -- \"\$@\""
+fi
 
 # One write session for the whole run, so that a concurrent gc keeps what
 # this snapshot writes and reuses, and the snapshot it builds on.

@@ -19,7 +19,7 @@ static const char usage_str[] =
 "                       [--exclude-caches] [--exclude-if-present NAME]...\n"
 "                       [--exclude-larger-than SIZE] [-x] [-q] [-v] [-j N]\n"
 "                       [--cache NAME] [--force-read] [--stats]\n"
-"                       [--strict | --problems FILE] [--sources FILE]\n"
+"                       [--strict | --problems FILE] [--sources FILE] [-n]\n"
 "                       (DIR | --absolute PATH...)\n"
 "\n"
 "Stores DIR recursively and prints the id of its root tree.  With\n"
@@ -42,6 +42,8 @@ static const char usage_str[] =
 "  --sources FILE     write the absolute source paths to FILE, one a\n"
 "                     line, escaped as names in trees\n"
 "  -v, --verbose      warn of each exclude pattern that matched nothing\n"
+"  -n, --dry-run      store nothing; print \"read PATH\" for each file that\n"
+"                     would be read, \"skip PATH\" for each entry excluded\n"
 "  -x, --one-file-system  do not descend into other filesystems\n"
 "  --cache NAME       use and update the stat cache cache/NAME in the\n"
 "                     store (NAME as a ref name): unchanged files are\n"
@@ -109,6 +111,13 @@ static void read_exclude_file(const char *file, char ***pats, size_t *nr, size_t
 	free(line);
 }
 
+/* --dry-run: "read PATH" or "skip PATH" on standard output. */
+static void on_list(const char *what, const char *path, void *data)
+{
+	(void)data;
+	printf("%s %s\n", what, path);
+}
+
 /* Each problem: a warning, and a line of the --problems file. */
 static void on_problem(const char *reason, const char *path, const char *msg, void *data)
 {
@@ -143,6 +152,7 @@ int main(int argc, char **argv)
 		{ "absolute", no_argument, NULL, 'A' },
 		{ "sources", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "one-file-system", no_argument, NULL, 'x' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "force-read", no_argument, NULL, 'F' },
@@ -174,7 +184,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "xqvj:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "xqvnj:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			ALLOC_GROW(excludes, nr + 1, alloc);
@@ -198,6 +208,7 @@ int main(int argc, char **argv)
 		case 'A': absolute = 1; break;
 		case 'o': sources_file = optarg; break;
 		case 'v': verbose = 1; break;
+		case 'n': wt.dry_run = 1; break;
 		case 'x': wt.one_fs = 1; break;
 		case 'c': wt.cache = optarg; break;
 		case 'F': wt.force_read = 1; break;
@@ -231,6 +242,7 @@ int main(int argc, char **argv)
 	wt.warn_data = &quiet;
 	wt.stats = &stats;
 	wt.problem = on_problem;
+	wt.list = on_list;
 
 	open_store_or_die(dir, &store, &odb);
 	if (problems) {
@@ -255,7 +267,8 @@ int main(int argc, char **argv)
 	if (problems_out && (fflush(problems_out) || ferror(problems_out) ||
 			     fclose(problems_out)))
 		die("cannot write '%s': %s", problems, strerror(errno));
-	printf("%s\n", oid_to_hex(&oid));
+	if (!wt.dry_run)
+		printf("%s\n", oid_to_hex(&oid));
 	if (show_stats)
 		fprintf(stderr, "%s: %llu files read, %llu reused\n", snap_progname,
 			(unsigned long long)stats.files_read,

@@ -63,6 +63,34 @@ void raise_fd_limit(void)
 	}
 }
 
+static int dry_run(const struct walker *w)
+{
+	return w->opts && w->opts->dry_run;
+}
+
+/* Under dry_run, the line "WHAT PATH" of the entry at hand. */
+static void list_entry(struct walker *w, const char *what)
+{
+	struct strbuf path = STRBUF_INIT;
+
+	if (!dry_run(w) || !w->opts->list)
+		return;
+	tree_escape(&path, w->path.buf, w->path.len);
+	w->opts->list(what, path.buf, w->opts->list_data);
+	strbuf_release(&path);
+}
+
+/* odb_write_buf(), or under dry_run nothing (and a zero id). */
+static int write_obj(struct walker *w, enum object_type type, const void *buf,
+		     size_t len, struct snap_oid *out, struct strbuf *err)
+{
+	if (dry_run(w)) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return odb_write_buf(w->odb, type, buf, len, out, err);
+}
+
 /* A name "**" in a pattern: any number of names. */
 static int is_dstar(const char *p, const char *end)
 {
@@ -203,6 +231,7 @@ static int excluded(struct walker *w, int dfd, const char *name, unsigned char d
 		if (hit) {
 			if (w->opts->exclude_hits)
 				w->opts->exclude_hits[i]++;
+			list_entry(w, "skip");
 			return 1;
 		}
 	}
@@ -458,7 +487,7 @@ static int reuse(struct walker *w, const struct stat *st, struct snap_oid *oid)
 	if (!w->old)
 		return 0;
 	c = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
-	if (!c || !odb_freshen(w->odb, &c->oid))
+	if (!c || !(dry_run(w) ? odb_has(w->odb, &c->oid) == 1 : odb_freshen(w->odb, &c->oid)))
 		return 0;
 	*oid = c->oid;
 	return 1;
@@ -593,6 +622,15 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		now = *st;
 		reused = 1;
 		w->stats.files_reused++;
+	} else if (dry_run(w)) {
+		/* Opened, so that one that cannot be is a problem here too. */
+		if (fd < 0 && (fd = open_file(dfd, name)) < 0)
+			return call_failed(w, errno, "open", err);
+		close(fd);
+		now = *st;
+		memset(&e->oid, 0, sizeof(e->oid));
+		list_entry(w, "read");
+		w->stats.files_read++;
 	} else {
 		ret = read_file(w, dfd, name, fd, st, &now, &e->oid, &changed, err);
 		if (ret)
@@ -602,7 +640,7 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 	e->size = (uint64_t)now.st_size;
 	set_times(e, &now);
 	/* What changed while read may not be what its stat data says. */
-	if (w->cur && !changed &&
+	if (w->cur && !changed && !dry_run(w) &&
 	    stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid) && !reused)
 		w->nr_fresh++;
 	if (st->st_nlink > 1) {
@@ -632,7 +670,7 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 		cap *= 2;
 	}
 	strbuf_setlen(&target, (size_t)n);
-	ret = odb_write_buf(w->odb, OBJ_BLOB, target.buf, target.len, &e->oid, err);
+	ret = write_obj(w, OBJ_BLOB, target.buf, target.len, &e->oid, err);
 	e->size = target.len;
 	strbuf_release(&target);
 	return ret;
@@ -691,6 +729,19 @@ static void keep_cache_tag(struct walker *w, struct frame *f)
 			break;
 	if (i == f->nr || !is_cache_dir(f->fd))
 		return;
+	if (dry_run(w)) {
+		size_t j, base = w->path.len;
+
+		for (j = 0; j < f->nr; j++) {
+			if (j == i)
+				continue;
+			if (base)
+				strbuf_addch(&w->path, '/');
+			strbuf_addstr(&w->path, f->names[j] + 1);
+			list_entry(w, "skip");
+			strbuf_setlen(&w->path, base);
+		}
+	}
 	f->names[0] = f->names[i];
 	f->nr = 1;
 }
@@ -732,6 +783,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	    (uint64_t)st.st_size > w->opts->larger_than) {
 		if (fd >= 0)
 			close(fd);
+		list_entry(w, "skip");
 		return 0;
 	}
 	set_times(&e, &st);
@@ -744,7 +796,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 			return 0;
 		e.type = TREE_DIR;
 		if (w->opts && w->opts->one_fs && st.st_dev != w->root_dev) {
-			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
+			ret = write_obj(w, OBJ_TREE, "", 0, &e.oid, err);
 		} else {
 			*sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (*sub < 0) {
@@ -754,6 +806,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 			if (has_marker(w, *sub)) {
 				close(*sub);
 				*sub = -1;
+				list_entry(w, "skip");
 				return 0;
 			}
 			e.name = (char *)name;
@@ -869,7 +922,7 @@ static int walk(struct walker *w, int root, struct snap_oid *out, struct strbuf 
 		strbuf_reset(&buf);
 		ret = tree_encode(&f->t, &buf, err);
 		if (ret == 0)
-			ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len,
+			ret = write_obj(w, OBJ_TREE, buf.buf, buf.len,
 					    nr == 1 ? out : &f->self.oid, err);
 		if (ret == 0 && nr > 1) {
 			struct frame *parent = &stack[nr - 2];
@@ -974,14 +1027,18 @@ static int walk_batch(struct walker *w, const struct stat *root_st,
 		}
 	}
 	raise_fd_limit();
-	odb_batch_begin(w->odb);
-	ret = store(w, data, out, err);
-	if (ret == 0)
-		ret = odb_batch_end(w->odb, err);
-	else
-		odb_batch_abort(w->odb);
-	if (ret == 0 && w->cur)
-		save_cache(w, cache_path.buf);
+	if (dry_run(w)) {
+		ret = store(w, data, out, err);
+	} else {
+		odb_batch_begin(w->odb);
+		ret = store(w, data, out, err);
+		if (ret == 0)
+			ret = odb_batch_end(w->odb, err);
+		else
+			odb_batch_abort(w->odb);
+		if (ret == 0 && w->cur)
+			save_cache(w, cache_path.buf);
+	}
 	if (ret == 0 && opts && opts->stats)
 		*opts->stats = w->stats;
 	if (w->cur) {
@@ -1151,7 +1208,7 @@ static int store_above(struct walker *w, char **src, size_t nr,
 		ret = tree_encode(&t, &buf, err);
 	}
 	if (ret == 0)
-		ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len, out, err);
+		ret = write_obj(w, OBJ_TREE, buf.buf, buf.len, out, err);
 	if (dfd >= 0)
 		close(dfd);
 	tree_release(&t);

@@ -38,6 +38,18 @@ struct write_tree_opts {
 	size_t nr_if_present;
 	int exclude_larger;		/* leave out files larger than: */
 	uint64_t larger_than;
+	/*
+	 * Store nothing: walk, open each regular file that would be read
+	 * (and close it unread), and call list(what, path, list_data) with
+	 * what "read" for such a file, "skip" for an entry an exclude left
+	 * out (a directory once, not what is below it), path escaped as in
+	 * trees.  No object, no stat cache is written; *out is zero.
+	 * Problems are met and reported as in a real walk, but for files
+	 * changing while read, which are not read.
+	 */
+	int dry_run;
+	void (*list)(const char *what, const char *path, void *data);
+	void *list_data;
 	int one_fs;			/* -x: do not descend into other filesystems */
 	/*
 	 * The stat cache cache/NAME to use and update (lib/statcache.h), or

@@ -369,3 +369,43 @@ dir_files() {
 	run -0 cat "one/$R/sys/home/u/passwd-link"
 	assert_output p
 }
+
+# --dry-run
+
+@test "--dry-run lists what would be read and skipped and stores nothing" {
+	mkdir -p sys/home/u/.cache
+	printf 'Signature: 8a477f597d28d172789f06886806bc55\n' > sys/home/u/.cache/CACHEDIR.TAG
+	printf 'c\n' > sys/home/u/.cache/blob
+	before=$(store_listing)
+	run -0 --separate-stderr snap-snapshot --dry-run --exclude-caches --exclude 'ssl/' \
+		sys/etc sys/home sys/srv/db.sqlite
+	assert_output "$(printf '%s\n' "read $R/sys/etc/passwd" "read $R/sys/etc/ssh/sshd_config" \
+		"skip $R/sys/etc/ssl" "skip $R/sys/home/u/.cache/blob" \
+		"read $R/sys/home/u/.cache/CACHEDIR.TAG" "read $R/sys/home/u/notes" \
+		"read $R/sys/srv/db.sqlite")"
+	assert_equal "$stderr" ''
+	assert_equal "$(store_listing)" "$before"
+	run -1 snap-rev-parse --verify -q main
+	# One DIR: paths below it.
+	run -0 snap-snapshot -n --exclude 'p*' sys/etc
+	assert_output "$(printf '%s\n' "skip passwd" "read ssh/sshd_config" "skip ssl/private")"
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "--dry-run after a snapshot lists only the files that changed" {
+	next_second
+	run -0 snap-snapshot sys/etc sys/home
+	before=$(store_listing)
+	run -0 snap-snapshot --dry-run sys/etc sys/home
+	assert_output ''
+	printf 'new\n' > sys/home/u/notes
+	run -0 --separate-stderr snap-snapshot --dry-run --stats sys/etc sys/home
+	assert_output "read $R/sys/home/u/notes"
+	assert_equal "$stderr" "snap-snapshot: 1 files read, 3 reused"
+	assert_equal "$(store_listing)" "$before"
+}
+
+@test "--dry-run goes with DIR or PATHs only" {
+	run -129 snap-snapshot --dry-run --stdin x
+	assert_line --index 0 -- "snap-snapshot: error: --dry-run goes with DIR or PATHs"
+}
