@@ -409,3 +409,28 @@ dir_files() {
 	run -129 snap-snapshot --dry-run --stdin x
 	assert_line --index 0 -- "snap-snapshot: error: --dry-run goes with DIR or PATHs"
 }
+
+@test "an excluded unreadable directory is no problem" {
+	command -v setpriv > /dev/null || skip "no setpriv to run as nobody"
+	[ "$(id -u)" = 0 ] || skip "not root: cannot become nobody"
+	PERM=$(mktemp -d /tmp/snap-paths.XXXXXX)
+	chmod 755 "$PERM"
+	mv "$SNAP_DIR" "$PERM/store"
+	mv sys "$PERM/sys"
+	chown -R 65534:65534 "$PERM"
+	chmod 000 "$PERM/sys/etc/ssl/private"
+	run -0 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env SNAP_DIR="$PERM/store" PATH="$PATH" SNAP_TIME="$SNAP_TIME" SNAP_HOST=h \
+		snap-snapshot --exclude "$PERM/sys/etc/ssl/private/" "$PERM/sys/etc" "$PERM/sys/home"
+	assert_equal "$stderr" ''
+	rm -rf "$PERM"
+}
+
+@test "--exclude-if-present takes one name" {
+	for bad in '' a/b; do
+		before=$(store_listing)
+		run -129 --separate-stderr snap-snapshot --exclude-if-present "$bad" sys/home
+		assert_equal "$stderr" "snap-snapshot: error: --exclude-if-present takes a name, not '$bad'"
+		assert_equal "$(store_listing)" "$before"
+	done
+}
