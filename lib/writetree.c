@@ -158,7 +158,14 @@ struct exclude {
 	char *pat;		/* without the trailing '/' nor the leading one */
 	enum exclude_kind kind;
 	int dir_only;
+	int dstar;		/* holds a name "**" (else fnmatch does it all) */
 };
+
+/* FNM_PATHNAME does what glob_match() does for a pattern without "**". */
+static int exclude_match(const struct exclude *x, const char *s)
+{
+	return x->dstar ? glob_match(x->pat, s) : !fnmatch(x->pat, s, FNM_PATHNAME);
+}
 
 static void excludes_prepare(struct walker *w)
 {
@@ -186,6 +193,9 @@ static void excludes_prepare(struct walker *w)
 			x->kind = memchr(pat, '/', len) ? EXCLUDE_BELOW : EXCLUDE_NAME;
 		}
 		x->pat = xstrndup(pat, len);
+		x->dstar = !strcmp(x->pat, "**") || !strncmp(x->pat, "**/", 3) ||
+			   strstr(x->pat, "/**/") ||
+			   (len >= 3 && !strcmp(x->pat + len - 3, "/**"));
 	}
 	if (w->opts->exclude_hits)
 		memset(w->opts->exclude_hits, 0, w->opts->nr_excludes * sizeof(uint64_t));
@@ -209,15 +219,15 @@ static int excluded(struct walker *w, int dfd, const char *name, unsigned char d
 
 		switch (x->kind) {
 		case EXCLUDE_NAME:
-			hit = glob_match(x->pat, name);
+			hit = exclude_match(x, name);
 			break;
 		case EXCLUDE_BELOW:
-			hit = glob_match(x->pat, w->path.buf + w->src_base);
+			hit = exclude_match(x, w->path.buf + w->src_base);
 			break;
 		default:
 			strbuf_setlen(&w->abs, w->abs_base);
 			strbuf_addbuf(&w->abs, &w->path);
-			hit = glob_match(x->pat, w->abs.buf);
+			hit = exclude_match(x, w->abs.buf);
 			break;
 		}
 		if (hit && x->dir_only) {

@@ -237,6 +237,15 @@ dir_files() {
 	run -0 snap-snapshot --exclude 'a/*/x.log' sys/etc
 	run -0 dir_files main
 	assert_line a/b/c/x.log
+	# "a/**" is what is below a, not a itself.
+	run -0 snap-snapshot --exclude 'a/**' sys/etc
+	run -0 snap-ls-tree -r -d --name-only main
+	assert_line a
+	refute_line a/b
+	run -0 snap-snapshot --exclude '**/**/**/**/c/' sys/etc
+	run -0 snap-ls-tree -r -d --name-only main
+	assert_line a/b
+	refute_line a/b/c
 	# "**" may stand for no name at all.
 	run -0 snap-snapshot --exclude '**/top.log' sys/etc
 	run -0 dir_files main
