@@ -1,6 +1,7 @@
 /*
  * snap-write-tree: stores a directory and prints its root tree id.
  */
+#include "exclude.h"
 #include "odb.h"
 #include "store.h"
 #include "tree.h"
@@ -24,10 +25,10 @@ static const char usage_str[] =
 "\n"
 "Stores DIR recursively and prints the id of its root tree.  With\n"
 "--absolute, each PATH is stored under its absolute path in a tree\n"
-"rooted at '/'.  A store\n"
-"below DIR is left out, with a warning.  An entry that is unreadable or\n"
-"vanishes is left out, a file that changes while read is read again,\n"
-"each with a warning; the tree is printed and the exit status is 3.\n"
+"rooted at '/'.  A store below DIR is left out, with a warning.  An\n"
+"entry that is unreadable or vanishes is left out, a file that changes\n"
+"while read is read again, each with a warning; the tree is printed\n"
+"and the exit status is 3.\n"
 "\n"
 "  --exclude PATTERN  leave out entries matching PATTERN: a name, or with\n"
 "                     '/' the path below DIR, or with a leading '/' the\n"
@@ -63,53 +64,6 @@ static const char usage_str[] =
 
 /* Exit status of a tree taken with problems (docs/snap-write-tree.md). */
 #define EXIT_INCOMPLETE 3
-
-/* SIZE of --exclude-larger-than: digits, then K, M, G or T (1024-based). */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMGT";
-	char digits[32];
-	size_t len = strlen(s);
-	const char *u;
-	unsigned shift = 0;
-
-	if (!len || len >= sizeof(digits))
-		return -1;
-	memcpy(digits, s, len + 1);
-	u = strchr(units, digits[len - 1] & ~0x20);
-	if (digits[len - 1] >= 'A' && u && *u) {
-		shift = 10 * (unsigned)(u - units + 1);
-		digits[--len] = 0;
-	}
-	if (parse_u64(digits, out) < 0 || (shift && *out > (UINT64_MAX >> shift)))
-		return -1;
-	*out <<= shift;
-	return 0;
-}
-
-/* Adds the patterns of FILE: one a line, blank lines and '#' lines aside. */
-static void read_exclude_file(const char *file, char ***pats, size_t *nr, size_t *alloc)
-{
-	FILE *f = fopen(file, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	if (!f)
-		die("cannot read '%s': %s", file, strerror(errno));
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		if (n && line[n - 1] == '\n')
-			line[--n] = 0;
-		if (!n || line[0] == '#')
-			continue;
-		ALLOC_GROW(*pats, *nr + 1, *alloc);
-		(*pats)[(*nr)++] = xstrdup(line);
-	}
-	if (ferror(f))
-		die("cannot read '%s': %s", file, strerror(errno));
-	fclose(f);
-	free(line);
-}
 
 /* --dry-run: "read PATH" or "skip PATH" on standard output. */
 static void on_list(const char *what, const char *path, void *data)
@@ -190,7 +144,10 @@ int main(int argc, char **argv)
 			ALLOC_GROW(excludes, nr + 1, alloc);
 			excludes[nr++] = xstrdup(optarg);
 			break;
-		case 'E': read_exclude_file(optarg, &excludes, &nr, &alloc); break;
+		case 'E':
+			if (exclude_file_read(optarg, &excludes, &nr, &alloc, &err) < 0)
+				die_err(&err);
+			break;
 		case 'C': wt.exclude_caches = 1; break;
 		case 'I':
 			if (!*optarg || strchr(optarg, '/'))
@@ -200,7 +157,7 @@ int main(int argc, char **argv)
 			present[nr_present++] = optarg;
 			break;
 		case 'L':
-			if (parse_size(optarg, &wt.larger_than) < 0)
+			if (exclude_parse_size(optarg, &wt.larger_than) < 0)
 				usage_error(usage_str, "bad SIZE '%s' for --exclude-larger-than "
 					    "(bytes, or with K, M, G or T)", optarg);
 			wt.exclude_larger = 1;

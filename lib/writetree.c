@@ -1,5 +1,6 @@
 #include "writetree.h"
 #include "error.h"
+#include "exclude.h"
 #include "statcache.h"
 #include "store.h"
 #include "tree.h"
@@ -8,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -91,82 +91,6 @@ static int write_obj(struct walker *w, enum object_type type, const void *buf,
 	return odb_write_buf(w->odb, type, buf, len, out, err);
 }
 
-/* A name "**" in a pattern: any number of names. */
-static int is_dstar(const char *p, const char *end)
-{
-	return end - p == 2 && p[0] == '*' && p[1] == '*';
-}
-
-/* fnmatch of one name of a pattern against one name of a path. */
-static int name_match(const char *p, size_t pl, const char *s, size_t sl)
-{
-	char pbuf[256], sbuf[256];
-	char *pc = pl < sizeof(pbuf) ? pbuf : xmalloc(pl + 1);
-	char *sc = sl < sizeof(sbuf) ? sbuf : xmalloc(sl + 1);
-	int ok;
-
-	memcpy(pc, p, pl);
-	pc[pl] = 0;
-	memcpy(sc, s, sl);
-	sc[sl] = 0;
-	ok = !fnmatch(pc, sc, 0);
-	if (pc != pbuf)
-		free(pc);
-	if (sc != sbuf)
-		free(sc);
-	return ok;
-}
-
-/*
- * 1 if the '/'-separated path s matches pattern p name by name, "**"
- * matching any number of names.
- */
-static int glob_match(const char *p, const char *s)
-{
-	for (;;) {
-		const char *pe = strchrnul(p, '/'), *se;
-
-		if (is_dstar(p, pe)) {
-			/* "**" after "**" adds nothing but time. */
-			while (*pe && is_dstar(pe + 1, strchrnul(pe + 1, '/')))
-				pe = strchrnul(pe + 1, '/');
-			if (!*pe)
-				return 1;
-			for (;;) {
-				if (glob_match(pe + 1, s))
-					return 1;
-				s = strchr(s, '/');
-				if (!s)
-					return 0;
-				s++;
-			}
-		}
-		se = strchrnul(s, '/');
-		if (!name_match(p, (size_t)(pe - p), s, (size_t)(se - s)))
-			return 0;
-		if (!*pe || !*se)
-			return !*pe && !*se;
-		p = pe + 1;
-		s = se + 1;
-	}
-}
-
-/* A pattern prepared: what it is matched against (writetree.h, "Excludes"). */
-enum exclude_kind { EXCLUDE_NAME, EXCLUDE_BELOW, EXCLUDE_ABS };
-
-struct exclude {
-	char *pat;		/* without the trailing '/' nor the leading one */
-	enum exclude_kind kind;
-	int dir_only;
-	int dstar;		/* holds a name "**" (else fnmatch does it all) */
-};
-
-/* FNM_PATHNAME does what glob_match() does for a pattern without "**". */
-static int exclude_match(const struct exclude *x, const char *s)
-{
-	return x->dstar ? glob_match(x->pat, s) : !fnmatch(x->pat, s, FNM_PATHNAME);
-}
-
 static void excludes_prepare(struct walker *w)
 {
 	size_t i;
@@ -174,29 +98,8 @@ static void excludes_prepare(struct walker *w)
 	if (!w->opts || !w->opts->nr_excludes)
 		return;
 	w->excl = xcalloc(w->opts->nr_excludes, sizeof(*w->excl));
-	for (i = 0; i < w->opts->nr_excludes; i++) {
-		const char *pat = w->opts->excludes[i];
-		size_t len = strlen(pat);
-		struct exclude *x = &w->excl[i];
-
-		while (len > 1 && pat[len - 1] == '/') {
-			x->dir_only = 1;
-			len--;
-		}
-		if (pat[0] == '/') {
-			x->kind = EXCLUDE_ABS;
-			while (len > 1 && *pat == '/') {
-				pat++;
-				len--;
-			}
-		} else {
-			x->kind = memchr(pat, '/', len) ? EXCLUDE_BELOW : EXCLUDE_NAME;
-		}
-		x->pat = xstrndup(pat, len);
-		x->dstar = !strcmp(x->pat, "**") || !strncmp(x->pat, "**/", 3) ||
-			   strstr(x->pat, "/**/") ||
-			   (len >= 3 && !strcmp(x->pat + len - 3, "/**"));
-	}
+	for (i = 0; i < w->opts->nr_excludes; i++)
+		exclude_prepare(&w->excl[i], w->opts->excludes[i]);
 	if (w->opts->exclude_hits)
 		memset(w->opts->exclude_hits, 0, w->opts->nr_excludes * sizeof(uint64_t));
 }
@@ -991,7 +894,7 @@ static void walker_release(struct walker *w)
 		free(w->seen[i].path);
 	free(w->seen);
 	for (i = 0; w->excl && i < w->opts->nr_excludes; i++)
-		free(w->excl[i].pat);
+		exclude_release(&w->excl[i]);
 	free(w->excl);
 	strbuf_release(&w->path);
 	strbuf_release(&w->abs);
