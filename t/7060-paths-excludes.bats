@@ -443,3 +443,12 @@ dir_files() {
 		assert_equal "$(store_listing)" "$before"
 	done
 }
+
+@test "a symlink given as a path is stored as the symlink" {
+	ln -s sys/etc etc-link
+	run -0 snap-snapshot etc-link sys/home
+	run -0 snap-ls-tree main "$R"
+	assert_line --regexp "^symlink 0777 [0-9a-f]{64}	$R/etc-link\$"
+	run -0 snap-restore main out "$R/etc-link"
+	assert_equal "$(readlink "out/$R/etc-link")" sys/etc
+}
