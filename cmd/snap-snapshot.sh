@@ -10,8 +10,9 @@ set -eu
 
 usage() {
 	cat <<'USAGE'
-usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]... [-x] [-j N]
-                     [--force-read] [--stats] [--strict] [--no-xattrs] [--no-acls] DIR
+usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j N] [-v] [-n]
+                     [--force-read] [--stats] [--strict] [--no-xattrs] [--no-acls]
+                     (DIR | --absolute PATH | PATH PATH...)
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME [--allow-empty]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --sqlite DB
@@ -19,7 +20,21 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [--exclude PATTERN]
   -r, --ref REF        the ref to extend (default main: refs/snapshots/main)
   -m, --message MSG    the snapshot's message
   --meta KEY=VALUE     a metadata line (repeatable, kept in order)
-  --exclude PATTERN    passed to snap-write-tree (repeatable)
+  --absolute           store PATH under its absolute path (as several
+                       PATHs are), not its content at the root as DIR
+  --exclude PATTERN    leave out what matches PATTERN (repeatable; rules in
+                       snap-write-tree(1): name, path below a source path,
+                       /absolute path, trailing / for directories, **)
+  --exclude-file FILE  one PATTERN a line; blank and '#' lines ignored
+  --exclude-caches     store a directory tagged with CACHEDIR.TAG with
+                       only that file
+  --exclude-if-present NAME  leave out a directory holding NAME
+  --exclude-larger-than SIZE leave out files of more than SIZE bytes
+                       (K, M, G, T: powers of 1024)
+  -v, --verbose        warn of each exclude pattern that matched nothing
+  -n, --dry-run        store nothing: print "read PATH" for each file the
+                       snapshot would read, "skip PATH" for each entry an
+                       exclude leaves out
   -x                   stay on one filesystem
   -j, --jobs N         compression threads (default: one per processor)
   --force-read         read every file, ignoring the ref's stat cache
@@ -54,6 +69,8 @@ snap-[a-z]*) me=$SNAP_PROGRAM ;;
 esac
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
+# A bad option value: one line, the usage error status.
+bad_arg() { printf '%s: error: %s\n' "$me" "$*" >&2; exit 129; }
 # Quotes a word for eval.
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
@@ -65,6 +82,8 @@ metas=
 wt_args=
 strict=
 allow_empty=
+absolute=
+dry_run=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r|--ref) [ $# -ge 2 ] || usage_error "$1 needs a value"; ref=$2; shift 2 ;;
@@ -73,6 +92,22 @@ while [ $# -gt 0 ]; do
 		metas="$metas --meta $(q "$2")"; shift 2 ;;
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
 		wt_args="$wt_args --exclude $(q "$2")"; shift 2 ;;
+	--exclude-file) [ $# -ge 2 ] || usage_error "--exclude-file needs FILE"
+		[ -r "$2" ] && [ -f "$2" ] || die "cannot read exclude file '$2'"
+		wt_args="$wt_args --exclude-file $(q "$2")"; shift 2 ;;
+	--exclude-caches) wt_args="$wt_args --exclude-caches"; shift ;;
+	--exclude-if-present) [ $# -ge 2 ] || usage_error "--exclude-if-present needs NAME"
+		case $2 in ''|*/*) bad_arg "--exclude-if-present takes a name, not '$2'" ;; esac
+		wt_args="$wt_args --exclude-if-present $(q "$2")"; shift 2 ;;
+	--exclude-larger-than) [ $# -ge 2 ] || usage_error "--exclude-larger-than needs SIZE"
+		case $2 in
+		*[!0-9KMGTkmgt]*|*[KMGTkmgt]?*|[!0-9]*|'')
+			bad_arg "bad SIZE '$2' for --exclude-larger-than (bytes, or with K, M, G or T)" ;;
+		esac
+		wt_args="$wt_args --exclude-larger-than $(q "$2")"; shift 2 ;;
+	--absolute) absolute=--absolute; shift ;;
+	-n|--dry-run) dry_run=1; shift ;;
+	-v|--verbose) wt_args="$wt_args --verbose"; shift ;;
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
 	--force-read) wt_args="$wt_args --force-read"; shift ;;
@@ -97,8 +132,11 @@ while [ $# -gt 0 ]; do
 done
 
 [ -z "$allow_empty" ] || [ "$mode" = stdin ] || usage_error "--allow-empty goes with --stdin"
+[ -z "$absolute" ] || [ "$mode" = dir ] || usage_error "--absolute goes with PATHs"
+[ -z "$dry_run" ] || [ "$mode" = dir ] || usage_error "--dry-run goes with DIR or PATHs"
 case $mode in
-dir) [ $# -eq 1 ] || usage_error "expected one DIR"; src=$1 ;;
+dir) [ $# -ge 1 ] || usage_error "expected DIR or PATHs"
+	[ $# -eq 1 ] || absolute=--absolute ;;
 command) ;;
 *) [ $# -eq 0 ] || usage_error "unexpected argument '$1'" ;;
 esac
@@ -113,6 +151,13 @@ export SNAP_PROGRAM
 
 # Fails early, before any work, on a bad ref name or a missing store.
 snap-rev-parse --check-ref-name "$full" >/dev/null || exit $?
+
+# A dry run reads the ref's stat cache and writes nothing: no session,
+# no object, no cache, no snapshot.
+if [ -n "$dry_run" ]; then
+	[ -z "$strict" ] || wt_args="$wt_args --strict"
+	eval "exec snap-write-tree --dry-run $wt_args --cache $(q "$full") $absolute -- \"\$@\""
+fi
 
 # One write session for the whole run, so that a concurrent gc keeps what
 # this snapshot writes and reuses, and the snapshot it builds on.
@@ -147,23 +192,23 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX") || die "cannot make a temporary directory"
 if [ "$mode" != dir ]; then
 	mkdir "$tmp/d"
-	src=$tmp/d
 	case $mode in
-	stdin) cat > "$src/$base" || die "cannot read standard input"
+	stdin) cat > "$tmp/d/$base" || die "cannot read standard input"
 		# Empty input is more often a producer that died than data.
-		[ -s "$src/$base" ] || [ -n "$allow_empty" ] ||
+		[ -s "$tmp/d/$base" ] || [ -n "$allow_empty" ] ||
 			die "standard input is empty; no snapshot taken (--allow-empty stores it)" ;;
 	command)
 		# The user's command is not snap: its messages are its own.
-		if ! env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" > "$src/$base"; then
+		if ! env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" > "$tmp/d/$base"; then
 			die "command '$1' failed; no snapshot taken"
 		fi ;;
 	sqlite)
 		[ -f "$name" ] || die "no database '$name'"
 		# SQLite's online backup: a consistent state even while other
 		# connections write.
-		snap-sqlite-backup -- "$name" "$src/$base" || exit 128 ;;
+		snap-sqlite-backup -- "$name" "$tmp/d/$base" || exit 128 ;;
 	esac
+	set -- "$tmp/d"
 fi
 
 # A directory is stored with the ref's stat cache (cache/<ref> in the
@@ -180,8 +225,26 @@ else
 	problems="--problems $(q "$tmp/problems")"
 fi
 rc=0
-tree=$(eval "snap-write-tree $wt_args -- $(q "$src")") || rc=$?
+if [ -n "$absolute" ]; then
+	wt_args="$wt_args --absolute --sources $(q "$tmp/sources")"
+fi
+tree=$(eval "snap-write-tree $wt_args -- \"\$@\"") || rc=$?
 [ $rc -eq 0 ] || [ $rc -eq 3 ] || exit $rc
+# What the snapshot is of, and by whom and what (docs/snap-snapshot.md,
+# "METADATA"), before the caller's own --meta lines.
+# Only for PATHs: a snapshot of one DIR stays the bytes it always was.
+if [ -n "$absolute" ]; then
+	own=
+	while IFS= read -r line; do
+		own="$own --meta $(q "source=$line")"
+	done < "$tmp/sources"
+	user=$(id -un 2>/dev/null || id -u)
+	own="$own --meta $(q "user=$user")"
+	if version=$(snap --version 2>/dev/null); then
+		own="$own --meta $(q "snap-version=${version#snap version }")"
+	fi
+	metas="$own $metas"
+fi
 host=${SNAP_HOST:-$(hostname 2>/dev/null || uname -n)}
 [ -n "${SNAP_TIME:-}" ] || SNAP_TIME=$(date "+%s %z")
 export SNAP_TIME

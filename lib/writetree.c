@@ -1,5 +1,6 @@
 #include "writetree.h"
 #include "error.h"
+#include "exclude.h"
 #include "statcache.h"
 #include "store.h"
 #include "tree.h"
@@ -9,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -47,6 +47,12 @@ struct walker {
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
 	const char *hook_path, *hook_at, *hook_cmd;	/* see run_hook() */
+	struct exclude *excl;	/* opts->excludes prepared, or NULL */
+	int is_source;		/* the entry at hand is a source path itself */
+	size_t src_base;	/* where the path below the source starts in path */
+	/* abs_base bytes: the absolute DIR + '/' without the leading '/' */
+	struct strbuf abs;
+	size_t abs_base;
 };
 
 void raise_fd_limit(void)
@@ -59,17 +65,111 @@ void raise_fd_limit(void)
 	}
 }
 
-static int excluded(struct walker *w, const char *name)
+static int dry_run(const struct walker *w)
+{
+	return w->opts && w->opts->dry_run;
+}
+
+/* Under dry_run, the line "WHAT PATH" of the entry at hand. */
+static void list_entry(struct walker *w, const char *what)
+{
+	struct strbuf path = STRBUF_INIT;
+
+	if (!dry_run(w) || !w->opts->list)
+		return;
+	tree_escape(&path, w->path.buf, w->path.len);
+	w->opts->list(what, path.buf, w->opts->list_data);
+	strbuf_release(&path);
+}
+
+/* odb_write_buf(), or under dry_run nothing (and a zero id). */
+static int write_obj(struct walker *w, enum object_type type, const void *buf,
+		     size_t len, struct snap_oid *out, struct strbuf *err)
+{
+	if (dry_run(w)) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return odb_write_buf(w->odb, type, buf, len, out, err);
+}
+
+static void excludes_prepare(struct walker *w)
 {
 	size_t i;
 
-	for (i = 0; w->opts && i < w->opts->nr_excludes; i++) {
-		const char *pat = w->opts->excludes[i];
-		if (strchr(pat, '/') ? !fnmatch(pat, w->path.buf, FNM_PATHNAME)
-				     : !fnmatch(pat, name, 0))
+	if (!w->opts || !w->opts->nr_excludes)
+		return;
+	w->excl = xcalloc(w->opts->nr_excludes, sizeof(*w->excl));
+	for (i = 0; i < w->opts->nr_excludes; i++)
+		exclude_prepare(&w->excl[i], w->opts->excludes[i]);
+	if (w->opts->exclude_hits)
+		memset(w->opts->exclude_hits, 0, w->opts->nr_excludes * sizeof(uint64_t));
+}
+
+/*
+ * 1 if the entry at hand, name in dfd, is left out by a pattern.  Its
+ * type is the one d_type gives, or is looked up only when a pattern for
+ * directories needs it.
+ */
+static int excluded(struct walker *w, int dfd, const char *name, unsigned char d_type)
+{
+	int is_dir = d_type == DT_UNKNOWN ? -1 : d_type == DT_DIR;
+	size_t i;
+
+	if (w->is_source)
+		return 0;
+	for (i = 0; w->excl && i < w->opts->nr_excludes; i++) {
+		const struct exclude *x = &w->excl[i];
+		int hit;
+
+		switch (x->kind) {
+		case EXCLUDE_NAME:
+			hit = exclude_match(x, name);
+			break;
+		case EXCLUDE_BELOW:
+			hit = exclude_match(x, w->path.buf + w->src_base);
+			break;
+		default:
+			strbuf_setlen(&w->abs, w->abs_base);
+			strbuf_addbuf(&w->abs, &w->path);
+			hit = exclude_match(x, w->abs.buf);
+			break;
+		}
+		if (hit && x->dir_only) {
+			if (is_dir < 0) {
+				struct stat st;
+				is_dir = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+					 S_ISDIR(st.st_mode);
+			}
+			hit = is_dir;
+		}
+		if (hit) {
+			if (w->opts->exclude_hits)
+				w->opts->exclude_hits[i]++;
+			list_entry(w, "skip");
 			return 1;
+		}
 	}
 	return 0;
+}
+
+/* The signature a CACHEDIR.TAG starts with (Cache Directory Tagging). */
+static const char cachedir_sig[] = "Signature: 8a477f597d28d172789f06886806bc55";
+
+/* 1 if dfd holds a regular file CACHEDIR.TAG that starts with the signature. */
+static int is_cache_dir(int dfd)
+{
+	char buf[sizeof(cachedir_sig) - 1];
+	struct stat st;
+	ssize_t n;
+	int fd = openat(dfd, "CACHEDIR.TAG", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
+	    pread(fd, buf, sizeof(buf), 0) : -1;
+	close(fd);
+	return n == (ssize_t)sizeof(buf) && !memcmp(buf, cachedir_sig, sizeof(buf));
 }
 
 static void warnf(struct walker *w, const char *what)
@@ -299,7 +399,7 @@ static int reuse(struct walker *w, struct snap_oid *oid)
 {
 	const struct stat_cache_entry *c = w->hit;	/* found by entry_xattrs() */
 
-	if (!c || !odb_freshen(w->odb, &c->oid))
+	if (!c || !(dry_run(w) ? odb_has(w->odb, &c->oid) == 1 : odb_freshen(w->odb, &c->oid)))
 		return 0;
 	*oid = c->oid;
 	return 1;
@@ -434,6 +534,15 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		now = *st;
 		reused = 1;
 		w->stats.files_reused++;
+	} else if (dry_run(w)) {
+		/* Opened, so that one that cannot be is a problem here too. */
+		if (fd < 0 && (fd = open_file(dfd, name)) < 0)
+			return call_failed(w, errno, "open", err);
+		close(fd);
+		now = *st;
+		memset(&e->oid, 0, sizeof(e->oid));
+		list_entry(w, "read");
+		w->stats.files_read++;
 	} else {
 		ret = read_file(w, dfd, name, fd, st, &now, &e->oid, &changed, err);
 		if (ret)
@@ -443,7 +552,7 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 	e->size = (uint64_t)now.st_size;
 	set_times(e, &now);
 	/* What changed while read may not be what its stat data says. */
-	if (w->cur && !changed &&
+	if (w->cur && !changed && !dry_run(w) &&
 	    stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid,
 			   e->has_xattrs ? &e->xattrs : NULL) && !reused)
 		w->nr_fresh++;
@@ -474,7 +583,7 @@ static int store_symlink(struct walker *w, int dfd, const char *name,
 		cap *= 2;
 	}
 	strbuf_setlen(&target, (size_t)n);
-	ret = odb_write_buf(w->odb, OBJ_BLOB, target.buf, target.len, &e->oid, err);
+	ret = write_obj(w, OBJ_BLOB, target.buf, target.len, &e->oid, err);
 	e->size = target.len;
 	strbuf_release(&target);
 	return ret;
@@ -493,11 +602,14 @@ static int entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 
 	if (S_ISREG(st->st_mode) && w->old && fd < 0)
 		c = w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
-	if (c && (!c->has_xattrs || odb_freshen(w->odb, &c->xattrs))) {
+	if (c && (!c->has_xattrs || (dry_run(w) ? odb_has(w->odb, &c->xattrs) == 1
+					      : odb_freshen(w->odb, &c->xattrs)))) {
 		e->has_xattrs = c->has_xattrs;
 		e->xattrs = c->xattrs;
 		return 0;
 	}
+	if (dry_run(w))
+		return 0;	/* a dry run stores no attribute set */
 	return xattr_store(w->odb, fd, dfd, name, st, w->opts ? w->opts->xattr_flags : 0,
 			   &e->xattrs, &e->has_xattrs, shown(w), err);
 }
@@ -531,6 +643,47 @@ static void frame_release(struct frame *f)
 	tree_release(&f->t);
 }
 
+/* 1 if the directory fd holds an entry --exclude-if-present names. */
+static int has_marker(struct walker *w, int fd)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; !w->is_source && w->opts && i < w->opts->nr_if_present; i++)
+		if (fstatat(fd, w->opts->if_present[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return 1;
+	return 0;
+}
+
+/* Keeps only CACHEDIR.TAG among the names of a tagged cache directory. */
+static void keep_cache_tag(struct walker *w, struct frame *f)
+{
+	size_t i;
+
+	if (!w->opts || !w->opts->exclude_caches)
+		return;
+	for (i = 0; i < f->nr; i++)
+		if (!strcmp(f->names[i] + 1, "CACHEDIR.TAG"))
+			break;
+	if (i == f->nr || !is_cache_dir(f->fd))
+		return;
+	if (dry_run(w)) {
+		size_t j, base = w->path.len;
+
+		for (j = 0; j < f->nr; j++) {
+			if (j == i)
+				continue;
+			if (base)
+				strbuf_addch(&w->path, '/');
+			strbuf_addstr(&w->path, f->names[j] + 1);
+			list_entry(w, "skip");
+			strbuf_setlen(&w->path, base);
+		}
+	}
+	f->names[0] = f->names[i];
+	f->nr = 1;
+}
+
 /*
  * Stores one entry of the directory dfd.  A directory to descend into is
  * not stored here: *sub is set to its open descriptor and *dir_entry to
@@ -547,7 +700,7 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	memset(&e, 0, sizeof(e));
 	*sub = -1;
 	w->hit = NULL;
-	if (excluded(w, name))
+	if (excluded(w, dfd, name, d_type))
 		return 0;
 	run_hook(w, "listed");
 	if (d_type == DT_REG && !w->old) {
@@ -564,6 +717,13 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 	if (fd < 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		ret = call_failed(w, errno, "stat", err);
 		return ret < 0 ? ret : 0;
+	}
+	if (S_ISREG(st.st_mode) && w->opts && w->opts->exclude_larger && !w->is_source &&
+	    (uint64_t)st.st_size > w->opts->larger_than) {
+		if (fd >= 0)
+			close(fd);
+		list_entry(w, "skip");
+		return 0;
 	}
 	set_times(&e, &st);
 	/* Fewer blocks than the size takes: holes, to restore as holes. */
@@ -585,12 +745,18 @@ static int store_entry(struct walker *w, int dfd, const char *name,
 			return 0;
 		e.type = TREE_DIR;
 		if (w->opts && w->opts->one_fs && st.st_dev != w->root_dev) {
-			ret = odb_write_buf(w->odb, OBJ_TREE, "", 0, &e.oid, err);
+			ret = write_obj(w, OBJ_TREE, "", 0, &e.oid, err);
 		} else {
 			*sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (*sub < 0) {
 				ret = call_failed(w, errno, "open directory", err);
 				return ret < 0 ? ret : 0;
+			}
+			if (has_marker(w, *sub)) {
+				close(*sub);
+				*sub = -1;
+				list_entry(w, "skip");
+				return 0;
 			}
 			e.name = (char *)name;
 			e.name_len = strlen(name);
@@ -638,6 +804,8 @@ static int push_dir(struct walker *w, struct frame **stack, size_t *nr, size_t *
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	ret = read_names(fd, &f->names, &f->nr, &f->pool, err, shown(w));
+	if (ret == 0)
+		keep_cache_tag(w, f);
 	if (ret == 0 && *nr > OPEN_DIRS) {
 		struct frame *far = &(*stack)[*nr - 1 - OPEN_DIRS];
 		close(far->fd);
@@ -703,7 +871,7 @@ static int walk(struct walker *w, int root, struct snap_oid *out, struct strbuf 
 		strbuf_reset(&buf);
 		ret = tree_encode(&f->t, &buf, err);
 		if (ret == 0)
-			ret = odb_write_buf(w->odb, OBJ_TREE, buf.buf, buf.len,
+			ret = write_obj(w, OBJ_TREE, buf.buf, buf.len,
 					    nr == 1 ? out : &f->self.oid, err);
 		if (ret == 0 && nr > 1) {
 			struct frame *parent = &stack[nr - 2];
@@ -739,83 +907,339 @@ static void save_cache(struct walker *w, const char *path)
 	strbuf_release(&msg);
 }
 
+static void walker_init(struct walker *w, struct odb *odb, const struct write_tree_opts *opts)
+{
+	memset(w, 0, sizeof(*w));
+	w->odb = odb;
+	w->opts = opts;
+	strbuf_init(&w->path, 0);
+	strbuf_init(&w->abs, 0);
+	w->hook_path = getenv("SNAP_TEST_HOOK_PATH");
+	w->hook_at = getenv("SNAP_TEST_HOOK_AT");
+	w->hook_cmd = getenv("SNAP_TEST_HOOK_CMD");
+	if (!w->hook_path || !w->hook_at)
+		w->hook_cmd = NULL;
+	excludes_prepare(w);
+}
+
+static void walker_release(struct walker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->size_seen; i++)
+		free(w->seen[i].path);
+	free(w->seen);
+	for (i = 0; w->excl && i < w->opts->nr_excludes; i++)
+		exclude_release(&w->excl[i]);
+	free(w->excl);
+	strbuf_release(&w->path);
+	strbuf_release(&w->abs);
+}
+
+/* Learns the store's device and inode. */
+static void find_store(struct walker *w)
+{
+	struct stat st;
+
+	if (stat(odb_store(w->odb)->path, &st) == 0) {
+		w->has_store = 1;
+		w->store_dev = st.st_dev;
+		w->store_ino = st.st_ino;
+	}
+}
+
+/*
+ * Runs store(w, data, out, err) in one odb batch with the stat cache
+ * opts->cache for the root directory root_st, then saves the cache.
+ */
+static int walk_batch(struct walker *w, const struct stat *root_st,
+		      int (*store)(struct walker *, void *, struct snap_oid *, struct strbuf *),
+		      void *data, struct snap_oid *out, struct strbuf *err)
+{
+	const struct write_tree_opts *opts = w->opts;
+	struct stat_cache old, cur;
+	struct strbuf cache_path = STRBUF_INIT;
+	int ret;
+
+	if (opts && opts->cache &&
+	    (ret = stat_cache_path(odb_store(w->odb), opts->cache, &cache_path, err)) < 0)
+		return ret;
+	if (cache_path.len) {
+		/* Stamped before any file is looked at (lib/statcache.h). */
+		stat_cache_init(&cur, root_st);
+		cur.xattr_flags = opts->xattr_flags;
+		w->cur = &cur;
+		stat_cache_init(&old, root_st);
+		/* One made leaving other attributes out cannot give them. */
+		if (!opts->force_read &&
+		    stat_cache_read(&old, cache_path.buf, root_st, NULL) == 0 &&
+		    old.xattr_flags == opts->xattr_flags) {
+			w->old = &old;
+			stat_cache_reserve(&cur, old.nr, old.paths.len);
+		}
+	}
+	raise_fd_limit();
+	if (dry_run(w)) {
+		ret = store(w, data, out, err);
+	} else {
+		odb_batch_begin(w->odb);
+		ret = store(w, data, out, err);
+		if (ret == 0)
+			ret = odb_batch_end(w->odb, err);
+		else
+			odb_batch_abort(w->odb);
+		if (ret == 0 && w->cur)
+			save_cache(w, cache_path.buf);
+	}
+	if (ret == 0 && opts && opts->stats)
+		*opts->stats = w->stats;
+	if (w->cur) {
+		stat_cache_release(&old);
+		stat_cache_release(&cur);
+	}
+	strbuf_release(&cache_path);
+	return ret;
+}
+
+static int store_root(struct walker *w, void *data, struct snap_oid *out, struct strbuf *err)
+{
+	return walk(w, *(int *)data, out, err);
+}
+
+int abs_path_clean(const char *path, struct strbuf *out, struct strbuf *err)
+{
+	struct strbuf in = STRBUF_INIT;
+	const char *p;
+
+	strbuf_reset(out);
+	if (path[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return snap_error_errno(err, "cannot find the working directory");
+		strbuf_addstr(&in, cwd);
+		strbuf_addch(&in, '/');
+		free(cwd);
+	}
+	strbuf_addstr(&in, path);
+	for (p = in.buf; *p;) {
+		const char *e = strchrnul(p, '/');
+		size_t len = (size_t)(e - p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(out->buf, '/');
+			strbuf_setlen(out, slash ? (size_t)(slash - out->buf) : 0);
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			strbuf_addch(out, '/');
+			strbuf_add(out, p, len);
+		}
+		p = *e ? e + 1 : e;
+	}
+	if (!out->len)
+		strbuf_addch(out, '/');
+	strbuf_release(&in);
+	return 0;
+}
+
 int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,
 	       struct strbuf *err)
 {
 	struct walker w;
-	struct stat st, store_st;
-	struct stat_cache old, cur;
-	struct strbuf cache_path = STRBUF_INIT;
-	size_t i;
+	struct strbuf absdir = STRBUF_INIT;
+	struct stat st;
 	int fd, ret;
 
-	memset(&w, 0, sizeof(w));
-	w.odb = odb;
-	w.opts = opts;
-	strbuf_init(&w.path, 0);
-	w.hook_path = getenv("SNAP_TEST_HOOK_PATH");
-	w.hook_at = getenv("SNAP_TEST_HOOK_AT");
-	w.hook_cmd = getenv("SNAP_TEST_HOOK_CMD");
-	if (!w.hook_path || !w.hook_at)
-		w.hook_cmd = NULL;
-	if (opts && opts->cache &&
-	    (ret = stat_cache_path(odb_store(odb), opts->cache, &cache_path, err)) < 0)
-		return ret;
+	walker_init(&w, odb, opts);
+	ret = abs_path_clean(dir, &absdir, err);
+	if (ret < 0)
+		goto out;
+	/* Anchored patterns are matched without the leading '/'. */
+	strbuf_addstr(&w.abs, absdir.buf + 1);
+	if (w.abs.len)
+		strbuf_addch(&w.abs, '/');
+	w.abs_base = w.abs.len;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		strbuf_release(&cache_path);
-		return snap_error_errno(err, "cannot open directory '%s'", dir);
+		ret = snap_error_errno(err, "cannot open directory '%s'", dir);
+		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		close(fd);
-		strbuf_release(&cache_path);
-		return snap_error_errno(err, "cannot stat '%s'", dir);
+		ret = snap_error_errno(err, "cannot stat '%s'", dir);
+		goto out;
 	}
 	w.root_dev = st.st_dev;
-	if (stat(odb_store(odb)->path, &store_st) == 0) {
-		w.has_store = 1;
-		w.store_dev = store_st.st_dev;
-		w.store_ino = store_st.st_ino;
-		if (st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino) {
-			close(fd);
-			strbuf_release(&cache_path);
-			return snap_error(err, SNAP_EINVAL, "'%s' is the store itself", dir);
-		}
+	find_store(&w);
+	if (w.has_store && st.st_dev == w.store_dev && st.st_ino == w.store_ino) {
+		close(fd);
+		ret = snap_error(err, SNAP_EINVAL, "'%s' is the store itself", dir);
+		goto out;
 	}
-	if (cache_path.len) {
-		/* Stamped before any file is looked at (lib/statcache.h). */
-		stat_cache_init(&cur, &st);
-		cur.xattr_flags = opts->xattr_flags;
-		w.cur = &cur;
-		stat_cache_init(&old, &st);
-		/* One made leaving other attributes out cannot give them. */
-		if (!opts->force_read &&
-		    stat_cache_read(&old, cache_path.buf, &st, NULL) == 0 &&
-		    old.xattr_flags == opts->xattr_flags) {
-			w.old = &old;
-			stat_cache_reserve(&cur, old.nr, old.paths.len);
+	ret = walk_batch(&w, &st, store_root, &fd, out, err);
+out:
+	walker_release(&w);
+	strbuf_release(&absdir);
+	return ret;
+}
+
+/* The source paths of write_tree_paths(), relative to "/", sorted. */
+struct sources {
+	char **rel;
+	size_t nr;
+};
+
+/*
+ * Stores the directory "/" + w->path, which holds (at any depth) the
+ * source paths src[0..nr), as a tree of what leads to them.
+ */
+static int store_above(struct walker *w, char **src, size_t nr,
+		       struct snap_oid *out, struct strbuf *err)
+{
+	struct tree t = TREE_INIT;
+	struct strbuf dir = STRBUF_INIT, buf = STRBUF_INIT, name = STRBUF_INIT;
+	size_t base = w->path.len, i = 0, j;
+	int dfd, ret = 0;
+
+	strbuf_addch(&dir, '/');
+	strbuf_addbuf(&dir, &w->path);
+	/* O_PATH: a directory above a source path may be searchable only. */
+	dfd = open(dir.buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		ret = snap_error_errno(err, "cannot open directory '%s'", dir.buf);
+	while (ret == 0 && i < nr) {
+		const char *rest = src[i] + base + (base ? 1 : 0);
+		size_t len = strcspn(rest, "/");
+		struct tree_entry e;
+		struct stat st;
+		int sub = -1;
+
+		strbuf_reset(&name);
+		strbuf_add(&name, rest, len);
+		for (j = i + 1; j < nr; j++) {
+			const char *r = src[j] + base + (base ? 1 : 0);
+			if (strncmp(r, name.buf, len) || r[len] != '/')
+				break;
 		}
+		strbuf_setlen(&w->path, base);
+		if (base)
+			strbuf_addch(&w->path, '/');
+		strbuf_addbuf(&w->path, &name);
+		memset(&e, 0, sizeof(e));
+		if (!rest[len]) {
+			/* A source path: stored as write_tree() stores DIR's entries. */
+			if (fstatat(dfd, name.buf, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				w->root_dev = st.st_dev;
+			w->src_base = w->path.len + 1;
+			w->is_source = 1;
+			ret = store_entry(w, dfd, name.buf, DT_UNKNOWN, &t, &sub, &e, err);
+			w->is_source = 0;
+			if (ret == 0 && sub >= 0) {
+				ret = walk(w, sub, &e.oid, err);
+				if (ret == 0)
+					tree_add(&t, &e);
+			}
+		} else if (fstatat(dfd, name.buf, &st, 0) < 0) {
+			ret = snap_error_errno(err, "cannot stat '/%s'", w->path.buf);
+		} else if (!S_ISDIR(st.st_mode)) {
+			ret = snap_error(err, SNAP_EINVAL, "'/%s' is not a directory", w->path.buf);
+		} else {
+			ret = store_above(w, src + i, j - i, &e.oid, err);
+			if (ret == 0) {
+				set_times(&e, &st);
+				e.type = TREE_DIR;
+				e.name = name.buf;
+				e.name_len = name.len;
+				tree_add(&t, &e);
+			}
+		}
+		i = j;
 	}
-	raise_fd_limit();
-	odb_batch_begin(odb);
-	ret = walk(&w, fd, out, err);
+	strbuf_setlen(&w->path, base);
+	if (ret == 0) {
+		tree_sort(&t);
+		ret = tree_encode(&t, &buf, err);
+	}
 	if (ret == 0)
-		ret = odb_batch_end(odb, err);
-	else
-		odb_batch_abort(odb);
-	if (ret == 0 && w.cur)
-		save_cache(&w, cache_path.buf);
-	if (ret == 0 && opts && opts->stats)
-		*opts->stats = w.stats;
-	if (w.cur) {
-		stat_cache_release(&old);
-		stat_cache_release(&cur);
+		ret = write_obj(w, OBJ_TREE, buf.buf, buf.len, out, err);
+	if (dfd >= 0)
+		close(dfd);
+	tree_release(&t);
+	strbuf_release(&dir);
+	strbuf_release(&buf);
+	strbuf_release(&name);
+	return ret;
+}
+
+static int store_sources(struct walker *w, void *data, struct snap_oid *out, struct strbuf *err)
+{
+	struct sources *s = data;
+
+	return store_above(w, s->rel, s->nr, out, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int write_tree_paths(struct odb *odb, const char *const *paths, size_t nr,
+		     const struct write_tree_opts *opts, struct snap_oid *out,
+		     struct strbuf *abs, struct strbuf *err)
+{
+	struct walker w;
+	struct sources s = { NULL, 0 };
+	struct strbuf one = STRBUF_INIT;
+	struct stat st;
+	size_t i, alloc = 0;
+	int ret = 0;
+
+	if (!nr)
+		return snap_error(err, SNAP_EINVAL, "no path to store");
+	for (i = 0; ret == 0 && i < nr; i++) {
+		ret = abs_path_clean(paths[i], &one, err);
+		if (ret == 0 && lstat(one.buf, &st) < 0)
+			ret = snap_error_errno(err, "cannot stat '%s'", one.buf);
+		if (ret == 0) {
+			ALLOC_GROW(s.rel, s.nr + 1, alloc);
+			s.rel[s.nr++] = xstrdup(one.buf + 1);
+		}
 	}
-	for (i = 0; i < w.size_seen; i++)
-		free(w.seen[i].path);
-	free(w.seen);
-	strbuf_release(&w.path);
-	strbuf_release(&cache_path);
+	if (ret == 0)
+		QSORT(s.rel, s.nr, cmp_str);
+	/* Sorted, a path inside another comes right after it or one inside it. */
+	for (i = 1; ret == 0 && i < s.nr; i++) {
+		size_t len = strlen(s.rel[i - 1]);
+
+		if (!strcmp(s.rel[i - 1], s.rel[i])) {
+			free(s.rel[i]);
+			memmove(s.rel + i, s.rel + i + 1, (s.nr - i - 1) * sizeof(*s.rel));
+			s.nr--;
+			i--;
+		} else if (!len || (!strncmp(s.rel[i - 1], s.rel[i], len) && s.rel[i][len] == '/')) {
+			ret = snap_error(err, SNAP_EINVAL, "'/%s' is inside '/%s'; give one of them",
+					 s.rel[i], s.rel[i - 1]);
+		}
+	}
+	if (ret == 0 && s.nr == 1 && !s.rel[0][0]) {
+		/* "/" alone: its entries at the root, as a tree rooted at "/" is. */
+		ret = write_tree(odb, "/", opts, out, err);
+	} else if (ret == 0 && stat("/", &st) < 0) {
+		ret = snap_error_errno(err, "cannot stat '/'");
+	} else if (ret == 0) {
+		walker_init(&w, odb, opts);
+		find_store(&w);
+		ret = walk_batch(&w, &st, store_sources, &s, out, err);
+		walker_release(&w);
+	}
+	for (i = 0; i < s.nr; i++) {
+		if (ret == 0 && abs) {
+			strbuf_addch(abs, '/');
+			tree_escape(abs, s.rel[i], strlen(s.rel[i]));
+			strbuf_addch(abs, '\n');
+		}
+		free(s.rel[i]);
+	}
+	free(s.rel);
+	strbuf_release(&one);
 	return ret;
 }

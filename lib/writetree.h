@@ -26,8 +26,30 @@ struct write_tree_stats {
 };
 
 struct write_tree_opts {
-	const char *const *excludes;	/* fnmatch patterns; see below */
+	const char *const *excludes;	/* patterns; see "Excludes" below */
 	size_t nr_excludes;
+	/*
+	 * When not NULL, nr_excludes counters: exclude_hits[i] is set to
+	 * the number of entries excludes[i] left out.
+	 */
+	uint64_t *exclude_hits;
+	int exclude_caches;		/* keep only CACHEDIR.TAG of a cache */
+	const char *const *if_present;	/* leave out a directory holding one */
+	size_t nr_if_present;
+	int exclude_larger;		/* leave out files larger than: */
+	uint64_t larger_than;
+	/*
+	 * Store nothing: walk, open each regular file that would be read
+	 * (and close it unread), and call list(what, path, list_data) with
+	 * what "read" for such a file, "skip" for an entry an exclude left
+	 * out (a directory once, not what is below it), path escaped as in
+	 * trees.  No object, no stat cache is written; *out is zero.
+	 * Problems are met and reported as in a real walk, but for files
+	 * changing while read, which are not read.
+	 */
+	int dry_run;
+	void (*list)(const char *what, const char *path, void *data);
+	void *list_data;
 	int one_fs;			/* -x: do not descend into other filesystems */
 	/*
 	 * The stat cache cache/NAME to use and update (lib/statcache.h), or
@@ -62,8 +84,22 @@ struct write_tree_opts {
 };
 
 /*
- * An exclude pattern without '/' matches an entry's name; one with '/'
- * matches its path relative to dir (FNM_PATHNAME).  The store's own
+ * Excludes (docs/snap-write-tree.md, "EXCLUDES", is the user's manual):
+ * a pattern is fnmatch(3) syntax matched name by name, where a name "**"
+ * stands for any number of names (none included).  A trailing '/' makes
+ * it match directories only (and is not part of what is matched).  A
+ * pattern with no other '/' matches an entry's name; one with a leading
+ * '/' matches the entry's absolute path (the source path it was found
+ * below, made absolute without resolving symlinks, then the path below
+ * it); one with a '/' elsewhere matches the path below the source path.
+ * An excluded directory is not read.  With exclude_caches, a directory
+ * holding a regular file CACHEDIR.TAG whose first 43 bytes are the Cache
+ * Directory Tagging signature is stored with that file alone.  A
+ * directory holding an entry named by one of if_present (of any type) is
+ * left out, as is, under exclude_larger, a regular file of more than
+ * larger_than bytes.  A source path itself is never left out by these.
+ *
+ * The store's own
  * directory, known by device and inode, is always left out (with a
  * warning "leaving out the store 'PATH'"); dir that is the store is
  * SNAP_EINVAL.  A directory on
@@ -91,6 +127,33 @@ struct write_tree_opts {
 int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,
 	       struct strbuf *err);
+
+/*
+ * Stores several paths as one tree rooted at "/": each path (a directory,
+ * a file or any other entry, a symlink stored as one) under its absolute
+ * path, the directories above it (followed through symlinks) as trees
+ * holding only what leads to a source path, with their own metadata.  A
+ * relative path is taken from the working directory; ".", ".." and
+ * repeated '/' are resolved by name (symlinks are not resolved).  A path
+ * given twice is stored once; a path inside another (/etc and /etc/ssl)
+ * is SNAP_EINVAL, as is none at all; a path that cannot be stat'ed is an
+ * error before anything is written.  Paths in problems, stat cache
+ * entries and excludes' "path below the source" are as in write_tree(),
+ * with the tree's paths ("etc/passwd") for problems and the cache, whose
+ * root is "/".  The paths made absolute are appended to *abs when abs
+ * is not NULL, one a line, escaped as names in trees (tree_escape()).  Otherwise as write_tree().
+ */
+int write_tree_paths(struct odb *odb, const char *const *paths, size_t nr,
+		     const struct write_tree_opts *opts, struct snap_oid *out,
+		     struct strbuf *abs, struct strbuf *err);
+
+/*
+ * Makes path absolute (taken from the working directory when relative)
+ * and resolves ".", ".." and repeated '/' by name into out: "/etc" for
+ * "/etc/", "/" for "/..".  SNAP_EIO when the working directory cannot be
+ * found.
+ */
+int abs_path_clean(const char *path, struct strbuf *out, struct strbuf *err);
 
 /* Raises the open-file limit to its hard maximum (a restore of a deep
  * tree holds one descriptor per level). */
