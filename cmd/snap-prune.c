@@ -247,6 +247,8 @@ int main(int argc, char **argv)
 	policy.nr_tags = nr_tags;
 
 	open_store_or_die(dir, &store, &odb);
+	if (store.append_only && !dry_run)
+		die("store '%s' is append-only: nothing is deleted from it", store.path);
 	if (all) {
 		if (refs_for_each(&store, "refs/snapshots/", add_name, &names, &err) < 0)
 			die_err(&err);

@@ -202,6 +202,26 @@ EOF
 	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
 }
 
+@test "append-only in the store's config: snap-serve refuses deletion; gc and prune refuse to run" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	chmod u+w "$R/config"
+	echo 'append-only = true' >> "$R/config"
+	chmod u-w "$R/config"
+	run -1 --separate-stderr snap-push --delete "$R" main
+	assert_equal "$stderr" "snap-push: fatal: remote: ref 'refs/snapshots/main' not deleted: the store is append-only"
+	SNAP_DIR=$R refused "snap-gc: fatal: store '$R' is append-only: nothing is deleted from it" snap-gc
+	SNAP_DIR=$R refused "snap-prune: fatal: store '$R' is append-only: nothing is deleted from it" snap-prune --keep-last 1 --all
+	run -0 env SNAP_DIR=$R snap-gc --dry-run
+}
+
+@test "a bad append-only value in config is refused" {
+	chmod u+w "$R/config"
+	echo 'append-only = maybe' >> "$R/config"
+	run -128 --separate-stderr env SNAP_DIR=$R snap-show-ref
+	assert_equal "$stderr" "snap-show-ref: fatal: bad value 'maybe' of 'append-only' in '$R/config' (true or false)"
+}
+
 @test "a byte flipped in transit: refused, no ref moves, the remote fscks clean" {
 	printf 'CORRUPT-ME-MARKER and then some more bytes\n' > src/victim
 	snap-snapshot -r main src >/dev/null
