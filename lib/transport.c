@@ -429,9 +429,14 @@ static int read_payload(struct receiver *r, uint64_t size,
 	return 0;
 }
 
+/*
+ * An object's payload in memory.  It grows as bytes arrive (up to the
+ * size announced), so a peer that announces a large object and sends
+ * little costs little.
+ */
 struct membuf {
 	char *buf;
-	size_t len;
+	size_t len, alloc, size;
 	struct snap_hash_ctx h;
 };
 
@@ -440,6 +445,11 @@ static int to_mem(void *data, const void *buf, size_t len, struct strbuf *err)
 	struct membuf *m = data;
 
 	(void)err;
+	if (m->len + len > m->alloc) {
+		while (m->len + len > m->alloc)
+			m->alloc = m->alloc > m->size / 2 ? m->size : m->alloc ? 2 * m->alloc : len;
+		m->buf = xrealloc(m->buf, m->alloc + 1);
+	}
 	memcpy(m->buf + m->len, buf, len);
 	m->len += len;
 	hash_update(&m->h, buf, len);
@@ -547,7 +557,9 @@ static int receive_object(struct receiver *r, const char *args, struct strbuf *e
 	if (type == OBJ_BLOB && size > RECV_MEM_MAX) {
 		ret = receive_to_file(r, &oid, size, err);
 	} else {
-		m.buf = xmalloc_io((size_t)size + 1);
+		m.size = (size_t)size;
+		m.alloc = m.size < (1u << 20) ? m.size : (1u << 20);
+		m.buf = xmalloc(m.alloc + 1);
 		m.len = 0;
 		hash_object_start(&m.h, type, size, NULL);
 		ret = read_payload(r, size, to_mem, &m, err);
@@ -695,8 +707,9 @@ static void drain_pack(struct receiver *r)
 	strbuf_release(&ignored);
 }
 
-static int receive_pack(struct receiver *r, struct strbuf *err)
+static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 {
+	uint64_t records = 0;
 	size_t i;
 	int ret;
 
@@ -711,6 +724,9 @@ static int receive_pack(struct receiver *r, struct strbuf *err)
 			ret = receive_list(r, r->frame.buf + 8, err);
 		else
 			ret = protocol_error(err, "expected an object record", &r->frame);
+		if (ret == 0 && ++records > count)
+			ret = snap_error(err, SNAP_EINVAL, "protocol error: more than the %llu records announced",
+					 (unsigned long long)count);
 		if (ret < 0)
 			break;
 		if (r->batch_objects >= RECV_BATCH_OBJECTS || r->batch_bytes >= RECV_BATCH_BYTES) {
@@ -733,6 +749,9 @@ static int receive_pack(struct receiver *r, struct strbuf *err)
 		return ret;
 	}
 	ret = odb_batch_end(r->odb, err);
+	if (ret == 0 && records != count)
+		ret = snap_error(err, SNAP_EINVAL, "protocol error: %llu records of the %llu announced",
+				 (unsigned long long)records, (unsigned long long)count);
 	for (i = 0; ret == 0 && i < r->nr_lists; i++)
 		ret = rebuild_list(r, &r->lists[i], err);
 	for (i = 0; ret == 0 && i < r->nr_needed; i++)
@@ -785,7 +804,12 @@ static int receive_objects(struct pkt_conn *c, struct odb *odb, struct transfer_
 			continue;
 		}
 		if (!strncmp(r.frame.buf, "pack ", 5)) {
-			ret = receive_pack(&r, err);
+			uint64_t count;
+
+			if (parse_u64(r.frame.buf + 5, &count) < 0)
+				ret = protocol_error(err, "malformed 'pack <n>'", &r.frame);
+			else
+				ret = receive_pack(&r, count, err);
 			break;
 		}
 		ret = protocol_error(err, "expected 'query' or 'pack'", &r.frame);

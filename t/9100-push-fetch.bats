@@ -29,7 +29,8 @@ remote_refs() {
 }
 
 # A stand-in for ssh: drops ssh's options and host, runs the remote
-# command here with its input through FILTER (default cat).  It becomes
+# command here with its input through FILTER and its output through
+# OUTFILTER (default cat).  It becomes
 # the remote command (exec), so that its end is the connection's end, as
 # with ssh.  With FORCED set, it runs that instead, as sshd runs a forced
 # command, with the command asked for in SSH_ORIGINAL_COMMAND.
@@ -41,10 +42,40 @@ if [ -n "$FORCED" ]; then
 	export SSH_ORIGINAL_COMMAND=$1
 	exec sh -c "$FORCED"
 fi
-exec sh -c "$1" < <(${FILTER:-cat} 2>/dev/null)
+exec sh -c "$1" < <(${FILTER:-cat} 2>/dev/null) > >(${OUTFILTER:-cat} 2>/dev/null)
 EOF
 	chmod +x fakessh
 	export SNAP_SSH_COMMAND="$BATS_TEST_TMPDIR/fakessh"
+}
+
+# flip.py: passes its input through, with the byte after the first
+# CORRUPT-ME-MARKER flipped.
+make_flipper() {
+	cat > flip.py <<'EOF'
+import os, sys
+m = b'CORRUPT-ME-MARKER'
+pending, done = b'', False
+while True:
+    b = os.read(0, 65536)
+    if not b:
+        break
+    pending += b
+    if not done:
+        i = pending.find(m)
+        if i >= 0 and i + len(m) < len(pending):
+            j = i + len(m)
+            pending = pending[:j] + bytes([pending[j] ^ 1]) + pending[j + 1:]
+            done = True
+    keep = 0
+    if not done:
+        for k in range(len(m) - 1, 0, -1):
+            if pending.endswith(m[:k]):
+                keep = k
+                break
+    out, pending = pending[:len(pending) - keep], pending[len(pending) - keep:]
+    os.write(1, out)
+os.write(1, pending)
+EOF
 }
 
 @test "a first push copies everything; a fetch into an empty store restores identical" {
@@ -225,31 +256,7 @@ EOF
 @test "a byte flipped in transit: refused, no ref moves, the remote fscks clean" {
 	printf 'CORRUPT-ME-MARKER and then some more bytes\n' > src/victim
 	snap-snapshot -r main src >/dev/null
-	cat > flip.py <<'EOF'
-import os, sys
-m = b'CORRUPT-ME-MARKER'
-pending, done = b'', False
-while True:
-    b = os.read(0, 65536)
-    if not b:
-        break
-    pending += b
-    if not done:
-        i = pending.find(m)
-        if i >= 0 and i + len(m) < len(pending):
-            j = i + len(m)
-            pending = pending[:j] + bytes([pending[j] ^ 1]) + pending[j + 1:]
-            done = True
-    keep = 0
-    if not done:
-        for k in range(len(m) - 1, 0, -1):
-            if pending.endswith(m[:k]):
-                keep = k
-                break
-    out, pending = pending[:len(pending) - keep], pending[len(pending) - keep:]
-    os.write(1, out)
-os.write(1, pending)
-EOF
+	make_flipper
 	fake_ssh
 	victim=$(snap-hash-object src/victim)
 	run -128 --separate-stderr env FILTER="python3 $PWD/flip.py" snap-push localhost:"$R"
@@ -261,6 +268,24 @@ EOF
 	# Without the tampering the same push goes through.
 	run -0 snap-push -q localhost:"$R"
 	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+}
+
+@test "a byte flipped in transit of a fetch: refused, no local ref moves" {
+	printf 'CORRUPT-ME-MARKER and then some more bytes\n' > src/victim
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	make_flipper
+	fake_ssh
+	snap-init -q third
+	victim=$(snap-hash-object src/victim)
+	run -128 --separate-stderr env SNAP_DIR=$PWD/third OUTFILTER="python3 $PWD/flip.py" snap-fetch localhost:"$R"
+	assert_output ''
+	assert_regex "$stderr" "^snap-fetch: fatal: object $victim arrived damaged: its bytes hash to [0-9a-f]{64}$"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-show-ref)" ''
+	run -1 env SNAP_DIR=$PWD/third snap-cat-file -e "$victim"
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+	run -0 env SNAP_DIR=$PWD/third snap-fetch -q localhost:"$R"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$(snap-rev-parse main)"
 }
 
 @test "the pushing side killed mid-transfer: nothing visible; the next push sends only what is missing" {
