@@ -335,6 +335,44 @@ EOF
 	done
 }
 
+@test "a client that sends a snapshot without its tree: refused as incomplete, no ref moves" {
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	tree=$(snap-rev-parse main:)
+	snap-cat-file snapshot "$id" > payload
+	cat > client.py <<'EOF'
+import subprocess, sys
+store, oid, payload = sys.argv[1], sys.argv[2], open(sys.argv[3], 'rb').read()
+p = subprocess.Popen(['snap-serve', store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def frame(b):
+    p.stdin.write(b'%04x' % (len(b) + 4) + b)
+def flush():
+    p.stdin.write(b'0000')
+    p.stdin.flush()
+def read():
+    n = int(p.stdout.read(4), 16)
+    return p.stdout.read(n - 4) if n else None
+while read() is not None:
+    pass
+frame(b'push\n')
+frame(b'update ' + b'0' * 64 + b' ' + oid.encode() + b' refs/snapshots/main\n')
+flush()
+assert read() == b'ready\n' and read() is None
+frame(b'pack 1\n')
+frame(b'object %s snapshot %d\n' % (oid.encode(), len(payload)))
+frame(payload)
+flush()
+sys.stdout.write(read().decode())
+p.stdin.close()
+sys.exit(p.wait())
+EOF
+	run -128 --separate-stderr python3 client.py "$R" "$id" payload
+	assert_output "error incomplete transfer: object $tree is missing"
+	assert_equal "$stderr" ''
+	assert_equal "$(remote_refs)" ''
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
 @test "bad remotes: a host starting with '-', an empty path, a bad port" {
 	refused "snap-push: fatal: remote '-oProxyCommand=x:store': bad host '-oProxyCommand=x'" snap-push -- -oProxyCommand=x:store
 	refused "snap-push: fatal: remote 'host:': no path after the host" snap-push host:
