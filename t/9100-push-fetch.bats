@@ -373,6 +373,33 @@ EOF
 	run -0 env SNAP_DIR=$R snap-fsck
 }
 
+@test "a gc --prune=now on the remote in the middle of a push takes nothing the push needs" {
+	snap-snapshot -r main src >/dev/null
+	cat > gcer <<EOF
+#!/bin/sh
+# Passes half the push, runs gc on the remote, then the rest.
+python3 -c '
+import os
+n = 1500000
+while n > 0:
+    b = os.read(0, min(65536, n))
+    if not b:
+        break
+    os.write(1, b)
+    n -= len(b)
+'
+SNAP_DIR=$R snap-gc --prune=now >/dev/null
+exec cat
+EOF
+	chmod +x gcer
+	fake_ssh
+	run -0 env FILTER="$PWD/gcer" snap-push -q localhost:"$R"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	run -0 env SNAP_DIR=$R snap-fsck
+	SNAP_DIR=$R snap-restore main "$PWD/out"
+	run -0 diff -r src out
+}
+
 @test "bad remotes: a host starting with '-', an empty path, a bad port" {
 	refused "snap-push: fatal: remote '-oProxyCommand=x:store': bad host '-oProxyCommand=x'" snap-push -- -oProxyCommand=x:store
 	refused "snap-push: fatal: remote 'host:': no path after the host" snap-push host:
