@@ -89,6 +89,9 @@ static void check_restricted(const char *store)
 		die("access denied: '%s' is not the store served here", w[1]);
 	free(want);
 	free(got);
+	while (n-- > 0)
+		free(w[n]);
+	free(w);
 }
 
 int main(int argc, char **argv)

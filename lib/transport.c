@@ -1078,6 +1078,8 @@ const struct remote_ref *transport_ref(const struct transport *t, const char *na
 {
 	struct remote_ref key;
 
+	if (!t->nr_refs)
+		return NULL;
 	key.name = (char *)name;
 	return bsearch(&key, t->refs, t->nr_refs, sizeof(*t->refs), cmp_ref);
 }
