@@ -912,6 +912,8 @@ static int spawn(struct transport *t, const struct remote_spec *rs, const char *
 		const char *ssh = getenv("SNAP_SSH_COMMAND");
 		int n = 0;
 
+		/* Ours is ignored (transport_connect); the far side's is its own. */
+		signal(SIGPIPE, SIG_DFL);
 		dup2(to[0], 0);
 		dup2(from[1], 1);
 		close(to[0]);

@@ -139,6 +139,10 @@ EOF
 	run -0 env SNAP_DIR=$PWD/third snap-fetch --json "$R"
 	assert_equal "$(echo "$output" | jfield objects_received)" 4
 	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$(snap-rev-parse main)"
+	id=$(snap-rev-parse main)
+	run -0 env SNAP_DIR=$PWD/third snap-fetch "$R"
+	assert_output "up-to-date refs/snapshots/main $id $id
+received 0 objects, 0 bytes"
 }
 
 @test "named refs: only those are pushed; a missing one is refused" {
