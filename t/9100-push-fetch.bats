@@ -184,6 +184,18 @@ received 0 objects, 0 bytes"
 	run -0 env SNAP_DIR=$R snap-fsck
 }
 
+@test "bare --force-with-lease forces from the value the remote advertised" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	theirs=$(snap-rev-parse main)
+	snap-update-ref -d main
+	echo other > src/a
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push --force-with-lease "$R"
+	assert_line -n 0 "forced refs/snapshots/main $theirs $(snap-rev-parse main)"
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
 @test "a ref that moves on the remote during the push: refused by its compare-and-swap" {
 	snap-snapshot -r main src >/dev/null
 	snap-push -q "$R"
@@ -490,7 +502,6 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
-SetEnv PATH=$SNAP_BUILD/bin:/usr/bin:/bin
 EOF
 	/usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/log" &
 	SSHD_PID=$!
