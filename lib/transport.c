@@ -282,6 +282,27 @@ static int send_objects(struct pkt_conn *c, struct odb *odb,
 	for (i = 0; i < nr_theirs; i++)
 		if (odb_has(odb, &theirs[i]))
 			have[nr_have++] = theirs[i];
+	/*
+	 * The receiver has its tips' ancestors too.  Marking their parents
+	 * seen keeps both walks out of that history (reading every tree of
+	 * it would cost more than the transfer); what an old snapshot holds
+	 * and the tips do not is asked about instead, and found present.
+	 */
+	for (i = 0; i < nr_have; i++) {
+		struct snapshot snap = SNAPSHOT_INIT;
+		enum object_type type;
+		uint64_t size;
+		size_t k;
+
+		if (odb_read_header(odb, &have[i], &type, &size, err) < 0 || type != OBJ_SNAPSHOT ||
+		    snapshot_read(odb, &have[i], &snap, err) < 0) {
+			strbuf_reset(err);
+			continue;
+		}
+		for (k = 0; k < snap.nr_parents; k++)
+			oidset_insert(&seen, &snap.parents[k]);
+		snapshot_release(&snap);
+	}
 	r = walk_reachable(odb, have, NULL, nr_have, &seen, &quiet, err);
 	if (r >= 0)
 		r = walk_reachable(odb, tips, NULL, nr_tips, &seen, &collect, err);

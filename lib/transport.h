@@ -9,9 +9,10 @@
  * ssh://[USER@]HOST[:PORT]/PATH.  There is no network code here: ssh
  * (or $SNAP_SSH_COMMAND, run by sh) carries the bytes.
  *
- * Only missing objects cross.  The sender walks what the receiver's ref
- * tips reach in its own store and leaves all of that out, asks the
- * receiver about the rest in batches, and sends what it lacks.
+ * Only missing objects cross.  The sender leaves out the receiver's ref
+ * tips that it has, what their trees reach and their ancestors (without
+ * reading the ancestors' trees), asks the receiver about the rest in
+ * batches, and sends what it lacks.
  *
  * The receiver trusts nothing: each object's id is recomputed over the
  * bytes that arrived before it is written (through the odb's batch, in

@@ -128,6 +128,22 @@ EOF
 	run -0 env SNAP_DIR=$R snap-fsck
 }
 
+@test "content back to what an older remote snapshot held: its blob is not sent again" {
+	snap-snapshot -r main src >/dev/null
+	cp src/big big.orig
+	echo 1 > src/big
+	snap-snapshot -r main src >/dev/null
+	echo 2 > src/big
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	cp big.orig src/big
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push --json "$R"
+	# The root tree and the snapshot; the 3 MB blob is on the remote.
+	assert_equal "$(echo "$output" | jfield objects_sent)" 2
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
 @test "a fetch sends only what the fetching store lacks" {
 	snap-snapshot -r main src >/dev/null
 	snap-push -q "$R"
