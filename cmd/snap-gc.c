@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 	go.damaged = damaged;
 
 	open_store_or_die(dir, &store, &odb);
+	if (store.append_only && !go.dry_run)
+		die("store '%s' is append-only: nothing is deleted from it", store.path);
 	if (gc_run(odb, &go, &st, &err) < 0)
 		die_err(&err);
 	if (json) {

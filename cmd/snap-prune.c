@@ -294,6 +294,8 @@ int main(int argc, char **argv)
 	policy.nr_tags = nr_tags;
 
 	open_store_or_die(dir, &store, &odb);
+	if (store.append_only && !dry_run)
+		die("store '%s' is append-only: nothing is deleted from it", store.path);
 	/* A damaged record cannot say what the history is: refuse, change nothing. */
 	if (pruned_load(&store, &pruned, &err) < 0)
 		die_err(&err);

@@ -82,6 +82,8 @@ static const struct {
 	{ "prune", "keep the snapshots a retention policy names", 1 },
 	{ "fsck", "verify every object and reference of the store", 1 },
 	{ "gc", "delete what no ref or reflog reaches", 1 },
+	{ "push", "send refs and the objects they lack to another store, over ssh", 1 },
+	{ "fetch", "copy refs and the objects we lack from another store, over ssh", 1 },
 	{ "memo", "run a command once per key, keep and replay its output", 1 },
 	{ "bundle-import", "store sqlite-sync-core bundles as a bundle snapshot", 1 },
 	{ "bundle-export", "write a bundle snapshot's bundles back out", 1 },
@@ -101,6 +103,7 @@ static const struct {
 	{ "count-objects", "how many objects and bytes the store holds", 0 },
 	{ "session", "register a write session that gc respects", 0 },
 	{ "sqlite-backup", "a consistent copy of a live SQLite database", 0 },
+	{ "serve", "the far side of push and fetch, on stdin/stdout", 0 },
 };
 
 static int cmp_str(const void *a, const void *b)

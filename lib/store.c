@@ -34,6 +34,7 @@ static int parse_config(struct snap_store *store, const char *text,
 
 	store->format = 0;
 	store->level = SNAP_DEFAULT_LEVEL;
+	store->append_only = 0;
 	while (*line) {
 		const char *end = strchrnul(line, '\n');
 		const char *eq = memchr(line, '=', (size_t)(end - line));
@@ -83,6 +84,12 @@ static int parse_config(struct snap_store *store, const char *text,
 				return snap_error(err, SNAP_EINVAL,
 						  "bad compression level '%s' in '%s' (1 to 19)", val, file);
 			store->level = (int)v;
+		} else if (!strcmp(key, "append-only")) {
+			if (strcmp(val, "true") && strcmp(val, "false"))
+				return snap_error(err, SNAP_EINVAL,
+						  "bad value '%s' of 'append-only' in '%s' (true or false)",
+						  val, file);
+			store->append_only = !strcmp(val, "true");
 		}
 		line = *end ? end + 1 : end;
 	}

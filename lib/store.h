@@ -29,6 +29,12 @@ struct snap_store {
 	int format;		/* "format" from config */
 	int level;		/* zstd level for new objects */
 	enum store_shared shared;	/* "shared" from config */
+	/*
+	 * "append-only = true" in config: refs may only move forward and
+	 * nothing is deleted (snap-serve refuses deletions and forced
+	 * updates; snap-gc and snap-prune refuse to run).
+	 */
+	int append_only;
 };
 
 /*

@@ -1,0 +1,178 @@
+/*
+ * snap-fetch: copies refs and the objects they need from another store,
+ * through snap-serve on the far side (docs/snap-fetch.md).
+ */
+#include "error.h"
+#include "odb.h"
+#include "refs.h"
+#include "store.h"
+#include "transport.h"
+#include "usage.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_str[] =
+"usage: snap-fetch [options] REMOTE [REF...]\n"
+"\n"
+"Copies REFs (default: every ref under refs/snapshots/ of REMOTE) and\n"
+"the objects they need from REMOTE (a store's path, HOST:PATH or\n"
+"ssh://[USER@]HOST[:PORT]/PATH) into this store, under the same names.\n"
+"Only what this store lacks crosses.\n"
+"\n"
+"  -f, --force       update a ref even when it is not a fast-forward\n"
+"      --json        print the result as one JSON object\n"
+"  -q, --quiet       print nothing on success\n"
+"      --serve-path CMD  the far side's snap-serve (default snap-serve)\n"
+"      --store DIR   the local store (default $SNAP_DIR, else .snap above)\n";
+
+static char *full_name(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (strncmp(name, "refs/", 5))
+		strbuf_addstr(&sb, "refs/snapshots/");
+	strbuf_addstr(&sb, name);
+	return strbuf_detach(&sb, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "serve-path", required_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL, *serve = NULL, *remote;
+	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT, reason = STRBUF_INIT;
+	struct ref_result *res;
+	struct snap_oid *wants;
+	struct transfer_stats st = { 0, 0 };
+	struct transport t;
+	struct snap_store store;
+	struct ref_transaction *tx;
+	struct odb *odb;
+	size_t i, nr = 0, nr_w = 0;
+	int force = 0, json = 0, quiet = 0, c, ret;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "fq", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = 1; break;
+		case 'j': json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'S': serve = optarg; break;
+		case 's': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "unknown option");
+		}
+	}
+	if (optind >= argc)
+		usage_error(usage_str, "no REMOTE given");
+	remote = argv[optind++];
+	for (i = optind; i < (size_t)argc; i++) {
+		char *name = full_name(argv[i]);
+
+		if (ref_name_check(name, &err) < 0)
+			die_err(&err);
+		free(name);
+	}
+	open_store_or_die(dir, &store, &odb);
+	if (transport_connect(&t, remote, serve, &err) < 0)
+		die_err(&err);
+
+	res = xcalloc(t.nr_refs + argc + 1, sizeof(*res));
+	if (optind == argc) {
+		for (i = 0; i < t.nr_refs; i++)
+			if (!strncmp(t.refs[i].name, "refs/snapshots/", 15))
+				res[nr++].name = xstrdup(t.refs[i].name);
+	} else {
+		for (; optind < argc; optind++) {
+			char *name = full_name(argv[optind]);
+			const struct remote_ref *rr = transport_ref(&t, name);
+
+			if (!rr)
+				die("ref '%s' is not on the remote", name);
+			res[nr++].name = xstrdup(rr->name);
+			free(name);
+		}
+	}
+	wants = xcalloc(nr + 1, sizeof(*wants));
+	for (i = 0; i < nr; i++) {
+		res[i].new_oid = transport_ref(&t, res[i].name)->oid;
+		ret = ref_read(&store, res[i].name, &res[i].old_oid, &err);
+		if (ret == SNAP_ENOTFOUND) {
+			strbuf_reset(&err);
+			res[i].old_oid = snap_null_oid;
+		} else if (ret < 0) {
+			die_err(&err);
+		}
+		if (!oid_cmp(&res[i].old_oid, &res[i].new_oid))
+			res[i].status = "up-to-date";
+		else
+			wants[nr_w++] = res[i].new_oid;
+	}
+	ret = nr_w ? transport_fetch(&t, odb, wants, nr_w, &st, &err) : 0;
+	if (ret < 0) {
+		struct strbuf ignored = STRBUF_INIT;
+
+		transport_disconnect(&t, &ignored);
+		die_err(&err);
+	}
+	if (transport_disconnect(&t, &err) < 0)
+		die_err(&err);
+
+	/* Every ref checked before one moves: all of them, or none. */
+	for (i = 0; i < nr; i++) {
+		if (res[i].status)
+			continue;
+		if (oid_is_null(&res[i].old_oid)) {
+			res[i].status = "created";
+			continue;
+		}
+		ret = transport_is_ancestor(odb, &res[i].old_oid, &res[i].new_oid, &err);
+		if (ret < 0)
+			die_err(&err);
+		if (!ret && !force) {
+			fflush(stdout);
+			fprintf(stderr, "%s: fatal: ref '%s' not updated: not a fast-forward of this store's %s (--force)\n",
+				snap_progname, res[i].name, oid_to_hex(&res[i].old_oid));
+			return finish_stdout(EXIT_NO);
+		}
+		res[i].status = ret ? "updated" : "forced";
+	}
+	strbuf_addf(&reason, "fetch %s", remote);
+	tx = ref_transaction_begin(odb);
+	ret = 0;
+	for (i = 0; ret == 0 && i < nr; i++)
+		if (strcmp(res[i].status, "up-to-date"))
+			ret = ref_transaction_add(tx, res[i].name, &res[i].new_oid, &res[i].old_oid,
+						  0, reason.buf, &err);
+	if (ret == 0)
+		ret = ref_transaction_prepare(tx, &err);
+	if (ret == 0) {
+		ret = ref_transaction_commit(tx, &err);
+	} else {
+		ref_transaction_abort(tx);
+	}
+	if (ret < 0) {
+		if (ret != SNAP_EEXISTS && ret != SNAP_ELOCKED)
+			die_err(&err);
+		fflush(stdout);
+		fprintf(stderr, "%s: fatal: %s\n", snap_progname, err.buf);
+		return finish_stdout(EXIT_NO);
+	}
+	transport_report(&out, res, nr, &st, "received", json);
+	if (!quiet)
+		xfwrite(out.buf, out.len);
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

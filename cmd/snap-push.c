@@ -1,0 +1,241 @@
+/*
+ * snap-push: sends refs and the objects they need to another store,
+ * through snap-serve on the far side (docs/snap-push.md).
+ */
+#include "error.h"
+#include "odb.h"
+#include "refs.h"
+#include "store.h"
+#include "transport.h"
+#include "usage.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_str[] =
+"usage: snap-push [options] REMOTE [REF...]\n"
+"\n"
+"Sends REFs (default: every ref under refs/snapshots/) and the objects\n"
+"they need to REMOTE: a store's path, HOST:PATH or\n"
+"ssh://[USER@]HOST[:PORT]/PATH.  Only what the remote lacks is sent.\n"
+"\n"
+"  --force-with-lease[=REF:EXPECTED]\n"
+"                    allow a push that is not a fast-forward, where the\n"
+"                    remote's REF still holds EXPECTED (an id, or empty\n"
+"                    for absent); bare: whatever it held when we connected\n"
+"  -d, --delete      delete the REFs on the remote\n"
+"      --json        print the result as one JSON object\n"
+"  -q, --quiet       print nothing on success\n"
+"      --serve-path CMD  the far side's snap-serve (default snap-serve)\n"
+"      --store DIR   the local store (default $SNAP_DIR, else .snap above)\n";
+
+struct lease {
+	char *name;
+	struct snap_oid expected;
+};
+
+static char *full_name(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (strncmp(name, "refs/", 5))
+		strbuf_addstr(&sb, "refs/snapshots/");
+	strbuf_addstr(&sb, name);
+	return strbuf_detach(&sb, NULL);
+}
+
+static struct lease *leases;
+static size_t nr_leases, alloc_leases;
+static int lease_all;
+
+static void add_lease(const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	struct strbuf err = STRBUF_INIT;
+	struct lease l;
+	char *name;
+
+	if (!colon)
+		usage_error(usage_str, "--force-with-lease=%s: expected REF:EXPECTED", arg);
+	name = xstrndup(arg, (size_t)(colon - arg));
+	l.name = full_name(name);
+	free(name);
+	if (ref_name_check(l.name, &err) < 0)
+		usage_error(usage_str, "--force-with-lease: %s", err.buf);
+	if (!colon[1])
+		l.expected = snap_null_oid;
+	else if (strlen(colon + 1) != SNAP_OID_HEXSZ || oid_from_hex(&l.expected, colon + 1) < 0)
+		usage_error(usage_str, "--force-with-lease=%s: EXPECTED must be a full id or empty", arg);
+	ALLOC_GROW(leases, nr_leases + 1, alloc_leases);
+	leases[nr_leases++] = l;
+}
+
+static const struct lease *find_lease(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr_leases; i++)
+		if (!strcmp(leases[i].name, name))
+			return &leases[i];
+	return NULL;
+}
+
+struct names {
+	char **v;
+	size_t nr, alloc;
+};
+
+static int add_name(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct names *n = data;
+
+	(void)oid;
+	ALLOC_GROW(n->v, n->nr + 1, n->alloc);
+	n->v[n->nr++] = xstrdup(name);
+	return 0;
+}
+
+static _Noreturn void refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: fatal: ", snap_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_NO);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "force-with-lease", optional_argument, NULL, 'l' },
+		{ "delete", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "serve-path", required_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL, *serve = NULL, *remote;
+	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
+	struct names names = { NULL, 0, 0 };
+	struct push_update *u;
+	struct ref_result *res;
+	struct transfer_stats st = { 0, 0 };
+	struct transport t;
+	struct snap_store store;
+	struct odb *odb;
+	size_t i, nr_u = 0;
+	int del = 0, json = 0, quiet = 0, c, ret;
+
+	usage_setup(argv[0]);
+	while ((c = getopt_long(argc, argv, "dq", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (optarg)
+				add_lease(optarg);
+			else
+				lease_all = 1;
+			break;
+		case 'd': del = 1; break;
+		case 'j': json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'S': serve = optarg; break;
+		case 's': dir = optarg; break;
+		case 'h': usage_help(usage_str);
+		default: usage_error(usage_str, "unknown option");
+		}
+	}
+	if (optind >= argc)
+		usage_error(usage_str, "no REMOTE given");
+	remote = argv[optind++];
+	if (del && optind == argc)
+		usage_error(usage_str, "--delete needs the REFs to delete");
+	open_store_or_die(dir, &store, &odb);
+	if (optind == argc && refs_for_each(&store, "refs/snapshots/", add_name, &names, &err) < 0)
+		die_err(&err);
+	for (; optind < argc; optind++) {
+		char *name = full_name(argv[optind]);
+
+		if (ref_name_check(name, &err) < 0)
+			die_err(&err);
+		add_name(name, NULL, &names);
+		free(name);
+	}
+
+	u = xcalloc(names.nr + 1, sizeof(*u));
+	res = xcalloc(names.nr + 1, sizeof(*res));
+	for (i = 0; i < names.nr; i++) {
+		res[i].name = names.v[i];
+		if (del)
+			continue;
+		ret = ref_read(&store, names.v[i], &res[i].new_oid, &err);
+		if (ret < 0)
+			die_err(&err);
+	}
+	if (transport_connect(&t, remote, serve, &err) < 0)
+		die_err(&err);
+	for (i = 0; i < names.nr; i++) {
+		const struct remote_ref *rr = transport_ref(&t, names.v[i]);
+		const struct lease *l = find_lease(names.v[i]);
+		struct snap_oid theirs = rr ? rr->oid : snap_null_oid;
+		int force = lease_all || l;
+
+		res[i].old_oid = theirs;
+		if (l && oid_cmp(&l->expected, &theirs)) {
+			char want[SNAP_OID_HEXSZ + 1];
+
+			refuse("ref '%s' not pushed: the remote holds %s, not the %s the lease expects",
+			       names.v[i], oid_to_hex(&theirs), oid_to_hex_r(want, &l->expected));
+		}
+		if (!oid_cmp(&theirs, &res[i].new_oid)) {
+			res[i].status = "up-to-date";
+			continue;
+		}
+		if (del) {
+			res[i].status = "deleted";
+		} else if (oid_is_null(&theirs)) {
+			res[i].status = "created";
+		} else {
+			ret = odb_has(odb, &theirs) ?
+				transport_is_ancestor(odb, &theirs, &res[i].new_oid, &err) : 0;
+			if (ret < 0)
+				die_err(&err);
+			if (!ret && !force)
+				refuse("ref '%s' not pushed: not a fast-forward of the remote's %s "
+				       "(fetch first, or --force-with-lease)", names.v[i], oid_to_hex(&theirs));
+			res[i].status = ret ? "updated" : "forced";
+		}
+		u[nr_u].name = names.v[i];
+		u[nr_u].old_oid = theirs;
+		u[nr_u].new_oid = res[i].new_oid;
+		u[nr_u].force = force;
+		nr_u++;
+	}
+	ret = nr_u ? transport_push(&t, odb, u, nr_u, &st, &err) : 0;
+	if (ret < 0) {
+		struct strbuf ignored = STRBUF_INIT;
+
+		transport_disconnect(&t, &ignored);
+		if (ret == SNAP_EEXISTS)
+			refuse("%s", err.buf);
+		die_err(&err);
+	}
+	if (transport_disconnect(&t, &err) < 0)
+		die_err(&err);
+	transport_report(&out, res, names.nr, &st, "sent", json);
+	if (!quiet)
+		xfwrite(out.buf, out.len);
+	odb_close(odb);
+	store_release(&store);
+	return finish_stdout(0);
+}

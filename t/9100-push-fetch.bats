@@ -1,0 +1,570 @@
+#!/usr/bin/env bats
+# 9: off the machine — snap-push, snap-fetch and snap-serve, to a local
+# path (a child snap-serve), through a stand-in for ssh that runs the
+# command here (to tamper with the stream), and through a real OpenSSH
+# server on 127.0.0.1.
+
+load test_helper
+
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
+
+local_setup() {
+	init_store "$BATS_TEST_TMPDIR/local"
+	snap-init -q "$BATS_TEST_TMPDIR/remote"
+	R="$BATS_TEST_TMPDIR/remote"
+	mkdir -p src/sub
+	echo hello > src/a
+	echo world > src/sub/b
+	make_file 3000000 src/big
+}
+
+# jfield KEY: the value of a top-level key of the JSON object on stdin.
+jfield() {
+	python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# The ids of the remote's refs, one "ID NAME" a line.
+remote_refs() {
+	SNAP_DIR=$R snap-show-ref || true
+}
+
+# A stand-in for ssh: drops ssh's options and host, runs the remote
+# command here with its input through FILTER and its output through
+# OUTFILTER (default cat).  It becomes
+# the remote command (exec), so that its end is the connection's end, as
+# with ssh.  With FORCED set, it runs that instead, as sshd runs a forced
+# command, with the command asked for in SSH_ORIGINAL_COMMAND.
+fake_ssh() {
+	cat > fakessh <<'EOF'
+#!/bin/bash
+while [ $# -gt 1 ]; do case $1 in -p) shift 2;; *) shift;; esac; done
+if [ -n "$FORCED" ]; then
+	export SSH_ORIGINAL_COMMAND=$1
+	exec sh -c "$FORCED"
+fi
+exec sh -c "$1" < <(${FILTER:-cat} 2>/dev/null) > >(${OUTFILTER:-cat} 2>/dev/null)
+EOF
+	chmod +x fakessh
+	export SNAP_SSH_COMMAND="$BATS_TEST_TMPDIR/fakessh"
+}
+
+# flip.py: passes its input through, with the byte after the first
+# CORRUPT-ME-MARKER flipped.
+make_flipper() {
+	cat > flip.py <<'EOF'
+import os, sys
+m = b'CORRUPT-ME-MARKER'
+pending, done = b'', False
+while True:
+    b = os.read(0, 65536)
+    if not b:
+        break
+    pending += b
+    if not done:
+        i = pending.find(m)
+        if i >= 0 and i + len(m) < len(pending):
+            j = i + len(m)
+            pending = pending[:j] + bytes([pending[j] ^ 1]) + pending[j + 1:]
+            done = True
+    keep = 0
+    if not done:
+        for k in range(len(m) - 1, 0, -1):
+            if pending.endswith(m[:k]):
+                keep = k
+                break
+    out, pending = pending[:len(pending) - keep], pending[len(pending) - keep:]
+    os.write(1, out)
+os.write(1, pending)
+EOF
+}
+
+@test "a first push copies everything; a fetch into an empty store restores identical" {
+	snap-snapshot -r main src >/dev/null
+	run -0 --separate-stderr snap-push --json "$R"
+	assert_equal "$stderr" ''
+	id=$(snap-rev-parse main)
+	assert_equal "$(remote_refs)" "$id refs/snapshots/main"
+	total=$(snap-count-objects --json | jfield objects)
+	assert_equal "$(echo "$output" | jfield objects_sent)" "$total"
+	run -0 env SNAP_DIR=$R snap-fsck
+	snap-init -q third
+	run -0 env SNAP_DIR=$PWD/third snap-fetch -q "$R"
+	assert_output ''
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$id"
+	SNAP_DIR=$PWD/third snap-restore main "$PWD/out"
+	run -0 diff -r src out
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+}
+
+@test "the text report: one line per ref and a count" {
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	run -0 --separate-stderr snap-push "$R"
+	assert_line -n 0 "created refs/snapshots/main $ZERO $id"
+	assert_line -n 1 --regexp '^sent [0-9]+ objects, [0-9]+ bytes$'
+}
+
+@test "an unchanged push sends no object and no byte" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	before=$(store_listing "$R")
+	run -0 snap-push --json "$R"
+	id=$(snap-rev-parse main)
+	assert_output "{\"refs\":[{\"name\":\"refs/snapshots/main\",\"status\":\"up-to-date\",\"old\":\"$id\",\"new\":\"$id\"}],\"objects_sent\":0,\"bytes_sent\":0}"
+	assert_equal "$(store_listing "$R")" "$before"
+}
+
+@test "a push after a small change sends only the new objects" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	echo changed >> src/a
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push --json "$R"
+	# The changed blob, the root tree and the snapshot; not the 3 MB file.
+	assert_equal "$(echo "$output" | jfield objects_sent)" 3
+	bytes=$(echo "$output" | jfield bytes_sent)
+	[ "$bytes" -lt 2000 ]
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
+@test "content back to what an older remote snapshot held: its blob is not sent again" {
+	snap-snapshot -r main src >/dev/null
+	cp src/big big.orig
+	echo 1 > src/big
+	snap-snapshot -r main src >/dev/null
+	echo 2 > src/big
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	cp big.orig src/big
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push --json "$R"
+	# The root tree and the snapshot; the 3 MB blob is on the remote.
+	assert_equal "$(echo "$output" | jfield objects_sent)" 2
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
+@test "a fetch sends only what the fetching store lacks" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	snap-init -q third
+	SNAP_DIR=$PWD/third snap-fetch -q "$R"
+	echo more >> src/sub/b
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	run -0 env SNAP_DIR=$PWD/third snap-fetch --json "$R"
+	assert_equal "$(echo "$output" | jfield objects_received)" 4
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$(snap-rev-parse main)"
+	id=$(snap-rev-parse main)
+	run -0 env SNAP_DIR=$PWD/third snap-fetch "$R"
+	assert_output "up-to-date refs/snapshots/main $id $id
+received 0 objects, 0 bytes"
+}
+
+@test "named refs: only those are pushed; a missing one is refused" {
+	snap-snapshot -r main src >/dev/null
+	snap-snapshot -r other src >/dev/null
+	run -0 snap-push -q "$R" other
+	assert_equal "$(remote_refs)" "$(snap-rev-parse other) refs/snapshots/other"
+	refused "snap-push: fatal: ref 'refs/snapshots/nope' not found" snap-push "$R" nope
+}
+
+@test "a push that is not a fast-forward is refused, the remote unchanged" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	theirs=$(snap-rev-parse main)
+	snap-update-ref -d main
+	echo other > src/a
+	snap-snapshot -r main src >/dev/null
+	before=$(store_listing "$R")
+	run -1 --separate-stderr snap-push "$R"
+	assert_equal "$stderr" "snap-push: fatal: ref 'refs/snapshots/main' not pushed: not a fast-forward of the remote's $theirs (fetch first, or --force-with-lease)"
+	assert_output ''
+	assert_equal "$(store_listing "$R")" "$before"
+}
+
+@test "--force-with-lease: refused when the remote moved, accepted when it holds what we expect" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	theirs=$(snap-rev-parse main)
+	snap-update-ref -d main
+	echo other > src/a
+	snap-snapshot -r main src >/dev/null
+	ours=$(snap-rev-parse main)
+	run -1 --separate-stderr snap-push --force-with-lease=main:$ZERO "$R"
+	assert_equal "$stderr" "snap-push: fatal: ref 'refs/snapshots/main' not pushed: the remote holds $theirs, not the $ZERO the lease expects"
+	assert_equal "$(remote_refs)" "$theirs refs/snapshots/main"
+	run -0 snap-push --force-with-lease=main:$theirs "$R"
+	assert_line -n 0 "forced refs/snapshots/main $theirs $ours"
+	assert_equal "$(remote_refs)" "$ours refs/snapshots/main"
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
+@test "bare --force-with-lease forces from the value the remote advertised" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	theirs=$(snap-rev-parse main)
+	snap-update-ref -d main
+	echo other > src/a
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push --force-with-lease "$R"
+	assert_line -n 0 "forced refs/snapshots/main $theirs $(snap-rev-parse main)"
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
+@test "a ref that moves on the remote during the push: refused by its compare-and-swap" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	first=$(snap-rev-parse main)
+	echo two >> src/a
+	snap-snapshot -r main src >/dev/null
+	fake_ssh
+	# Deletes the remote's ref after the advertisement, before the push.
+	cat > mover <<EOF
+#!/bin/sh
+# The client writes only after it read the advertisement.
+head -c 4
+SNAP_DIR=$R snap-update-ref -d main $first
+exec cat
+EOF
+	chmod +x mover
+	run -1 --separate-stderr env FILTER="$PWD/mover" snap-push localhost:"$R"
+	assert_equal "$stderr" "snap-push: fatal: remote: ref 'refs/snapshots/main' moved: expected $first, found $ZERO"
+	assert_output ''
+	assert_equal "$(remote_refs)" ''
+}
+
+@test "--delete removes a ref on the remote" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	id=$(snap-rev-parse main)
+	run -0 snap-push --delete "$R" main
+	assert_line -n 0 "deleted refs/snapshots/main $id $ZERO"
+	assert_equal "$(remote_refs)" ''
+}
+
+@test "append-only: deletion and forced updates refused, fast-forwards accepted" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q --serve-path="snap-serve --append-only" "$R"
+	theirs=$(snap-rev-parse main)
+	fake_ssh
+	run -1 --separate-stderr snap-push --serve-path="snap-serve --append-only" --delete localhost:"$R" main
+	assert_equal "$stderr" "snap-push: fatal: remote: ref 'refs/snapshots/main' not deleted: the store is append-only"
+	assert_equal "$(remote_refs)" "$theirs refs/snapshots/main"
+	snap-update-ref -d main
+	echo other > src/a
+	snap-snapshot -r main src >/dev/null
+	run -1 --separate-stderr snap-push --serve-path="snap-serve --append-only" --force-with-lease=main:$theirs localhost:"$R"
+	assert_equal "$stderr" "snap-push: fatal: remote: ref 'refs/snapshots/main' not updated: not a fast-forward, and the store is append-only"
+	assert_equal "$(remote_refs)" "$theirs refs/snapshots/main"
+	run -0 env SNAP_DIR=$R snap-fsck
+	snap-update-ref main "$theirs" "$(snap-rev-parse main)"
+	echo more >> src/a
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push -q --serve-path="snap-serve --append-only" localhost:"$R"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+}
+
+@test "append-only in the store's config: snap-serve refuses deletion; gc and prune refuse to run" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	chmod u+w "$R/config"
+	echo 'append-only = true' >> "$R/config"
+	chmod u-w "$R/config"
+	run -1 --separate-stderr snap-push --delete "$R" main
+	assert_equal "$stderr" "snap-push: fatal: remote: ref 'refs/snapshots/main' not deleted: the store is append-only"
+	SNAP_DIR=$R refused "snap-gc: fatal: store '$R' is append-only: nothing is deleted from it" snap-gc
+	SNAP_DIR=$R refused "snap-prune: fatal: store '$R' is append-only: nothing is deleted from it" snap-prune --keep-last 1 --all
+	run -0 env SNAP_DIR=$R snap-gc --dry-run
+}
+
+@test "a bad append-only value in config is refused" {
+	chmod u+w "$R/config"
+	echo 'append-only = maybe' >> "$R/config"
+	run -128 --separate-stderr env SNAP_DIR=$R snap-show-ref
+	assert_equal "$stderr" "snap-show-ref: fatal: bad value 'maybe' of 'append-only' in '$R/config' (true or false)"
+}
+
+@test "a byte flipped in transit: refused, no ref moves, the remote fscks clean" {
+	printf 'CORRUPT-ME-MARKER and then some more bytes\n' > src/victim
+	snap-snapshot -r main src >/dev/null
+	make_flipper
+	fake_ssh
+	victim=$(snap-hash-object src/victim)
+	run -128 --separate-stderr env FILTER="python3 $PWD/flip.py" snap-push localhost:"$R"
+	assert_output ''
+	assert_regex "$stderr" "^snap-push: fatal: remote: object $victim arrived damaged: its bytes hash to [0-9a-f]{64}$"
+	assert_equal "$(remote_refs)" ''
+	run -1 env SNAP_DIR=$R snap-cat-file -e "$victim"
+	run -0 env SNAP_DIR=$R snap-fsck
+	# Without the tampering the same push goes through.
+	run -0 snap-push -q localhost:"$R"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+}
+
+@test "a byte flipped in transit of a fetch: refused, no local ref moves" {
+	printf 'CORRUPT-ME-MARKER and then some more bytes\n' > src/victim
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	make_flipper
+	fake_ssh
+	snap-init -q third
+	victim=$(snap-hash-object src/victim)
+	run -128 --separate-stderr env SNAP_DIR=$PWD/third OUTFILTER="python3 $PWD/flip.py" snap-fetch localhost:"$R"
+	assert_output ''
+	assert_regex "$stderr" "^snap-fetch: fatal: object $victim arrived damaged: its bytes hash to [0-9a-f]{64}$"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-show-ref)" ''
+	run -1 env SNAP_DIR=$PWD/third snap-cat-file -e "$victim"
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+	run -0 env SNAP_DIR=$PWD/third snap-fetch -q localhost:"$R"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$(snap-rev-parse main)"
+}
+
+@test "the pushing side killed mid-transfer: nothing visible; the next push sends only what is missing" {
+	for i in $(seq 1 40); do echo "file $i" > src/f$i; done
+	make_file 600000 src/big2
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	total=$(snap-count-objects --json | jfield objects)
+	bytes=$(snap-count-objects --json | jfield bytes)
+	cat > cutter <<'EOF'
+#!/bin/sh
+# Passes the first $CUT bytes, then kills the snap-push above us.
+python3 -c '
+import os, sys
+n = int(sys.argv[1])
+while n > 0:
+    b = os.read(0, min(65536, n))
+    if not b:
+        break
+    os.write(1, b)
+    n -= len(b)
+' "$CUT"
+p=$PPID
+while [ "$p" -gt 1 ]; do
+	if [ "$(cat /proc/$p/comm 2>/dev/null)" = snap-push ]; then kill -9 "$p"; break; fi
+	p=$(awk '{print $4}' /proc/$p/stat 2>/dev/null || echo 1)
+done
+EOF
+	chmod +x cutter
+	fake_ssh
+	for trial in $(seq 1 10); do
+		rm -rf "$R" && snap-init -q "$R"
+		cut=$((bytes * trial / 11 + 100))
+		# run returns once every holder of its stderr has exited: the
+		# far side too, which has then kept what it verified.  The
+		# push dies by the kill or by the write that met the cut.
+		run env FILTER="$PWD/cutter" CUT=$cut snap-push -q localhost:"$R"
+		[ "$status" -eq 137 ] || [ "$status" -eq 128 ]
+		assert_equal "$(remote_refs)" ''
+		run -0 env SNAP_DIR=$R snap-fsck
+		have=$(SNAP_DIR=$R snap-count-objects --json | jfield objects)
+		run -0 snap-push --json "$R"
+		assert_equal "$(echo "$output" | jfield objects_sent)" $((total - have))
+		assert_equal "$(remote_refs)" "$id refs/snapshots/main"
+		run -0 env SNAP_DIR=$R snap-fsck
+		assert_equal "$(find "$R" -name '*.lock')" ''
+	done
+}
+
+@test "a client that sends a snapshot without its tree: refused as incomplete, no ref moves" {
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	tree=$(snap-rev-parse main:)
+	snap-cat-file snapshot "$id" > payload
+	cat > client.py <<'EOF'
+import subprocess, sys
+store, oid, payload = sys.argv[1], sys.argv[2], open(sys.argv[3], 'rb').read()
+p = subprocess.Popen(['snap-serve', store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def frame(b):
+    p.stdin.write(b'%04x' % (len(b) + 4) + b)
+def flush():
+    p.stdin.write(b'0000')
+    p.stdin.flush()
+def read():
+    n = int(p.stdout.read(4), 16)
+    return p.stdout.read(n - 4) if n else None
+while read() is not None:
+    pass
+frame(b'push\n')
+frame(b'update ' + b'0' * 64 + b' ' + oid.encode() + b' refs/snapshots/main\n')
+flush()
+assert read() == b'ready\n' and read() is None
+frame(b'pack 1\n')
+frame(b'object %s snapshot %d\n' % (oid.encode(), len(payload)))
+frame(payload)
+flush()
+sys.stdout.write(read().decode())
+p.stdin.close()
+sys.exit(p.wait())
+EOF
+	run -128 --separate-stderr python3 client.py "$R" "$id" payload
+	assert_output "error incomplete transfer: object $tree is missing"
+	assert_equal "$stderr" ''
+	assert_equal "$(remote_refs)" ''
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
+@test "a gc --prune=now on the remote in the middle of a push takes nothing the push needs" {
+	snap-snapshot -r main src >/dev/null
+	cat > gcer <<EOF
+#!/bin/sh
+# Passes half the push, runs gc on the remote, then the rest.
+python3 -c '
+import os
+n = 1500000
+while n > 0:
+    b = os.read(0, min(65536, n))
+    if not b:
+        break
+    os.write(1, b)
+    n -= len(b)
+'
+SNAP_DIR=$R snap-gc --prune=now >/dev/null
+exec cat
+EOF
+	chmod +x gcer
+	fake_ssh
+	run -0 env FILTER="$PWD/gcer" snap-push -q localhost:"$R"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	run -0 env SNAP_DIR=$R snap-fsck
+	SNAP_DIR=$R snap-restore main "$PWD/out"
+	run -0 diff -r src out
+}
+
+@test "bad remotes: a host starting with '-', an empty path, a bad port" {
+	refused "snap-push: fatal: remote '-oProxyCommand=x:store': bad host '-oProxyCommand=x'" snap-push -- -oProxyCommand=x:store
+	refused "snap-push: fatal: remote 'host:': no path after the host" snap-push host:
+	refused "snap-push: fatal: remote 'ssh://host:22x/s': bad port '22x'" snap-push ssh://host:22x/s
+	refused "snap-fetch: fatal: remote 'ssh://host': expected ssh://[USER@]HOST[:PORT]/PATH" snap-fetch ssh://host
+}
+
+@test "a remote path that is not a store: one line from the far side, 128" {
+	snap-snapshot -r main src >/dev/null
+	run -128 --separate-stderr snap-push "$PWD/nothing"
+	assert_equal "${stderr_lines[0]}" "snap-serve: fatal: store '$PWD/nothing' does not exist"
+	assert_equal "${#stderr_lines[@]}" 2
+	assert_equal "${stderr_lines[1]}" "snap-push: fatal: remote '$PWD/nothing' did not answer: the remote side exited with status 128"
+}
+
+@test "fetch: not a fast-forward refused unless --force" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	remote=$(snap-rev-parse main)
+	snap-update-ref -d main
+	echo mine > src/a
+	snap-snapshot -r main src >/dev/null
+	mine=$(snap-rev-parse main)
+	run -1 --separate-stderr snap-fetch "$R"
+	assert_equal "$stderr" "snap-fetch: fatal: ref 'refs/snapshots/main' not updated: not a fast-forward of this store's $mine (--force)"
+	assert_equal "$(snap-rev-parse main)" "$mine"
+	run -0 snap-fetch -q --force "$R"
+	assert_equal "$(snap-rev-parse main)" "$remote"
+	refused "snap-fetch: fatal: ref 'refs/snapshots/nope' is not on the remote" snap-fetch "$R" nope
+}
+
+@test "--restrict: the path asked for must be the store served" {
+	snap-snapshot -r main src >/dev/null
+	snap-init -q elsewhere
+	fake_ssh
+	export FORCED="snap-serve --restrict $R"
+	run -0 snap-push -q localhost:"$R"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	run -128 --separate-stderr snap-push localhost:"$PWD/elsewhere"
+	assert_equal "${stderr_lines[0]}" "snap-serve: fatal: access denied: '$PWD/elsewhere' is not the store served here"
+	run -128 --separate-stderr snap-push --serve-path="sh -c id" localhost:"$R"
+	assert_equal "${stderr_lines[0]}" "snap-serve: fatal: access denied: only 'snap-serve PATH' is allowed here"
+	run -128 --separate-stderr snap-push --serve-path="snap-serve --append-only" localhost:"$R"
+	assert_equal "${stderr_lines[0]}" "snap-serve: fatal: access denied: only 'snap-serve PATH' is allowed here"
+	assert_equal "$(SNAP_DIR=$PWD/elsewhere snap-show-ref)" ''
+}
+
+@test "a truncated or garbled greeting is one line, 128" {
+	fake_ssh
+	cat > garble <<'EOF'
+#!/bin/sh
+printf 'zzzzversion 1\n'
+EOF
+	chmod +x garble
+	export SNAP_SSH_COMMAND="$PWD/garble"
+	refused "snap-fetch: fatal: malformed frame length 'zzzz'" snap-fetch localhost:/x
+	printf '#!/bin/sh\nprintf "000eversion 9\\n0000"\n' > garble
+	refused "snap-fetch: fatal: remote speaks protocol version 9, not 1" snap-fetch localhost:/x
+	printf '#!/bin/sh\nprintf "0010version 9\\n0000"\n' > garble
+	refused "snap-fetch: fatal: protocol error: control character in a control frame" snap-fetch localhost:/x
+	printf '#!/bin/sh\nprintf "000eversion 1\\n0048ref "\n' > garble
+	refused "snap-fetch: fatal: remote 'localhost:/x' closed the connection in its greeting" snap-fetch localhost:/x
+}
+
+# ---- a real OpenSSH server on 127.0.0.1 ----
+
+start_sshd() {
+	[ -x /usr/sbin/sshd ] || skip "no /usr/sbin/sshd"
+	mkdir -p /run/sshd
+	local d=$BATS_TEST_TMPDIR/ssh
+	mkdir -p "$d" && chmod 700 "$d"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host" </dev/null
+	ssh-keygen -q -t ed25519 -N '' -f "$d/client" </dev/null
+	cp "$d/client.pub" "$d/authorized_keys"
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat > "$d/sshd_config" <<EOF
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $d/host
+AuthorizedKeysFile $d/authorized_keys
+PidFile $d/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+EOF
+	/usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/log" &
+	SSHD_PID=$!
+	export SNAP_SSH_COMMAND="ssh -p $PORT -i $d/client -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR"
+	# Ready once it accepts a login (sshd has no readiness signal).
+	local i
+	for i in $(seq 1 100); do
+		$SNAP_SSH_COMMAND 127.0.0.1 true 2>/dev/null && return 0
+		kill -0 "$SSHD_PID" 2>/dev/null || { cat "$d/log" >&2; return 1; }
+		sleep 0.1
+	done
+	cat "$d/log" >&2
+	return 1
+}
+
+teardown() {
+	if [ -n "${SSHD_PID:-}" ]; then
+		kill "$SSHD_PID" 2>/dev/null || true
+		wait "$SSHD_PID" 2>/dev/null || true
+	fi
+}
+
+@test "over OpenSSH: push, unchanged push, fetch into an empty store, restore identical" {
+	start_sshd
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	run -0 --separate-stderr snap-push --json --serve-path="$SNAP_BUILD/bin/snap-serve" 127.0.0.1:"$R"
+	assert_equal "$stderr" ''
+	assert_equal "$(remote_refs)" "$id refs/snapshots/main"
+	run -0 snap-push --json --serve-path="$SNAP_BUILD/bin/snap-serve" "ssh://root@127.0.0.1:$PORT$R"
+	assert_equal "$(echo "$output" | jfield objects_sent)" 0
+	snap-init -q third
+	run -0 env SNAP_DIR=$PWD/third snap-fetch -q --serve-path="$SNAP_BUILD/bin/snap-serve" 127.0.0.1:"$R"
+	SNAP_DIR=$PWD/third snap-restore main "$PWD/out"
+	run -0 diff -r src out
+	run -0 env SNAP_DIR=$R snap-fsck
+}
+
+@test "over OpenSSH: a forced command with --restrict serves its store only" {
+	start_sshd
+	snap-init -q elsewhere
+	d=$BATS_TEST_TMPDIR/ssh
+	echo "command=\"$SNAP_BUILD/bin/snap-serve --restrict $R\" $(cat "$d/client.pub")" > "$d/authorized_keys"
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push -q 127.0.0.1:"$R"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	run -128 --separate-stderr snap-push -q 127.0.0.1:"$PWD/elsewhere"
+	assert_equal "${stderr_lines[0]}" "snap-serve: fatal: access denied: '$PWD/elsewhere' is not the store served here"
+	assert_equal "$(SNAP_DIR=$PWD/elsewhere snap-show-ref)" ''
+}
