@@ -11,6 +11,7 @@
 #include "hash.h"
 #include "json.h"
 #include "oidset.h"
+#include "pruned.h"
 #include "refs.h"
 #include "snapshot.h"
 #include "tree.h"
@@ -87,10 +88,15 @@ int transport_is_ancestor(struct odb *odb, const struct snap_oid *anc,
 			  const struct snap_oid *new_oid, struct strbuf *err)
 {
 	struct oidset seen = OIDSET_INIT;
+	struct pruned pr = PRUNED_INIT;
 	struct snap_oid *stack = NULL;
 	size_t nr = 0, alloc = 0;
-	int found = 0, ret = 0;
+	int found = 0, ret;
 
+	/* A snapshot pruned on purpose is passed over to its recorded parent. */
+	ret = pruned_load(odb_store(odb), &pr, err);
+	if (ret < 0)
+		return ret;
 	ALLOC_GROW(stack, nr + 1, alloc);
 	stack[nr++] = *new_oid;
 	while (nr && !found) {
@@ -105,6 +111,15 @@ int transport_is_ancestor(struct odb *odb, const struct snap_oid *anc,
 		if (!oid_cmp(&cur, anc)) {
 			found = 1;
 			break;
+		}
+		if (pruned_contains(&pr, &cur) && !odb_has(odb, &cur)) {
+			struct snap_oid next;
+
+			if (pruned_first_parent(&pr, &cur, &next)) {
+				ALLOC_GROW(stack, nr + 1, alloc);
+				stack[nr++] = next;
+			}
+			continue;
 		}
 		ret = odb_read_header(odb, &cur, &type, &size, err);
 		if (ret < 0)
@@ -122,6 +137,7 @@ int transport_is_ancestor(struct odb *odb, const struct snap_oid *anc,
 	}
 	free(stack);
 	oidset_clear(&seen);
+	pruned_release(&pr);
 	return ret < 0 ? ret : found;
 }
 
@@ -270,8 +286,9 @@ static int send_objects(struct pkt_conn *c, struct odb *odb,
 {
 	struct oidset seen = OIDSET_INIT;
 	struct sender s = { NULL, 0, 0, 0, STRBUF_INIT };
-	struct walk_opts quiet = { 0, NULL, ignore_problem, NULL };
-	struct walk_opts collect = { 0, send_reached, send_problem, &s };
+	struct pruned pr = PRUNED_INIT;
+	struct walk_opts quiet = { 0, NULL, ignore_problem, NULL, &pr };
+	struct walk_opts collect = { 0, send_reached, send_problem, &s, &pr };
 	struct snap_oid *have = xcalloc(nr_theirs + 1, sizeof(*have));
 	struct strbuf line = STRBUF_INIT;
 	size_t i, nr_have = 0, nr_missing = 0;
@@ -279,6 +296,10 @@ static int send_objects(struct pkt_conn *c, struct odb *odb,
 	long r;
 	int ret = 0;
 
+	/* Walks pass over what was pruned here, and the record goes along. */
+	ret = pruned_load(odb_store(odb), &pr, err);
+	if (ret < 0)
+		goto out;
 	for (i = 0; i < nr_theirs; i++)
 		if (odb_has(odb, &theirs[i]))
 			have[nr_have++] = theirs[i];
@@ -347,6 +368,19 @@ static int send_objects(struct pkt_conn *c, struct odb *odb,
 	if (ret < 0)
 		goto out;
 
+	for (i = 0; i < pr.nr && ret == 0; i++) {
+		const struct pruned_entry *e = &pr.v[i];
+		size_t k;
+
+		strbuf_reset(&line);
+		strbuf_addf(&line, "pruned %s", oid_to_hex(&e->id));
+		for (k = 0; k < e->nr_parents; k++)
+			strbuf_addf(&line, " %s", oid_to_hex(&pr.parents[e->parent + k]));
+		strbuf_addch(&line, '\n');
+		ret = pkt_writef(c, err, "%s", line.buf);
+	}
+	if (ret < 0)
+		goto out;
 	buf = xmalloc(PKT_DATA_MAX);
 	ret = pkt_writef(c, err, "pack %zu\n", nr_missing);
 	for (i = s.nr; i-- > 0 && ret == 0;)
@@ -364,6 +398,7 @@ out:
 	strbuf_release(&s.problem);
 	strbuf_release(&line);
 	oidset_clear(&seen);
+	pruned_release(&pr);
 	return ret;
 }
 
@@ -387,6 +422,7 @@ struct receiver {
 	size_t nr_needed, alloc_needed;
 	struct chunked_rec *lists;
 	size_t nr_lists, alloc_lists;
+	struct pruned pruned;	/* the sender's pruned record, as it came */
 	size_t batch_objects;
 	uint64_t batch_bytes;
 };
@@ -730,6 +766,7 @@ static void drain_pack(struct receiver *r)
 
 static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 {
+	struct pruned here = PRUNED_INIT;
 	uint64_t records = 0;
 	size_t i;
 	int ret;
@@ -775,12 +812,40 @@ static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 				 (unsigned long long)records, (unsigned long long)count);
 	for (i = 0; ret == 0 && i < r->nr_lists; i++)
 		ret = rebuild_list(r, &r->lists[i], err);
+	/* A parent pruned on purpose, here or by the sender, is not missing. */
+	if (ret == 0 && r->nr_needed)
+		ret = pruned_load(odb_store(r->odb), &here, err);
 	for (i = 0; ret == 0 && i < r->nr_needed; i++)
-		if (!odb_has(r->odb, &r->needed[i]))
+		if (!odb_has(r->odb, &r->needed[i]) && !pruned_contains(&r->pruned, &r->needed[i]) &&
+		    !pruned_contains(&here, &r->needed[i]))
 			ret = snap_error(err, SNAP_EINVAL,
 					 "incomplete transfer: object %s is missing",
 					 oid_to_hex(&r->needed[i]));
+	pruned_release(&here);
 	return ret;
+}
+
+/* One "pruned <id> [<parent>...]" frame of the sender's record. */
+static int receive_pruned(struct receiver *r, const char *p, struct strbuf *err)
+{
+	struct snap_oid ids[65];	/* the id, then its parents */
+	size_t n = 0;
+
+	if (r->pruned.nr >= PRUNED_MAX / 64)
+		return protocol_error(err, "too many 'pruned' entries", &r->frame);
+	for (;;) {
+		char end = strlen(p) > SNAP_OID_HEXSZ ? ' ' : '\0';
+
+		if (n == 65 || !(p = parse_oid_at(p, &ids[n++], end)))
+			return protocol_error(err, "malformed 'pruned <id> [<parent>...]'", &r->frame);
+		if (!end)
+			break;
+	}
+	/* In the record's order, so that it is searched as it came. */
+	if (r->pruned.nr && oid_cmp(&r->pruned.v[r->pruned.nr - 1].id, &ids[0]) >= 0)
+		return protocol_error(err, "'pruned' entries out of order", &r->frame);
+	pruned_append(&r->pruned, &ids[0], ids + 1, n - 1);
+	return 0;
 }
 
 /*
@@ -824,6 +889,12 @@ static int receive_objects(struct pkt_conn *c, struct odb *odb, struct transfer_
 				break;
 			continue;
 		}
+		if (!strncmp(r.frame.buf, "pruned ", 7)) {
+			ret = receive_pruned(&r, r.frame.buf + 7, err);
+			if (ret < 0)
+				break;
+			continue;
+		}
 		if (!strncmp(r.frame.buf, "pack ", 5)) {
 			uint64_t count;
 
@@ -831,6 +902,9 @@ static int receive_objects(struct pkt_conn *c, struct odb *odb, struct transfer_
 				ret = protocol_error(err, "malformed 'pack <n>'", &r.frame);
 			else
 				ret = receive_pack(&r, count, err);
+			/* Once what it names is here, before any ref moves. */
+			if (ret == 0 && r.pruned.nr)
+				ret = pruned_add(odb_store(odb), &r.pruned, NULL, err);
 			break;
 		}
 		ret = protocol_error(err, "expected 'query' or 'pack'", &r.frame);
@@ -842,6 +916,7 @@ static int receive_objects(struct pkt_conn *c, struct odb *odb, struct transfer_
 	}
 	free(r.lists);
 	free(r.needed);
+	pruned_release(&r.pruned);
 	strbuf_release(&r.frame);
 	return ret;
 }

@@ -568,3 +568,37 @@ teardown() {
 	assert_equal "${stderr_lines[0]}" "snap-serve: fatal: access denied: '$PWD/elsewhere' is not the store served here"
 	assert_equal "$(SNAP_DIR=$PWD/elsewhere snap-show-ref)" ''
 }
+
+@test "prune, gc, then push and fetch: no force needed, ids stable, the pruned record travels" {
+	local i ids
+	for i in 1 2 3 4 5; do
+		echo "$i" > "src/n$i"
+		SNAP_TIME=$((1000000 + i * 86400)) snap-snapshot -m "s$i" src > /dev/null
+	done
+	run -0 snap-push "$R"
+	snap-prune --keep-last 2 > /dev/null
+	find "$SNAP_DIR/objects" -type f -exec touch -d '3 days ago' {} +
+	snap-gc --prune=now > /dev/null
+	ids=$(snap-rev-list main)
+	echo 6 > src/n6
+	snap-snapshot -m s6 src > /dev/null
+	# To the remote that has the whole old history: a fast-forward.
+	run -0 snap-push "$R"
+	run -0 env SNAP_DIR="$R" snap-fsck
+	# To an empty store: what was pruned is not asked for, the record comes along.
+	snap-init -q fresh
+	run -0 snap-push "$BATS_TEST_TMPDIR/fresh"
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/fresh" snap-fsck
+	assert_output ''
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/fresh" snap-rev-list main
+	assert_output "$(snap-rev-list main)"
+	[[ "$output" == *"$ids"* ]]
+	run -0 cmp "$SNAP_DIR/pruned" "$BATS_TEST_TMPDIR/fresh/pruned"
+	# And a fetch into an empty store, then a restore.
+	snap-init -q fetched
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/fetched" snap-fetch "$SNAP_DIR"
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/fetched" snap-fsck
+	assert_output ''
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/fetched" snap-restore main out
+	run -0 diff -r src out
+}
