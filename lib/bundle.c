@@ -73,6 +73,8 @@ int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err)
 		return ret;
 	}
 	b->sequence = (uint64_t)n;
+	b->schema_version = b->native ?
+		(long long)json_integer_value(json_object_get(v, "schema_version")) : -1;
 	hash_object_buf(OBJ_BUNDLE, canon.buf, canon.len, &b->oid);
 	b->payload = strbuf_detach(&canon, &b->len);
 	return 0;

@@ -47,6 +47,8 @@ struct bundle {
 	char *payload;		/* canonical JSON, malloc'd */
 	size_t len;
 	int native;
+	/* A native bundle's schema_version; -1 for other bundles. */
+	long long schema_version;
 	struct snap_oid oid;	/* the bundle object's id */
 	/* Where it was read, for messages: file, place (from 1), line or 0. */
 	const char *file;

@@ -15,12 +15,20 @@
 #include <stddef.h>
 #include "strbuf.h"
 
+/* Longest table_name sqlite-sync-core's import is given. */
+#define SQLBUNDLE_NAME_MAX 128
+/* The schema_version sqlite-sync-core's import expects (its SCHEMA_VERSION). */
+#define SQLBUNDLE_SCHEMA_VERSION 1
+
 /*
  * Reads the database image buf[0..len), read-only, with sqlite-sync-core's
  * checks: PRAGMA integrity_check, both tables present with exactly the
  * published columns and no other tables, one metadata row, op_count equal
  * to the number of operations, content_hash the SHA-256 of the op_ids in
- * order, every value of its column's type.  Sets *out to the native value.
+ * order, every value of its column's type, and every operation one that
+ * sqlite-sync-core's import can apply (vector clock, values for its type,
+ * MessagePack, unique op_id, plain table name; docs/FORMAT.md).  Sets
+ * *out to the native value.
  * SNAP_EINVAL otherwise, with "<table> row R (op_id X): what" in err
  * (R counts rows in op_id order, from 1).
  */
@@ -58,7 +66,8 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 
 /*
  * Checks that v has the native shape exactly, with a content hash that
- * matches.  SNAP_EINVAL with "$.path: what" otherwise.
+ * matches, and the operations to sqlite-sync-core's import rules as
+ * sqlbundle_read() does.  SNAP_EINVAL with "$.path: what" otherwise.
  */
 int sqlbundle_check(const json_t *v, struct strbuf *err);
 
