@@ -66,8 +66,9 @@ int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err)
 	if (b->native && (ret = sqlbundle_check(v, err)) < 0)
 		return ret;
 	ret = json_canonical(v, &canon, err);
-	if (ret == 0 && canon.len > BUNDLE_MAX_SIZE)
-		ret = snap_error(err, SNAP_ETOOBIG, "$: larger than %u MiB", BUNDLE_MAX_SIZE >> 20);
+	if (ret == 0 && canon.len > BUNDLE_OBJECT_MAX)
+		ret = snap_error(err, SNAP_ETOOBIG, "$: larger than %u MiB in canonical form",
+				 BUNDLE_OBJECT_MAX >> 20);
 	if (ret < 0) {
 		strbuf_release(&canon);
 		return ret;
@@ -88,7 +89,7 @@ int bundle_parse(const char *buf, size_t len, uint64_t *sequence, json_t **out,
 	size_t pos, end;
 	int ret;
 
-	if (json_scan_value(buf, len, BUNDLE_MAX_SIZE, &end) < 0)
+	if (json_scan_value(buf, len, BUNDLE_OBJECT_MAX, &end) < 0)
 		return snap_error(err, SNAP_EINVAL, "byte %zu: nested deeper than %d levels",
 				  end, JSON_DEPTH_MAX);
 	ret = json_parse(buf, len, &v, &pos, err);
@@ -288,6 +289,9 @@ static int read_sqlite(struct reading *r)
 	json_t *v;
 	int ret;
 
+	if (r->len > BUNDLE_MAX_SIZE)
+		return snap_error(r->err, SNAP_ETOOBIG, "%s: larger than %u MiB",
+				  r->name, BUNDLE_MAX_SIZE >> 20);
 	strbuf_reset(&r->msg);
 	ret = sqlbundle_read(r->buf, r->len, &v, &r->msg);
 	if (ret == 0) {
@@ -374,7 +378,7 @@ int bundle_load(struct odb *odb, const struct snap_oid *oid, struct strbuf *buf,
 		ret = snap_error(err, SNAP_ECORRUPT, "object '%s' is a %s, not a bundle",
 				 oid_to_hex(oid), type_name(type));
 	if (ret == 0)
-		ret = odb_read(odb, oid, NULL, buf, BUNDLE_MAX_SIZE, err);
+		ret = odb_read(odb, oid, NULL, buf, BUNDLE_OBJECT_MAX, err);
 	if (ret == 0 && (sequence || out) &&
 	    bundle_parse(buf->buf, buf->len, sequence ? sequence : &(uint64_t){ 0 }, out, &msg) < 0)
 		ret = snap_error(err, SNAP_ECORRUPT, "bundle '%s' is malformed: %s",

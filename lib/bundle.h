@@ -24,8 +24,19 @@
 #include "oid.h"
 #include "strbuf.h"
 
-/* Largest bundle, as read and as stored. */
-#define BUNDLE_MAX_SIZE (16u << 20)
+/*
+ * Largest bundle as given: the JSON text of one bundle, or one .bundle.db
+ * file (with its write-ahead log applied).  100,000 operations of
+ * sqlite-sync-core (its own limit) take some 20 to 60 MiB as a file.
+ */
+#define BUNDLE_MAX_SIZE (256u << 20)
+/*
+ * Largest bundle as stored (its canonical JSON): a .bundle.db's blobs
+ * double as hex, and each operation's member names are spelt out.
+ */
+#define BUNDLE_OBJECT_MAX (1024u << 20)
+/* Largest value (one column of one row) of a .bundle.db. */
+#define BUNDLE_VALUE_MAX (16u << 20)
 /* Largest input one import reads, all files together. */
 #define BUNDLE_INPUT_MAX (1ull << 30)
 /* The "format" of native sqlite-sync-core bundles. */
@@ -66,7 +77,7 @@ void bundle_list_release(struct bundle_list *list);
 /*
  * Checks one parsed bundle and sets b's sequence, payload, native flag
  * and oid.  SNAP_EINVAL with "$.path: what" in err when it is not a
- * bundle; SNAP_ETOOBIG when its canonical form is over BUNDLE_MAX_SIZE.
+ * bundle; SNAP_ETOOBIG when its canonical form is over BUNDLE_OBJECT_MAX.
  */
 int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err);
 

@@ -579,7 +579,7 @@ int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err
 	 */
 	sqlite3_db_config(r.db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(r.db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	sqlite3_limit(r.db, SQLITE_LIMIT_LENGTH, BUNDLE_MAX_SIZE);
+	sqlite3_limit(r.db, SQLITE_LIMIT_LENGTH, BUNDLE_VALUE_MAX);
 	sqlite3_exec(r.db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL);
 	copy = sqlite3_malloc64(len);
 	if (!copy)

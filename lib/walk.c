@@ -83,7 +83,7 @@ static int walk_bundle(struct walker *w, const struct item *it, int report,
 		return -1;
 	}
 	if (ret == 0)
-		ret = odb_read(w->odb, &it->oid, NULL, &w->bundle, BUNDLE_MAX_SIZE, &w->msg);
+		ret = odb_read(w->odb, &it->oid, NULL, &w->bundle, BUNDLE_OBJECT_MAX, &w->msg);
 	if (ret < 0) {
 		if (report)
 			problem(w, it, "corrupt", w->msg.buf);

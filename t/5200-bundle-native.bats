@@ -216,3 +216,35 @@ SQL
 	make_native_bundle old.db 5 3 4
 	assert_equal "$(snap-bundle-import --no-ref j/x.bundle.db)" "$(snap-bundle-import --no-ref old.db)"
 }
+
+# big_bundle FILE N: a bundle of N operations, made by one recursive
+# insert (ids are 16 ASCII bytes, values MessagePack str and maps).
+big_bundle() {
+	rm -f "$1"
+	{ native_schema; cat <<SQL
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+INSERT INTO bundle_operations
+SELECT CAST(printf('op%014d', i) AS BLOB), CAST('device-000000009' AS BLOB),
+       CASE WHEN i > 1 THEN CAST(printf('op%014d', i - 1) AS BLOB) END,
+       printf('{"%032x": %d}', 9, i), printf('%d:0:d9', 1770000000000 + i), 'users',
+       'INSERT', CAST(X'a8' || printf('%08d', i) AS BLOB), NULL,
+       CAST(X'82a26964a8' || printf('%08d', i) || X'a46e616d65a6' || printf('u%05d', i % 100000) AS BLOB),
+       1, 1770000000000000 + i, 1, NULL
+FROM n;
+INSERT INTO bundle_metadata VALUES (CAST('bundle-000000099' AS BLOB), CAST('device-000000009' AS BLOB),
+       1770000000200000, 1, $2, zeroblob(32));
+COMMIT;
+SQL
+	} | sqlite3 "$1"
+	sqlite3 "$1" "UPDATE bundle_metadata SET content_hash = X'$(sqlite3 "$1" 'SELECT hex(op_id) FROM bundle_operations ORDER BY op_id' | tr -d '\n' | xxd -r -p | sha256sum | cut -c1-64)'"
+}
+
+@test "a bundle of 100,000 operations (a 21 MB file, 47 MB canonical) is imported whole" {
+	big_bundle big.db 100000
+	run -0 snap-bundle-import -r big big.db
+	b=$(snap-cat-file -p "$(snap-rev-parse big)" | sed -n 's/^bundle //p')
+	assert_equal "$(snap-cat-file bundle "$b" | jq '.operations | length, .[99999].op_id')" '100000
+"6f703030303030303030313030303030"'
+	rm -f big.db
+}
