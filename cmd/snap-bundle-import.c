@@ -78,6 +78,12 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 	strbuf_release(&buf);
 }
 
+static void note(const char *msg, void *data)
+{
+	(void)data;
+	fprintf(stderr, "%s: note: %s\n", snap_progname, msg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -208,8 +214,13 @@ int main(int argc, char **argv)
 		warning("%s, which sqlite-sync-core's import refuses", err.buf);
 	}
 	strbuf_reset(&err);
-	if (bundle_list_order(odb, &list, have_parent ? &parent : NULL, &err) < 0)
+	if (bundle_list_order(odb, &list, have_parent ? &parent : NULL, note, NULL, &err) < 0)
 		die_err(&err);
+	/* Everything was there already: a sync loop's repeat, not an error. */
+	if (!list.nr) {
+		printf("%s%s%s\n", oid_to_hex(&parent), no_ref ? "" : " ", no_ref ? "" : full.buf);
+		goto out;
+	}
 	if (have_parent)
 		snapshot_add_parent(&s, &parent);
 	if (bundle_store(odb, &list, &s, &id, &err) < 0)
@@ -223,6 +234,7 @@ int main(int argc, char **argv)
 			die_err(&err);
 		printf("%s %s\n", oid_to_hex(&id), full.buf);
 	}
+out:
 	bundle_list_release(&list);
 	snapshot_release(&s);
 	strbuf_release(&full);

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "hash.h"
 #include "json.h"
+#include "oidset.h"
 #include "snapshot.h"
 #include "sqlbundle.h"
 #include "util.h"
@@ -410,15 +411,146 @@ int bundle_snapshot_last(struct odb *odb, const struct snap_oid *oid,
 	return ret;
 }
 
+/*
+ * The content_hash of a native bundle's canonical form, which starts
+ * {"bundle_id":"<32 hex>","content_hash":"<64 hex>","format":"sqlite-sync-core"
+ * (RFC 8785 sorts the members so); NULL for other bundles.
+ */
+static const char *native_hash(const char *buf, size_t len)
+{
+	static const char a[] = "{\"bundle_id\":\"", b[] = "\",\"content_hash\":\"",
+		c[] = "\",\"format\":\"" BUNDLE_NATIVE "\"";
+	size_t at = sizeof(a) - 1 + 32, h = at + sizeof(b) - 1;
+
+	if (len < h + 64 + sizeof(c) - 1 || memcmp(buf, a, sizeof(a) - 1) ||
+	    memcmp(buf + at, b, sizeof(b) - 1) || memcmp(buf + h + 64, c, sizeof(c) - 1))
+		return NULL;
+	return buf + h;
+}
+
+/* What dropping the bundles already there needs of the parent's chain. */
+struct chain_index {
+	struct snap_oid *ids;
+	size_t nr;
+	struct oidset set;
+	char *hashes;		/* 64 hex digits a bundle, "" for JSON ones; NULL until read */
+};
+
+static int chain_hashes(struct odb *odb, struct chain_index *c, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	c->hashes = xcalloc(c->nr ? c->nr : 1, 64);
+	for (i = 0; i < c->nr && ret == 0; i++) {
+		const char *h;
+
+		strbuf_reset(&buf);
+		ret = odb_read(odb, &c->ids[i], NULL, &buf, BUNDLE_OBJECT_MAX, err);
+		if (ret == 0 && (h = native_hash(buf.buf, buf.len)))
+			memcpy(c->hashes + 64 * i, h, 64);
+	}
+	strbuf_release(&buf);
+	return ret;
+}
+
+/* Drops v[i] from list as already there, saying where through note. */
+static void drop_note(const struct bundle *b, const char *what,
+		      void (*note)(const char *msg, void *data), void *data)
+{
+	struct strbuf msg = STRBUF_INIT;
+
+	if (!note)
+		return;
+	add_where(&msg, b);
+	strbuf_addf(&msg, ": %s; skipped", what);
+	note(msg.buf, data);
+	strbuf_release(&msg);
+}
+
+static int drop_present(struct odb *odb, struct bundle_list *list,
+			const struct snap_oid *parent,
+			void (*note)(const char *msg, void *data), void *data,
+			struct strbuf *err)
+{
+	struct chain_index c = { NULL, 0, OIDSET_INIT, NULL };
+	struct oidset mine = OIDSET_INIT;
+	struct strbuf what = STRBUF_INIT, a = STRBUF_INIT;
+	uint64_t last = 0;
+	size_t i, j, k, kept = 0;
+	int ret = 0, have_chain = 0;
+
+	if (parent && list->nr)
+		ret = bundle_snapshot_last(odb, parent, &last, err);
+	for (i = 0; i < list->nr && ret == 0; i++) {
+		struct bundle *b = &list->v[i];
+		const char *h;
+		int drop = 0;
+
+		strbuf_reset(&what);
+		if (!oidset_insert(&mine, &b->oid)) {
+			for (j = 0; oid_cmp(&list->v[j].oid, &b->oid); j++)
+				;
+			strbuf_reset(&a);
+			add_where(&a, &list->v[j]);
+			strbuf_addf(&what, "the same as %s", a.buf);
+			drop = 1;
+		} else if (parent && b->sequence <= last) {
+			if (!have_chain) {
+				ret = bundle_chain(odb, parent, NULL, &c.ids, &c.nr, err);
+				for (k = 0; ret == 0 && k < c.nr; k++)
+					oidset_insert(&c.set, &c.ids[k]);
+				have_chain = 1;
+			}
+			if (ret == 0 && oidset_contains(&c.set, &b->oid)) {
+				strbuf_addf(&what, "already on the chain of '%s' (bundle '%s')",
+					    oid_to_hex(parent), oid_to_hex(&b->oid));
+				drop = 1;
+			} else if (ret == 0 && b->native && (h = native_hash(b->payload, b->len))) {
+				if (!c.hashes)
+					ret = chain_hashes(odb, &c, err);
+				for (k = 0; ret == 0 && k < c.nr; k++)
+					if (!memcmp(c.hashes + 64 * k, h, 64))
+						break;
+				if (ret == 0 && k < c.nr) {
+					strbuf_addf(&what, "content_hash %.64s is that of bundle '%s' on the chain of '%s'",
+						    h, oid_to_hex(&c.ids[k]), oid_to_hex(parent));
+					drop = 1;
+				}
+			}
+		}
+		if (ret == 0 && drop) {
+			drop_note(b, what.buf, note, data);
+			free(b->payload);
+			b->payload = NULL;
+			continue;
+		}
+		list->v[kept++] = *b;
+	}
+	if (ret == 0)
+		list->nr = kept;
+	oidset_clear(&mine);
+	oidset_clear(&c.set);
+	free(c.ids);
+	free(c.hashes);
+	strbuf_release(&what);
+	strbuf_release(&a);
+	return ret;
+}
+
 int bundle_list_order(struct odb *odb, struct bundle_list *list,
-		      const struct snap_oid *parent, struct strbuf *err)
+		      const struct snap_oid *parent,
+		      void (*note)(const char *msg, void *data), void *data,
+		      struct strbuf *err)
 {
 	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
 	uint64_t last;
 	size_t i;
-	int ret = 0;
+	int ret;
 
 	QSORT(list->v, list->nr, cmp_bundle);
+	ret = drop_present(odb, list, parent, note, data, err);
 	for (i = 1; i < list->nr && ret == 0; i++) {
 		if (list->v[i].sequence != list->v[i - 1].sequence)
 			continue;

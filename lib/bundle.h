@@ -112,9 +112,19 @@ int bundle_read(const char *name, const char *buf, size_t len,
 /*
  * Puts list in sequence order and checks that sequences increase strictly
  * and, when parent is not NULL, start above the parent snapshot's last.
+ *
+ * A bundle that is already there is dropped from the list instead, and
+ * note (if not NULL) is called with a line saying so: one identical to
+ * another of the list (the same id), and, among those at or below the
+ * parent's last sequence, one identical to a bundle of the parent's
+ * chain or, for native bundles, of the same content_hash (the op_ids:
+ * sqlite-sync-core's rule for a bundle already imported).  The list may
+ * end empty.
  */
 int bundle_list_order(struct odb *odb, struct bundle_list *list,
-		      const struct snap_oid *parent, struct strbuf *err);
+		      const struct snap_oid *parent,
+		      void (*note)(const char *msg, void *data), void *data,
+		      struct strbuf *err);
 
 /*
  * The last sequence of a bundle snapshot (its last bundle's).
