@@ -29,10 +29,108 @@ void bundle_list_release(struct bundle_list *list)
 {
 	size_t i;
 
-	for (i = 0; i < list->nr; i++)
+	for (i = 0; i < list->nr; i++) {
 		free(list->v[i].payload);
+		bundle_clock_release(&list->v[i].clock);
+	}
 	free(list->v);
 	memset(list, 0, sizeof(*list));
+}
+
+/* ---- clocks ---- */
+
+void bundle_clock_release(struct bundle_clock *c)
+{
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static int cmp_tick(const void *va, const void *vb)
+{
+	const struct bundle_tick *a = va, *b = vb;
+	int d = strcmp(a->device, b->device);
+
+	if (d)
+		return d;
+	return a->count < b->count ? -1 : a->count > b->count;
+}
+
+void bundle_clock_of(const json_t *bundle, struct bundle_clock *c)
+{
+	const json_t *ops = json_object_get(bundle, "operations"), *op;
+	struct strbuf msg = STRBUF_INIT;
+	size_t i, j, alloc = 0, pos;
+
+	memset(c, 0, sizeof(*c));
+	if (!json_is_string(json_object_get(bundle, "format")) ||
+	    strcmp(json_string_value(json_object_get(bundle, "format")), BUNDLE_NATIVE))
+		return;
+	c->known = 1;
+	json_array_foreach(ops, i, op) {
+		const json_t *vc = json_object_get(op, "vector_clock"), *val;
+		const char *key;
+		json_t *v;
+
+		/* Checked already (sqlbundle_check); one that is not counts for nothing. */
+		strbuf_reset(&msg);
+		if (!json_is_string(vc) ||
+		    json_parse(json_string_value(vc), json_string_length(vc), &v, &pos, &msg) < 0)
+			continue;
+		json_object_foreach(v, key, val) {
+			if (strlen(key) != 32 || !json_is_integer(val))
+				continue;
+			ALLOC_GROW(c->v, c->nr + 1, alloc);
+			memcpy(c->v[c->nr].device, key, 33);
+			c->v[c->nr++].count = (uint64_t)json_integer_value(val);
+		}
+		json_decref(v);
+	}
+	strbuf_release(&msg);
+	/* Sorted, then each device's largest count kept (it sorts last). */
+	QSORT(c->v, c->nr, cmp_tick);
+	for (i = j = 0; i < c->nr; i++) {
+		if (i + 1 < c->nr && !strcmp(c->v[i].device, c->v[i + 1].device))
+			continue;
+		c->v[j++] = c->v[i];
+	}
+	c->nr = j;
+}
+
+int bundle_clock_before(const struct bundle_clock *a, const struct bundle_clock *b)
+{
+	size_t i = 0, j = 0;
+	int less = 0;
+
+	if (!a->known || !b->known)
+		return 0;
+	while (i < a->nr || j < b->nr) {
+		int d = i == a->nr ? 1 : j == b->nr ? -1 : strcmp(a->v[i].device, b->v[j].device);
+
+		if (d < 0) {		/* a has a device b has not seen */
+			if (a->v[i].count)
+				return 0;
+			i++;
+		} else if (d > 0) {
+			less |= b->v[j].count > 0;
+			j++;
+		} else {
+			if (a->v[i].count > b->v[j].count)
+				return 0;
+			less |= a->v[i].count < b->v[j].count;
+			i++;
+			j++;
+		}
+	}
+	return less;
+}
+
+int bundle_key_follows(const struct bundle_key *prev, const struct bundle_key *next)
+{
+	if (bundle_clock_before(&next->clock, &prev->clock))
+		return 0;
+	if (next->sequence > prev->sequence || bundle_clock_before(&prev->clock, &next->clock))
+		return 1;
+	return next->sequence == prev->sequence && prev->clock.known && next->clock.known;
 }
 
 int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err)
@@ -78,6 +176,7 @@ int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err)
 	b->schema_version = b->native ?
 		(long long)json_integer_value(json_object_get(v, "schema_version")) : -1;
 	hash_object_buf(OBJ_BUNDLE, canon.buf, canon.len, &b->oid);
+	bundle_clock_of(v, &b->clock);
 	b->payload = strbuf_detach(&canon, &b->len);
 	return 0;
 }
@@ -102,6 +201,7 @@ int bundle_parse(const char *buf, size_t len, uint64_t *sequence, json_t **out,
 	if (ret == 0)
 		*sequence = b.sequence;
 	free(b.payload);
+	bundle_clock_release(&b.clock);
 	if (ret == 0 && out)
 		*out = v;
 	else
@@ -344,8 +444,10 @@ int bundle_read(const char *name, const char *buf, size_t len,
 	else
 		ret = read_json(&r);
 	if (ret < 0)
-		while (list->nr > start)
+		while (list->nr > start) {
 			free(list->v[--list->nr].payload);
+			bundle_clock_release(&list->v[list->nr].clock);
+		}
 	strbuf_release(&r.msg);
 	return ret;
 }
@@ -361,8 +463,13 @@ static int cmp_bundle(const void *va, const void *vb)
 {
 	const struct bundle *a = va, *b = vb;
 
+	int d;
+
 	if (a->sequence != b->sequence)
 		return a->sequence < b->sequence ? -1 : 1;
+	d = oid_cmp(&a->oid, &b->oid);
+	if (d)
+		return d;
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
@@ -524,6 +631,7 @@ static int drop_present(struct odb *odb, struct bundle_list *list,
 			drop_note(b, what.buf, note, data);
 			free(b->payload);
 			b->payload = NULL;
+			bundle_clock_release(&b->clock);
 			continue;
 		}
 		list->v[kept++] = *b;
@@ -539,6 +647,81 @@ static int drop_present(struct odb *odb, struct bundle_list *list,
 	return ret;
 }
 
+int bundle_snapshot_last_key(struct odb *odb, const struct snap_oid *oid,
+			     struct bundle_key *key, struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct snapshot s;
+	json_t *v = NULL;
+	int ret;
+
+	memset(key, 0, sizeof(*key));
+	ret = snapshot_read(odb, oid, &s, err);
+	if (ret < 0)
+		return ret;
+	if (!s.nr_bundles) {
+		snapshot_release(&s);
+		return snap_error(err, SNAP_EINVAL, "snapshot '%s' is not a bundle snapshot",
+				  oid_to_hex(oid));
+	}
+	key->oid = s.bundles[s.nr_bundles - 1];
+	snapshot_release(&s);
+	ret = bundle_load(odb, &key->oid, &buf, &key->sequence, &v, err);
+	if (ret == 0)
+		bundle_clock_of(v, &key->clock);
+	json_decref(v);
+	strbuf_release(&buf);
+	return ret;
+}
+
+static void key_of(const struct bundle *b, struct bundle_key *k)
+{
+	k->sequence = b->sequence;
+	k->oid = b->oid;
+	k->clock = b->clock;	/* borrowed */
+}
+
+/*
+ * Moves the bundles, sorted by sequence and id, as little as needed for
+ * none to come before one that happened before it: each place takes the
+ * first bundle left that no other left happened before.  Quadratic in
+ * the number of native bundles, of which imports hold few.
+ */
+static void causal_order(struct bundle_list *list)
+{
+	size_t n = list->nr, i, k, done, natives = 0;
+	struct bundle *out;
+	size_t *indeg;
+	char *taken;
+
+	for (i = 0; i < n; i++)
+		natives += list->v[i].clock.known;
+	if (natives < 2)
+		return;
+	indeg = xcalloc(n, sizeof(*indeg));
+	taken = xcalloc(n, 1);
+	out = xcalloc(n, sizeof(*out));
+	for (i = 0; i < n; i++)
+		for (k = 0; k < n; k++)
+			if (k != i && bundle_clock_before(&list->v[k].clock, &list->v[i].clock))
+				indeg[i]++;
+	for (done = 0; done < n; done++) {
+		for (i = 0; i < n && (taken[i] || indeg[i]); i++)
+			;
+		if (i == n)
+			BUG("happened-before has a cycle");
+		taken[i] = 1;
+		out[done] = list->v[i];
+		for (k = 0; k < n; k++)
+			if (!taken[k] && bundle_clock_before(&list->v[i].clock, &list->v[k].clock))
+				indeg[k]--;
+	}
+	memcpy(list->v, out, n * sizeof(*out));
+	free(out);
+	free(taken);
+	free(indeg);
+}
+
 int bundle_list_order(struct odb *odb, struct bundle_list *list,
 		      const struct snap_oid *parent,
 		      void (*note)(const char *msg, void *data), void *data,
@@ -551,8 +734,14 @@ int bundle_list_order(struct odb *odb, struct bundle_list *list,
 
 	QSORT(list->v, list->nr, cmp_bundle);
 	ret = drop_present(odb, list, parent, note, data, err);
+	if (ret == 0)
+		causal_order(list);
 	for (i = 1; i < list->nr && ret == 0; i++) {
-		if (list->v[i].sequence != list->v[i - 1].sequence)
+		struct bundle_key p, q;
+
+		key_of(&list->v[i - 1], &p);
+		key_of(&list->v[i], &q);
+		if (bundle_key_follows(&p, &q))
 			continue;
 		add_where(&a, &list->v[i]);
 		add_where(&b, &list->v[i - 1]);
@@ -560,14 +749,26 @@ int bundle_list_order(struct odb *odb, struct bundle_list *list,
 				 a.buf, (unsigned long long)list->v[i].sequence, b.buf);
 	}
 	if (ret == 0 && parent && list->nr) {
-		ret = bundle_snapshot_last(odb, parent, &last, err);
-		if (ret == 0 && list->v[0].sequence <= last) {
+		struct bundle_key p, q;
+
+		ret = bundle_snapshot_last_key(odb, parent, &p, err);
+		key_of(&list->v[0], &q);
+		last = p.sequence;
+		if (ret == 0 && !bundle_key_follows(&p, &q)) {
 			add_where(&a, &list->v[0]);
-			ret = snap_error(err, SNAP_EINVAL,
-					 "%s: sequence %llu is not above %llu, the last of parent '%s'",
-					 a.buf, (unsigned long long)list->v[0].sequence,
-					 (unsigned long long)last, oid_to_hex(parent));
+			if (bundle_clock_before(&q.clock, &p.clock))
+				ret = snap_error(err, SNAP_EINVAL,
+						 "%s: happened before bundle '%s', the last of parent '%s' (by their vector clocks)",
+						 a.buf, oid_to_hex(&p.oid), oid_to_hex(parent));
+			else
+				ret = snap_error(err, SNAP_EINVAL,
+						 "%s: sequence %llu is not above %llu, the last of parent '%s'%s",
+						 a.buf, (unsigned long long)list->v[0].sequence,
+						 (unsigned long long)last, oid_to_hex(parent),
+						 q.clock.known && p.clock.known ?
+						 ", and the vector clocks do not put it after that one (keep one ref per source device)" : "");
 		}
+		bundle_clock_release(&p.clock);
 	}
 	strbuf_release(&a);
 	strbuf_release(&b);

@@ -53,8 +53,48 @@ enum bundle_format {
 /* "json", "jsonl", "sqlite"; BUNDLE_AUTO for anything else. */
 enum bundle_format bundle_format_from_name(const char *name);
 
+/*
+ * A native bundle's clock: the pointwise maximum of its operations'
+ * vector clocks, devices in order.  Bundles without one (JSON bundles)
+ * have known == 0.
+ */
+struct bundle_tick {
+	char device[33];	/* 32 lowercase hex digits */
+	uint64_t count;
+};
+struct bundle_clock {
+	struct bundle_tick *v;
+	size_t nr;
+	int known;
+};
+
+void bundle_clock_release(struct bundle_clock *c);
+
+/* Sets c from a checked bundle value (bundle_from_json() passed). */
+void bundle_clock_of(const json_t *bundle, struct bundle_clock *c);
+
+/* What orders one bundle after another (docs/FORMAT.md, "Snapshots"). */
+struct bundle_key {
+	uint64_t sequence;
+	struct snap_oid oid;	/* for messages */
+	struct bundle_clock clock;
+};
+
+/* Whether a happened before b: both known, a <= b everywhere, a != b. */
+int bundle_clock_before(const struct bundle_clock *a, const struct bundle_clock *b);
+
+/*
+ * Whether next may follow prev on a chain: its sequence is above prev's;
+ * or prev happened before it (their clocks say so, whatever the wall
+ * clocks said); or both are native, of the same sequence, and concurrent
+ * (neither happened before the other).  Never when next happened before
+ * prev.
+ */
+int bundle_key_follows(const struct bundle_key *prev, const struct bundle_key *next);
+
 struct bundle {
 	uint64_t sequence;
+	struct bundle_clock clock;
 	char *payload;		/* canonical JSON, malloc'd */
 	size_t len;
 	int native;
@@ -110,8 +150,10 @@ int bundle_read(const char *name, const char *buf, size_t len,
 		struct strbuf *err);
 
 /*
- * Puts list in sequence order and checks that sequences increase strictly
- * and, when parent is not NULL, start above the parent snapshot's last.
+ * Puts list in order: by sequence, then by id, then moved so that no
+ * bundle comes before one that happened before it; and checks that each
+ * may follow the one before it (bundle_key_follows()) and, when parent is
+ * not NULL, the first the parent snapshot's last.
  *
  * A bundle that is already there is dropped from the list instead, and
  * note (if not NULL) is called with a line saying so: one identical to
@@ -132,6 +174,10 @@ int bundle_list_order(struct odb *odb, struct bundle_list *list,
  */
 int bundle_snapshot_last(struct odb *odb, const struct snap_oid *oid,
 			 uint64_t *sequence, struct strbuf *err);
+
+/* The key of a bundle snapshot's last bundle; the caller releases its clock. */
+int bundle_snapshot_last_key(struct odb *odb, const struct snap_oid *oid,
+			     struct bundle_key *key, struct strbuf *err);
 
 /*
  * Stores the bundles of an ordered list and a snapshot listing them (the
