@@ -140,6 +140,16 @@ int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err)
 	json_int_t n;
 	int ret;
 
+	if (sqlbundle_is_wire(v)) {
+		json_t *native;
+
+		ret = sqlbundle_from_wire(v, &native, err);
+		if (ret < 0)
+			return ret;
+		ret = bundle_from_json(native, b, err);
+		json_decref(native);
+		return ret;
+	}
 	if (!json_is_object(v))
 		return snap_error(err, SNAP_EINVAL, "$: a bundle is a JSON object");
 	seq = json_object_get(v, "sequence");

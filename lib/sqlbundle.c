@@ -1024,6 +1024,151 @@ out:
 	return ret;
 }
 
+/* ---- sqlite-sync-core's JSON wire form ---- */
+
+static const char *const wire_op_names[] = {
+	"created_at", "device_id", "hlc", "new_values", "old_values", "op_id", "op_type",
+	"parent_op_id", "row_pk", "schema_version", "table_name", "vector_clock",
+};
+#define NR_WIRE_OPS (sizeof(wire_op_names) / sizeof(wire_op_names[0]))
+
+int sqlbundle_is_wire(const json_t *v)
+{
+	return json_is_object(v) && json_object_get(v, "device_id") &&
+	       json_object_get(v, "operations") && !json_object_get(v, "sequence") &&
+	       !json_object_get(v, "format");
+}
+
+static int cmp_op_id(const void *va, const void *vb)
+{
+	const json_t *a = *(const json_t *const *)va, *b = *(const json_t *const *)vb;
+
+	return strcmp(json_string_value(json_object_get(a, "op_id")),
+		      json_string_value(json_object_get(b, "op_id")));
+}
+
+int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err)
+{
+	static const char *const top[] = { "device_id", "operations" };
+	static const struct column dev = { "device_id", K_ID, 0 }, id = { "op_id", K_ID, 0 };
+	struct strbuf path = STRBUF_INIT, scratch = STRBUF_INIT, hex = STRBUF_INIT;
+	const json_t *ops = json_object_get(v, "operations");
+	json_t **sorted = NULL, *bundle = NULL, *nops;
+	json_int_t seq = -1, schema = 0;
+	unsigned char hash[32];
+	EVP_MD_CTX *md;
+	size_t i, n;
+	int ret;
+
+	*out = NULL;
+	strbuf_addch(&path, '$');
+	ret = check_members(v, top, 2, &path, err);
+	strbuf_setlen(&path, 1);
+	strbuf_addstr(&path, ".device_id");
+	if (ret == 0)
+		ret = check_value(json_object_get(v, "device_id"), &dev, &path, &scratch, err);
+	if (ret == 0 && (!json_is_array(ops) || !json_array_size(ops)))
+		ret = snap_error(err, SNAP_EINVAL, "$.operations: not an array of operations");
+	n = ret == 0 ? json_array_size(ops) : 0;
+	for (i = 0; ret == 0 && i < n; i++) {
+		const json_t *op = json_array_get(ops, i), *c, *sv, *h;
+		size_t plen;
+
+		strbuf_setlen(&path, 1);
+		strbuf_addstr(&path, ".operations");
+		json_path_index(&path, i);
+		plen = path.len;
+		if (!json_is_object(op)) {
+			ret = snap_error(err, SNAP_EINVAL, "%s: not an object", path.buf);
+			break;
+		}
+		ret = check_members(op, wire_op_names, NR_WIRE_OPS, &path, err);
+		strbuf_setlen(&path, plen);
+		json_path_key(&path, "op_id");
+		if (ret == 0)
+			ret = check_value(json_object_get(op, "op_id"), &id, &path, &scratch, err);
+		c = json_object_get(op, "created_at");
+		sv = json_object_get(op, "schema_version");
+		h = json_object_get(op, "hlc");
+		strbuf_setlen(&path, plen);
+		if (ret == 0 && (!json_is_integer(c) || json_integer_value(c) < 0))
+			ret = snap_error(err, SNAP_EINVAL, "%s.created_at: not an integer >= 0", path.buf);
+		if (ret == 0 && !json_is_integer(sv))
+			ret = snap_error(err, SNAP_EINVAL, "%s.schema_version: not an integer", path.buf);
+		if (ret == 0 && i && json_integer_value(sv) != schema)
+			ret = snap_error(err, SNAP_EINVAL,
+					 "%s.schema_version: %lld, not %lld as the operations before (one bundle has one)",
+					 path.buf, (long long)json_integer_value(sv), (long long)schema);
+		if (ret == 0 && (!json_is_string(h) ||
+				 hex_decode(json_string_value(h), json_string_length(h), 0, &scratch) < 0 ||
+				 !scratch.len || memchr(scratch.buf, 0, scratch.len)))
+			ret = snap_error(err, SNAP_EINVAL, "%s.hlc: not lowercase hex of the HLC text", path.buf);
+		if (ret < 0)
+			break;
+		schema = json_integer_value(sv);
+		if (json_integer_value(c) > seq)
+			seq = json_integer_value(c);
+	}
+	if (ret < 0)
+		goto out;
+	/* The native shape: operations in op_id order, received (is_local 0, not applied). */
+	sorted = xcalloc(n, sizeof(*sorted));
+	nops = json_array();
+	for (i = 0; i < n; i++)
+		sorted[i] = json_array_get(ops, i);
+	QSORT(sorted, n, cmp_op_id);
+	md = EVP_MD_CTX_new();
+	if (!md)
+		BUG("EVP_MD_CTX_new failed");
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	for (i = 0; ret == 0 && i < n; i++) {
+		json_t *op = json_deep_copy(sorted[i]), *text;
+		const json_t *h = json_object_get(op, "hlc");
+
+		hex_decode(json_string_value(h), json_string_length(h), 0, &scratch);
+		text = json_stringn(scratch.buf, scratch.len);
+		if (!text) {
+			strbuf_reset(&path);
+			strbuf_addstr(&path, "$.operations");
+			for (size_t k = 0; k < n; k++)
+				if (json_array_get(ops, k) == sorted[i])
+					json_path_index(&path, k);
+			ret = snap_error(err, SNAP_EINVAL, "%s.hlc: not UTF-8 text", path.buf);
+			json_decref(op);
+			break;
+		}
+		json_object_set_new(op, "hlc", text);
+		json_object_set_new(op, "is_local", json_integer(0));
+		json_object_set_new(op, "applied_at", json_null());
+		json_array_append_new(nops, op);
+		hex_decode(json_string_value(json_object_get(op, "op_id")), 32, 16, &scratch);
+		EVP_DigestUpdate(md, scratch.buf, 16);
+	}
+	EVP_DigestFinal_ex(md, hash, NULL);
+	EVP_MD_CTX_free(md);
+	if (ret < 0) {
+		json_decref(nops);
+		goto out;
+	}
+	add_hex(&hex, hash, 32);
+	bundle = json_object();
+	/* No bundle id on the wire: the content hash's first 16 bytes stand in. */
+	json_object_set_new(bundle, "bundle_id", json_stringn(hex.buf, 32));
+	json_object_set_new(bundle, "content_hash", json_stringn(hex.buf, 64));
+	json_object_set_new(bundle, "format", json_string(BUNDLE_NATIVE));
+	json_object_set_new(bundle, "operations", nops);
+	json_object_set_new(bundle, "schema_version", json_integer(schema));
+	json_object_set_new(bundle, "sequence", json_integer(seq));
+	json_object_set(bundle, "source_device_id", json_object_get(v, "device_id"));
+	*out = bundle;
+out:
+	free(sorted);
+	strbuf_release(&path);
+	strbuf_release(&scratch);
+	strbuf_release(&hex);
+	return ret;
+}
+
 /* ---- writing a database ---- */
 
 static int bind_value(sqlite3_stmt *st, int i, const json_t *v, const struct column *col,

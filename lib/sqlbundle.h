@@ -72,6 +72,20 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 int sqlbundle_check(const json_t *v, struct strbuf *err);
 
 /*
+ * sqlite-sync-core's JSON wire form of a push: {"device_id": "<32 hex>",
+ * "operations": [...]}, each operation with op_id, device_id,
+ * parent_op_id, vector_clock, table_name, op_type, row_pk, old_values,
+ * new_values (blobs as hex), schema_version, created_at and hlc (the
+ * HLC text's bytes as hex).  sqlbundle_is_wire() says whether v has that
+ * shape's top (device_id and operations, no sequence and no format).
+ * sqlbundle_from_wire() turns it into the native value of the bundle
+ * (docs/FORMAT.md, "The wire form"), not yet checked by
+ * sqlbundle_check(); SNAP_EINVAL with "$.path: what" otherwise.
+ */
+int sqlbundle_is_wire(const json_t *v);
+int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err);
+
+/*
  * Writes a native value (one that passed sqlbundle_check) as a new
  * database at path, durably: a temporary file beside it, fsync, then a
  * link to path, which must not exist (SNAP_EEXISTS).
