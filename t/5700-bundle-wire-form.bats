@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # sqlite-sync-core's JSON wire form ({"device_id": ..., "operations": [...]},
 # blobs and the HLC as hex, no is_local or applied_at) imports as a native
-# bundle.
+# bundle; hash-object -t bundle checks a bundle as import stores it.
 
 load test_helper
 
@@ -77,4 +77,26 @@ native_json() {
 	check '.operations[0].op_id = "00"' '$.operations[0].op_id: not lowercase hex of a 16-byte blob'
 	check '.operations[0].table_name = "a b"' '$.operations[0]: table_name: "a b" is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 bytes)'
 	check '.operations[1].op_id = .operations[0].op_id' '$.operations[1].op_id: duplicate op_id (that of the operation before)'
+}
+
+@test "hash-object -t bundle checks the bundle as import stores it; --literally does not" {
+	make_native_bundle a.db 10 2 1
+	b=$(snap-bundle-import --no-ref a.db | xargs snap-cat-file -p | sed -n 's/^bundle //p')
+	snap-cat-file bundle "$b" > stored.json
+	run -0 snap-hash-object -t bundle stored.json
+	assert_output "$b"
+	printf '{"operations":[],"sequence":3}' > plain.json
+	run -0 snap-hash-object -t bundle -w plain.json
+	assert_output "$(snap-bundle-import --no-ref plain.json | xargs snap-cat-file -p | sed -n 's/^bundle //p')"
+	printf '{"sequence": 3, "operations": []}' > spaced.json
+	refused "snap-hash-object: fatal: 'spaced.json' is not a bundle as snap-bundle-import stores it: not in canonical form" \
+		snap-hash-object -t bundle -w spaced.json
+	printf '{"sequence":3}' > bad.json
+	refused "snap-hash-object: fatal: 'bad.json' is not a bundle as snap-bundle-import stores it: \$.operations: missing" \
+		snap-hash-object -t bundle -w bad.json
+	jq -c '.operations[0].vector_clock = "{}x"' stored.json > vc.json
+	refused "snap-hash-object: fatal: 'standard input' is not a bundle as snap-bundle-import stores it: \$.operations[0]: vector_clock: not JSON (byte 2: text after the value)" \
+		sh -c 'snap-hash-object -t bundle -w --stdin < vc.json'
+	run -0 snap-hash-object -t bundle --literally bad.json
+	assert_output "$(printf 'bundle 14\0{"sequence":3}' | b3sum --no-names)"
 }
