@@ -695,7 +695,8 @@ static void key_of(const struct bundle *b, struct bundle_key *k)
  * Moves the bundles, sorted by sequence and id, as little as needed for
  * none to come before one that happened before it: each place takes the
  * first bundle left that no other left happened before.  Quadratic in
- * the number of native bundles, of which imports hold few.
+ * the number of bundles, so an import of more than BUNDLE_CAUSAL_MAX
+ * native bundles keeps the sequence order (and is checked against it).
  */
 static void causal_order(struct bundle_list *list)
 {
@@ -706,7 +707,7 @@ static void causal_order(struct bundle_list *list)
 
 	for (i = 0; i < n; i++)
 		natives += list->v[i].clock.known;
-	if (natives < 2)
+	if (natives < 2 || n > BUNDLE_CAUSAL_MAX)
 		return;
 	indeg = xcalloc(n, sizeof(*indeg));
 	taken = xcalloc(n, 1);

@@ -149,9 +149,11 @@ int bundle_read(const char *name, const char *buf, size_t len,
 		enum bundle_format fmt, struct bundle_list *list,
 		struct strbuf *err);
 
+#define BUNDLE_CAUSAL_MAX 10000
 /*
- * Puts list in order: by sequence, then by id, then moved so that no
- * bundle comes before one that happened before it; and checks that each
+ * Puts list in order: by sequence, then by id, then (for lists of at most
+ * BUNDLE_CAUSAL_MAX) moved so that no bundle comes before one that
+ * happened before it; and checks that each
  * may follow the one before it (bundle_key_follows()) and, when parent is
  * not NULL, the first the parent snapshot's last.
  *
