@@ -85,8 +85,8 @@ static void export_json(const struct snap_oid *ids, size_t nr, int lines, const 
 static void export_sqlite(const struct snap_oid *ids, size_t nr, const char *dir)
 {
 	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT, path = STRBUF_INIT;
-	uint64_t seq;
-	size_t i;
+	uint64_t seq, prev = 0;
+	size_t i, repeat = 0;
 	int pass;
 
 	/* Every bundle is checked before the first file is written. */
@@ -102,8 +102,14 @@ static void export_sqlite(const struct snap_oid *ids, size_t nr, const char *dir
 				die("bundle '%s' (sequence %llu) is not a native sqlite-sync-core bundle; export it as json or jsonl",
 				    oid_to_hex(&ids[i]), (unsigned long long)seq);
 			if (pass) {
+				/* Concurrent bundles may share a sequence: -1, -2, ... after the first. */
+				repeat = i && seq == prev ? repeat + 1 : 0;
+				prev = seq;
 				strbuf_reset(&path);
-				strbuf_addf(&path, "%s/%016llu.bundle.db", dir, (unsigned long long)seq);
+				strbuf_addf(&path, "%s/%016llu", dir, (unsigned long long)seq);
+				if (repeat)
+					strbuf_addf(&path, "-%zu", repeat);
+				strbuf_addstr(&path, ".bundle.db");
 				if (sqlbundle_write(v, path.buf, &err) < 0)
 					die_err(&err);
 			}

@@ -5,6 +5,7 @@
  */
 #include "bundle.h"
 #include "error.h"
+#include "json.h"
 #include "odb.h"
 #include "refs.h"
 #include "revision.h"
@@ -22,8 +23,9 @@
 #include <sys/stat.h>
 
 static const char usage_str[] =
-"usage: snap-bundle-import [-r REF | --no-ref] [--parent REV] [-m MSG]\n"
-"                          [--format json|jsonl|sqlite] [--time TIME] [--host HOST] [FILE...]\n"
+"usage: snap-bundle-import [-r REF | --no-ref] [--parent REV] [-m MSG] [--meta KEY=VALUE]...\n"
+"                          [--format json|jsonl|sqlite] [--strict] [--schema-version N]\n"
+"                          [--time TIME] [--host HOST] [FILE...]\n"
 "\n"
 "Checks every bundle in FILEs (standard input without FILE, or '-'), stores\n"
 "them and a snapshot listing them in sequence order, moves REF to it and\n"
@@ -33,8 +35,12 @@ static const char usage_str[] =
 "  --no-ref            move no ref; print only the snapshot id\n"
 "  --parent REV        the parent snapshot (default: the ref's value)\n"
 "  -m, --message MSG   the snapshot's message\n"
+"  --meta KEY=VALUE    a metadata line of the snapshot (repeatable, kept in order)\n"
 "  --format FMT        json (an array, or one bundle), jsonl (one a line) or\n"
 "                      sqlite (a .bundle.db); default: by content\n"
+"  --schema-version N  the schema_version native bundles should have (default 1)\n"
+"  --strict            refuse a native bundle of another schema_version\n"
+"                      (without it: a warning)\n"
 "  --time TIME         the snapshot's time (default $SNAP_TIME, else 0)\n"
 "  --host HOST         the snapshot's host (default $SNAP_HOST, else '-')\n"
 "  --store DIR         the store (default $SNAP_DIR, else .snap above)\n";
@@ -72,6 +78,12 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 	strbuf_release(&buf);
 }
 
+static void note(const char *msg, void *data)
+{
+	(void)data;
+	fprintf(stderr, "%s: note: %s\n", snap_progname, msg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -80,6 +92,9 @@ int main(int argc, char **argv)
 		{ "parent", required_argument, NULL, 'p' },
 		{ "message", required_argument, NULL, 'm' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "meta", required_argument, NULL, 'M' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "schema-version", required_argument, NULL, 'V' },
 		{ "time", required_argument, NULL, 't' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "store", required_argument, NULL, 'S' },
@@ -95,7 +110,10 @@ int main(int argc, char **argv)
 	const char *ref = NULL, *parent_arg = NULL, *msg = NULL, *time_arg = NULL;
 	const char *host = NULL, *dir = NULL;
 	enum bundle_format fmt = BUNDLE_AUTO;
-	int c, no_ref = 0, have_old = 0, have_parent = 0, i;
+	int c, no_ref = 0, have_old = 0, have_parent = 0, strict = 0, i;
+	long long schema_version = SQLBUNDLE_SCHEMA_VERSION;
+	char **metas = NULL, *end;
+	size_t nr_metas = 0, alloc_metas = 0, j;
 
 	usage_setup(argv[0]);
 	while ((c = getopt_long(argc, argv, "r:m:h", opts, NULL)) != -1) {
@@ -108,6 +126,18 @@ int main(int argc, char **argv)
 			fmt = bundle_format_from_name(optarg);
 			if (fmt == BUNDLE_AUTO)
 				usage_error(usage_str, "unknown format '%s' (json, jsonl or sqlite)", optarg);
+			break;
+		case 'M':
+			ALLOC_GROW(metas, nr_metas + 1, alloc_metas);
+			metas[nr_metas++] = optarg;
+			break;
+		case 's': strict = 1; break;
+		case 'V':
+			errno = 0;
+			schema_version = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || schema_version < 0 ||
+			    schema_version > JSON_INT_EXACT_MAX)
+				usage_error(usage_str, "--schema-version: '%s' is not an integer >= 0", optarg);
 			break;
 		case 't': time_arg = optarg; break;
 		case 'H': host = optarg; break;
@@ -134,6 +164,10 @@ int main(int argc, char **argv)
 			strbuf_addch(&m, '\n');
 		s.message = strbuf_detach(&m, NULL);
 	}
+	for (j = 0; j < nr_metas; j++)
+		if (snapshot_add_meta(&s, metas[j], &err) < 0)
+			die_err(&err);
+	free(metas);
 
 	open_store_or_die(dir, &store, &odb);
 	if (ref) {
@@ -164,8 +198,29 @@ int main(int argc, char **argv)
 		read_input(argv[i], fmt, &list);
 	if (!list.nr)
 		die("no bundles in the input");
-	if (bundle_list_order(odb, &list, have_parent ? &parent : NULL, &err) < 0)
+	/* sqlite-sync-core refuses a bundle of a schema other than its own. */
+	for (j = 0; j < list.nr; j++) {
+		const struct bundle *b = &list.v[j];
+		if (b->schema_version < 0 || b->schema_version == schema_version)
+			continue;
+		strbuf_reset(&err);
+		strbuf_addf(&err, "%s: bundle %zu", b->file, b->index);
+		if (b->line)
+			strbuf_addf(&err, " (line %zu)", b->line);
+		strbuf_addf(&err, ": schema_version %lld is not %lld", b->schema_version,
+			    schema_version);
+		if (strict)
+			die("%s (--strict)", err.buf);
+		warning("%s, which sqlite-sync-core's import refuses", err.buf);
+	}
+	strbuf_reset(&err);
+	if (bundle_list_order(odb, &list, have_parent ? &parent : NULL, note, NULL, &err) < 0)
 		die_err(&err);
+	/* Everything was there already: a sync loop's repeat, not an error. */
+	if (!list.nr) {
+		printf("%s%s%s\n", oid_to_hex(&parent), no_ref ? "" : " ", no_ref ? "" : full.buf);
+		goto out;
+	}
 	if (have_parent)
 		snapshot_add_parent(&s, &parent);
 	if (bundle_store(odb, &list, &s, &id, &err) < 0)
@@ -179,6 +234,7 @@ int main(int argc, char **argv)
 			die_err(&err);
 		printf("%s %s\n", oid_to_hex(&id), full.buf);
 	}
+out:
 	bundle_list_release(&list);
 	snapshot_release(&s);
 	strbuf_release(&full);

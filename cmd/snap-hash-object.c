@@ -1,7 +1,9 @@
 /*
  * snap-hash-object: computes object ids, and with -w stores the objects.
  */
+#include "bundle.h"
 #include "error.h"
+#include "hash.h"
 #include "odb.h"
 #include "spool.h"
 #include "store.h"
@@ -16,18 +18,51 @@
 #include <unistd.h>
 
 static const char usage_str[] =
-"usage: snap-hash-object [-t TYPE] [-w] [--stdin] [--stdin-paths] [--] FILE...\n"
+"usage: snap-hash-object [-t TYPE] [-w] [--literally] [--stdin] [--stdin-paths] [--] FILE...\n"
 "\n"
 "Prints the object id of each input, one line each; with -w stores it.\n"
 "\n"
 "  -t TYPE          blob (default), tree, snapshot or bundle\n"
 "  -w               write the object into the store\n"
+"      --literally  -t bundle: take the content as it is, unchecked\n"
 "      --stdin      read one object from standard input (before FILEs)\n"
 "      --stdin-paths  read file paths from standard input, one a line\n"
 "      --store DIR  the store for -w (default $SNAP_DIR, else .snap above)\n";
 
 static enum object_type type = OBJ_BLOB;
 static struct odb *odb;
+static int literally;
+
+/*
+ * A bundle is checked as snap-bundle-import checks what it stores: one
+ * bundle, in canonical form, by the rules of docs/FORMAT.md ("Bundles").
+ */
+static void hash_bundle(int fd, const char *what)
+{
+	struct strbuf buf = STRBUF_INIT, err = STRBUF_INIT;
+	struct snap_oid oid;
+	uint64_t seq;
+	char hex[SNAP_OID_HEXSZ + 1];
+	int ret;
+
+	ret = strbuf_read_fd(&buf, fd, BUNDLE_OBJECT_MAX);
+	if (ret == SNAP_ETOOBIG)
+		die("'%s' is not a bundle: larger than %u MiB", what, BUNDLE_OBJECT_MAX >> 20);
+	if (ret < 0)
+		die("cannot read '%s': %s", what, strerror(errno));
+	if (bundle_parse(buf.buf, buf.len, &seq, NULL, &err) < 0)
+		die("'%s' is not a bundle as snap-bundle-import stores it: %s", what, err.buf);
+	if (odb) {
+		if (odb_write_buf(odb, OBJ_BUNDLE, buf.buf, buf.len, &oid, &err) < 0)
+			die_err(&err);
+	} else {
+		hash_object_buf(OBJ_BUNDLE, buf.buf, buf.len, &oid);
+	}
+	strbuf_release(&buf);
+	printf("%s\n", oid_to_hex_r(hex, &oid));
+	if (fflush(stdout))
+		die("cannot write to standard output: %s", strerror(errno));
+}
 
 /* Hashes (or stores) one input and prints its id. */
 static void hash_one(int fd, const char *what)
@@ -43,6 +78,10 @@ static void hash_one(int fd, const char *what)
 		die("cannot stat '%s': %s", what, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		die("cannot read '%s': Is a directory", what);
+	if (type == OBJ_BUNDLE && !literally) {
+		hash_bundle(fd, what);
+		return;
+	}
 	if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 	} else {
@@ -87,6 +126,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "stdin", no_argument, NULL, 'i' },
 		{ "stdin-paths", no_argument, NULL, 'P' },
+		{ "literally", no_argument, NULL, 'L' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -106,6 +146,7 @@ int main(int argc, char **argv)
 		case 'w': write = 1; break;
 		case 'i': from_stdin = 1; break;
 		case 'P': paths = 1; break;
+		case 'L': literally = 1; break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");

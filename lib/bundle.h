@@ -24,8 +24,19 @@
 #include "oid.h"
 #include "strbuf.h"
 
-/* Largest bundle, as read and as stored. */
-#define BUNDLE_MAX_SIZE (16u << 20)
+/*
+ * Largest bundle as given: the JSON text of one bundle, or one .bundle.db
+ * file (with its write-ahead log applied).  100,000 operations of
+ * sqlite-sync-core (its own limit) take some 20 to 60 MiB as a file.
+ */
+#define BUNDLE_MAX_SIZE (256u << 20)
+/*
+ * Largest bundle as stored (its canonical JSON): a .bundle.db's blobs
+ * double as hex, and each operation's member names are spelt out.
+ */
+#define BUNDLE_OBJECT_MAX (1024u << 20)
+/* Largest value (one column of one row) of a .bundle.db. */
+#define BUNDLE_VALUE_MAX (16u << 20)
 /* Largest input one import reads, all files together. */
 #define BUNDLE_INPUT_MAX (1ull << 30)
 /* The "format" of native sqlite-sync-core bundles. */
@@ -42,11 +53,53 @@ enum bundle_format {
 /* "json", "jsonl", "sqlite"; BUNDLE_AUTO for anything else. */
 enum bundle_format bundle_format_from_name(const char *name);
 
+/*
+ * A native bundle's clock: the pointwise maximum of its operations'
+ * vector clocks, devices in order.  Bundles without one (JSON bundles)
+ * have known == 0.
+ */
+struct bundle_tick {
+	char device[33];	/* 32 lowercase hex digits */
+	uint64_t count;
+};
+struct bundle_clock {
+	struct bundle_tick *v;
+	size_t nr;
+	int known;
+};
+
+void bundle_clock_release(struct bundle_clock *c);
+
+/* Sets c from a checked bundle value (bundle_from_json() passed). */
+void bundle_clock_of(const json_t *bundle, struct bundle_clock *c);
+
+/* What orders one bundle after another (docs/FORMAT.md, "Snapshots"). */
+struct bundle_key {
+	uint64_t sequence;
+	struct snap_oid oid;	/* for messages */
+	struct bundle_clock clock;
+};
+
+/* Whether a happened before b: both known, a <= b everywhere, a != b. */
+int bundle_clock_before(const struct bundle_clock *a, const struct bundle_clock *b);
+
+/*
+ * Whether next may follow prev on a chain: its sequence is above prev's;
+ * or prev happened before it (their clocks say so, whatever the wall
+ * clocks said); or both are native, of the same sequence, and concurrent
+ * (neither happened before the other).  Never when next happened before
+ * prev.
+ */
+int bundle_key_follows(const struct bundle_key *prev, const struct bundle_key *next);
+
 struct bundle {
 	uint64_t sequence;
+	struct bundle_clock clock;
 	char *payload;		/* canonical JSON, malloc'd */
 	size_t len;
 	int native;
+	/* A native bundle's schema_version; -1 for other bundles. */
+	long long schema_version;
 	struct snap_oid oid;	/* the bundle object's id */
 	/* Where it was read, for messages: file, place (from 1), line or 0. */
 	const char *file;
@@ -64,7 +117,7 @@ void bundle_list_release(struct bundle_list *list);
 /*
  * Checks one parsed bundle and sets b's sequence, payload, native flag
  * and oid.  SNAP_EINVAL with "$.path: what" in err when it is not a
- * bundle; SNAP_ETOOBIG when its canonical form is over BUNDLE_MAX_SIZE.
+ * bundle; SNAP_ETOOBIG when its canonical form is over BUNDLE_OBJECT_MAX.
  */
 int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err);
 
@@ -96,12 +149,26 @@ int bundle_read(const char *name, const char *buf, size_t len,
 		enum bundle_format fmt, struct bundle_list *list,
 		struct strbuf *err);
 
+#define BUNDLE_CAUSAL_MAX 10000
 /*
- * Puts list in sequence order and checks that sequences increase strictly
- * and, when parent is not NULL, start above the parent snapshot's last.
+ * Puts list in order: by sequence, then by id, then (for lists of at most
+ * BUNDLE_CAUSAL_MAX) moved so that no bundle comes before one that
+ * happened before it; and checks that each
+ * may follow the one before it (bundle_key_follows()) and, when parent is
+ * not NULL, the first the parent snapshot's last.
+ *
+ * A bundle that is already there is dropped from the list instead, and
+ * note (if not NULL) is called with a line saying so: one identical to
+ * another of the list (the same id), and, among those at or below the
+ * parent's last sequence, one identical to a bundle of the parent's
+ * chain or, for native bundles, of the same content_hash (the op_ids:
+ * sqlite-sync-core's rule for a bundle already imported).  The list may
+ * end empty.
  */
 int bundle_list_order(struct odb *odb, struct bundle_list *list,
-		      const struct snap_oid *parent, struct strbuf *err);
+		      const struct snap_oid *parent,
+		      void (*note)(const char *msg, void *data), void *data,
+		      struct strbuf *err);
 
 /*
  * The last sequence of a bundle snapshot (its last bundle's).
@@ -109,6 +176,10 @@ int bundle_list_order(struct odb *odb, struct bundle_list *list,
  */
 int bundle_snapshot_last(struct odb *odb, const struct snap_oid *oid,
 			 uint64_t *sequence, struct strbuf *err);
+
+/* The key of a bundle snapshot's last bundle; the caller releases its clock. */
+int bundle_snapshot_last_key(struct odb *odb, const struct snap_oid *oid,
+			     struct bundle_key *key, struct strbuf *err);
 
 /*
  * Stores the bundles of an ordered list and a snapshot listing them (the

@@ -332,7 +332,7 @@ static void verify_one(struct fsck *f, size_t idx, char *buf, size_t bufsize)
 			keep = (type == OBJ_TREE || type == OBJ_SNAPSHOT || type == OBJ_BUNDLE) &&
 			       good_type == OBJ_NONE;
 			if (keep && size > (type == OBJ_TREE ? TREE_MAX_SIZE : type == OBJ_SNAPSHOT ?
-					    SNAPSHOT_MAX_SIZE : BUNDLE_MAX_SIZE)) {
+					    SNAPSHOT_MAX_SIZE : BUNDLE_OBJECT_MAX)) {
 				report(f, FSCK_ERROR, type == OBJ_TREE ? "malformed-tree" :
 				       type == OBJ_SNAPSHOT ? "malformed-snapshot" : "malformed-bundle",
 				       oid_to_hex(oid), "too large", FSCK_BIT_CORRUPT);

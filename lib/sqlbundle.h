@@ -15,12 +15,20 @@
 #include <stddef.h>
 #include "strbuf.h"
 
+/* Longest table_name sqlite-sync-core's import is given. */
+#define SQLBUNDLE_NAME_MAX 128
+/* The schema_version sqlite-sync-core's import expects (its SCHEMA_VERSION). */
+#define SQLBUNDLE_SCHEMA_VERSION 1
+
 /*
  * Reads the database image buf[0..len), read-only, with sqlite-sync-core's
  * checks: PRAGMA integrity_check, both tables present with exactly the
  * published columns and no other tables, one metadata row, op_count equal
  * to the number of operations, content_hash the SHA-256 of the op_ids in
- * order, every value of its column's type.  Sets *out to the native value.
+ * order, every value of its column's type, and every operation one that
+ * sqlite-sync-core's import can apply (vector clock, values for its type,
+ * MessagePack, unique op_id, plain table name; docs/FORMAT.md).  Sets
+ * *out to the native value.
  * SNAP_EINVAL otherwise, with "<table> row R (op_id X): what" in err
  * (R counts rows in op_id order, from 1).
  */
@@ -58,9 +66,24 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 
 /*
  * Checks that v has the native shape exactly, with a content hash that
- * matches.  SNAP_EINVAL with "$.path: what" otherwise.
+ * matches, and the operations to sqlite-sync-core's import rules as
+ * sqlbundle_read() does.  SNAP_EINVAL with "$.path: what" otherwise.
  */
 int sqlbundle_check(const json_t *v, struct strbuf *err);
+
+/*
+ * sqlite-sync-core's JSON wire form of a push: {"device_id": "<32 hex>",
+ * "operations": [...]}, each operation with op_id, device_id,
+ * parent_op_id, vector_clock, table_name, op_type, row_pk, old_values,
+ * new_values (blobs as hex), schema_version, created_at and hlc (the
+ * HLC text's bytes as hex).  sqlbundle_is_wire() says whether v has that
+ * shape's top (device_id and operations, no sequence and no format).
+ * sqlbundle_from_wire() turns it into the native value of the bundle
+ * (docs/FORMAT.md, "The wire form"), not yet checked by
+ * sqlbundle_check(); SNAP_EINVAL with "$.path: what" otherwise.
+ */
+int sqlbundle_is_wire(const json_t *v);
+int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err);
 
 /*
  * Writes a native value (one that passed sqlbundle_check) as a new

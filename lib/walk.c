@@ -65,9 +65,10 @@ static void problem(struct walker *w, const struct item *it, const char *check,
  * when it checks out.
  */
 static int walk_bundle(struct walker *w, const struct item *it, int report,
-		       uint64_t *seq, uint64_t *size)
+		       struct bundle_key *key, uint64_t *size)
 {
 	enum object_type type;
+	json_t *v;
 	int ret;
 
 	strbuf_reset(&w->msg);
@@ -86,31 +87,37 @@ static int walk_bundle(struct walker *w, const struct item *it, int report,
 		return -1;
 	}
 	if (ret == 0)
-		ret = odb_read(w->odb, &it->oid, NULL, &w->bundle, BUNDLE_MAX_SIZE, &w->msg);
+		ret = odb_read(w->odb, &it->oid, NULL, &w->bundle, BUNDLE_OBJECT_MAX, &w->msg);
 	if (ret < 0) {
 		if (report)
 			problem(w, it, "corrupt", w->msg.buf);
 		return -1;
 	}
-	if (bundle_parse(w->bundle.buf, w->bundle.len, seq, NULL, &w->msg) < 0) {
+	if (bundle_parse(w->bundle.buf, w->bundle.len, &key->sequence, &v, &w->msg) < 0) {
 		if (report)
 			problem(w, it, "malformed", w->msg.buf);
 		return -1;
 	}
+	key->oid = it->oid;
+	bundle_clock_of(v, &key->clock);
+	json_decref(v);
 	return 0;
 }
 
-/* A bundle snapshot's bundles, and their sequences rising above the parent's. */
+/*
+ * A bundle snapshot's bundles, each one that may follow the one before
+ * it, the first the parent's last (bundle_key_follows()).
+ */
 static void visit_bundles(struct walker *w, const struct item *it, const struct snapshot *s)
 {
-	uint64_t last = 0, seq;
+	struct bundle_key last = { 0 }, key;
 	int have_last = 0;
 	size_t i;
 
 	if (s->nr_parents) {
 		strbuf_reset(&w->msg);
 		/* A parent that cannot say is reported when it is visited. */
-		have_last = bundle_snapshot_last(w->odb, &s->parents[0], &last, &w->msg) == 0;
+		have_last = bundle_snapshot_last_key(w->odb, &s->parents[0], &last, &w->msg) == 0;
 	}
 	for (i = 0; i < s->nr_bundles; i++) {
 		struct item b = { .oid = s->bundles[i], .from = it->oid, .has_from = 1,
@@ -118,20 +125,30 @@ static void visit_bundles(struct walker *w, const struct item *it, const struct 
 		int first = oidset_insert(w->seen, &b.oid);
 		uint64_t size;
 
-		if (walk_bundle(w, &b, first, &seq, &size) < 0)
+		memset(&key, 0, sizeof(key));
+		if (walk_bundle(w, &b, first, &key, &size) < 0)
 			continue;
 		if (first && w->opts && w->opts->reached)
 			w->opts->reached(&b.oid, OBJ_BUNDLE, size, w->opts->data);
-		if (have_last && seq <= last) {
+		if (have_last && !bundle_key_follows(&last, &key)) {
 			strbuf_reset(&w->msg);
-			strbuf_addf(&w->msg, "bundle %zu (%s) has sequence %llu, not above %llu",
-				    i + 1, oid_to_hex(&b.oid), (unsigned long long)seq,
-				    (unsigned long long)last);
+			if (bundle_clock_before(&key.clock, &last.clock))
+				strbuf_addf(&w->msg, "bundle %zu (%s) happened before %s, the one before it (by their vector clocks)",
+					    i + 1, oid_to_hex(&b.oid), oid_to_hex(&last.oid));
+			else
+				strbuf_addf(&w->msg, "bundle %zu (%s) has sequence %llu, not above %llu",
+					    i + 1, oid_to_hex(&b.oid), (unsigned long long)key.sequence,
+					    (unsigned long long)last.sequence);
+			if (!bundle_clock_before(&key.clock, &last.clock) &&
+			    key.clock.known && last.clock.known)
+				strbuf_addstr(&w->msg, ", and the vector clocks do not put it after that one");
 			problem(w, it, "bundle-order", w->msg.buf);
 		}
-		last = seq;
+		bundle_clock_release(&last.clock);
+		last = key;
 		have_last = 1;
 	}
+	bundle_clock_release(&last.clock);
 }
 
 /*
@@ -311,8 +328,11 @@ static void visit(struct walker *w, const struct item *it)
 		else
 			visit_snapshot(w, it);
 	} else if (type == OBJ_BUNDLE) {
-		uint64_t seq;
-		if (walk_bundle(w, it, 1, &seq, &size) < 0)
+		struct bundle_key key = { 0 };
+		int bad = walk_bundle(w, it, 1, &key, &size) < 0;
+
+		bundle_clock_release(&key.clock);
+		if (bad)
 			return;
 	} else if (type == OBJ_BLOB && chunked && it->chunk) {
 		problem(w, it, "bad-chunk-list", "a chunk that is itself a chunk list");

@@ -216,3 +216,14 @@ Bundles: 3
 
     first"
 }
+
+@test "--meta KEY=VALUE: metadata lines of the bundle snapshot, in order; a bad key changes nothing" {
+	json_bundles 1 2 > in.jsonl
+	run -0 snap-bundle-import -r m --meta device=phone --meta batch=7 in.jsonl
+	run -0 snap-cat-file -p "$(snap-rev-parse m)"
+	assert_line 'meta device=phone'
+	assert_equal "$(snap-cat-file -p "$(snap-rev-parse m)" | grep '^meta')" 'meta device=phone
+meta batch=7'
+	refused "snap-bundle-import: fatal: bad metadata 'bad key=1': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'" \
+		snap-bundle-import -r n --meta 'bad key=1' in.jsonl
+}

@@ -24,7 +24,7 @@ snapshot_of() {
 }
 
 bundle_obj() {
-	printf '%s' "$1" | snap-hash-object -t bundle -w --stdin
+	printf '%s' "$1" | snap-hash-object -t bundle -w --literally --stdin
 }
 
 @test "a sound bundle chain checks clean" {

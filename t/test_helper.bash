@@ -178,7 +178,9 @@ native_content_hash() {
 
 # make_native_bundle FILE CREATED_AT N [SEED]: a bundle database with N
 # operations (ids from SEED), built with the sqlite3 tool from the schema,
-# with a correct op_count and content_hash.  SCHEMA_SQL, if set, is used
+# with a correct op_count and content_hash, and values that pass
+# sqlite-sync-core's import: a vector clock of device SEED, a MessagePack
+# uint16 row_pk, new_values (and an UPDATE's old_values) the map {"v": N}.  SCHEMA_SQL, if set, is used
 # instead of the schema (for broken variants).
 make_native_bundle() {
 	local f=$1 created=$2 n=$3 seed=${4:-1} i
@@ -187,10 +189,10 @@ make_native_bundle() {
 		if [ -n "${SCHEMA_SQL:-}" ]; then printf '%s\n' "$SCHEMA_SQL"; else native_schema; fi
 		echo "BEGIN;"
 		for ((i = 1; i <= n; i++)); do
-			printf "INSERT INTO bundle_operations VALUES (X'%016x%016x', X'%032x', %s, '{\"d%d\": %d}', '%d:0:d%d', 'users', '%s', X'%02x', %s, X'%08x', 1, %d, %d, %s);\n" \
+			printf "INSERT INTO bundle_operations VALUES (X'%016x%016x', X'%032x', %s, '{\"%032x\": %d}', '%d:0:d%d', 'users', '%s', X'cd%04x', %s, X'81a176d2%08x', 1, %d, %d, %s);\n" \
 				"$seed" "$i" "$seed" "$( [ "$i" -gt 1 ] && printf "X'%016x%016x'" "$seed" $((i - 1)) || echo NULL)" \
 				"$seed" "$i" $((created / 1000 + i)) "$seed" "$( [ $((i % 3)) -eq 0 ] && echo UPDATE || echo INSERT)" \
-				$((i % 256)) "$( [ $((i % 3)) -eq 0 ] && printf "X'%08x'" "$i" || echo NULL)" $((i * 7919)) \
+				$((i % 65536)) "$( [ $((i % 3)) -eq 0 ] && printf "X'81a176d2%08x'" "$i" || echo NULL)" $((i * 7919)) \
 				$((created - n + i)) $((i % 2)) "$( [ $((i % 2)) -eq 0 ] && echo $((created + i)) || echo NULL)"
 		done
 		printf "INSERT INTO bundle_metadata VALUES (X'%016x%016x', X'%032x', %d, 1, %d, X'%064d');\n" \
