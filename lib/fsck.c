@@ -733,6 +733,9 @@ static void check_packs(struct fsck *f)
 		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
 		strbuf_reset(&err);
 		if (pack_open(&p, path.buf, &err) < 0) {
+			/* Listed, then gone: a gc beside us replaced it. */
+			if (access(path.buf, F_OK) < 0 && errno == ENOENT)
+				continue;
 			report(f, FSCK_ERROR, "pack-corrupt", path.buf, err.buf, FSCK_BIT_PACK);
 			continue;
 		}

@@ -156,3 +156,26 @@ local_setup() {
 	run -0 find . -maxdepth 1 -name '.snap-restore.*'
 	assert_output ''
 }
+
+@test "fsck beside a gc that replaces a pack reports no damage" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	snap-gc --prune=now > /dev/null
+	echo other > src/other
+	snap-snapshot -r other -m other src > /dev/null
+	snap-gc --prune=now > /dev/null
+	snap-update-ref -d refs/snapshots/other
+	local idx
+	idx=$(ls "$SNAP_DIR"/objects/pack/*.idx | head -n 1)
+	# fsck stops for two seconds at its second open of that index (its
+	# pack check, after the store was opened); gc replaces it then.
+	strace -o /dev/null -P "$idx" -e trace=openat \
+		-e inject=openat:delay_enter=2000000:when=2 snap-fsck --no-dangling > fsck.out 2>&1 &
+	local pid=$! rc=0
+	sleep 0.5
+	find "$SNAP_DIR/objects" -type f -exec touch -d '3 days ago' {} +
+	run -0 snap-gc --prune=now
+	wait "$pid" || rc=$?
+	run -0 cat fsck.out
+	assert_output ''
+	assert_equal "$rc" 0
+}
