@@ -46,7 +46,7 @@ struct totals {
 
 /* The kinds of change between two entries of one path, in order. */
 static void what_changed(const struct tree_entry *a, const struct tree_entry *b,
-			 const char *what[7], size_t *nr)
+			 const char *what[8], size_t *nr)
 {
 	*nr = 0;
 	if (!a || !b)
@@ -55,9 +55,10 @@ static void what_changed(const struct tree_entry *a, const struct tree_entry *b,
 		what[(*nr)++] = "type";
 		return;
 	}
-	if (oid_cmp(&a->oid, &b->oid) || a->rdev_major != b->rdev_major ||
-	    a->rdev_minor != b->rdev_minor)
+	if (oid_cmp(&a->oid, &b->oid))
 		what[(*nr)++] = "content";
+	if (a->rdev_major != b->rdev_major || a->rdev_minor != b->rdev_minor)
+		what[(*nr)++] = "device";
 	if (a->perm != b->perm)
 		what[(*nr)++] = "mode";
 	if (a->uid != b->uid || a->gid != b->gid)
@@ -80,7 +81,7 @@ static void add_xattrs_id(struct strbuf *line, const struct tree_entry *e)
 static void add_stat(struct strbuf *line, char status, const struct tree_entry *a,
 		     const struct tree_entry *b)
 {
-	const char *what[7];
+	const char *what[8];
 	size_t nr, i;
 
 	if (status == 'A') {
@@ -100,6 +101,9 @@ static void add_stat(struct strbuf *line, char status, const struct tree_entry *
 				    tree_type_name(b->type));
 		else if (!strcmp(w, "content"))
 			strbuf_addf(line, "\tsize %" PRIu64 " -> %" PRIu64, a->size, b->size);
+		else if (!strcmp(w, "device"))
+			strbuf_addf(line, "\tdevice %" PRIu32 ":%" PRIu32 " -> %" PRIu32 ":%" PRIu32,
+				    a->rdev_major, a->rdev_minor, b->rdev_major, b->rdev_minor);
 		else if (!strcmp(w, "mode"))
 			strbuf_addf(line, "\tmode %04o -> %04o", a->perm, b->perm);
 		else if (!strcmp(w, "owner"))
@@ -136,7 +140,7 @@ static void add_side(struct strbuf *line, const struct tree_entry *e)
 static void add_json(struct strbuf *line, char status, const char *path, size_t len,
 		     const struct tree_entry *a, const struct tree_entry *b)
 {
-	const char *what[7];
+	const char *what[8];
 	size_t nr, i;
 
 	strbuf_addf(line, "{\"status\":\"%c\",\"path\":", status);
@@ -215,8 +219,12 @@ int main(int argc, char **argv)
 		case 'z': zero = 1; break;
 		case 'x': exit_code = 1; break;
 		case 'm': d.metadata = 1; break;
-		case 's': format = STAT; break;
-		case 'j': format = JSON; break;
+		case 's':
+		case 'j':
+			if (format != PLAIN && format != (c == 's' ? STAT : JSON))
+				usage_error(usage_str, "--stat and --json do not go together");
+			format = c == 's' ? STAT : JSON;
+			break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");

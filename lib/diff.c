@@ -125,7 +125,14 @@ static int walk(struct differ *d, const struct snap_oid *a, const struct snap_oi
 		p->j++;
 		strbuf_add(&d->path, ea->name, ea->name_len);
 		if (ea->type != eb->type) {
-			emit(d, 'T', ea, eb);
+			struct tree_entry da = *ea, db = *eb;
+
+			emit(d, 'T', &da, &db);
+			/* What a directory on one side held is added or deleted. */
+			if (d->o->recursive && (da.type == TREE_DIR || db.type == TREE_DIR))
+				ret = push_pair(d, &stack, &nr, &alloc,
+						da.type == TREE_DIR ? &da.oid : NULL,
+						db.type == TREE_DIR ? &db.oid : NULL, err);
 		} else if (ea->type == TREE_DIR && d->o->recursive) {
 			struct tree_entry da = *ea, db = *eb;
 

@@ -488,6 +488,13 @@ int parse_time(const char *s, int64_t *t, int *tz, struct strbuf *err)
 	if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
 	    s[7] != '-' || digits(s + 8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
 		goto bad;
+	{
+		static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+		int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+		if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+			goto bad;	/* 2026-02-30 is no day */
+	}
 	p = s + 10;
 	/* YYYY-MM-DD_HH-MM-SS[-ffffff]: the form of file names made from
 	 * times; the fraction of a second is dropped. */

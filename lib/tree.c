@@ -32,6 +32,8 @@ void tree_entry_json(struct strbuf *out, const struct tree_entry *e)
 		    e->mtime_sec, e->mtime_nsec);
 	if (e->type == TREE_FILE || e->type == TREE_DIR || e->type == TREE_SYMLINK)
 		strbuf_addf(out, ",\"id\":\"%s\"", oid_to_hex(&e->oid));
+	if (e->type == TREE_CHR || e->type == TREE_BLK)
+		strbuf_addf(out, ",\"rdev\":[%" PRIu32 ",%" PRIu32 "]", e->rdev_major, e->rdev_minor);
 	if (e->sparse)
 		strbuf_addstr(out, ",\"sparse\":true");
 	if (e->has_xattrs)

@@ -85,7 +85,8 @@ const char *tree_type_name(enum tree_type type);
 /*
  * Appends an entry's fields as JSON object members, each led by a comma:
  * "type", "mode" ("0644"), "uid", "gid", "size", "mtime", "mtime_ns",
- * "id" (files, directories and symlinks), "sparse" (true, when marked),
+ * "id" (files, directories and symlinks), "rdev" ([major, minor] of a
+ * device), "sparse" (true, when marked),
  * "xattrs" (the attribute set's id, when it has one) and "link" (a hard
  * link's first member).  Shared by the commands that report entries (snap-ls,
  * snap-diff-tree), so that their fields mean one thing.

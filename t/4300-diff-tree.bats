@@ -20,7 +20,10 @@ local_setup() {
 
 @test "diff-tree -r lists every changed file in path order" {
 	run -0 snap-diff-tree -r "$A" "$B"
-	assert_output "$(printf 'A\tadded\nM\tchanged\nM\td/e/deep\nD\tgone\nM\tmode\nD\tolddir/f\nT\ttype')"
+	assert_output "$(printf 'A\tadded\nM\tchanged\nM\td/e/deep\nD\tgone\nM\tmode\nD\tolddir/f\nT\ttype\nA\ttype/inside')"
+	# And the other way: what the directory held is deleted.
+	run -0 snap-diff-tree -r "$B" "$A"
+	assert_output "$(printf 'D\tadded\nM\tchanged\nM\td/e/deep\nA\tgone\nM\tmode\nA\tolddir/f\nT\ttype\nD\ttype/inside')"
 }
 
 @test "diff-tree without -r reports directories as entries" {
@@ -129,4 +132,19 @@ stat_pair() {
 	assert_line "$(printf 'M\tf\txattrs none -> %.12s' "$id")"
 	run -0 snap-diff-tree -r --json "$P" "$Q"
 	assert_output --regexp "^\{\"status\":\"M\",\"path\":\"f\",\"changed\":\[\"xattrs\"\],\"old\":\{[^}]*\},\"new\":\{[^}]*,\"xattrs\":\"$id\"\}\}$"
+}
+
+@test "diff-tree --stat names a device's new numbers; --stat and --json do not go together" {
+	[ "$(id -u)" = 0 ] || skip "needs root (mknod)"
+	rm -rf p q && mkdir p q
+	mknod p/dev c 1 3 && mknod q/dev c 1 5
+	touch -d @1000000000 p/dev q/dev
+	P=$(snap-write-tree p)
+	Q=$(snap-write-tree q)
+	run -0 snap-diff-tree -r --stat "$P" "$Q"
+	assert_line "$(printf 'M\tdev\tdevice 1:3 -> 1:5')"
+	run -0 snap-diff-tree -r --json "$P" "$Q"
+	assert_output --regexp '"changed":\["device"\],"old":\{"type":"chr",.*"rdev":\[1,3\]\},"new":\{.*"rdev":\[1,5\]\}\}$'
+	run -129 --separate-stderr snap-diff-tree -r --json --stat "$P" "$Q"
+	assert_equal "${stderr%%$'\n'*}" "snap-diff-tree: error: --stat and --json do not go together"
 }

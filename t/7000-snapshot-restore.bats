@@ -363,3 +363,13 @@ snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
 	run -129 --separate-stderr snap-restore main ''
 	assert_equal "${stderr_lines[0]}" 'snap-restore: error: empty DIR'
 }
+
+@test "a TIME naming a day that does not exist is refused" {
+	mkdir src && echo a > src/a
+	snap-snapshot src > /dev/null
+	run -128 --separate-stderr snap-rev-parse 'main@{2026-02-30}'
+	[[ "$stderr" == "snap-rev-parse: fatal: 'main@{2026-02-30}': bad time '2026-02-30' "* ]]
+	run -128 snap-rev-parse 'main@{2023-02-29}'
+	run -0 snap-rev-parse 'main@{~2024-02-29}'
+	run -128 snap-rev-parse 'main@{2026-04-31}'
+}
