@@ -140,7 +140,6 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < "$config"
 [ -n "$store" ] || die "$config: no 'store'"
 [ "$nr_paths" -ge 1 ] || die "$config: no 'path'"
-[ "$nr_paths" -eq 1 ] || die "$config: one 'path' per config"
 SNAP_DIR=$store; export SNAP_DIR
 SNAP_PROGRAM=$me; export SNAP_PROGRAM
 store=$(snap-rev-parse --store-dir) || exit 128
@@ -149,8 +148,17 @@ snap-rev-parse --check-ref-name "$full_ref" > /dev/null 2>&1 ||
 	die "$config: bad ref name '$(printf '%s' "$ref" | LC_ALL=C tr -c '[:print:]' '?')'"
 [ -z "$one_fs" ] || wt_opts="$wt_opts -x"
 eval "set -- $paths"
-src=$1
-[ -d "$src" ] || die "path '$src' is not a directory"
+# One path: its content at the snapshot's root (a re-run's stat cache and
+# ids as snap-snapshot DIR gives them); several: each under its absolute
+# path (snap-snapshot PATH PATH...).
+src=$*
+if [ "$nr_paths" -eq 1 ]; then
+	[ -d "$1" ] || die "path '$1' is not a directory"
+else
+	for p in "$@"; do
+		[ -e "$p" ] || [ -L "$p" ] || die "path '$p' does not exist"
+	done
+fi
 case $fsck in
 rotate/*)
 	# Day K of N: a run a day reads every part of the store once in N days.
@@ -218,7 +226,7 @@ fi
 
 # The snapshot: stderr is passed through and its warnings counted.
 rc=0
-snap=$(eval "snap-snapshot -r $(q "$ref") -m $(q "$message") --stats $wt_opts -- $(q "$src")" 2>"$errs" 9>&-) || rc=$?
+snap=$(eval "snap-snapshot -r $(q "$ref") -m $(q "$message") --stats $wt_opts -- $paths" 2>"$errs" 9>&-) || rc=$?
 grep -v ' files read, .* reused$' "$errs" >&2
 warnings=$(grep -c ': warning: ' "$errs")
 stats=$(grep ' files read, .* reused$' "$errs" | tail -n 1)

@@ -299,3 +299,18 @@ POST"
 	run -0 cat err
 	assert_output "snap-backup: fatal: interrupted; the run stopped"
 }
+
+@test "several paths are stored each under its absolute path" {
+	mkdir -p other
+	echo o > other/o
+	write_conf "path = $BATS_TEST_TMPDIR/other"
+	run -0 snap-backup -c backup.conf
+	[[ "$output" == "snapshot "*" of $BATS_TEST_TMPDIR/src $BATS_TEST_TMPDIR/other: 3 files "* ]]
+	run -0 snap-cat-file --store store -p "main:${BATS_TEST_TMPDIR#/}/other/o"
+	assert_output o
+	run -0 snap-cat-file --store store -p "main:${BATS_TEST_TMPDIR#/}/src/d/b"
+	assert_output b
+	write_conf "path = $BATS_TEST_TMPDIR/none"
+	run -128 --separate-stderr snap-backup -c backup.conf
+	assert_equal "$stderr" "snap-backup: fatal: path '$BATS_TEST_TMPDIR/none' does not exist"
+}
