@@ -40,6 +40,9 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j
   --force-read         read every file, ignoring the ref's stat cache
                        (which is rebuilt)
   --stats              print how many files were read and reused
+  -q, --quiet          do not print the new snapshot's id
+  --json               print {"snapshot", "ref", "tree", "status"} instead
+                       of the id (status: 0, or 3 when incomplete)
   --strict             no snapshot unless every entry was read whole
                        (else what cannot be read is left out, with a
                        warning each, listed in the snapshot, exit 3)
@@ -82,6 +85,8 @@ metas=
 wt_args=
 strict=
 allow_empty=
+quiet=
+json=
 absolute=
 dry_run=
 while [ $# -gt 0 ]; do
@@ -106,6 +111,8 @@ while [ $# -gt 0 ]; do
 		esac
 		wt_args="$wt_args --exclude-larger-than $(q "$2")"; shift 2 ;;
 	--absolute) absolute=--absolute; shift ;;
+	-q|--quiet) quiet=1; shift ;;
+	--json) json=1; shift ;;
 	-n|--dry-run) dry_run=1; shift ;;
 	-v|--verbose) wt_args="$wt_args --verbose"; shift ;;
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
@@ -132,6 +139,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ -z "$allow_empty" ] || [ "$mode" = stdin ] || usage_error "--allow-empty goes with --stdin"
+[ -z "$quiet" ] || [ -z "$json" ] || usage_error "-q and --json do not go together"
 [ -z "$absolute" ] || [ "$mode" = dir ] || usage_error "--absolute goes with PATHs"
 [ -z "$dry_run" ] || [ "$mode" = dir ] || usage_error "--dry-run goes with DIR or PATHs"
 case $mode in
@@ -271,5 +279,9 @@ while :; do
 	printf '%s\n' "$err" >&2
 	exit 128
 done
-printf '%s\n' "$snap"
+if [ -n "$json" ]; then
+	printf '{"snapshot":"%s","ref":"%s","tree":"%s","status":%d}\n' "$snap" "$full" "$tree" "$rc"
+elif [ -z "$quiet" ]; then
+	printf '%s\n' "$snap"
+fi
 exit $rc

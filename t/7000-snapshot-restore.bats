@@ -373,3 +373,15 @@ snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
 	run -0 snap-rev-parse 'main@{~2024-02-29}'
 	run -128 snap-rev-parse 'main@{2026-04-31}'
 }
+
+@test "snapshot -q prints nothing, --json one object" {
+	mkdir src && echo a > src/a
+	run -0 --separate-stderr snap-snapshot -q src
+	assert_equal "$output" ""
+	assert_equal "$stderr" ""
+	run -0 snap-snapshot --json -m two src
+	assert_output "{\"snapshot\":\"$(snap-rev-parse main)\",\"ref\":\"refs/snapshots/main\",\"tree\":\"$(snap-rev-parse main:)\",\"status\":0}"
+	run -0 python3 -m json.tool <<< "$output"
+	run -129 --separate-stderr snap-snapshot -q --json src
+	assert_equal "${stderr%%$'\n'*}" "snap-snapshot: error: -q and --json do not go together"
+}
