@@ -23,6 +23,7 @@
 
 static const char usage_str[] =
 "usage: snap-prune [POLICY...] [--dry-run] [--gc] [-r REF | --all]\n"
+"   or: snap-prune --drop REV... [--dry-run] [--gc] [-r REF]\n"
 "\n"
 "Keeps the snapshots of REF's history (default main) that a POLICY names,\n"
 "the tip, and those other refs need; records the others in the store's\n"
@@ -38,6 +39,9 @@ static const char usage_str[] =
 "  --keep-within DURATION all not older than the newest by more than\n"
 "                         DURATION (seconds, or N with s, m, h, d, w)\n"
 "  --keep-tag TAG         those with a metadata line tag=TAG (repeatable)\n"
+"  --drop REV             instead of a policy: drop exactly the snapshot\n"
+"                         REV names, keeping every other (repeatable; not\n"
+"                         the tip, nor one another ref names)\n"
 "  -n, --dry-run          only list what would be kept and dropped\n"
 "  --gc                   run snap-gc --prune=now afterwards\n"
 "  -r, --ref REF          the ref (NAME is refs/snapshots/NAME)\n"
@@ -142,6 +146,9 @@ static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
 	return 0;
 }
 
+/* The snapshots --drop names. */
+static struct oidset drops = OIDSET_INIT;
+
 static void prune_ref(const char *name, const struct prune_policy *policy)
 {
 	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT, reason = STRBUF_INIT;
@@ -163,7 +170,25 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 	if (refs_for_each(odb_store(odb), "refs/", protect_ref, &prot, &err) < 0)
 		die_err(&err);
 	keep = xcalloc(c.nr, sizeof(*keep));
-	prune_decide(policy, c.snaps, c.nr, keep);
+	if (drops.nr) {
+		/* --drop: exactly the snapshots named go, each found on this chain. */
+		size_t found = 0;
+
+		for (i = 0; i < c.nr; i++) {
+			if (!oidset_contains(&drops, &c.ids[i]))
+				keep[i] = PRUNE_REASON_NOT_NAMED;
+			else if (i && oidset_contains(&prot.set, &c.ids[i]))
+				die("another ref names %s: it is not dropped", oid_to_hex(&c.ids[i]));
+			else
+				found++;
+		}
+		if (found != drops.nr)
+			die("a snapshot given to --drop is not on the history of '%s'", name);
+		if (keep[0] != PRUNE_REASON_NOT_NAMED)
+			die("'%s' names %s: the tip of a ref is not dropped", name, oid_to_hex(&c.ids[0]));
+	} else {
+		prune_decide(policy, c.snaps, c.nr, keep);
+	}
 	for (i = 0; i < c.nr; i++) {
 		if (oidset_contains(&prot.set, &c.ids[i]))
 			keep[i] |= PRUNE_REASON_REF;
@@ -243,6 +268,7 @@ int main(int argc, char **argv)
 		{ "keep-yearly", required_argument, NULL, 'Y' },
 		{ "keep-within", required_argument, NULL, 'w' },
 		{ "keep-tag", required_argument, NULL, 't' },
+		{ "drop", required_argument, NULL, 'd' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "gc", no_argument, NULL, 'g' },
 		{ "ref", required_argument, NULL, 'r' },
@@ -255,7 +281,8 @@ int main(int argc, char **argv)
 	struct strbuf err = STRBUF_INIT, full = STRBUF_INIT;
 	struct snap_store store;
 	struct names names = { 0 };
-	const char **tags = NULL, *ref = "main", *dir = NULL;
+	const char **tags = NULL, *ref = "main", *dir = NULL, **drop_revs = NULL;
+	size_t nr_drop = 0;
 	size_t nr_tags = 0, alloc_tags = 0, i;
 	int run_gc = 0, all = 0, c;
 
@@ -277,6 +304,9 @@ int main(int argc, char **argv)
 			ALLOC_GROW(tags, nr_tags + 1, alloc_tags);
 			tags[nr_tags++] = optarg;
 			break;
+		case 'd': drop_revs = xrealloc(drop_revs, (nr_drop + 1) * sizeof(*drop_revs));
+			drop_revs[nr_drop++] = optarg;
+			break;
 		case 'n': dry_run = 1; break;
 		case 'g': run_gc = 1; break;
 		case 'r': ref = optarg; break;
@@ -288,7 +318,9 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage_error(usage_str, "no arguments expected");
-	if (prune_policy_empty(&policy) && nr_tags == 0)
+	if (nr_drop && (!prune_policy_empty(&policy) || nr_tags || all))
+		usage_error(usage_str, "--drop goes with neither a policy nor --all");
+	if (!nr_drop && prune_policy_empty(&policy) && nr_tags == 0)
 		usage_error(usage_str, "no policy given: nothing would be dropped");
 	policy.tags = tags;
 	policy.nr_tags = nr_tags;
@@ -299,6 +331,13 @@ int main(int argc, char **argv)
 	/* A damaged record cannot say what the history is: refuse, change nothing. */
 	if (pruned_load(&store, &pruned, &err) < 0)
 		die_err(&err);
+	for (i = 0; i < nr_drop; i++) {
+		struct snap_oid oid;
+
+		if (resolve_rev(odb, drop_revs[i], &oid, &err) < 0)
+			die_err(&err);
+		oidset_insert(&drops, &oid);
+	}
 	if (all) {
 		if (refs_for_each(&store, "refs/snapshots/", add_name, &names, &err) < 0)
 			die_err(&err);
@@ -324,6 +363,8 @@ int main(int argc, char **argv)
 	}
 	free(names.v);
 	free(tags);
+	free(drop_revs);
+	oidset_clear(&drops);
 	pruned_release(&pruned);
 	odb_close(odb);
 	store_release(&store);

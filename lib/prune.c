@@ -116,7 +116,7 @@ void prune_reasons(struct strbuf *out, unsigned mask)
 {
 	static const char *const words[] = {
 		"last", "hourly", "daily", "weekly", "monthly", "yearly", "within", "tag",
-		"ref", "tip",
+		"ref", "tip", "not-named",
 	};
 	size_t i;
 	int first = 1;

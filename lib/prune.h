@@ -44,7 +44,9 @@ enum { PRUNE_REASON_LAST = 1, PRUNE_REASON_HOURLY = 2, PRUNE_REASON_DAILY = 4,
        PRUNE_REASON_WITHIN = 64, PRUNE_REASON_TAG = 128,
        /* Set by the caller, not by prune_decide: another ref needs it;
 	* the ref's tip, which no policy kept. */
-       PRUNE_REASON_REF = 256, PRUNE_REASON_TIP = 512 };
+       PRUNE_REASON_REF = 256, PRUNE_REASON_TIP = 512,
+       /* Set by the caller: with --drop, every snapshot not named. */
+       PRUNE_REASON_NOT_NAMED = 1024 };
 void prune_decide(const struct prune_policy *p, struct snapshot *const *chain,
 		  size_t nr, unsigned *keep);
 /* Appends the reasons of a mask as words ("last,daily"). */

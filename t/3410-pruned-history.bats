@@ -350,3 +350,31 @@ s5"
 	run -0 snap-rev-parse "main@{~5}"
 	assert_output "$s3"
 }
+
+@test "prune --drop REV drops exactly the snapshots named; the others keep their ids" {
+	six
+	run -0 snap-prune --drop main~2 --drop "$s2"
+	assert_line --partial "drop $s4 "
+	assert_line --partial "drop $s2 "
+	assert_line --partial "keep $s6 "
+	run -0 snap-rev-list main
+	assert_output "$s6
+$s5
+$s3
+$s1"
+	age_objects
+	snap-gc --prune=now > /dev/null
+	run -0 snap-fsck --no-dangling
+	assert_output ''
+	run -0 snap-restore "$s3" out
+	run -0 diff -r state3 out
+	# The tip, one not on the history, one another ref names: refused, nothing changes.
+	local before
+	before=$(store_listing)
+	refused "snap-prune: fatal: 'refs/snapshots/main' names $s6: the tip of a ref is not dropped" snap-prune --drop main
+	snap-update-ref refs/tags/t5 "$s5"
+	before=$(store_listing)
+	refused "snap-prune: fatal: another ref names $s5: it is not dropped" snap-prune --drop "$s5"
+	run -129 --separate-stderr snap-prune --drop "$s3" --keep-last 1
+	assert_equal "${stderr%%$'\n'*}" "snap-prune: error: --drop goes with neither a policy nor --all"
+}
