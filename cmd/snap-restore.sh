@@ -9,7 +9,7 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner]
-                    [--no-xattrs] [--no-acls] [-j N] REV DIR [--] [PATH...]
+                    [--no-xattrs] [--no-acls] [-j N] [--progress] [-q] REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
   DIR              the target; absent or empty unless --force
@@ -22,6 +22,8 @@ usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner]
   --no-xattrs      set no extended attributes (ACLs still are)
   --no-acls        set no POSIX ACLs
   -j, --jobs N     file-writing threads (default: one per processor)
+  --progress       a progress line on stderr (default: when it is a tty)
+  -q, --quiet      no warnings of entries skipped, no progress
   --store DIR      the store (default $SNAP_DIR, else .snap above)
 USAGE
 }
@@ -35,8 +37,10 @@ co_args=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--force|-f) force=1; shift ;;
-	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls|-q|--quiet)
+	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
 		co_args="$co_args $1"; shift ;;
+	-q|--quiet) co_args="$co_args $1"; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
+	--progress) [ "${SNAP_PROGRESS:-}" = 0 ] || { SNAP_PROGRESS=1; export SNAP_PROGRESS; }; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"
 		case $2 in ''|*[!0-9]*|0*|???*) usage_error "-j takes 1 to 64, not '$2'" ;; esac
 		[ "$2" -le 64 ] || usage_error "-j takes 1 to 64, not '$2'"

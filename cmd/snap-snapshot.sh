@@ -40,7 +40,8 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j
   --force-read         read every file, ignoring the ref's stat cache
                        (which is rebuilt)
   --stats              print how many files were read and reused
-  -q, --quiet          do not print the new snapshot's id
+  -q, --quiet          do not print the new snapshot's id, nor progress
+  --progress           a progress line on stderr (default: when it is a tty)
   --json               print {"snapshot", "ref", "tree", "status"} instead
                        of the id (status: 0, or 3 when incomplete)
   --strict             no snapshot unless every entry was read whole
@@ -111,7 +112,8 @@ while [ $# -gt 0 ]; do
 		esac
 		wt_args="$wt_args --exclude-larger-than $(q "$2")"; shift 2 ;;
 	--absolute) absolute=--absolute; shift ;;
-	-q|--quiet) quiet=1; shift ;;
+	-q|--quiet) quiet=1; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
+	--progress) [ "${SNAP_PROGRESS:-}" = 0 ] || { SNAP_PROGRESS=1; export SNAP_PROGRESS; }; shift ;;
 	--json) json=1; shift ;;
 	-n|--dry-run) dry_run=1; shift ;;
 	-v|--verbose) wt_args="$wt_args --verbose"; shift ;;

@@ -1,4 +1,5 @@
 #include "checkout.h"
+#include "progress.h"
 #include "error.h"
 #include "place.h"
 #include "tree.h"
@@ -97,6 +98,10 @@ struct checkout {
 	/* metadata the kernel refused to set, each warned about once */
 	pthread_mutex_t unset_lock;
 	size_t nr_unset;
+	/* progress (progress.h): counted by the workers under lock, drawn
+	 * by the walking thread alone */
+	struct progress *meter;
+	uint64_t files_done, bytes_done;
 };
 
 static enum selected selected(struct checkout *c, const char *path, size_t len)
@@ -782,8 +787,14 @@ static void *worker(void *arg)
 		if (!j)
 			break;
 		strbuf_reset(&err);
-		if (!c->failed && run_job(c, j, buf, &err) < 0)
+		if (!c->failed && run_job(c, j, buf, &err) < 0) {
 			pool_fail(c, &err);
+		} else if (c->meter) {
+			pthread_mutex_lock(&c->lock);
+			c->files_done++;
+			c->bytes_done += j->e.size;
+			pthread_mutex_unlock(&c->lock);
+		}
 		close(j->dfd);
 		free(j->e.name);
 		free(j->path);
@@ -798,6 +809,7 @@ static int queue_job(struct checkout *c, const struct tree_entry *e,
 		     struct link_target *target, struct strbuf *err)
 {
 	struct job *j;
+	uint64_t files, bytes;
 	int dfd = fcntl(c->cur_fd, F_DUPFD_CLOEXEC, 0);
 
 	if (dfd < 0)
@@ -819,7 +831,10 @@ static int queue_job(struct checkout *c, const struct tree_entry *e,
 	c->tail = j;
 	c->queued++;
 	pthread_cond_signal(&c->work);
+	files = c->files_done;
+	bytes = c->bytes_done;
 	pthread_mutex_unlock(&c->lock);
+	progress_update(c->meter, files, bytes);
 	return 0;
 }
 
@@ -1152,6 +1167,7 @@ static void pool_start(struct checkout *c)
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->room, NULL);
 	strbuf_init(&c->err, 0);
+	c->meter = progress_start("files", 0);
 	for (c->nr_threads = 0; c->nr_threads < n; c->nr_threads++)
 		if (pthread_create(&c->threads[c->nr_threads], NULL, worker, c))
 			break;
@@ -1170,6 +1186,9 @@ static int pool_stop(struct checkout *c, struct strbuf *err)
 	pthread_mutex_unlock(&c->lock);
 	for (i = 0; i < c->nr_threads; i++)
 		pthread_join(c->threads[i], NULL);
+	progress_update(c->meter, c->files_done, c->bytes_done);
+	progress_done(c->meter);
+	c->meter = NULL;
 	if (c->failed) {
 		strbuf_reset(err);
 		strbuf_addbuf(err, &c->err);

@@ -1,4 +1,5 @@
 #include "writetree.h"
+#include "progress.h"
 #include "error.h"
 #include "exclude.h"
 #include "statcache.h"
@@ -27,6 +28,8 @@ struct inode_seen {
 
 struct walker {
 	struct odb *odb;
+	struct progress *meter;	/* files stored and the bytes of those read */
+	uint64_t bytes_read;
 	const struct write_tree_opts *opts;
 	dev_t root_dev;
 	int has_store;		/* the store's directory is known by: */
@@ -181,6 +184,7 @@ static void warnf(struct walker *w, const char *what)
 	strbuf_addf(&msg, "skipping %s '", what);
 	strbuf_addquoted(&msg, w->path.buf, w->path.len);
 	strbuf_addch(&msg, '\'');
+	progress_clear(w->meter);
 	w->opts->warn(msg.buf, w->opts->warn_data);
 	strbuf_release(&msg);
 }
@@ -200,6 +204,7 @@ static int is_store(struct walker *w, const struct stat *st)
 		strbuf_addstr(&msg, "leaving out the store '");
 		strbuf_addquoted(&msg, w->path.buf, w->path.len);
 		strbuf_addch(&msg, '\'');
+		progress_clear(w->meter);
 		w->opts->warn(msg.buf, w->opts->warn_data);
 		strbuf_release(&msg);
 	}
@@ -550,6 +555,9 @@ static int store_file(struct walker *w, int dfd, const char *name, int fd,
 		w->stats.files_read++;
 	}
 	e->size = (uint64_t)now.st_size;
+	if (!reused)
+		w->bytes_read += e->size;
+	progress_update(w->meter, w->stats.files_read + w->stats.files_reused, w->bytes_read);
 	set_times(e, &now);
 	/* What changed while read may not be what its stat data says. */
 	if (w->cur && !changed && !dry_run(w) &&
@@ -901,6 +909,7 @@ static void save_cache(struct walker *w, const char *path)
 	if (stat_cache_write(w->cur, odb_store(w->odb), path, &err) < 0 &&
 	    w->opts->warn) {
 		strbuf_addf(&msg, "%s; the next snapshot reads every file", err.buf);
+		progress_clear(w->meter);
 		w->opts->warn(msg.buf, w->opts->warn_data);
 	}
 	strbuf_release(&err);
@@ -979,6 +988,8 @@ static int walk_batch(struct walker *w, const struct stat *root_st,
 		}
 	}
 	raise_fd_limit();
+	if (!dry_run(w))
+		w->meter = progress_start("files", 0);
 	if (dry_run(w)) {
 		ret = store(w, data, out, err);
 	} else {
@@ -991,6 +1002,8 @@ static int walk_batch(struct walker *w, const struct stat *root_st,
 		if (ret == 0 && w->cur)
 			save_cache(w, cache_path.buf);
 	}
+	progress_done(w->meter);
+	w->meter = NULL;
 	if (ret == 0 && opts && opts->stats)
 		*opts->stats = w->stats;
 	if (w->cur) {

@@ -34,3 +34,21 @@ load test_helper
 	local last=${stderr##*$'\r'}
 	[[ "$last" =~ ^snap-test:\ files\ 3,\ 3\.0\ MiB ]]
 }
+
+@test "snapshot and restore show progress when asked, and never with -q or without a tty" {
+	init_store
+	mkdir src
+	for i in $(seq 50); do echo "$i" > "src/f$i"; done
+	run -0 --separate-stderr snap-snapshot --progress src
+	[[ "$stderr" == *"snap-snapshot: files 50, 141 B"*", done in "*" s" ]]
+	run -0 --separate-stderr snap-snapshot -q --progress src
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr snap-snapshot src
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr snap-restore --progress main out
+	[[ "$stderr" == *"snap-restore: files 50, 141 B"*", done in "*" s" ]]
+	run -0 --separate-stderr snap-restore main out2
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr snap-restore -q --progress main out3
+	assert_equal "$stderr" ""
+}
