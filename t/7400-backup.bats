@@ -268,11 +268,11 @@ POST"
 }
 
 @test "a daemon that pre leaves running does not hold the lock; one config by two names is one lock" {
-	write_conf "pre = (sleep 30 > /dev/null 2>&1 &)"
+	write_conf "pre = (sleep 29.873 > /dev/null 2>&1 &)"
 	run -0 snap-backup -c backup.conf -q
 	write_conf
 	run -0 snap-backup -c backup.conf -q
-	pkill -f '^sleep 30$' || :
+	pkill -f "^sleep 29.873$" || :
 	# Through a symlink, and a path with ./ and //: the same file, one lock.
 	mkdir gate.d && mkfifo gate.d/gate
 	write_conf "pre = cat $BATS_TEST_TMPDIR/gate.d/gate > /dev/null"
