@@ -4,6 +4,7 @@
  * snapshot is written again, so every kept id stays (lib/prune.h).
  */
 #include "error.h"
+#include "json.h"
 #include "gc.h"
 #include "odb.h"
 #include "oidset.h"
@@ -17,13 +18,14 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage_str[] =
-"usage: snap-prune [POLICY...] [--dry-run] [--gc] [-r REF | --all]\n"
-"   or: snap-prune --drop REV... [--dry-run] [--gc] [-r REF]\n"
+"usage: snap-prune [POLICY...] [--dry-run] [--json] [--gc] [-r REF | --all]\n"
+"   or: snap-prune --drop REV... [--dry-run] [--json] [--gc] [-r REF]\n"
 "\n"
 "Keeps the snapshots of REF's history (default main) that a POLICY names,\n"
 "the tip, and those other refs need; records the others in the store's\n"
@@ -43,6 +45,8 @@ static const char usage_str[] =
 "                         REV names, keeping every other (repeatable; not\n"
 "                         the tip, nor one another ref names)\n"
 "  -n, --dry-run          only list what would be kept and dropped\n"
+"  --json                 one JSON object a line per snapshot: ref, action\n"
+"                         (keep or drop), id, time, reasons\n"
 "  --gc                   run snap-gc --prune=now afterwards\n"
 "  -r, --ref REF          the ref (NAME is refs/snapshots/NAME)\n"
 "  --all                  every ref under refs/snapshots/, each on its own\n"
@@ -146,6 +150,34 @@ static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
 	return 0;
 }
 
+static int json;
+
+/* One snapshot's fate as a JSON object on one line. */
+static void print_json(const char *ref, const char *action, const struct snap_oid *id,
+		       int64_t time, const char *reasons)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = reasons;
+
+	strbuf_addf(&sb, "{\"ref\":");
+	json_add_bytes(&sb, ref, strlen(ref));
+	strbuf_addf(&sb, ",\"action\":\"%s\",\"id\":\"%s\",\"time\":%" PRId64 ",\"reasons\":[",
+		    action, oid_to_hex(id), time);
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		strbuf_addch(&sb, '"');
+		strbuf_add(&sb, p, n);
+		strbuf_addch(&sb, '"');
+		p += n;
+		if (*p)
+			strbuf_addch(&sb, *p++);
+	}
+	strbuf_addstr(&sb, "]}\n");
+	xfwrite(sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
 /* The snapshots --drop names. */
 static struct oidset drops = OIDSET_INIT;
 
@@ -200,10 +232,16 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 		if (keep[i]) {
 			strbuf_reset(&reason);
 			prune_reasons(&reason, keep[i]);
-			printf("keep %s %s %s\n", oid_to_hex(&c.ids[i]), buf.buf, reason.buf);
+			if (json)
+				print_json(name, "keep", &c.ids[i], c.snaps[i]->time, reason.buf);
+			else
+				printf("keep %s %s %s\n", oid_to_hex(&c.ids[i]), buf.buf, reason.buf);
 			kept++;
 		} else {
-			printf("drop %s %s\n", oid_to_hex(&c.ids[i]), buf.buf);
+			if (json)
+				print_json(name, "drop", &c.ids[i], c.snaps[i]->time, "");
+			else
+				printf("drop %s %s\n", oid_to_hex(&c.ids[i]), buf.buf);
 			pruned_append(&batch, &c.ids[i], c.snaps[i]->parents,
 				      c.snaps[i]->nr_parents ? 1 : 0);
 		}
@@ -213,7 +251,8 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 	/* The one change: the record, replaced whole.  No snapshot is written. */
 	if (pruned_add(odb_store(odb), &batch, &added, &err) < 0)
 		die_err(&err);
-	printf("%s: %s (kept %zu of %zu)\n", name, oid_to_hex(&tip), kept, c.nr);
+	if (!json)
+		printf("%s: %s (kept %zu of %zu)\n", name, oid_to_hex(&tip), kept, c.nr);
 	/* The next ref sees what this one pruned. */
 	pruned_release(&pruned);
 	if (pruned_load(odb_store(odb), &pruned, &err) < 0)
@@ -269,6 +308,7 @@ int main(int argc, char **argv)
 		{ "keep-within", required_argument, NULL, 'w' },
 		{ "keep-tag", required_argument, NULL, 't' },
 		{ "drop", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "gc", no_argument, NULL, 'g' },
 		{ "ref", required_argument, NULL, 'r' },
@@ -308,6 +348,7 @@ int main(int argc, char **argv)
 			drop_revs[nr_drop++] = optarg;
 			break;
 		case 'n': dry_run = 1; break;
+		case 'J': json = 1; break;
 		case 'g': run_gc = 1; break;
 		case 'r': ref = optarg; break;
 		case 'a': all = 1; break;
@@ -357,7 +398,8 @@ int main(int argc, char **argv)
 
 		if (gc_run(odb, &go, &st, &err) < 0)
 			die_err(&err);
-		printf("gc: removed %llu objects, %llu bytes\n",
+		printf(json ? "{\"gc\":{\"objects_removed\":%llu,\"bytes_removed\":%llu}}\n"
+			    : "gc: removed %llu objects, %llu bytes\n",
 		       (unsigned long long)st.objects_removed,
 		       (unsigned long long)st.bytes_removed);
 	}

@@ -170,3 +170,18 @@ keep ref"
 	snap-restore other~2 out
 	diff -r state1 out
 }
+
+@test "prune --json: one object a line per snapshot" {
+	mkdir -p src
+	local i
+	for i in 1 2 3; do
+		echo "$i" > src/f
+		SNAP_TIME=$((1000000 + i * 86400)) snap-snapshot src > /dev/null
+	done
+	run -0 snap-prune --json --keep-last 1
+	assert_line "{\"ref\":\"refs/snapshots/main\",\"action\":\"keep\",\"id\":\"$(snap-rev-parse main)\",\"time\":1259200,\"reasons\":[\"last\"]}"
+	assert_line --regexp '^\{"ref":"refs/snapshots/main","action":"drop","id":"[0-9a-f]{64}","time":1172800,"reasons":\[\]\}$'
+	[ "${#lines[@]}" -eq 3 ]
+	local l
+	for l in "${lines[@]}"; do python3 -m json.tool <<< "$l" > /dev/null; done
+}
