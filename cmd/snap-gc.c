@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const char usage_str[] =
-"usage: snap-gc [--dry-run] [--prune=AGE|now|never] [--verbose] [--json]\n"
+"usage: snap-gc [--dry-run] [--prune=AGE|now|never] [--verbose] [--json] [-q]\n"
 "\n"
 "Removes unreachable objects older than AGE (default 1d) that no live write\n"
 "session may need, repacks, and removes stale temporary files.  Exits 3\n"
@@ -26,6 +26,7 @@ static const char usage_str[] =
 "                     sessions alone; 'never' keeps every unreachable object\n"
 "  -v, --verbose      list what goes\n"
 "  --json             print the counts as one JSON object\n"
+"  -q, --quiet        print no counts (what is damaged is still named)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 
 /* Live objects with no good copy were met; their files are kept. */
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
 		{ "prune", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -66,10 +68,10 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct odb *odb;
 	const char *dir = NULL;
-	int json = 0, c;
+	int json = 0, quiet = 0, c;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "nvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nvqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': go.dry_run = 1; break;
 		case 'p':
@@ -82,6 +84,7 @@ int main(int argc, char **argv)
 			break;
 		case 'v': go.verbose = 1; break;
 		case 'J': json = 1; break;
+		case 'q': quiet = 1; break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
@@ -98,7 +101,9 @@ int main(int argc, char **argv)
 		die("store '%s' is append-only: nothing is deleted from it", store.path);
 	if (gc_run(odb, &go, &st, &err) < 0)
 		die_err(&err);
-	if (json) {
+	if (quiet) {
+		;	/* the counts are not wanted */
+	} else if (json) {
 		printf("{\"dry_run\":%s,\"objects_removed\":%llu,\"bytes_removed\":%llu,"
 		       "\"disk_bytes_freed\":%llu,\"unreachable_kept\":%llu,"
 		       "\"packs_written\":%llu,\"packs_removed\":%llu,\"loose_packed\":%llu,"

@@ -212,3 +212,11 @@ damaged_session() {
 	assert_equal "$stderr" "snap-session: fatal: bad line 3 in session '$f'"
 	assert_equal "$output" ''
 }
+
+@test "gc -q prints no counts" {
+	mkdir -p src && echo a > src/a
+	snap-snapshot src > /dev/null
+	run -0 --separate-stderr snap-gc -q --prune=now
+	assert_equal "$output" ""
+	assert_equal "$stderr" ""
+}
