@@ -199,7 +199,14 @@ if [ "$mode" != dir ]; then
 	''|.|..|*/*) die "bad file name '$base' (one name, no '/')" ;;
 	esac
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX") || die "cannot make a temporary directory"
+# A stream is copied whole before it is stored (its size goes first in
+# its id): into the store's objects/tmp, on the store's disk and not in a
+# /tmp that may be memory, and removed when the snapshot ends.
+if [ "$mode" = dir ]; then
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX")
+else
+	tmp=$(mktemp -d "$(snap-rev-parse --store-dir)/objects/tmp/snap-snapshot.XXXXXX")
+fi || die "cannot make a temporary directory"
 if [ "$mode" != dir ]; then
 	mkdir "$tmp/d"
 	case $mode in

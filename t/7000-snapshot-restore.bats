@@ -385,3 +385,11 @@ snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
 	run -129 --separate-stderr snap-snapshot -q --json src
 	assert_equal "${stderr%%$'\n'*}" "snap-snapshot: error: -q and --json do not go together"
 }
+
+@test "a stream is copied into the store's objects/tmp, not TMPDIR, and the copy removed" {
+	run -0 sh -c 'seq 1 20000 | TMPDIR=/nonexistent snap-snapshot -r s --stdin nums.txt'
+	run -0 snap-cat-file -p s:nums.txt
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 20000
+	run -0 find "$SNAP_DIR/objects/tmp" -mindepth 1
+	assert_output ''
+}
