@@ -41,6 +41,7 @@ static char *full_name(const char *name)
 
 int main(int argc, char **argv)
 {
+	struct strbuf remote_url = STRBUF_INIT, remote_ssh = STRBUF_INIT;
 	static const struct option longopts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
@@ -85,6 +86,15 @@ int main(int argc, char **argv)
 		free(name);
 	}
 	open_store_or_die(dir, &store, &odb);
+	/* A remote by name: its url, and its ssh command unless given. */
+	ret = transport_remote_lookup(&store, remote, &remote_url, &remote_ssh, &err);
+	if (ret < 0)
+		die_err(&err);
+	if (ret) {
+		remote = remote_url.buf;
+		if (remote_ssh.len && !getenv("SNAP_SSH_COMMAND"))
+			setenv("SNAP_SSH_COMMAND", remote_ssh.buf, 1);
+	}
 	if (transport_connect(&t, remote, serve, &err) < 0)
 		die_err(&err);
 

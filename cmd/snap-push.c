@@ -115,6 +115,7 @@ static _Noreturn void refuse(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+	struct strbuf remote_url = STRBUF_INIT, remote_ssh = STRBUF_INIT;
 	static const struct option longopts[] = {
 		{ "force-with-lease", optional_argument, NULL, 'l' },
 		{ "delete", no_argument, NULL, 'd' },
@@ -181,6 +182,15 @@ int main(int argc, char **argv)
 		ret = ref_read(&store, names.v[i], &res[i].new_oid, &err);
 		if (ret < 0)
 			die_err(&err);
+	}
+	/* A remote by name: its url, and its ssh command unless given. */
+	ret = transport_remote_lookup(&store, remote, &remote_url, &remote_ssh, &err);
+	if (ret < 0)
+		die_err(&err);
+	if (ret) {
+		remote = remote_url.buf;
+		if (remote_ssh.len && !getenv("SNAP_SSH_COMMAND"))
+			setenv("SNAP_SSH_COMMAND", remote_ssh.buf, 1);
 	}
 	if (transport_connect(&t, remote, serve, &err) < 0)
 		die_err(&err);

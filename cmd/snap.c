@@ -84,6 +84,7 @@ static const struct {
 	{ "gc", "delete what no ref or reflog reaches", 1 },
 	{ "push", "send refs and the objects they lack to another store, over ssh", 1 },
 	{ "fetch", "copy refs and the objects we lack from another store, over ssh", 1 },
+	{ "remote", "names for the stores push and fetch talk to", 1 },
 	{ "memo", "run a command once per key, keep and replay its output", 1 },
 	{ "bundle-import", "store sqlite-sync-core bundles as a bundle snapshot", 1 },
 	{ "bundle-export", "write a bundle snapshot's bundles back out", 1 },

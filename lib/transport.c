@@ -14,10 +14,12 @@
 #include "pruned.h"
 #include "refs.h"
 #include "snapshot.h"
+#include "store.h"
 #include "tree.h"
 #include "util.h"
 #include "walk.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1130,6 +1132,63 @@ static int reap(struct transport *t, struct strbuf *err)
 					 WTERMSIG(status));
 	}
 	t->child = 0;
+	return ret;
+}
+
+int transport_remote_lookup(struct snap_store *store, const char *name, struct strbuf *url,
+			    struct strbuf *ssh, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+	const char *p, *end;
+	size_t i;
+	int ret = 1;
+
+	for (i = 0; name[i]; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			return 0;
+	if (!i || i > 100 || name[0] == '.' || name[0] == '-')
+		return 0;
+	store_path(store, &path, "remotes/");
+	strbuf_addstr(&path, name);
+	ret = strbuf_read_file(&text, path.buf, 65536);
+	if (ret == SNAP_ENOTFOUND) {
+		ret = 0;
+		goto out;
+	}
+	if (ret < 0) {
+		ret = snap_error_errno(err, "remote '%s': cannot read '%s'", name, path.buf);
+		goto out;
+	}
+	ret = 1;
+	strbuf_reset(url);
+	strbuf_reset(ssh);
+	for (p = text.buf; *p; p = *end ? end + 1 : end) {
+		const char *eq, *v;
+		size_t klen;
+
+		end = strchrnul(p, '\n');
+		if (p == end || *p == '#')
+			continue;
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq) {
+			ret = snap_error(err, SNAP_EINVAL, "remote '%s': bad line in '%s'", name, path.buf);
+			goto out;
+		}
+		klen = (size_t)(eq - p);
+		while (klen && p[klen - 1] == ' ')
+			klen--;
+		for (v = eq + 1; v < end && *v == ' '; v++)
+			;
+		if (klen == 3 && !memcmp(p, "url", 3))
+			strbuf_add(url, v, (size_t)(end - v));
+		else if (klen == 3 && !memcmp(p, "ssh", 3))
+			strbuf_add(ssh, v, (size_t)(end - v));
+	}
+	if (!url->len)
+		ret = snap_error(err, SNAP_EINVAL, "remote '%s': no url in '%s'", name, path.buf);
+out:
+	strbuf_release(&path);
+	strbuf_release(&text);
 	return ret;
 }
 

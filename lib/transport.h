@@ -64,6 +64,17 @@ struct transfer_stats {
  * SNAP_EINVAL for a remote that cannot be parsed (or a host starting with
  * '-'); SNAP_EIO when the far side cannot be started or does not answer.
  */
+/*
+ * A named remote (snap-remote(1)): when name is one of letters, digits
+ * and "._-" (not first "." or "-") and the store has remotes/NAME, sets
+ * url (and ssh, its ssh command, or empty) from that file's "url = ..."
+ * and "ssh = ..." lines and returns 1; 0 when there is no such remote;
+ * SNAP_EINVAL or SNAP_EIO for a file without a url or unreadable.
+ */
+struct snap_store;
+int transport_remote_lookup(struct snap_store *store, const char *name, struct strbuf *url,
+			    struct strbuf *ssh, struct strbuf *err);
+
 int transport_connect(struct transport *t, const char *remote, const char *serve,
 		      struct strbuf *err);
 /* The advertised ref of that full name, or NULL. */

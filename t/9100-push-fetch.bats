@@ -602,3 +602,38 @@ teardown() {
 	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/fetched" snap-restore main out
 	run -0 diff -r src out
 }
+
+@test "named remotes: add, list, get-url, push and fetch by name, remove; bad names refused" {
+	run -0 snap-remote add far "$R"
+	run -0 snap-remote add --ssh 'ssh -p 2222' other host:/srv/snap
+	run -0 snap-remote
+	assert_output "far
+other"
+	run -0 snap-remote -v
+	assert_output "$(printf 'far\t%s\nother\thost:/srv/snap' "$R")"
+	run -0 snap-remote get-url other
+	assert_output "host:/srv/snap"
+	snap-snapshot src > /dev/null
+	run -0 snap-push far
+	run -0 env SNAP_DIR="$R" snap-rev-parse main
+	assert_output "$(snap-rev-parse main)"
+	snap-init -q back
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/back" snap-remote add origin "$SNAP_DIR"
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/back" snap-fetch origin
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/back" snap-rev-parse main
+	assert_output "$(snap-rev-parse main)"
+	local before
+	before=$(store_listing)
+	refused "snap-remote: fatal: remote 'far' exists (snap-remote remove far first)" snap-remote add far /x
+	refused "snap-remote: fatal: bad remote name '-x' (letters, digits and ._-, not first . or -)" snap-remote add -- -x /x
+	refused "snap-remote: fatal: bad remote name 'a/b' (letters, digits and ._-, not first . or -)" snap-remote add a/b /x
+	refused "snap-remote: fatal: no remote 'nope'" snap-remote remove nope
+	refused "snap-remote: fatal: a URL is one line" snap-remote add two "$(printf 'a\nb')"
+	run -0 snap-remote remove other
+	run -0 snap-remote
+	assert_output far
+	# A remote file without a url is one line naming it.
+	printf 'ssh = ssh\n' > "$SNAP_DIR/remotes/broken"
+	run -128 --separate-stderr snap-push broken
+	assert_equal "$stderr" "snap-push: fatal: remote 'broken': no url in '$SNAP_DIR/remotes/broken'"
+}

@@ -86,7 +86,7 @@ _snap() {
 complete -F _snap snap
 for __snap_c in snapshot restore backup log diff prune fsck gc init bundle-import bundle-export \
 	ls mount find stats memo hash-object cat-file write-tree ls-tree mktree mksnapshot checkout diff-tree rev-parse \
-	rev-list update-ref show-ref for-each-ref count-objects session sqlite-backup push fetch serve; do
+	rev-list update-ref show-ref for-each-ref count-objects session sqlite-backup push fetch serve remote; do
 	complete -F _snap "snap-$__snap_c"
 done
 unset __snap_c
