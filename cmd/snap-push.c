@@ -183,15 +183,8 @@ int main(int argc, char **argv)
 		if (ret < 0)
 			die_err(&err);
 	}
-	/* A remote by name: its url, and its ssh command unless given. */
-	ret = transport_remote_lookup(&store, remote, &remote_url, &remote_ssh, &err);
-	if (ret < 0)
+	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
-	if (ret) {
-		remote = remote_url.buf;
-		if (remote_ssh.len && !getenv("SNAP_SSH_COMMAND"))
-			setenv("SNAP_SSH_COMMAND", remote_ssh.buf, 1);
-	}
 	if (transport_connect(&t, remote, serve, &err) < 0)
 		die_err(&err);
 	for (i = 0; i < names.nr; i++) {

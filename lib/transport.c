@@ -1192,6 +1192,19 @@ out:
 	return ret;
 }
 
+int transport_use_remote(struct snap_store *store, const char **remote, struct strbuf *url,
+			 struct strbuf *ssh, struct strbuf *err)
+{
+	int ret = transport_remote_lookup(store, *remote, url, ssh, err);
+
+	if (ret > 0) {
+		*remote = url->buf;
+		if (ssh->len && !getenv("SNAP_SSH_COMMAND"))
+			setenv("SNAP_SSH_COMMAND", ssh->buf, 1);
+	}
+	return ret < 0 ? ret : 0;
+}
+
 int transport_connect(struct transport *t, const char *remote, const char *serve,
 		      struct strbuf *err)
 {

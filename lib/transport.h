@@ -75,6 +75,14 @@ struct snap_store;
 int transport_remote_lookup(struct snap_store *store, const char *name, struct strbuf *url,
 			    struct strbuf *ssh, struct strbuf *err);
 
+/*
+ * What the commands do with a REMOTE argument: a named remote's url takes
+ * its place in *remote (url owns it), and its ssh command becomes
+ * $SNAP_SSH_COMMAND unless that is set.  0, or as transport_remote_lookup.
+ */
+int transport_use_remote(struct snap_store *store, const char **remote, struct strbuf *url,
+			 struct strbuf *ssh, struct strbuf *err);
+
 int transport_connect(struct transport *t, const char *remote, const char *serve,
 		      struct strbuf *err);
 /* The advertised ref of that full name, or NULL. */
