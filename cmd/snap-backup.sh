@@ -68,7 +68,7 @@ config=$(readlink -f -- "$config") || die "cannot resolve config '$config'"
 [ -z "$dry" ] || [ -z "$json" ] || usage_error "--dry-run prints text; it does not go with --json"
 
 # ---- the config: key = value lines (docs/snap-backup.md) ----
-store= ref=main message=backup fsck=none gc=yes one_fs= pre= post=
+store= ref=main message=backup fsck=none gc=yes one_fs= pre= post= remote=
 policy= paths= nr_paths=0 wt_opts=
 lineno=0 seen=' '
 # Messages stay one line of printable text, whatever the file holds.
@@ -110,7 +110,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 	val=$(printf '%s' "${line#*=}" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
 	[ -n "$val" ] || bad "'$key' has no value"
 	case $key in
-	store|ref|message|one-file-system|keep-*|gc|fsck|pre|post) once "$key" ;;
+	store|ref|message|one-file-system|keep-*|gc|fsck|pre|post|remote) once "$key" ;;
 	esac
 	case $key in
 	store) store=$val ;;
@@ -133,6 +133,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 		fsck_ok "$val" ||
 			bad "'fsck' takes none, all, P% (0 < P <= 100), K/N or rotate/N (1 <= K <= N <= 1000000), not '$val'"
 		fsck=$val ;;
+	remote) remote=$val ;;
 	pre) pre=$val ;;
 	post) post=$val ;;
 	*) bad "unknown key '$key'" ;;
@@ -178,6 +179,7 @@ if [ -n "$dry" ]; then
 		case $plan in *drop\ *) [ -z "$gc" ] || echo "would gc" ;; esac
 	fi
 	[ "$fsck" = none ] || echo "would fsck${fsck:+ ($fsck)}"
+	[ -z "$remote" ] || echo "would push $ref to $remote"
 	exit 0
 fi
 
@@ -197,7 +199,7 @@ fi
 printf '%s %s %s\n' "$$" "$(date +%s)" "$config" > "$lock"
 
 start=$(date +%s)
-status=0 warnings=0 snap= files=0 read=0 reused=0 size=0 new=0 dropped=0 fsck_result=skipped
+pushed= status=0 warnings=0 snap= files=0 read=0 reused=0 size=0 new=0 dropped=0 fsck_result=skipped
 errs=$(mktemp "${TMPDIR:-/tmp}/snap-backup.XXXXXX") || die "cannot create a temporary file"
 trap 'rm -f "$errs"' EXIT
 trap 'printf "%s: fatal: interrupted; the run stopped\n" "$me" >&2; exit 130' INT TERM
@@ -209,12 +211,12 @@ run_user() { env -u SNAP_PROGRAM sh -c "$1" >&2 9>&-; }
 summary() {
 	secs=$(( $(date +%s) - start ))
 	if [ -n "$json" ]; then
-		printf '{"status":%d,"snapshot":%s,"ref":"%s","files":%s,"files_read":%s,"files_unchanged":%s,"size":%s,"new_size":%s,"dropped":%s,"fsck":"%s","warnings":%s,"seconds":%s}\n' \
+		printf '{"status":%d,"snapshot":%s,"ref":"%s","files":%s,"files_read":%s,"files_unchanged":%s,"size":%s,"new_size":%s,"dropped":%s,"fsck":"%s","pushed":%s,"warnings":%s,"seconds":%s}\n' \
 			"$status" "$( [ -n "$snap" ] && printf '"%s"' "$snap" || printf null)" \
 			"$ref" "$files" "$read" "$reused" "$size" "$new" "$dropped" "$fsck_result" \
-			"$warnings" "$secs"
+			"$( [ -n "$pushed" ] && printf '"%s"' "$pushed" || printf null)" "$warnings" "$secs"
 	fi
-	line="snapshot ${snap:-none} of $src: $files files ($read read, $reused unchanged), $size bytes, $new new; $dropped dropped; fsck $fsck_result; $warnings warnings; $secs s"
+	line="snapshot ${snap:-none} of $src: $files files ($read read, $reused unchanged), $size bytes, $new new; $dropped dropped; fsck $fsck_result; $warnings warnings; $secs s${pushed:+; pushed to $pushed}"
 	[ -n "$json" ] || [ -n "$quiet" ] || printf '%s\n' "$line"
 	[ -z "$syslog" ] || logger -t snap-backup -- "$line" 2>/dev/null 9>&- || warn "cannot write to syslog"
 }
@@ -270,6 +272,14 @@ if [ "$status" != 128 ] && [ "$fsck" != none ]; then
 		cat "$errs" >&2
 		fsck_result="${fsck} found damage (status $frc)"
 		fail "fsck found damage (status $frc; see snap-fsck(1))"
+	fi
+fi
+if [ "$status" != 128 ] && [ -n "$remote" ]; then
+	if snap-push -q "$remote" "$full_ref" 2>"$errs" 9>&-; then
+		pushed=$remote
+	else
+		cat "$errs" >&2
+		fail "push to '$remote' failed"
 	fi
 fi
 if [ -n "$post" ]; then

@@ -52,7 +52,7 @@ summary_re='^snapshot [0-9a-f]{64} of .*/src: [0-9]+ files \([0-9]+ read, [0-9]+
 	run -0 --separate-stderr snap-backup -c backup.conf --json
 	assert_equal "$stderr" ""
 	id=$(snap-rev-parse --store store main)
-	[[ "$output" =~ ^\{\"status\":0,\"snapshot\":\"$id\",\"ref\":\"main\",\"files\":2,\"files_read\":2,\"files_unchanged\":0,\"size\":4,\"new_size\":4,\"dropped\":0,\"fsck\":\"skipped\",\"warnings\":0,\"seconds\":[0-9]+\}$ ]]
+	[[ "$output" =~ ^\{\"status\":0,\"snapshot\":\"$id\",\"ref\":\"main\",\"files\":2,\"files_read\":2,\"files_unchanged\":0,\"size\":4,\"new_size\":4,\"dropped\":0,\"fsck\":\"skipped\",\"pushed\":null,\"warnings\":0,\"seconds\":[0-9]+\}$ ]]
 	echo c > src/c
 	run -0 --separate-stderr snap-backup -c backup.conf -q
 	assert_equal "$output" ""
@@ -209,7 +209,7 @@ nightly"
 	run -3 --separate-stderr env SNAP_TEST_HOOK_PATH=c SNAP_TEST_HOOK_AT=listed \
 		SNAP_TEST_HOOK_CMD="rm $BATS_TEST_TMPDIR/src/c" snap-backup -c backup.conf --json
 	[[ "$stderr" == "snap-backup: warning: c: "*"left out" ]]
-	[[ "$output" == '{"status":3,"snapshot":"'*'","warnings":1,'* ]]
+	[[ "$output" == '{"status":3,"snapshot":"'*'","pushed":null,"warnings":1,'* ]]
 	run -0 snap-cat-file --store store -p main
 	assert_line --regexp '^incomplete 1$'
 	run -0 snap-ls --store store -r main
@@ -313,4 +313,19 @@ POST"
 	write_conf "path = $BATS_TEST_TMPDIR/none"
 	run -128 --separate-stderr snap-backup -c backup.conf
 	assert_equal "$stderr" "snap-backup: fatal: path '$BATS_TEST_TMPDIR/none' does not exist"
+}
+
+@test "remote: the ref is pushed after the check, by a remote's name; a failed push is 128" {
+	snap-init -q far
+	run -0 snap-remote --store store add off "$BATS_TEST_TMPDIR/far"
+	write_conf "remote = off" "fsck = all"
+	run -0 snap-backup -c backup.conf
+	[[ "$output" == *"; pushed to off" ]]
+	run -0 snap-rev-parse --store far main
+	assert_output "$(snap-rev-parse --store store main)"
+	run -0 snap-backup -c backup.conf --json
+	[[ "$output" == *'"pushed":"off",'* ]]
+	write_conf "remote = $BATS_TEST_TMPDIR/nowhere"
+	run -128 --separate-stderr snap-backup -c backup.conf -q
+	[[ "$stderr" == *"snap-backup: fatal: push to '$BATS_TEST_TMPDIR/nowhere' failed" ]]
 }
