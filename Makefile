@@ -155,6 +155,8 @@ stress: all
 		SNAP_CAS_ROUNDS=$${SNAP_CAS_ROUNDS:-1000} SNAP_GC_SECONDS=$${SNAP_GC_SECONDS:-300} \
 		BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/8100-crash-points.bats \
 		t/8200-random-kill.bats t/8400-cas-writers.bats
+	SNAP_PUSH_TRIALS=$${SNAP_PUSH_TRIALS:-500} BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" \
+		sh t/run-tests.sh t/9100-push-fetch.bats
 
 # Random damage to a pack and its index, read back: many rounds from a
 # seed of the clock (make check runs 1000 from seed 1).

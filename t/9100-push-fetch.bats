@@ -348,9 +348,11 @@ done
 EOF
 	chmod +x cutter
 	fake_ssh
-	for trial in $(seq 1 10); do
+	# Cuts spread over the whole transfer; make stress runs more.
+	local trials=${SNAP_PUSH_TRIALS:-50}
+	for trial in $(seq 1 "$trials"); do
 		rm -rf "$R" && snap-init -q "$R"
-		cut=$((bytes * trial / 11 + 100))
+		cut=$((bytes * trial / (trials + 1) + 100))
 		# run returns once every holder of its stderr has exited: the
 		# far side too, which has then kept what it verified.  The
 		# push dies by the kill or by the write that met the cut.
