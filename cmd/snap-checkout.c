@@ -17,7 +17,7 @@
 
 static const char usage_str[] =
 "usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [--no-xattrs] [--no-acls]\n"
-"                     [-j N] [--in-place TMP] TREE|SNAPSHOT DIR [PATH...]\n"
+"                     [-j N] [--in-place TMP] [--exclude PATTERN]... TREE|SNAPSHOT DIR [PATH...]\n"
 "\n"
 "Writes the tree into DIR, which must be absent or empty.  With PATHs,\n"
 "only those entries (files or whole directories) are written.\n"
@@ -33,6 +33,8 @@ static const char usage_str[] =
 "  --no-acls        set no POSIX ACLs\n"
 "  -q, --quiet      no warnings about skipped entries\n"
 "  -j, --jobs N     file-writing threads (default: one per processor)\n"
+"  --exclude PATTERN  leave out entries matching PATTERN (as snap-write-tree's:\n"
+"                   a name, a path with '/', a trailing '/' for directories)\n"
 "  --in-place TMP   restore into the existing DIR through TMP, an empty\n"
 "                   directory on DIR's filesystem (not inside DIR's PATHs);\n"
 "                   written DIR/NAME, it is made when absent\n"
@@ -50,6 +52,7 @@ int main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "in-place", required_argument, NULL, 'I' },
+		{ "exclude", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -58,7 +61,7 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct snap_oid oid, tree;
 	struct odb *odb;
-	const char *dir = NULL, *tmp = NULL;
+	const char *dir = NULL, *tmp = NULL, **excludes = NULL;
 	int quiet = 0, c, ret;
 	uint64_t v;
 
@@ -86,6 +89,11 @@ int main(int argc, char **argv)
 			break;
 		case 'S': dir = optarg; break;
 		case 'I': tmp = optarg; break;
+		case 'e':
+			excludes = xrealloc(excludes, (co.nr_excludes + 1) * sizeof(*excludes));
+			excludes[co.nr_excludes++] = optarg;
+			co.excludes = excludes;
+			break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
 		}

@@ -9,7 +9,8 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner]
-                    [--no-xattrs] [--no-acls] [-j N] [--progress] [-q] REV DIR [--] [PATH...]
+                    [--no-xattrs] [--no-acls] [--exclude PATTERN]... [-j N] [--progress] [-q]
+                    REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
   DIR              the target; absent or empty unless --force
@@ -22,6 +23,7 @@ usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner]
   --no-xattrs      set no extended attributes (ACLs still are)
   --no-acls        set no POSIX ACLs
   -j, --jobs N     file-writing threads (default: one per processor)
+  --exclude PATTERN  leave out what matches (snap-write-tree's patterns)
   --progress       a progress line on stderr (default: when it is a tty)
   -q, --quiet      no warnings of entries skipped, no progress
   --store DIR      the store (default $SNAP_DIR, else .snap above)
@@ -33,13 +35,17 @@ die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 
 force=
-co_args=
+co_args= excludes=
+# q STRING: STRING quoted for the shell (for eval).
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--force|-f) force=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
 		co_args="$co_args $1"; shift ;;
 	-q|--quiet) co_args="$co_args $1"; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
+	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
+		excludes="$excludes --exclude $(q "$2")"; shift 2 ;;
 	--progress) [ "${SNAP_PROGRESS:-}" = 0 ] || { SNAP_PROGRESS=1; export SNAP_PROGRESS; }; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"
 		case $2 in ''|*[!0-9]*|0*|???*) usage_error "-j takes 1 to 64, not '$2'" ;; esac
@@ -159,7 +165,7 @@ trap 'exit 130' INT TERM
 rc=0
 if [ -n "$in_place" ]; then
 	# shellcheck disable=SC2086
-	snap-checkout $co_args --in-place "$tmp" -- "$id" "$dir" "$@" || rc=$?
+	eval "snap-checkout $co_args $excludes" '--in-place "$tmp" -- "$id" "$dir" "$@"' || rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 3 ]; then
 		if [ -n "$made_dir" ]; then rm -rf "$tmp"; rmdir -- "$dir" 2>/dev/null || :; fi
 		exit 128
@@ -169,7 +175,7 @@ if [ -n "$in_place" ]; then
 fi
 
 # shellcheck disable=SC2086
-snap-checkout $co_args -- "$id" "$tmp/new" "$@" || rc=$?
+eval "snap-checkout $co_args $excludes" '-- "$id" "$tmp/new" "$@"' || rc=$?
 [ $rc -eq 0 ] || [ $rc -eq 3 ] || exit 128
 
 if [ -d "$dir" ]; then

@@ -1,4 +1,5 @@
 #include "checkout.h"
+#include "exclude.h"
 #include "progress.h"
 #include "error.h"
 #include "place.h"
@@ -102,6 +103,7 @@ struct checkout {
 	 * by the walking thread alone */
 	struct progress *meter;
 	uint64_t files_done, bytes_done;
+	struct exclude *excl;	/* opts->excludes, prepared */
 };
 
 static enum selected selected(struct checkout *c, const char *path, size_t len)
@@ -133,6 +135,22 @@ static void set_path(struct checkout *c, size_t base, const struct tree_entry *e
 	strbuf_add(&c->path, e->name, e->name_len);
 }
 
+/* Whether an exclude pattern leaves out the entry at c->path. */
+static int excluded(struct checkout *c, const struct tree_entry *e)
+{
+	size_t i;
+
+	for (i = 0; c->excl && i < c->opts->nr_excludes; i++) {
+		const struct exclude *x = &c->excl[i];
+
+		if (x->dir_only && e->type != TREE_DIR)
+			continue;
+		if (exclude_match(x, x->kind == EXCLUDE_NAME ? e->name : c->path.buf))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Moves c->path to the entry; 1 if the PATH selection leaves it out (an
  * entry that is neither selected nor a directory above a selected path).
@@ -142,6 +160,8 @@ static int skip_entry(struct checkout *c, size_t base, const struct tree_entry *
 	enum selected sel;
 
 	set_path(c, base, e);
+	if (excluded(c, e))
+		return 1;
 	sel = selected(c, c->path.buf, c->path.len);
 	return sel == SEL_NONE || (sel == SEL_ANCESTOR && e->type != TREE_DIR);
 }
@@ -1374,6 +1394,11 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 			goto out;
 	}
 	c.path_found = xcalloc(o.nr_paths + 1, sizeof(int));
+	if (o.nr_excludes) {
+		c.excl = xcalloc(o.nr_excludes, sizeof(*c.excl));
+		for (i = 0; i < o.nr_excludes; i++)
+			exclude_prepare(&c.excl[i], o.excludes[i]);
+	}
 	raise_fd_limit();
 
 	ret = check_all(&c, tree, err);
@@ -1436,6 +1461,9 @@ out:
 		free(c.checks[i].target_path);
 	}
 	free(c.checks);
+	for (i = 0; c.excl && i < o.nr_excludes; i++)
+		exclude_release(&c.excl[i]);
+	free(c.excl);
 	strbuf_release(&ignored);
 	for (i = 0; paths && i < o.nr_paths; i++)
 		free(paths[i]);

@@ -30,6 +30,14 @@
 struct checkout_opts {
 	const char *const *paths;	/* restore only these (relative) paths */
 	size_t nr_paths;
+	/*
+	 * Leave out entries matching these patterns (lib/exclude.h: a name;
+	 * with a '/' inside or leading, the path from the tree's root; a
+	 * trailing '/': directories only; "**" any number of names).  A
+	 * directory left out is not descended into.
+	 */
+	const char *const *excludes;
+	size_t nr_excludes;
 	int keep_setuid;	/* keep setuid/setgid bits (else cleared) */
 	int devices;		/* create device nodes (else skipped) */
 	int same_owner;		/* set owners (only takes effect as root) */

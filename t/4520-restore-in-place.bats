@@ -204,3 +204,28 @@ PY
 	run -0 find victim -mindepth 1
 	assert_output ''
 }
+
+@test "restore --exclude leaves out what matches: names, paths, directories" {
+	echo log > src/top.log
+	mkdir -p "src/with space"
+	echo s > "src/with space/x.log"
+	snap-snapshot -m logs src > /dev/null
+	run -0 snap-restore --exclude '*.log' --exclude 'sub/deep/' main r1
+	run -0 sh -c 'cd r1 && find . | LC_ALL=C sort'
+	assert_output ".
+./other
+./other/g
+./sub
+./sub/f
+./top
+./with space"
+	# A PATH and an exclude together; a pattern with a space.
+	run -0 snap-restore --exclude 'with space/x.log' main r2 'with space'
+	run -0 find r2 -mindepth 1
+	assert_output "r2/with space"
+	# Into an existing directory, in place.
+	run -0 snap-restore --force --exclude 'f' main dst sub
+	assert_file_not_exist dst/sub/f
+	assert_file_exist dst/sub/deep/g
+	assert_file_exist dst/mine
+}
