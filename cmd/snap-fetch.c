@@ -4,6 +4,7 @@
  */
 #include "error.h"
 #include "odb.h"
+#include "pruned.h"
 #include "refs.h"
 #include "store.h"
 #include "transport.h"
@@ -41,6 +42,7 @@ static char *full_name(const char *name)
 
 int main(int argc, char **argv)
 {
+	struct pruned received = PRUNED_INIT;
 	struct strbuf remote_url = STRBUF_INIT, remote_ssh = STRBUF_INIT;
 	static const struct option longopts[] = {
 		{ "force", no_argument, NULL, 'f' },
@@ -122,7 +124,7 @@ int main(int argc, char **argv)
 		else
 			wants[nr_w++] = res[i].new_oid;
 	}
-	ret = nr_w ? transport_fetch(&t, odb, wants, nr_w, &st, &err) : 0;
+	ret = nr_w ? transport_fetch(&t, odb, wants, nr_w, &st, &received, &err) : 0;
 	if (ret < 0) {
 		struct strbuf ignored = STRBUF_INIT;
 
@@ -140,7 +142,7 @@ int main(int argc, char **argv)
 			res[i].status = "created";
 			continue;
 		}
-		ret = transport_is_ancestor(odb, &res[i].old_oid, &res[i].new_oid, &err);
+		ret = transport_is_ancestor(odb, &res[i].old_oid, &res[i].new_oid, &received, &err);
 		if (ret < 0)
 			die_err(&err);
 		if (!ret && !force) {
@@ -151,6 +153,10 @@ int main(int argc, char **argv)
 		}
 		res[i].status = ret ? "updated" : "forced";
 	}
+	/* What the remote pruned of what came goes on record as refs move. */
+	if (received.nr && pruned_add(&store, &received, NULL, &err) < 0)
+		die_err(&err);
+	pruned_release(&received);
 	strbuf_addf(&reason, "fetch %s", remote);
 	tx = ref_transaction_begin(odb);
 	ret = 0;

@@ -4,6 +4,7 @@
  */
 #include "error.h"
 #include "odb.h"
+#include "pruned.h"
 #include "refs.h"
 #include "store.h"
 #include "transport.h"
@@ -185,6 +186,14 @@ int main(int argc, char **argv)
 	}
 	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
+	/* A record that cannot be read fails here, before the far side waits. */
+	{
+		struct pruned check = PRUNED_INIT;
+
+		if (pruned_load(&store, &check, &err) < 0)
+			die_err(&err);
+		pruned_release(&check);
+	}
 	if (transport_connect(&t, remote, serve, &err) < 0)
 		die_err(&err);
 	for (i = 0; i < names.nr; i++) {
@@ -209,8 +218,9 @@ int main(int argc, char **argv)
 		} else if (oid_is_null(&theirs)) {
 			res[i].status = "created";
 		} else {
-			ret = odb_has(odb, &theirs) ?
-				transport_is_ancestor(odb, &theirs, &res[i].new_oid, &err) : 0;
+			/* (theirs may be one pruned and collected here: the walk
+			 * passes through the record's entries, comparing each) */
+			ret = transport_is_ancestor(odb, &theirs, &res[i].new_oid, NULL, &err);
 			if (ret < 0)
 				die_err(&err);
 			if (!ret && !force)

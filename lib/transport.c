@@ -87,7 +87,8 @@ static const char *parse_oid_at(const char *p, struct snap_oid *oid, char end)
 /* ---- ancestry ---- */
 
 int transport_is_ancestor(struct odb *odb, const struct snap_oid *anc,
-			  const struct snap_oid *new_oid, struct strbuf *err)
+			  const struct snap_oid *new_oid, const struct pruned *extra,
+			  struct strbuf *err)
 {
 	struct oidset seen = OIDSET_INIT;
 	struct pruned pr = PRUNED_INIT;
@@ -114,14 +115,22 @@ int transport_is_ancestor(struct odb *odb, const struct snap_oid *anc,
 			found = 1;
 			break;
 		}
-		if (pruned_contains(&pr, &cur) && !odb_has(odb, &cur)) {
-			struct snap_oid next;
+		if (!odb_has(odb, &cur)) {
+			/* Pruned: its recorded parents, each compared in turn. */
+			const struct pruned_entry *e = pruned_find(&pr, &cur);
+			const struct pruned *in = &pr;
 
-			if (pruned_first_parent(&pr, &cur, &next)) {
-				ALLOC_GROW(stack, nr + 1, alloc);
-				stack[nr++] = next;
+			if (!e && extra) {
+				e = pruned_find(extra, &cur);
+				in = extra;
 			}
-			continue;
+			if (e) {
+				for (i = 0; i < e->nr_parents; i++) {
+					ALLOC_GROW(stack, nr + 1, alloc);
+					stack[nr++] = pruned_parents(in, e)[i];
+				}
+				continue;
+			}
 		}
 		ret = odb_read_header(odb, &cur, &type, &size, err);
 		if (ret < 0)
@@ -425,6 +434,12 @@ struct receiver {
 	struct chunked_rec *lists;
 	size_t nr_lists, alloc_lists;
 	struct pruned pruned;	/* the sender's pruned record, as it came */
+	/* The parents received snapshots name, and what of the sender's
+	 * record this store takes: entries for snapshots it lacks that the
+	 * received history leads to, nothing else. */
+	struct snap_oid *parents;
+	size_t nr_parents, alloc_parents;
+	struct pruned accepted;
 	size_t batch_objects;
 	uint64_t batch_bytes;
 };
@@ -456,8 +471,11 @@ static int note_links(struct receiver *r, enum object_type type, const struct sn
 		ret = snapshot_parse(&s, buf, len, err);
 		if (ret == 0 && !oid_is_null(&s.tree))
 			need(r, &s.tree);
-		for (i = 0; ret == 0 && i < s.nr_parents; i++)
+		for (i = 0; ret == 0 && i < s.nr_parents; i++) {
 			need(r, &s.parents[i]);
+			ALLOC_GROW(r->parents, r->nr_parents + 1, r->alloc_parents);
+			r->parents[r->nr_parents++] = s.parents[i];
+		}
 		for (i = 0; ret == 0 && i < s.nr_bundles; i++)
 			need(r, &s.bundles[i]);
 		snapshot_release(&s);
@@ -766,6 +784,8 @@ static void drain_pack(struct receiver *r)
 	strbuf_release(&ignored);
 }
 
+static void accept_pruned(struct receiver *r);
+
 static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 {
 	struct pruned here = PRUNED_INIT;
@@ -817,14 +837,58 @@ static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 	/* A parent pruned on purpose, here or by the sender, is not missing. */
 	if (ret == 0 && r->nr_needed)
 		ret = pruned_load(odb_store(r->odb), &here, err);
+	if (ret == 0)
+		accept_pruned(r);
 	for (i = 0; ret == 0 && i < r->nr_needed; i++)
-		if (!odb_has(r->odb, &r->needed[i]) && !pruned_contains(&r->pruned, &r->needed[i]) &&
+		if (!odb_has(r->odb, &r->needed[i]) && !pruned_contains(&r->accepted, &r->needed[i]) &&
 		    !pruned_contains(&here, &r->needed[i]))
 			ret = snap_error(err, SNAP_EINVAL,
 					 "incomplete transfer: object %s is missing",
 					 oid_to_hex(&r->needed[i]));
 	pruned_release(&here);
 	return ret;
+}
+
+static int cmp_pruned_entry(const void *a, const void *b)
+{
+	return oid_cmp(&((const struct pruned_entry *)a)->id, &((const struct pruned_entry *)b)->id);
+}
+
+/*
+ * What of the sender's record the receiver takes: starting from the
+ * parents the received snapshots name, each one this store lacks and the
+ * record lists, then its recorded parents in turn.  A snapshot this store
+ * has is never taken as pruned: a sender cannot hide or free history the
+ * receiver holds, only say why what it did not send is absent.
+ */
+static void accept_pruned(struct receiver *r)
+{
+	struct oidset seen = OIDSET_INIT;
+	struct snap_oid *todo = NULL;
+	size_t nr = 0, alloc = 0, i;
+
+	for (i = 0; i < r->nr_parents; i++) {
+		ALLOC_GROW(todo, nr + 1, alloc);
+		todo[nr++] = r->parents[i];
+	}
+	while (nr) {
+		struct snap_oid cur = todo[--nr];
+		const struct pruned_entry *e;
+
+		if (!oidset_insert(&seen, &cur) || odb_has(r->odb, &cur) ||
+		    !(e = pruned_find(&r->pruned, &cur)))
+			continue;
+		pruned_append(&r->accepted, &cur, pruned_parents(&r->pruned, e), e->nr_parents);
+		for (i = 0; i < e->nr_parents; i++) {
+			ALLOC_GROW(todo, nr + 1, alloc);
+			todo[nr++] = pruned_parents(&r->pruned, e)[i];
+		}
+	}
+	free(todo);
+	oidset_clear(&seen);
+	/* Sorted, as a record is searched. */
+	if (r->accepted.nr > 1)
+		QSORT(r->accepted.v, r->accepted.nr, cmp_pruned_entry);
 }
 
 /* One "pruned <id> [<parent>...]" frame of the sender's record. */
@@ -855,7 +919,7 @@ static int receive_pruned(struct receiver *r, const char *p, struct strbuf *err)
  * takes its pack.
  */
 static int receive_objects(struct pkt_conn *c, struct odb *odb, struct transfer_stats *st,
-			   struct strbuf *err)
+			   struct pruned *accepted, struct strbuf *err)
 {
 	struct receiver r;
 	size_t i;
@@ -904,9 +968,11 @@ static int receive_objects(struct pkt_conn *c, struct odb *odb, struct transfer_
 				ret = protocol_error(err, "malformed 'pack <n>'", &r.frame);
 			else
 				ret = receive_pack(&r, count, err);
-			/* Once what it names is here, before any ref moves. */
-			if (ret == 0 && r.pruned.nr)
-				ret = pruned_add(odb_store(odb), &r.pruned, NULL, err);
+			/* The caller adds it to the record once the refs may move. */
+			if (ret == 0) {
+				*accepted = r.accepted;
+				memset(&r.accepted, 0, sizeof(r.accepted));
+			}
 			break;
 		}
 		ret = protocol_error(err, "expected 'query' or 'pack'", &r.frame);
@@ -918,7 +984,9 @@ static int receive_objects(struct pkt_conn *c, struct odb *odb, struct transfer_
 	}
 	free(r.lists);
 	free(r.needed);
+	free(r.parents);
 	pruned_release(&r.pruned);
+	pruned_release(&r.accepted);
 	strbuf_release(&r.frame);
 	return ret;
 }
@@ -1356,7 +1424,7 @@ static int add_have(const char *name, const struct snap_oid *oid, void *data)
 }
 
 int transport_fetch(struct transport *t, struct odb *odb, const struct snap_oid *wants,
-		    size_t nr, struct transfer_stats *st, struct strbuf *err)
+		    size_t nr, struct transfer_stats *st, struct pruned *pruned, struct strbuf *err)
 {
 	size_t i;
 	int ret = pkt_writef(&t->conn, err, "fetch\n");
@@ -1368,7 +1436,7 @@ int transport_fetch(struct transport *t, struct odb *odb, const struct snap_oid 
 	if (ret == 0)
 		ret = pkt_flush(&t->conn, err);
 	if (ret == 0)
-		ret = receive_objects(&t->conn, odb, st, err);
+		ret = receive_objects(&t->conn, odb, st, pruned, err);
 	return ret;
 }
 
@@ -1503,13 +1571,13 @@ static int check_update(struct odb *odb, const struct serve_update *u, const str
 
 /* What is checked once the objects are here: fast-forwards. */
 static int check_forward(struct odb *odb, const struct serve_update *u, const struct serve_opts *o,
-			 struct strbuf *err)
+			 const struct pruned *received, struct strbuf *err)
 {
 	int ret;
 
 	if (oid_is_null(&u->old_oid) || oid_is_null(&u->new_oid))
 		return 0;
-	ret = transport_is_ancestor(odb, &u->old_oid, &u->new_oid, err);
+	ret = transport_is_ancestor(odb, &u->old_oid, &u->new_oid, received, err);
 	if (ret < 0 || ret == 1)
 		return ret < 0 ? ret : 0;
 	if (o->append_only)
@@ -1527,6 +1595,7 @@ static int serve_push(struct pkt_conn *c, struct odb *odb, const struct serve_op
 	struct serve_update *u = NULL;
 	struct transfer_stats st = { 0, 0 };
 	struct ref_transaction *tx = NULL;
+	struct pruned received = PRUNED_INIT;
 	size_t nr = 0, i;
 	int ret = read_updates(c, &u, &nr, err);
 
@@ -1538,10 +1607,15 @@ static int serve_push(struct pkt_conn *c, struct odb *odb, const struct serve_op
 			ret = pkt_flush(c, err);
 		if (ret < 0)
 			goto out;
-		ret = receive_objects(c, odb, &st, err);
+		ret = receive_objects(c, odb, &st, &received, err);
 	}
 	for (i = 0; ret == 0 && i < nr; i++)
-		ret = check_forward(odb, &u[i], o, err);
+		ret = check_forward(odb, &u[i], o, &received, err);
+	/* All checked: what the sender pruned of what it sent goes on record
+	 * just before the refs move (a lost swap then leaves only entries
+	 * for snapshots this store does not have). */
+	if (ret == 0 && received.nr)
+		ret = pruned_add(odb_store(odb), &received, NULL, err);
 	if (ret == 0) {
 		tx = ref_transaction_begin(odb);
 		for (i = 0; ret == 0 && i < nr; i++)
@@ -1566,6 +1640,7 @@ out:
 	for (i = 0; i < nr; i++)
 		free(u[i].name);
 	free(u);
+	pruned_release(&received);
 	return ret;
 }
 

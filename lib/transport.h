@@ -114,17 +114,26 @@ int transport_push(struct transport *t, struct odb *odb, const struct push_updat
 /*
  * Receives the objects the wanted ids reach that odb lacks (its ref tips
  * are offered as haves), verified and durable when this returns 0.
- * Moving refs is the caller's.
+ * Moving refs is the caller's, and so is adding to the store's pruned
+ * record what of the sender's this fills into pruned (an empty record on
+ * entry; the entries for snapshots this store lacks that the received
+ * history leads to): once the refs are checked, before they move.
  */
+struct pruned;
 int transport_fetch(struct transport *t, struct odb *odb, const struct snap_oid *wants,
-		    size_t nr, struct transfer_stats *st, struct strbuf *err);
+		    size_t nr, struct transfer_stats *st, struct pruned *pruned,
+		    struct strbuf *err);
 
 /*
  * 1 if anc is new_oid or reached from it through snapshot parents, else
- * 0; a negative SNAP_E* when a snapshot on the way cannot be read.
+ * 0; a negative SNAP_E* when a snapshot on the way cannot be read.  A
+ * snapshot absent here that the store's pruned record (or extra, a
+ * received one; may be NULL) lists is passed through to its recorded
+ * parents, each compared with anc in turn.
  */
 int transport_is_ancestor(struct odb *odb, const struct snap_oid *anc,
-			  const struct snap_oid *new_oid, struct strbuf *err);
+			  const struct snap_oid *new_oid, const struct pruned *extra,
+			  struct strbuf *err);
 
 /*
  * What snap-push and snap-fetch print: one line per ref,

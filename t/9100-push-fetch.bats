@@ -639,3 +639,126 @@ other"
 	run -128 --separate-stderr snap-push broken
 	assert_equal "$stderr" "snap-push: fatal: remote 'broken': no url in '$SNAP_DIR/remotes/broken'"
 }
+
+# A chain of N snapshots on main of the store $1 (default the local one).
+chain() {
+	local store=${2:-$SNAP_DIR} i
+	for i in $(seq 1 "$1"); do
+		echo "$store $i" > src/c
+		SNAP_DIR=$store snap-snapshot -m "c$i" src > /dev/null
+	done
+}
+
+@test "a fetch takes none of the remote's pruned record for history this store holds" {
+	chain 4
+	run -0 snap-push -q "$R"
+	SNAP_DIR=$R snap-prune --keep-last 1 > /dev/null
+	echo z > src/z
+	SNAP_DIR=$R snap-snapshot -r other src > /dev/null
+	local before
+	before=$(snap-rev-list main)
+	run -0 snap-fetch -q "$R" other
+	run -0 snap-rev-list main
+	assert_output "$before"
+	assert_file_not_exist "$SNAP_DIR/pruned"
+	find "$SNAP_DIR/objects" -type f -exec touch -d '3 days ago' {} +
+	snap-gc --prune=now > /dev/null
+	run -0 snap-rev-list main
+	assert_output "$before"
+	run -0 snap-fsck --no-dangling
+	assert_output ''
+}
+
+@test "after a prune, push and fetch are fast-forwards, to an append-only remote too; a refused one changes nothing" {
+	echo 'append-only = true' >> "$R/config"
+	chain 3
+	run -0 snap-push -q "$R"
+	chain 2
+	snap-prune --keep-last 1 > /dev/null
+	# Before gc here: the pruned snapshots are still present.
+	run -0 snap-push -q "$R"
+	assert_equal "$(SNAP_DIR=$R snap-rev-parse main)" "$(snap-rev-parse main)"
+	chain 2
+	snap-prune --keep-last 1 > /dev/null
+	find "$SNAP_DIR/objects" -type f -exec touch -d '3 days ago' {} +
+	snap-gc --prune=now > /dev/null
+	# After gc: gone here, passed over by both sides' checks.
+	run -0 snap-push -q "$R"
+	assert_equal "$(SNAP_DIR=$R snap-rev-parse main)" "$(snap-rev-parse main)"
+	# The remote keeps all it had: 3 + 1 + 1 snapshots, none taken as pruned.
+	run -0 env SNAP_DIR="$R" snap-rev-list main
+	assert_equal "${#lines[@]}" 5
+	run -0 env SNAP_DIR="$R" snap-fsck --no-dangling
+	assert_output ''
+	# A fetch whose tip the remote pruned is a fast-forward too.
+	snap-init -q mirror
+	run -0 env SNAP_DIR="$BATS_TEST_TMPDIR/mirror" snap-fetch -q "$R"
+	local m=$BATS_TEST_TMPDIR/mirror
+	echo x > src/x
+	SNAP_DIR=$R snap-snapshot src > /dev/null 2>&1 || :
+	# A refused push (not a fast-forward) leaves the remote as it was.
+	snap-init -q other
+	SNAP_DIR=$BATS_TEST_TMPDIR/other snap-snapshot src > /dev/null
+	local before record
+	before=$(remote_refs)
+	record=$(cat "$R/pruned" 2>/dev/null || :)
+	run -1 env SNAP_DIR="$BATS_TEST_TMPDIR/other" snap-push -q --force-with-lease "$R"
+	# Refs and record as they were (what arrived verified is kept, unreferenced).
+	assert_equal "$(remote_refs)" "$before"
+	assert_equal "$(cat "$R/pruned" 2>/dev/null || :)" "$record"
+}
+
+@test "a hostile client's pruned frames cannot hide or free what an append-only server holds" {
+	chain 3
+	run -0 snap-push -q "$R"
+	local tip mid old
+	tip=$(SNAP_DIR=$R snap-rev-parse main)
+	mid=$(SNAP_DIR=$R snap-rev-parse main~1)
+	old=$(SNAP_DIR=$R snap-rev-parse main~2)
+	local new
+	# A good new snapshot the server lacks only the object of: the tip's tree.
+	new=$(snap-mksnapshot "$(snap-rev-parse main:)" -p "$tip" -m evil)
+	# Sent by hand: the new snapshot, and entries naming the server's own.
+	cat > evil.py <<'PY'
+import subprocess, sys
+store, new, mid, old, tip = sys.argv[1:6]
+snap = subprocess.run(['snap-cat-file', 'snapshot', new], capture_output=True, check=True).stdout
+p = subprocess.Popen(['snap-serve', '--append-only', store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def frame(b): p.stdin.write(b'%04x' % (len(b) + 4) + b)
+def flush(): p.stdin.write(b'0000'); p.stdin.flush()
+def read_until_flush():
+    while True:
+        n = int(p.stdout.read(4), 16)
+        if n == 0: return
+        p.stdout.read(n - 4)
+read_until_flush()
+frame(b'push\n')
+frame(('update %s %s refs/snapshots/main\n' % (tip, new)).encode()); flush()
+read_until_flush()
+ids = sorted([mid, old])
+for i in ids:
+    frame(('pruned %s\n' % i).encode())
+frame(b'pack 1\n')
+frame(('object %s snapshot %d\n' % (new, len(snap))).encode())
+frame(snap)
+flush()
+read_until_flush()
+p.stdin.close(); p.wait()
+PY
+	run -0 python3 evil.py "$R" "$new" "$mid" "$old" "$tip"
+	# The push itself is a good one: it lands.
+	assert_equal "$(SNAP_DIR=$R snap-rev-parse main)" "$new"
+	run -0 env SNAP_DIR="$R" snap-rev-list main
+	[[ "$output" == *"$mid"* && "$output" == *"$old"* ]]
+	if [ -f "$R/pruned" ]; then
+		run -1 grep -e "$mid" -e "$old" "$R/pruned"
+	fi
+}
+
+@test "a push whose own pruned record cannot be read fails at once with one line" {
+	chain 1
+	mkdir "$SNAP_DIR/pruned"
+	run -128 --separate-stderr timeout 20 snap-push "$R"
+	[[ "$stderr" == "snap-push: fatal: "*"pruned record"* ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+}
