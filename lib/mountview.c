@@ -1,5 +1,6 @@
 #include "mountview.h"
 #include "error.h"
+#include "pruned.h"
 #include "refs.h"
 #include "snapshot.h"
 #include "treecache.h"
@@ -131,6 +132,7 @@ static void ref_refresh(struct mountview *v, struct mv_ref *r)
 	struct strbuf err = STRBUF_INIT;
 	struct mv_snap *fresh = NULL;
 	size_t nr = 0, alloc = 0, i;
+	struct pruned pr = PRUNED_INIT;
 	struct snap_oid cur;
 	int met = 0, ret;
 
@@ -153,6 +155,12 @@ static void ref_refresh(struct mountview *v, struct mv_ref *r)
 	}
 	r->tip = cur;
 	r->have_tip = 1;
+	/* Snapshots pruned on purpose are passed over, as snap-log does. */
+	strbuf_reset(&err);
+	if (pruned_load(v->store, &pr, &err) < 0) {
+		warn(v, &err);
+		pruned_release(&pr);
+	}
 	for (;;) {
 		struct snapshot s = SNAPSHOT_INIT;
 		int has_parent;
@@ -177,9 +185,7 @@ static void ref_refresh(struct mountview *v, struct mv_ref *r)
 			fresh[nr].time = s.time;
 			nr++;
 		}
-		has_parent = s.nr_parents > 0;
-		if (has_parent)
-			cur = s.parents[0];
+		has_parent = s.nr_parents > 0 && pruned_first_parent(&pr, &s.parents[0], &cur);
 		snapshot_release(&s);
 		if (!has_parent)
 			break;
@@ -192,6 +198,7 @@ static void ref_refresh(struct mountview *v, struct mv_ref *r)
 	for (i = nr; i-- > 0;)
 		ref_append(r, &fresh[i]);
 	free(fresh);
+	pruned_release(&pr);
 	strbuf_release(&err);
 }
 

@@ -449,3 +449,26 @@ line")" y
 	assert_output ''
 	run -32 mountpoint -q mnt
 }
+
+@test "snapshots pruned on purpose are passed over, before and after gc, as snap-log shows them" {
+	mkdir src
+	local t
+	for t in 1700000000 1700000100 1700000200 1700000300; do
+		echo "$t" > src/f
+		SNAP_TIME="$t +0000" snap-snapshot src > /dev/null
+	done
+	snap-update-ref refs/tags/first main~3
+	snap-prune --keep-last 1 > /dev/null
+	mount_view
+	run -0 ls mnt/main
+	assert_output "$(printf '2023-11-14T22:13:20\n2023-11-14T22:18:20\nlatest')"
+	assert_equal "$(cat mnt/main/2023-11-14T22:13:20/f)" 1700000000
+	fusermount3 -u mnt 2>/dev/null || umount -l mnt
+	wait "$MOUNT_PID" 2>/dev/null || :
+	MOUNT_PID=
+	find "$SNAP_DIR/objects" -type f -exec touch -d '3 days ago' {} +
+	snap-gc --prune=now > /dev/null
+	mount_view
+	run -0 ls mnt/main
+	assert_output "$(printf '2023-11-14T22:13:20\n2023-11-14T22:18:20\nlatest')"
+}
