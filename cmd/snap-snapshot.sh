@@ -97,6 +97,7 @@ while [ $# -gt 0 ]; do
 	--meta) [ $# -ge 2 ] || usage_error "--meta needs KEY=VALUE"
 		metas="$metas --meta $(q "$2")"; shift 2 ;;
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
+		[ -n "$2" ] || bad_arg "--exclude takes a pattern, not ''"
 		wt_args="$wt_args --exclude $(q "$2")"; shift 2 ;;
 	--exclude-file) [ $# -ge 2 ] || usage_error "--exclude-file needs FILE"
 		[ -r "$2" ] && [ -f "$2" ] || die "cannot read exclude file '$2'"

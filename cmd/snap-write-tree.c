@@ -146,6 +146,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "xqvnj:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
+			if (!*optarg)
+				usage_error(usage_str, "--exclude takes a pattern, not ''");
 			ALLOC_GROW(excludes, nr + 1, alloc);
 			excludes[nr++] = xstrdup(optarg);
 			break;

@@ -452,3 +452,11 @@ dir_files() {
 	run -0 snap-restore main out "$R/etc-link"
 	assert_equal "$(readlink "out/$R/etc-link")" sys/etc
 }
+
+@test "an empty exclude pattern is a usage error" {
+	mkdir -p src && echo a > src/a
+	run -129 --separate-stderr snap-snapshot --exclude '' src
+	assert_equal "$stderr" "snap-snapshot: error: --exclude takes a pattern, not ''"
+	run -129 --separate-stderr snap-write-tree --exclude '' src
+	assert_equal "${stderr%%$'\n'*}" "snap-write-tree: error: --exclude takes a pattern, not ''"
+}
