@@ -1283,6 +1283,15 @@ int transport_connect(struct transport *t, const char *remote, const char *serve
 	/* A far side that dies is a failed write, not our death. */
 	signal(SIGPIPE, SIG_IGN);
 	ret = parse_remote(remote, &rs, err);
+	/* A local path that holds no store: said here, in one line. */
+	if (ret == 0 && !rs.host && !serve) {
+		struct strbuf cfg = STRBUF_INIT;
+
+		strbuf_addf(&cfg, "%s/config", rs.path);
+		if (access(cfg.buf, F_OK) < 0)
+			ret = snap_error(err, SNAP_ENOTFOUND, "remote '%s' is not a snap store", remote);
+		strbuf_release(&cfg);
+	}
 	if (ret == 0)
 		ret = spawn(t, &rs, serve ? serve : "snap-serve", err);
 	remote_spec_release(&rs);
