@@ -101,7 +101,7 @@ static void read_chain(const struct snap_oid *tip, struct chain *c)
 struct protect {
 	const char *self;
 	struct oidset set;
-	struct snap_oid *todo;
+	struct snap_oid *pending;
 	size_t nr, alloc;
 };
 
@@ -115,10 +115,10 @@ static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
 		die("ref '%s' is unreadable; nothing was pruned (see snap-fsck)", name);
 	if (!oidset_insert(&p->set, oid) || strncmp(name, "refs/snapshots/", 15))
 		return 0;
-	ALLOC_GROW(p->todo, p->nr + 1, p->alloc);
-	p->todo[p->nr++] = *oid;
+	ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
+	p->pending[p->nr++] = *oid;
 	while (p->nr) {
-		struct snap_oid id = p->todo[--p->nr];
+		struct snap_oid id = p->pending[--p->nr];
 		struct snapshot s = SNAPSHOT_INIT;
 		size_t i;
 
@@ -129,8 +129,8 @@ static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
 
 			if (!e) {
 				if (oidset_insert(&p->set, &s.parents[i])) {
-					ALLOC_GROW(p->todo, p->nr + 1, p->alloc);
-					p->todo[p->nr++] = s.parents[i];
+					ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
+					p->pending[p->nr++] = s.parents[i];
 				}
 				continue;
 			}
@@ -140,8 +140,8 @@ static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
 
 				if (pruned_first_parent(&pruned, &pruned_parents(&pruned, e)[j], &next) &&
 				    oidset_insert(&p->set, &next)) {
-					ALLOC_GROW(p->todo, p->nr + 1, p->alloc);
-					p->todo[p->nr++] = next;
+					ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
+					p->pending[p->nr++] = next;
 				}
 			}
 		}
@@ -265,7 +265,7 @@ out:
 	free(c.snaps);
 	free(c.ids);
 	free(keep);
-	free(prot.todo);
+	free(prot.pending);
 	oidset_clear(&prot.set);
 	pruned_release(&batch);
 	strbuf_release(&buf);

@@ -864,15 +864,15 @@ static int cmp_pruned_entry(const void *a, const void *b)
 static void accept_pruned(struct receiver *r)
 {
 	struct oidset seen = OIDSET_INIT;
-	struct snap_oid *todo = NULL;
+	struct snap_oid *pending = NULL;
 	size_t nr = 0, alloc = 0, i;
 
 	for (i = 0; i < r->nr_parents; i++) {
-		ALLOC_GROW(todo, nr + 1, alloc);
-		todo[nr++] = r->parents[i];
+		ALLOC_GROW(pending, nr + 1, alloc);
+		pending[nr++] = r->parents[i];
 	}
 	while (nr) {
-		struct snap_oid cur = todo[--nr];
+		struct snap_oid cur = pending[--nr];
 		const struct pruned_entry *e;
 
 		if (!oidset_insert(&seen, &cur) || odb_has(r->odb, &cur) ||
@@ -880,11 +880,11 @@ static void accept_pruned(struct receiver *r)
 			continue;
 		pruned_append(&r->accepted, &cur, pruned_parents(&r->pruned, e), e->nr_parents);
 		for (i = 0; i < e->nr_parents; i++) {
-			ALLOC_GROW(todo, nr + 1, alloc);
-			todo[nr++] = pruned_parents(&r->pruned, e)[i];
+			ALLOC_GROW(pending, nr + 1, alloc);
+			pending[nr++] = pruned_parents(&r->pruned, e)[i];
 		}
 	}
-	free(todo);
+	free(pending);
 	oidset_clear(&seen);
 	/* Sorted, as a record is searched. */
 	if (r->accepted.nr > 1)

@@ -26,8 +26,8 @@ struct walker {
 	long problems;
 	struct strbuf buf, msg, bundle;
 	struct oidset cut;	/* listed parents met, so each is gone through once */
-	struct snap_oid *todo;
-	size_t nr_todo, alloc_todo;
+	struct snap_oid *pending;
+	size_t nr_pending, alloc_pending;
 };
 
 static struct item *push(struct walker *w, const struct snap_oid *oid,
@@ -166,11 +166,11 @@ static void push_parent(struct walker *w, const struct snap_oid *parent,
 		push(w, parent, from, OBJ_SNAPSHOT);
 		return;
 	}
-	w->nr_todo = 0;
-	ALLOC_GROW(w->todo, w->nr_todo + 1, w->alloc_todo);
-	w->todo[w->nr_todo++] = *parent;
-	while (w->nr_todo) {
-		struct snap_oid id = w->todo[--w->nr_todo];
+	w->nr_pending = 0;
+	ALLOC_GROW(w->pending, w->nr_pending + 1, w->alloc_pending);
+	w->pending[w->nr_pending++] = *parent;
+	while (w->nr_pending) {
+		struct snap_oid id = w->pending[--w->nr_pending];
 
 		e = pruned_find(pr, &id);
 		if (!e) {
@@ -180,8 +180,8 @@ static void push_parent(struct walker *w, const struct snap_oid *parent,
 		if (!oidset_insert(&w->cut, &id))
 			continue;
 		for (i = e->nr_parents; i-- > 0;) {
-			ALLOC_GROW(w->todo, w->nr_todo + 1, w->alloc_todo);
-			w->todo[w->nr_todo++] = pruned_parents(pr, e)[i];
+			ALLOC_GROW(w->pending, w->nr_pending + 1, w->alloc_pending);
+			w->pending[w->nr_pending++] = pruned_parents(pr, e)[i];
 		}
 	}
 }
@@ -380,7 +380,7 @@ long walk_reachable(struct odb *odb, const struct snap_oid *roots,
 		visit(&w, &it);
 	}
 	free(w.stack);
-	free(w.todo);
+	free(w.pending);
 	oidset_clear(&w.cut);
 	strbuf_release(&w.buf);
 	strbuf_release(&w.msg);
