@@ -30,16 +30,6 @@ static const char usage_str[] =
 "      --serve-path CMD  the far side's snap-serve (default snap-serve)\n"
 "      --store DIR   the local store (default $SNAP_DIR, else .snap above)\n";
 
-static char *full_name(const char *name)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	if (strncmp(name, "refs/", 5))
-		strbuf_addstr(&sb, "refs/snapshots/");
-	strbuf_addstr(&sb, name);
-	return strbuf_detach(&sb, NULL);
-}
-
 int main(int argc, char **argv)
 {
 	struct pruned received = PRUNED_INIT;
@@ -81,7 +71,7 @@ int main(int argc, char **argv)
 		usage_error(usage_str, "no REMOTE given");
 	remote = argv[optind++];
 	for (i = optind; i < (size_t)argc; i++) {
-		char *name = full_name(argv[i]);
+		char *name = ref_full_name(argv[i]);
 
 		if (ref_name_check(name, &err) < 0)
 			die_err(&err);
@@ -100,7 +90,7 @@ int main(int argc, char **argv)
 				res[nr++].name = xstrdup(t.refs[i].name);
 	} else {
 		for (; optind < argc; optind++) {
-			char *name = full_name(argv[optind]);
+			char *name = ref_full_name(argv[optind]);
 			const struct remote_ref *rr = transport_ref(&t, name);
 
 			if (!rr)

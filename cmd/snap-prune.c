@@ -272,21 +272,6 @@ out:
 	strbuf_release(&reason);
 }
 
-struct names {
-	char **v;
-	size_t nr, alloc;
-};
-
-static int add_name(const char *name, const struct snap_oid *oid, void *data)
-{
-	struct names *n = data;
-
-	(void)oid;
-	ALLOC_GROW(n->v, n->nr + 1, n->alloc);
-	n->v[n->nr++] = xstrdup(name);
-	return 0;
-}
-
 static int64_t count_arg(const char *opt, const char *arg)
 {
 	uint64_t v;
@@ -318,9 +303,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct prune_policy policy;
-	struct strbuf err = STRBUF_INIT, full = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT;
 	struct snap_store store;
-	struct names names = { 0 };
+	struct ref_names names = REF_NAMES_INIT;
 	const char **tags = NULL, *ref = "main", *dir = NULL, **drop_revs = NULL;
 	size_t nr_drop = 0;
 	size_t nr_tags = 0, alloc_tags = 0, i;
@@ -380,18 +365,16 @@ int main(int argc, char **argv)
 		oidset_insert(&drops, &oid);
 	}
 	if (all) {
-		if (refs_for_each(&store, "refs/snapshots/", add_name, &names, &err) < 0)
+		if (refs_for_each(&store, "refs/snapshots/", ref_names_add, &names, &err) < 0)
 			die_err(&err);
 	} else {
-		if (strncmp(ref, "refs/", 5))
-			strbuf_addstr(&full, "refs/snapshots/");
-		strbuf_addstr(&full, ref);
-		add_name(full.buf, NULL, &names);
+		char *full = ref_full_name(ref);
+
+		ref_names_add(full, NULL, &names);
+		free(full);
 	}
-	for (i = 0; i < names.nr; i++) {
+	for (i = 0; i < names.nr; i++)
 		prune_ref(names.v[i], &policy);
-		free(names.v[i]);
-	}
 	if (run_gc && !dry_run) {
 		struct gc_opts go = { .prune_age = 0 };
 		struct gc_stats st;
@@ -403,7 +386,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)st.objects_removed,
 		       (unsigned long long)st.bytes_removed);
 	}
-	free(names.v);
+	ref_names_release(&names);
 	free(tags);
 	free(drop_revs);
 	oidset_clear(&drops);

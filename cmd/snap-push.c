@@ -39,16 +39,6 @@ struct lease {
 	struct snap_oid expected;
 };
 
-static char *full_name(const char *name)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	if (strncmp(name, "refs/", 5))
-		strbuf_addstr(&sb, "refs/snapshots/");
-	strbuf_addstr(&sb, name);
-	return strbuf_detach(&sb, NULL);
-}
-
 static struct lease *leases;
 static size_t nr_leases, alloc_leases;
 static int lease_all;
@@ -63,7 +53,7 @@ static void add_lease(const char *arg)
 	if (!colon)
 		usage_error(usage_str, "--force-with-lease=%s: expected REF:EXPECTED", arg);
 	name = xstrndup(arg, (size_t)(colon - arg));
-	l.name = full_name(name);
+	l.name = ref_full_name(name);
 	free(name);
 	if (ref_name_check(l.name, &err) < 0)
 		usage_error(usage_str, "--force-with-lease: %s", err.buf);
@@ -83,21 +73,6 @@ static const struct lease *find_lease(const char *name)
 		if (!strcmp(leases[i].name, name))
 			return &leases[i];
 	return NULL;
-}
-
-struct names {
-	char **v;
-	size_t nr, alloc;
-};
-
-static int add_name(const char *name, const struct snap_oid *oid, void *data)
-{
-	struct names *n = data;
-
-	(void)oid;
-	ALLOC_GROW(n->v, n->nr + 1, n->alloc);
-	n->v[n->nr++] = xstrdup(name);
-	return 0;
 }
 
 static _Noreturn void refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -129,7 +104,7 @@ int main(int argc, char **argv)
 	};
 	const char *dir = NULL, *serve = NULL, *remote;
 	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
-	struct names names = { NULL, 0, 0 };
+	struct ref_names names = REF_NAMES_INIT;
 	struct push_update *u;
 	struct ref_result *res;
 	struct transfer_stats st = { 0, 0 };
@@ -163,14 +138,14 @@ int main(int argc, char **argv)
 	if (del && optind == argc)
 		usage_error(usage_str, "--delete needs the REFs to delete");
 	open_store_or_die(dir, &store, &odb);
-	if (optind == argc && refs_for_each(&store, "refs/snapshots/", add_name, &names, &err) < 0)
+	if (optind == argc && refs_for_each(&store, "refs/snapshots/", ref_names_add, &names, &err) < 0)
 		die_err(&err);
 	for (; optind < argc; optind++) {
-		char *name = full_name(argv[optind]);
+		char *name = ref_full_name(argv[optind]);
 
 		if (ref_name_check(name, &err) < 0)
 			die_err(&err);
-		add_name(name, NULL, &names);
+		ref_names_add(name, NULL, &names);
 		free(name);
 	}
 

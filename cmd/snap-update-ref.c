@@ -64,16 +64,6 @@ static _Noreturn void fail(int ret, const char *fmt, ...)
 	exit(finish_stdout(EXIT_NO));
 }
 
-static char *full_name(const char *name)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	if (strncmp(name, "refs/", 5))
-		strbuf_addstr(&sb, "refs/snapshots/");
-	strbuf_addstr(&sb, name);
-	return strbuf_detach(&sb, NULL);
-}
-
 /* An OLD or NEW value: 64 zeros, a full id, or any revision. */
 static int parse_value(const char *arg, struct snap_oid *oid, struct strbuf *err)
 {
@@ -190,7 +180,7 @@ static int run_stdin(int z, const char *reason)
 			pending = ref_transaction_begin(odb);
 		if (nargs < 1)
 			die("line %zu: '%s' needs a ref", r.lineno, verb);
-		name = full_name(r.fields[1]);
+		name = ref_full_name(r.fields[1]);
 		if (!strcmp(verb, "update") && (nargs == 2 || nargs == 3)) {
 			ret = parse_value(r.fields[2], &new_oid, &err);
 			if (ret == 0 && nargs == 3 && (ret = parse_value(r.fields[3], &old_oid, &err)) == 0)
@@ -275,7 +265,7 @@ int main(int argc, char **argv)
 		run_stdin(z, reason);
 		goto out;
 	}
-	name = full_name(argv[optind]);
+	name = ref_full_name(argv[optind]);
 	if (del) {
 		if (nargs == 2 && parse_value(argv[optind + 1], &old_oid, &err) < 0)
 			die_err(&err);

@@ -1383,3 +1383,34 @@ int ref_dwim(struct snap_store *store, const char *name, struct strbuf *fullname
 	strbuf_release(&ignore);
 	return snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", name);
 }
+
+char *ref_full_name(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (strncmp(name, "refs/", 5))
+		strbuf_addstr(&sb, "refs/snapshots/");
+	strbuf_addstr(&sb, name);
+	return strbuf_detach(&sb, NULL);
+}
+
+int ref_names_add(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct ref_names *n = data;
+
+	(void)oid;
+	ALLOC_GROW(n->v, n->nr + 1, n->alloc);
+	n->v[n->nr++] = xstrdup(name);
+	return 0;
+}
+
+void ref_names_release(struct ref_names *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nr; i++)
+		free(n->v[i]);
+	free(n->v);
+	n->v = NULL;
+	n->nr = n->alloc = 0;
+}

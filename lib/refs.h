@@ -95,6 +95,21 @@ typedef int (*ref_each_fn)(const char *name, const struct snap_oid *oid, void *d
 int refs_for_each(struct snap_store *store, const char *prefix, ref_each_fn fn,
 		  void *data, struct strbuf *err);
 
+/*
+ * A ref name as commands take it: NAME is refs/snapshots/NAME, a name
+ * starting "refs/" is itself.  Newly allocated; not checked.
+ */
+char *ref_full_name(const char *name);
+
+/* A list of ref names, filled by ref_names_add (a ref_each_fn) or by hand. */
+struct ref_names {
+	char **v;
+	size_t nr, alloc;
+};
+#define REF_NAMES_INIT { NULL, 0, 0 }
+int ref_names_add(const char *name, const struct snap_oid *oid, void *data);
+void ref_names_release(struct ref_names *n);
+
 struct reflog_entry {
 	struct snap_oid old_oid, new_oid;
 	int64_t time;
