@@ -939,6 +939,22 @@ static int check_members(const json_t *obj, const char *const *names, size_t nr,
 	return 0;
 }
 
+/*
+ * The i-th of "$.operations": an object with exactly names[0..nr) as
+ * members.  Leaves path at "$.operations[i]", its length in *plen.
+ */
+static int check_operation(const json_t *op, size_t i, const char *const *names, size_t nr,
+			   struct strbuf *path, size_t *plen, struct strbuf *err)
+{
+	strbuf_setlen(path, 1);
+	strbuf_addstr(path, ".operations");
+	json_path_index(path, i);
+	*plen = path->len;
+	if (!json_is_object(op))
+		return snap_error(err, SNAP_EINVAL, "%s: not an object", path->buf);
+	return check_members(op, names, nr, path, err);
+}
+
 int sqlbundle_check(const json_t *v, struct strbuf *err)
 {
 	static const char *const top[] = {
@@ -976,15 +992,9 @@ int sqlbundle_check(const json_t *v, struct strbuf *err)
 		const json_t *op = json_array_get(ops, i);
 		size_t plen;
 
-		strbuf_setlen(&path, 1);
-		strbuf_addstr(&path, ".operations");
-		json_path_index(&path, i);
-		plen = path.len;
-		if (!json_is_object(op)) {
-			ret = snap_error(err, SNAP_EINVAL, "%s: not an object", path.buf);
+		ret = check_operation(op, i, op_names, NR_OPS, &path, &plen, err);
+		if (ret < 0)
 			break;
-		}
-		ret = check_members(op, op_names, NR_OPS, &path, err);
 		for (j = 0; ret == 0 && j < NR_OPS; j++) {
 			strbuf_setlen(&path, plen);
 			json_path_key(&path, op_cols[j].name);
@@ -1074,15 +1084,9 @@ int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err)
 		const json_t *op = json_array_get(ops, i), *c, *sv, *h;
 		size_t plen;
 
-		strbuf_setlen(&path, 1);
-		strbuf_addstr(&path, ".operations");
-		json_path_index(&path, i);
-		plen = path.len;
-		if (!json_is_object(op)) {
-			ret = snap_error(err, SNAP_EINVAL, "%s: not an object", path.buf);
+		ret = check_operation(op, i, wire_op_names, NR_WIRE_OPS, &path, &plen, err);
+		if (ret < 0)
 			break;
-		}
-		ret = check_members(op, wire_op_names, NR_WIRE_OPS, &path, err);
 		strbuf_setlen(&path, plen);
 		json_path_key(&path, "op_id");
 		if (ret == 0)
