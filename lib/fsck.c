@@ -447,29 +447,15 @@ struct roots {
 };
 
 /*
- * Whether oid is stored, looking again at the packs once when it seems not:
- * a gc running beside fsck may have packed a loose object into a pack
- * written after fsck opened the store, and removed the loose file.
+ * odb_read_header(), and on a miss a look at packs written since the
+ * store was opened (odb_has_now): a gc beside fsck may have packed it.
  */
-static int has_object(struct fsck *f, const struct snap_oid *oid)
-{
-	struct strbuf err = STRBUF_INIT;
-	int ret;
-
-	if (odb_has(f->odb, oid))
-		return 1;
-	ret = odb_reload_packs(f->odb, &err) == 0 && odb_has(f->odb, oid);
-	strbuf_release(&err);
-	return ret;
-}
-
-/* odb_read_header(), looking again at the packs as has_object() does. */
 static int read_header(struct fsck *f, const struct snap_oid *oid,
 		       enum object_type *type, uint64_t *size, struct strbuf *err)
 {
 	int ret = odb_read_header(f->odb, oid, type, size, err);
 
-	if (ret == SNAP_ENOTFOUND && has_object(f, oid)) {
+	if (ret == SNAP_ENOTFOUND && odb_has_now(f->odb, oid)) {
 		strbuf_reset(err);
 		ret = odb_read_header(f->odb, oid, type, size, err);
 	}
@@ -519,7 +505,7 @@ static int each_reflog_entry(const struct reflog_entry *e, void *data)
 	for (i = 0; i < 2; i++) {
 		if (oid_is_null(ids[i]) || pruned_contains(&r->f->pruned, ids[i]))
 			continue;
-		if (!has_object(r->f, ids[i])) {
+		if (!odb_has_now(r->f->odb, ids[i])) {
 			struct strbuf msg = STRBUF_INIT;
 			strbuf_addf(&msg, "reflog entry names missing object %s", oid_to_hex(ids[i]));
 			report(r->f, FSCK_ERROR, "reflog-missing-object", r->ref, msg.buf, FSCK_BIT_REF);
@@ -902,10 +888,6 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 		goto out;
 	if (o->progress)
 		o->progress("walking", 0, 0, o->data);
-	/* What a gc beside us packed since we opened the store. */
-	strbuf_reset(&path);
-	if (odb_reload_packs(odb, &path) < 0)
-		strbuf_reset(&path);
 	wo.reached = reached;
 	walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo, err);
 	check_hard_links(&f);

@@ -3353,11 +3353,9 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 		lower[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] + 32 : hex[i]);
 	lower[len] = '\0';
 	if (len == SNAP_OID_HEXSZ) {
-		uint32_t pos;
-
 		oid_from_hex(oid, lower);
 		/* A name the user gave: worth a look at packs gc made since. */
-		if (odb_has(odb, oid) || late_find(odb, oid, &pos))
+		if (odb_has_now(odb, oid))
 			return 0;
 		return snap_error(err, SNAP_ENOTFOUND, "object '%s' not found", lower);
 	}
@@ -3397,4 +3395,11 @@ int odb_resolve_prefix(struct odb *odb, const char *hex, size_t len,
 				 lower, matches);
 	free_names(names, nr);
 	return ret;
+}
+
+int odb_has_now(struct odb *odb, const struct snap_oid *oid)
+{
+	uint32_t pos;
+
+	return odb_has(odb, oid) || late_find(odb, oid, &pos) != NULL;
 }

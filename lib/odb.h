@@ -81,6 +81,13 @@ struct snap_store *odb_store(struct odb *odb);
 
 /* 1 if the object is present, else 0. */
 int odb_has(struct odb *odb, const struct snap_oid *oid);
+/*
+ * odb_has(), and on a miss a look at packs written since the store was
+ * opened (a gc beside us may have packed a loose object and removed its
+ * file), as reads do.  For a caller about to call an object missing; not
+ * for a writer's "is it stored?" (a miss costs a directory read).
+ */
+int odb_has_now(struct odb *odb, const struct snap_oid *oid);
 
 /*
  * For a writer in a batch that reuses an id without hashing its payload
