@@ -446,22 +446,6 @@ struct roots {
 	const char *ref;	/* the reflog being read */
 };
 
-/*
- * odb_read_header(), and on a miss a look at packs written since the
- * store was opened (odb_has_now): a gc beside fsck may have packed it.
- */
-static int read_header(struct fsck *f, const struct snap_oid *oid,
-		       enum object_type *type, uint64_t *size, struct strbuf *err)
-{
-	int ret = odb_read_header(f->odb, oid, type, size, err);
-
-	if (ret == SNAP_ENOTFOUND && odb_has_now(f->odb, oid)) {
-		strbuf_reset(err);
-		ret = odb_read_header(f->odb, oid, type, size, err);
-	}
-	return ret;
-}
-
 static void add_root(struct roots *r, const struct snap_oid *oid)
 {
 	ALLOC_GROW(r->oids, r->nr + 1, r->alloc);
@@ -481,7 +465,7 @@ static int each_ref(const char *name, const struct snap_oid *oid, void *data)
 		if (!err.len)
 			strbuf_addstr(&err, "unreadable");
 		report(f, FSCK_ERROR, "bad-ref", name, err.buf, FSCK_BIT_REF);
-	} else if (read_header(f, oid, &type, &size, &err) == SNAP_ENOTFOUND) {
+	} else if (odb_read_header(f->odb, oid, &type, &size, &err) == SNAP_ENOTFOUND) {
 		strbuf_reset(&err);
 		strbuf_addf(&err, "points at missing object %s", oid_to_hex(oid));
 		report(f, FSCK_ERROR, "ref-missing-object", name, err.buf, FSCK_BIT_REF);
