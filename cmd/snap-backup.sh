@@ -196,7 +196,10 @@ if ! flock -n 9; then
 	printf '%s: another run of %s holds its lock (pid %s, for %s)\n' "$me" "$config" "${pid:-unknown}" "$age" >&2
 	exit 11
 fi
-printf '%s %s %s\n' "$$" "$(date +%s)" "$config" > "$lock"
+# Who holds the lock is only a note for a run that finds it taken; a full
+# disk must not stop the run here (its snapshot step says so itself).
+printf '%s %s %s\n' "$$" "$(date +%s)" "$config" > "$lock" 2>/dev/null ||
+	warn "cannot note the holder in $lock"
 
 start=$(date +%s)
 pushed= status=0 warnings=0 snap= files=0 read=0 reused=0 size=0 new=0 dropped=0 fsck_result=skipped

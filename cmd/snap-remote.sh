@@ -92,13 +92,17 @@ add)
 	tmp=$(mktemp "$dir/.new.XXXXXX") || die "cannot write in '$dir'"
 	{ printf 'url = %s\n' "$2"; [ -z "$ssh" ] || printf 'ssh = %s\n' "$ssh"; } > "$tmp" ||
 		{ rm -f "$tmp"; die "cannot write in '$dir'"; }
+	# On disk before its name appears: a crash leaves the remote whole
+	# or absent, never an empty file under its name.
+	sync "$tmp" 2>/dev/null || { rm -f "$tmp"; die "cannot write in '$dir'"; }
 	# A link makes the name appear whole, and never over another remote.
 	if ! ln "$tmp" "$dir/$1" 2>/dev/null; then
 		rm -f "$tmp"
 		[ -e "$dir/$1" ] && die "remote '$1' exists (snap-remote remove $1 first)"
 		die "cannot write '$dir/$1'"
 	fi
-	rm -f "$tmp" ;;
+	rm -f "$tmp"
+	sync "$dir" 2>/dev/null || true ;;
 remove|rm)
 	[ $# -eq 1 ] || usage_error "remove needs NAME"
 	need_name "$1"

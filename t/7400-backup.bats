@@ -106,6 +106,17 @@ nightly"
 	run -0 snap-rev-parse --store store main
 }
 
+@test "a lock whose holder line cannot be written (full disk) warns and the run goes on" {
+	mkdir -p store/backup
+	local lock
+	lock=store/backup/$(printf '%s' "$BATS_TEST_TMPDIR/backup.conf" | cksum | cut -d' ' -f1).lock
+	# /dev/full takes the lock and fails every write with ENOSPC.
+	ln -s /dev/full "$lock"
+	run -0 --separate-stderr snap-backup -c backup.conf -q
+	assert_equal "$stderr" "snap-backup: warning: cannot note the holder in $BATS_TEST_TMPDIR/$lock"
+	run -0 snap-rev-parse --store store main
+}
+
 @test "a bad config is one line naming file and line, and nothing runs" {
 	local before
 	before=$(store_listing store)
