@@ -140,3 +140,32 @@ complete_words() {
 	run -0 env PATH="$PWD/other:$PATH" make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local DISPATCHER=yes
 	assert_file_exist "$BATS_TEST_TMPDIR/root/usr/local/bin/snap"
 }
+
+@test "every test docs/SYSTEMS.md cites exists, in the file it names" {
+	run -0 python3 - "$SNAP_BUILD" <<'PY'
+import glob, os, re, sys
+top = sys.argv[1]
+names = {}
+for f in glob.glob(os.path.join(top, "t", "[0-9]" * 4 + "-*.bats")):
+    num = os.path.basename(f)[:4]
+    with open(f) as fh:
+        names[num] = set(re.findall(r'^@test "(.*)" \{$', fh.read(), re.M))
+bad = cited = 0
+for line in open(os.path.join(top, "docs", "SYSTEMS.md")):
+    if not line.startswith("|"):
+        continue
+    cell = line.rstrip().rstrip("|").split("|")[-1]
+    num = None
+    for m in re.finditer(r'(\b\d{4}\b)|"([^"]*)"', cell):
+        if m.group(1):
+            num = m.group(1)
+            if num not in names:
+                print("no test file", num); bad += 1
+        elif num:
+            cited += 1
+            if m.group(2) not in names[num]:
+                print("not in", num + ":", m.group(2)); bad += 1
+print(cited, "cited")
+sys.exit(1 if bad or cited < 40 else 0)
+PY
+}
