@@ -150,13 +150,8 @@ int main(int argc, char **argv)
 		ref = "bundles";
 
 	/* The snapshot records what it is given: no clock, no host name. */
-	if (!time_arg)
-		time_arg = getenv("SNAP_TIME");
-	if (time_arg && *time_arg && parse_time(time_arg, &s.time, &s.tz, &err) < 0)
+	if (snapshot_set_origin(&s, time_arg, host, SNAPSHOT_ORIGIN_NONE, &err) < 0)
 		die_err(&err);
-	if (!host)
-		host = getenv("SNAP_HOST");
-	s.host = xstrdup(host && *host ? host : "-");
 	if (msg) {
 		struct strbuf m = STRBUF_INIT;
 		strbuf_addstr(&m, msg);

@@ -119,24 +119,8 @@ int main(int argc, char **argv)
 	if (msg_arg && msg_file)
 		usage_error(usage_str, "-m and -F cannot be combined");
 
-	if (!time_arg)
-		time_arg = getenv("SNAP_TIME");
-	if (time_arg && *time_arg) {
-		if (parse_time(time_arg, &s.time, &s.tz, &err) < 0)
-			die_err(&err);
-	} else {
-		s.time = (int64_t)time(NULL);
-		s.tz = local_tz(s.time);
-	}
-	if (!host)
-		host = getenv("SNAP_HOST");
-	if (!host || !*host) {
-		static char name[256];
-		if (gethostname(name, sizeof(name) - 1) < 0)
-			die("cannot get the host name: %s", strerror(errno));
-		host = name;
-	}
-	s.host = xstrdup(host);
+	if (snapshot_set_origin(&s, time_arg, host, SNAPSHOT_ORIGIN_NOW, &err) < 0)
+		die_err(&err);
 	for (i = 0; i < nr_metas; i++)
 		if (snapshot_add_meta(&s, metas[i], &err) < 0)
 			die_err(&err);

@@ -8,9 +8,11 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void snapshot_release(struct snapshot *s)
 {
@@ -540,6 +542,38 @@ bad:
 	return snap_error(err, SNAP_EINVAL,
 			  "bad time '%s' (want SECONDS [+hhmm], @SECONDS, YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM] or YYYY-MM-DD_HH-MM-SS[-FRACTION])",
 			  s);
+}
+
+int snapshot_set_origin(struct snapshot *s, const char *time_arg, const char *host_arg,
+			enum snapshot_origin dflt, struct strbuf *err)
+{
+	char name[256];
+
+	if (!time_arg || !*time_arg)
+		time_arg = getenv("SNAP_TIME");
+	if (time_arg && *time_arg) {
+		int ret = parse_time(time_arg, &s->time, &s->tz, err);
+		if (ret < 0)
+			return ret;
+	} else if (dflt == SNAPSHOT_ORIGIN_NOW) {
+		s->time = (int64_t)time(NULL);
+		s->tz = local_tz(s->time);
+	} else {
+		s->time = 0;
+		s->tz = 0;
+	}
+	if (!host_arg || !*host_arg)
+		host_arg = getenv("SNAP_HOST");
+	if ((!host_arg || !*host_arg) && dflt == SNAPSHOT_ORIGIN_NOW) {
+		memset(name, 0, sizeof(name));
+		if (gethostname(name, sizeof(name) - 1) < 0)
+			return snap_error(err, SNAP_EIO, "cannot get the host name: %s",
+					  strerror(errno));
+		host_arg = name;
+	}
+	free(s->host);
+	s->host = xstrdup(host_arg && *host_arg ? host_arg : "-");
+	return 0;
 }
 
 int local_tz(int64_t t)

@@ -108,6 +108,22 @@ int snapshot_read(struct odb *odb, const struct snap_oid *oid, struct snapshot *
 int snapshot_check_link(struct odb *odb, const struct snap_oid *oid,
 			enum object_type want, const char *name, struct strbuf *err);
 
+/*
+ * Where a snapshot's time and host come from, for every command that makes
+ * one: the value given (time_arg, host_arg: an option), else $SNAP_TIME
+ * and $SNAP_HOST, else the default of the kind of snapshot:
+ *   SNAPSHOT_ORIGIN_NOW   now in the local time zone and the host name:
+ *                         a snapshot of a tree records when and where;
+ *   SNAPSHOT_ORIGIN_NONE  time 0 and host "-": a bundle snapshot is made
+ *                         to come out the same on every device that
+ *                         imports the same bundles (docs/FORMAT.md).
+ * An empty value counts as not given.  A TIME that does not parse is
+ * parse_time()'s SNAP_EINVAL; a host name that cannot be had, SNAP_EIO.
+ */
+enum snapshot_origin { SNAPSHOT_ORIGIN_NOW, SNAPSHOT_ORIGIN_NONE };
+int snapshot_set_origin(struct snapshot *s, const char *time_arg, const char *host_arg,
+			enum snapshot_origin dflt, struct strbuf *err);
+
 /* The value of meta key, or NULL. */
 const char *snapshot_meta(const struct snapshot *s, const char *key);
 
