@@ -56,100 +56,6 @@ static struct odb *odb;
 static int dry_run;
 static struct pruned pruned;
 
-struct chain {
-	struct snap_oid *ids;
-	struct snapshot **snaps;
-	size_t nr, alloc, alloc2;
-	int bundles;	/* some snapshot lists sync bundles */
-};
-
-static void read_snapshot(const struct snap_oid *oid, struct snapshot *s)
-{
-	struct strbuf err = STRBUF_INIT;
-
-	if (snapshot_read(odb, oid, s, &err) < 0)
-		die_err(&err);
-}
-
-/* The ref's history, newest first, passing over what was pruned before. */
-static void read_chain(const struct snap_oid *tip, struct chain *c)
-{
-	struct snap_oid oid = *tip;
-
-	for (;;) {
-		struct snapshot *s = xcalloc(1, sizeof(*s));
-
-		read_snapshot(&oid, s);
-		if (s->nr_bundles)
-			c->bundles = 1;
-		ALLOC_GROW(c->ids, c->nr + 1, c->alloc);
-		ALLOC_GROW(c->snaps, c->nr + 1, c->alloc2);
-		c->ids[c->nr] = oid;
-		c->snaps[c->nr++] = s;
-		if (!s->nr_parents || !pruned_first_parent(&pruned, &s->parents[0], &oid))
-			break;
-	}
-}
-
-/*
- * What pruning one ref must leave alone: every snapshot another ref names,
- * and the whole history of every other ref under refs/snapshots/ (all
- * parents, through the pruned record), so that pruning one branch never
- * takes a snapshot out of another's history.  A tag keeps only what it
- * names.
- */
-struct protect {
-	const char *self;
-	struct oidset set;
-	struct snap_oid *pending;
-	size_t nr, alloc;
-};
-
-static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
-{
-	struct protect *p = data;
-
-	if (!strcmp(name, p->self))
-		return 0;
-	if (!oid)
-		die("ref '%s' is unreadable; nothing was pruned (see snap-fsck)", name);
-	if (!oidset_insert(&p->set, oid) || strncmp(name, "refs/snapshots/", 15))
-		return 0;
-	ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
-	p->pending[p->nr++] = *oid;
-	while (p->nr) {
-		struct snap_oid id = p->pending[--p->nr];
-		struct snapshot s = SNAPSHOT_INIT;
-		size_t i;
-
-		read_snapshot(&id, &s);
-		for (i = 0; i < s.nr_parents; i++) {
-			const struct pruned_entry *e = pruned_find(&pruned, &s.parents[i]);
-			size_t j;
-
-			if (!e) {
-				if (oidset_insert(&p->set, &s.parents[i])) {
-					ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
-					p->pending[p->nr++] = s.parents[i];
-				}
-				continue;
-			}
-			/* Gone through the record; what it names is walked in turn. */
-			for (j = 0; j < e->nr_parents; j++) {
-				struct snap_oid next;
-
-				if (pruned_first_parent(&pruned, &pruned_parents(&pruned, e)[j], &next) &&
-				    oidset_insert(&p->set, &next)) {
-					ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
-					p->pending[p->nr++] = next;
-				}
-			}
-		}
-		snapshot_release(&s);
-	}
-	return 0;
-}
-
 static int json;
 
 /* One snapshot's fate as a JSON object on one line. */
@@ -184,49 +90,21 @@ static struct oidset drops = OIDSET_INIT;
 static void prune_ref(const char *name, const struct prune_policy *policy)
 {
 	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT, reason = STRBUF_INIT;
-	struct protect prot = { name, OIDSET_INIT, NULL, 0, 0 };
+	struct oidset protect = OIDSET_INIT;
 	struct pruned batch = PRUNED_INIT;
-	struct chain c = { 0 };
+	struct prune_chain c = { 0 };
 	struct snap_oid tip;
 	unsigned *keep;
 	size_t i, kept = 0, added;
 
-	if (ref_read(odb_store(odb), name, &tip, &err) < 0)
-		die_err(&err);
-	read_chain(&tip, &c);
-	/* Each bundle snapshot lists only its own bundles: dropping one would
-	 * drop them from the sync history. */
-	if (c.bundles)
-		die("ref '%s' holds sync bundles; prune keeps every snapshot of a bundle chain",
-		    name);
-	if (refs_for_each(odb_store(odb), "refs/", protect_ref, &prot, &err) < 0)
+	if (ref_read(odb_store(odb), name, &tip, &err) < 0 ||
+	    prune_chain_read(odb, &pruned, &tip, &c, &err) < 0 ||
+	    prune_protected(odb, &pruned, name, &protect, &err) < 0)
 		die_err(&err);
 	keep = xcalloc(c.nr, sizeof(*keep));
-	if (drops.nr) {
-		/* --drop: exactly the snapshots named go, each found on this chain. */
-		size_t found = 0;
-
-		for (i = 0; i < c.nr; i++) {
-			if (!oidset_contains(&drops, &c.ids[i]))
-				keep[i] = PRUNE_REASON_NOT_NAMED;
-			else if (i && oidset_contains(&prot.set, &c.ids[i]))
-				die("another ref names %s: it is not dropped", oid_to_hex(&c.ids[i]));
-			else
-				found++;
-		}
-		if (found != drops.nr)
-			die("a snapshot given to --drop is not on the history of '%s'", name);
-		if (keep[0] != PRUNE_REASON_NOT_NAMED)
-			die("'%s' names %s: the tip of a ref is not dropped", name, oid_to_hex(&c.ids[0]));
-	} else {
-		prune_decide(policy, c.snaps, c.nr, keep);
-	}
+	if (prune_plan(policy, &drops, &c, &protect, name, keep, &err) < 0)
+		die_err(&err);
 	for (i = 0; i < c.nr; i++) {
-		if (oidset_contains(&prot.set, &c.ids[i]))
-			keep[i] |= PRUNE_REASON_REF;
-		/* The tip stays: the ref never moves, so it still fast-forwards. */
-		if (i == 0 && !keep[i])
-			keep[i] = PRUNE_REASON_TIP;
 		strbuf_reset(&buf);
 		format_time(&buf, c.snaps[i]->time, c.snaps[i]->tz);
 		if (keep[i]) {
@@ -258,15 +136,9 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 	if (pruned_load(odb_store(odb), &pruned, &err) < 0)
 		die_err(&err);
 out:
-	for (i = 0; i < c.nr; i++) {
-		snapshot_release(c.snaps[i]);
-		free(c.snaps[i]);
-	}
-	free(c.snaps);
-	free(c.ids);
+	prune_chain_release(&c);
 	free(keep);
-	free(prot.pending);
-	oidset_clear(&prot.set);
+	oidset_clear(&protect);
 	pruned_release(&batch);
 	strbuf_release(&buf);
 	strbuf_release(&reason);

@@ -1,7 +1,11 @@
 #include "prune.h"
+#include "error.h"
+#include "pruned.h"
+#include "refs.h"
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -129,4 +133,162 @@ void prune_reasons(struct strbuf *out, unsigned mask)
 		strbuf_addstr(out, words[i]);
 		first = 0;
 	}
+}
+
+int prune_chain_read(struct odb *odb, const struct pruned *pruned, const struct snap_oid *tip,
+		     struct prune_chain *c, struct strbuf *err)
+{
+	struct snap_oid oid = *tip;
+
+	for (;;) {
+		struct snapshot *s = xcalloc(1, sizeof(*s));
+		int ret = snapshot_read(odb, &oid, s, err);
+
+		if (ret < 0) {
+			free(s);
+			return ret;
+		}
+		if (s->nr_bundles)
+			c->bundles = 1;
+		ALLOC_GROW(c->ids, c->nr + 1, c->alloc);
+		ALLOC_GROW(c->snaps, c->nr + 1, c->alloc2);
+		c->ids[c->nr] = oid;
+		c->snaps[c->nr++] = s;
+		if (!s->nr_parents || !pruned_first_parent(pruned, &s->parents[0], &oid))
+			return 0;
+	}
+}
+
+void prune_chain_release(struct prune_chain *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr; i++) {
+		snapshot_release(c->snaps[i]);
+		free(c->snaps[i]);
+	}
+	free(c->snaps);
+	free(c->ids);
+	memset(c, 0, sizeof(*c));
+}
+
+struct protect {
+	struct odb *odb;
+	const struct pruned *pruned;
+	const char *self;
+	struct oidset *set;
+	struct snap_oid *pending;
+	size_t nr, alloc;
+	struct strbuf *err;
+};
+
+static void protect_push(struct protect *p, const struct snap_oid *oid)
+{
+	if (!oidset_insert(p->set, oid))
+		return;
+	ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
+	p->pending[p->nr++] = *oid;
+}
+
+/* A snapshot's parents, through the record where it lists one. */
+static void protect_parents(struct protect *p, const struct snapshot *s)
+{
+	size_t i, j;
+
+	for (i = 0; i < s->nr_parents; i++) {
+		const struct pruned_entry *e = pruned_find(p->pruned, &s->parents[i]);
+
+		if (!e) {
+			protect_push(p, &s->parents[i]);
+			continue;
+		}
+		/* Gone through the record; what it names is walked in turn. */
+		for (j = 0; j < e->nr_parents; j++) {
+			struct snap_oid next;
+
+			if (pruned_first_parent(p->pruned, &pruned_parents(p->pruned, e)[j], &next))
+				protect_push(p, &next);
+		}
+	}
+}
+
+static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
+{
+	struct protect *p = data;
+
+	if (!strcmp(name, p->self))
+		return 0;
+	if (!oid)
+		return snap_error(p->err, SNAP_ECORRUPT,
+				  "ref '%s' is unreadable; nothing was pruned (see snap-fsck)", name);
+	/* A tag keeps what it names, not its history. */
+	if (strncmp(name, "refs/snapshots/", 15)) {
+		oidset_insert(p->set, oid);
+		return 0;
+	}
+	protect_push(p, oid);
+	while (p->nr) {
+		struct snap_oid id = p->pending[--p->nr];
+		struct snapshot s = SNAPSHOT_INIT;
+		int ret = snapshot_read(p->odb, &id, &s, p->err);
+
+		if (ret < 0)
+			return ret;
+		protect_parents(p, &s);
+		snapshot_release(&s);
+	}
+	return 0;
+}
+
+int prune_protected(struct odb *odb, const struct pruned *pruned, const char *self,
+		    struct oidset *set, struct strbuf *err)
+{
+	struct protect p = { odb, pruned, self, set, NULL, 0, 0, err };
+	int ret = refs_for_each(odb_store(odb), "refs/", protect_ref, &p, err);
+
+	free(p.pending);
+	return ret < 0 ? ret : 0;
+}
+
+int prune_plan(const struct prune_policy *policy, const struct oidset *drops,
+	       const struct prune_chain *c, const struct oidset *protect,
+	       const char *ref, unsigned *keep, struct strbuf *err)
+{
+	size_t i, found = 0;
+
+	/* Each bundle snapshot lists only its own bundles: dropping one would
+	 * drop them from the sync history. */
+	if (c->bundles)
+		return snap_error(err, SNAP_EINVAL,
+				  "ref '%s' holds sync bundles; prune keeps every snapshot of a bundle chain",
+				  ref);
+	memset(keep, 0, c->nr * sizeof(*keep));
+	if (drops->nr) {
+		for (i = 0; i < c->nr; i++) {
+			if (!oidset_contains(drops, &c->ids[i]))
+				keep[i] = PRUNE_REASON_NOT_NAMED;
+			else if (i && oidset_contains(protect, &c->ids[i]))
+				return snap_error(err, SNAP_EINVAL, "another ref names %s: it is not dropped",
+						  oid_to_hex(&c->ids[i]));
+			else
+				found++;
+		}
+		if (found != drops->nr)
+			return snap_error(err, SNAP_EINVAL,
+					  "a snapshot given to --drop is not on the history of '%s'", ref);
+		if (keep[0] != PRUNE_REASON_NOT_NAMED)
+			return snap_error(err, SNAP_EINVAL,
+					  "'%s' names %s: the tip of a ref is not dropped", ref,
+					  oid_to_hex(&c->ids[0]));
+	} else {
+		prune_decide(policy, c->snaps, c->nr, keep);
+	}
+	for (i = 0; i < c->nr; i++) {
+		if (oidset_contains(protect, &c->ids[i]))
+			keep[i] |= PRUNE_REASON_REF;
+		/* The tip stays: the ref never moves, so it still fast-forwards. */
+		if (i == 0 && !keep[i])
+			keep[i] = PRUNE_REASON_TIP;
+	}
+	return 0;
 }

@@ -18,8 +18,11 @@
 
 #include <stdint.h>
 #include "odb.h"
+#include "oidset.h"
 #include "snapshot.h"
 #include "strbuf.h"
+
+struct pruned;
 
 enum prune_bucket { PRUNE_HOURLY, PRUNE_DAILY, PRUNE_WEEKLY, PRUNE_MONTHLY,
 		    PRUNE_YEARLY, PRUNE_NR_BUCKETS };
@@ -51,5 +54,54 @@ void prune_decide(const struct prune_policy *p, struct snapshot *const *chain,
 		  size_t nr, unsigned *keep);
 /* Appends the reasons of a mask as words ("last,daily"). */
 void prune_reasons(struct strbuf *out, unsigned mask);
+
+/*
+ * A ref's history as prune sees it: newest first along first parents,
+ * passing over what the pruned record lists (pruned.h).  bundles is set
+ * when some snapshot lists sync bundles (such a chain is never pruned).
+ */
+struct prune_chain {
+	struct snap_oid *ids;
+	struct snapshot **snaps;
+	size_t nr, alloc, alloc2;
+	int bundles;
+};
+
+/*
+ * Reads the chain from tip into c (empty, zeroed).  A snapshot that cannot
+ * be read is snapshot_read()'s code and message; c then holds what was
+ * read before it, for prune_chain_release().
+ */
+int prune_chain_read(struct odb *odb, const struct pruned *pruned, const struct snap_oid *tip,
+		     struct prune_chain *c, struct strbuf *err);
+void prune_chain_release(struct prune_chain *c);
+
+/*
+ * What pruning the ref self must leave alone, added to set: every snapshot
+ * another ref names, and the whole history of every other ref under
+ * refs/snapshots/ (all parents, through the pruned record), so that
+ * pruning one branch never takes a snapshot out of another's history.  A
+ * tag keeps only what it names.  An unreadable ref is SNAP_ECORRUPT "ref
+ * '<name>' is unreadable; nothing was pruned (see snap-fsck)"; an
+ * unreadable snapshot, snapshot_read()'s code.
+ */
+int prune_protected(struct odb *odb, const struct pruned *pruned, const char *self,
+		    struct oidset *set, struct strbuf *err);
+
+/*
+ * The plan for one ref: keep[i] for each snapshot of c (as prune_decide
+ * sets it), from policy, or with drops non-empty (--drop) exactly the
+ * snapshots drops names, each of which must be on c (else SNAP_EINVAL "a
+ * snapshot given to --drop is not on the history of '<ref>'"), neither the
+ * tip ("'<ref>' names <id>: the tip of a ref is not dropped") nor one
+ * another ref names ("another ref names <id>: it is not dropped").  Then
+ * PRUNE_REASON_REF for every snapshot in protect, and PRUNE_REASON_TIP for
+ * a tip no policy kept: the ref never moves.  A chain holding sync bundles
+ * is SNAP_EINVAL "ref '<ref>' holds sync bundles; prune keeps every
+ * snapshot of a bundle chain".
+ */
+int prune_plan(const struct prune_policy *policy, const struct oidset *drops,
+	       const struct prune_chain *c, const struct oidset *protect,
+	       const char *ref, unsigned *keep, struct strbuf *err);
 
 #endif
