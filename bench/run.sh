@@ -6,7 +6,11 @@
 #                   lookups at 10k and 100k objects), one run each
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
-#                   file, big1pct, tree, lookups, bundles, history, find
+#                   file, big1pct, tree, lookups, bundles, history, find,
+#                   builds
+#   BENCH_BASE=DIR  a second snap build (a checkout built with make): the
+#                   section "builds" times both on one tree, turn by turn,
+#                   so a change is measured against what it changed
 #
 # Only ratios from one run mean anything: CPU speed drifts between runs.
 set -eu
@@ -19,8 +23,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|big1pct|tree|lookups|bundles|history|find) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history, find)\n' "$s" >&2
+	file|big1pct|tree|lookups|bundles|history|find|builds) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history, find, builds)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -612,6 +616,61 @@ if want find; then
 	else
 		echo "| restic | $(missing restic) | | |"
 	fi
+fi
+
+# ---- 8. two builds of snap on one tree, turn by turn ----
+# Only with BENCH_BASE, and only when asked for (BENCH_ONLY=builds): it
+# measures snap against another snap, not against the other tools.
+if [ -n "${BENCH_BASE:-}" ] && case ",$only," in *,builds,*) true ;; *) false ;; esac; then
+	base=$(cd "$BENCH_BASE" && pwd)
+	[ -x "$base/bin/snap-write-tree" ] || { say "bench: BENCH_BASE '$base' has no bin/snap-write-tree (make it first)"; exit 1; }
+	bdata=$tmp/bdata
+	mkdir -p "$bdata"
+	if [ -n "$quick" ]; then cp -a /usr/include "$bdata/"; else cp -a /usr/share /usr/include "$bdata/" 2>/dev/null || :; fi
+	bfiles=$(find "$bdata" -type f | wc -l)
+	bbytes=$(du -sb "$bdata" | awk '{print $1}')
+	sync
+	# A turn of each build: initial snapshot, unchanged, 1% changed,
+	# restore, verify; $runs turns, alternating which build goes first.
+	: > "$tmp/builds"
+	turn=1
+	while [ $turn -le $runs ]; do
+		if [ $((turn % 2)) -eq 1 ]; then order="new base"; else order="base new"; fi
+		for b in $order; do
+			if [ $b = new ]; then bin=$top/bin; else bin=$base/bin; fi
+			st=$tmp/bstore.$b
+			rm -rf "$st" "$tmp/br.$b"
+			cp -a "$bdata" "$tmp/bd.$b"
+			PATH="$bin:$PATH" sh -c "snap-init -q '$st'"
+			for step in initial unchanged changed restore verify; do
+				case $step in
+				initial|unchanged) cmd="snap-snapshot -q --store '$st' '$tmp/bd.$b'" ;;
+				changed) find "$tmp/bd.$b" -type f -size +0 | awk 'NR % 100 == 0' |
+						while IFS= read -r f; do echo changed >> "$f"; done
+					cmd="snap-snapshot -q --store '$st' '$tmp/bd.$b'" ;;
+				restore) cmd="snap-restore -q --store '$st' main '$tmp/br.$b'" ;;
+				verify) cmd="snap-fsck --store '$st' --no-dangling" ;;
+				esac
+				/usr/bin/time -f '%e %M' -o "$tmp/t1" env PATH="$bin:$PATH" sh -c "$cmd" >/dev/null 2>"$tmp/err" ||
+					{ say "bench: $b $step failed:"; cat "$tmp/err" >&2; exit 1; }
+				echo "$b $step $(tail -1 "$tmp/t1")" >> "$tmp/builds"
+			done
+			mv "$tmp/bd.$b" "$park/bd.$b.$turn"
+			mv "$tmp/br.$b" "$park/br.$b.$turn"
+		done
+		turn=$((turn + 1))
+	done
+	echo
+	echo "## This build against BENCH_BASE, on a tree of $bfiles files, $((bbytes / 1000000)) MB (median of $runs turns; seconds · peak RSS)"
+	echo
+	echo "| step | this build | base | this / base |"
+	echo "|---|---:|---:|---:|"
+	for step in initial unchanged changed restore verify; do
+		med() { awk -v b="$1" -v s="$step" '$1 == b && $2 == s {print $3}' "$tmp/builds" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+		peak() { awk -v b="$1" -v s="$step" '$1 == b && $2 == s {print $4}' "$tmp/builds" | sort -n | tail -1 | awk '{printf "%.0f", $1 / 1024}'; }
+		n=$(med new) o=$(med base)
+		echo "| $step | $n s · $(peak new) MiB | $o s · $(peak base) MiB | $(awk -v a="$n" -v b="$o" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') |"
+	done
 fi
 
 echo
