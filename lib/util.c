@@ -1,6 +1,4 @@
 #include "util.h"
-#include "strbuf.h"
-#include "error.h"
 
 #include <errno.h>
 #include <stdarg.h>
