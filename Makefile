@@ -145,8 +145,8 @@ bench: all
 # Long runs kept out of make check: the million-snapshot walk, the racing
 # gc and snapshot tests repeated, every crash point of a 1,000-file
 # snapshot and the other writers with every fault, 10,000 random kills
-# (from a seed of the clock, printed), 8 x 1,000 compare-and-swap writers
-# and five minutes of gc beside four writers.
+# (from a seed of the clock, printed), 8 x 1,000 compare-and-swap writers,
+# five minutes of gc beside four writers, and /usr and /etc round-tripped.
 stress: all
 	SNAP_DEEP_CHAIN=1000000 BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/3000-fsck.bats
 	SNAP_POWERLOSS_ALL=1 BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" sh t/run-tests.sh t/8500-power-loss.bats
@@ -157,6 +157,8 @@ stress: all
 		t/8200-random-kill.bats t/8400-cas-writers.bats
 	SNAP_PUSH_TRIALS=$${SNAP_PUSH_TRIALS:-500} BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" \
 		sh t/run-tests.sh t/9100-push-fetch.bats
+	SNAP_SYSTEM_PATHS="$${SNAP_SYSTEM_PATHS:-/usr /etc}" BATS="$(BATS)" BATS_LIB="$(BATS_LIB)" \
+		sh t/run-tests.sh t/7620-system-roundtrip.bats
 
 # Random damage to a pack and its index, read back: many rounds from a
 # seed of the clock (make check runs 1000 from seed 1).
