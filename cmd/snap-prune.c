@@ -202,7 +202,7 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 	if (refs_for_each(odb_store(odb), "refs/", protect_ref, &prot, &err) < 0)
 		die_err(&err);
 	keep = xcalloc(c.nr, sizeof(*keep));
-	if (drops.nr) {
+	if (oidset_size(&drops)) {
 		/* --drop: exactly the snapshots named go, each found on this chain. */
 		size_t found = 0;
 
@@ -214,7 +214,7 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 			else
 				found++;
 		}
-		if (found != drops.nr)
+		if (found != oidset_size(&drops))
 			die("a snapshot given to --drop is not on the history of '%s'", name);
 		if (keep[0] != PRUNE_REASON_NOT_NAMED)
 			die("'%s' names %s: the tip of a ref is not dropped", name, oid_to_hex(&c.ids[0]));

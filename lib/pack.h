@@ -142,7 +142,10 @@ struct pack_writer;
 /* Starts a new pack in tmpdir. */
 int pack_writer_start(struct pack_writer **out, const char *tmpdir,
 		      struct strbuf *err);
-/* Appends one frame (already compressed) for oid. */
+/*
+ * Appends one frame (already compressed) for oid.  An id the writer has
+ * already keeps its first frame in the index (a second costs space only).
+ */
 int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
 		    enum object_type type, uint64_t size, const void *frame,
 		    size_t len, struct strbuf *err);
