@@ -21,7 +21,6 @@ static int tree_bytes(struct odb *odb, struct oidmap *m, const struct snap_oid *
 		      uint64_t *out, struct strbuf *err)
 {
 	const struct tree_total *known = oidmap_get(m, oid);
-	struct strbuf buf = STRBUF_INIT;
 	struct tree t = TREE_INIT;
 	uint64_t sum = 0;
 	size_t i;
@@ -31,9 +30,7 @@ static int tree_bytes(struct odb *odb, struct oidmap *m, const struct snap_oid *
 		*out = known->bytes;
 		return 0;
 	}
-	ret = odb_read(odb, oid, NULL, &buf, TREE_MAX_SIZE, err);
-	if (ret == 0)
-		ret = tree_parse(&t, buf.buf, buf.len, err);
+	ret = tree_read(odb, oid, &t, err);
 	for (i = 0; ret == 0 && i < t.nr; i++) {
 		uint64_t sub;
 		if (t.entries[i].type == TREE_DIR) {
@@ -44,7 +41,6 @@ static int tree_bytes(struct odb *odb, struct oidmap *m, const struct snap_oid *
 		}
 	}
 	tree_release(&t);
-	strbuf_release(&buf);
 	if (ret == 0) {
 		struct tree_total *tt = oidmap_put(m, oid, NULL);
 
