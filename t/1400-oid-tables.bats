@@ -3,26 +3,25 @@
 
 load test_helper
 
-@test "an oidmap finds each id with its value through thirteen resizes" {
-	run -0 --separate-stderr test-oidmap map 300000
-	assert_equal "$output" 'ok 300000 entries, 13 resizes'
+# passes WHAT N OUTPUT: test-oidmap WHAT N finds nothing wrong and prints OUTPUT.
+passes() {
+	run -0 --separate-stderr test-oidmap "$1" "$2"
+	assert_equal "$output" "$3"
 	assert_equal "$stderr" ''
+}
+
+@test "an oidmap finds each id with its value through thirteen resizes" {
+	passes map 300000 'ok 300000 entries, 13 resizes'
 }
 
 @test "an oidmap keeps pointers as values" {
-	run -0 --separate-stderr test-oidmap pointers 5000
-	assert_equal "$output" 'ok 5000 pointers'
-	assert_equal "$stderr" ''
+	passes pointers 5000 'ok 5000 pointers'
 }
 
 @test "ids that share one home slot at the table's end are all found" {
-	run -0 --separate-stderr test-oidmap collide 3000
-	assert_equal "$output" 'ok 3000 entries, 6 resizes'
-	assert_equal "$stderr" ''
+	passes collide 3000 'ok 3000 entries, 6 resizes'
 }
 
 @test "an oidset, and a zeroed one, hold each id once" {
-	run -0 --separate-stderr test-oidmap set 100000
-	assert_equal "$output" 'ok 100000 ids'
-	assert_equal "$stderr" ''
+	passes set 100000 'ok 100000 ids'
 }
