@@ -462,8 +462,8 @@ int pack_writer_has(const struct pack_writer *w, const struct snap_oid *oid)
 }
 
 /*
- * The entry of a new id at offset, or NULL when the writer has the id: the
- * first copy stays the one indexed (a second frame costs space only).
+ * A new id's entry, its frame of length bytes starting at the pack's end;
+ * NULL when the writer has the id: the first frame stays the one indexed.
  */
 static struct pw_entry *pw_entry_new(struct pack_writer *w, const struct snap_oid *oid,
 				     enum object_type type, uint64_t size, uint64_t length)

@@ -157,7 +157,10 @@ struct pack_member {
 	uint64_t size;
 	uint32_t inner;
 };
-/* Appends one shared frame holding the nr members (no id twice). */
+/*
+ * Appends one shared frame holding the nr members (no id twice); a member
+ * the writer has already keeps its first frame, as in pack_writer_add().
+ */
 int pack_writer_add_block(struct pack_writer *w, const struct pack_member *m,
 			  size_t nr, const void *frame, size_t len,
 			  struct strbuf *err);
