@@ -100,20 +100,6 @@ static void print_entry(const struct tree_entry *e, const char *path, size_t len
 	strbuf_release(&line);
 }
 
-static void read_tree_or_die(const struct snap_oid *oid, struct tree *t)
-{
-	struct strbuf buf = STRBUF_INIT, err = STRBUF_INIT;
-	enum object_type type;
-
-	if (odb_read(odb, oid, &type, &buf, TREE_MAX_SIZE, &err) < 0)
-		die_err(&err);
-	if (type != OBJ_TREE)
-		die("object '%s' is a %s, not a tree", oid_to_hex(oid), type_name(type));
-	if (tree_parse(t, buf.buf, buf.len, &err) < 0)
-		die("%s (tree '%s')", err.buf, oid_to_hex(oid));
-	strbuf_release(&buf);
-}
-
 /* A tree being listed: the walk keeps a stack of these, not C frames. */
 struct level {
 	struct tree t;
@@ -123,13 +109,15 @@ struct level {
 static void push_level(struct level **stack, size_t *nr, size_t *alloc,
 		       const struct snap_oid *oid, size_t base)
 {
+	struct strbuf err = STRBUF_INIT;
 	struct level *l;
 
 	ALLOC_GROW(*stack, *nr + 1, *alloc);
 	l = &(*stack)[(*nr)++];
 	memset(l, 0, sizeof(*l));
 	l->base = base;
-	read_tree_or_die(oid, &l->t);
+	if (tree_read(odb, oid, &l->t, &err) < 0)
+		die_err(&err);
 }
 
 /* Lists the tree oid depth-first; a deep tree costs heap, not stack. */

@@ -11,74 +11,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Total file bytes below each tree, computed once per tree. */
-struct memo {
-	struct snap_oid *ids;
-	uint64_t *bytes;
-	unsigned char *used;
-	size_t size, nr;
+/* Total file bytes below a tree, computed once per tree. */
+struct tree_total {
+	struct snap_oid oid;
+	uint64_t bytes;
 };
 
-static size_t memo_slot(const struct memo *m, const struct snap_oid *oid)
-{
-	uint64_t h;
-	size_t i;
-
-	memcpy(&h, oid->hash, sizeof(h));
-	for (i = (size_t)h & (m->size - 1); m->used[i] && oid_cmp(&m->ids[i], oid);
-	     i = (i + 1) & (m->size - 1))
-		;
-	return i;
-}
-
-static void memo_put(struct memo *m, const struct snap_oid *oid, uint64_t bytes)
-{
-	size_t i;
-
-	if ((m->nr + 1) * 2 > m->size) {
-		struct memo old = *m;
-		size_t j;
-
-		m->size = m->size ? m->size * 2 : 1024;
-		m->ids = xmalloc(m->size * sizeof(*m->ids));
-		m->bytes = xmalloc(m->size * sizeof(*m->bytes));
-		m->used = xcalloc(m->size, 1);
-		m->nr = 0;
-		for (j = 0; j < old.size; j++)
-			if (old.used[j])
-				memo_put(m, &old.ids[j], old.bytes[j]);
-		free(old.ids);
-		free(old.bytes);
-		free(old.used);
-	}
-	i = memo_slot(m, oid);
-	if (!m->used[i]) {
-		m->used[i] = 1;
-		m->ids[i] = *oid;
-		m->nr++;
-	}
-	m->bytes[i] = bytes;
-}
-
-static int tree_bytes(struct odb *odb, struct memo *m, const struct snap_oid *oid,
+static int tree_bytes(struct odb *odb, struct oidmap *m, const struct snap_oid *oid,
 		      uint64_t *out, struct strbuf *err)
 {
-	struct strbuf buf = STRBUF_INIT;
+	const struct tree_total *known = oidmap_get(m, oid);
 	struct tree t = TREE_INIT;
 	uint64_t sum = 0;
 	size_t i;
 	int ret;
 
-	if (m->size) {
-		size_t slot = memo_slot(m, oid);
-		if (m->used[slot]) {
-			*out = m->bytes[slot];
-			return 0;
-		}
+	if (known) {
+		*out = known->bytes;
+		return 0;
 	}
-	ret = odb_read(odb, oid, NULL, &buf, TREE_MAX_SIZE, err);
-	if (ret == 0)
-		ret = tree_parse(&t, buf.buf, buf.len, err);
+	ret = tree_read(odb, oid, &t, err);
 	for (i = 0; ret == 0 && i < t.nr; i++) {
 		uint64_t sub;
 		if (t.entries[i].type == TREE_DIR) {
@@ -89,9 +41,10 @@ static int tree_bytes(struct odb *odb, struct memo *m, const struct snap_oid *oi
 		}
 	}
 	tree_release(&t);
-	strbuf_release(&buf);
 	if (ret == 0) {
-		memo_put(m, oid, sum);
+		struct tree_total *tt = oidmap_put(m, oid, NULL);
+
+		tt->bytes = sum;
 		*out = sum;
 	}
 	return ret;
@@ -101,7 +54,7 @@ struct counter {
 	struct odb *odb;
 	struct count_stats *st;
 	struct oidset *reachable;
-	struct memo memo;
+	struct oidmap memo;	/* of struct tree_total */
 	struct strbuf err;
 	int failed;
 };
@@ -189,6 +142,7 @@ int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err)
 	memset(&c, 0, sizeof(c));
 	c.odb = odb;
 	c.st = st;
+	c.memo = (struct oidmap)OIDMAP_INIT(struct tree_total);
 	c.reachable = &reachable;
 	strbuf_init(&c.err, 0);
 	memset(&wo, 0, sizeof(wo));
@@ -215,9 +169,7 @@ int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err)
 		ret = snap_error(err, SNAP_ECORRUPT, "%s (see snap-fsck)", c.err.buf);
 	free(roots);
 	pruned_release(&pruned);
-	free(c.memo.ids);
-	free(c.memo.bytes);
-	free(c.memo.used);
+	oidmap_clear(&c.memo);
 	oidset_clear(&reachable);
 	strbuf_release(&c.err);
 	return ret;

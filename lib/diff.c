@@ -1,7 +1,6 @@
 #include "diff.h"
 #include "error.h"
 #include "tree.h"
-#include "treewalk.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -13,12 +12,6 @@ struct differ {
 	struct strbuf path;
 	long changes;
 };
-
-static int load(struct differ *d, const struct snap_oid *oid, struct tree *t,
-		struct strbuf *err)
-{
-	return tree_read(d->odb, oid, t, err);
-}
 
 static void emit(struct differ *d, char status, const struct tree_entry *a,
 		 const struct tree_entry *b)
@@ -65,9 +58,9 @@ static int push_pair(struct differ *d, struct pair **stack, size_t *nr, size_t *
 	memset(p, 0, sizeof(*p));
 	p->base = d->path.len;
 	if (a)
-		ret = load(d, a, &p->ta, err);
+		ret = tree_read(d->odb, a, &p->ta, err);
 	if (ret == 0 && b)
-		ret = load(d, b, &p->tb, err);
+		ret = tree_read(d->odb, b, &p->tb, err);
 	return ret;
 }
 

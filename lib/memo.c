@@ -6,7 +6,6 @@
 #include "session.h"
 #include "snapshot.h"
 #include "tree.h"
-#include "treewalk.h"
 #include "util.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
 #include "object.h"
+#include "banned.h"
 
 #include <stdio.h>
 #include <string.h>

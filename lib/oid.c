@@ -1,4 +1,5 @@
 #include "oid.h"
+#include "banned.h"
 
 #include <string.h>
 

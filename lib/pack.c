@@ -5,6 +5,7 @@
 #include "error.h"
 #include "fsio.h"
 #include "hash.h"
+#include "oidset.h"
 #include "util.h"
 
 #include <errno.h>
@@ -428,10 +429,7 @@ struct pack_writer {
 	struct strbuf tmp;
 	uint64_t size;
 	struct snap_hash_ctx hash;
-	struct pw_entry *entries;
-	size_t nr, alloc;
-	uint32_t *set;		/* open addressing: index + 1 */
-	size_t set_size;
+	struct oidmap entries;	/* of struct pw_entry, in the order added */
 };
 
 static int pw_flush(struct pack_writer *w, struct strbuf *err)
@@ -458,43 +456,28 @@ static int pw_write(struct pack_writer *w, const void *buf, size_t len, struct s
 	return 0;
 }
 
-static size_t set_slot(const struct pack_writer *w, const struct snap_oid *oid)
-{
-	uint64_t h;
-
-	memcpy(&h, oid->hash, sizeof(h));
-	return (size_t)(h & (w->set_size - 1));
-}
-
 int pack_writer_has(const struct pack_writer *w, const struct snap_oid *oid)
 {
-	size_t i;
-
-	for (i = set_slot(w, oid); w->set[i]; i = (i + 1) & (w->set_size - 1))
-		if (!oid_cmp(&w->entries[w->set[i] - 1].oid, oid))
-			return 1;
-	return 0;
+	return oidmap_get(&w->entries, oid) != NULL;
 }
 
-static void set_insert(struct pack_writer *w, uint32_t idx)
+/*
+ * A new id's entry, its frame of length bytes starting at the pack's end;
+ * NULL when the writer has the id: the first frame stays the one indexed.
+ */
+static struct pw_entry *pw_entry_new(struct pack_writer *w, const struct snap_oid *oid,
+				     enum object_type type, uint64_t size, uint64_t length)
 {
-	size_t i;
+	int added;
+	struct pw_entry *e = oidmap_put(&w->entries, oid, &added);
 
-	if ((w->nr + 1) * 2 > w->set_size) {
-		size_t j;
-		free(w->set);
-		w->set_size = w->set_size ? w->set_size * 2 : 1024;
-		w->set = xcalloc(w->set_size, sizeof(*w->set));
-		for (j = 0; j < idx; j++) {
-			for (i = set_slot(w, &w->entries[j].oid); w->set[i];
-			     i = (i + 1) & (w->set_size - 1))
-				;
-			w->set[i] = (uint32_t)j + 1;
-		}
-	}
-	for (i = set_slot(w, &w->entries[idx].oid); w->set[i]; i = (i + 1) & (w->set_size - 1))
-		;
-	w->set[i] = idx + 1;
+	if (!added)
+		return NULL;
+	e->rec.offset = w->size;
+	e->rec.length = length;
+	e->rec.size = size;
+	e->rec.type = type;
+	return e;
 }
 
 int pack_writer_start(struct pack_writer **out, const char *tmpdir,
@@ -505,8 +488,7 @@ int pack_writer_start(struct pack_writer **out, const char *tmpdir,
 
 	strbuf_init(&w->tmp, 0);
 	w->wbuf = xmalloc_io(PW_BUF);
-	w->set_size = 1024;
-	w->set = xcalloc(w->set_size, sizeof(*w->set));
+	w->entries = (struct oidmap)OIDMAP_INIT(struct pw_entry);
 	w->fd = fsio_mktemp(tmpdir, "pack-", &w->tmp);
 	if (w->fd < 0) {
 		int ret = snap_error_errno(err, "cannot create a temporary pack in '%s'", tmpdir);
@@ -531,23 +513,12 @@ int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
 		    enum object_type type, uint64_t size, const void *frame,
 		    size_t len, struct strbuf *err)
 {
-	struct pw_entry *e;
 	int ret = pw_write(w, frame, len, err);
 
 	if (ret < 0)
 		return ret;
-	ALLOC_GROW(w->entries, w->nr + 1, w->alloc);
-	e = &w->entries[w->nr];
-	e->oid = *oid;
-	e->rec.offset = w->size;
-	e->rec.length = len;
-	e->rec.size = size;
-	e->rec.type = type;
-	e->rec.shared = 0;
-	e->rec.inner = 0;
+	pw_entry_new(w, oid, type, size, len);
 	w->size += len;
-	set_insert(w, (uint32_t)w->nr);
-	w->nr++;
 	return 0;
 }
 
@@ -560,18 +531,13 @@ int pack_writer_add_block(struct pack_writer *w, const struct pack_member *m,
 
 	if (ret < 0)
 		return ret;
-	ALLOC_GROW(w->entries, w->nr + nr, w->alloc);
 	for (i = 0; i < nr; i++) {
-		struct pw_entry *e = &w->entries[w->nr];
-		e->oid = m[i].oid;
-		e->rec.offset = w->size;
-		e->rec.length = len;
-		e->rec.size = m[i].size;
-		e->rec.type = m[i].type;
-		e->rec.shared = 1;
-		e->rec.inner = m[i].inner;
-		set_insert(w, (uint32_t)w->nr);
-		w->nr++;
+		struct pw_entry *e = pw_entry_new(w, &m[i].oid, m[i].type, m[i].size, len);
+
+		if (e) {
+			e->rec.shared = 1;
+			e->rec.inner = m[i].inner;
+		}
 	}
 	w->size += len;
 	return 0;
@@ -584,7 +550,7 @@ uint64_t pack_writer_size(const struct pack_writer *w)
 
 uint32_t pack_writer_count(const struct pack_writer *w)
 {
-	return (uint32_t)w->nr;
+	return (uint32_t)w->entries.nr;
 }
 
 void pack_writer_abort(struct pack_writer *w)
@@ -597,8 +563,7 @@ void pack_writer_abort(struct pack_writer *w)
 		unlink(w->tmp.buf);
 	strbuf_release(&w->tmp);
 	free(w->wbuf);
-	free(w->entries);
-	free(w->set);
+	oidmap_clear(&w->entries);
 	free(w);
 }
 
@@ -631,8 +596,14 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 		goto out;
 	}
 
-	QSORT(w->entries, w->nr, cmp_entry);
-	index_image(&idx, w->entries, w->nr, w->size, sum.hash);
+	{
+		size_t nr;
+		struct pw_entry *e = oidmap_detach(&w->entries, &nr);
+
+		QSORT(e, nr, cmp_entry);
+		index_image(&idx, e, nr, w->size, sum.hash);
+		free(e);
+	}
 
 	{
 		char *slash = strrchr(w->tmp.buf, '/');

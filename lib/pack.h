@@ -142,7 +142,10 @@ struct pack_writer;
 /* Starts a new pack in tmpdir. */
 int pack_writer_start(struct pack_writer **out, const char *tmpdir,
 		      struct strbuf *err);
-/* Appends one frame (already compressed) for oid. */
+/*
+ * Appends one frame (already compressed) for oid.  An id the writer has
+ * already keeps its first frame in the index (a second costs space only).
+ */
 int pack_writer_add(struct pack_writer *w, const struct snap_oid *oid,
 		    enum object_type type, uint64_t size, const void *frame,
 		    size_t len, struct strbuf *err);
@@ -154,7 +157,10 @@ struct pack_member {
 	uint64_t size;
 	uint32_t inner;
 };
-/* Appends one shared frame holding the nr members (no id twice). */
+/*
+ * Appends one shared frame holding the nr members (no id twice); a member
+ * the writer has already keeps its first frame, as in pack_writer_add().
+ */
 int pack_writer_add_block(struct pack_writer *w, const struct pack_member *m,
 			  size_t nr, const void *frame, size_t len,
 			  struct strbuf *err);

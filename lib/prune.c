@@ -263,7 +263,7 @@ int prune_plan(const struct prune_policy *policy, const struct oidset *drops,
 				  "ref '%s' holds sync bundles; prune keeps every snapshot of a bundle chain",
 				  ref);
 	memset(keep, 0, c->nr * sizeof(*keep));
-	if (drops->nr) {
+	if (oidset_size(drops)) {
 		for (i = 0; i < c->nr; i++) {
 			if (!oidset_contains(drops, &c->ids[i]))
 				keep[i] = PRUNE_REASON_NOT_NAMED;
@@ -273,7 +273,7 @@ int prune_plan(const struct prune_policy *policy, const struct oidset *drops,
 			else
 				found++;
 		}
-		if (found != drops->nr)
+		if (found != oidset_size(drops))
 			return snap_error(err, SNAP_EINVAL,
 					  "a snapshot given to --drop is not on the history of '%s'", ref);
 		if (keep[0] != PRUNE_REASON_NOT_NAMED)

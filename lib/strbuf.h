@@ -73,4 +73,7 @@ int strbuf_read_fd(struct strbuf *sb, int fd, size_t max);
 /* Same for a path.  SNAP_ENOTFOUND if it does not exist. */
 int strbuf_read_file(struct strbuf *sb, const char *path, size_t max);
 
+/* The functions snap does not call (lib/banned.h): strbuf replaces them. */
+#include "banned.h"
+
 #endif

@@ -4,6 +4,7 @@
 #include "tree.h"
 #include "error.h"
 #include "json.h"
+#include "odb.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -499,5 +500,21 @@ int tree_parse(struct tree *t, const char *buf, size_t len, struct strbuf *err)
 	strbuf_release(&check);
 	if (ret < 0)
 		tree_release(t);
+	return ret;
+}
+
+int tree_read(struct odb *odb, const struct snap_oid *oid, struct tree *t,
+	      struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	enum object_type type;
+	int ret = odb_read(odb, oid, &type, &buf, TREE_MAX_SIZE, err);
+
+	if (ret == 0 && type != OBJ_TREE)
+		ret = snap_error(err, SNAP_EINVAL, "object '%s' is a %s, not a tree",
+				 oid_to_hex(oid), type_name(type));
+	if (ret == 0 && (ret = tree_parse(t, buf.buf, buf.len, err)) < 0)
+		strbuf_addf(err, " (tree '%s')", oid_to_hex(oid));
+	strbuf_release(&buf);
 	return ret;
 }

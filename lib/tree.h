@@ -75,6 +75,19 @@ int tree_encode(const struct tree *t, struct strbuf *out, struct strbuf *err);
  */
 int tree_parse(struct tree *t, const char *buf, size_t len, struct strbuf *err);
 
+struct odb;
+/*
+ * The one reader of a tree by id: reads oid from odb (verified, at most
+ * TREE_MAX_SIZE bytes), checks that it is a tree and parses it into t,
+ * which the caller releases with tree_release() whatever the result.
+ * SNAP_EINVAL when the object is of another type ("object 'ID' is a blob,
+ * not a tree") or does not parse (tree_parse()'s message, then
+ * " (tree 'ID')"); otherwise odb_read()'s codes and messages, which name
+ * the object.
+ */
+int tree_read(struct odb *odb, const struct snap_oid *oid, struct tree *t,
+	      struct strbuf *err);
+
 /* 1 if a name may stand in a tree (and so be written by restore). */
 int tree_name_ok(const char *name, size_t len);
 /* 1 if a relative path (hard link target) is made of valid names. */

@@ -1,6 +1,6 @@
 #include "treecache.h"
 #include "error.h"
-#include "treewalk.h"
+#include "tree.h"
 #include "util.h"
 
 #include <stdlib.h>

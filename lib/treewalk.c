@@ -6,22 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tree_read(struct odb *odb, const struct snap_oid *oid, struct tree *t,
-	      struct strbuf *err)
-{
-	struct strbuf buf = STRBUF_INIT;
-	enum object_type type;
-	int ret = odb_read(odb, oid, &type, &buf, TREE_MAX_SIZE, err);
-
-	if (ret == 0 && type != OBJ_TREE)
-		ret = snap_error(err, SNAP_EINVAL, "object '%s' is a %s, not a tree",
-				 oid_to_hex(oid), type_name(type));
-	if (ret == 0)
-		ret = tree_parse(t, buf.buf, buf.len, err);
-	strbuf_release(&buf);
-	return ret;
-}
-
 /*
  * One open directory: its entries, the next to show, its path's length,
  * and its own entry (in its parent's frame; NULL for the root).

@@ -14,14 +14,6 @@
 #include "strbuf.h"
 #include "tree.h"
 
-/*
- * Reads, verifies and parses the tree oid (the one reader of trees for
- * the walk and its users).  SNAP_EINVAL naming oid when it is of another
- * type or does not parse; otherwise as odb_read().
- */
-int tree_read(struct odb *odb, const struct snap_oid *oid, struct tree *t,
-	      struct strbuf *err);
-
 /* What a callback returns: go on, or do not go into this directory. */
 #define TREEWALK_CONTINUE 0
 #define TREEWALK_SKIP 1

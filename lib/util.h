@@ -90,4 +90,7 @@ struct keyed {
 };
 void sort_keyed(struct keyed *v, size_t nr);
 
+/* Last: the functions snap does not call (lib/banned.h). */
+#include "banned.h"
+
 #endif

@@ -47,6 +47,20 @@ load test_helper
 	run -0 make -s -C "$SNAP_BUILD" check-headers
 }
 
+@test "a banned function does not compile where util.h or strbuf.h is included" {
+	for h in util.h strbuf.h; do
+		printf '#include "%s"\n#include <string.h>\nvoid f(char *d);\nvoid f(char *d) { strcpy(d, "x"); }\n' "$h" > banned.c
+		run ! --separate-stderr ${CC:-cc} -I"$SNAP_BUILD/lib" -fsyntax-only banned.c
+		[[ "$stderr" == *sorry_strcpy_is_banned* ]]
+	done
+}
+
+@test "make check-banned searches for what lib/banned.h bans, and finds none" {
+	run -0 make -s -C "$SNAP_BUILD" --eval 'banned-list: ; @echo $(BANNED)' banned-list
+	assert_output 'strcpy strcat strncpy strncat strtok gets sprintf vsprintf'
+	run -0 make -s -C "$SNAP_BUILD" check-banned
+}
+
 @test "snap --store DIR COMMAND and snap --store=DIR COMMAND" {
 	snap-init -q s1
 	mkdir src && echo x > src/f

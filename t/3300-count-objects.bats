@@ -28,3 +28,14 @@ load test_helper
 	run -0 snap-count-objects --json
 	assert_output --regexp '^\{"blob":\{"count":1,"bytes":1\},.*"loose":\{"count":1,"disk_bytes":[0-9]+\},.*"dedup_ratio":0.000\}$'
 }
+
+@test "count-objects refuses a directory entry that names a blob, even one that parses as a tree" {
+	init_store
+	# The empty blob's bytes are an empty tree's: read without a type
+	# check, this damaged directory was counted as an empty one.
+	empty=$(printf '' | snap-hash-object -w --stdin)
+	bad=$(printf 'dir 0755 0 0 0.000000000 0 %s - d\n' "$empty" | snap-hash-object -t tree -w --stdin)
+	snap-update-ref main "$(snap-mksnapshot --time 1000 --host h -m one "$bad")"
+	refused "snap-count-objects: fatal: object '$empty' is a blob, not a tree (see snap-fsck)" \
+		snap-count-objects
+}

@@ -68,12 +68,12 @@ int main(int argc, char **argv)
 
 	memset(&wo, 0, sizeof(wo));
 	problems = walk_reachable(odb, &tip, NULL, 1, &seen, &wo, &err);
-	if (problems != 0 || seen.nr != n + depth + 1) {
+	if (problems != 0 || oidset_size(&seen) != n + depth + 1) {
 		fprintf(stderr, "test-deep-walk: %ld problems, %zu objects reached, %llu expected\n",
-			problems, seen.nr, (unsigned long long)(n + depth + 1));
+			problems, oidset_size(&seen), (unsigned long long)(n + depth + 1));
 		return 1;
 	}
-	printf("walked %zu objects: %llu snapshots, %llu levels\n%s\n", seen.nr,
+	printf("walked %zu objects: %llu snapshots, %llu levels\n%s\n", oidset_size(&seen),
 	       (unsigned long long)n, (unsigned long long)depth, oid_to_hex(&tip));
 	oidset_clear(&seen);
 	odb_close(odb);
