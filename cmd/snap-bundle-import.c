@@ -25,7 +25,7 @@
 static const char usage_str[] =
 "usage: snap-bundle-import [-r REF | --no-ref] [--parent REV] [-m MSG] [--meta KEY=VALUE]...\n"
 "                          [--format json|jsonl|sqlite] [--strict] [--schema-version N]\n"
-"                          [--time TIME] [--host HOST] [FILE...]\n"
+"                          [--time TIME] [--host HOST] [--progress] [-q] [FILE...]\n"
 "\n"
 "Checks every bundle in FILEs (standard input without FILE, or '-'), stores\n"
 "them and a snapshot listing them in sequence order, moves REF to it and\n"
@@ -43,6 +43,8 @@ static const char usage_str[] =
 "                      (without it: a warning)\n"
 "  --time TIME         the snapshot's time (default $SNAP_TIME, else 0)\n"
 "  --host HOST         the snapshot's host (default $SNAP_HOST, else '-')\n"
+"  --progress          a progress line on stderr (default: when it is a tty)\n"
+"  -q, --quiet         no notes (bundles already stored), no progress\n"
 "  --store DIR         the store (default $SNAP_DIR, else .snap above)\n";
 
 static void read_input(const char *path, enum bundle_format fmt, struct bundle_list *list)
@@ -78,10 +80,13 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 	strbuf_release(&buf);
 }
 
+static int quiet;
+
 static void note(const char *msg, void *data)
 {
 	(void)data;
-	fprintf(stderr, "%s: note: %s\n", snap_progname, msg);
+	if (!quiet)
+		fprintf(stderr, "%s: note: %s\n", snap_progname, msg);
 }
 
 int main(int argc, char **argv)
@@ -98,6 +103,8 @@ int main(int argc, char **argv)
 		{ "time", required_argument, NULL, 't' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "store", required_argument, NULL, 'S' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -116,8 +123,16 @@ int main(int argc, char **argv)
 	size_t nr_metas = 0, alloc_metas = 0, j;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "r:m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:m:qh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'P':
+			if (!quiet)
+				setenv("SNAP_PROGRESS", "1", 1);
+			break;
+		case 'q':
+			quiet = 1;
+			setenv("SNAP_PROGRESS", "0", 1);
+			break;
 		case 'r': ref = optarg; break;
 		case 'N': no_ref = 1; break;
 		case 'p': parent_arg = optarg; break;

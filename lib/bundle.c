@@ -3,6 +3,7 @@
  * The formats are in docs/FORMAT.md ("Bundles", "Native bundles").
  */
 #include "bundle.h"
+#include "progress.h"
 #include "error.h"
 #include "hash.h"
 #include "json.h"
@@ -793,23 +794,28 @@ int bundle_store(struct odb *odb, struct bundle_list *list, struct snapshot *s,
 {
 	struct strbuf buf = STRBUF_INIT;
 	int batch = list->nr >= BUNDLE_PACK_MIN, ret = 0;
+	struct progress *meter;
+	uint64_t bytes = 0;
 	size_t i;
 
 	if (list->nr > SNAPSHOT_BUNDLES_MAX)
 		return snap_error(err, SNAP_ETOOBIG, "%zu bundles: at most %d in one import",
 				  list->nr, SNAPSHOT_BUNDLES_MAX);
+	meter = progress_start("bundles", list->nr);
 	if (batch)
 		odb_batch_begin(odb);
 	for (i = 0; i < list->nr && ret == 0; i++) {
 		struct bundle *b = &list->v[i];
 		struct snap_oid oid;
 
+		bytes += b->len;
 		ret = odb_write_owned(odb, OBJ_BUNDLE, b->payload, b->len, &oid, err);
 		b->payload = NULL;
 		if (ret == 0 && oid_cmp(&oid, &b->oid))
 			BUG("bundle id changed between checking and storing");
 		if (ret == 0)
 			snapshot_add_bundle(s, &oid);
+		progress_update(meter, i + 1, bytes);
 	}
 	if (ret == 0)
 		ret = snapshot_encode(s, &buf, err);
@@ -821,6 +827,7 @@ int bundle_store(struct odb *odb, struct bundle_list *list, struct snapshot *s,
 		else
 			odb_batch_abort(odb);
 	}
+	progress_done(meter);
 	strbuf_release(&buf);
 	return ret;
 }

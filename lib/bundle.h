@@ -185,7 +185,8 @@ int bundle_snapshot_last_key(struct odb *odb, const struct snap_oid *oid,
  * Stores the bundles of an ordered list and a snapshot listing them (the
  * template s gives parents, time, host, message; its bundles are set
  * here) and sets *out to the snapshot's id.  Imports of fewer than
- * BUNDLE_PACK_MIN bundles write loose objects, larger ones a pack.
+ * BUNDLE_PACK_MIN bundles write loose objects, larger ones a pack.  A
+ * progress line counts the bundles stored (progress.h: when wanted).
  */
 #define BUNDLE_PACK_MIN 100
 struct snapshot;

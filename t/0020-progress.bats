@@ -52,3 +52,20 @@ load test_helper
 	run -0 --separate-stderr snap-restore -q --progress main out3
 	assert_equal "$stderr" ""
 }
+
+@test "bundle-import shows progress when asked, and never with -q or without a tty" {
+	init_store
+	local i
+	for i in $(seq 1 150); do
+		printf '{"sequence":%d,"operations":[{"op":"insert","table":"t","row":{"id":%d}}]}\n' "$i" "$i"
+	done > b.jsonl
+	run -0 --separate-stderr snap-bundle-import --progress -r a b.jsonl
+	[[ "$stderr" =~ snap-bundle-import:\ bundles\ 150/150\ \(100%\),\ [0-9.]+\ KiB,\ ([0-9.]+\ [KM]iB/s,\ )?done\ in\ [0-9.]+\ s\ *$ ]]
+	run -0 --separate-stderr snap-bundle-import -r b b.jsonl
+	assert_equal "$stderr" ""
+	# -q: no progress, and no note for what is already stored.
+	run -0 --separate-stderr snap-bundle-import -q --progress -r a b.jsonl
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr snap-bundle-import -r a b.jsonl
+	assert_equal "$(printf '%s\n' "$stderr" | grep -c '^snap-bundle-import: note: b.jsonl: bundle [0-9]* (line [0-9]*): already on the chain of .*; skipped$')" 150
+}
