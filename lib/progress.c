@@ -1,6 +1,5 @@
 #include "progress.h"
 #include "strbuf.h"
-#include "usage.h"
 #include "util.h"
 
 #include <inttypes.h>

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *snap_progname = "snap";
 /* Set when porcelain lent its name: the usage text is not the user's. */
 static int progname_lent;
 

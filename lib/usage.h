@@ -14,13 +14,12 @@
  */
 
 #include "strbuf.h"
+#include "util.h"
 
 #define EXIT_NO 1
 #define EXIT_INCOMPLETE 3
 #define EXIT_FATAL 128
 #define EXIT_USAGE 129
-
-extern const char *snap_progname;
 
 /*
  * Sets the program name used in messages: the basename of argv0, or

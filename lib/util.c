@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *snap_progname = "snap";
+
 static _Noreturn void oom(size_t n)
 {
 	fprintf(stderr, "snap: fatal: out of memory allocating %zu bytes\n", n);

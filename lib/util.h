@@ -90,6 +90,12 @@ struct keyed {
 };
 void sort_keyed(struct keyed *v, size_t nr);
 
+/*
+ * The name messages begin with ("snap-gc: warning: ..."): "snap" until a
+ * command's usage_setup() (usage.h, cmd/ only) sets it.
+ */
+extern const char *snap_progname;
+
 /* Last: the functions snap does not call (lib/banned.h). */
 #include "banned.h"
 
