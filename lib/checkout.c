@@ -5,6 +5,7 @@
 #include "place.h"
 #include "tree.h"
 #include "util.h"
+#include "workqueue.h"
 #include "writetree.h"
 #include "xattr.h"
 
@@ -22,7 +23,6 @@
 
 #define IO_BUF (256 * 1024)
 #define SYMLINK_MAX 65536
-#define THREADS_MAX 16
 #define QUEUE_MAX 256
 #define NO_DIR ((size_t)-1)
 
@@ -86,21 +86,13 @@ struct checkout {
 	size_t nr_links, alloc_links;
 	struct link_check *checks;	/* every hard link entry, for pass 1 */
 	size_t nr_checks, alloc_checks;
-	/* the file-writing threads and their queue */
-	pthread_t threads[THREADS_MAX];
-	int nr_threads;
-	pthread_mutex_t lock;
-	pthread_cond_t work, room;
-	struct job *head, *tail;
-	unsigned queued;
-	int stop;
-	int failed;
-	struct strbuf err;
+	struct workqueue *wq;	/* the file-writing threads */
 	/* metadata the kernel refused to set, each warned about once */
 	pthread_mutex_t unset_lock;
 	size_t nr_unset;
-	/* progress (progress.h): counted by the workers under lock, drawn
-	 * by the walking thread alone */
+	/* progress (progress.h): counted by the workers under meter_lock,
+	 * drawn by the walking thread alone */
+	pthread_mutex_t meter_lock;
 	struct progress *meter;
 	uint64_t files_done, bytes_done;
 	struct exclude *excl;	/* opts->excludes, prepared */
@@ -716,22 +708,11 @@ static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 
 /* A file to write: its directory's descriptor is the job's own. */
 struct job {
-	struct job *next;
 	int dfd;
 	struct tree_entry e;	/* name owned by the job */
 	char *path;
 	struct link_target *target;	/* where to note its inode, or NULL */
 };
-
-static void pool_fail(struct checkout *c, const struct strbuf *err)
-{
-	pthread_mutex_lock(&c->lock);
-	if (!c->failed) {
-		c->failed = 1;
-		strbuf_addbuf(&c->err, err);
-	}
-	pthread_mutex_unlock(&c->lock);
-}
 
 /*
  * Whether a new file made with its final mode (the umask is 0 during a
@@ -783,46 +764,44 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 	return ret;
 }
 
-static void *worker(void *arg)
+/* A worker's job (workqueue.h): local is the worker's I/O buffer. */
+static int write_job(void *job, void *local, void *data, struct strbuf *err)
 {
-	struct checkout *c = arg;
-	struct strbuf err = STRBUF_INIT;
-	char *buf = xmalloc_io(IO_BUF);
+	struct checkout *c = data;
+	struct job *j = job;
+	int ret = run_job(c, j, local, err);
 
-	for (;;) {
-		struct job *j;
-
-		pthread_mutex_lock(&c->lock);
-		while (!c->head && !c->stop)
-			pthread_cond_wait(&c->work, &c->lock);
-		j = c->head;
-		if (j) {
-			c->head = j->next;
-			if (!c->head)
-				c->tail = NULL;
-			c->queued--;
-			pthread_cond_signal(&c->room);
-		}
-		pthread_mutex_unlock(&c->lock);
-		if (!j)
-			break;
-		strbuf_reset(&err);
-		if (!c->failed && run_job(c, j, buf, &err) < 0) {
-			pool_fail(c, &err);
-		} else if (c->meter) {
-			pthread_mutex_lock(&c->lock);
-			c->files_done++;
-			c->bytes_done += j->e.size;
-			pthread_mutex_unlock(&c->lock);
-		}
-		close(j->dfd);
-		free(j->e.name);
-		free(j->path);
-		free(j);
+	if (ret == 0 && c->meter) {
+		pthread_mutex_lock(&c->meter_lock);
+		c->files_done++;
+		c->bytes_done += j->e.size;
+		pthread_mutex_unlock(&c->meter_lock);
 	}
+	return ret;
+}
+
+static void free_job(void *job, int ran, void *data)
+{
+	struct job *j = job;
+
+	(void)ran;
+	(void)data;
+	close(j->dfd);
+	free(j->e.name);
+	free(j->path);
+	free(j);
+}
+
+static void *job_buffer(void *data)
+{
+	(void)data;
+	return xmalloc_io(IO_BUF);
+}
+
+static void free_job_buffer(void *buf, void *data)
+{
+	(void)data;
 	free(buf);
-	strbuf_release(&err);
-	return NULL;
 }
 
 static int queue_job(struct checkout *c, const struct tree_entry *e,
@@ -830,7 +809,7 @@ static int queue_job(struct checkout *c, const struct tree_entry *e,
 {
 	struct job *j;
 	uint64_t files, bytes;
-	int dfd = fcntl(c->cur_fd, F_DUPFD_CLOEXEC, 0);
+	int ret, dfd = fcntl(c->cur_fd, F_DUPFD_CLOEXEC, 0);
 
 	if (dfd < 0)
 		return snap_error_errno(err, "cannot write '%s'", shown(c));
@@ -841,21 +820,14 @@ static int queue_job(struct checkout *c, const struct tree_entry *e,
 	j->e.link = NULL;
 	j->path = xstrdup(c->path.buf);
 	j->target = target;
-	pthread_mutex_lock(&c->lock);
-	while (c->queued >= QUEUE_MAX)
-		pthread_cond_wait(&c->room, &c->lock);
-	if (c->tail)
-		c->tail->next = j;
-	else
-		c->head = j;
-	c->tail = j;
-	c->queued++;
-	pthread_cond_signal(&c->work);
+	/* A failed job's code and message come back here (stop_on_failure). */
+	ret = workqueue_submit(c->wq, j, 1, err);
+	pthread_mutex_lock(&c->meter_lock);
 	files = c->files_done;
 	bytes = c->bytes_done;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->meter_lock);
 	progress_update(c->meter, files, bytes);
-	return 0;
+	return ret;
 }
 
 static int restore_file(struct checkout *c, const struct tree_entry *e, struct strbuf *err)
@@ -1026,7 +998,7 @@ static int restore_tree(struct checkout *c, const struct snap_oid *root, struct 
 	ret = read_tree(c, root, &stack[0].t, err);
 	if (ret == 0)
 		nr = 1;
-	while (ret == 0 && nr && !c->failed) {
+	while (ret == 0 && nr && !workqueue_failed(c->wq)) {
 		struct frame *f = &stack[nr - 1], *sub;
 		const struct tree_entry *e;
 
@@ -1176,48 +1148,48 @@ static int finish_dirs(struct checkout *c, struct strbuf *err)
 	return ret;
 }
 
+/*
+ * Starts the file-writing threads: at most QUEUE_MAX files (each with a
+ * descriptor of its directory) wait for them, and the first file that
+ * fails stops the rest.
+ */
 static void pool_start(struct checkout *c)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = c->opts && c->opts->jobs > 0 ? c->opts->jobs : cpus > 0 ? (int)cpus : 1;
+	struct workqueue_opts wo = {
+		.jobs = c->opts ? c->opts->jobs : 0,
+		.stop_on_failure = 1,
+		.max_cost = QUEUE_MAX,
+		.run = write_job,
+		.release = free_job,
+		.thread_init = job_buffer,
+		.thread_release = free_job_buffer,
+		.data = c,
+	};
 
-	if (n > THREADS_MAX)
-		n = THREADS_MAX;
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->work, NULL);
-	pthread_cond_init(&c->room, NULL);
-	strbuf_init(&c->err, 0);
+	pthread_mutex_init(&c->meter_lock, NULL);
 	c->meter = progress_start("files", 0);
-	for (c->nr_threads = 0; c->nr_threads < n; c->nr_threads++)
-		if (pthread_create(&c->threads[c->nr_threads], NULL, worker, c))
-			break;
-	if (!c->nr_threads)
-		BUG("cannot start a restore thread");
+	c->wq = workqueue_start(&wo);
 }
 
-/* Lets the workers finish the queue and stops them. */
+/*
+ * Lets the workers finish the queue and stops them; returns the first
+ * failure of a file, with its own code (a corrupt blob is SNAP_ECORRUPT).
+ */
 static int pool_stop(struct checkout *c, struct strbuf *err)
 {
-	int i, ret = 0;
+	struct strbuf msg = STRBUF_INIT;
+	int ret = workqueue_finish(c->wq, &msg);
 
-	pthread_mutex_lock(&c->lock);
-	c->stop = 1;
-	pthread_cond_broadcast(&c->work);
-	pthread_mutex_unlock(&c->lock);
-	for (i = 0; i < c->nr_threads; i++)
-		pthread_join(c->threads[i], NULL);
+	c->wq = NULL;
 	progress_update(c->meter, c->files_done, c->bytes_done);
 	progress_done(c->meter);
 	c->meter = NULL;
-	if (c->failed) {
+	if (ret < 0) {
 		strbuf_reset(err);
-		strbuf_addbuf(err, &c->err);
-		ret = SNAP_EIO;
+		strbuf_addbuf(err, &msg);
 	}
-	strbuf_release(&c->err);
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->work);
-	pthread_cond_destroy(&c->room);
+	strbuf_release(&msg);
+	pthread_mutex_destroy(&c->meter_lock);
 	return ret;
 }
 
