@@ -15,9 +15,10 @@
  * set on the open descriptor; symlinks, fifos and devices created, never
  * followed, their owner and times set through an O_PATH handle checked to
  * be the inode made.  Files are created and filled by worker threads
- * (opts->jobs, lib/workqueue.h); the first that fails stops the rest.  Directories stay 0700 until the end; then the hard links
- * are made (only to files this restore wrote, checked by inode), and last
- * each directory gets its mode, owner and times after everything in it.
+ * (opts->jobs, lib/workqueue.h); the first that fails stops the rest.
+ * Directories stay 0700 until the end; then the hard links are made
+ * (only to files this restore wrote, checked by inode), and last each
+ * directory gets its mode, owner and times after everything in it.
  * So nothing is ever written outside dir, whatever the tree holds or
  * whoever else writes in dir meanwhile.  Each blob is verified as it is
  * streamed out; a verification failure fails the restore.
