@@ -169,18 +169,6 @@ static void free_job(void *job, int ran, void *data)
 	free(j);
 }
 
-static void *job_buffer(void *data)
-{
-	(void)data;
-	return xmalloc_io(IO_BUF);
-}
-
-static void free_job_buffer(void *buf, void *data)
-{
-	(void)data;
-	free(buf);
-}
-
 static int queue_job(struct checkout *c, const struct tree_entry *e,
 		     struct link_target *target, struct strbuf *err)
 {
@@ -241,8 +229,7 @@ void checkout_pool_start(struct checkout *c)
 		.max_cost = QUEUE_MAX,
 		.run = write_job,
 		.release = free_job,
-		.thread_init = job_buffer,
-		.thread_release = free_job_buffer,
+		.buffer_size = IO_BUF,
 		.data = c,
 	};
 

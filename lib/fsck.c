@@ -398,24 +398,11 @@ static int verify_item(size_t i, void *buf, void *data, struct strbuf *err)
 	return 0;
 }
 
-static void *verify_buffer(void *data)
-{
-	(void)data;
-	return xmalloc(VERIFY_BUF);
-}
-
-static void free_verify_buffer(void *buf, void *data)
-{
-	(void)data;
-	free(buf);
-}
-
 static void verify_objects(struct fsck *f)
 {
 	struct workqueue_opts wo = {
 		.jobs = f->o->jobs,
-		.thread_init = verify_buffer,
-		.thread_release = free_verify_buffer,
+		.buffer_size = VERIFY_BUF,
 		.data = f,
 	};
 	struct keyed *pl = xcalloc(f->nr_all + 1, sizeof(*pl));

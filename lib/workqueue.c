@@ -70,11 +70,29 @@ static int skipping(const struct workqueue *wq)
 	return wq->failed && wq->o.stop_on_failure;
 }
 
+/* A worker's own state (workqueue_opts.buffer_size, thread_init). */
+static void *local_make(const struct workqueue_opts *o)
+{
+	if (o->thread_init)
+		return o->thread_init(o->data);
+	return o->buffer_size ? xmalloc_io(o->buffer_size) : NULL;
+}
+
+static void local_free(const struct workqueue_opts *o, void *local)
+{
+	if (o->thread_init) {
+		if (o->thread_release)
+			o->thread_release(local, o->data);
+	} else {
+		free(local);
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct workqueue *wq = arg;
 	struct strbuf err = STRBUF_INIT;
-	void *local = wq->o.thread_init ? wq->o.thread_init(wq->o.data) : NULL;
+	void *local = local_make(&wq->o);
 
 	for (;;) {
 		struct node *n = NULL;
@@ -118,8 +136,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&wq->lock);
 		free(n);
 	}
-	if (wq->o.thread_release)
-		wq->o.thread_release(local, wq->o.data);
+	local_free(&wq->o, local);
 	strbuf_release(&err);
 	return NULL;
 }
@@ -171,8 +188,8 @@ struct workqueue *workqueue_start(const struct workqueue_opts *opts)
 		BUG("workqueue_start without a run function");
 	wq = pool_new(opts);
 	pool_spawn(wq, workqueue_threads(opts->jobs));
-	if (!wq->nr_threads && opts->thread_init)
-		wq->inline_local = opts->thread_init(opts->data);
+	if (!wq->nr_threads)
+		wq->inline_local = local_make(opts);
 	return wq;
 }
 
@@ -252,8 +269,8 @@ int workqueue_wait(struct workqueue *wq, struct strbuf *err)
 
 int workqueue_finish(struct workqueue *wq, struct strbuf *err)
 {
-	if (!wq->nr_threads && wq->o.thread_release)
-		wq->o.thread_release(wq->inline_local, wq->o.data);
+	if (!wq->nr_threads)
+		local_free(&wq->o, wq->inline_local);
 	return pool_end(wq, err);
 }
 

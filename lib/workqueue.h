@@ -21,9 +21,10 @@
  * afterwards, are released unrun, and workqueue_submit() returns the
  * failure so that the caller can stop producing work.
  *
- * Each worker may hold state of its own (a buffer, a compression
- * context): thread_init makes it when the worker starts and
- * thread_release frees it when it ends; it is the job's local argument.
+ * Each worker may hold state of its own, the job's local argument: a
+ * buffer of buffer_size bytes, or anything else (a compression context)
+ * that thread_init makes when the worker starts and thread_release frees
+ * when it ends.
  * When not a single thread can be started, the jobs run on the calling
  * thread instead (each in workqueue_submit(), or the whole range in
  * workqueue_run_items()): slower, never wrong.
@@ -69,7 +70,11 @@ struct workqueue_opts {
 	 * job refused by workqueue_submit().  May be NULL.
 	 */
 	void (*release)(void *job, int ran, void *data);
-	/* Per-worker state, or NULL for none (local is then NULL). */
+	/*
+	 * Per-worker state: without thread_init, a buffer of buffer_size
+	 * bytes (xmalloc_io, 64-byte aligned), or none (NULL) when that is 0.
+	 */
+	size_t buffer_size;
 	void *(*thread_init)(void *data);
 	void (*thread_release)(void *local, void *data);
 	void *data;
@@ -109,7 +114,8 @@ int workqueue_finish(struct workqueue *wq, struct strbuf *err);
  * Calls fn(i, local, opts->data, err) for each i in 0 .. nr-1, handed
  * out in order to opts->jobs threads, and returns when all are done:
  * 0 or the first failure's code, its message appended to err.  Uses
- * jobs, stop_on_failure, thread_init, thread_release and data of opts.
+ * jobs, stop_on_failure, buffer_size, thread_init, thread_release and
+ * data of opts.
  */
 int workqueue_run_items(const struct workqueue_opts *opts, size_t nr,
 			int (*fn)(size_t i, void *local, void *data, struct strbuf *err),

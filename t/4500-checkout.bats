@@ -201,12 +201,10 @@ corrupt_pack() {
 
 @test "a corrupt loose blob fails the restore as corrupt" {
 	mkdir src
-	make_file 5000 src/f
+	printf aaaa > src/f
 	id=$(snap-hash-object -w src/f)
 	t=$(snap-write-tree src)
-	p=$(object_path "$id")
-	chmod u+w "$p"
-	{ printf 'blob 5000\0'; head -c 5000 /dev/zero; } | zstd -q -c > "$p"
+	corrupt_swap "$id" "$(blob bbbb)"
 	run -0 --separate-stderr test-checkout-code "$SNAP_DIR" "$t" 2 out
 	assert_output SNAP_ECORRUPT
 	[[ "$stderr" == "test-checkout-code: object '$id' is corrupt"*"hash mismatch"* ]]
