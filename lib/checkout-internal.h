@@ -115,7 +115,13 @@ struct checkout {
 struct frame {
 	struct tree t;
 	size_t next;
-	size_t base;	/* length of c->path for its entries */
+	size_t base;	/* length of the path of its entries' directory */
+};
+
+/* The directories a walk is in, innermost last: depth costs no C stack. */
+struct frame_stack {
+	struct frame *v;
+	size_t nr, alloc;
 };
 
 static inline const char *shown(const struct checkout *c)
@@ -156,6 +162,15 @@ int checkout_skip_entry(struct checkout *c, size_t base, const struct tree_entry
 /* Reads, verifies and parses the tree oid into t. */
 int checkout_read_tree(struct checkout *c, const struct snap_oid *oid,
 		       struct tree *t, struct strbuf *err);
+/*
+ * Reads the tree oid (checkout_read_tree) onto the stack, as the
+ * directory whose entries' paths start base bytes long; on failure
+ * nothing is pushed.
+ */
+int checkout_push_tree(struct checkout *c, struct frame_stack *s, const struct snap_oid *oid,
+		       size_t base, struct strbuf *err);
+/* Releases every tree on the stack, and the stack. */
+void checkout_stack_release(struct frame_stack *s);
 /* The link target at path, once pass 1 sorted them; NULL if none. */
 struct link_target *checkout_find_target(struct checkout *c, const char *path);
 /*

@@ -90,6 +90,31 @@ int checkout_read_tree(struct checkout *c, const struct snap_oid *oid,
 	return ret;
 }
 
+int checkout_push_tree(struct checkout *c, struct frame_stack *s, const struct snap_oid *oid,
+		       size_t base, struct strbuf *err)
+{
+	struct frame *f;
+	int ret;
+
+	ALLOC_GROW(s->v, s->nr + 1, s->alloc);
+	f = &s->v[s->nr];
+	memset(f, 0, sizeof(*f));
+	f->base = base;
+	ret = checkout_read_tree(c, oid, &f->t, err);
+	if (ret == 0)
+		s->nr++;
+	return ret;
+}
+
+void checkout_stack_release(struct frame_stack *s)
+{
+	while (s->nr)
+		tree_release(&s->v[--s->nr].t);
+	free(s->v);
+	s->v = NULL;
+	s->alloc = 0;
+}
+
 static int cmp_target(const void *a, const void *b)
 {
 	return strcmp(((const struct link_target *)a)->path,
@@ -157,24 +182,20 @@ static int holds_target(struct checkout *c, const char *path, size_t len)
  */
 static int check_links(struct checkout *c, const struct snap_oid *root, struct strbuf *err)
 {
-	struct frame *stack = NULL;
+	struct frame_stack s = { 0 };
 	struct strbuf path = STRBUF_INIT;
-	size_t nr = 0, alloc = 0, i;
+	size_t i;
 	int ret;
 
-	ALLOC_GROW(stack, 1, alloc);
-	memset(&stack[0], 0, sizeof(*stack));
-	ret = checkout_read_tree(c, root, &stack[0].t, err);
-	if (ret == 0)
-		nr = 1;
-	while (nr && ret == 0) {
-		struct frame *f = &stack[nr - 1], *sub;
+	ret = checkout_push_tree(c, &s, root, 0, err);
+	while (s.nr && ret == 0) {
+		struct frame *f = &s.v[s.nr - 1];
 		const struct tree_entry *e;
 		struct link_target *t;
 
 		if (f->next == f->t.nr) {
 			tree_release(&f->t);
-			nr--;
+			s.nr--;
 			continue;
 		}
 		e = &f->t.entries[f->next++];
@@ -187,18 +208,10 @@ static int check_links(struct checkout *c, const struct snap_oid *root, struct s
 			t->oid = e->oid;
 		} else if (e->type == TREE_DIR && holds_target(c, path.buf, path.len) &&
 			   odb_has(c->odb, &e->oid)) {
-			ALLOC_GROW(stack, nr + 1, alloc);
-			sub = &stack[nr];
-			memset(sub, 0, sizeof(*sub));
-			sub->base = path.len;
-			ret = checkout_read_tree(c, &e->oid, &sub->t, err);
-			if (ret == 0)
-				nr++;
+			ret = checkout_push_tree(c, &s, &e->oid, path.len, err);
 		}
 	}
-	while (nr)
-		tree_release(&stack[--nr].t);
-	free(stack);
+	checkout_stack_release(&s);
 	strbuf_release(&path);
 	for (i = 0; ret == 0 && i < c->nr_checks; i++) {
 		const struct link_check *l = &c->checks[i];
@@ -221,24 +234,20 @@ static int check_links(struct checkout *c, const struct snap_oid *root, struct s
  */
 int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct strbuf *err)
 {
-	struct frame *stack = NULL;
-	size_t nr = 0, alloc = 0, nr_missing = 0, i;
+	struct frame_stack s = { 0 };
+	size_t nr_missing = 0, i;
 	struct strbuf missing = STRBUF_INIT;
 	int ret;
 
-	ALLOC_GROW(stack, 1, alloc);
-	memset(&stack[0], 0, sizeof(*stack));
 	strbuf_reset(&c->path);
-	ret = checkout_read_tree(c, root, &stack[0].t, err);
-	if (ret == 0)
-		nr = 1;
-	while (nr && ret == 0) {
-		struct frame *f = &stack[nr - 1], *sub;
+	ret = checkout_push_tree(c, &s, root, 0, err);
+	while (s.nr && ret == 0) {
+		struct frame *f = &s.v[s.nr - 1];
 		const struct tree_entry *e;
 
 		if (f->next == f->t.nr) {
 			tree_release(&f->t);
-			nr--;
+			s.nr--;
 			continue;
 		}
 		e = &f->t.entries[f->next++];
@@ -255,13 +264,7 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 			l->oid = e->oid;
 		}
 		if (e->type == TREE_DIR && odb_has(c->odb, &e->oid)) {
-			ALLOC_GROW(stack, nr + 1, alloc);
-			sub = &stack[nr];
-			memset(sub, 0, sizeof(*sub));
-			sub->base = c->path.len;
-			ret = checkout_read_tree(c, &e->oid, &sub->t, err);
-			if (ret == 0)
-				nr++;
+			ret = checkout_push_tree(c, &s, &e->oid, c->path.len, err);
 			continue;
 		}
 		if (e->has_xattrs && wants_xattrs(c) && !odb_has(c->odb, &e->xattrs) &&
@@ -277,9 +280,7 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 			strbuf_addf(&missing, "%s%s", nr_missing > 1 ? ", " : "",
 				    oid_to_hex(&e->oid));
 	}
-	while (nr)
-		tree_release(&stack[--nr].t);
-	free(stack);
+	checkout_stack_release(&s);
 	sort_targets(c);
 	if (ret == 0 && !nr_missing && c->nr_checks)
 		ret = check_links(c, root, err);

@@ -372,22 +372,17 @@ static int restore_entry(struct checkout *c, const struct tree_entry *e,
  */
 int checkout_restore_tree(struct checkout *c, const struct snap_oid *root, struct strbuf *err)
 {
-	struct frame *stack = NULL;
-	size_t nr = 0, alloc = 0;
+	struct frame_stack s = { 0 };
 	int ret;
 
-	ALLOC_GROW(stack, 1, alloc);
-	memset(&stack[0], 0, sizeof(*stack));
-	ret = checkout_read_tree(c, root, &stack[0].t, err);
-	if (ret == 0)
-		nr = 1;
-	while (ret == 0 && nr && !workqueue_failed(c->wq)) {
-		struct frame *f = &stack[nr - 1], *sub;
+	ret = checkout_push_tree(c, &s, root, 0, err);
+	while (ret == 0 && s.nr && !workqueue_failed(c->wq)) {
+		struct frame *f = &s.v[s.nr - 1];
 		const struct tree_entry *e;
 
 		if (f->next == f->t.nr) {
 			tree_release(&f->t);
-			if (--nr)
+			if (--s.nr)
 				ret = leave_dir(c, &c->cur_fd, &c->cur_dir, 0, err);
 			continue;
 		}
@@ -398,21 +393,11 @@ int checkout_restore_tree(struct checkout *c, const struct snap_oid *root, struc
 			ret = restore_entry(c, e, err);
 			continue;
 		}
-		ALLOC_GROW(stack, nr + 1, alloc);
-		sub = &stack[nr];
-		memset(sub, 0, sizeof(*sub));
-		sub->base = c->path.len;
-		ret = checkout_read_tree(c, &e->oid, &sub->t, err);
-		if (ret == 0)
-			ret = make_dir(c, e, err);
-		if (ret == 0)
-			nr++;
-		else
-			tree_release(&sub->t);
+		ret = checkout_push_tree(c, &s, &e->oid, c->path.len, err);
+		if (ret == 0 && (ret = make_dir(c, e, err)) < 0)
+			tree_release(&s.v[--s.nr].t);
 	}
-	while (nr)
-		tree_release(&stack[--nr].t);
-	free(stack);
+	checkout_stack_release(&s);
 	return ret;
 }
 
