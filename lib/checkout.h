@@ -15,9 +15,10 @@
  * set on the open descriptor; symlinks, fifos and devices created, never
  * followed, their owner and times set through an O_PATH handle checked to
  * be the inode made.  Files are created and filled by worker threads
- * (opts->jobs).  Directories stay 0700 until the end; then the hard links
- * are made (only to files this restore wrote, checked by inode), and last
- * each directory gets its mode, owner and times after everything in it.
+ * (opts->jobs, lib/workqueue.h); the first that fails stops the rest.
+ * Directories stay 0700 until the end; then the hard links are made
+ * (only to files this restore wrote, checked by inode), and last each
+ * directory gets its mode, owner and times after everything in it.
  * So nothing is ever written outside dir, whatever the tree holds or
  * whoever else writes in dir meanwhile.  Each blob is verified as it is
  * streamed out; a verification failure fails the restore.
@@ -41,7 +42,8 @@ struct checkout_opts {
 	int keep_setuid;	/* keep setuid/setgid bits (else cleared) */
 	int devices;		/* create device nodes (else skipped) */
 	int same_owner;		/* set owners (only takes effect as root) */
-	int jobs;		/* file-writing threads; 0: one per processor */
+	int jobs;		/* file-writing threads (workqueue_threads():
+				 * 0 is one per processor; at most 16) */
 	/*
 	 * XATTR_NO_ACLS, XATTR_NO_OTHERS (lib/xattr.h): which of the stored
 	 * extended attributes not to set; 0 sets all.
@@ -77,8 +79,11 @@ struct checkout_opts {
 
 /*
  * Restores tree into dir, which must be absent (it is created) or an
- * empty directory, not a symlink (SNAP_EUNSAFE).  SNAP_EEXISTS if dir is not empty, SNAP_ENOTFOUND for
- * missing objects or paths, SNAP_EINVAL / SNAP_ECORRUPT for bad data.
+ * empty directory, not a symlink (SNAP_EUNSAFE).  SNAP_EEXISTS if dir is
+ * not empty, SNAP_ENOTFOUND for missing objects or paths, SNAP_EINVAL for
+ * a malformed tree, SNAP_ECORRUPT for stored data that fails verification
+ * (a blob streamed out by a worker thread included: the code a worker
+ * meets is the one returned), SNAP_EIO for a failed system call.
  * On failure dir may hold a partial restore: callers wanting all or
  * nothing restore into a temporary directory and rename it.  The umask
  * is 0 while it runs (files are created with their final modes) and put

@@ -16,6 +16,7 @@
 #include "treewalk.h"
 #include "util.h"
 #include "walk.h"
+#include "workqueue.h"
 #include "xattr.h"
 
 #include <dirent.h>
@@ -28,13 +29,12 @@
 #include <unistd.h>
 
 #define TEMP_AGE_WARN 3600
-#define THREADS_MAX 16
 
 struct fsck {
 	struct odb *odb;
 	const struct fsck_opts *o;
 	int bits;
-	pthread_mutex_t lock;		/* reporting, referenced, next */
+	pthread_mutex_t lock;		/* reporting, referenced, done */
 	struct snap_oid *all;		/* every object, sorted */
 	size_t nr_all, alloc_all;
 	unsigned char *types;		/* their types, OBJ_NONE when unreadable */
@@ -43,7 +43,6 @@ struct fsck {
 	struct oidset xattr_sets;	/* extended attribute sets checked */
 	struct oidset loose;		/* ids with a loose copy */
 	size_t *order;			/* all[], in the order they are stored */
-	size_t next;			/* the next object to verify, in order[] */
 	size_t done;
 	struct snap_oid *snapshots;	/* every snapshot the walk reached */
 	size_t nr_snapshots, alloc_snapshots;
@@ -382,35 +381,30 @@ out:
 	strbuf_release(&good);
 }
 
-static void *verify_worker(void *arg)
+#define VERIFY_BUF (256 * 1024)
+
+/* The i-th object in storage order, on a worker with its own buffer. */
+static int verify_item(size_t i, void *buf, void *data, struct strbuf *err)
 {
-	struct fsck *f = arg;
-	size_t bufsize = 256 * 1024;
-	char *buf = xmalloc(bufsize);
+	struct fsck *f = data;
 
-	for (;;) {
-		size_t idx;
-
-		pthread_mutex_lock(&f->lock);
-		idx = f->next < f->nr_all ? f->order[f->next] : f->nr_all;
-		f->next++;
-		if (idx < f->nr_all && f->o->progress && (f->done & 1023) == 0)
-			f->o->progress("checking objects", f->done, f->nr_all, f->o->data);
-		f->done++;
-		pthread_mutex_unlock(&f->lock);
-		if (idx >= f->nr_all)
-			break;
-		verify_one(f, idx, buf, bufsize);
-	}
-	free(buf);
-	return NULL;
+	(void)err;	/* what verify_one meets is a finding, not a failure */
+	pthread_mutex_lock(&f->lock);
+	if (f->o->progress && (f->done & 1023) == 0)
+		f->o->progress("checking objects", f->done, f->nr_all, f->o->data);
+	f->done++;
+	pthread_mutex_unlock(&f->lock);
+	verify_one(f, f->order[i], buf, VERIFY_BUF);
+	return 0;
 }
 
 static void verify_objects(struct fsck *f)
 {
-	pthread_t threads[THREADS_MAX];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = f->o->jobs > 0 ? f->o->jobs : cpus > 0 ? (int)cpus : 1, i, started = 0;
+	struct workqueue_opts wo = {
+		.jobs = f->o->jobs,
+		.buffer_size = VERIFY_BUF,
+		.data = f,
+	};
 	struct keyed *pl = xcalloc(f->nr_all + 1, sizeof(*pl));
 	size_t k;
 
@@ -424,15 +418,7 @@ static void verify_objects(struct fsck *f)
 	for (k = 0; k < f->nr_all; k++)
 		f->order[k] = pl[k].idx;
 	free(pl);
-	if (n > THREADS_MAX)
-		n = THREADS_MAX;
-	for (i = 0; i < n; i++)
-		if (pthread_create(&threads[i], NULL, verify_worker, f) == 0)
-			started++;
-	if (!started)
-		verify_worker(f);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	workqueue_run_items(&wo, f->nr_all, verify_item, NULL);
 	if (f->o->progress)
 		f->o->progress("checking objects", f->nr_all, f->nr_all, f->o->data);
 }

@@ -53,7 +53,8 @@ struct fsck_opts {
 	uint64_t subset_salt;
 	int unreachable;	/* report every unreachable object */
 	int no_dangling;
-	int jobs;		/* verifying threads; 0: one per processor */
+	int jobs;		/* verifying threads (workqueue_threads(): 0 is
+				 * one per processor; at most 16) */
 	const char *const *objects;	/* check only these (and what they reach) */
 	size_t nr_objects;
 	void (*report)(const struct fsck_finding *f, void *data);

@@ -16,7 +16,7 @@
  *  4. Sweep loose objects: each is renamed into objects/tmp, checked again
  *     (a writer that reused it meanwhile touched it: it goes back), then
  *     removed.  A writer whose touch finds it gone writes it anew.
- *  5. Repack: packs holding garbage, small packs and reachable loose
+ *  5. Repack (lib/repack.h): packs holding garbage, small packs and reachable loose
  *     objects are written into new packs; the new pack is durable before
  *     an old one goes, and an old one touched meanwhile stays.  What is
  *     copied is verified first (decompressed, hashed); a file goes only
@@ -70,5 +70,11 @@ struct gc_stats {
  */
 int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	   struct strbuf *err);
+
+/*
+ * A name in objects/tmp for a file gc (or its repack, repack.h) takes out
+ * of sight before it deletes it: "gc-WHAT-" and 8 random hex digits.
+ */
+void gc_tmp_name(const struct snap_store *store, const char *what, struct strbuf *out);
 
 #endif

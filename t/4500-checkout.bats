@@ -171,6 +171,45 @@ blob() {
 	[[ "$stderr" == *"object '$id' is corrupt"*"hash mismatch"* ]]
 }
 
+# Flips four bytes in the middle of the one pack of the store.
+corrupt_pack() {
+	local p size
+	p=$(ls "$SNAP_DIR"/objects/pack/*.pack)
+	chmod u+w "$p"
+	size=$(stat -c %s "$p")
+	printf '\377\377\377\377' | dd of="$p" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+}
+
+@test "a corrupt blob in a pack fails the restore as corrupt, not as an I/O error" {
+	mkdir src
+	make_file 300000 src/big
+	printf small > src/f
+	t=$(snap-write-tree src)
+	corrupt_pack
+	for j in 1 4; do
+		run -0 --separate-stderr test-checkout-code "$SNAP_DIR" "$t" "$j" "out$j"
+		assert_output SNAP_ECORRUPT
+		[[ "$stderr" == *"object '$(b3_blob_id src/big)' is corrupt"*"hash mismatch" ]]
+	done
+	mkdir place
+	chmod 700 place
+	run -0 --separate-stderr test-checkout-code "$SNAP_DIR" "$t" 2 place place/.tmp
+	assert_output SNAP_ECORRUPT
+	run -128 --separate-stderr snap-checkout "$t" out
+	[[ "$stderr" == "snap-checkout: fatal: object '$(b3_blob_id src/big)' is corrupt"*"hash mismatch" ]]
+}
+
+@test "a corrupt loose blob fails the restore as corrupt" {
+	mkdir src
+	printf aaaa > src/f
+	id=$(snap-hash-object -w src/f)
+	t=$(snap-write-tree src)
+	corrupt_swap "$id" "$(blob bbbb)"
+	run -0 --separate-stderr test-checkout-code "$SNAP_DIR" "$t" 2 out
+	assert_output SNAP_ECORRUPT
+	[[ "$stderr" == "test-checkout-code: object '$id' is corrupt"*"hash mismatch"* ]]
+}
+
 @test "checkout of a snapshot restores its tree" {
 	mkdir src
 	printf 1 > src/f

@@ -1,0 +1,147 @@
+/*
+ * checkout_in_place() (checkout.h): the tree restored whole beside the
+ * target, then swapped into it entry by entry (place.h).
+ */
+#include "checkout-internal.h"
+#include "error.h"
+#include "place.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Whether the directory open on fd holds nothing (an error counts as not). */
+static int fd_dir_empty(int fd)
+{
+	int dfd = dup(fd), empty = 1;
+	struct dirent *d;
+	DIR *dir;
+
+	if (dfd < 0 || !(dir = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while (empty && (d = readdir(dir)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+			empty = 0;
+	closedir(dir);
+	return empty;
+}
+
+/*
+ * When tmp names an entry directly in dir ("DIR/NAME", as written), its
+ * NAME; else NULL.
+ */
+static const char *name_in(const char *dir, const char *tmp)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (strncmp(tmp, dir, n) || tmp[n] != '/' || !tmp[n + 1] || strchr(tmp + n + 1, '/'))
+		return NULL;
+	if (!strcmp(tmp + n + 1, ".") || !strcmp(tmp + n + 1, ".."))
+		return NULL;
+	return tmp + n + 1;
+}
+
+int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
+		      const char *dir, const char *tmp,
+		      const struct checkout_opts *opts, struct strbuf *err)
+{
+	struct strbuf new_dir = STRBUF_INIT, old_dir = STRBUF_INIT, self = STRBUF_INIT;
+	struct checkout_opts o = *opts;
+	char **paths = NULL, *rdir = NULL, *rtmp = NULL;
+	const char *name = name_in(dir, tmp);
+	struct stat st;
+	size_t i, n;
+	int fd = -1, dfd, ret = 0, incomplete = 0;
+
+	/*
+	 * dir and tmp are reached through descriptors from here on: whoever
+	 * may write where they lie cannot swap either for a symlink between
+	 * two steps, and a tmp that is not ours alone (another's directory
+	 * put in its place) is refused.  A tmp named directly in dir is
+	 * opened, or made when absent, through dir's descriptor, so it is in
+	 * the directory every later step works in.
+	 */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ELOOP || errno == ENOTDIR
+		       ? snap_error(err, SNAP_EUNSAFE, "'%s' is not a directory", dir)
+		       : snap_error_errno(err, "cannot open '%s'", dir);
+	if (name) {
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST) {
+			ret = snap_error_errno(err, "cannot create '%s'", tmp);
+			goto out;
+		}
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	} else {
+		fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot open '%s'", tmp);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		ret = snap_error(err, SNAP_EUNSAFE,
+				 "'%s' is not a directory of this user's alone (mode 0700)", tmp);
+		goto out;
+	}
+	/* Elsewhere inside dir it must sit directly in it: it is then left alone. */
+	if (!name) {
+		rdir = realpath(dir, NULL);
+		rtmp = realpath(tmp, NULL);
+		if (!rdir || !rtmp) {
+			ret = snap_error_errno(err, "cannot resolve '%s'", rdir ? tmp : dir);
+			goto out;
+		}
+		n = strlen(rdir);
+		if (!strcmp(rdir, rtmp) || (checkout_path_within(rtmp, rdir) && strchr(rtmp + n + 1, '/'))) {
+			ret = snap_error(err, SNAP_EINVAL, "'%s' must be outside '%s' or directly in it",
+					 tmp, dir);
+			goto out;
+		}
+	}
+	if (!fd_dir_empty(fd)) {
+		ret = snap_error(err, SNAP_EINVAL, "'%s' is not empty", tmp);
+		goto out;
+	}
+	if (o.nr_paths) {
+		paths = xcalloc(o.nr_paths, sizeof(*paths));
+		for (i = 0; i < o.nr_paths; i++)
+			paths[i] = checkout_clean_path(o.paths[i]);
+		o.paths = (const char *const *)paths;
+	}
+	strbuf_addf(&self, "/proc/self/fd/%d", fd);
+	strbuf_addf(&new_dir, "%s/new", self.buf);
+	strbuf_addf(&old_dir, "%s/old", self.buf);
+	ret = checkout_tree(odb, tree, new_dir.buf, &o, err);
+	if (ret == CHECKOUT_INCOMPLETE) {
+		incomplete = 1;
+		ret = 0;
+	}
+	if (ret == 0 && mkdirat(fd, "old", 0700) < 0)
+		ret = snap_error_errno(err, "cannot create '%s/old'", tmp);
+	if (ret == 0)
+		ret = place_entries_at(new_dir.buf, dfd, dir, o.paths, o.nr_paths, old_dir.buf,
+				       self.buf, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	for (i = 0; paths && i < o.nr_paths; i++)
+		free(paths[i]);
+	free(paths);
+	free(rdir);
+	free(rtmp);
+	strbuf_release(&new_dir);
+	strbuf_release(&old_dir);
+	strbuf_release(&self);
+	return ret == 0 && incomplete ? CHECKOUT_INCOMPLETE : ret;
+}
