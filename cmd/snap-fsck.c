@@ -4,6 +4,7 @@
 #include "error.h"
 #include "fsck.h"
 #include "odb.h"
+#include "progress.h"
 #include "store.h"
 #include "usage.h"
 #include "util.h"
@@ -18,7 +19,7 @@
 
 static const char usage_str[] =
 "usage: snap-fsck [--connectivity-only | --read-data-subset=K/N|P%] [--unreachable]\n"
-"                 [--no-dangling] [--json] [--progress] [-j N] [OBJECT...]\n"
+"                 [--no-dangling] [--json] [--progress] [-q] [-j N] [OBJECT...]\n"
 "\n"
 "Checks every object, pack, ref and reflog of the store; with OBJECTs,\n"
 "only those and what they reach.  One finding a line:\n"
@@ -33,6 +34,7 @@ static const char usage_str[] =
 "  --no-dangling        do not list dangling objects\n"
 "  --json               one JSON object a line\n"
 "  --progress           progress on standard error (default: when a tty)\n"
+"  -q, --quiet          no progress\n"
 "  -j, --jobs N         verifying threads (default: one per processor)\n"
 "  --store DIR          the store (default $SNAP_DIR, else .snap above)\n"
 "\n"
@@ -62,14 +64,17 @@ static void report(const struct fsck_finding *f, void *data)
 	}
 }
 
+/* The object check's progress line (progress.h); the walk before it has none. */
+static struct progress *meter;
+
 static void progress(const char *phase, uint64_t done, uint64_t total, void *data)
 {
 	(void)data;
-	if (total)
-		fprintf(stderr, "\rsnap-fsck: %s: %llu/%llu", phase,
-			(unsigned long long)done, (unsigned long long)total);
-	else
-		fprintf(stderr, "\nsnap-fsck: %s\n", phase);
+	if (strcmp(phase, "checking objects"))
+		return;
+	if (!meter)
+		meter = progress_start("objects", total);
+	progress_update(meter, done, 0);
 }
 
 /* K/N (1 <= K <= N <= 1000000) or P% (0 < P <= 100, up to 4 decimals). */
@@ -128,6 +133,7 @@ int main(int argc, char **argv)
 		{ "no-dangling", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "progress", no_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
@@ -138,11 +144,11 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct odb *odb;
 	const char *dir = NULL;
-	int want_progress = isatty(2), c, bits;
+	int c, bits;
 	uint64_t v;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': fo.connectivity_only = 1; break;
 		case 'R':
@@ -153,7 +159,11 @@ int main(int argc, char **argv)
 		case 'u': fo.unreachable = 1; break;
 		case 'n': fo.no_dangling = 1; break;
 		case 'J': json = 1; break;
-		case 'P': want_progress = 1; break;
+		case 'P':
+			if (!getenv("SNAP_PROGRESS") || strcmp(getenv("SNAP_PROGRESS"), "0"))
+				setenv("SNAP_PROGRESS", "1", 1);
+			break;
+		case 'q': setenv("SNAP_PROGRESS", "0", 1); break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
 				usage_error(usage_str, "-j takes 1 to 64, not '%s'", optarg);
@@ -171,14 +181,13 @@ int main(int argc, char **argv)
 	fo.objects = (const char *const *)argv + optind;
 	fo.nr_objects = (size_t)(argc - optind);
 	fo.report = report;
-	fo.progress = want_progress ? progress : NULL;
+	fo.progress = progress_wanted() ? progress : NULL;
 
 	open_store_or_die(dir, &store, &odb);
 	bits = fsck_store(odb, &fo, &err);
 	if (bits < 0)
 		die_err(&err);
-	if (want_progress)
-		fputc('\n', stderr);
+	progress_done(meter);
 	odb_close(odb);
 	store_release(&store);
 	return finish_stdout(bits);

@@ -69,3 +69,20 @@ load test_helper
 	run -0 --separate-stderr snap-bundle-import -r a b.jsonl
 	assert_equal "$(printf '%s\n' "$stderr" | grep -c '^snap-bundle-import: note: b.jsonl: bundle [0-9]* (line [0-9]*): already on the chain of .*; skipped$')" 150
 }
+
+@test "fsck shows progress when asked, and never with -q or without a tty" {
+	init_store
+	mkdir src
+	local i
+	for i in $(seq 30); do echo "$i" > "src/f$i"; done
+	snap-snapshot -q src
+	run -0 --separate-stderr snap-fsck --progress
+	[[ "$stderr" =~ ^.*snap-fsck:\ objects\ ([0-9]+)/([0-9]+)\ \(100%\),\ done\ in\ [0-9.]+\ s\ *$ ]]
+	assert_equal "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+	run -0 --separate-stderr snap-fsck
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr snap-fsck -q --progress
+	assert_equal "$stderr" ""
+	SNAP_PROGRESS=1 run -0 --separate-stderr snap-fsck -q
+	assert_equal "$stderr" ""
+}
