@@ -11,10 +11,11 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage_str[] =
-"usage: snap-gc [--dry-run] [--prune=AGE|now|never] [--verbose] [--json] [-q]\n"
+"usage: snap-gc [--dry-run] [--prune=AGE|now|never] [--verbose] [--json] [--progress] [-q]\n"
 "\n"
 "Removes unreachable objects older than AGE (default 1d) that no live write\n"
 "session may need, repacks, and removes stale temporary files.  Exits 3\n"
@@ -26,7 +27,10 @@ static const char usage_str[] =
 "                     sessions alone; 'never' keeps every unreachable object\n"
 "  -v, --verbose      list what goes\n"
 "  --json             print the counts as one JSON object\n"
-"  -q, --quiet        print no counts (what is damaged is still named)\n"
+"  --progress         a progress line on stderr while packs are rewritten\n"
+"                     (default: when it is a tty)\n"
+"  -q, --quiet        print no counts and no progress (what is damaged is\n"
+"                     still named)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 
 /* Live objects with no good copy were met; their files are kept. */
@@ -58,6 +62,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -84,7 +89,14 @@ int main(int argc, char **argv)
 			break;
 		case 'v': go.verbose = 1; break;
 		case 'J': json = 1; break;
-		case 'q': quiet = 1; break;
+		case 'q':
+			quiet = 1;
+			setenv("SNAP_PROGRESS", "0", 1);
+			break;
+		case 'P':
+			if (!quiet)
+				setenv("SNAP_PROGRESS", "1", 1);
+			break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");

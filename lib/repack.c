@@ -2,6 +2,7 @@
  * Repacking for gc (repack.h; the rules in docs/snap-gc.md).
  */
 #include "repack.h"
+#include "progress.h"
 #include "error.h"
 #include "fsio.h"
 #include "hash.h"
@@ -620,6 +621,8 @@ int repack_run(struct odb *odb, const struct repack_opts *opts, struct gc_stats 
 	size_t nr = odb_nr_packs(odb), i, nr_small = 0;
 	unsigned char *rewrite = xcalloc(nr + 1, 1), *dropped = xcalloc(nr + 1, 1);
 	int ret = 0, any = 0;
+	struct progress *meter = NULL;
+	uint64_t total = 0, done = 0, bytes = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.odb = odb;
@@ -661,16 +664,29 @@ int repack_run(struct odb *odb, const struct repack_opts *opts, struct gc_stats 
 	if (!any && opts->nr_loose < 2)
 		goto out;
 
-	for (i = 0; i < nr && ret == 0; i++) {
+	/* Progress in objects gone through and the bytes of the packs read. */
+	for (i = 0; i < nr; i++)
 		if (rewrite[i])
-			ret = repack_pack(&r, (long)i, err);
+			total += odb_pack(odb, i)->nr;
+	meter = progress_start("objects", total + (r.go->dry_run ? 0 : opts->nr_loose));
+	for (i = 0; i < nr && ret == 0; i++) {
+		if (!rewrite[i])
+			continue;
+		ret = repack_pack(&r, (long)i, err);
+		done += odb_pack(odb, i)->nr;
+		bytes += odb_pack(odb, i)->pack_size;
+		progress_update(meter, done, bytes);
 	}
 	if (ret == 0)
 		ret = repack_seal(&r, err);
 	/* Reachable loose objects go into the new pack as they are, once
 	 * verified.  Chunk lists stay loose (docs/FORMAT.md). */
-	for (i = 0; i < opts->nr_loose && ret == 0 && !r.go->dry_run; i++)
+	for (i = 0; i < opts->nr_loose && ret == 0 && !r.go->dry_run; i++) {
 		ret = repack_loose(&r, &opts->loose[i], err);
+		progress_update(meter, ++done, bytes);
+	}
+	progress_done(meter);
+	meter = NULL;
 	/* Each live object met damaged: a sound copy elsewhere, or keep all. */
 	for (i = 0; i < r.nr_damaged && ret == 0; i++) {
 		struct damaged *d = &r.damaged[i];
@@ -711,6 +727,7 @@ int repack_run(struct odb *odb, const struct repack_opts *opts, struct gc_stats 
 	}
 	ret = odb_reload_packs(odb, err);
 out:
+	progress_done(meter);
 	if (r.w)
 		pack_writer_abort(r.w);
 	oidset_clear(&r.written);

@@ -86,3 +86,20 @@ load test_helper
 	SNAP_PROGRESS=1 run -0 --separate-stderr snap-fsck -q
 	assert_equal "$stderr" ""
 }
+
+@test "gc shows progress while it repacks when asked, and never with -q or without a tty" {
+	init_store
+	local i
+	# Two small packs: gc joins them.
+	for i in 1 2; do
+		mkdir -p "src$i"
+		for j in $(seq 120); do echo "$i $j" > "src$i/f$j"; done
+		snap-snapshot -q -r "r$i" "src$i"
+	done
+	run -0 --separate-stderr snap-gc --progress -n
+	[[ "$stderr" =~ snap-gc:\ objects\ ([0-9]+)/([0-9]+)\ \(100%\),\ [0-9.]+\ [KM]?i?B,\ ([0-9.]+\ [KM]?i?B/s,\ )?done\ in\ [0-9.]+\ s\ *$ ]]
+	run -0 --separate-stderr snap-gc -q --progress
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr snap-gc
+	assert_equal "$stderr" ""
+}
