@@ -57,7 +57,19 @@ struct counter {
 	struct oidmap memo;	/* of struct tree_total */
 	struct strbuf err;
 	int failed;
+	int code;	/* of the walk's first problem */
 };
+
+/* The walk's first problem is the one said; counting then stops. */
+static void walk_problem(const struct walk_problem *p, void *data)
+{
+	struct counter *c = data;
+
+	if (c->code || c->failed)
+		return;
+	c->code = p->code == SNAP_EIO ? SNAP_EIO : SNAP_ECORRUPT;
+	walk_problem_describe(p, &c->err);
+}
 
 static int count_one(const struct snap_oid *oid, void *data)
 {
@@ -147,14 +159,16 @@ int count_objects(struct odb *odb, struct count_stats *st, struct strbuf *err)
 	strbuf_init(&c.err, 0);
 	memset(&wo, 0, sizeof(wo));
 	wo.reached = reached;
+	wo.problem = walk_problem;
 	wo.data = &c;
 
 	ret = pruned_load(odb_store(odb), &pruned, err);
 	wo.pruned = &pruned;
 	if (ret == 0)
 		ret = walk_collect_roots(odb_store(odb), &pruned, &roots, &nr, &alloc, err);
-	if (ret == 0)
-		walk_reachable(odb, roots, NULL, nr, &reachable, &wo, err);
+	/* Counts over a walk that could not read everything would be wrong. */
+	if (ret == 0 && walk_reachable(odb, roots, NULL, nr, &reachable, &wo) > 0 && !c.failed)
+		ret = snap_error(err, c.code, "%s (see snap-fsck)", c.err.buf);
 	if (ret == 0 && !c.failed)
 		odb_for_each(odb, count_one, &c, err);
 	if (ret == 0 && !c.failed)

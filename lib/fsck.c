@@ -828,7 +828,7 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 		}
 		strbuf_reset(err);
 		wo.verify_blobs = !o->connectivity_only;
-		walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo, err);
+		walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo);
 		goto out;
 	}
 
@@ -859,7 +859,7 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 	if (o->progress)
 		o->progress("walking", 0, 0, o->data);
 	wo.reached = reached;
-	walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo, err);
+	walk_reachable(odb, r.oids, NULL, r.nr, &reachable, &wo);
 	check_hard_links(&f);
 
 	for (i = 0; i < f.nr_all; i++) {

@@ -39,6 +39,7 @@ struct gc {
 	struct snap_oid *loose_keep;	/* reachable loose objects, to pack */
 	size_t nr_loose_keep, alloc_loose_keep;
 	struct strbuf problem;
+	int problem_code;	/* of the first problem: SNAP_EIO or SNAP_ECORRUPT */
 	struct strbuf lock_path;
 	struct pruned pruned;	/* snapshots pruned on purpose: not marked through */
 	/* The shards objects/XX the sweep took an object out of. */
@@ -184,15 +185,8 @@ static void walk_problem(const struct walk_problem *p, void *data)
 
 	if (g->problem.len)
 		return;
-	if (!strcmp(p->check, "missing") || !strcmp(p->check, "missing-chunk"))
-		strbuf_addf(&g->problem, "object '%s' is missing", oid_to_hex(p->oid));
-	else if (strstr(p->detail, oid_to_hex(p->oid)))
-		strbuf_addstr(&g->problem, p->detail);	/* it names the object */
-	else
-		strbuf_addf(&g->problem, "object '%s' is %s: %s", oid_to_hex(p->oid),
-			    p->check, p->detail);
-	if (p->from)
-		strbuf_addf(&g->problem, " (referenced by %s)", oid_to_hex(p->from));
+	walk_problem_describe(p, &g->problem);
+	g->problem_code = p->code == SNAP_EIO ? SNAP_EIO : SNAP_ECORRUPT;
 }
 
 /* Sessions: live ones protect their bases and set the threshold. */
@@ -250,9 +244,9 @@ static int mark(struct gc *g, struct strbuf *err)
 	wo.problem = walk_problem;
 	wo.data = g;
 	wo.pruned = &g->pruned;
-	walk_reachable(g->odb, g->roots, NULL, g->nr_roots, &g->reachable, &wo, err);
-	if (g->problem.len)
-		return snap_error(err, SNAP_ECORRUPT, "%s; nothing was deleted (see snap-fsck)",
+	/* A walk that met any problem is not the whole of what is live. */
+	if (walk_reachable(g->odb, g->roots, NULL, g->nr_roots, &g->reachable, &wo) > 0)
+		return snap_error(err, g->problem_code, "%s; nothing was deleted (see snap-fsck)",
 				  g->problem.buf);
 	return 0;
 }

@@ -304,7 +304,6 @@ static int send_objects(struct pkt_conn *c, struct odb *odb,
 	struct strbuf line = STRBUF_INIT;
 	size_t i, nr_have = 0, nr_missing = 0;
 	char *buf = NULL;
-	long r;
 	int ret = 0;
 
 	/* Walks pass over what was pruned here, and the record goes along. */
@@ -335,13 +334,10 @@ static int send_objects(struct pkt_conn *c, struct odb *odb,
 			oidset_insert(&seen, &snap.parents[k]);
 		snapshot_release(&snap);
 	}
-	r = walk_reachable(odb, have, NULL, nr_have, &seen, &quiet, err);
-	if (r >= 0)
-		r = walk_reachable(odb, tips, NULL, nr_tips, &seen, &collect, err);
-	if (r < 0) {
-		ret = (int)r;
-		goto out;
-	}
+	/* What the receiver's tips reach is left out: its problems are not ours
+	 * to report (quiet); the tips' own are (s.problems, below). */
+	walk_reachable(odb, have, NULL, nr_have, &seen, &quiet);
+	walk_reachable(odb, tips, NULL, nr_tips, &seen, &collect);
 	if (s.problems) {
 		ret = snap_error(err, SNAP_ECORRUPT, "cannot send what is not sound here: %s%s",
 				 s.problem.buf, s.problems > 1 ? " (and more)" : "");

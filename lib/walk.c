@@ -48,14 +48,36 @@ static struct item *push(struct walker *w, const struct snap_oid *oid,
 	return it;
 }
 
-static void problem(struct walker *w, const struct item *it, const char *check,
-		    const char *detail)
+void walk_problem_describe(const struct walk_problem *p, struct strbuf *out)
 {
-	struct walk_problem p = { check, &it->oid, it->has_from ? &it->from : NULL, detail };
+	if (!strcmp(p->check, "missing") || !strcmp(p->check, "missing-chunk"))
+		strbuf_addf(out, "object '%s' is missing", oid_to_hex(p->oid));
+	else if (strstr(p->detail, oid_to_hex(p->oid)))
+		strbuf_addstr(out, p->detail);	/* it names the object */
+	else
+		strbuf_addf(out, "object '%s' is %s: %s", oid_to_hex(p->oid), p->check,
+			    p->detail);
+	if (p->from)
+		strbuf_addf(out, " (referenced by %s)", oid_to_hex(p->from));
+}
+
+/* A problem met where a read failed with code (SNAP_EIO, SNAP_ECORRUPT, ...). */
+static void problem_code(struct walker *w, const struct item *it, const char *check,
+			 const char *detail, int code)
+{
+	struct walk_problem p = { check, &it->oid, it->has_from ? &it->from : NULL, detail,
+				  code };
 
 	w->problems++;
 	if (w->opts && w->opts->problem)
 		w->opts->problem(&p, w->opts->data);
+}
+
+static void problem(struct walker *w, const struct item *it, const char *check,
+		    const char *detail)
+{
+	problem_code(w, it, check, detail,
+		     strncmp(check, "missing", 7) ? SNAP_ECORRUPT : SNAP_ENOTFOUND);
 }
 
 /*
@@ -90,7 +112,7 @@ static int walk_bundle(struct walker *w, const struct item *it, int report,
 		ret = odb_read(w->odb, &it->oid, NULL, &w->bundle, BUNDLE_OBJECT_MAX, &w->msg);
 	if (ret < 0) {
 		if (report)
-			problem(w, it, "corrupt", w->msg.buf);
+			problem_code(w, it, "corrupt", w->msg.buf, ret);
 		return -1;
 	}
 	if (bundle_parse(w->bundle.buf, w->bundle.len, &key->sequence, &v, &w->msg) < 0) {
@@ -305,7 +327,7 @@ static void visit(struct walker *w, const struct item *it)
 		return;
 	}
 	if (ret < 0) {
-		problem(w, it, "corrupt", w->msg.buf);
+		problem_code(w, it, "corrupt", w->msg.buf, ret);
 		return;
 	}
 	if (it->want != OBJ_NONE && type != it->want) {
@@ -320,7 +342,7 @@ static void visit(struct walker *w, const struct item *it)
 		strbuf_reset(&w->msg);
 		ret = odb_read(w->odb, &it->oid, NULL, &w->buf, max, &w->msg);
 		if (ret < 0) {
-			problem(w, it, "corrupt", w->msg.buf);
+			problem_code(w, it, "corrupt", w->msg.buf, ret);
 			return;
 		}
 		if (type == OBJ_TREE)
@@ -338,9 +360,9 @@ static void visit(struct walker *w, const struct item *it)
 		problem(w, it, "bad-chunk-list", "a chunk that is itself a chunk list");
 		return;
 	} else if (type == OBJ_BLOB && w->opts && w->opts->verify_blobs &&
-		   verify_blob(w, &it->oid, &in_chunk) < 0) {
+		   (ret = verify_blob(w, &it->oid, &in_chunk)) < 0) {
 		if (!chunked) {
-			problem(w, it, "corrupt", w->msg.buf);
+			problem_code(w, it, "corrupt", w->msg.buf, ret);
 			return;
 		}
 		/* A missing chunk is reported when it is visited. */
@@ -354,15 +376,13 @@ static void visit(struct walker *w, const struct item *it)
 		w->opts->reached(&it->oid, type, size, w->opts->data);
 }
 
-long walk_reachable(struct odb *odb, const struct snap_oid *roots,
-		    const enum object_type *root_types, size_t nr,
-		    struct oidset *seen, const struct walk_opts *opts,
-		    struct strbuf *err)
+size_t walk_reachable(struct odb *odb, const struct snap_oid *roots,
+		      const enum object_type *root_types, size_t nr,
+		      struct oidset *seen, const struct walk_opts *opts)
 {
 	struct walker w;
 	size_t i;
 
-	(void)err;
 	memset(&w, 0, sizeof(w));
 	w.odb = odb;
 	w.opts = opts;

@@ -36,6 +36,13 @@ struct walk_problem {
 	const struct snap_oid *oid;	/* the object with the problem */
 	const struct snap_oid *from;	/* who refers to it, or NULL for a root */
 	const char *detail;
+	/*
+	 * The SNAP_E* code behind it: SNAP_ENOTFOUND for what is missing,
+	 * the read's own code where reading failed (SNAP_EIO for a disk that
+	 * failed, SNAP_ECORRUPT for bytes that do not verify), else
+	 * SNAP_ECORRUPT.
+	 */
+	int code;
 };
 
 struct walk_opts {
@@ -55,15 +62,25 @@ struct walk_opts {
 };
 
 /*
+ * Appends one line saying what p is, for a caller that stops at the first
+ * problem: "object '<id>' is missing", or the read's own message (which
+ * names the object), or "object '<id>' is <check>: <detail>"; then
+ * " (referenced by <id>)" when something refers to it.
+ */
+void walk_problem_describe(const struct walk_problem *p, struct strbuf *out);
+
+/*
  * Walks from roots (each expected to be of type root_types[i], or OBJ_NONE
  * for any), adding every object reached to seen.  Returns the number of
- * problems reported (0 when all is sound), or a negative SNAP_E* code when
- * the walk itself could not go on (err says why).
+ * problems reported through opts->problem (0 when all is sound).  The walk
+ * never stops early: an object that cannot be read, for whatever reason,
+ * is a problem (with its code) and the walk goes on past it, so a caller
+ * that must not act on a partial walk (gc) checks the count or the
+ * problems it was given.
  */
-long walk_reachable(struct odb *odb, const struct snap_oid *roots,
-		    const enum object_type *root_types, size_t nr,
-		    struct oidset *seen, const struct walk_opts *opts,
-		    struct strbuf *err);
+size_t walk_reachable(struct odb *odb, const struct snap_oid *roots,
+		      const enum object_type *root_types, size_t nr,
+		      struct oidset *seen, const struct walk_opts *opts);
 
 /*
  * Collects the roots of reachability: the object of every ref and every

@@ -39,3 +39,15 @@ load test_helper
 	refused "snap-count-objects: fatal: object '$empty' is a blob, not a tree (see snap-fsck)" \
 		snap-count-objects
 }
+
+@test "count-objects refuses a store whose history it cannot walk whole: a missing blob is named" {
+	init_store
+	local blob tree
+	blob=$(printf 'a\n' | snap-hash-object -w --stdin)
+	tree=$(printf 'file 0644 0 0 0.000000000 2 %s - a\n' "$blob" | snap-hash-object -t tree -w --stdin)
+	snap-update-ref main "$(snap-mksnapshot --time 1000 --host h -m one "$tree")"
+	run -0 snap-count-objects
+	rm "$SNAP_DIR/objects/${blob:0:2}/${blob:2}"
+	refused "snap-count-objects: fatal: object '$blob' is missing (referenced by $tree) (see snap-fsck)" \
+		snap-count-objects
+}

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 	struct oidset seen = OIDSET_INIT;
 	struct walk_opts wo;
 	uint64_t n, depth, i;
-	long problems;
+	size_t problems;
 	int existed;
 
 	if (argc != 4 || parse_u64(argv[2], &n) < 0 || parse_u64(argv[3], &depth) < 0 || !n) {
@@ -67,9 +67,9 @@ int main(int argc, char **argv)
 	check(odb_batch_end(odb, &err), &err);
 
 	memset(&wo, 0, sizeof(wo));
-	problems = walk_reachable(odb, &tip, NULL, 1, &seen, &wo, &err);
+	problems = walk_reachable(odb, &tip, NULL, 1, &seen, &wo);
 	if (problems != 0 || oidset_size(&seen) != n + depth + 1) {
-		fprintf(stderr, "test-deep-walk: %ld problems, %zu objects reached, %llu expected\n",
+		fprintf(stderr, "test-deep-walk: %zu problems, %zu objects reached, %llu expected\n",
 			problems, oidset_size(&seen), (unsigned long long)(n + depth + 1));
 		return 1;
 	}
