@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,70 @@ int transport_connect(struct transport *t, const char *remote, const char *serve
 		strbuf_release(&why);
 		pkt_release(&t->conn);
 		return ret == SNAP_EEXISTS ? ret : ret == SNAP_EINVAL ? ret : SNAP_EIO;
+	}
+	return 0;
+}
+
+int transport_parse_options(struct transport_opts *o, int argc, char **argv,
+			    const char *shortopts, const struct option *longopts,
+			    int (*own)(int c, const char *arg, void *data), void *data,
+			    struct strbuf *err)
+{
+	static const struct option shared[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "serve-path", required_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct strbuf shorts = STRBUF_INIT;
+	struct option *all;
+	size_t n = 0;
+	int c, ret = 0;
+
+	/* The command's own first, so getopt sees the table it always saw. */
+	while (longopts[n].name)
+		n++;
+	all = xcalloc(n + ARRAY_SIZE(shared) + 1, sizeof(*all));
+	memcpy(all, longopts, n * sizeof(*all));
+	memcpy(all + n, shared, sizeof(shared));
+	strbuf_addf(&shorts, "%sq", shortopts);
+	while (ret == 0 && (c = getopt_long(argc, argv, shorts.buf, all, NULL)) != -1) {
+		switch (c) {
+		case 'j': o->json = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 'S': o->serve = optarg; break;
+		case 's': o->dir = optarg; break;
+		case 'h': ret = TRANSPORT_OPTS_HELP; break;
+		default:
+			if (own(c, optarg, data) < 0)
+				ret = snap_error(err, SNAP_EINVAL, "unknown option");
+		}
+	}
+	free(all);
+	strbuf_release(&shorts);
+	if (ret)
+		return ret;
+	if (optind >= argc)
+		return snap_error(err, SNAP_EINVAL, "no REMOTE given");
+	o->remote = argv[optind++];
+	return 0;
+}
+
+int transport_ref_args(int argc, char **argv, int first, struct ref_names *names,
+		       struct strbuf *err)
+{
+	int i;
+
+	for (i = first; i < argc; i++) {
+		char *name = ref_full_name(argv[i]);
+		int ret = ref_name_check(name, err);
+
+		if (ret == 0)
+			ref_names_add(name, NULL, names);
+		free(name);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }
