@@ -2,7 +2,6 @@
  * Native sqlite-sync-core bundles; the shape is in docs/FORMAT.md.
  */
 #include "sqlbundle.h"
-#include "bundle.h"
 #include "error.h"
 #include "fsio.h"
 #include "json.h"
@@ -579,7 +578,7 @@ int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err
 	 */
 	sqlite3_db_config(r.db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(r.db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	sqlite3_limit(r.db, SQLITE_LIMIT_LENGTH, BUNDLE_VALUE_MAX);
+	sqlite3_limit(r.db, SQLITE_LIMIT_LENGTH, SQLBUNDLE_VALUE_MAX);
 	sqlite3_exec(r.db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL);
 	copy = sqlite3_malloc64(len);
 	if (!copy)
@@ -621,7 +620,7 @@ int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err
 	if (ret < 0)
 		goto out;
 	bundle = json_object();
-	json_object_set_new(bundle, "format", json_string(BUNDLE_NATIVE));
+	json_object_set_new(bundle, "format", json_string(SQLBUNDLE_FORMAT));
 	ret = read_metadata(&r, bundle, &op_count, want);
 	if (ret < 0)
 		goto out;
@@ -1159,7 +1158,7 @@ int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err)
 	/* No bundle id on the wire: the content hash's first 16 bytes stand in. */
 	json_object_set_new(bundle, "bundle_id", json_stringn(hex.buf, 32));
 	json_object_set_new(bundle, "content_hash", json_stringn(hex.buf, 64));
-	json_object_set_new(bundle, "format", json_string(BUNDLE_NATIVE));
+	json_object_set_new(bundle, "format", json_string(SQLBUNDLE_FORMAT));
 	json_object_set_new(bundle, "operations", nops);
 	json_object_set_new(bundle, "schema_version", json_integer(schema));
 	json_object_set_new(bundle, "sequence", json_integer(seq));
