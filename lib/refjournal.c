@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 int refs_journal_write(struct snap_store *store, const char *holder,
-			 const struct ref_move *m, size_t nr, struct strbuf *jpath,
-			 struct strbuf *err)
+		       const struct ref_move *m, size_t nr, struct strbuf *jpath,
+		       struct strbuf *err)
 {
 	struct strbuf text = STRBUF_INIT, dir = STRBUF_INIT, tmp = STRBUF_INIT;
 	struct timespec ts;

@@ -69,8 +69,8 @@ static off_t torn_tail_cut(int fd)
 }
 
 int reflog_append(struct snap_store *store, const char *name,
-			 const struct snap_oid *old_oid, const struct snap_oid *new_oid,
-			 const char *reason, struct strbuf *err)
+		  const struct snap_oid *old_oid, const struct snap_oid *new_oid,
+		  const char *reason, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, line = STRBUF_INIT;
 	time_t now = time(NULL);
@@ -175,7 +175,7 @@ int reflog_for_each(struct snap_store *store, const char *name,
 }
 
 int reflog_read(struct snap_store *store, const char *name,
-		       reflog_each_fn fn, void *data, struct strbuf *err)
+		reflog_each_fn fn, void *data, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT, reason = STRBUF_INIT;
 	const char *p;

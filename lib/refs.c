@@ -79,7 +79,7 @@ int refs_cmp_str(const void *a, const void *b)
 
 /* ref_read without finishing a dead transaction first. */
 int ref_read_file(struct snap_store *store, const char *name, struct snap_oid *out,
-			 struct strbuf *err)
+		  struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
 	struct snap_oid oid;
@@ -124,7 +124,7 @@ int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
 
 /* Collects the names of regular files below dir (relative to base). */
 int refs_collect(const char *root, const char *rel, char ***names, size_t *nr,
-		   size_t *alloc, int depth, struct strbuf *err)
+		 size_t *alloc, int depth, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, sub = STRBUF_INIT;
 	struct dirent *de;

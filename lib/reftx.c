@@ -323,7 +323,7 @@ static int note_last(const struct reflog_entry *e, void *data)
  * value was moved by someone else since and is left alone.
  */
 int ref_move_apply(struct snap_store *store, const struct ref_move *m, int finishing,
-		      struct strbuf *err)
+		   struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, ignore = STRBUF_INIT;
 	struct snap_oid cur;
