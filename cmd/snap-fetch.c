@@ -50,7 +50,6 @@ int main(int argc, char **argv)
 	};
 	struct transport_opts o = TRANSPORT_OPTS_INIT;
 	struct ref_names names = REF_NAMES_INIT;
-	const char *remote;
 	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT, reason = STRBUF_INIT;
 	struct ref_result *res;
 	struct snap_oid *wants;
@@ -68,13 +67,12 @@ int main(int argc, char **argv)
 		usage_help(usage_str);
 	if (ret < 0)
 		usage_error(usage_str, "%s", err.buf);
-	remote = o.remote;
 	if (transport_ref_args(argc, argv, optind, &names, &err) < 0)
 		die_err(&err);
 	open_store_or_die(o.dir, &store, &odb);
-	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
+	if (transport_use_remote(&store, &o.remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
-	if (transport_connect(&t, remote, o.serve, &err) < 0)
+	if (transport_connect(&t, o.remote, o.serve, &err) < 0)
 		die_err(&err);
 
 	res = xcalloc(t.nr_refs + names.nr + 1, sizeof(*res));
@@ -140,7 +138,7 @@ int main(int argc, char **argv)
 	if (received.nr && pruned_add(&store, &received, NULL, &err) < 0)
 		die_err(&err);
 	pruned_release(&received);
-	strbuf_addf(&reason, "fetch %s", remote);
+	strbuf_addf(&reason, "fetch %s", o.remote);
 	tx = ref_transaction_begin(odb);
 	ret = 0;
 	for (i = 0; ret == 0 && i < nr; i++)

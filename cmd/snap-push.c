@@ -115,7 +115,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct transport_opts o = TRANSPORT_OPTS_INIT;
-	const char *remote;
 	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
 	struct ref_names names = REF_NAMES_INIT;
 	struct push_update *u;
@@ -133,7 +132,6 @@ int main(int argc, char **argv)
 		usage_help(usage_str);
 	if (ret < 0)
 		usage_error(usage_str, "%s", err.buf);
-	remote = o.remote;
 	if (del && optind == argc)
 		usage_error(usage_str, "--delete needs the REFs to delete");
 	open_store_or_die(o.dir, &store, &odb);
@@ -152,7 +150,7 @@ int main(int argc, char **argv)
 		if (ret < 0)
 			die_err(&err);
 	}
-	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
+	if (transport_use_remote(&store, &o.remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
 	/* A record that cannot be read fails here, before the far side waits. */
 	{
@@ -162,7 +160,7 @@ int main(int argc, char **argv)
 			die_err(&err);
 		pruned_release(&check);
 	}
-	if (transport_connect(&t, remote, o.serve, &err) < 0)
+	if (transport_connect(&t, o.remote, o.serve, &err) < 0)
 		die_err(&err);
 	for (i = 0; i < names.nr; i++) {
 		const struct remote_ref *rr = transport_ref(&t, names.v[i]);

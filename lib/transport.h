@@ -94,7 +94,7 @@ int transport_connect(struct transport *t, const char *remote, const char *serve
 struct transport_opts {
 	const char *dir;	/* --store: NULL for the default store */
 	const char *serve;	/* --serve-path: NULL for snap-serve */
-	const char *remote;	/* REMOTE, as given */
+	const char *remote;	/* REMOTE (transport_use_remote() may put a url here) */
 	int json, quiet;
 };
 #define TRANSPORT_OPTS_INIT { NULL, NULL, NULL, 0, 0 }
