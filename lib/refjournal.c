@@ -20,6 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * The journal (docs/FORMAT.md, "Transactions"): every move of a
+ * transaction, written to objects/tmp, fsynced and renamed to
+ * journal/tx-<nanoseconds>-<pid> before the first ref moves.
+ */
 int refs_journal_write(struct snap_store *store, const char *holder,
 		       const struct ref_move *m, size_t nr, struct strbuf *jpath,
 		       struct strbuf *err)

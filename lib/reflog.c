@@ -24,6 +24,7 @@ static void log_path(struct snap_store *store, const char *name, struct strbuf *
 	store_path(store, out, "logs/%s", name);
 }
 
+/* A reason as reflogs and journals hold it: control characters become spaces. */
 void reflog_add_reason(struct strbuf *sb, const char *reason)
 {
 	const char *r;

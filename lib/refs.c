@@ -118,8 +118,6 @@ int ref_read(struct snap_store *store, const char *name, struct snap_oid *out,
 	return ref_read_file(store, name, out, err);
 }
 
-/* A reason as reflogs and journals hold it: control characters become spaces. */
-
 /* ---- listing ---- */
 
 /* Collects the names of regular files below dir (relative to base). */

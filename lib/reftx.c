@@ -383,11 +383,6 @@ out:
 	return ret;
 }
 
-/*
- * The journal (docs/FORMAT.md, "Transactions"): every move of a
- * transaction, written to objects/tmp, fsynced and renamed to
- * journal/tx-<nanoseconds>-<pid> before the first ref moves.
- */
 int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
 {
 	struct snap_store *store = odb_store(tx->odb);
