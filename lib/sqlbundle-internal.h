@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include "strbuf.h"
 
-
 enum kind {
 	K_ID,		/* a 16-byte blob (UUID) */
 	K_HASH,		/* a 32-byte blob (SHA-256) */
@@ -30,6 +29,11 @@ struct column {
 	enum kind kind;
 	int nullable;
 };
+
+/*
+ * The tables below are static here, so that each file's NR_META and
+ * NR_OPS are sizeof the one definition; they are small and read-only.
+ */
 
 /* bundle_metadata; created_at is stored as "sequence", op_count not at all. */
 static const struct column meta_cols[] = {
