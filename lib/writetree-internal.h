@@ -55,7 +55,7 @@ struct walker {
 	struct stat_cache *cur;	/* the cache being built, or NULL */
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
-	const char *hook_path, *hook_at, *hook_cmd;	/* see run_hook() */
+	const char *hook_path, *hook_at, *hook_cmd;	/* see wt_run_hook() */
 	struct exclude *excl;	/* opts->excludes prepared, or NULL */
 	int is_source;		/* the entry at hand is a source path itself */
 	size_t src_base;	/* where the path below the source starts in path */
