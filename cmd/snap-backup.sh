@@ -144,8 +144,7 @@ done < "$config"
 SNAP_DIR=$store; export SNAP_DIR
 SNAP_PROGRAM=$me; export SNAP_PROGRAM
 store=$(snap-rev-parse --store-dir) || exit 128
-case $ref in refs/*) full_ref=$ref ;; *) full_ref=refs/snapshots/$ref ;; esac
-snap-rev-parse --check-ref-name "$full_ref" > /dev/null 2>&1 ||
+full_ref=$(snap-rev-parse --full-ref-name -- "$ref" 2> /dev/null) ||
 	die "$config: bad ref name '$(printf '%s' "$ref" | LC_ALL=C tr -c '[:print:]' '?')'"
 [ -z "$one_fs" ] || wt_opts="$wt_opts -x"
 eval "set -- $paths"

@@ -98,7 +98,7 @@ static void export_sqlite(const struct snap_oid *ids, size_t nr, const char *dir
 			if (bundle_load(odb, &ids[i], &buf, &seq, &v, &err) < 0)
 				die_err(&err);
 			fmt = json_object_get(v, "format");
-			if (!pass && !(json_is_string(fmt) && !strcmp(json_string_value(fmt), BUNDLE_NATIVE)))
+			if (!pass && !(json_is_string(fmt) && !strcmp(json_string_value(fmt), SQLBUNDLE_FORMAT)))
 				die("bundle '%s' (sequence %llu) is not a native sqlite-sync-core bundle; export it as json or jsonl",
 				    oid_to_hex(&ids[i]), (unsigned long long)seq);
 			if (pass) {

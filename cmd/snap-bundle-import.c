@@ -181,10 +181,10 @@ int main(int argc, char **argv)
 
 	open_store_or_die(dir, &store, &odb);
 	if (ref) {
-		if (!strncmp(ref, "refs/", 5))
-			strbuf_addstr(&full, ref);
-		else
-			strbuf_addf(&full, "refs/snapshots/%s", ref);
+		char *name = ref_full_name(ref);
+
+		strbuf_addstr(&full, name);
+		free(name);
 		if (ref_name_check(full.buf, &err) < 0)
 			die_err(&err);
 		int ret = ref_read(&store, full.buf, &old, &err);

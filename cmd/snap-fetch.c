@@ -30,20 +30,26 @@ static const char usage_str[] =
 "      --serve-path CMD  the far side's snap-serve (default snap-serve)\n"
 "      --store DIR   the local store (default $SNAP_DIR, else .snap above)\n";
 
+/* -f, --force: fetch's one option of its own. */
+static int own_option(int c, const char *arg, void *data)
+{
+	(void)arg;
+	if (c != 'f')
+		return -1;
+	*(int *)data = 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct pruned received = PRUNED_INIT;
 	struct strbuf remote_url = STRBUF_INIT, remote_ssh = STRBUF_INIT;
 	static const struct option longopts[] = {
 		{ "force", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "serve-path", required_argument, NULL, 'S' },
-		{ "store", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *dir = NULL, *serve = NULL, *remote;
+	struct transport_opts o = TRANSPORT_OPTS_INIT;
+	struct ref_names names = REF_NAMES_INIT;
 	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT, reason = STRBUF_INIT;
 	struct ref_result *res;
 	struct snap_oid *wants;
@@ -53,52 +59,37 @@ int main(int argc, char **argv)
 	struct ref_transaction *tx;
 	struct odb *odb;
 	size_t i, nr = 0, nr_w = 0;
-	int force = 0, json = 0, quiet = 0, c, ret;
+	int force = 0, ret;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "fq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f': force = 1; break;
-		case 'j': json = 1; break;
-		case 'q': quiet = 1; break;
-		case 'S': serve = optarg; break;
-		case 's': dir = optarg; break;
-		case 'h': usage_help(usage_str);
-		default: usage_error(usage_str, "unknown option");
-		}
-	}
-	if (optind >= argc)
-		usage_error(usage_str, "no REMOTE given");
-	remote = argv[optind++];
-	for (i = optind; i < (size_t)argc; i++) {
-		char *name = ref_full_name(argv[i]);
-
-		if (ref_name_check(name, &err) < 0)
-			die_err(&err);
-		free(name);
-	}
-	open_store_or_die(dir, &store, &odb);
-	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
+	ret = transport_parse_options(&o, argc, argv, "f", longopts, own_option, &force, &err);
+	if (ret == TRANSPORT_OPTS_HELP)
+		usage_help(usage_str);
+	if (ret < 0)
+		usage_error(usage_str, "%s", err.buf);
+	if (transport_ref_args(argc, argv, optind, &names, &err) < 0)
 		die_err(&err);
-	if (transport_connect(&t, remote, serve, &err) < 0)
+	open_store_or_die(o.dir, &store, &odb);
+	if (transport_use_remote(&store, &o.remote, &remote_url, &remote_ssh, &err) < 0)
+		die_err(&err);
+	if (transport_connect(&t, o.remote, o.serve, &err) < 0)
 		die_err(&err);
 
-	res = xcalloc(t.nr_refs + argc + 1, sizeof(*res));
-	if (optind == argc) {
+	res = xcalloc(t.nr_refs + names.nr + 1, sizeof(*res));
+	if (!names.nr) {
 		for (i = 0; i < t.nr_refs; i++)
 			if (!strncmp(t.refs[i].name, "refs/snapshots/", 15))
 				res[nr++].name = xstrdup(t.refs[i].name);
 	} else {
-		for (; optind < argc; optind++) {
-			char *name = ref_full_name(argv[optind]);
-			const struct remote_ref *rr = transport_ref(&t, name);
+		for (i = 0; i < names.nr; i++) {
+			const struct remote_ref *rr = transport_ref(&t, names.v[i]);
 
 			if (!rr)
-				die("ref '%s' is not on the remote", name);
+				die("ref '%s' is not on the remote", names.v[i]);
 			res[nr++].name = xstrdup(rr->name);
-			free(name);
 		}
 	}
+	ref_names_release(&names);
 	wants = xcalloc(nr + 1, sizeof(*wants));
 	for (i = 0; i < nr; i++) {
 		res[i].new_oid = transport_ref(&t, res[i].name)->oid;
@@ -147,7 +138,7 @@ int main(int argc, char **argv)
 	if (received.nr && pruned_add(&store, &received, NULL, &err) < 0)
 		die_err(&err);
 	pruned_release(&received);
-	strbuf_addf(&reason, "fetch %s", remote);
+	strbuf_addf(&reason, "fetch %s", o.remote);
 	tx = ref_transaction_begin(odb);
 	ret = 0;
 	for (i = 0; ret == 0 && i < nr; i++)
@@ -168,8 +159,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: fatal: %s\n", snap_progname, err.buf);
 		return finish_stdout(EXIT_NO);
 	}
-	transport_report(&out, res, nr, &st, "received", json);
-	if (!quiet)
+	transport_report(&out, res, nr, &st, "received", o.json);
+	if (!o.quiet)
 		xfwrite(out.buf, out.len);
 	odb_close(odb);
 	store_release(&store);

@@ -89,20 +89,32 @@ static _Noreturn void refuse(const char *fmt, ...)
 	exit(EXIT_NO);
 }
 
+/* push's own options: --force-with-lease[=REF:EXPECTED] and -d, --delete. */
+static int own_option(int c, const char *arg, void *data)
+{
+	switch (c) {
+	case 'l':
+		if (arg)
+			add_lease(arg);
+		else
+			lease_all = 1;
+		return 0;
+	case 'd':
+		*(int *)data = 1;
+		return 0;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct strbuf remote_url = STRBUF_INIT, remote_ssh = STRBUF_INIT;
 	static const struct option longopts[] = {
 		{ "force-with-lease", optional_argument, NULL, 'l' },
 		{ "delete", no_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "serve-path", required_argument, NULL, 'S' },
-		{ "store", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *dir = NULL, *serve = NULL, *remote;
+	struct transport_opts o = TRANSPORT_OPTS_INIT;
 	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
 	struct ref_names names = REF_NAMES_INIT;
 	struct push_update *u;
@@ -112,42 +124,21 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct odb *odb;
 	size_t i, nr_u = 0;
-	int del = 0, json = 0, quiet = 0, c, ret;
+	int del = 0, ret;
 
 	usage_setup(argv[0]);
-	while ((c = getopt_long(argc, argv, "dq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			if (optarg)
-				add_lease(optarg);
-			else
-				lease_all = 1;
-			break;
-		case 'd': del = 1; break;
-		case 'j': json = 1; break;
-		case 'q': quiet = 1; break;
-		case 'S': serve = optarg; break;
-		case 's': dir = optarg; break;
-		case 'h': usage_help(usage_str);
-		default: usage_error(usage_str, "unknown option");
-		}
-	}
-	if (optind >= argc)
-		usage_error(usage_str, "no REMOTE given");
-	remote = argv[optind++];
+	ret = transport_parse_options(&o, argc, argv, "d", longopts, own_option, &del, &err);
+	if (ret == TRANSPORT_OPTS_HELP)
+		usage_help(usage_str);
+	if (ret < 0)
+		usage_error(usage_str, "%s", err.buf);
 	if (del && optind == argc)
 		usage_error(usage_str, "--delete needs the REFs to delete");
-	open_store_or_die(dir, &store, &odb);
+	open_store_or_die(o.dir, &store, &odb);
 	if (optind == argc && refs_for_each(&store, "refs/snapshots/", ref_names_add, &names, &err) < 0)
 		die_err(&err);
-	for (; optind < argc; optind++) {
-		char *name = ref_full_name(argv[optind]);
-
-		if (ref_name_check(name, &err) < 0)
-			die_err(&err);
-		ref_names_add(name, NULL, &names);
-		free(name);
-	}
+	if (transport_ref_args(argc, argv, optind, &names, &err) < 0)
+		die_err(&err);
 
 	u = xcalloc(names.nr + 1, sizeof(*u));
 	res = xcalloc(names.nr + 1, sizeof(*res));
@@ -159,7 +150,7 @@ int main(int argc, char **argv)
 		if (ret < 0)
 			die_err(&err);
 	}
-	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
+	if (transport_use_remote(&store, &o.remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
 	/* A record that cannot be read fails here, before the far side waits. */
 	{
@@ -169,7 +160,7 @@ int main(int argc, char **argv)
 			die_err(&err);
 		pruned_release(&check);
 	}
-	if (transport_connect(&t, remote, serve, &err) < 0)
+	if (transport_connect(&t, o.remote, o.serve, &err) < 0)
 		die_err(&err);
 	for (i = 0; i < names.nr; i++) {
 		const struct remote_ref *rr = transport_ref(&t, names.v[i]);
@@ -220,8 +211,8 @@ int main(int argc, char **argv)
 	}
 	if (transport_disconnect(&t, &err) < 0)
 		die_err(&err);
-	transport_report(&out, res, names.nr, &st, "sent", json);
-	if (!quiet)
+	transport_report(&out, res, names.nr, &st, "sent", o.json);
+	if (!o.quiet)
 		xfwrite(out.buf, out.len);
 	odb_close(odb);
 	store_release(&store);

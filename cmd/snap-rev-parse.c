@@ -11,10 +11,12 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char usage_str[] =
 "usage: snap-rev-parse [--verify [-q]] [--short[=N]] NAME...\n"
 "   or: snap-rev-parse --check-ref-name REFNAME\n"
+"   or: snap-rev-parse --full-ref-name NAME\n"
 "   or: snap-rev-parse --store-dir\n"
 "\n"
 "Prints the full object id each NAME stands for, one a line.  NAME is an\n"
@@ -25,6 +27,8 @@ static const char usage_str[] =
 "  -q, --quiet       with --verify: no message; exit 1 if it does not resolve\n"
 "  --short[=N]       print the first N hex digits (default 12)\n"
 "  --check-ref-name  check that REFNAME is a valid full ref name and print it\n"
+"  --full-ref-name   print NAME as a full ref name (refs/... as it is, else\n"
+"                    refs/snapshots/NAME), checked as --check-ref-name does\n"
 "  --store-dir       print the absolute path of the store\n"
 "  --store DIR       the store (default $SNAP_DIR, else .snap above)\n";
 
@@ -35,6 +39,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "short", optional_argument, NULL, 's' },
 		{ "check-ref-name", no_argument, NULL, 'c' },
+		{ "full-ref-name", no_argument, NULL, 'f' },
 		{ "store-dir", no_argument, NULL, 'd' },
 		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
@@ -44,7 +49,7 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct odb *odb;
 	const char *dir = NULL;
-	int verify = 0, quiet = 0, check = 0, store_dir = 0, c, i;
+	int verify = 0, quiet = 0, check = 0, full = 0, store_dir = 0, c, i;
 	uint64_t abbrev = SNAP_OID_HEXSZ;
 
 	usage_setup(argv[0]);
@@ -59,18 +64,26 @@ int main(int argc, char **argv)
 				usage_error(usage_str, "--short takes 4 to 64, not '%s'", optarg);
 			break;
 		case 'c': check = 1; break;
+		case 'f': full = 1; break;
 		case 'd': store_dir = 1; break;
 		case 'S': dir = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
 		}
 	}
-	if (check) {
+	if (check && full)
+		usage_error(usage_str, "--check-ref-name and --full-ref-name do not go together");
+	if (check || full) {
+		char *name;
+
 		if (argc - optind != 1)
-			usage_error(usage_str, "--check-ref-name takes one REFNAME");
-		if (ref_name_check(argv[optind], &err) < 0)
+			usage_error(usage_str, "%s", check ? "--check-ref-name takes one REFNAME"
+							 : "--full-ref-name takes one NAME");
+		name = check ? xstrdup(argv[optind]) : ref_full_name(argv[optind]);
+		if (ref_name_check(name, &err) < 0)
 			die_err(&err);
-		printf("%s\n", argv[optind]);
+		printf("%s\n", name);
+		free(name);
 		return finish_stdout(0);
 	}
 	if (store_dir) {

@@ -151,17 +151,13 @@ dir) [ $# -ge 1 ] || usage_error "expected DIR or PATHs"
 command) ;;
 *) [ $# -eq 0 ] || usage_error "unexpected argument '$1'" ;;
 esac
-case $ref in
-refs/*) full=$ref ;;
-*) full=refs/snapshots/$ref ;;
-esac
 
 # The plumbing run from here names snap-snapshot in its messages.
 SNAP_PROGRAM=$me
 export SNAP_PROGRAM
 
 # Fails early, before any work, on a bad ref name or a missing store.
-snap-rev-parse --check-ref-name "$full" >/dev/null || exit $?
+full=$(snap-rev-parse --full-ref-name -- "$ref") || exit $?
 
 # A dry run reads the ref's stat cache and writes nothing: no session,
 # no object, no cache, no snapshot.

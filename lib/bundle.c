@@ -64,7 +64,7 @@ void bundle_clock_of(const json_t *bundle, struct bundle_clock *c)
 
 	memset(c, 0, sizeof(*c));
 	if (!json_is_string(json_object_get(bundle, "format")) ||
-	    strcmp(json_string_value(json_object_get(bundle, "format")), BUNDLE_NATIVE))
+	    strcmp(json_string_value(json_object_get(bundle, "format")), SQLBUNDLE_FORMAT))
 		return;
 	c->known = 1;
 	json_array_foreach(ops, i, op) {
@@ -172,7 +172,7 @@ int bundle_from_json(const json_t *v, struct bundle *b, struct strbuf *err)
 	if (!json_is_array(ops))
 		return snap_error(err, SNAP_EINVAL, "$.operations: not an array");
 	fmt = json_object_get(v, "format");
-	b->native = fmt && json_is_string(fmt) && !strcmp(json_string_value(fmt), BUNDLE_NATIVE);
+	b->native = fmt && json_is_string(fmt) && !strcmp(json_string_value(fmt), SQLBUNDLE_FORMAT);
 	if (b->native && (ret = sqlbundle_check(v, err)) < 0)
 		return ret;
 	ret = json_canonical(v, &canon, err);
@@ -537,7 +537,7 @@ int bundle_snapshot_last(struct odb *odb, const struct snap_oid *oid,
 static const char *native_hash(const char *buf, size_t len)
 {
 	static const char a[] = "{\"bundle_id\":\"", b[] = "\",\"content_hash\":\"",
-		c[] = "\",\"format\":\"" BUNDLE_NATIVE "\"";
+		c[] = "\",\"format\":\"" SQLBUNDLE_FORMAT "\"";
 	size_t at = sizeof(a) - 1 + 32, h = at + sizeof(b) - 1;
 
 	if (len < h + 64 + sizeof(c) - 1 || memcmp(buf, a, sizeof(a) - 1) ||

@@ -35,12 +35,8 @@
  * double as hex, and each operation's member names are spelt out.
  */
 #define BUNDLE_OBJECT_MAX (1024u << 20)
-/* Largest value (one column of one row) of a .bundle.db. */
-#define BUNDLE_VALUE_MAX (16u << 20)
 /* Largest input one import reads, all files together. */
 #define BUNDLE_INPUT_MAX (1ull << 30)
-/* The "format" of native sqlite-sync-core bundles. */
-#define BUNDLE_NATIVE "sqlite-sync-core"
 
 enum bundle_format {
 	BUNDLE_AUTO = 0,	/* by content: the SQLite header; JSON Lines when the

@@ -30,7 +30,7 @@ void lock_rollback(struct lockfile *lk);
 
 /*
  * Held locks: "<path>.lock" as a mutual exclusion only (refs are written
- * another way, lib/refs.c).  The file holds one line naming its holder,
+ * another way, lib/reftx.c).  The file holds one line naming its holder,
  *
  *     <pid> SP <host> SP <seconds> SP <boot-id> LF
  *

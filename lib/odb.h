@@ -193,7 +193,7 @@ int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 /*
  * Like odb_write_fd, but stores the first size bytes of fd without
  * looking at what follows: for a caller that checks a file that grows
- * while read itself (lib/writetree.c), and keeps what it read.  Still
+ * while read itself (lib/wtentry.c), and keeps what it read.  Still
  * SNAP_EINVAL if fd ends early.
  */
 int odb_write_fd_prefix(struct odb *odb, enum object_type type, int fd,

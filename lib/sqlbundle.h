@@ -19,6 +19,10 @@
 #define SQLBUNDLE_NAME_MAX 128
 /* The schema_version sqlite-sync-core's import expects (its SCHEMA_VERSION). */
 #define SQLBUNDLE_SCHEMA_VERSION 1
+/* Largest value (one column of one row) of a .bundle.db. */
+#define SQLBUNDLE_VALUE_MAX (16u << 20)
+/* The "format" of native sqlite-sync-core bundles. */
+#define SQLBUNDLE_FORMAT "sqlite-sync-core"
 
 /*
  * Reads the database image buf[0..len), read-only, with sqlite-sync-core's

@@ -85,6 +85,47 @@ int transport_use_remote(struct snap_store *store, const char **remote, struct s
 
 int transport_connect(struct transport *t, const char *remote, const char *serve,
 		      struct strbuf *err);
+
+/*
+ * The command line snap-push and snap-fetch share: [options] REMOTE
+ * [REF...], with --json, -q/--quiet, --serve-path CMD, --store DIR and
+ * --help (docs/snap-push.md, docs/snap-fetch.md).
+ */
+struct transport_opts {
+	const char *dir;	/* --store: NULL for the default store */
+	const char *serve;	/* --serve-path: NULL for snap-serve */
+	const char *remote;	/* REMOTE (transport_use_remote() may put a url here) */
+	int json, quiet;
+};
+#define TRANSPORT_OPTS_INIT { NULL, NULL, NULL, 0, 0 }
+/* transport_parse_options()'s answer to --help. */
+#define TRANSPORT_OPTS_HELP 1
+
+struct option;
+/*
+ * Parses argv with getopt_long(): the shared options into o; the
+ * command's own (shortopts and longopts, a table ended by a zero entry,
+ * using none of the values 'j', 'q', 'S', 's', 'h') go to own(c, optarg,
+ * data), which returns 0 when it took c and -1 when c is not one of its
+ * own.  Then REMOTE into o->remote, with optind left at the first REF.
+ * 0; TRANSPORT_OPTS_HELP for --help (the caller prints its usage);
+ * SNAP_EINVAL with "unknown option" (after getopt's own message) or
+ * "no REMOTE given" in err.
+ */
+int transport_parse_options(struct transport_opts *o, int argc, char **argv,
+			    const char *shortopts, const struct option *longopts,
+			    int (*own)(int c, const char *arg, void *data), void *data,
+			    struct strbuf *err);
+
+/*
+ * Each REF argument (argv[first..argc-1]) as a full name (ref_full_name),
+ * checked (ref_name_check) and appended to names, in order.  0, or
+ * SNAP_EINVAL with the first bad name's message in err.
+ */
+struct ref_names;
+int transport_ref_args(int argc, char **argv, int first, struct ref_names *names,
+		       struct strbuf *err);
+
 /* The advertised ref of that full name, or NULL. */
 const struct remote_ref *transport_ref(const struct transport *t, const char *name);
 /*

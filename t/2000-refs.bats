@@ -168,6 +168,19 @@ $(b3_blob_id src/f)"
 	assert_equal "$stderr" "snap-rev-parse: fatal: invalid ref name 'refs/snapshots/bad..name': contains '..'"
 }
 
+@test "rev-parse --full-ref-name: NAME is refs/snapshots/NAME, refs/... as it is" {
+	run -0 snap-rev-parse --full-ref-name main
+	assert_output refs/snapshots/main
+	run -0 snap-rev-parse --full-ref-name refs/tags/v1
+	assert_output refs/tags/v1
+	run -0 snap-rev-parse --full-ref-name -- -x
+	assert_output refs/snapshots/-x
+	run -128 --separate-stderr snap-rev-parse --full-ref-name bad..name
+	assert_equal "$stderr" "snap-rev-parse: fatal: invalid ref name 'refs/snapshots/bad..name': contains '..'"
+	run -129 --separate-stderr snap-rev-parse --full-ref-name
+	run -129 --separate-stderr snap-rev-parse --check-ref-name --full-ref-name main
+}
+
 @test "a reflog line cut short by a crash is ignored, not an error" {
 	snap-update-ref main "$S1"
 	printf '%s %s 12' "$S1" "$S2" >> "$SNAP_DIR/logs/refs/snapshots/main"
