@@ -5,6 +5,7 @@
 #include "bundle.h"
 #include "error.h"
 #include "fsio.h"
+#include "json.h"
 #include "lockfile.h"
 #include "odb.h"
 #include "revision.h"
@@ -21,14 +22,15 @@
 #include <sys/stat.h>
 
 static const char usage_str[] =
-"usage: snap-bundle-export [--since REV] [--format jsonl|json|sqlite] [-o PATH] REV\n"
+"usage: snap-bundle-export [--since REV] [--format jsonl|json|wire|sqlite] [-o PATH] REV\n"
 "\n"
 "Writes the bundles of REV's chain, from its root (or from after --since)\n"
 "to REV, in sequence order, each in canonical form.\n"
 "\n"
 "  --since REV        only the bundles after REV, a snapshot on the chain\n"
-"  --format FMT       jsonl (one bundle a line, the default), json (an array)\n"
-"                     or sqlite (one .bundle.db file each, into -o DIR)\n"
+"  --format FMT       jsonl (one bundle a line, the default), json (an array),\n"
+"                     wire (sqlite-sync-core's push form, one a line) or\n"
+"                     sqlite (one .bundle.db file each, into -o DIR)\n"
 "  -o, --output PATH  the file to write (default standard output); with\n"
 "                     --format sqlite, the directory (made if missing)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
@@ -53,18 +55,54 @@ static void out_add(struct out *o, const void *buf, size_t len)
 	}
 }
 
-static void export_json(const struct snap_oid *ids, size_t nr, int lines, const char *path)
+/* Dies unless v is a native sqlite-sync-core bundle (for wire and sqlite). */
+static void need_native(const json_t *v, const struct snap_oid *id, uint64_t seq)
+{
+	const json_t *fmt = json_object_get(v, "format");
+
+	if (!(json_is_string(fmt) && !strcmp(json_string_value(fmt), SQLBUNDLE_FORMAT)))
+		die("bundle '%s' (sequence %llu) is not a native sqlite-sync-core bundle; export it as json or jsonl",
+		    oid_to_hex(id), (unsigned long long)seq);
+}
+
+/* The wire form of bundle id, canonical, into out. */
+static void wire_of(const struct snap_oid *id, struct strbuf *out)
+{
+	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT;
+	json_t *v, *w;
+	uint64_t seq;
+
+	if (bundle_load(odb, id, &buf, &seq, &v, &err) < 0)
+		die_err(&err);
+	need_native(v, id, seq);
+	if (sqlbundle_to_wire(v, &w, &err) < 0 || json_canonical(w, out, &err) < 0)
+		die("bundle '%s': %s", oid_to_hex(id), err.buf);
+	json_decref(w);
+	json_decref(v);
+	strbuf_release(&buf);
+}
+
+static void export_json(const struct snap_oid *ids, size_t nr, int lines, int wire,
+			const char *path)
 {
 	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT;
 	struct out o = { .to_file = path != NULL };
 	size_t i;
 
+	/* Every bundle must have a wire form before anything is written. */
+	for (i = 0; wire && i < nr; i++) {
+		strbuf_reset(&buf);
+		wire_of(&ids[i], &buf);
+	}
 	if (path && lock_take(&o.lk, path, &err) < 0)
 		die("cannot write '%s': %s", path, err.buf);
 	if (!lines)
 		out_add(&o, "[", 1);
 	for (i = 0; i < nr; i++) {
-		if (bundle_load(odb, &ids[i], &buf, NULL, NULL, &err) < 0) {
+		strbuf_reset(&buf);
+		if (wire) {
+			wire_of(&ids[i], &buf);
+		} else if (bundle_load(odb, &ids[i], &buf, NULL, NULL, &err) < 0) {
 			if (path)
 				lock_rollback(&o.lk);
 			die_err(&err);
@@ -92,15 +130,12 @@ static void export_sqlite(const struct snap_oid *ids, size_t nr, const char *dir
 	/* Every bundle is checked before the first file is written. */
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < nr; i++) {
-			const json_t *fmt;
 			json_t *v;
 
 			if (bundle_load(odb, &ids[i], &buf, &seq, &v, &err) < 0)
 				die_err(&err);
-			fmt = json_object_get(v, "format");
-			if (!pass && !(json_is_string(fmt) && !strcmp(json_string_value(fmt), SQLBUNDLE_FORMAT)))
-				die("bundle '%s' (sequence %llu) is not a native sqlite-sync-core bundle; export it as json or jsonl",
-				    oid_to_hex(&ids[i]), (unsigned long long)seq);
+			if (!pass)
+				need_native(v, &ids[i], seq);
 			if (pass) {
 				/* Concurrent bundles may share a sequence: -1, -2, ... after the first. */
 				repeat = i && seq == prev ? repeat + 1 : 0;
@@ -138,16 +173,18 @@ int main(int argc, char **argv)
 	const char *since_arg = NULL, *output = NULL, *dir = NULL;
 	enum bundle_format fmt = BUNDLE_JSONL;
 	size_t nr;
-	int c;
+	int c, wire = 0;
 
 	usage_setup(argv[0]);
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': since_arg = optarg; break;
 		case 'f':
-			fmt = bundle_format_from_name(optarg);
+			/* wire is an export form only: import knows it by its shape. */
+			wire = !strcmp(optarg, "wire");
+			fmt = wire ? BUNDLE_JSONL : bundle_format_from_name(optarg);
 			if (fmt == BUNDLE_AUTO)
-				usage_error(usage_str, "unknown format '%s' (jsonl, json or sqlite)", optarg);
+				usage_error(usage_str, "unknown format '%s' (jsonl, json, wire or sqlite)", optarg);
 			break;
 		case 'o': output = optarg; break;
 		case 'S': dir = optarg; break;
@@ -170,7 +207,7 @@ int main(int argc, char **argv)
 	if (fmt == BUNDLE_SQLITE)
 		export_sqlite(ids, nr, output);
 	else
-		export_json(ids, nr, fmt == BUNDLE_JSONL, output);
+		export_json(ids, nr, fmt == BUNDLE_JSONL, wire, output);
 	free(ids);
 	odb_close(odb);
 	store_release(&store);

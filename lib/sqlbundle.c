@@ -530,3 +530,46 @@ out:
 	strbuf_release(&hex);
 	return ret;
 }
+
+int sqlbundle_to_wire(const json_t *v, json_t **out, struct strbuf *err)
+{
+	static const char hexdig[] = "0123456789abcdef";
+	const json_t *dev = json_object_get(v, "source_device_id");
+	const json_t *ops = json_object_get(v, "operations");
+	json_t *wire, *wops;
+	size_t i;
+
+	*out = NULL;
+	if (!json_is_string(dev))
+		return snap_error(err, SNAP_EINVAL, "$.source_device_id: not a device id");
+	if (!json_is_array(ops))
+		return snap_error(err, SNAP_EINVAL, "$.operations: not an array of operations");
+	wops = json_array();
+	for (i = 0; i < json_array_size(ops); i++) {
+		const json_t *h = json_object_get(json_array_get(ops, i), "hlc");
+		struct strbuf hex = STRBUF_INIT;
+		json_t *op;
+		size_t k;
+
+		if (!json_is_object(json_array_get(ops, i)) || !json_is_string(h)) {
+			json_decref(wops);
+			return snap_error(err, SNAP_EINVAL, "$.operations[%zu].hlc: not text", i);
+		}
+		op = json_deep_copy(json_array_get(ops, i));
+		json_object_del(op, "is_local");
+		json_object_del(op, "applied_at");
+		for (k = 0; k < json_string_length(h); k++) {
+			unsigned char c = (unsigned char)json_string_value(h)[k];
+			strbuf_addch(&hex, hexdig[c >> 4]);
+			strbuf_addch(&hex, hexdig[c & 15]);
+		}
+		json_object_set_new(op, "hlc", json_stringn(hex.buf, hex.len));
+		strbuf_release(&hex);
+		json_array_append_new(wops, op);
+	}
+	wire = json_object();
+	json_object_set(wire, "device_id", (json_t *)dev);
+	json_object_set_new(wire, "operations", wops);
+	*out = wire;
+	return 0;
+}

@@ -88,6 +88,16 @@ int sqlbundle_check(const json_t *v, struct strbuf *err);
  */
 int sqlbundle_is_wire(const json_t *v);
 int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err);
+/*
+ * The other way: the wire form of a native value (one that passed
+ * sqlbundle_check), as sqlite-sync-core would push its operations:
+ * device_id the source_device_id, the operations in their stored order
+ * without is_local and applied_at, hlc as the hex of its text.  What the
+ * wire does not carry (bundle_id, created_at, content_hash, applied_at)
+ * is left behind.  SNAP_EINVAL "$.path: what" for a value of another
+ * shape.
+ */
+int sqlbundle_to_wire(const json_t *v, json_t **out, struct strbuf *err);
 
 /*
  * Writes a native value (one that passed sqlbundle_check) as a new

@@ -100,3 +100,31 @@ native_json() {
 	run -0 snap-hash-object -t bundle --literally bad.json
 	assert_output "$(printf 'bundle 14\0{"sequence":3}' | b3sum --no-names)"
 }
+
+@test "export --format wire writes the wire form sqlite-sync-core pushes; it imports as the same bundles" {
+	make_native_bundle a.db 1770000000000000 3 7
+	make_native_bundle b.db 1770000000000500 2 8
+	native_json a.db > a.json
+	snap-bundle-import -q -r n a.db b.db > /dev/null
+	run -0 --separate-stderr snap-bundle-export --format wire n
+	assert_equal "$stderr" ""
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 2
+	# Line one is what the WIRE filter makes of a.db's stored form, in
+	# canonical JSON (jq -cS writes these ASCII-only values as RFC 8785 does).
+	assert_equal "$(printf '%s\n' "$output" | sed -n 1p)" "$(jq -cS "$WIRE" a.json)"
+	printf '%s\n' "$output" > wire.jsonl
+	# Imported again it is the native bundles of the same operations,
+	# received; exported again, the same wire form, byte for byte.
+	run -0 snap-bundle-import -q -r w wire.jsonl
+	run -0 snap-bundle-export --format wire -o again.jsonl w
+	cmp wire.jsonl again.jsonl
+}
+
+@test "export --format wire refuses a bundle that is not native before writing anything" {
+	printf '{"sequence":1,"operations":[]}\n' | snap-bundle-import -q -r j > /dev/null
+	run -128 --separate-stderr snap-bundle-export --format wire -o out.jsonl j
+	[[ "$stderr" =~ ^snap-bundle-export:\ fatal:\ bundle\ \'[0-9a-f]{64}\'\ \(sequence\ 1\)\ is\ not\ a\ native\ sqlite-sync-core\ bundle\;\ export\ it\ as\ json\ or\ jsonl$ ]]
+	[ ! -e out.jsonl ]
+	run -129 --separate-stderr snap-bundle-export --format yaml j
+	assert_equal "${stderr%%$'\n'*}" "snap-bundle-export: error: unknown format 'yaml' (jsonl, json, wire or sqlite)"
+}
