@@ -202,18 +202,20 @@ static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
 	struct strbuf why = STRBUF_INIT, why2 = STRBUF_INIT;
 	struct pack *p;
 	struct stat st;
-	int ret = 0;
+	int ret = 0, r;
 
 	(void)err;
 	ALLOC_GROW(odb->packs, odb->nr_packs + 1, odb->alloc_packs);
 	p = &odb->packs[odb->nr_packs];
-	if (pack_open(p, idx_path, &why) < 0) {
-		if (errno == ENOENT && !file_exists(idx_path)) {
+	r = pack_open(p, idx_path, &why);
+	if (r < 0) {
+		if (r == SNAP_ENOTFOUND && !file_exists(idx_path)) {
 			ret = SNAP_ENOTFOUND;
 			goto out;
 		}
-		if (pack_scan(p, idx_path, &why2) < 0) {
-			if (errno == ENOENT && !file_exists(idx_path))
+		r = pack_scan(p, idx_path, &why2);
+		if (r < 0) {
+			if (r == SNAP_ENOTFOUND && !file_exists(idx_path))
 				ret = SNAP_ENOTFOUND;
 			else
 				note_damage(odb, "%s; its pack cannot be read either: %s",
@@ -221,14 +223,15 @@ static int add_pack(struct odb *odb, const char *idx_path, struct strbuf *err)
 			goto out;
 		}
 		note_damage(odb, "%s; its pack is read by a scan", why.buf);
-	} else if (pack_fd(p, &why2) < 0) {
+	} else if ((r = pack_fd(p, &why2)) < 0) {
 		/* Opened now, so that readers on several threads share it. */
-		int gone = errno == ENOENT;
+		int gone = r == SNAP_ENOTFOUND;
 
 		/* Put back by gc in between (pack first, then index)? */
 		if (gone && file_exists(idx_path)) {
 			strbuf_reset(&why2);
-			gone = pack_fd(p, &why2) < 0 ? errno == ENOENT : -1;
+			r = pack_fd(p, &why2);
+			gone = r < 0 ? r == SNAP_ENOTFOUND : -1;
 		}
 		if (gone >= 0) {
 			if (gone && !file_exists(idx_path))
@@ -2124,19 +2127,21 @@ static int ensure_session(struct odb *odb, struct strbuf *err)
 {
 	const char *name = getenv("SNAP_SESSION");
 	struct session *s;
+	int ret;
 
 	if (odb->in_session)
 		return 0;
 	if (name && *name) {
-		int ret = session_find(odb->store, name, &s, err);
+		ret = session_find(odb->store, name, &s, err);
 		if (ret < 0)
 			return ret;
 		session_free(s);
 		odb->in_session = 1;
 		return 0;
 	}
-	if (session_begin(odb->store, 0, NULL, 0, &odb->session, err) < 0)
-		return SNAP_EIO;
+	ret = session_begin(odb->store, 0, NULL, 0, &odb->session, err);
+	if (ret < 0)
+		return ret;
 	odb->in_session = 1;
 	return 0;
 }
