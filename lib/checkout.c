@@ -1,5 +1,6 @@
 #include "checkout.h"
 #include "exclude.h"
+#include "fsio.h"
 #include "progress.h"
 #include "error.h"
 #include "place.h"

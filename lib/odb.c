@@ -2848,44 +2848,6 @@ static int write_buf(struct odb *odb, enum object_type type, const void *buf,
 	return ret;
 }
 
-/* Reads exactly size bytes of fd through fn; with whole, checks nothing follows. */
-static int pump_fd(int fd, uint64_t size, int whole, const char *what,
-		   int (*fn)(void *, const void *, size_t, struct strbuf *),
-		   void *data, struct strbuf *err)
-{
-	char *buf = xmalloc_io(IO_BUF);
-	uint64_t left = size;
-	int ret = 0;
-
-	while (left) {
-		size_t want = left < IO_BUF ? (size_t)left : IO_BUF;
-		long long n = read_full(fd, buf, want);
-
-		if (n < 0) {
-			ret = snap_error_errno(err, "cannot read '%s'", what);
-			goto out;
-		}
-		if (n == 0) {
-			ret = snap_error(err, SNAP_EINVAL,
-					 "'%s' shrank while it was read (%llu of %llu bytes)",
-					 what, (unsigned long long)(size - left),
-					 (unsigned long long)size);
-			goto out;
-		}
-		ret = fn(data, buf, (size_t)n, err);
-		if (ret < 0)
-			goto out;
-		left -= (uint64_t)n;
-	}
-	if (whole && read_full(fd, buf, 1) > 0)
-		ret = snap_error(err, SNAP_EINVAL,
-				 "'%s' grew while it was read (past %llu bytes)",
-				 what, (unsigned long long)size);
-out:
-	free(buf);
-	return ret;
-}
-
 static int feed_writer(void *data, const void *buf, size_t len, struct strbuf *err)
 {
 	return writer_feed(data, buf, len, err);
@@ -3080,30 +3042,10 @@ static int write_fd(struct odb *odb, enum object_type type, int fd,
 	}
 	ret = writer_begin(&w, odb, type, size, err);
 	if (ret == 0)
-		ret = pump_fd(fd, size, whole, what, feed_writer, &w, err);
+		ret = read_fd_exactly(fd, size, whole, what, feed_writer, &w, err);
 	if (ret == 0)
 		return writer_finish(&w, oid, err);
 	writer_abort(&w);
-	return ret;
-}
-
-static int feed_hash(void *data, const void *buf, size_t len, struct strbuf *err)
-{
-	(void)err;
-	hash_update(data, buf, len);
-	return 0;
-}
-
-int hash_fd(enum object_type type, int fd, uint64_t size, const char *what,
-	    struct snap_oid *oid, struct strbuf *err)
-{
-	struct snap_hash_ctx c;
-	int ret;
-
-	hash_object_start(&c, type, size, NULL);
-	ret = pump_fd(fd, size, 1, what, feed_hash, &c, err);
-	if (ret == 0)
-		hash_final(&c, oid);
 	return ret;
 }
 

@@ -150,6 +150,45 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+#define READ_BUF (256 * 1024)
+
+int read_fd_exactly(int fd, uint64_t size, int whole, const char *what,
+		    int (*fn)(void *, const void *, size_t, struct strbuf *),
+		    void *data, struct strbuf *err)
+{
+	char *buf = xmalloc_io(READ_BUF);
+	uint64_t left = size;
+	int ret = 0;
+
+	while (left) {
+		size_t want = left < READ_BUF ? (size_t)left : READ_BUF;
+		long long n = read_full(fd, buf, want);
+
+		if (n < 0) {
+			ret = snap_error_errno(err, "cannot read '%s'", what);
+			goto out;
+		}
+		if (n == 0) {
+			ret = snap_error(err, SNAP_EINVAL,
+					 "'%s' shrank while it was read (%llu of %llu bytes)",
+					 what, (unsigned long long)(size - left),
+					 (unsigned long long)size);
+			goto out;
+		}
+		ret = fn(data, buf, (size_t)n, err);
+		if (ret < 0)
+			goto out;
+		left -= (uint64_t)n;
+	}
+	if (whole && read_full(fd, buf, 1) > 0)
+		ret = snap_error(err, SNAP_EINVAL,
+				 "'%s' grew while it was read (past %llu bytes)",
+				 what, (unsigned long long)size);
+out:
+	free(buf);
+	return ret;
+}
+
 long long read_full(int fd, void *buf, size_t len)
 {
 	char *p = buf;

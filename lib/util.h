@@ -56,6 +56,15 @@ int parse_duration(const char *s, int64_t *secs);
 int write_all(int fd, const void *buf, size_t len);
 /* read(2) until len bytes or end of file; returns bytes read or -1. */
 long long read_full(int fd, void *buf, size_t len);
+/*
+ * Reads exactly size bytes of fd, in pieces of at most 256 KiB handed to
+ * fn (whose error it returns), in constant memory; what names the input
+ * in messages.  SNAP_EINVAL if fd ends early or, with whole, holds more.
+ */
+struct strbuf;
+int read_fd_exactly(int fd, uint64_t size, int whole, const char *what,
+		    int (*fn)(void *data, const void *buf, size_t len, struct strbuf *err),
+		    void *data, struct strbuf *err);
 
 
 /* Big-endian integers of the on-disk formats (docs/FORMAT.md). */

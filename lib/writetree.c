@@ -2,6 +2,7 @@
 #include "progress.h"
 #include "error.h"
 #include "exclude.h"
+#include "fsio.h"
 #include "statcache.h"
 #include "store.h"
 #include "tree.h"
@@ -13,7 +14,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -57,16 +57,6 @@ struct walker {
 	struct strbuf abs;
 	size_t abs_base;
 };
-
-void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
 
 static int dry_run(const struct walker *w)
 {
