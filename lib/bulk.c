@@ -623,29 +623,23 @@ static int freshen_pack(struct odb *odb, struct pack *p)
 int odb_freshen(struct odb *odb, const struct snap_oid *oid)
 {
 	struct strbuf err = STRBUF_INIT;
-	size_t i, n = odb->nr_packs;
+	struct pack *p = NULL;
+	enum odb_where where;
 	int ret = 0;
 
 	if (!odb->batch)
 		BUG("odb_freshen outside a batch");
-	if (bulk_has(odb->bulk, oid) || pending_has(odb, oid))
-		return 1;
-	if (known_bad(odb, oid))
-		return 0;
-	/* Neighbouring files are mostly in one pack: try the last one first. */
-	for (i = 0; i < n; i++) {
-		size_t k = (odb->freshen_hint + i) % n;
-		if (pack_find(&odb->packs[k], oid) >= 0) {
-			odb->freshen_hint = k;
-			ret = freshen_pack(odb, &odb->packs[k]);
-			goto out;
-		}
-	}
-	if (loose_cached(odb, oid, &err) && ensure_session(odb, &err) == 0) {
+	where = odb_locate(odb, oid, LOCATE_PACKS_HINTED | LOCATE_LOOSE_LISTED, &p, &err);
+	if (where == ODB_PENDING || where == ODB_QUEUED)
+		ret = 1;
+	else if (known_bad(odb, oid))
+		ret = 0;
+	else if (where == ODB_PACKED)
+		ret = freshen_pack(odb, p);
+	else if (where == ODB_LOOSE && ensure_session(odb, &err) == 0) {
 		odb_loose_path(odb, oid, &odb->path);
 		ret = fsio_touch(odb->path.buf) == 0;
 	}
-out:
 	strbuf_release(&err);
 	return ret;
 }
@@ -703,8 +697,8 @@ int bulk_write(struct odb *odb, enum object_type type, const void *buf,
 	       size_t len, int owned, struct snap_oid *oid, int *ret,
 	       struct strbuf *err)
 {
-	struct pack *p;
-	uint32_t pos;
+	enum odb_where where;
+	struct pack *p = NULL;
 	char *copy;
 	int keep;
 
@@ -712,17 +706,21 @@ int bulk_write(struct odb *odb, enum object_type type, const void *buf,
 		return 0;
 	hash_object_buf(type, buf, len, oid);
 	*ret = 0;
-	if (bulk_has(odb->bulk, oid) || pending_has(odb, oid))
+	where = odb_locate(odb, oid, LOCATE_PACKS | LOCATE_LOOSE_LISTED, &p, err);
+	if (where == ODB_PENDING || where == ODB_QUEUED)
 		goto done;
 	/*
 	 * Present: freshen it for gc.  A pack or file gc has just taken away
-	 * fails the touch, and the object is written anew.
+	 * fails the touch, and the object is written anew; a pack that fails
+	 * it leaves the loose file to try.
 	 */
-	p = find_packed(odb, oid, &pos);
-	keep = p ? reusable(odb, oid) : -1;
-	if (keep > 0 && freshen_pack(odb, p))
-		goto done;
-	if (keep && loose_cached(odb, oid, err) && (keep > 0 || reusable(odb, oid))) {
+	keep = where == ODB_ABSENT ? -1 : reusable(odb, oid);
+	if (where == ODB_PACKED && keep > 0) {
+		if (freshen_pack(odb, p))
+			goto done;
+		where = odb_locate(odb, oid, LOCATE_LOOSE_LISTED, NULL, err);
+	}
+	if (where == ODB_LOOSE && keep) {
 		odb_loose_path(odb, oid, &odb->path);
 		if (fsio_touch(odb->path.buf) == 0)
 			goto done;

@@ -7,7 +7,7 @@
  * odb-stream.c, loose.c, bulk.c and odb-write.c includes this; everyone
  * else uses odb.h.
  *
- *   odb.c         opening and closing, has, where an object is,
+ *   odb.c         opening and closing, has, where an object is (odb_locate),
  *                 iteration, prefix lookup, damage notes, known-bad ids
  *   odb-packs.c   the pack set and the multi-pack index: loading, lookups,
  *                 packs that appeared since, reload, midx writes and checks
@@ -92,7 +92,7 @@ struct odb {
 	uint32_t *midx_pack;
 	int have_midx;
 	struct pack_writer *pw;	/* the pack a batch is filling */
-	size_t freshen_hint;	/* the pack odb_freshen found the last id in */
+	size_t freshen_hint;	/* the pack LOCATE_PACKS_HINTED found the last id in */
 	/*
 	 * During a batch: each shard's loose object names, listed once, so
 	 * that deduplication against loose objects costs no system call.
@@ -133,6 +133,35 @@ struct writer {
 	char *outbuf;
 	size_t outcap;
 };
+
+/*
+ * Where a copy of an object is: the first place that holds it, asked in
+ * this order: the current batch (ODB_PENDING, a loose file not yet
+ * linked; ODB_QUEUED, queued for the batch's pack, not yet readable),
+ * then with LOCATE_PACKS or LOCATE_PACKS_HINTED the packs loaded
+ * (ODB_PACKED, *p set when p is not NULL), then with LOCATE_LOOSE or
+ * LOCATE_LOOSE_LISTED the loose file (ODB_LOOSE).  Without flags only
+ * the batch is asked.  err may get the message of a shard listing that
+ * failed (then the loose file counts as there, for the caller to try).
+ */
+enum odb_where {
+	ODB_ABSENT = 0,
+	ODB_PENDING,
+	ODB_QUEUED,
+	ODB_PACKED,
+	ODB_LOOSE,
+};
+#define LOCATE_PACKS 1		/* through the multi-pack index (find_packed) */
+/* The packs in turn from the one the last hinted lookup found an id in:
+ * a stat cache's hits come in directory order, and neighbours share a
+ * pack.  For the writing thread only (the hint is not locked). */
+#define LOCATE_PACKS_HINTED 2
+#define LOCATE_LOOSE 4		/* its file, by lstat */
+/* The shard's names as the batch first listed them (loose_cached): no
+ * system call per object.  For the writing thread, in a batch. */
+#define LOCATE_LOOSE_LISTED 8
+enum odb_where odb_locate(struct odb *odb, const struct snap_oid *oid, unsigned flags,
+			  struct pack **p, struct strbuf *err);
 
 /* odb.c: damage notes for odb_damaged(), and ids known bad (odb.h). */
 __attribute__((format(printf, 2, 3)))

@@ -28,11 +28,19 @@ static int writer_install(struct writer *w, const struct snap_oid *oid,
 	int ret = 0, replace = 0;
 
 	odb_loose_path(odb, oid, &final);
-	if (pending_has(odb, oid) || bulk_has(odb->bulk, oid))
+	if (odb_locate(odb, oid, 0, NULL, NULL) != ODB_ABSENT)
 		goto out;
 	/*
 	 * Present already: keep it, and tell gc it is wanted now.  If the
 	 * touch finds it gone (gc removed it since), write it after all.
+	 * Past the batch only the loose file is asked, by the touch that
+	 * also freshens it, not the packs (odb_locate's next place): what is
+	 * written here is a loose file, which a chunk list must be (one in a
+	 * pack is corrupt) and an object too large for a pack is, and a
+	 * write outside a batch leaves its loose file even where a pack
+	 * holds the object, which asking the packs here would change.  The
+	 * writers that may keep a packed copy ask there first (bulk_write,
+	 * write_chunked).
 	 */
 	if (loose_freshen(final.buf)) {
 		if (reusable(odb, oid))

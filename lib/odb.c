@@ -123,21 +123,63 @@ void odb_loose_path(struct odb *odb, const struct snap_oid *oid,
 	strbuf_addf(out, "%s/objects/%.2s/%s", odb->store->path, hex, hex + 2);
 }
 
+/* The packs from the one the last hinted lookup found an id in, in turn. */
+static struct pack *find_packed_hinted(struct odb *odb, const struct snap_oid *oid,
+				       uint32_t *pos)
+{
+	size_t i, n = odb->nr_packs;
+
+	for (i = 0; i < n; i++) {
+		size_t k = (odb->freshen_hint + i) % n;
+		long at = pack_find(&odb->packs[k], oid);
+
+		if (at >= 0) {
+			odb->freshen_hint = k;
+			*pos = (uint32_t)at;
+			return &odb->packs[k];
+		}
+	}
+	return NULL;
+}
+
+enum odb_where odb_locate(struct odb *odb, const struct snap_oid *oid, unsigned flags,
+			  struct pack **p, struct strbuf *err)
+{
+	struct pack *found = NULL;
+	uint32_t pos = 0;
+
+	if (pending_has(odb, oid))
+		return ODB_PENDING;
+	if (bulk_has(odb->bulk, oid))
+		return ODB_QUEUED;
+	if (flags & LOCATE_PACKS_HINTED)
+		found = find_packed_hinted(odb, oid, &pos);
+	else if (flags & LOCATE_PACKS)
+		found = find_packed(odb, oid, &pos);
+	if (found) {
+		if (p)
+			*p = found;
+		return ODB_PACKED;
+	}
+	if ((flags & LOCATE_LOOSE_LISTED) && loose_cached(odb, oid, err))
+		return ODB_LOOSE;
+	if (flags & LOCATE_LOOSE) {
+		struct strbuf path = STRBUF_INIT;
+		struct stat st;
+		int there;
+
+		odb_loose_path(odb, oid, &path);
+		there = lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode);
+		strbuf_release(&path);
+		if (there)
+			return ODB_LOOSE;
+	}
+	return ODB_ABSENT;
+}
+
 int odb_has(struct odb *odb, const struct snap_oid *oid)
 {
-	struct strbuf path = STRBUF_INIT;
-	struct stat st;
-	uint32_t pos;
-	int ret;
-
-	if (pending_has(odb, oid) || bulk_has(odb->bulk, oid) ||
-	    find_packed(odb, oid, &pos))
-		return 1;
-
-	odb_loose_path(odb, oid, &path);
-	ret = lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode);
-	strbuf_release(&path);
-	return ret;
+	return odb_locate(odb, oid, LOCATE_PACKS | LOCATE_LOOSE, NULL, NULL) != ODB_ABSENT;
 }
 
 void note_bad(struct odb *odb, const struct snap_oid *oid)
