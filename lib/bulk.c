@@ -241,51 +241,13 @@ static void bulk_fail(struct bulk *b, const struct strbuf *err)
 }
 
 /* Compresses one object into a frame: header and payload, one zstd frame. */
-static int compress_job(ZSTD_CCtx *cctx, int level, const struct job *j,
+static int compress_job(struct zio_cctx *cctx, int level, const struct job *j,
 			struct strbuf *frame, struct strbuf *err)
 {
 	char hdr[SNAP_HDR_MAX];
 	size_t hlen = object_header_format(hdr, j->type, j->len);
-	ZSTD_inBuffer in = { hdr, hlen, 0 };
-	ZSTD_outBuffer out;
-	size_t r;
 
-	strbuf_reset(frame);
-	strbuf_grow(frame, ZSTD_compressBound(hlen + j->len));
-	out.dst = frame->buf;
-	out.size = frame->alloc - 1;
-	out.pos = 0;
-	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
-	ZSTD_CCtx_setPledgedSrcSize(cctx, hlen + j->len);
-	r = ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_continue);
-	if (!ZSTD_isError(r)) {
-		ZSTD_inBuffer pin = { j->buf, j->len, 0 };
-		r = ZSTD_compressStream2(cctx, &out, &pin, ZSTD_e_end);
-		if (r != 0 && !ZSTD_isError(r))
-			return snap_error(err, SNAP_EIO, "compression output overflow");
-	}
-	if (ZSTD_isError(r))
-		return snap_error(err, SNAP_EIO, "compression failed: %s", ZSTD_getErrorName(r));
-	strbuf_setlen(frame, out.pos);
-	return 0;
-}
-
-/* Compresses a block's members into one frame. */
-static int compress_block(ZSTD_CCtx *cctx, int level, const struct job *j,
-			  struct strbuf *frame, struct strbuf *err)
-{
-	size_t r;
-
-	strbuf_reset(frame);
-	strbuf_grow(frame, ZSTD_compressBound(j->len));
-	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
-	r = ZSTD_compress2(cctx, frame->buf, frame->alloc - 1, j->buf, j->len);
-	if (ZSTD_isError(r))
-		return snap_error(err, SNAP_EIO, "compression failed: %s", ZSTD_getErrorName(r));
-	strbuf_setlen(frame, r);
-	return 0;
+	return zio_compress_object(cctx, level, hdr, hlen, j->buf, j->len, frame, err);
 }
 
 static void free_job(struct job *j)
@@ -302,10 +264,8 @@ static void *bulk_worker(void *arg)
 	struct bulk *b = arg;
 	struct odb *odb = b->odb;
 	struct strbuf frame = STRBUF_INIT, err = STRBUF_INIT;
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	struct zio_cctx *cctx = zio_cctx_new();
 
-	if (!cctx)
-		BUG("ZSTD_createCCtx failed");
 	for (;;) {
 		struct job *j;
 		int ret;
@@ -325,7 +285,7 @@ static void *bulk_worker(void *arg)
 
 		strbuf_reset(&err);
 		if (j->nr_members)
-			ret = compress_block(cctx, odb->store->level, j, &frame, &err);
+			ret = zio_compress(cctx, odb->store->level, j->buf, j->len, &frame, &err);
 		else
 			ret = compress_job(cctx, odb->store->level, j, &frame, &err);
 		if (ret == 0) {
@@ -361,7 +321,7 @@ static void *bulk_worker(void *arg)
 		pthread_mutex_unlock(&b->lock);
 		free_job(j);
 	}
-	ZSTD_freeCCtx(cctx);
+	zio_cctx_free(cctx);
 	strbuf_release(&frame);
 	strbuf_release(&err);
 	return NULL;
@@ -740,12 +700,7 @@ done:
 int odb_compress_block(struct odb *odb, const void *buf, size_t len,
 		       struct strbuf *frame, struct strbuf *err)
 {
-	struct job j;
-
-	if (!odb->cctx && !(odb->cctx = ZSTD_createCCtx()))
-		BUG("ZSTD_createCCtx failed");
-	memset(&j, 0, sizeof(j));
-	j.buf = (char *)buf;
-	j.len = len;
-	return compress_block(odb->cctx, odb->store->level, &j, frame, err);
+	if (!odb->cctx)
+		odb->cctx = zio_cctx_new();
+	return zio_compress(odb->cctx, odb->store->level, buf, len, frame, err);
 }

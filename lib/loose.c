@@ -15,26 +15,22 @@
 #include <unistd.h>
 
 /* Objects from this size on are compressed on a zstd worker thread. */
-#define ZSTD_WORKER_MIN (4u << 20)
+#define COMPRESS_THREAD_MIN (4u << 20)
 
-static int writer_flush(struct writer *w, ZSTD_inBuffer *in,
-			ZSTD_EndDirective mode, struct strbuf *err)
+static int write_out(void *data, const void *buf, size_t n, struct strbuf *err)
 {
-	for (;;) {
-		ZSTD_outBuffer ob = { w->outbuf, w->outcap, 0 };
-		size_t r = ZSTD_compressStream2(w->cctx, &ob, in, mode);
+	struct writer *w = data;
 
-		if (ZSTD_isError(r))
-			return snap_error(err, SNAP_EIO, "compression failed: %s",
-					  ZSTD_getErrorName(r));
-		if (ob.pos && fsio_write(w->fd, w->outbuf, ob.pos) < 0)
-			return snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
-		if (mode == ZSTD_e_end ? r == 0 : in->pos == in->size)
-			return 0;
-	}
+	if (fsio_write(w->fd, buf, n) < 0)
+		return snap_error_errno(err, "cannot write '%s'", w->tmp.buf);
+	return 0;
 }
 
-#define SIZE_UNKNOWN UINT64_MAX
+static int writer_flush(struct writer *w, const void *buf, size_t len, int end,
+			struct strbuf *err)
+{
+	return zio_stream_feed(w->cctx, buf, len, end, write_out, w, err);
+}
 
 /*
  * Starts a frame in a new temporary file with hdr (not hashed here).
@@ -43,11 +39,10 @@ static int writer_flush(struct writer *w, ZSTD_inBuffer *in,
  * use (created on first use): a chunk list has one apart, as it is
  * written while other objects are.
  */
-int writer_start(struct writer *w, struct odb *odb, ZSTD_CCtx **cctx,
+int writer_start(struct writer *w, struct odb *odb, struct zio_cctx **cctx,
 		 const char *hdr, size_t hlen, uint64_t size,
 		 struct strbuf *err)
 {
-	ZSTD_inBuffer in;
 	struct strbuf dir = STRBUF_INIT;
 	int ret;
 
@@ -60,25 +55,16 @@ int writer_start(struct writer *w, struct odb *odb, ZSTD_CCtx **cctx,
 		return ret;
 
 	if (!*cctx)
-		*cctx = ZSTD_createCCtx();
-	if (!*cctx)
-		BUG("ZSTD_createCCtx failed");
+		*cctx = zio_cctx_new();
 	w->cctx = *cctx;
-	ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, odb->store->level);
-	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);
-	if (size != SIZE_UNKNOWN)
-		ZSTD_CCtx_setPledgedSrcSize(w->cctx, hlen + size);
 	/*
 	 * A large object: let zstd compress on a thread of its own while this
 	 * one reads and hashes.  The frame may differ; its content, and so the
 	 * id, does not.
 	 */
-	if (size != SIZE_UNKNOWN && size >= ZSTD_WORKER_MIN) {
-		ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, 1);
-		/* Small jobs keep the worker's buffers, and so memory, small. */
-		ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_jobSize, 2 << 20);
-	}
+	zio_stream_start(w->cctx, odb->store->level,
+			 size == SIZE_UNKNOWN ? ZIO_SIZE_UNKNOWN : hlen + size,
+			 size != SIZE_UNKNOWN && size >= COMPRESS_THREAD_MIN);
 
 	store_path(odb->store, &dir, "objects/tmp");
 	w->fd = fsio_mktemp(dir.buf, "obj-", &w->tmp);
@@ -88,12 +74,7 @@ int writer_start(struct writer *w, struct odb *odb, ZSTD_CCtx **cctx,
 		return ret;
 	}
 	strbuf_release(&dir);
-	w->outcap = ZSTD_CStreamOutSize();
-	w->outbuf = xmalloc_io(w->outcap);
-	in.src = hdr;
-	in.size = hlen;
-	in.pos = 0;
-	return writer_flush(w, &in, ZSTD_e_continue, err);
+	return writer_flush(w, hdr, hlen, 0, err);
 }
 
 /* Starts an object of a known type and size; the id is hashed as it goes. */
@@ -111,19 +92,15 @@ int writer_begin(struct writer *w, struct odb *odb,
 int writer_feed(struct writer *w, const void *buf, size_t len,
 		struct strbuf *err)
 {
-	ZSTD_inBuffer in = { buf, len, 0 };
-
 	hash_update(&w->hash, buf, len);
-	return writer_flush(w, &in, ZSTD_e_continue, err);
+	return writer_flush(w, buf, len, 0, err);
 }
 
 /* Compresses bytes that are not part of the id (a chunk list's). */
 int writer_feed_raw(struct writer *w, const void *buf, size_t len,
 		    struct strbuf *err)
 {
-	ZSTD_inBuffer in = { buf, len, 0 };
-
-	return writer_flush(w, &in, ZSTD_e_continue, err);
+	return writer_flush(w, buf, len, 0, err);
 }
 
 void writer_abort(struct writer *w)
@@ -134,8 +111,6 @@ void writer_abort(struct writer *w)
 		unlink(w->tmp.buf);
 	w->fd = -1;
 	strbuf_release(&w->tmp);
-	free(w->outbuf);
-	w->outbuf = NULL;
 }
 
 /*
@@ -209,9 +184,7 @@ void drop_loose_cache(struct odb *odb)
 
 int writer_end(struct writer *w, struct strbuf *err)
 {
-	ZSTD_inBuffer in = { NULL, 0, 0 };
-
-	return writer_flush(w, &in, ZSTD_e_end, err);
+	return writer_flush(w, NULL, 0, 1, err);
 }
 
 static int cmp_names(const void *a, const void *b)

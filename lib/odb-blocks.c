@@ -11,29 +11,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Largest zstd window accepted on read: the zstd tool's own default. */
-#define WINDOW_LOG_MAX 27
-
-ZSTD_DCtx *dctx_get(struct odb *odb)
+struct zio_dctx *dctx_get(struct odb *odb)
 {
-	ZSTD_DCtx *d = NULL;
+	struct zio_dctx *d = NULL;
 
 	pthread_mutex_lock(&odb->dctx_lock);
 	if (odb->nr_dctx_free)
 		d = odb->dctx_free[--odb->nr_dctx_free];
 	pthread_mutex_unlock(&odb->dctx_lock);
 	if (d) {
-		ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+		zio_dctx_reset(d);
 		return d;
 	}
-	d = ZSTD_createDCtx();
-	if (!d)
-		BUG("ZSTD_createDCtx failed");
-	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, WINDOW_LOG_MAX);
-	return d;
+	return zio_dctx_new();
 }
 
-void dctx_put(struct odb *odb, ZSTD_DCtx *d)
+void dctx_put(struct odb *odb, struct zio_dctx *d)
 {
 	pthread_mutex_lock(&odb->dctx_lock);
 	ALLOC_GROW(odb->dctx_free, odb->nr_dctx_free + 1, odb->alloc_dctx_free);
@@ -85,10 +78,12 @@ struct block *block_get(struct odb *odb, struct pack *p,
 {
 	const unsigned char *pack = p->map + p->map_len - 2 * SNAP_OID_RAWSZ;
 	struct block *b, *old;
-	unsigned long long content;
-	ZSTD_DCtx *d;
+	const char *zwhy = NULL;
+	uint64_t content;
+	struct zio_dctx *d;
 	char *frame;
-	size_t got, slot = 0, i;
+	size_t got = 0, slot = 0, i;
+	int bad;
 	ssize_t n;
 	int fd;
 
@@ -102,7 +97,7 @@ struct block *block_get(struct odb *odb, struct pack *p,
 	fd = pack_fd(p, err);
 	if (fd < 0)
 		return NULL;
-	if (r->length > ZSTD_compressBound(PACK_BLOCK_MAX)) {
+	if (r->length > zio_bound(PACK_BLOCK_MAX)) {
 		*why = "shared frame too large";
 		return NULL;
 	}
@@ -118,14 +113,13 @@ struct block *block_get(struct odb *odb, struct pack *p,
 			*why = "truncated";
 		return NULL;
 	}
-	content = ZSTD_getFrameContentSize(frame, (size_t)r->length);
-	if (content == ZSTD_CONTENTSIZE_UNKNOWN || content == ZSTD_CONTENTSIZE_ERROR ||
+	if (zio_frame_content(frame, (size_t)r->length, &content) < 0 ||
 	    content > PACK_BLOCK_MAX) {
 		free(frame);
 		*why = "bad shared frame header";
 		return NULL;
 	}
-	if (ZSTD_findFrameCompressedSize(frame, (size_t)r->length) != r->length) {
+	if (zio_frame_length(frame, (size_t)r->length) != r->length) {
 		free(frame);
 		*why = "trailing bytes after the compressed frame";
 		return NULL;
@@ -135,11 +129,12 @@ struct block *block_get(struct odb *odb, struct pack *p,
 	b->offset = r->offset;
 	b->buf = xmalloc(content ? (size_t)content : 1);
 	d = dctx_get(odb);
-	got = ZSTD_decompressDCtx(d, b->buf, (size_t)content, frame, (size_t)r->length);
+	bad = zio_decompress(d, b->buf, (size_t)content, frame, (size_t)r->length,
+			     &got, &zwhy) < 0;
 	dctx_put(odb, d);
 	free(frame);
-	if (ZSTD_isError(got) || got != content) {
-		*why = ZSTD_isError(got) ? ZSTD_getErrorName(got) : "shorter than its frame says";
+	if (bad || got != content) {
+		*why = bad ? zwhy : "shorter than its frame says";
 		free(b->buf);
 		free(b);
 		return NULL;
@@ -177,7 +172,7 @@ void blocks_release(struct odb *odb)
 	size_t i;
 
 	while (odb->nr_dctx_free)
-		ZSTD_freeDCtx(odb->dctx_free[--odb->nr_dctx_free]);
+		zio_dctx_free(odb->dctx_free[--odb->nr_dctx_free]);
 	free(odb->dctx_free);
 	pthread_mutex_destroy(&odb->dctx_lock);
 	for (i = 0; i < BLOCK_CACHE_SIZE; i++)

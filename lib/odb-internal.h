@@ -28,12 +28,12 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <zstd.h>
 #include "hash.h"
 #include "midx.h"
 #include "odb.h"
 #include "oidset.h"
 #include "pack.h"
+#include "zio.h"
 
 /* A loose object of a batch written to its temporary file, not yet linked. */
 struct pending {
@@ -107,11 +107,11 @@ struct odb {
 	uint32_t *pset;
 	size_t pset_size;
 	struct strbuf path;	/* scratch for object paths */
-	ZSTD_CCtx *cctx;
-	ZSTD_CCtx *list_cctx;	/* for chunk lists, written beside other objects */
+	struct zio_cctx *cctx;
+	struct zio_cctx *list_cctx;	/* for chunk lists, written beside other objects */
 	/* Decompression contexts not in use; streams may run on any thread. */
 	pthread_mutex_t dctx_lock;
-	ZSTD_DCtx **dctx_free;
+	struct zio_dctx **dctx_free;
 	size_t nr_dctx_free, alloc_dctx_free;
 	/* Blocks decompressed lately, shared by the streams reading them. */
 	pthread_mutex_t block_lock;
@@ -126,12 +126,10 @@ struct odb {
 #define SIZE_UNKNOWN UINT64_MAX
 struct writer {
 	struct odb *odb;
-	ZSTD_CCtx *cctx;	/* odb->cctx or odb->list_cctx */
+	struct zio_cctx *cctx;	/* odb->cctx or odb->list_cctx */
 	int fd;
 	struct strbuf tmp;
 	struct snap_hash_ctx hash;
-	char *outbuf;
-	size_t outcap;
 };
 
 /*
@@ -182,8 +180,8 @@ struct pack *late_find(struct odb *odb, const struct snap_oid *oid, uint32_t *po
 void refresh_midx(struct odb *odb);
 
 /* odb-blocks.c */
-ZSTD_DCtx *dctx_get(struct odb *odb);
-void dctx_put(struct odb *odb, ZSTD_DCtx *d);
+struct zio_dctx *dctx_get(struct odb *odb);
+void dctx_put(struct odb *odb, struct zio_dctx *d);
 struct block *block_get(struct odb *odb, struct pack *p, const struct pack_record *r,
 			const char **why, struct strbuf *err);
 void block_release(struct odb *odb, struct block *b);
@@ -191,7 +189,7 @@ void block_release(struct odb *odb, struct block *b);
 void blocks_release(struct odb *odb);
 
 /* loose.c */
-int writer_start(struct writer *w, struct odb *odb, ZSTD_CCtx **cctx,
+int writer_start(struct writer *w, struct odb *odb, struct zio_cctx **cctx,
 		 const char *hdr, size_t hlen, uint64_t size, struct strbuf *err);
 int writer_begin(struct writer *w, struct odb *odb, enum object_type type,
 		 uint64_t size, struct strbuf *err);
@@ -226,4 +224,5 @@ int bulk_stop(struct odb *odb, struct strbuf *err);
 int bulk_write(struct odb *odb, enum object_type type, const void *buf,
 	       size_t len, int owned, struct snap_oid *oid, int *ret,
 	       struct strbuf *err);
+
 #endif

@@ -17,13 +17,13 @@
 
 struct odb_stream {
 	struct odb *odb;
-	ZSTD_DCtx *dctx;
+	struct zio_dctx *dctx;
 	int fd;
 	int own_fd;		/* a loose object's file, closed with the stream */
 	uint64_t pos, left;	/* where the frame's unread bytes are */
 	int eof;		/* the frame's bytes are all read */
 	int frame_done;		/* zstd reported the end of the frame */
-	ZSTD_inBuffer in;
+	struct zio_in in;
 	char *inbuf;
 	char pend[SNAP_HDR_MAX];	/* payload bytes decoded with the header */
 	size_t pend_pos, pend_len;
@@ -77,14 +77,15 @@ static int corrupt(struct odb_stream *st, struct strbuf *err, const char *why)
 static int decode(struct odb_stream *st, void *out, size_t cap, size_t *got,
 		  struct strbuf *err)
 {
-	ZSTD_outBuffer ob = { out, cap, 0 };
+	size_t pos = 0;
 
 	*got = 0;
 	while (!st->frame_done) {
-		size_t r;
+		const char *why;
+		int r;
 
 		if (st->in.pos == st->in.size && !st->eof) {
-			size_t want = ZSTD_DStreamInSize();
+			size_t want = zio_in_size();
 			ssize_t n = 0;
 
 			if (want > st->left)
@@ -105,17 +106,17 @@ static int decode(struct odb_stream *st, void *out, size_t cap, size_t *got,
 			if (n == 0)
 				st->eof = 1;
 		}
-		r = ZSTD_decompressStream(st->dctx, &ob, &st->in);
-		if (ZSTD_isError(r))
-			return corrupt(st, err, ZSTD_getErrorName(r));
-		if (r == 0)
+		r = zio_stream_decompress(st->dctx, out, cap, &pos, &st->in, &why);
+		if (r < 0)
+			return corrupt(st, err, why);
+		if (r > 0)
 			st->frame_done = 1;
-		if (ob.pos > 0 || ob.pos == cap)
+		if (pos > 0 || pos == cap)
 			break;
 		if (st->in.pos == st->in.size && st->eof)
 			return corrupt(st, err, "truncated");
 	}
-	*got = ob.pos;
+	*got = pos;
 	return 0;
 }
 
@@ -369,7 +370,7 @@ static int stream_open_copy(struct odb *odb, const struct snap_oid *oid,
 		goto fail;
 	}
 	st->dctx = dctx_get(odb);
-	st->inbuf = xmalloc_io(ZSTD_DStreamInSize());
+	st->inbuf = xmalloc_io(zio_in_size());
 
 	while (hlen == 0) {
 		size_t got;

@@ -90,8 +90,8 @@ void odb_close(struct odb *odb)
 	free(odb->damage);
 	free(odb->pending);
 	free(odb->pset);
-	ZSTD_freeCCtx(odb->cctx);
-	ZSTD_freeCCtx(odb->list_cctx);
+	zio_cctx_free(odb->cctx);
+	zio_cctx_free(odb->list_cctx);
 	blocks_release(odb);
 	oidset_clear(&odb->bad);
 	oidset_clear(&odb->rewritten);
