@@ -5,6 +5,7 @@
 #include "checkout-internal.h"
 #include "error.h"
 #include "exclude.h"
+#include "fsio.h"
 #include "util.h"
 #include "writetree.h"
 

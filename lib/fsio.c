@@ -1,4 +1,5 @@
 #include "fsio.h"
+#include "error.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -608,4 +610,58 @@ fail:
 	strbuf_release(&tmp);
 	errno = saved;
 	return -1;
+}
+
+int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+#define READ_BUF (256 * 1024)
+
+int read_fd_exactly(int fd, uint64_t size, int whole, const char *what,
+		    int (*fn)(void *, const void *, size_t, struct strbuf *),
+		    void *data, struct strbuf *err)
+{
+	char *buf = xmalloc_io(READ_BUF);
+	uint64_t left = size;
+	int ret = 0;
+
+	while (left) {
+		size_t want = left < READ_BUF ? (size_t)left : READ_BUF;
+		long long n = read_full(fd, buf, want);
+
+		if (n < 0) {
+			ret = snap_error_errno(err, "cannot read '%s'", what);
+			goto out;
+		}
+		if (n == 0) {
+			ret = snap_error(err, SNAP_EINVAL,
+					 "'%s' shrank while it was read (%llu of %llu bytes)",
+					 what, (unsigned long long)(size - left),
+					 (unsigned long long)size);
+			goto out;
+		}
+		ret = fn(data, buf, (size_t)n, err);
+		if (ret < 0)
+			goto out;
+		left -= (uint64_t)n;
+	}
+	if (whole && read_full(fd, buf, 1) > 0)
+		ret = snap_error(err, SNAP_EINVAL,
+				 "'%s' grew while it was read (past %llu bytes)",
+				 what, (unsigned long long)size);
+out:
+	free(buf);
+	return ret;
 }

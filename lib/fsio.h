@@ -36,6 +36,8 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct strbuf;
@@ -80,5 +82,24 @@ int fsio_replace_file(const char *tmpdir, const char *path, const void *buf,
 
 /* mkdir -p for the directories above path, fsyncing each new one's parent. */
 int fsio_mkdirs_for(const char *path);
+
+/*
+ * Two helpers about files that change nothing, kept here beside the
+ * calls that do.  mtime_ns: a file's modification time in nanoseconds
+ * (the store's clock, which gc and sessions compare).  raise_fd_limit:
+ * the open-file limit raised to its hard maximum (a store or restore of
+ * a deep tree holds one descriptor per level).
+ */
+int64_t mtime_ns(const struct stat *st);
+void raise_fd_limit(void);
+
+/*
+ * Reads exactly size bytes of fd, in pieces of at most 256 KiB handed to
+ * fn (whose error it returns), in constant memory; what names the input
+ * in messages.  SNAP_EINVAL if fd ends early or, with whole, holds more.
+ */
+int read_fd_exactly(int fd, uint64_t size, int whole, const char *what,
+		    int (*fn)(void *data, const void *buf, size_t len, struct strbuf *err),
+		    void *data, struct strbuf *err);
 
 #endif

@@ -46,11 +46,6 @@ struct gc {
 	unsigned char swept[256];
 };
 
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-}
-
 void gc_tmp_name(const struct snap_store *store, const char *what, struct strbuf *out)
 {
 	unsigned char r[4] = { 0 };

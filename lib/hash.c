@@ -1,4 +1,5 @@
 #include "hash.h"
+#include "fsio.h"
 #include "util.h"
 
 #include <blake3.h>
@@ -49,4 +50,24 @@ void hash_object_buf(enum object_type type, const void *buf, size_t len,
 	hash_object_start(&c, type, len, NULL);
 	hash_update(&c, buf, len);
 	hash_final(&c, out);
+}
+
+static int feed_hash(void *data, const void *buf, size_t len, struct strbuf *err)
+{
+	(void)err;
+	hash_update(data, buf, len);
+	return 0;
+}
+
+int hash_fd(enum object_type type, int fd, uint64_t size, const char *what,
+	    struct snap_oid *oid, struct strbuf *err)
+{
+	struct snap_hash_ctx c;
+	int ret;
+
+	hash_object_start(&c, type, size, NULL);
+	ret = read_fd_exactly(fd, size, 1, what, feed_hash, &c, err);
+	if (ret == 0)
+		hash_final(&c, oid);
+	return ret;
 }

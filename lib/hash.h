@@ -35,4 +35,13 @@ size_t hash_object_start(struct snap_hash_ctx *c, enum object_type type,
 void hash_object_buf(enum object_type type, const void *buf, size_t len,
 		     struct snap_oid *out);
 
+/*
+ * The id of an object of size bytes read from fd, in constant memory,
+ * without a store; what names the input in messages.  SNAP_EINVAL if fd
+ * ends early or holds more.
+ */
+struct strbuf;
+int hash_fd(enum object_type type, int fd, uint64_t size, const char *what,
+	    struct snap_oid *oid, struct strbuf *err);
+
 #endif

@@ -289,10 +289,4 @@ void odb_batch_abort(struct odb *odb);
 void odb_loose_path(struct odb *odb, const struct snap_oid *oid,
 		    struct strbuf *out);
 
-/*
- * Hashing without a store: the id of size bytes from fd (constant memory).
- */
-int hash_fd(enum object_type type, int fd, uint64_t size, const char *what,
-	    struct snap_oid *oid, struct strbuf *err);
-
 #endif

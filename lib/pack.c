@@ -95,8 +95,10 @@ int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 	fd = open(idx_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return snap_error_errno(err, "cannot open '%s'", idx_path);
+	if (fd < 0) {
+		ret = snap_error_errno(err, "cannot open '%s'", idx_path);
+		return errno == ENOENT ? SNAP_ENOTFOUND : ret;
+	}
 	if (fstat(fd, &st) < 0) {
 		ret = snap_error_errno(err, "cannot stat '%s'", idx_path);
 		close(fd);
@@ -287,8 +289,10 @@ int pack_fd(struct pack *p, struct strbuf *err)
 {
 	if (p->fd < 0) {
 		p->fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
-		if (p->fd < 0)
-			return snap_error_errno(err, "cannot open pack '%s'", p->pack_path);
+		if (p->fd < 0) {
+			int ret = snap_error_errno(err, "cannot open pack '%s'", p->pack_path);
+			return errno == ENOENT ? SNAP_ENOTFOUND : ret;
+		}
 	}
 	return p->fd;
 }
@@ -759,6 +763,8 @@ int pack_scan(struct pack *p, const char *idx_path, struct strbuf *err)
 	fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot open pack '%s'", p->pack_path);
+		if (errno == ENOENT)
+			ret = SNAP_ENOTFOUND;
 		pack_close(p);
 		return ret;
 	}

@@ -75,8 +75,9 @@ struct pack {
  * monotonic, ids strictly increasing, its checksum, and every field of
  * every record in range (frame inside the pack, known type, flags, member
  * offset), so that nothing read from it later can be out of range.
- * SNAP_ECORRUPT with a message naming the file; SNAP_EIO when it cannot
- * be read (errno kept).  The pack's own bytes are pack_verify's job.
+ * SNAP_ECORRUPT with a message naming the file; SNAP_ENOTFOUND when the
+ * index is not there, SNAP_EIO when it cannot be read otherwise (errno
+ * kept).  The pack's own bytes are pack_verify's job.
  */
 int pack_open(struct pack *p, const char *idx_path, struct strbuf *err);
 
@@ -88,7 +89,8 @@ int pack_open(struct pack *p, const char *idx_path, struct strbuf *err);
  * so a damaged frame costs its own objects only and nothing is ever
  * served under a wrong id.  Costs a read of the whole pack; the index on
  * disk is left as it is (gc writes a new one when it repacks).  The pack
- * is opened (p->fd) as pack_fd would.  SNAP_EIO when it cannot be read.
+ * is opened (p->fd) as pack_fd would.  SNAP_ENOTFOUND when the pack is
+ * not there, SNAP_EIO when it cannot be read otherwise.
  */
 int pack_scan(struct pack *p, const char *idx_path, struct strbuf *err);
 void pack_close(struct pack *p);
@@ -122,7 +124,11 @@ void pack_oid(const struct pack *p, uint32_t pos, struct snap_oid *oid);
 void pack_prefix_range(const struct pack *p, const char *hex, size_t len,
 		       uint32_t *first, uint32_t *count);
 
-/* Opens the pack file itself (lazily, once).  -1 with err set. */
+/*
+ * Opens the pack file itself (lazily, once) and returns its descriptor:
+ * else SNAP_ENOTFOUND when the pack is not there, SNAP_EIO when it cannot
+ * be opened otherwise, with err set.
+ */
 int pack_fd(struct pack *p, struct strbuf *err);
 
 /* Reads the compressed frame of the object at pos (for repacking). */

@@ -16,11 +16,6 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-}
-
 struct repack {
 	struct odb *odb;
 	const struct repack_opts *o;

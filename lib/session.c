@@ -62,11 +62,6 @@ const char *local_host(void)
 	return host;
 }
 
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-}
-
 int store_now(struct snap_store *store, int64_t *now_ns, struct strbuf *err)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;

@@ -9,6 +9,7 @@
 #include "progress.h"
 #include "error.h"
 #include "exclude.h"
+#include "fsio.h"
 #include "statcache.h"
 #include "store.h"
 #include "tree.h"
@@ -19,19 +20,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
 
 /* Writes the new cache if it differs from the old one; failure is a warning. */
 static void save_cache(struct walker *w, const char *path)

@@ -155,8 +155,4 @@ int write_tree_paths(struct odb *odb, const char *const *paths, size_t nr,
  */
 int abs_path_clean(const char *path, struct strbuf *out, struct strbuf *err);
 
-/* Raises the open-file limit to its hard maximum (a restore of a deep
- * tree holds one descriptor per level). */
-void raise_fd_limit(void);
-
 #endif

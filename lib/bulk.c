@@ -1,0 +1,706 @@
+/*
+ * Batches (odb.h): write sessions, the objects pending as loose files, the
+ * queue of objects to compress, its worker threads and the batch's pack.
+ */
+#include "odb-internal.h"
+#include "error.h"
+#include "fsio.h"
+#include "session.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * The compression stage of a batch: the caller's thread hashes each object
+ * and drops those already stored; worker threads compress the rest and
+ * append them to the batch's pack.  A bounded queue keeps memory flat.
+ */
+#define BULK_QUEUE_MAX (16u << 20)
+#define BULK_THREADS_MAX 16
+
+struct job {
+	struct job *next;
+	struct snap_oid oid;
+	enum object_type type;
+	char *buf;
+	size_t len;
+	/* A block (nr_members > 0): buf holds each member's header and
+	 * payload, one after another; it becomes one shared frame. */
+	struct pack_member *members;
+	size_t nr_members, alloc_members;
+};
+
+/* Room for a block: sealed at PACK_BLOCK_TARGET, one member may pass it. */
+#define BLOCK_BUF (PACK_BLOCK_TARGET + PACK_BLOCK_MEMBER_MAX + SNAP_HDR_MAX)
+
+struct bulk {
+	struct odb *odb;
+	pthread_t threads[BULK_THREADS_MAX];
+	int nr_threads;
+	pthread_mutex_t lock;		/* the queue and the fields below */
+	pthread_cond_t work, room;
+	struct job *head, *tail;
+	struct job *block;		/* the block being filled, not queued */
+	size_t queued;
+	size_t inflight;		/* jobs queued and not yet packed */
+	int stop;
+	int failed;
+	struct strbuf err;
+	pthread_mutex_t pack_lock;	/* odb->pw and done_packs */
+	char **done_packs;		/* indexes of packs finished meanwhile */
+	size_t nr_done, alloc_done;
+	/* ids queued in this batch; the caller's thread alone uses them */
+	struct snap_oid *ids;
+	size_t nr_ids, alloc_ids;
+	uint32_t *set;
+	size_t set_size;
+};
+
+void drop_pending(struct odb *odb)
+{
+	size_t i;
+
+	for (i = 0; i < odb->nr_pending; i++) {
+		unlink(odb->pending[i].tmp);
+		free(odb->pending[i].tmp);
+	}
+	odb->nr_pending = 0;
+	if (odb->pset)
+		memset(odb->pset, 0, odb->pset_size * sizeof(*odb->pset));
+}
+
+static size_t pset_slot(const struct odb *odb, const struct snap_oid *oid)
+{
+	uint64_t h;
+
+	memcpy(&h, oid->hash, sizeof(h));
+	return (size_t)(h & (odb->pset_size - 1));
+}
+
+int pending_has(const struct odb *odb, const struct snap_oid *oid)
+{
+	size_t i;
+
+	if (!odb->nr_pending)
+		return 0;
+	for (i = pset_slot(odb, oid); odb->pset[i]; i = (i + 1) & (odb->pset_size - 1))
+		if (!oid_cmp(&odb->pending[odb->pset[i] - 1].oid, oid))
+			return 1;
+	return 0;
+}
+
+void pending_add(struct odb *odb, const struct snap_oid *oid, const char *tmp,
+		 int replace)
+{
+	size_t i;
+
+	if (!odb->pset) {
+		odb->pset_size = 2 * SNAP_BATCH_MAX;
+		odb->pset = xcalloc(odb->pset_size, sizeof(*odb->pset));
+	}
+	ALLOC_GROW(odb->pending, odb->nr_pending + 1, odb->alloc_pending);
+	odb->pending[odb->nr_pending].oid = *oid;
+	odb->pending[odb->nr_pending].tmp = xstrdup(tmp);
+	odb->pending[odb->nr_pending].replace = replace;
+	odb->nr_pending++;
+	for (i = pset_slot(odb, oid); odb->pset[i]; i = (i + 1) & (odb->pset_size - 1))
+		;
+	odb->pset[i] = (uint32_t)odb->nr_pending;
+}
+
+int bulk_has(const struct bulk *b, const struct snap_oid *oid)
+{
+	size_t i;
+	uint64_t h;
+
+	if (!b || !b->nr_ids)
+		return 0;
+	memcpy(&h, oid->hash, sizeof(h));
+	for (i = (size_t)h & (b->set_size - 1); b->set[i]; i = (i + 1) & (b->set_size - 1))
+		if (!oid_cmp(&b->ids[b->set[i] - 1], oid))
+			return 1;
+	return 0;
+}
+
+static void bulk_remember(struct bulk *b, const struct snap_oid *oid)
+{
+	size_t i, j;
+	uint64_t h;
+
+	ALLOC_GROW(b->ids, b->nr_ids + 1, b->alloc_ids);
+	b->ids[b->nr_ids++] = *oid;
+	if (b->nr_ids * 2 > b->set_size) {
+		free(b->set);
+		b->set_size = b->set_size ? b->set_size * 2 : 4096;
+		b->set = xcalloc(b->set_size, sizeof(*b->set));
+		for (j = 0; j < b->nr_ids; j++) {
+			memcpy(&h, b->ids[j].hash, sizeof(h));
+			for (i = (size_t)h & (b->set_size - 1); b->set[i];
+			     i = (i + 1) & (b->set_size - 1))
+				;
+			b->set[i] = (uint32_t)j + 1;
+		}
+		return;
+	}
+	memcpy(&h, oid->hash, sizeof(h));
+	for (i = (size_t)h & (b->set_size - 1); b->set[i]; i = (i + 1) & (b->set_size - 1))
+		;
+	b->set[i] = (uint32_t)b->nr_ids;
+}
+
+/* Closes the batch's pack: durable, then visible, then readable here. */
+/*
+ * Makes the pack w durable and visible, and frees it.  During a batch the
+ * caller's thread loads it later (workers may be running); called without
+ * pack_lock, so that other workers go on packing meanwhile.
+ */
+static int finish_writer(struct odb *odb, struct pack_writer *w, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, idx = STRBUF_INIT;
+	int ret;
+
+	store_path(odb->store, &dir, "objects/pack");
+	ret = pack_writer_finish(w, dir.buf, &idx, err);
+	if (ret == 0 && odb->bulk) {
+		struct bulk *b = odb->bulk;
+		pthread_mutex_lock(&b->pack_lock);
+		ALLOC_GROW(b->done_packs, b->nr_done + 1, b->alloc_done);
+		b->done_packs[b->nr_done++] = strbuf_detach(&idx, NULL);
+		pthread_mutex_unlock(&b->pack_lock);
+	} else if (ret == 0) {
+		ret = add_pack(odb, idx.buf, err);
+	}
+	strbuf_release(&dir);
+	strbuf_release(&idx);
+	return ret;
+}
+
+/* Takes the pack being filled, if any, for finish_writer(). */
+static struct pack_writer *take_pack(struct odb *odb)
+{
+	struct pack_writer *w;
+
+	if (odb->bulk)
+		pthread_mutex_lock(&odb->bulk->pack_lock);
+	w = odb->pw;
+	odb->pw = NULL;
+	if (odb->bulk)
+		pthread_mutex_unlock(&odb->bulk->pack_lock);
+	return w;
+}
+
+static int finish_pack(struct odb *odb, struct strbuf *err)
+{
+	struct pack_writer *w = take_pack(odb);
+
+	return w ? finish_writer(odb, w, err) : 0;
+}
+
+/*
+ * Every write happens inside a write session, so that a concurrent gc
+ * keeps what it writes and reuses (lib/session.h).  A porcelain script
+ * holding a session of its own names it in $SNAP_SESSION.
+ */
+int ensure_session(struct odb *odb, struct strbuf *err)
+{
+	const char *name = getenv("SNAP_SESSION");
+	struct session *s;
+	int ret;
+
+	if (odb->in_session)
+		return 0;
+	if (name && *name) {
+		ret = session_find(odb->store, name, &s, err);
+		if (ret < 0)
+			return ret;
+		session_free(s);
+		odb->in_session = 1;
+		return 0;
+	}
+	ret = session_begin(odb->store, 0, NULL, 0, &odb->session, err);
+	if (ret < 0)
+		return ret;
+	odb->in_session = 1;
+	return 0;
+}
+
+static void bulk_fail(struct bulk *b, const struct strbuf *err)
+{
+	pthread_mutex_lock(&b->lock);
+	if (!b->failed) {
+		b->failed = 1;
+		strbuf_addbuf(&b->err, err);
+	}
+	pthread_cond_broadcast(&b->room);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Compresses one object into a frame: header and payload, one zstd frame. */
+static int compress_job(struct zio_cctx *cctx, int level, const struct job *j,
+			struct strbuf *frame, struct strbuf *err)
+{
+	char hdr[SNAP_HDR_MAX];
+	size_t hlen = object_header_format(hdr, j->type, j->len);
+
+	return zio_compress_object(cctx, level, hdr, hlen, j->buf, j->len, frame, err);
+}
+
+static void free_job(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->buf);
+	free(j->members);
+	free(j);
+}
+
+static void *bulk_worker(void *arg)
+{
+	struct bulk *b = arg;
+	struct odb *odb = b->odb;
+	struct strbuf frame = STRBUF_INIT, err = STRBUF_INIT;
+	struct zio_cctx *cctx = zio_cctx_new();
+
+	for (;;) {
+		struct job *j;
+		int ret;
+
+		pthread_mutex_lock(&b->lock);
+		while (!b->head && !b->stop)
+			pthread_cond_wait(&b->work, &b->lock);
+		j = b->head;
+		if (j) {
+			b->head = j->next;
+			if (!b->head)
+				b->tail = NULL;
+		}
+		pthread_mutex_unlock(&b->lock);
+		if (!j)
+			break;
+
+		strbuf_reset(&err);
+		if (j->nr_members)
+			ret = zio_compress(cctx, odb->store->level, j->buf, j->len, &frame, &err);
+		else
+			ret = compress_job(cctx, odb->store->level, j, &frame, &err);
+		if (ret == 0) {
+			struct pack_writer *full = NULL;
+
+			pthread_mutex_lock(&b->pack_lock);
+			if (!odb->pw) {
+				struct strbuf dir = STRBUF_INIT;
+				store_path(odb->store, &dir, "objects/tmp");
+				ret = pack_writer_start(&odb->pw, dir.buf, &err);
+				strbuf_release(&dir);
+			}
+			if (ret == 0 && j->nr_members)
+				ret = pack_writer_add_block(odb->pw, j->members, j->nr_members,
+							    frame.buf, frame.len, &err);
+			else if (ret == 0)
+				ret = pack_writer_add(odb->pw, &j->oid, j->type, j->len,
+						      frame.buf, frame.len, &err);
+			if (ret == 0 && pack_writer_size(odb->pw) >= PACK_TARGET_SIZE) {
+				full = odb->pw;
+				odb->pw = NULL;
+			}
+			pthread_mutex_unlock(&b->pack_lock);
+			if (full)
+				ret = finish_writer(odb, full, &err);
+		}
+		if (ret < 0)
+			bulk_fail(b, &err);
+		pthread_mutex_lock(&b->lock);
+		b->queued -= j->len;
+		b->inflight--;
+		pthread_cond_broadcast(&b->room);
+		pthread_mutex_unlock(&b->lock);
+		free_job(j);
+	}
+	zio_cctx_free(cctx);
+	strbuf_release(&frame);
+	strbuf_release(&err);
+	return NULL;
+}
+
+static void bulk_start(struct odb *odb)
+{
+	struct bulk *b = xcalloc(1, sizeof(*b));
+	int i, n = odb->jobs;
+
+	if (n <= 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (int)cpus : 1;
+	}
+	if (n > BULK_THREADS_MAX)
+		n = BULK_THREADS_MAX;
+#ifdef M_MMAP_THRESHOLD
+	/*
+	 * Payloads up to PACK_OBJECT_MAX pass through malloc by the
+	 * thousand: without this glibc maps and unmaps each large one, and
+	 * the page faults and zeroing cost more than the compression.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 2 * PACK_OBJECT_MAX + (1 << 20));
+	mallopt(M_TRIM_THRESHOLD, 2 * BULK_QUEUE_MAX);
+#endif
+	b->odb = odb;
+	strbuf_init(&b->err, 0);
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_mutex_init(&b->pack_lock, NULL);
+	pthread_cond_init(&b->work, NULL);
+	pthread_cond_init(&b->room, NULL);
+	odb->bulk = b;
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&b->threads[i], NULL, bulk_worker, b))
+			break;
+		b->nr_threads++;
+	}
+	if (!b->nr_threads)
+		BUG("cannot start a compression thread");
+}
+
+/* Drains the queue and stops the workers; loads the packs they finished. */
+int bulk_stop(struct odb *odb, struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+	size_t i;
+	int ret = 0;
+
+	if (!b)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	b->stop = 1;
+	pthread_cond_broadcast(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	for (i = 0; i < (size_t)b->nr_threads; i++)
+		pthread_join(b->threads[i], NULL);
+	odb->bulk = NULL;
+	free_job(b->block);	/* not sealed: the batch was abandoned */
+	if (b->failed)
+		ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
+	for (i = 0; i < b->nr_done; i++) {
+		if (ret == 0)
+			ret = add_pack(odb, b->done_packs[i], err);
+		free(b->done_packs[i]);
+	}
+	free(b->done_packs);
+	free(b->ids);
+	free(b->set);
+	strbuf_release(&b->err);
+	pthread_mutex_destroy(&b->lock);
+	pthread_mutex_destroy(&b->pack_lock);
+	pthread_cond_destroy(&b->work);
+	pthread_cond_destroy(&b->room);
+	free(b);
+	return ret;
+}
+
+/* Hands a job to the workers, waiting while the queue is full. */
+static int bulk_push(struct odb *odb, struct job *j, struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+
+	pthread_mutex_lock(&b->lock);
+	while (b->queued && b->queued + j->len > BULK_QUEUE_MAX && !b->failed)
+		pthread_cond_wait(&b->room, &b->lock);
+	if (b->failed) {
+		int ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
+		pthread_mutex_unlock(&b->lock);
+		free_job(j);
+		return ret;
+	}
+	b->queued += j->len;
+	b->inflight++;
+	if (b->tail)
+		b->tail->next = j;
+	else
+		b->head = j;
+	b->tail = j;
+	/* A worker for every job: waking one only when the queue was empty
+	 * left the others asleep while a busy one let it grow full. */
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+/* Queues the block being filled, if any. */
+static int bulk_seal(struct odb *odb, struct strbuf *err)
+{
+	struct job *j = odb->bulk->block;
+
+	if (!j)
+		return 0;
+	odb->bulk->block = NULL;
+	return bulk_push(odb, j, err);
+}
+
+/* Waits until everything queued is packed, then closes the pack. */
+static int bulk_drain(struct odb *odb, struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+	int ret = bulk_seal(odb, err);
+
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&b->lock);
+	while (b->inflight && !b->failed)
+		pthread_cond_wait(&b->room, &b->lock);
+	if (b->failed)
+		ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
+	pthread_mutex_unlock(&b->lock);
+	if (ret < 0)
+		return ret;
+	return finish_pack(odb, err);
+}
+
+/*
+ * Makes the pending objects durable, then visible (see odb.h).  A chunk
+ * list is pending while its chunks may still be queued for a pack: those
+ * are packed and their pack made durable and visible first.
+ */
+int flush_batch(struct odb *odb, struct strbuf *err)
+{
+	struct strbuf final = STRBUF_INIT, dir = STRBUF_INIT;
+	int fd, ret = 0;
+	size_t i;
+
+	if (!odb->nr_pending)
+		return 0;
+	if (odb->bulk) {
+		ret = bulk_drain(odb, err);
+		if (ret < 0)
+			return ret;
+	}
+	store_path(odb->store, &dir, "objects/tmp");
+	fd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsio_syncfs(fd) < 0) {
+		ret = snap_error_errno(err, "cannot sync the store '%s'", odb->store->path);
+		goto out;
+	}
+	for (i = 0; i < odb->nr_pending; i++) {
+		struct pending *p = &odb->pending[i];
+		char hex[SNAP_OID_HEXSZ + 1];
+
+		oid_to_hex_r(hex, &p->oid);
+		ret = make_shard_nosync(odb, hex, err);
+		if (ret < 0)
+			goto out;
+		ret = 0;	/* 1 said the shard was new */
+		odb_loose_path(odb, &p->oid, &final);
+		if ((p->replace || (fsio_link(p->tmp, final.buf) < 0 && errno != EEXIST)) &&
+		    fsio_rename(p->tmp, final.buf) < 0) {
+			ret = snap_error_errno(err, "cannot create '%s'", final.buf);
+			goto out;
+		}
+	}
+	if (fsio_syncfs(fd) < 0)
+		ret = snap_error_errno(err, "cannot sync the store '%s'", odb->store->path);
+out:
+	if (fd >= 0)
+		close(fd);
+	drop_pending(odb);
+	strbuf_release(&final);
+	strbuf_release(&dir);
+	return ret;
+}
+
+/*
+ * Queues a payload (ownership passes to the queue) under its known id.
+ * A small blob or bundle joins the block being filled, which is queued once full.
+ * Fails with the first error a worker met, if any.
+ */
+static int bulk_queue(struct odb *odb, const struct snap_oid *oid,
+		      enum object_type type, char *buf, size_t len,
+		      struct strbuf *err)
+{
+	struct bulk *b = odb->bulk;
+	struct pack_member *m;
+	struct job *j;
+
+	bulk_remember(b, oid);
+	if ((type == OBJ_BLOB || type == OBJ_BUNDLE) && len < PACK_BLOCK_MEMBER_MAX) {
+		j = b->block;
+		if (!j) {
+			j = b->block = xcalloc(1, sizeof(*j));
+			j->buf = xmalloc(BLOCK_BUF);
+		}
+		ALLOC_GROW(j->members, j->nr_members + 1, j->alloc_members);
+		m = &j->members[j->nr_members++];
+		m->oid = *oid;
+		m->type = type;
+		m->size = len;
+		m->inner = (uint32_t)j->len;
+		j->len += object_header_format(j->buf + j->len, type, len);
+		memcpy(j->buf + j->len, buf, len);
+		j->len += len;
+		free(buf);
+		return j->len >= PACK_BLOCK_TARGET ? bulk_seal(odb, err) : 0;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->oid = *oid;
+	j->type = type;
+	j->buf = buf;
+	j->len = len;
+	return bulk_push(odb, j, err);
+}
+
+void odb_set_jobs(struct odb *odb, int jobs)
+{
+	odb->jobs = jobs;
+}
+
+void odb_batch_begin(struct odb *odb)
+{
+	size_t i;
+
+	if (odb->batch++)
+		return;
+	for (i = 0; i < odb->nr_packs; i++)
+		odb->packs[i].freshened = 0;
+	bulk_start(odb);
+}
+
+/*
+ * Touches a pack for gc, once per batch: one touch within the session
+ * keeps the whole pack (lib/gc.h), so more would change nothing.  0 if
+ * the touch failed (gc took the pack away).
+ */
+static int freshen_pack(struct odb *odb, struct pack *p)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (!p->freshened && ensure_session(odb, &err) == 0 &&
+	    fsio_touch(p->pack_path) == 0)
+		p->freshened = 1;
+	strbuf_release(&err);
+	return p->freshened;
+}
+
+int odb_freshen(struct odb *odb, const struct snap_oid *oid)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct pack *p = NULL;
+	enum odb_where where;
+	int ret = 0;
+
+	if (!odb->batch)
+		BUG("odb_freshen outside a batch");
+	where = odb_locate(odb, oid, LOCATE_PACKS_HINTED | LOCATE_LOOSE_LISTED, &p, &err);
+	if (where == ODB_PENDING || where == ODB_QUEUED)
+		ret = 1;
+	else if (known_bad(odb, oid))
+		ret = 0;
+	else if (where == ODB_PACKED)
+		ret = freshen_pack(odb, p);
+	else if (where == ODB_LOOSE && ensure_session(odb, &err) == 0) {
+		odb_loose_path(odb, oid, &odb->path);
+		ret = fsio_touch(odb->path.buf) == 0;
+	}
+	strbuf_release(&err);
+	return ret;
+}
+
+int odb_batch_end(struct odb *odb, struct strbuf *err)
+{
+	int ret;
+
+	if (!odb->batch)
+		BUG("odb_batch_end without odb_batch_begin");
+	if (--odb->batch)
+		return 0;
+	drop_loose_cache(odb);
+	ret = bulk_seal(odb, err);
+	if (ret < 0)
+		bulk_stop(odb, NULL);
+	else
+		ret = bulk_stop(odb, err);
+	if (ret < 0) {
+		drop_pending(odb);
+		pack_writer_abort(odb->pw);
+		odb->pw = NULL;
+		return ret;
+	}
+	ret = finish_pack(odb, err);
+	if (ret < 0) {
+		drop_pending(odb);
+		return ret;
+	}
+	ret = flush_batch(odb, err);
+	if (ret == 0)
+		refresh_midx(odb);
+	return ret;
+}
+
+void odb_batch_abort(struct odb *odb)
+{
+	if (!odb->batch)
+		BUG("odb_batch_abort without odb_batch_begin");
+	if (!--odb->batch) {
+		bulk_stop(odb, NULL);
+		drop_loose_cache(odb);
+		drop_pending(odb);
+		pack_writer_abort(odb->pw);
+		odb->pw = NULL;
+	}
+}
+
+/*
+ * In a batch, a payload that fits in a pack is hashed here and, when new,
+ * queued for the compression threads.  Returns 1 when it handled the
+ * payload (taking ownership of buf if owned), 0 to use the plain path.
+ */
+int bulk_write(struct odb *odb, enum object_type type, const void *buf,
+	       size_t len, int owned, struct snap_oid *oid, int *ret,
+	       struct strbuf *err)
+{
+	enum odb_where where;
+	struct pack *p = NULL;
+	char *copy;
+	int keep;
+
+	if (!odb->bulk || len > PACK_OBJECT_MAX)
+		return 0;
+	hash_object_buf(type, buf, len, oid);
+	*ret = 0;
+	where = odb_locate(odb, oid, LOCATE_PACKS | LOCATE_LOOSE_LISTED, &p, err);
+	if (where == ODB_PENDING || where == ODB_QUEUED)
+		goto done;
+	/*
+	 * Present: freshen it for gc.  A pack or file gc has just taken away
+	 * fails the touch, and the object is written anew; a pack that fails
+	 * it leaves the loose file to try.
+	 */
+	keep = where == ODB_ABSENT ? -1 : reusable(odb, oid);
+	if (where == ODB_PACKED && keep > 0) {
+		if (freshen_pack(odb, p))
+			goto done;
+		where = odb_locate(odb, oid, LOCATE_LOOSE_LISTED, NULL, err);
+	}
+	if (where == ODB_LOOSE && keep) {
+		odb_loose_path(odb, oid, &odb->path);
+		if (fsio_touch(odb->path.buf) == 0)
+			goto done;
+	}
+	*ret = ensure_session(odb, err);
+	if (*ret < 0)
+		goto done;
+	copy = owned ? (char *)buf : xmemdup(buf, len);
+	*ret = bulk_queue(odb, oid, type, copy, len, err);
+	return 1;
+done:
+	if (owned)
+		free((void *)buf);
+	return 1;
+}
+
+int odb_compress_block(struct odb *odb, const void *buf, size_t len,
+		       struct strbuf *frame, struct strbuf *err)
+{
+	if (!odb->cctx)
+		odb->cctx = zio_cctx_new();
+	return zio_compress(odb->cctx, odb->store->level, buf, len, frame, err);
+}
