@@ -5,6 +5,7 @@
 #include "error.h"
 #include "odb.h"
 #include "pruned.h"
+#include "rclone.h"
 #include "refs.h"
 #include "store.h"
 #include "transport.h"
@@ -20,8 +21,9 @@ static const char usage_str[] =
 "usage: snap-fetch [options] REMOTE [REF...]\n"
 "\n"
 "Copies REFs (default: every ref under refs/snapshots/ of REMOTE) and\n"
-"the objects they need from REMOTE (a store's path, HOST:PATH or\n"
-"ssh://[USER@]HOST[:PORT]/PATH) into this store, under the same names.\n"
+"the objects they need from REMOTE (a store's path, HOST:PATH,\n"
+"ssh://[USER@]HOST[:PORT]/PATH or rclone:RCLONE_REMOTE:PATH) into this\n"
+"store, under the same names.\n"
 "Only what this store lacks crosses.\n"
 "\n"
 "  -f, --force       update a ref even when it is not a fast-forward\n"
@@ -29,6 +31,22 @@ static const char usage_str[] =
 "  -q, --quiet       print nothing on success\n"
 "      --serve-path CMD  the far side's snap-serve (default snap-serve)\n"
 "      --store DIR   the local store (default $SNAP_DIR, else .snap above)\n";
+
+/* Downloaded packs of an rclone remote go however we exit. */
+static struct rclone_remote rc;
+
+static void rclone_done(void)
+{
+	struct strbuf ignored = STRBUF_INIT;
+
+	rclone_disconnect(&rc, &ignored);
+	strbuf_release(&ignored);
+}
+
+static const struct remote_ref *remote_ref(const struct transport *t, const char *name)
+{
+	return rc.url ? rclone_ref(&rc, name) : transport_ref(t, name);
+}
 
 int main(int argc, char **argv)
 {
@@ -80,8 +98,15 @@ int main(int argc, char **argv)
 	open_store_or_die(dir, &store, &odb);
 	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
-	if (transport_connect(&t, remote, serve, &err) < 0)
+	if (rclone_is_remote(remote)) {
+		atexit(rclone_done);
+		if (rclone_connect(&rc, &store, remote, 0, &err) < 0)
+			die_err(&err);
+		t.refs = rc.refs;
+		t.nr_refs = rc.nr_refs;
+	} else if (transport_connect(&t, remote, serve, &err) < 0) {
 		die_err(&err);
+	}
 
 	res = xcalloc(t.nr_refs + argc + 1, sizeof(*res));
 	if (optind == argc) {
@@ -91,7 +116,7 @@ int main(int argc, char **argv)
 	} else {
 		for (; optind < argc; optind++) {
 			char *name = ref_full_name(argv[optind]);
-			const struct remote_ref *rr = transport_ref(&t, name);
+			const struct remote_ref *rr = remote_ref(&t, name);
 
 			if (!rr)
 				die("ref '%s' is not on the remote", name);
@@ -101,7 +126,7 @@ int main(int argc, char **argv)
 	}
 	wants = xcalloc(nr + 1, sizeof(*wants));
 	for (i = 0; i < nr; i++) {
-		res[i].new_oid = transport_ref(&t, res[i].name)->oid;
+		res[i].new_oid = remote_ref(&t, res[i].name)->oid;
 		ret = ref_read(&store, res[i].name, &res[i].old_oid, &err);
 		if (ret == SNAP_ENOTFOUND) {
 			strbuf_reset(&err);
@@ -114,14 +139,18 @@ int main(int argc, char **argv)
 		else
 			wants[nr_w++] = res[i].new_oid;
 	}
-	ret = nr_w ? transport_fetch(&t, odb, wants, nr_w, &st, &received, &err) : 0;
+	if (rc.url)
+		ret = nr_w ? rclone_fetch(&rc, odb, wants, nr_w, &st, &received, &err) : 0;
+	else
+		ret = nr_w ? transport_fetch(&t, odb, wants, nr_w, &st, &received, &err) : 0;
 	if (ret < 0) {
 		struct strbuf ignored = STRBUF_INIT;
 
-		transport_disconnect(&t, &ignored);
+		if (!rc.url)
+			transport_disconnect(&t, &ignored);
 		die_err(&err);
 	}
-	if (transport_disconnect(&t, &err) < 0)
+	if ((rc.url ? rclone_disconnect(&rc, &err) : transport_disconnect(&t, &err)) < 0)
 		die_err(&err);
 
 	/* Every ref checked before one moves: all of them, or none. */
