@@ -35,14 +35,6 @@ static const char usage_str[] =
 /* Downloaded packs of an rclone remote go however we exit. */
 static struct rclone_remote rc;
 
-static void rclone_done(void)
-{
-	struct strbuf ignored = STRBUF_INIT;
-
-	rclone_disconnect(&rc, &ignored);
-	strbuf_release(&ignored);
-}
-
 static const struct remote_ref *remote_ref(const struct transport *t, const char *name)
 {
 	return rc.url ? rclone_ref(&rc, name) : transport_ref(t, name);
@@ -99,7 +91,7 @@ int main(int argc, char **argv)
 	if (transport_use_remote(&store, &remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
 	if (rclone_is_remote(remote)) {
-		atexit(rclone_done);
+		rclone_disconnect_at_exit(&rc);
 		if (rclone_connect(&rc, &store, remote, 0, &err) < 0)
 			die_err(&err);
 		t.refs = rc.refs;

@@ -80,14 +80,6 @@ static const struct lease *find_lease(const char *name)
 /* An rclone remote's lease is given back however we exit. */
 static struct rclone_remote rc;
 
-static void rclone_done(void)
-{
-	struct strbuf ignored = STRBUF_INIT;
-
-	rclone_disconnect(&rc, &ignored);
-	strbuf_release(&ignored);
-}
-
 static _Noreturn void refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static _Noreturn void refuse(const char *fmt, ...)
 {
@@ -184,7 +176,7 @@ int main(int argc, char **argv)
 	}
 	rcl = rclone_is_remote(remote);
 	if (rcl) {
-		atexit(rclone_done);
+		rclone_disconnect_at_exit(&rc);
 		ret = rclone_connect(&rc, &store, remote, 1, &err);
 		if (ret == SNAP_ELOCKED)
 			refuse("%s", err.buf);

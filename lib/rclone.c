@@ -589,3 +589,21 @@ int rclone_disconnect(struct rclone_remote *r, struct strbuf *err)
 	memset(r, 0, sizeof(*r));
 	return ret;
 }
+
+static struct rclone_remote *at_exit;
+
+static void disconnect_at_exit(void)
+{
+	struct strbuf ignored = STRBUF_INIT;
+
+	if (at_exit)
+		rclone_disconnect(at_exit, &ignored);
+	strbuf_release(&ignored);
+}
+
+void rclone_disconnect_at_exit(struct rclone_remote *r)
+{
+	if (!at_exit)
+		atexit(disconnect_at_exit);
+	at_exit = r;
+}

@@ -99,6 +99,12 @@ const struct remote_ref *rclone_ref(const struct rclone_remote *r, const char *n
  * and frees r.  0, or SNAP_EIO when the lease could not be removed.
  */
 int rclone_disconnect(struct rclone_remote *r, struct strbuf *err);
+/*
+ * For commands: rclone_disconnect(r) when the process exits (exit(),
+ * die()), if it has not been called by then, so that a refusal or a
+ * failure leaves no lease of ours behind.  One r per process.
+ */
+void rclone_disconnect_at_exit(struct rclone_remote *r);
 
 /*
  * As transport_push: uploads what the updates need that the remote lacks

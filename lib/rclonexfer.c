@@ -532,7 +532,7 @@ static int cmp_where(const void *a, const void *b)
 	return oid_cmp(&((const struct where *)a)->oid, &((const struct where *)b)->oid);
 }
 
-struct todo {
+struct wanted {
 	struct snap_oid oid;
 	int parent;	/* reached as a snapshot's parent */
 };
@@ -545,7 +545,7 @@ struct fetcher {
 	struct oidset visited;
 	struct where *order;	/* what to write, parents before children */
 	size_t nr_order, alloc_order;
-	struct todo *stack, *deferred;
+	struct wanted *stack, *deferred;
 	size_t nr_stack, alloc_stack, nr_deferred, alloc_deferred;
 	unsigned char *want_pack;
 	struct snap_oid *parents;
@@ -564,7 +564,7 @@ static const struct where *locate(const struct fetcher *f, const struct snap_oid
 	return bsearch(&key, f->map, f->nr_map, sizeof(*f->map), cmp_where);
 }
 
-static void push_todo(struct fetcher *f, const struct snap_oid *oid, int parent)
+static void push_wanted(struct fetcher *f, const struct snap_oid *oid, int parent)
 {
 	ALLOC_GROW(f->stack, f->nr_stack + 1, f->alloc_stack);
 	f->stack[f->nr_stack].oid = *oid;
@@ -610,9 +610,9 @@ static int note_links(struct fetcher *f, enum object_type type, const char *buf,
 		ret = tree_parse(&t, buf, len, err);
 		for (i = 0; ret == 0 && i < t.nr; i++) {
 			if (!oid_is_null(&t.entries[i].oid))
-				push_todo(f, &t.entries[i].oid, 0);
+				push_wanted(f, &t.entries[i].oid, 0);
 			if (t.entries[i].has_xattrs)
-				push_todo(f, &t.entries[i].xattrs, 0);
+				push_wanted(f, &t.entries[i].xattrs, 0);
 		}
 		tree_release(&t);
 	} else if (type == OBJ_SNAPSHOT) {
@@ -620,14 +620,14 @@ static int note_links(struct fetcher *f, enum object_type type, const char *buf,
 
 		ret = snapshot_parse(&s, buf, len, err);
 		if (ret == 0 && !oid_is_null(&s.tree))
-			push_todo(f, &s.tree, 0);
+			push_wanted(f, &s.tree, 0);
 		for (i = 0; ret == 0 && i < s.nr_parents; i++) {
-			push_todo(f, &s.parents[i], 1);
+			push_wanted(f, &s.parents[i], 1);
 			ALLOC_GROW(f->parents, f->nr_parents + 1, f->alloc_parents);
 			f->parents[f->nr_parents++] = s.parents[i];
 		}
 		for (i = 0; ret == 0 && i < s.nr_bundles; i++)
-			push_todo(f, &s.bundles[i], 0);
+			push_wanted(f, &s.bundles[i], 0);
 		snapshot_release(&s);
 	}
 	return ret;
@@ -643,7 +643,7 @@ static int have_pack(struct fetcher *f, uint32_t k)
 }
 
 /* One id off the stack: known here, or found on the remote (or deferred to its pack). */
-static int visit(struct fetcher *f, const struct todo *t, struct strbuf *err)
+static int visit(struct fetcher *f, const struct wanted *t, struct strbuf *err)
 {
 	const struct where *w;
 	struct pack_record rec;
@@ -816,11 +816,11 @@ int rclone_fetch(struct rclone_remote *r, struct odb *odb, const struct snap_oid
 	build_map(&f);
 	f.want_pack = xcalloc(r->nr_packs + 1, 1);
 	for (i = 0; i < nr; i++)
-		push_todo(&f, &wants[i], 0);
+		push_wanted(&f, &wants[i], 0);
 	/* Rounds: what is known from the packs here, then the packs that follow. */
 	while (ret == 0) {
 		while (ret == 0 && f.nr_stack) {
-			struct todo t = f.stack[--f.nr_stack];
+			struct wanted t = f.stack[--f.nr_stack];
 
 			ret = visit(&f, &t, err);
 		}
@@ -830,7 +830,7 @@ int rclone_fetch(struct rclone_remote *r, struct odb *odb, const struct snap_oid
 			if (f.want_pack[k] && (ret = rclone_pack_get(r, k, err)) == 0)
 				f.want_pack[k] = 0;
 		for (i = 0; i < f.nr_deferred; i++)
-			push_todo(&f, &f.deferred[i].oid, f.deferred[i].parent);
+			push_wanted(&f, &f.deferred[i].oid, f.deferred[i].parent);
 		f.nr_deferred = 0;
 	}
 	if (ret < 0)
