@@ -378,8 +378,23 @@ static int lease_take(struct rclone_remote *r, struct strbuf *err)
 		    (long)getpid(), (long long)time(NULL) + lease_seconds());
 	ret = rclone_put(r, "lease", text.buf, text.len, err);
 	strbuf_release(&text);
-	if (ret < 0)
+	/*
+	 * A write that failed while another pusher wrote the same file (a
+	 * backend may see a mix of both) lost the race: a refusal, when the
+	 * remote still answers.
+	 */
+	if (ret < 0) {
+		struct strbuf again = STRBUF_INIT;
+		int now = lease_read(r, &l, &again);
+
+		strbuf_release(&again);
+		if (now == -1 || (now == 1 && strcmp(l.token, r->token))) {
+			strbuf_reset(err);
+			return now == 1 ? held(&l, "not pushed", err)
+					: snap_error(err, SNAP_ELOCKED, "not pushed: another pusher is writing the remote's lease");
+		}
 		return ret;
+	}
 	r->leased = 1;
 	while (nanosleep(&settle, &settle) < 0 && errno == EINTR)
 		;
@@ -398,7 +413,8 @@ int rclone_lease_check(struct rclone_remote *r, struct strbuf *err)
 	r->leased = 0;
 	if (ret == 1)
 		return held(&l, "not pushed", err);
-	return snap_error(err, SNAP_ELOCKED, "not pushed: the remote's lease was removed by another pusher");
+	return snap_error(err, SNAP_ELOCKED, "not pushed: the remote's lease was %s by another pusher",
+			  ret == 0 ? "removed" : "overwritten");
 }
 
 static int lease_release(struct rclone_remote *r, struct strbuf *err)
