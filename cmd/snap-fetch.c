@@ -5,6 +5,7 @@
 #include "error.h"
 #include "odb.h"
 #include "pruned.h"
+#include "rclone.h"
 #include "refs.h"
 #include "store.h"
 #include "transport.h"
@@ -20,8 +21,9 @@ static const char usage_str[] =
 "usage: snap-fetch [options] REMOTE [REF...]\n"
 "\n"
 "Copies REFs (default: every ref under refs/snapshots/ of REMOTE) and\n"
-"the objects they need from REMOTE (a store's path, HOST:PATH or\n"
-"ssh://[USER@]HOST[:PORT]/PATH) into this store, under the same names.\n"
+"the objects they need from REMOTE (a store's path, HOST:PATH,\n"
+"ssh://[USER@]HOST[:PORT]/PATH or rclone:RCLONE_REMOTE:PATH) into this\n"
+"store, under the same names.\n"
 "Only what this store lacks crosses.\n"
 "\n"
 "  -f, --force       update a ref even when it is not a fast-forward\n"
@@ -29,6 +31,14 @@ static const char usage_str[] =
 "  -q, --quiet       print nothing on success\n"
 "      --serve-path CMD  the far side's snap-serve (default snap-serve)\n"
 "      --store DIR   the local store (default $SNAP_DIR, else .snap above)\n";
+
+/* Downloaded packs of an rclone remote go however we exit. */
+static struct rclone_remote rc;
+
+static const struct remote_ref *remote_ref(const struct transport *t, const char *name)
+{
+	return rc.url ? rclone_ref(&rc, name) : transport_ref(t, name);
+}
 
 /* -f, --force: fetch's one option of its own. */
 static int own_option(int c, const char *arg, void *data)
@@ -72,8 +82,15 @@ int main(int argc, char **argv)
 	open_store_or_die(o.dir, &store, &odb);
 	if (transport_use_remote(&store, &o.remote, &remote_url, &remote_ssh, &err) < 0)
 		die_err(&err);
-	if (transport_connect(&t, o.remote, o.serve, &err) < 0)
+	if (rclone_is_remote(o.remote)) {
+		rclone_disconnect_at_exit(&rc);
+		if (rclone_connect(&rc, &store, o.remote, 0, &err) < 0)
+			die_err(&err);
+		t.refs = rc.refs;
+		t.nr_refs = rc.nr_refs;
+	} else if (transport_connect(&t, o.remote, o.serve, &err) < 0) {
 		die_err(&err);
+	}
 
 	res = xcalloc(t.nr_refs + names.nr + 1, sizeof(*res));
 	if (!names.nr) {
@@ -82,7 +99,7 @@ int main(int argc, char **argv)
 				res[nr++].name = xstrdup(t.refs[i].name);
 	} else {
 		for (i = 0; i < names.nr; i++) {
-			const struct remote_ref *rr = transport_ref(&t, names.v[i]);
+			const struct remote_ref *rr = remote_ref(&t, names.v[i]);
 
 			if (!rr)
 				die("ref '%s' is not on the remote", names.v[i]);
@@ -92,7 +109,7 @@ int main(int argc, char **argv)
 	ref_names_release(&names);
 	wants = xcalloc(nr + 1, sizeof(*wants));
 	for (i = 0; i < nr; i++) {
-		res[i].new_oid = transport_ref(&t, res[i].name)->oid;
+		res[i].new_oid = remote_ref(&t, res[i].name)->oid;
 		ret = ref_read(&store, res[i].name, &res[i].old_oid, &err);
 		if (ret == SNAP_ENOTFOUND) {
 			strbuf_reset(&err);
@@ -105,14 +122,18 @@ int main(int argc, char **argv)
 		else
 			wants[nr_w++] = res[i].new_oid;
 	}
-	ret = nr_w ? transport_fetch(&t, odb, wants, nr_w, &st, &received, &err) : 0;
+	if (rc.url)
+		ret = nr_w ? rclone_fetch(&rc, odb, wants, nr_w, &st, &received, &err) : 0;
+	else
+		ret = nr_w ? transport_fetch(&t, odb, wants, nr_w, &st, &received, &err) : 0;
 	if (ret < 0) {
 		struct strbuf ignored = STRBUF_INIT;
 
-		transport_disconnect(&t, &ignored);
+		if (!rc.url)
+			transport_disconnect(&t, &ignored);
 		die_err(&err);
 	}
-	if (transport_disconnect(&t, &err) < 0)
+	if ((rc.url ? rclone_disconnect(&rc, &err) : transport_disconnect(&t, &err)) < 0)
 		die_err(&err);
 
 	/* Every ref checked before one moves: all of them, or none. */

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "odb.h"
 #include "pruned.h"
+#include "rclone.h"
 #include "refs.h"
 #include "store.h"
 #include "transport.h"
@@ -21,8 +22,9 @@ static const char usage_str[] =
 "usage: snap-push [options] REMOTE [REF...]\n"
 "\n"
 "Sends REFs (default: every ref under refs/snapshots/) and the objects\n"
-"they need to REMOTE: a store's path, HOST:PATH or\n"
-"ssh://[USER@]HOST[:PORT]/PATH.  Only what the remote lacks is sent.\n"
+"they need to REMOTE: a store's path, HOST:PATH,\n"
+"ssh://[USER@]HOST[:PORT]/PATH or rclone:RCLONE_REMOTE:PATH (object\n"
+"storage through rclone).  Only what the remote lacks is sent.\n"
 "\n"
 "  --force-with-lease[=REF:EXPECTED]\n"
 "                    allow a push that is not a fast-forward, where the\n"
@@ -75,6 +77,9 @@ static const struct lease *find_lease(const char *name)
 	return NULL;
 }
 
+/* An rclone remote's lease is given back however we exit. */
+static struct rclone_remote rc;
+
 static _Noreturn void refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static _Noreturn void refuse(const char *fmt, ...)
 {
@@ -124,7 +129,7 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct odb *odb;
 	size_t i, nr_u = 0;
-	int del = 0, ret;
+	int del = 0, ret, rcl;
 
 	usage_setup(argv[0]);
 	ret = transport_parse_options(&o, argc, argv, "d", longopts, own_option, &del, &err);
@@ -160,10 +165,20 @@ int main(int argc, char **argv)
 			die_err(&err);
 		pruned_release(&check);
 	}
-	if (transport_connect(&t, o.remote, o.serve, &err) < 0)
+	rcl = rclone_is_remote(o.remote);
+	if (rcl) {
+		rclone_disconnect_at_exit(&rc);
+		ret = rclone_connect(&rc, &store, o.remote, 1, &err);
+		if (ret == SNAP_ELOCKED)
+			refuse("%s", err.buf);
+		if (ret < 0)
+			die_err(&err);
+	} else if (transport_connect(&t, o.remote, o.serve, &err) < 0) {
 		die_err(&err);
+	}
 	for (i = 0; i < names.nr; i++) {
-		const struct remote_ref *rr = transport_ref(&t, names.v[i]);
+		const struct remote_ref *rr = rcl ? rclone_ref(&rc, names.v[i])
+						  : transport_ref(&t, names.v[i]);
 		const struct lease *l = find_lease(names.v[i]);
 		struct snap_oid theirs = rr ? rr->oid : snap_null_oid;
 		int force = lease_all || l;
@@ -200,16 +215,20 @@ int main(int argc, char **argv)
 		u[nr_u].force = force;
 		nr_u++;
 	}
-	ret = nr_u ? transport_push(&t, odb, u, nr_u, &st, &err) : 0;
+	if (rcl)
+		ret = nr_u ? rclone_push(&rc, odb, u, nr_u, &st, &err) : 0;
+	else
+		ret = nr_u ? transport_push(&t, odb, u, nr_u, &st, &err) : 0;
 	if (ret < 0) {
 		struct strbuf ignored = STRBUF_INIT;
 
-		transport_disconnect(&t, &ignored);
-		if (ret == SNAP_EEXISTS)
+		if (!rcl)
+			transport_disconnect(&t, &ignored);
+		if (ret == SNAP_EEXISTS || (rcl && ret == SNAP_ELOCKED))
 			refuse("%s", err.buf);
 		die_err(&err);
 	}
-	if (transport_disconnect(&t, &err) < 0)
+	if ((rcl ? rclone_disconnect(&rc, &err) : transport_disconnect(&t, &err)) < 0)
 		die_err(&err);
 	transport_report(&out, res, names.nr, &st, "sent", o.json);
 	if (!o.quiet)

@@ -1,0 +1,327 @@
+#!/usr/bin/env bats
+# 9: off the machine — snap-push and snap-fetch to object storage through
+# rclone (rclone:REMOTE:PATH), with rclone's local backend and a crypt
+# remote over it, configured by environment variables only.
+
+load test_helper
+
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
+
+local_setup() {
+	command -v rclone >/dev/null || skip "rclone is not installed (apt-get install rclone)"
+	export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_BK_TYPE=local
+	init_store "$BATS_TEST_TMPDIR/local"
+	B="$BATS_TEST_TMPDIR/backend"
+	R="rclone:bk:$B"
+	mkdir -p src/sub
+	echo hello > src/a
+	echo "the quick brown rclone fox" > src/sub/b
+	make_file 3000000 src/big
+}
+
+jfield() {
+	python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# Every file of the backend with its size and hash.
+backend_listing() {
+	(cd "$B" && find . -type f -printf '%p %s\n' | LC_ALL=C sort &&
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r b3sum)
+}
+
+backend_bytes() {
+	find "$B" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# fetch_check DIR: fetches every ref into a new store DIR and checks it whole.
+fetch_check() {
+	snap-init -q "$1"
+	run -0 env SNAP_DIR="$1" snap-fetch -q "$R"
+	run -0 env SNAP_DIR="$1" snap-fsck
+}
+
+@test "a first push stores packs, refs and snap-remote; a fetch into an empty store restores identical" {
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	run -0 --separate-stderr snap-push "$R"
+	assert_equal "$stderr" ''
+	assert_line -n 0 "created refs/snapshots/main $ZERO $id"
+	assert_line -n 1 --regexp '^sent [0-9]+ objects, [0-9]+ bytes$'
+	assert_equal "$(cat "$B/snap-remote")" "format = 1"
+	assert_equal "$(cat "$B/refs/snapshots/main")" "$id"
+	ls "$B"/packs/pack-*.pack "$B"/packs/pack-*.idx
+	assert_file_not_exists "$B/lease"
+	snap-init -q third
+	run -0 --separate-stderr env SNAP_DIR=$PWD/third snap-fetch "$R"
+	assert_line -n 0 "created refs/snapshots/main $ZERO $id"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$id"
+	SNAP_DIR=$PWD/third snap-restore main "$PWD/out"
+	run -0 diff -r src out
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+	# Nothing downloaded is left behind.
+	assert_equal "$(ls third/objects/tmp)" ''
+}
+
+@test "an unchanged push uploads nothing" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	before=$(backend_listing)
+	run -0 snap-push --json "$R"
+	id=$(snap-rev-parse main)
+	assert_output "{\"refs\":[{\"name\":\"refs/snapshots/main\",\"status\":\"up-to-date\",\"old\":\"$id\",\"new\":\"$id\"}],\"objects_sent\":0,\"bytes_sent\":0}"
+	assert_equal "$(backend_listing)" "$before"
+	# A second snapshot of the same tree: the snapshot object only.
+	snap-snapshot -r main src >/dev/null
+	n=$(find "$B/packs" -type f | wc -l)
+	run -0 snap-push --json "$R"
+	assert_equal "$(echo "$output" | jfield objects_sent)" 1
+	assert_equal "$(find "$B/packs" -type f | wc -l)" $((n + 2))
+}
+
+@test "a 1% change of a large file uploads about the new data" {
+	make_file 8000000 src/big
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	before=$(backend_bytes)
+	# 80 KB rewritten in the middle: 1%.
+	head -c 80000 /dev/urandom | dd of=src/big bs=1 seek=4000000 conv=notrunc status=none
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push "$R"
+	grown=$(( $(backend_bytes) - before ))
+	echo "grown by $grown bytes" >&3
+	[ "$grown" -gt 80000 ]
+	[ "$grown" -lt 800000 ]
+	fetch_check "$PWD/third"
+	SNAP_DIR=$PWD/third snap-restore main "$PWD/out"
+	run -0 cmp src/big out/big
+}
+
+@test "after a local gc nothing is sent again: the remote is known by object id" {
+	snap-snapshot -r main src >/dev/null
+	echo two > src/a
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	snap-gc -q --prune=now
+	ls "$SNAP_DIR"/objects/pack
+	before=$(backend_listing)
+	run -0 snap-push --json "$R"
+	assert_equal "$(echo "$output" | jfield objects_sent)" 0
+	assert_equal "$(backend_listing)" "$before"
+	rm -rf "$SNAP_DIR/cache/rclone"
+	run -0 snap-push --json "$R"
+	assert_equal "$(echo "$output" | jfield objects_sent)" 0
+}
+
+@test "a push that is not a fast-forward is refused (1); --force-with-lease forces it" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	theirs=$(snap-rev-parse main)
+	snap-update-ref -d main
+	echo other > src/a
+	snap-snapshot -r main src >/dev/null
+	ours=$(snap-rev-parse main)
+	before=$(backend_listing)
+	run -1 --separate-stderr snap-push "$R"
+	assert_equal "$stderr" "snap-push: fatal: ref 'refs/snapshots/main' not pushed: not a fast-forward of the remote's $theirs (fetch first, or --force-with-lease)"
+	assert_output ''
+	assert_equal "$(backend_listing)" "$before"
+	run -1 --separate-stderr snap-push --force-with-lease=main:$ZERO "$R"
+	assert_equal "$stderr" "snap-push: fatal: ref 'refs/snapshots/main' not pushed: the remote holds $theirs, not the $ZERO the lease expects"
+	assert_equal "$(backend_listing)" "$before"
+	run -0 snap-push --force-with-lease=main:$theirs "$R"
+	assert_line -n 0 "forced refs/snapshots/main $theirs $ours"
+	assert_equal "$(cat "$B/refs/snapshots/main")" "$ours"
+	fetch_check "$PWD/third"
+}
+
+@test "a fetch that is not a fast-forward here is refused; named refs and --delete" {
+	snap-snapshot -r main src >/dev/null
+	snap-snapshot -r other src >/dev/null
+	snap-push -q "$R"
+	snap-init -q third
+	SNAP_DIR=$PWD/third snap-fetch -q "$R" other
+	assert_equal "$(SNAP_DIR=$PWD/third snap-show-ref | cut -d' ' -f2)" refs/snapshots/other
+	run -128 --separate-stderr env SNAP_DIR=$PWD/third snap-fetch "$R" nope
+	assert_equal "$stderr" "snap-fetch: fatal: ref 'refs/snapshots/nope' is not on the remote"
+	run -0 snap-push -d "$R" other
+	assert_line -n 0 --regexp "^deleted refs/snapshots/other "
+	assert_file_not_exists "$B/refs/snapshots/other"
+	assert_file_exists "$B/refs/snapshots/main"
+}
+
+@test "through a crypt remote: no name nor content in clear on the backend, and the round trip works" {
+	export RCLONE_CONFIG_SEC_TYPE=crypt RCLONE_CONFIG_SEC_REMOTE="bk:$B"
+	RCLONE_CONFIG_SEC_PASSWORD=$(rclone obscure pw)
+	export RCLONE_CONFIG_SEC_PASSWORD
+	R="rclone:sec:snap/host1"
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	run -0 snap-push "$R"
+	[ -n "$(find "$B" -type f)" ]
+	run -1 grep -r -a -l -e "quick brown rclone fox" -e "format = 1" -e "$id" -e SNAPPACK "$B"
+	run -1 bash -c "find '$B' | grep -e snap-remote -e pack -e refs -e snapshots -e host1 -e lease"
+	snap-init -q third
+	run -0 env SNAP_DIR=$PWD/third snap-fetch -q "$R"
+	SNAP_DIR=$PWD/third snap-restore main "$PWD/out"
+	run -0 diff -r src out
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+}
+
+@test "a corrupted byte in a pack on the backend: fetch fails in one line (128) and no ref moves" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	snap-init -q third
+	SNAP_DIR=$PWD/third snap-fetch -q "$R"
+	old=$(SNAP_DIR=$PWD/third snap-rev-parse main)
+	echo changed > src/a
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	pack=$(ls -t "$B"/packs/*.pack | head -1)
+	python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(20); b = f.read(1); f.seek(20); f.write(bytes([b[0] ^ 1]))' "$pack"
+	run -128 --separate-stderr env SNAP_DIR=$PWD/third snap-fetch "$R"
+	assert_output ''
+	assert_equal "$(echo "$stderr" | wc -l)" 1
+	assert_regex "$stderr" "^snap-fetch: fatal: 'packs/pack-[0-9a-f]{64}\\.pack' of '$R' is damaged"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$old"
+	assert_equal "$(ls third/objects/tmp)" ''
+	snap-init -q fourth
+	run -128 env SNAP_DIR=$PWD/fourth snap-fetch "$R"
+	assert_equal "$(SNAP_DIR=$PWD/fourth snap-show-ref)" ''
+}
+
+@test "a held lease refuses a second pusher (1); an expired one is taken over" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	echo more >> src/a
+	snap-snapshot -r main src >/dev/null
+	printf 'token = %s\nhost = otherhost\npid = 4242\nexpires = 4102444800\n' \
+		0123456789abcdef0123456789abcdef > "$B/lease"
+	before=$(backend_listing)
+	run -1 --separate-stderr snap-push "$R"
+	assert_equal "$stderr" "snap-push: fatal: not pushed: the remote's lease is held by otherhost pid 4242 until 2100-01-01T00:00:00Z"
+	assert_output ''
+	assert_equal "$(backend_listing)" "$before"
+	# A fetch does not need the lease.
+	fetch_check "$PWD/third"
+	sed -i 's/^expires = .*/expires = 1000/' "$B/lease"
+	run -0 snap-push "$R"
+	assert_line -n 0 --regexp '^updated refs/snapshots/main '
+	assert_file_not_exists "$B/lease"
+	assert_equal "$(cat "$B/refs/snapshots/main")" "$(snap-rev-parse main)"
+}
+
+@test "prune, gc, then push: the pruned record goes to the remote and comes back with a fetch" {
+	local i
+	for i in 1 2 3 4 5; do
+		echo "$i" > "src/n$i"
+		SNAP_TIME=$((1000000 + i * 86400)) snap-snapshot -m "s$i" src > /dev/null
+	done
+	snap-prune --keep-last 2 > /dev/null
+	find "$SNAP_DIR/objects" -type f -exec touch -d '3 days ago' {} +
+	snap-gc --prune=now > /dev/null
+	run -0 snap-push "$R"
+	run -0 cmp "$SNAP_DIR/pruned" "$B/pruned"
+	snap-init -q third
+	run -0 env SNAP_DIR=$PWD/third snap-fetch -q "$R"
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+	assert_output ''
+	run -0 cmp "$SNAP_DIR/pruned" third/pruned
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-list main)" "$(snap-rev-list main)"
+	# A push that brings nothing new of the record leaves it as it is.
+	echo 6 > src/n6
+	snap-snapshot -m s6 src > /dev/null
+	before=$(b3sum < "$B/pruned")
+	run -0 snap-push "$R"
+	assert_equal "$(b3sum < "$B/pruned")" "$before"
+}
+
+@test "two pushers racing: each is updated or refused, and the remote ref is always whole" {
+	snap-init -q other
+	mkdir -p src2
+	echo "other tree" > src2/x
+	for trial in 1 2 3 4; do
+		rm -rf "$B"
+		snap-snapshot -r main src >/dev/null
+		SNAP_DIR=$PWD/other snap-snapshot -r main src2 >/dev/null
+		snap-push -q "$R" 2>err1 & p1=$!
+		SNAP_DIR=$PWD/other snap-push -q "$R" 2>err2 & p2=$!
+		s1=0 s2=0
+		wait $p1 || s1=$?
+		wait $p2 || s2=$?
+		echo "trial $trial: $s1 $s2 $(cat err1 err2)" >&3
+		[ "$s1" -le 1 ] && [ "$s2" -le 1 ]
+		[ "$s1" = 0 ] || grep -q lease err1
+		[ "$s2" = 0 ] || grep -q lease err2
+		# Both may lose the race for the lease: then no ref is written.
+		[ "$s1" = 0 ] || [ "$s2" = 0 ] || { [ ! -e "$B/refs/snapshots/main" ] && continue; }
+		id=$(cat "$B/refs/snapshots/main")
+		[ "$id" = "$(snap-rev-parse main)" ] || [ "$id" = "$(SNAP_DIR=$PWD/other snap-rev-parse main)" ]
+		rm -rf "third$trial"
+		fetch_check "$PWD/third$trial"
+		assert_equal "$(SNAP_DIR=$PWD/third$trial snap-rev-parse main)" "$id"
+	done
+}
+
+# A stand-in for rclone that runs it, but kills its caller (the push) at
+# its Nth run whose arguments match PATTERN.
+kill_rclone() {
+	cat > killer <<EOF
+#!/bin/bash
+n=\$(cat "$BATS_TEST_TMPDIR/count" 2>/dev/null || echo 0)
+case "\$*" in
+$1) n=\$((n + 1)); echo \$n > "$BATS_TEST_TMPDIR/count"
+	if [ \$n = $2 ]; then kill -9 \$PPID; exit 1; fi;;
+esac
+exec rclone "\$@"
+EOF
+	chmod +x killer
+	rm -f count
+}
+
+@test "a push killed at any of several points: the next push completes, the remote whole" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	points=("copyto*objects/tmp/*.pack*:1" "copyto*objects/tmp/*.idx*:1" "lsf*.idx:1"
+		"rcat*refs/snapshots/main:1" "rcat*lease:1" "deletefile*lease:1")
+	for p in "${points[@]}"; do
+		echo "$p $RANDOM" >> src/a
+		snap-snapshot -r main src >/dev/null
+		kill_rclone "${p%:*}" "${p##*:}"
+		run -137 env SNAP_RCLONE=$PWD/killer snap-push -q "$R"
+		run -0 snap-push -q "$R"
+		assert_equal "$(cat "$B/refs/snapshots/main")" "$(snap-rev-parse main)"
+		assert_file_not_exists "$B/lease"
+		rm -rf third
+		fetch_check "$PWD/third"
+	done
+	# And one killed by a fault of its own, while it writes its pack.
+	echo fault >> src/a
+	snap-snapshot -r main src >/dev/null
+	run -137 env SNAP_FAULT='rename@objects/tmp/pack-:1:kill' snap-push -q "$R"
+	run -0 snap-push -q "$R"
+	rm -rf third
+	fetch_check "$PWD/third"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$(snap-rev-parse main)"
+}
+
+@test "bad remotes: not a snap remote, no rclone, a malformed name" {
+	mkdir "$B"
+	snap-init -q third
+	run -128 --separate-stderr env SNAP_DIR=$PWD/third snap-fetch "$R"
+	assert_equal "$stderr" "snap-fetch: fatal: remote '$R' is not a snap remote (no snap-remote file)"
+	snap-snapshot -r main src >/dev/null
+	run -128 --separate-stderr env SNAP_RCLONE=/nonexistent/rclone snap-push "$R"
+	assert_equal "$stderr" "snap-push: fatal: cannot run '/nonexistent/rclone' (is rclone installed?)"
+	run -128 --separate-stderr snap-push rclone:-x:y
+	assert_equal "$stderr" "snap-push: fatal: remote 'rclone:-x:y': expected rclone:RCLONE_REMOTE:PATH"
+	run -128 --separate-stderr snap-push rclone:nocolon
+	assert_equal "$stderr" "snap-push: fatal: remote 'rclone:nocolon': expected rclone:RCLONE_REMOTE:PATH"
+}
+
+@test "a named remote may be an rclone remote" {
+	snap-snapshot -r main src >/dev/null
+	mkdir -p "$SNAP_DIR/remotes"
+	echo "url = $R" > "$SNAP_DIR/remotes/offsite"
+	run -0 snap-push -q offsite
+	assert_equal "$(cat "$B/refs/snapshots/main")" "$(snap-rev-parse main)"
+}
