@@ -55,102 +55,50 @@ struct bulk {
 	char **done_packs;		/* indexes of packs finished meanwhile */
 	size_t nr_done, alloc_done;
 	/* ids queued in this batch; the caller's thread alone uses them */
-	struct snap_oid *ids;
-	size_t nr_ids, alloc_ids;
-	uint32_t *set;
-	size_t set_size;
+	struct oidset ids;
 };
 
 void drop_pending(struct odb *odb)
 {
 	size_t i;
 
-	for (i = 0; i < odb->nr_pending; i++) {
-		unlink(odb->pending[i].tmp);
-		free(odb->pending[i].tmp);
+	for (i = 0; i < odb->pending.nr; i++) {
+		struct pending *p = oidmap_at(&odb->pending, i);
+
+		unlink(p->tmp);
+		free(p->tmp);
 	}
-	odb->nr_pending = 0;
-	if (odb->pset)
-		memset(odb->pset, 0, odb->pset_size * sizeof(*odb->pset));
-}
-
-static size_t pset_slot(const struct odb *odb, const struct snap_oid *oid)
-{
-	uint64_t h;
-
-	memcpy(&h, oid->hash, sizeof(h));
-	return (size_t)(h & (odb->pset_size - 1));
+	oidmap_clear(&odb->pending);
 }
 
 int pending_has(const struct odb *odb, const struct snap_oid *oid)
 {
-	size_t i;
-
-	if (!odb->nr_pending)
-		return 0;
-	for (i = pset_slot(odb, oid); odb->pset[i]; i = (i + 1) & (odb->pset_size - 1))
-		if (!oid_cmp(&odb->pending[odb->pset[i] - 1].oid, oid))
-			return 1;
-	return 0;
+	return oidmap_get(&odb->pending, oid) != NULL;
 }
 
 void pending_add(struct odb *odb, const struct snap_oid *oid, const char *tmp,
 		 int replace)
 {
-	size_t i;
+	int added;
+	struct pending *p = oidmap_put(&odb->pending, oid, &added);
 
-	if (!odb->pset) {
-		odb->pset_size = 2 * SNAP_BATCH_MAX;
-		odb->pset = xcalloc(odb->pset_size, sizeof(*odb->pset));
+	if (!added) {
+		/* the same object written twice: the later copy stands */
+		unlink(p->tmp);
+		free(p->tmp);
 	}
-	ALLOC_GROW(odb->pending, odb->nr_pending + 1, odb->alloc_pending);
-	odb->pending[odb->nr_pending].oid = *oid;
-	odb->pending[odb->nr_pending].tmp = xstrdup(tmp);
-	odb->pending[odb->nr_pending].replace = replace;
-	odb->nr_pending++;
-	for (i = pset_slot(odb, oid); odb->pset[i]; i = (i + 1) & (odb->pset_size - 1))
-		;
-	odb->pset[i] = (uint32_t)odb->nr_pending;
+	p->tmp = xstrdup(tmp);
+	p->replace = replace;
 }
 
 int bulk_has(const struct bulk *b, const struct snap_oid *oid)
 {
-	size_t i;
-	uint64_t h;
-
-	if (!b || !b->nr_ids)
-		return 0;
-	memcpy(&h, oid->hash, sizeof(h));
-	for (i = (size_t)h & (b->set_size - 1); b->set[i]; i = (i + 1) & (b->set_size - 1))
-		if (!oid_cmp(&b->ids[b->set[i] - 1], oid))
-			return 1;
-	return 0;
+	return b && oidset_contains(&b->ids, oid);
 }
 
 static void bulk_remember(struct bulk *b, const struct snap_oid *oid)
 {
-	size_t i, j;
-	uint64_t h;
-
-	ALLOC_GROW(b->ids, b->nr_ids + 1, b->alloc_ids);
-	b->ids[b->nr_ids++] = *oid;
-	if (b->nr_ids * 2 > b->set_size) {
-		free(b->set);
-		b->set_size = b->set_size ? b->set_size * 2 : 4096;
-		b->set = xcalloc(b->set_size, sizeof(*b->set));
-		for (j = 0; j < b->nr_ids; j++) {
-			memcpy(&h, b->ids[j].hash, sizeof(h));
-			for (i = (size_t)h & (b->set_size - 1); b->set[i];
-			     i = (i + 1) & (b->set_size - 1))
-				;
-			b->set[i] = (uint32_t)j + 1;
-		}
-		return;
-	}
-	memcpy(&h, oid->hash, sizeof(h));
-	for (i = (size_t)h & (b->set_size - 1); b->set[i]; i = (i + 1) & (b->set_size - 1))
-		;
-	b->set[i] = (uint32_t)b->nr_ids;
+	oidset_insert(&b->ids, oid);
 }
 
 /* Closes the batch's pack: durable, then visible, then readable here. */
@@ -388,8 +336,7 @@ int bulk_stop(struct odb *odb, struct strbuf *err)
 		free(b->done_packs[i]);
 	}
 	free(b->done_packs);
-	free(b->ids);
-	free(b->set);
+	oidset_clear(&b->ids);
 	strbuf_release(&b->err);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->pack_lock);
@@ -468,7 +415,7 @@ int flush_batch(struct odb *odb, struct strbuf *err)
 	int fd, ret = 0;
 	size_t i;
 
-	if (!odb->nr_pending)
+	if (!odb->pending.nr)
 		return 0;
 	if (odb->bulk) {
 		ret = bulk_drain(odb, err);
@@ -481,8 +428,8 @@ int flush_batch(struct odb *odb, struct strbuf *err)
 		ret = snap_error_errno(err, "cannot sync the store '%s'", odb->store->path);
 		goto out;
 	}
-	for (i = 0; i < odb->nr_pending; i++) {
-		struct pending *p = &odb->pending[i];
+	for (i = 0; i < odb->pending.nr; i++) {
+		struct pending *p = oidmap_at(&odb->pending, i);
 		char hex[SNAP_OID_HEXSZ + 1];
 
 		oid_to_hex_r(hex, &p->oid);

@@ -101,11 +101,7 @@ struct odb {
 	size_t nr_loose[256];
 	unsigned char loose_listed[256];
 	int batch;
-	struct pending *pending;
-	size_t nr_pending, alloc_pending;
-	/* open-addressing set of indexes into pending, 0 = empty, else i+1 */
-	uint32_t *pset;
-	size_t pset_size;
+	struct oidmap pending;	/* of struct pending, in the order written */
 	struct strbuf path;	/* scratch for object paths */
 	struct zio_cctx *cctx;
 	struct zio_cctx *list_cctx;	/* for chunk lists, written beside other objects */

@@ -56,7 +56,7 @@ static int writer_install(struct writer *w, const struct snap_oid *oid,
 		}
 		pending_add(odb, oid, w->tmp.buf, replace);
 		strbuf_reset(&w->tmp);	/* now owned by the batch */
-		if (odb->nr_pending >= SNAP_BATCH_MAX)
+		if (odb->pending.nr >= SNAP_BATCH_MAX)
 			ret = flush_batch(odb, err);
 		goto out;
 	}

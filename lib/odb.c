@@ -52,9 +52,11 @@ const char *odb_damaged(struct odb *odb, size_t i)
 int odb_open(struct odb **out, struct snap_store *store, struct strbuf *err)
 {
 	struct odb *odb = xcalloc(1, sizeof(*odb));
+	struct oidmap pending = OIDMAP_INIT(struct pending);
 	int ret;
 
 	odb->store = store;
+	odb->pending = pending;
 	strbuf_init(&odb->path, 0);
 	pthread_mutex_init(&odb->dctx_lock, NULL);
 	pthread_mutex_init(&odb->block_lock, NULL);
@@ -88,8 +90,6 @@ void odb_close(struct odb *odb)
 	free(odb->packs);
 	drop_damage(odb, 0);
 	free(odb->damage);
-	free(odb->pending);
-	free(odb->pset);
 	zio_cctx_free(odb->cctx);
 	zio_cctx_free(odb->list_cctx);
 	blocks_release(odb);
