@@ -82,3 +82,18 @@ load test_helper
 	done
 	assert_equal "$missing" ''
 }
+
+@test "lib/ keeps the layers of docs/ARCHITECTURE.md: every module listed, no include climbs a layer" {
+	run -0 python3 "$SNAP_BUILD/t/layers.py" "$SNAP_BUILD"
+	assert_output ''
+	mkdir -p copy/lib copy/docs
+	cp "$SNAP_BUILD/docs/ARCHITECTURE.md" copy/docs/
+	cp "$SNAP_BUILD"/lib/*.[ch] copy/lib/
+	printf '#include "gc.h"\n' >> copy/lib/strbuf.c
+	: > copy/lib/newmod.c
+	rm copy/lib/zio.c copy/lib/zio.h
+	run -1 python3 "$SNAP_BUILD/t/layers.py" copy
+	assert_output "docs/ARCHITECTURE.md lists 'zio', which lib/ does not have
+lib/newmod.c is in no layer of docs/ARCHITECTURE.md
+lib/strbuf.c (layer 0) includes gc.h (layer 3)"
+}
