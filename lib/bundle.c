@@ -248,7 +248,8 @@ struct reading {
 
 static size_t skip_ws(const char *buf, size_t len, size_t pos)
 {
-	while (pos < len && strchr(" \t\r\n", buf[pos]))
+	while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t' || buf[pos] == '\r' ||
+			     buf[pos] == '\n'))
 		pos++;
 	return pos;
 }
@@ -415,6 +416,19 @@ static int read_sqlite(struct reading *r)
 	return append(r, &b, 1, 0);
 }
 
+/*
+ * A NUL byte anywhere in JSON text, between values or in one, is named
+ * by its offset: jansson would read it as the end of the input.
+ */
+static int refuse_nul(struct reading *r, size_t off)
+{
+	struct cursor c = { r->buf, 0, 1, 0 };
+
+	cursor_to(&c, off);
+	return snap_error(r->err, SNAP_EINVAL, "%s: offset %zu (line %zu, column %zu): %s",
+			  r->name, off, c.line, off - c.line_start + 1, JSON_NUL_MESSAGE);
+}
+
 /* Whether the value at buf[start] ends before the line does (JSON Lines). */
 static int first_on_one_line(const char *buf, size_t len, size_t start)
 {
@@ -432,6 +446,7 @@ int bundle_read(const char *name, const char *buf, size_t len,
 {
 	struct reading r = { name, buf, len, list, err, STRBUF_INIT };
 	size_t start = list->nr, first;
+	const char *nul;
 	int ret;
 
 	if (list->bytes + len > BUNDLE_INPUT_MAX)
@@ -450,6 +465,8 @@ int bundle_read(const char *name, const char *buf, size_t len,
 	}
 	if (fmt == BUNDLE_SQLITE)
 		ret = read_sqlite(&r);
+	else if ((nul = memchr(buf, 0, len)))
+		ret = refuse_nul(&r, (size_t)(nul - buf));
 	else if (fmt == BUNDLE_JSONL)
 		ret = read_jsonl(&r);
 	else

@@ -67,7 +67,17 @@ int json_parse(const char *buf, size_t len, json_t **out, size_t *errpos,
 {
 	json_error_t e;
 	const char *what;
+	const char *nul = memchr(buf, 0, len);
 
+	/*
+	 * JSON text holds no NUL byte: not as white space, nor raw in a
+	 * string.  jansson's reader would take one for the end of its input.
+	 */
+	if (nul) {
+		*out = NULL;
+		*errpos = (size_t)(nul - buf);
+		return snap_error(err, SNAP_EINVAL, "%s", JSON_NUL_MESSAGE);
+	}
 	*out = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
 			  JSON_ALLOW_NUL, &e);
 	if (*out)
