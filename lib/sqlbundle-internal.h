@@ -91,6 +91,13 @@ static const char schema_sql[] =
 	"    applied_at INTEGER\n"
 	") STRICT;\n";
 
+/*
+ * Why a bundle without operations is refused: sqlite-sync-core writes
+ * none (generate_bundle returns None) and pushes none, and the wire form
+ * would have no created_at to give it a sequence.
+ */
+#define NO_OPS_WHY "a bundle holds at least one operation"
+
 /* What a value of kind k must be, for messages ("a 16-byte blob"). */
 const char *sqlbundle_kind_name(enum kind k);
 /* Whether s[0..len) is 'INSERT', 'UPDATE' or 'DELETE'. */

@@ -356,6 +356,10 @@ int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err
 				 "bundle_metadata: content_hash is not the SHA-256 of the op_ids in order");
 		goto out;
 	}
+	if (!json_array_size(ops)) {
+		ret = snap_error(err, SNAP_EINVAL, "bundle_operations has no row (%s)", NO_OPS_WHY);
+		goto out;
+	}
 	*out = bundle;
 	bundle = NULL;
 out:
