@@ -504,17 +504,23 @@ static int refuse_hot_journal(const char *path, struct strbuf *err)
 {
 	struct strbuf journal = STRBUF_INIT;
 	unsigned char first = 0;
+	struct stat st;
 	ssize_t n = 0;
-	int fd, ret = 0;
+	int fd, ret = 0, regular = 1;
 
 	strbuf_addf(&journal, "%s-journal", path);
-	fd = open(journal.buf, O_RDONLY | O_CLOEXEC);
+	/* Without waiting: a FIFO of that name would block a plain open. */
+	fd = open(journal.buf, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0) {
-		n = read(fd, &first, 1);
+		regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		if (regular)
+			n = read(fd, &first, 1);
 		close(fd);
 	}
 	if (fd < 0 && errno != ENOENT)
 		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
+	else if (!regular)
+		ret = snap_error(err, SNAP_EINVAL, "'%s': not a regular file", journal.buf);
 	else if (n < 0)
 		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
 	else if (n == 1 && first)
@@ -546,15 +552,15 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 		strbuf_reset(&wal);
 		strbuf_reset(&again);
 		strbuf_reset(out);
-		ret = strbuf_read_file(&wal, walpath.buf, max);
+		ret = strbuf_read_regular(&wal, walpath.buf, max);
 		if (ret == SNAP_ENOTFOUND)
 			ret = 0;
 		else if (ret < 0)
 			failed = walpath.buf;
-		if (!failed && (ret = strbuf_read_file(out, path, max)) < 0)
+		if (!failed && (ret = strbuf_read_regular(out, path, max)) < 0)
 			failed = path;
 		if (!failed) {
-			ret = strbuf_read_file(&again, walpath.buf, max);
+			ret = strbuf_read_regular(&again, walpath.buf, max);
 			if (ret == SNAP_ENOTFOUND)
 				ret = 0;
 			else if (ret < 0)
@@ -570,6 +576,10 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 	}
 	if (ret == SNAP_ETOOBIG) {
 		ret = snap_error(err, ret, "'%s': over %zu bytes", failed, max);
+		goto out;
+	}
+	if (ret == SNAP_EINVAL) {
+		ret = snap_error(err, ret, "'%s': not a regular file", failed);
 		goto out;
 	}
 	if (ret < 0) {
