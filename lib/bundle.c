@@ -815,9 +815,14 @@ int bundle_store(struct odb *odb, struct bundle_list *list, struct snapshot *s,
 	uint64_t bytes = 0;
 	size_t i;
 
-	if (list->nr > SNAPSHOT_BUNDLES_MAX)
-		return snap_error(err, SNAP_ETOOBIG, "%zu bundles: at most %d in one import",
-				  list->nr, SNAPSHOT_BUNDLES_MAX);
+	if (list->nr > SNAPSHOT_BUNDLES_MAX) {
+		/* Named by the first bundle over, in the order they would be stored. */
+		add_where(&buf, &list->v[SNAPSHOT_BUNDLES_MAX]);
+		ret = snap_error(err, SNAP_ETOOBIG, "%s: over %d bundles in one import (%zu to store)",
+				 buf.buf, SNAPSHOT_BUNDLES_MAX, list->nr);
+		strbuf_release(&buf);
+		return ret;
+	}
 	meter = progress_start("bundles", list->nr);
 	if (batch)
 		odb_batch_begin(odb);
