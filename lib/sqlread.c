@@ -93,18 +93,31 @@ static int check_tables(struct reader *r)
 	sqlite3_stmt *st;
 	int found[2] = { 0, 0 }, rc, i, ret = 0;
 
+	/*
+	 * Views and triggers are refused too: a bundle holds the two tables
+	 * and nothing else that a reader could run or snap would lose.  An
+	 * index holds no data of its own (integrity_check holds it to the
+	 * table) and is left behind.
+	 */
 	rc = sqlite3_prepare_v2(r->db,
-				"SELECT name FROM sqlite_schema WHERE type = 'table' "
-				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+				"SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger') "
+				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table', name",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_error(r, "cannot read the schema");
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
-		for (i = 0; i < 2; i++)
+		const char *type = (const char *)sqlite3_column_text(st, 1);
+		int table = type && !strcmp(type, "table");
+
+		for (i = 0; table && i < 2; i++)
 			if (name && !strcmp(name, want[i]))
 				break;
-		if (i == 2)
+		if (!table)
+			ret = snap_error(r->err, SNAP_EINVAL,
+					 "unexpected %s '%s' (a bundle holds the tables bundle_metadata and bundle_operations only)",
+					 type ? type : "?", name ? name : "");
+		else if (i == 2)
 			ret = snap_error(r->err, SNAP_EINVAL,
 					 "unexpected table '%s' (a bundle holds bundle_metadata and bundle_operations only)",
 					 name ? name : "");
