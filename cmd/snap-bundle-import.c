@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	enum bundle_format fmt = BUNDLE_AUTO;
 	int c, no_ref = 0, have_old = 0, have_parent = 0, strict = 0, i;
 	long long schema_version = SQLBUNDLE_SCHEMA_VERSION;
-	char **metas = NULL, *end;
+	char **metas = NULL;
 	size_t nr_metas = 0, alloc_metas = 0, j;
 
 	usage_setup(argv[0]);
@@ -147,13 +147,18 @@ int main(int argc, char **argv)
 			metas[nr_metas++] = optarg;
 			break;
 		case 's': strict = 1; break;
-		case 'V':
-			errno = 0;
-			schema_version = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || schema_version < 0 ||
-			    schema_version > JSON_INT_EXACT_MAX)
+		case 'V': {
+			uint64_t v;
+
+			/* Decimal digits only; too many of them is its own reason. */
+			if (parse_u64(optarg, &v) == 0 && v <= JSON_INT_EXACT_MAX)
+				schema_version = (long long)v;
+			else if (*optarg && strspn(optarg, "0123456789") == strlen(optarg))
+				usage_error(usage_str, "--schema-version: '%s' is larger than 2^53 - 1", optarg);
+			else
 				usage_error(usage_str, "--schema-version: '%s' is not an integer >= 0", optarg);
 			break;
+		}
 		case 't': time_arg = optarg; break;
 		case 'H': host = optarg; break;
 		case 'S': dir = optarg; break;
