@@ -266,6 +266,21 @@ static int append(struct reading *r, struct bundle *b, size_t index, size_t line
 }
 
 /*
+ * A NUL byte anywhere in JSON text, between values or in one, is named
+ * by its offset: jansson would read it as the end of the input.  It is
+ * looked for where a value is parsed and where white space ends, so that
+ * a bundle too large is refused as that first.
+ */
+static int refuse_nul(struct reading *r, size_t off)
+{
+	struct cursor c = { r->buf, 0, 1, 0 };
+
+	cursor_to(&c, off);
+	return snap_error(r->err, SNAP_EINVAL, "%s: offset %zu (line %zu, column %zu): %s",
+			  r->name, off, c.line, off - c.line_start + 1, JSON_NUL_MESSAGE);
+}
+
+/*
  * Parses the bundle at buf[start..limit) (its value may end before
  * limit), the index-th of the file; sets *next just past it.
  */
@@ -274,6 +289,7 @@ static int parse_one(struct reading *r, struct cursor *c, size_t start, size_t l
 {
 	struct bundle b = { 0 };
 	size_t end, pos, line;
+	const char *nul;
 	json_t *v;
 	int ret;
 
@@ -291,6 +307,9 @@ static int parse_one(struct reading *r, struct cursor *c, size_t start, size_t l
 				  JSON_DEPTH_MAX);
 	}
 	*next = start + end;
+	nul = memchr(r->buf + start, 0, end ? end : limit > start);
+	if (nul)
+		return refuse_nul(r, (size_t)(nul - r->buf));
 	strbuf_reset(&r->msg);
 	if (json_parse(r->buf + start, end, &v, &pos, &r->msg) < 0) {
 		cursor_to(c, start + pos);
@@ -339,6 +358,8 @@ static int read_json(struct reading *r)
 			if (pos < r->len && r->buf[pos] != ']')
 				continue;
 		}
+		if (pos < r->len && !r->buf[pos])
+			return refuse_nul(r, pos);
 		cursor_to(&c, pos);
 		if (pos == r->len)
 			return snap_error(r->err, SNAP_EINVAL,
@@ -352,6 +373,8 @@ tail:
 	if (ret < 0)
 		return ret;
 	pos = skip_ws(r->buf, r->len, pos);
+	if (pos != r->len && !r->buf[pos])
+		return refuse_nul(r, pos);
 	if (pos != r->len) {
 		cursor_to(&c, pos);
 		return snap_error(r->err, SNAP_EINVAL, "%s: line %zu, column %zu: text after the JSON value",
@@ -384,6 +407,8 @@ static int read_jsonl(struct reading *r)
 			if (ret < 0)
 				return ret;
 			next = skip_ws(r->buf, end, next);
+			if (next != end && !r->buf[next])
+				return refuse_nul(r, next);
 			if (next != end) {
 				cursor_to(&c, next);
 				return snap_error(r->err, SNAP_EINVAL,
@@ -416,19 +441,6 @@ static int read_sqlite(struct reading *r)
 	return append(r, &b, 1, 0);
 }
 
-/*
- * A NUL byte anywhere in JSON text, between values or in one, is named
- * by its offset: jansson would read it as the end of the input.
- */
-static int refuse_nul(struct reading *r, size_t off)
-{
-	struct cursor c = { r->buf, 0, 1, 0 };
-
-	cursor_to(&c, off);
-	return snap_error(r->err, SNAP_EINVAL, "%s: offset %zu (line %zu, column %zu): %s",
-			  r->name, off, c.line, off - c.line_start + 1, JSON_NUL_MESSAGE);
-}
-
 /* Whether the value at buf[start] ends before the line does (JSON Lines). */
 static int first_on_one_line(const char *buf, size_t len, size_t start)
 {
@@ -446,7 +458,6 @@ int bundle_read(const char *name, const char *buf, size_t len,
 {
 	struct reading r = { name, buf, len, list, err, STRBUF_INIT };
 	size_t start = list->nr, first;
-	const char *nul;
 	int ret;
 
 	if (list->bytes + len > BUNDLE_INPUT_MAX)
@@ -465,8 +476,6 @@ int bundle_read(const char *name, const char *buf, size_t len,
 	}
 	if (fmt == BUNDLE_SQLITE)
 		ret = read_sqlite(&r);
-	else if ((nul = memchr(buf, 0, len)))
-		ret = refuse_nul(&r, (size_t)(nul - buf));
 	else if (fmt == BUNDLE_JSONL)
 		ret = read_jsonl(&r);
 	else

@@ -21,8 +21,8 @@ int json_scan_value(const char *buf, size_t len, size_t max, size_t *end)
 	size_t i = 0, depth = 0;
 
 	if (len && buf[0] != '{' && buf[0] != '[' && buf[0] != '"') {
-		/* A bare scalar ends at a separator or white space. */
-		while (i < len && !is_ws(buf[i]) && !strchr(",]}", buf[i]))
+		/* A bare scalar ends at a separator or white space (a NUL is neither). */
+		while (i < len && !is_ws(buf[i]) && !(buf[i] && strchr(",]}", buf[i])))
 			i++;
 		*end = i;
 		return i > max ? SNAP_ETOOBIG : 0;
