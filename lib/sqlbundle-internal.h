@@ -108,8 +108,9 @@ void sqlbundle_add_hex(struct strbuf *sb, const unsigned char *p, size_t len);
 int sqlbundle_hex_decode(const char *s, size_t len, size_t want, struct strbuf *out);
 /*
  * sqlite-sync-core's import rules for one operation in the native shape
- * (blobs in hex): vector clock, values for its op_type, MessagePack, a
- * plain table name.  SNAP_EINVAL with "WHERE: what" in err.
+ * (blobs in hex): vector clock, an hlc neither empty nor with a NUL,
+ * values for its op_type, MessagePack, a plain table name (over its
+ * whole length).  SNAP_EINVAL with "WHERE: what" in err.
  */
 int sqlbundle_check_op_json(const json_t *op, const char *where, struct strbuf *err);
 
