@@ -49,35 +49,10 @@ native_json() {
 		snap-bundle-import vc.json
 }
 
-@test "a NUL in table_name is not a plain identifier; the length counts every byte" {
-	make_native_bundle b.db 10 2 1
-	sqlite3 b.db "UPDATE bundle_operations SET table_name = CAST(X'7573657273007878' AS TEXT) WHERE rowid = 1"
-	refused "snap-bundle-import: fatal: b.db: bundle_operations row 1 (op_id $OP1): table_name: \"users\\u0000xx\" is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 bytes)" \
-		snap-bundle-import b.db
-	make_native_bundle b.db 10 1 1
-	native_json b.db | jq -c '.operations[0].table_name = "users\u0000"' > t.json
-	refused 'snap-bundle-import: fatal: t.json: bundle 1 (line 1): $.operations[0]: table_name: "users\u0000" is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 bytes)' \
-		snap-bundle-import t.json
-}
-
-@test "a vector-clock counter of 2^53 or more is refused; 2^53 - 1 is kept" {
-	dev=00000000000000000000000000000001
-	make_native_bundle b.db 10 2 1
-	sqlite3 b.db "UPDATE bundle_operations SET vector_clock = '{\"$dev\": 9007199254740992}' WHERE rowid = 1"
-	refused "snap-bundle-import: fatal: b.db: bundle_operations row 1 (op_id $OP1): vector_clock: the counter of \"$dev\" is larger than 2^53 - 1" \
-		snap-bundle-import b.db
-	make_native_bundle b.db 10 1 1
-	native_json b.db | jq -c ".operations[0].vector_clock = \"{\\\"$dev\\\": 9223372036854775807}\"" > vc.json
-	refused "snap-bundle-import: fatal: vc.json: bundle 1 (line 1): \$.operations[0]: vector_clock: the counter of \"$dev\" is larger than 2^53 - 1" \
-		snap-bundle-import vc.json
-	sqlite3 b.db "UPDATE bundle_operations SET vector_clock = '{\"$dev\": 9007199254740991}'"
-	run -0 --separate-stderr snap-bundle-import -r max b.db
-	assert_equal "$stderr" ''
-}
-
-# edge FILTER SQL MESSAGE: a bundle made bad by SQL in its .bundle.db,
-# and by FILTER in its native JSON and its wire form, is refused by all
-# three with MESSAGE (after "FILE: " or "FILE: bundle 1 (line 1): ").
+# edge FILTER SQL DB-MESSAGE JSON-MESSAGE: a bundle made bad by SQL in its
+# .bundle.db, and by FILTER in its native JSON and its wire form, is refused
+# by all three: the database with DB-MESSAGE (after "FILE: "), both JSON
+# forms with JSON-MESSAGE (after "FILE: bundle 1 (line 1): ").
 edge() {
 	make_native_bundle e.db 10 2 1
 	native_json e.db > good.json
@@ -87,6 +62,24 @@ edge() {
 	refused "snap-bundle-import: fatal: e.db: $3" snap-bundle-import e.db
 	refused "snap-bundle-import: fatal: native.json: bundle 1 (line 1): $4" snap-bundle-import native.json
 	refused "snap-bundle-import: fatal: wire.json: bundle 1 (line 1): $4" snap-bundle-import wire.json
+}
+
+@test "a NUL in table_name is not a plain identifier, in a .bundle.db, native JSON or the wire form" {
+	edge '.operations[0].table_name = "users\u0000xx"' \
+		"UPDATE bundle_operations SET table_name = CAST(X'7573657273007878' AS TEXT) WHERE rowid = 1" \
+		"bundle_operations row 1 (op_id $OP1): table_name: \"users\\u0000xx\" is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 bytes)" \
+		'$.operations[0]: table_name: "users\u0000xx" is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 128 bytes)'
+}
+
+@test "a vector-clock counter of 2^53 or more is refused; 2^53 - 1 is kept" {
+	dev=00000000000000000000000000000001
+	edge ".operations[0].vector_clock = \"{\\\"$dev\\\": 9223372036854775807}\"" \
+		"UPDATE bundle_operations SET vector_clock = '{\"$dev\": 9007199254740992}' WHERE rowid = 1" \
+		"bundle_operations row 1 (op_id $OP1): vector_clock: the counter of \"$dev\" is larger than 2^53 - 1" \
+		"\$.operations[0]: vector_clock: the counter of \"$dev\" is larger than 2^53 - 1"
+	sqlite3 e.db "UPDATE bundle_operations SET vector_clock = '{\"$dev\": 9007199254740991}'"
+	run -0 --separate-stderr snap-bundle-import -r max e.db
+	assert_equal "$stderr" ''
 }
 
 @test "native and wire import agree: an empty hlc, a NUL in hlc and no operations are refused by both" {
