@@ -65,6 +65,33 @@ static void need_native(const json_t *v, const struct snap_oid *id, uint64_t seq
 		    oid_to_hex(id), (unsigned long long)seq);
 }
 
+/*
+ * Dies (naming it) unless the directory that is to hold path exists: -o
+ * makes no directory above the one it names, as cp does not.
+ */
+static void need_parent(const char *path, const char *verb)
+{
+	struct strbuf dir = STRBUF_INIT;
+	size_t len = strlen(path);
+	const char *slash;
+	struct stat st;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	strbuf_add(&dir, path, len);
+	slash = strrchr(dir.buf, '/');
+	if (slash) {
+		strbuf_setlen(&dir, slash > dir.buf ? (size_t)(slash - dir.buf) : 1);
+		int r = stat(dir.buf, &st);
+
+		if (r == 0 ? !S_ISDIR(st.st_mode) : errno == ENOENT || errno == ENOTDIR)
+			die("cannot %s '%s': no directory '%s'", verb, path, dir.buf);
+		if (r < 0)
+			die("cannot %s '%s': %s", verb, path, strerror(errno));
+	}
+	strbuf_release(&dir);
+}
+
 /* The wire form of bundle id, canonical, into out. */
 static void wire_of(const struct snap_oid *id, struct strbuf *out)
 {
@@ -89,6 +116,8 @@ static void export_json(const struct snap_oid *ids, size_t nr, int lines, int wi
 	struct out o = { .to_file = path != NULL };
 	size_t i;
 
+	if (path)
+		need_parent(path, "write");
 	/* Every bundle must have a wire form before anything is written. */
 	for (i = 0; wire && i < nr; i++) {
 		strbuf_reset(&buf);
@@ -127,6 +156,7 @@ static void export_sqlite(const struct snap_oid *ids, size_t nr, const char *dir
 	size_t i, repeat = 0;
 	int pass;
 
+	need_parent(dir, "create");
 	/* Every bundle is checked before the first file is written. */
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < nr; i++) {

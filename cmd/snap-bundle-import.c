@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char usage_str[] =
 "usage: snap-bundle-import [-r REF | --no-ref] [--parent REV] [-m MSG] [--meta KEY=VALUE]...\n"
@@ -52,19 +51,20 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 	struct strbuf buf = STRBUF_INIT, err = STRBUF_INIT;
 	const char *name = strcmp(path, "-") ? path : "<stdin>";
 	size_t room = (size_t)(BUNDLE_INPUT_MAX - list->bytes);
-	struct stat st;
 	int ret;
 
-	/* A file known to be too large is refused before it is read. */
-	if (strcmp(path, "-") && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size > room)
-		ret = SNAP_ETOOBIG;
-	else
-		ret = strcmp(path, "-") ? strbuf_read_file(&buf, path, room)
-					: strbuf_read_fd(&buf, 0, room);
+	/*
+	 * A FILE is a regular file, refused unread when too large; a FIFO
+	 * or a pipe is never waited on (and a database in one would lose
+	 * its -wal): a stream comes on standard input.
+	 */
+	ret = strcmp(path, "-") ? strbuf_read_regular(&buf, path, room)
+				: strbuf_read_fd(&buf, 0, room);
 	if (ret == SNAP_ETOOBIG)
 		die("%s: the input of one import is limited to %llu MiB", name,
 		    BUNDLE_INPUT_MAX >> 20);
+	if (ret == SNAP_EINVAL)
+		die("'%s': not a regular file (give a stream on standard input)", name);
 	if (ret < 0)
 		die("cannot read '%s': %s", name, strerror(errno));
 	/*
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	enum bundle_format fmt = BUNDLE_AUTO;
 	int c, no_ref = 0, have_old = 0, have_parent = 0, strict = 0, i;
 	long long schema_version = SQLBUNDLE_SCHEMA_VERSION;
-	char **metas = NULL, *end;
+	char **metas = NULL;
 	size_t nr_metas = 0, alloc_metas = 0, j;
 
 	usage_setup(argv[0]);
@@ -147,13 +147,18 @@ int main(int argc, char **argv)
 			metas[nr_metas++] = optarg;
 			break;
 		case 's': strict = 1; break;
-		case 'V':
-			errno = 0;
-			schema_version = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || schema_version < 0 ||
-			    schema_version > JSON_INT_EXACT_MAX)
+		case 'V': {
+			uint64_t v;
+
+			/* Decimal digits only; too many of them is its own reason. */
+			if (parse_u64(optarg, &v) == 0 && v <= JSON_INT_EXACT_MAX)
+				schema_version = (long long)v;
+			else if (*optarg && strspn(optarg, "0123456789") == strlen(optarg))
+				usage_error(usage_str, "--schema-version: '%s' is larger than 2^53 - 1", optarg);
+			else
 				usage_error(usage_str, "--schema-version: '%s' is not an integer >= 0", optarg);
 			break;
+		}
 		case 't': time_arg = optarg; break;
 		case 'H': host = optarg; break;
 		case 'S': dir = optarg; break;

@@ -430,14 +430,10 @@ int main(int argc, char **argv)
 			ALLOC_GROW(files, nr_files + 1, alloc_files);
 			files[nr_files++] = optarg;
 			break;
-		case 't': {
-			char *end;
-			errno = 0;
-			timeout = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(timeout >= 0) || timeout > 1e9)
+		case 't':
+			if (parse_decimal(optarg, &timeout) < 0 || timeout > 1e9)
 				usage_error(usage_str, "--timeout takes seconds, not '%s'", optarg);
 			break;
-		}
 		case 'c': cache_failures = 1; break;
 		case 'G': mode = GET; given = optarg; modes++; break;
 		case 'H': mode = HAS; given = optarg; modes++; break;

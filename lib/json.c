@@ -21,8 +21,8 @@ int json_scan_value(const char *buf, size_t len, size_t max, size_t *end)
 	size_t i = 0, depth = 0;
 
 	if (len && buf[0] != '{' && buf[0] != '[' && buf[0] != '"') {
-		/* A bare scalar ends at a separator or white space. */
-		while (i < len && !is_ws(buf[i]) && !strchr(",]}", buf[i]))
+		/* A bare scalar ends at a separator or white space (a NUL is neither). */
+		while (i < len && !is_ws(buf[i]) && !(buf[i] && strchr(",]}", buf[i])))
 			i++;
 		*end = i;
 		return i > max ? SNAP_ETOOBIG : 0;
@@ -67,7 +67,17 @@ int json_parse(const char *buf, size_t len, json_t **out, size_t *errpos,
 {
 	json_error_t e;
 	const char *what;
+	const char *nul = memchr(buf, 0, len);
 
+	/*
+	 * JSON text holds no NUL byte: not as white space, nor raw in a
+	 * string.  jansson's reader would take one for the end of its input.
+	 */
+	if (nul) {
+		*out = NULL;
+		*errpos = (size_t)(nul - buf);
+		return snap_error(err, SNAP_EINVAL, "%s", JSON_NUL_MESSAGE);
+	}
 	*out = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
 			  JSON_ALLOW_NUL, &e);
 	if (*out)

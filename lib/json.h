@@ -35,9 +35,14 @@
  */
 int json_scan_value(const char *buf, size_t len, size_t max, size_t *end);
 
+/* What json_parse() and the bundle readers say of a NUL byte in JSON text. */
+#define JSON_NUL_MESSAGE \
+	"a NUL byte, which JSON text cannot hold (its white space is space, tab, LF and CR)"
+
 /*
  * Parses exactly one JSON value from buf[0..len) (white space around it
- * allowed).  \u0000 is allowed in strings, not in keys.  On failure
+ * allowed: space, tab, LF, CR).  \u0000 is allowed in strings, not in
+ * keys; a NUL byte is allowed nowhere (JSON_NUL_MESSAGE).  On failure
  * returns SNAP_EINVAL, sets *errpos to the offset of the byte where the
  * problem shows (the end of a duplicate key, the bad byte, ...) and
  * appends a short description ("duplicate object key", "invalid UTF-8",

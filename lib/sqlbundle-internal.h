@@ -91,6 +91,13 @@ static const char schema_sql[] =
 	"    applied_at INTEGER\n"
 	") STRICT;\n";
 
+/*
+ * Why a bundle without operations is refused: sqlite-sync-core writes
+ * none (generate_bundle returns None) and pushes none, and the wire form
+ * would have no created_at to give it a sequence.
+ */
+#define NO_OPS_WHY "a bundle holds at least one operation"
+
 /* What a value of kind k must be, for messages ("a 16-byte blob"). */
 const char *sqlbundle_kind_name(enum kind k);
 /* Whether s[0..len) is 'INSERT', 'UPDATE' or 'DELETE'. */
@@ -101,8 +108,9 @@ void sqlbundle_add_hex(struct strbuf *sb, const unsigned char *p, size_t len);
 int sqlbundle_hex_decode(const char *s, size_t len, size_t want, struct strbuf *out);
 /*
  * sqlite-sync-core's import rules for one operation in the native shape
- * (blobs in hex): vector clock, values for its op_type, MessagePack, a
- * plain table name.  SNAP_EINVAL with "WHERE: what" in err.
+ * (blobs in hex): vector clock, an hlc neither empty nor with a NUL,
+ * values for its op_type, MessagePack, a plain table name (over its
+ * whole length).  SNAP_EINVAL with "WHERE: what" in err.
  */
 int sqlbundle_check_op_json(const json_t *op, const char *where, struct strbuf *err);
 

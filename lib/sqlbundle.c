@@ -76,8 +76,8 @@ int sqlbundle_hex_decode(const char *s, size_t len, size_t want, struct strbuf *
 
 /* One operation's fields the import rules look at, blobs as bytes. */
 struct op_fields {
-	const char *op_type, *table_name, *vector_clock;
-	size_t vector_clock_len;
+	const char *op_type, *table_name, *vector_clock, *hlc;
+	size_t table_name_len, vector_clock_len, hlc_len;
 	const struct strbuf *row_pk, *old_values, *new_values;	/* NULL for null */
 };
 
@@ -93,7 +93,8 @@ static int is_hex32(const char *s)
 
 /*
  * vector_clock: a JSON object of device ids (32 lowercase hex digits,
- * as sqlite-sync-core writes them) to counters (integers >= 0).
+ * as sqlite-sync-core writes them) to counters (integers from 0 to
+ * 2^53 - 1, as every integer of the format).
  */
 static int check_vector_clock(const char *text, size_t len, const char *where,
 			      struct strbuf *err)
@@ -125,24 +126,33 @@ static int check_vector_clock(const char *text, size_t len, const char *where,
 						 where, msg.buf);
 				break;
 			}
+			if (json_integer_value(val) > JSON_INT_EXACT_MAX) {
+				ret = snap_error(err, SNAP_EINVAL,
+						 "%s: vector_clock: the counter of %s is larger than 2^53 - 1",
+						 where, msg.buf);
+				break;
+			}
 		}
 	json_decref(v);
 	strbuf_release(&msg);
 	return ret;
 }
 
-/* A name sqlite-sync-core can splice into SQL as it is: [A-Za-z_][A-Za-z0-9_]*. */
-static int plain_identifier(const char *s)
+/*
+ * A name sqlite-sync-core can splice into SQL as it is:
+ * [A-Za-z_][A-Za-z0-9_]*, every one of its len bytes (a NUL is not one).
+ */
+static int plain_identifier(const char *s, size_t len)
 {
 	size_t i;
 
-	if (!*s || (*s >= '0' && *s <= '9'))
+	if (!len || len > SQLBUNDLE_NAME_MAX || (*s >= '0' && *s <= '9'))
 		return 0;
-	for (i = 0; s[i]; i++)
+	for (i = 0; i < len; i++)
 		if (!(s[i] == '_' || (s[i] >= '0' && s[i] <= '9') ||
 		      ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')))
 			return 0;
-	return i <= SQLBUNDLE_NAME_MAX;
+	return 1;
 }
 
 /* want_map: 1 a map, 2 a map that is not empty. */
@@ -176,9 +186,14 @@ static int check_op_rules(const struct op_fields *f, const char *where, struct s
 	int ret;
 
 	ret = check_vector_clock(f->vector_clock, f->vector_clock_len, where, err);
-	if (ret == 0 && !plain_identifier(f->table_name)) {
+	/* sqlite-sync-core's HLC text is "wall:counter:node", never empty. */
+	if (ret == 0 && !f->hlc_len)
+		ret = snap_error(err, SNAP_EINVAL, "%s: hlc: empty", where);
+	if (ret == 0 && memchr(f->hlc, 0, f->hlc_len))
+		ret = snap_error(err, SNAP_EINVAL, "%s: hlc: holds a NUL byte", where);
+	if (ret == 0 && !plain_identifier(f->table_name, f->table_name_len)) {
 		struct strbuf q = STRBUF_INIT;
-		json_add_string(&q, f->table_name, strlen(f->table_name));
+		json_add_string(&q, f->table_name, f->table_name_len);
 		ret = snap_error(err, SNAP_EINVAL,
 				 "%s: table_name: %s is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most %d bytes)",
 				 where, q.buf, SQLBUNDLE_NAME_MAX);
@@ -204,6 +219,7 @@ int sqlbundle_check_op_json(const json_t *op, const char *where, struct strbuf *
 	struct strbuf b[3] = { STRBUF_INIT, STRBUF_INIT, STRBUF_INIT };
 	const struct strbuf *p[3];
 	const json_t *vc = json_object_get(op, "vector_clock");
+	const json_t *tn = json_object_get(op, "table_name"), *hlc = json_object_get(op, "hlc");
 	struct op_fields f;
 	int i, ret;
 
@@ -215,7 +231,10 @@ int sqlbundle_check_op_json(const json_t *op, const char *where, struct strbuf *
 			p[i] = &b[i];
 	}
 	f.op_type = json_string_value(json_object_get(op, "op_type"));
-	f.table_name = json_string_value(json_object_get(op, "table_name"));
+	f.table_name = json_string_value(tn);
+	f.table_name_len = json_string_length(tn);
+	f.hlc = json_string_value(hlc);
+	f.hlc_len = json_string_length(hlc);
 	f.vector_clock = json_string_value(vc);
 	f.vector_clock_len = json_string_length(vc);
 	f.row_pk = p[0];
@@ -385,6 +404,8 @@ int sqlbundle_check(const json_t *v, struct strbuf *err)
 			ret = snap_error(err, SNAP_EINVAL,
 					 "$.content_hash: not the SHA-256 of the op_ids in order");
 	}
+	if (ret == 0 && !json_array_size(ops))
+		ret = snap_error(err, SNAP_EINVAL, "$.operations: empty (%s)", NO_OPS_WHY);
 out:
 	strbuf_release(&path);
 	strbuf_release(&id);
@@ -435,8 +456,10 @@ int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err)
 	strbuf_addstr(&path, ".device_id");
 	if (ret == 0)
 		ret = check_value(json_object_get(v, "device_id"), &dev, &path, &scratch, err);
-	if (ret == 0 && (!json_is_array(ops) || !json_array_size(ops)))
+	if (ret == 0 && !json_is_array(ops))
 		ret = snap_error(err, SNAP_EINVAL, "$.operations: not an array of operations");
+	else if (ret == 0 && !json_array_size(ops))
+		ret = snap_error(err, SNAP_EINVAL, "$.operations: empty (%s)", NO_OPS_WHY);
 	n = ret == 0 ? json_array_size(ops) : 0;
 	for (i = 0; ret == 0 && i < n; i++) {
 		const json_t *op = json_array_get(ops, i), *c, *sv, *h;
@@ -455,15 +478,18 @@ int sqlbundle_from_wire(const json_t *v, json_t **out, struct strbuf *err)
 		strbuf_setlen(&path, plen);
 		if (ret == 0 && (!json_is_integer(c) || json_integer_value(c) < 0))
 			ret = snap_error(err, SNAP_EINVAL, "%s.created_at: not an integer >= 0", path.buf);
+		/* The largest is the sequence: named here, not as $.sequence. */
+		if (ret == 0 && json_integer_value(c) > JSON_INT_EXACT_MAX)
+			ret = snap_error(err, SNAP_EINVAL, "%s.created_at: larger than 2^53 - 1", path.buf);
 		if (ret == 0 && !json_is_integer(sv))
 			ret = snap_error(err, SNAP_EINVAL, "%s.schema_version: not an integer", path.buf);
 		if (ret == 0 && i && json_integer_value(sv) != schema)
 			ret = snap_error(err, SNAP_EINVAL,
 					 "%s.schema_version: %lld, not %lld as the operations before (one bundle has one)",
 					 path.buf, (long long)json_integer_value(sv), (long long)schema);
+		/* An empty text or a NUL in it: the native rules say so, as for a .bundle.db. */
 		if (ret == 0 && (!json_is_string(h) ||
-				 sqlbundle_hex_decode(json_string_value(h), json_string_length(h), 0, &scratch) < 0 ||
-				 !scratch.len || memchr(scratch.buf, 0, scratch.len)))
+				 sqlbundle_hex_decode(json_string_value(h), json_string_length(h), 0, &scratch) < 0))
 			ret = snap_error(err, SNAP_EINVAL, "%s.hlc: not lowercase hex of the HLC text", path.buf);
 		if (ret < 0)
 			break;

@@ -27,11 +27,12 @@
 /*
  * Reads the database image buf[0..len), read-only, with sqlite-sync-core's
  * checks: PRAGMA integrity_check, both tables present with exactly the
- * published columns and no other tables, one metadata row, op_count equal
- * to the number of operations, content_hash the SHA-256 of the op_ids in
- * order, every value of its column's type, and every operation one that
- * sqlite-sync-core's import can apply (vector clock, values for its type,
- * MessagePack, unique op_id, plain table name; docs/FORMAT.md).  Sets
+ * published columns and no other table, view or trigger, one metadata
+ * row, op_count equal to the number of operations, at least one of them,
+ * content_hash the SHA-256 of the op_ids in order, every value of its
+ * column's type, and every operation one that sqlite-sync-core's import
+ * can apply (vector clock, hlc, values for its type, MessagePack, unique
+ * op_id, plain table name; docs/FORMAT.md).  Sets
  * *out to the native value.
  * SNAP_EINVAL otherwise, with "<table> row R (op_id X): what" in err
  * (R counts rows in op_id order, from 1).
@@ -62,7 +63,9 @@ int sqlbundle_apply_wal(struct strbuf *db, const void *wal, size_t len, size_t m
  * again; SNAP_EINVAL when it kept changing.  Without a log, a hot
  * rollback journal "<path>-journal" (not empty, not starting with a zero
  * byte: a transaction cut short, which SQLite would roll back) is
- * SNAP_EINVAL naming it.  SNAP_EIO (naming the file) when one cannot be
+ * SNAP_EINVAL naming it.  The three are opened without waiting: one that
+ * is not a regular file (a FIFO) is SNAP_EINVAL naming it, unread.
+ * SNAP_EIO (naming the file) when one cannot be
  * read.
  */
 int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
@@ -70,8 +73,8 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 
 /*
  * Checks that v has the native shape exactly, with a content hash that
- * matches, and the operations to sqlite-sync-core's import rules as
- * sqlbundle_read() does.  SNAP_EINVAL with "$.path: what" otherwise.
+ * matches, at least one operation, and the operations to
+ * sqlite-sync-core's import rules as sqlbundle_read() does.  SNAP_EINVAL with "$.path: what" otherwise.
  */
 int sqlbundle_check(const json_t *v, struct strbuf *err);
 

@@ -93,18 +93,31 @@ static int check_tables(struct reader *r)
 	sqlite3_stmt *st;
 	int found[2] = { 0, 0 }, rc, i, ret = 0;
 
+	/*
+	 * Views and triggers are refused too: a bundle holds the two tables
+	 * and nothing else that a reader could run or snap would lose.  An
+	 * index holds no data of its own (integrity_check holds it to the
+	 * table) and is left behind.
+	 */
 	rc = sqlite3_prepare_v2(r->db,
-				"SELECT name FROM sqlite_schema WHERE type = 'table' "
-				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+				"SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger') "
+				"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table', name",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_error(r, "cannot read the schema");
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
-		for (i = 0; i < 2; i++)
+		const char *type = (const char *)sqlite3_column_text(st, 1);
+		int table = type && !strcmp(type, "table");
+
+		for (i = 0; table && i < 2; i++)
 			if (name && !strcmp(name, want[i]))
 				break;
-		if (i == 2)
+		if (!table)
+			ret = snap_error(r->err, SNAP_EINVAL,
+					 "unexpected %s '%s' (a bundle holds the tables bundle_metadata and bundle_operations only)",
+					 type ? type : "?", name ? name : "");
+		else if (i == 2)
 			ret = snap_error(r->err, SNAP_EINVAL,
 					 "unexpected table '%s' (a bundle holds bundle_metadata and bundle_operations only)",
 					 name ? name : "");
@@ -356,6 +369,10 @@ int sqlbundle_read(const void *buf, size_t len, json_t **out, struct strbuf *err
 				 "bundle_metadata: content_hash is not the SHA-256 of the op_ids in order");
 		goto out;
 	}
+	if (!json_array_size(ops)) {
+		ret = snap_error(err, SNAP_EINVAL, "bundle_operations has no row (%s)", NO_OPS_WHY);
+		goto out;
+	}
 	*out = bundle;
 	bundle = NULL;
 out:
@@ -500,17 +517,23 @@ static int refuse_hot_journal(const char *path, struct strbuf *err)
 {
 	struct strbuf journal = STRBUF_INIT;
 	unsigned char first = 0;
+	struct stat st;
 	ssize_t n = 0;
-	int fd, ret = 0;
+	int fd, ret = 0, regular = 1;
 
 	strbuf_addf(&journal, "%s-journal", path);
-	fd = open(journal.buf, O_RDONLY | O_CLOEXEC);
+	/* Without waiting: a FIFO of that name would block a plain open. */
+	fd = open(journal.buf, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0) {
-		n = read(fd, &first, 1);
+		regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		if (regular)
+			n = read(fd, &first, 1);
 		close(fd);
 	}
 	if (fd < 0 && errno != ENOENT)
 		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
+	else if (!regular)
+		ret = snap_error(err, SNAP_EINVAL, "'%s': not a regular file", journal.buf);
 	else if (n < 0)
 		ret = snap_error_errno(err, "cannot read '%s'", journal.buf);
 	else if (n == 1 && first)
@@ -542,15 +565,15 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 		strbuf_reset(&wal);
 		strbuf_reset(&again);
 		strbuf_reset(out);
-		ret = strbuf_read_file(&wal, walpath.buf, max);
+		ret = strbuf_read_regular(&wal, walpath.buf, max);
 		if (ret == SNAP_ENOTFOUND)
 			ret = 0;
 		else if (ret < 0)
 			failed = walpath.buf;
-		if (!failed && (ret = strbuf_read_file(out, path, max)) < 0)
+		if (!failed && (ret = strbuf_read_regular(out, path, max)) < 0)
 			failed = path;
 		if (!failed) {
-			ret = strbuf_read_file(&again, walpath.buf, max);
+			ret = strbuf_read_regular(&again, walpath.buf, max);
 			if (ret == SNAP_ENOTFOUND)
 				ret = 0;
 			else if (ret < 0)
@@ -566,6 +589,10 @@ int sqlbundle_read_file(const char *path, size_t max, struct strbuf *out,
 	}
 	if (ret == SNAP_ETOOBIG) {
 		ret = snap_error(err, ret, "'%s': over %zu bytes", failed, max);
+		goto out;
+	}
+	if (ret == SNAP_EINVAL) {
+		ret = snap_error(err, ret, "'%s': not a regular file", failed);
 		goto out;
 	}
 	if (ret < 0) {

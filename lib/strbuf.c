@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char strbuf_empty[1];
@@ -188,6 +189,28 @@ int strbuf_read_fd(struct strbuf *sb, int fd, size_t max)
 			return SNAP_ETOOBIG;
 	}
 	return 0;
+}
+
+int strbuf_read_regular(struct strbuf *sb, const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int ret, saved;
+	struct stat st;
+
+	if (fd < 0)
+		return errno == ENOENT ? SNAP_ENOTFOUND : SNAP_EIO;
+	if (fstat(fd, &st) < 0)
+		ret = SNAP_EIO;
+	else if (!S_ISREG(st.st_mode))
+		ret = SNAP_EINVAL;
+	else if ((uint64_t)st.st_size > max)
+		ret = SNAP_ETOOBIG;
+	else
+		ret = strbuf_read_fd(sb, fd, max);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
 }
 
 int strbuf_read_file(struct strbuf *sb, const char *path, size_t max)

@@ -72,6 +72,13 @@ int strbuf_getline(struct strbuf *sb, void *fp, int term);
 int strbuf_read_fd(struct strbuf *sb, int fd, size_t max);
 /* Same for a path.  SNAP_ENOTFOUND if it does not exist. */
 int strbuf_read_file(struct strbuf *sb, const char *path, size_t max);
+/*
+ * strbuf_read_file() of a regular file only, for paths a user names: the
+ * open never waits (a FIFO without a writer would block it), and a FIFO,
+ * device, socket or directory is SNAP_EINVAL, unread.  A file larger than
+ * max is SNAP_ETOOBIG before anything is read.
+ */
+int strbuf_read_regular(struct strbuf *sb, const char *path, size_t max);
 
 /* The functions snap does not call (lib/banned.h): strbuf replaces them. */
 #include "banned.h"

@@ -133,6 +133,25 @@ int parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+int parse_decimal(const char *s, double *out)
+{
+	size_t whole = strspn(s, "0123456789"), frac = 0;
+
+	if (!whole)
+		return -1;
+	if (s[whole] == '.') {
+		frac = strspn(s + whole + 1, "0123456789");
+		if (!frac)
+			return -1;
+		frac++;
+	}
+	if (s[whole + frac])
+		return -1;
+	/* Only digits and one point are left, which strtod reads as decimal. */
+	*out = strtod(s, NULL);
+	return 0;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -44,6 +44,12 @@ _Noreturn void bug_fl(const char *file, int line, const char *fmt, ...)
 int parse_u64(const char *s, uint64_t *out);
 /* Same for a signed value (an optional leading '-'). */
 int parse_i64(const char *s, int64_t *out);
+/*
+ * Parses decimal digits with an optional fraction ("30", "0.25") into
+ * *out: no sign, spaces, exponent, hexadecimal, "inf" or "nan", which
+ * strtod() would take.  Returns 0, or -1 on anything else.
+ */
+int parse_decimal(const char *s, double *out);
 
 /*
  * Parses a duration: plain seconds, or a number with one unit of s, m, h,

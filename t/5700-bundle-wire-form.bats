@@ -70,7 +70,7 @@ native_json() {
 	check 'del(.operations[0].hlc)' '$.operations[0].hlc: missing'
 	check '.operations[0].is_local = 1' '$.operations[0].is_local: not a member of a native bundle'
 	check '.status = "ok"' '$.status: not a member of a native bundle'
-	check '.operations = []' '$.operations: not an array of operations'
+	check '.operations = []' '$.operations: empty (a bundle holds at least one operation)'
 	check '.device_id = "x"' '$.device_id: not lowercase hex of a 16-byte blob'
 	check '.operations[2].schema_version = 2' '$.operations[2].schema_version: 2, not 1 as the operations before (one bundle has one)'
 	check '.operations[0].created_at = -1' '$.operations[0].created_at: not an integer >= 0'

@@ -149,6 +149,20 @@ local_setup() {
 	assert_equal "$(store_listing)" "$before"
 }
 
+@test "--timeout is decimal seconds only: no hexadecimal, exponent, sign or infinity" {
+	local before n
+	before=$(store_listing)
+	for n in 0x10 1e3 +1 ' 1' inf nan 1. .5 ''; do
+		run -129 --separate-stderr snap-memo --key t --timeout "$n" -- echo x
+		assert_equal "${stderr_lines[0]}" "snap-memo: error: --timeout takes seconds, not '$n'"
+	done
+	assert_equal "$(store_listing)" "$before"
+	run -0 snap-memo --key t --timeout 0.25 -- echo x
+	assert_output x
+	run -0 snap-memo --key u --timeout 30 -- echo y
+	assert_output y
+}
+
 @test "a command that cannot be run: 127, nothing kept" {
 	run -127 --separate-stderr snap-memo --key nx -- /nonexistent/cmd
 	assert_equal "$stderr" "snap-memo: fatal: cannot run '/nonexistent/cmd': No such file or directory"
