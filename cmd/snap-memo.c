@@ -105,13 +105,11 @@ static int lookup(const char *key, struct memo_entry *e)
 	return ret == 0;
 }
 
-/* Runs argv with its standard output into a file in objects/tmp. */
-static int run_command(char **argv, int *out_fd, uint64_t *size)
+/* A file in objects/tmp, already unlinked: gone with its descriptor. */
+static int tmp_fd(void)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
-	struct stat st;
-	pid_t pid, parent;
-	int fd, status;
+	int fd;
 
 	store_path(&store, &dir, "objects/tmp");
 	strbuf_addf(&path, "%s/memo-XXXXXX", dir.buf);
@@ -119,6 +117,18 @@ static int run_command(char **argv, int *out_fd, uint64_t *size)
 	if (fd < 0)
 		die("cannot create a temporary file in '%s': %s", dir.buf, strerror(errno));
 	unlink(path.buf);
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	return fd;
+}
+
+/* Runs argv with its standard output into a file in objects/tmp. */
+static int run_command(char **argv, int *out_fd, uint64_t *size)
+{
+	struct stat st;
+	pid_t pid, parent;
+	int fd = tmp_fd(), status;
+
 	fflush(stdout);
 	parent = getpid();
 	pid = fork();
@@ -148,8 +158,6 @@ static int run_command(char **argv, int *out_fd, uint64_t *size)
 		die("cannot read the output of '%s': %s", argv[0], strerror(errno));
 	*out_fd = fd;
 	*size = (uint64_t)st.st_size;
-	strbuf_release(&dir);
-	strbuf_release(&path);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -212,21 +220,19 @@ static void check_key(const char *key)
 		usage_error(usage_str, "%s", err.buf);
 }
 
-static int do_put(const char *key, int in, uint64_t size, int known_size)
+/* --put: standard input, spooled to learn its size, as KEY's output. */
+static int do_put(const char *key)
 {
 	struct strbuf err = STRBUF_INIT, dir = STRBUF_INIT;
 	struct memo_entry e;
-	int fd = in;
+	uint64_t size;
+	int fd;
 
-	if (!known_size) {
-		store_path(&store, &dir, "objects/tmp");
-		if (spool_fd(in, dir.buf, "standard input", &fd, &size, &err) < 0)
-			die_err(&err);
-	}
-	if (memo_put(odb, key, fd, size, 0, NULL, 1, &e, &err) < 0)
+	store_path(&store, &dir, "objects/tmp");
+	if (spool_fd(0, dir.buf, "standard input", &fd, &size, &err) < 0 ||
+	    memo_put(odb, key, fd, size, 0, NULL, 1, &e, &err) < 0)
 		die_err(&err);
-	if (fd != in)
-		close(fd);
+	close(fd);
 	strbuf_release(&dir);
 	return 0;
 }
@@ -321,75 +327,180 @@ static int do_stats(int json)
 	return finish_stdout(0);
 }
 
+/* One line of a batch. */
+struct batch_op {
+	char *key;
+	long line;
+	int put;		/* else a get */
+	uint64_t offset, size;	/* a put's bytes in the spool */
+	size_t from;		/* a get: 1 + the put of key before it in the batch, or 0 */
+	int stored;		/* a put: the last of its key, the one stored */
+	int found;		/* a get of an entry already stored: e */
+	struct memo_entry e;
+};
+
+static int cmp_op(const void *a, const void *b)
+{
+	const struct batch_op *x = *(struct batch_op *const *)a, *y = *(struct batch_op *const *)b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* size bytes of the spool from off, to the descriptor to (-1: standard output). */
+static void copy_range(int spool, uint64_t off, uint64_t size, int to)
+{
+	char buf[65536];
+
+	while (size) {
+		size_t want = size < sizeof(buf) ? (size_t)size : sizeof(buf);
+		ssize_t n = pread(spool, buf, want, (off_t)off);
+
+		if (n <= 0)
+			die("cannot read the batch's spool: %s", n ? strerror(errno) : "it ended early");
+		if (to < 0)
+			xfwrite(buf, (size_t)n);
+		else if (write(to, buf, (size_t)n) != n)
+			die("cannot write a temporary file: %s", strerror(errno));
+		off += (uint64_t)n;
+		size -= (uint64_t)n;
+	}
+}
+
+/* Reads and checks one line (and a put's bytes, into the spool). */
+static void batch_parse(struct strbuf *line, long lineno, int spool, uint64_t *spooled,
+			struct batch_op *op)
+{
+	struct strbuf err = STRBUF_INIT;
+	char *sp = strchr(line->buf, ' ');
+
+	memset(op, 0, sizeof(*op));
+	op->line = lineno;
+	if (memchr(line->buf, '\0', line->len))
+		die("batch line %ld: holds a NUL byte", lineno);
+	if (!sp)
+		die("batch line %ld: want 'get KEY' or 'put KEY SIZE'", lineno);
+	*sp = '\0';
+	if (!strcmp(line->buf, "put")) {
+		char *sp2 = strchr(sp + 1, ' ');
+
+		if (!sp2 || parse_u64(sp2 + 1, &op->size) < 0 || op->size > (1u << 30) ||
+		    (sp2[1] == '0' && sp2[2]))
+			die("batch line %ld: want 'put KEY SIZE' (SIZE up to 1 GiB)", lineno);
+		*sp2 = '\0';
+		op->put = 1;
+	} else if (strcmp(line->buf, "get")) {
+		die("batch line %ld: unknown command '%s'", lineno, line->buf);
+	}
+	if (memo_key_check(sp + 1, &err) < 0)
+		die("batch line %ld: %s", lineno, err.buf);
+	op->key = xstrdup(sp + 1);
+	if (op->put) {
+		char buf[65536];
+		uint64_t left;
+
+		op->offset = *spooled;
+		for (left = op->size; left; ) {
+			size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+
+			if (fread(buf, 1, want, stdin) != want)
+				die("batch line %ld: standard input ended inside %" PRIu64 " bytes of '%s'",
+				    lineno, op->size, op->key);
+			if (write(spool, buf, want) != (ssize_t)want)
+				die("cannot write a temporary file: %s", strerror(errno));
+			left -= want;
+		}
+		*spooled += op->size;
+	}
+}
+
 /*
  * --batch: "get KEY" prints "KEY SIZE STATUS\n" + SIZE bytes + "\n", or
  * "KEY missing\n"; "put KEY SIZE\n" + SIZE bytes stores them and prints
- * "KEY stored\n".  The first bad line ends the batch with an error.
+ * "KEY stored\n".  One transaction: every line is read and checked first
+ * (a bad one ends the batch with nothing written or printed), then the
+ * last put of each key is stored and all their refs move at once; a get
+ * answers as of its place in the batch.
  */
 static int do_batch(void)
 {
 	struct strbuf line = STRBUF_INIT, err = STRBUF_INIT;
-	long lineno = 0;
+	struct batch_op *ops = NULL, **sorted;
+	const char **keys;
+	struct memo_entry *entries;
+	size_t nr = 0, alloc = 0, nr_put = 0, i;
+	uint64_t spooled = 0;
+	int spool = tmp_fd();
 
 	while (strbuf_getline(&line, stdin, '\n') == 0) {
-		struct memo_entry e;
-		char *sp = strchr(line.buf, ' ');
-		const char *key;
-
-		lineno++;
-		if (memchr(line.buf, '\0', line.len))
-			die("batch line %ld: holds a NUL byte", lineno);
-		if (!sp)
-			die("batch line %ld: want 'get KEY' or 'put KEY SIZE'", lineno);
-		*sp = '\0';
-		key = sp + 1;
-		if (!strcmp(line.buf, "get")) {
-			if (memo_key_check(key, &err) < 0)
-				die("batch line %ld: %s", lineno, err.buf);
-			if (!lookup(key, &e)) {
-				printf("%s missing\n", key);
-				continue;
-			}
-			count(key, 1);
-			printf("%s %" PRIu64 " %d\n", key, e.size, e.status);
-			print_output(&e);
-			putchar('\n');
-		} else if (!strcmp(line.buf, "put")) {
-			char *sp2 = strchr(key, ' ');
-			struct strbuf data = STRBUF_INIT, dir = STRBUF_INIT, path = STRBUF_INIT;
-			uint64_t size;
-			int fd;
-
-			if (!sp2 || parse_u64(sp2 + 1, &size) < 0 || size > (1u << 30) ||
-			    (sp2[1] == '0' && sp2[2]))
-				die("batch line %ld: want 'put KEY SIZE' (SIZE up to 1 GiB)", lineno);
-			*sp2 = '\0';
-			if (memo_key_check(key, &err) < 0)
-				die("batch line %ld: %s", lineno, err.buf);
-			strbuf_grow(&data, (size_t)size);
-			if (fread(data.buf, 1, (size_t)size, stdin) != size)
-				die("batch line %ld: standard input ended inside %" PRIu64 " bytes of '%s'",
-				    lineno, size, key);
-			strbuf_setlen(&data, (size_t)size);
-			store_path(&store, &dir, "objects/tmp");
-			strbuf_addf(&path, "%s/memo-XXXXXX", dir.buf);
-			fd = mkstemp(path.buf);
-			if (fd < 0)
-				die("cannot create a temporary file in '%s': %s", dir.buf, strerror(errno));
-			unlink(path.buf);
-			if (write(fd, data.buf, data.len) != (ssize_t)data.len || lseek(fd, 0, SEEK_SET) < 0)
-				die("cannot write a temporary file in '%s': %s", dir.buf, strerror(errno));
-			do_put(key, fd, size, 1);
-			close(fd);
-			printf("%s stored\n", key);
-			strbuf_release(&data);
-			strbuf_release(&dir);
-			strbuf_release(&path);
-		} else {
-			die("batch line %ld: unknown command '%s'", lineno, line.buf);
-		}
-		fflush(stdout);
+		ALLOC_GROW(ops, nr + 1, alloc);
+		batch_parse(&line, (long)nr + 1, spool, &spooled, &ops[nr]);
+		nr++;
 	}
+	/* Each key's lines in order: which put a get sees, which put is stored. */
+	sorted = xcalloc(nr ? nr : 1, sizeof(*sorted));
+	for (i = 0; i < nr; i++)
+		sorted[i] = &ops[i];
+	qsort(sorted, nr, sizeof(*sorted), cmp_op);
+	for (i = 0; i < nr; i++) {
+		struct batch_op *prev = i ? sorted[i - 1] : NULL;
+		int same = prev && !strcmp(prev->key, sorted[i]->key);
+		size_t last_put = same ? (prev->put ? (size_t)(prev - ops) + 1 : prev->from) : 0;
+
+		if (sorted[i]->put) {
+			if (last_put)
+				ops[last_put - 1].stored = 0;
+			sorted[i]->stored = 1;
+		}
+		sorted[i]->from = last_put;
+	}
+	keys = xcalloc(nr ? nr : 1, sizeof(*keys));
+	entries = xcalloc(nr ? nr : 1, sizeof(*entries));
+	for (i = 0; i < nr; i++) {
+		struct batch_op *op = &ops[i];
+
+		if (op->put && op->stored) {
+			int fd = tmp_fd();
+
+			copy_range(spool, op->offset, op->size, fd);
+			if (lseek(fd, 0, SEEK_SET) < 0 ||
+			    memo_write(odb, op->key, fd, op->size, 0, NULL, &entries[nr_put], &err) < 0)
+				die_err(&err);
+			close(fd);
+			keys[nr_put++] = op->key;
+		} else if (!op->put && !op->from) {
+			op->found = lookup(op->key, &op->e);
+		}
+	}
+	if (memo_commit(odb, keys, entries, nr_put, &err) < 0)
+		die_err(&err);
+	for (i = 0; i < nr; i++) {
+		struct batch_op *op = &ops[i];
+
+		if (op->put) {
+			printf("%s stored\n", op->key);
+		} else if (op->from) {
+			const struct batch_op *put = &ops[op->from - 1];
+
+			count(op->key, 1);
+			printf("%s %" PRIu64 " 0\n", op->key, put->size);
+			copy_range(spool, put->offset, put->size, -1);
+			putchar('\n');
+		} else if (op->found) {
+			count(op->key, 1);
+			printf("%s %" PRIu64 " %d\n", op->key, op->e.size, op->e.status);
+			print_output(&op->e);
+			putchar('\n');
+		} else {
+			printf("%s missing\n", op->key);
+		}
+		free(op->key);
+	}
+	close(spool);
+	free(ops);
+	free(sorted);
+	free(keys);
+	free(entries);
 	strbuf_release(&line);
 	return finish_stdout(0);
 }
@@ -487,7 +598,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	case PUT:
-		do_put(given, 0, 0, 0);
+		do_put(given);
 		return 0;
 	case LIST:
 		if (refs_for_each(&store, "refs/memo/", each_entry, &json, &err) < 0)

@@ -84,13 +84,14 @@ static void print_json(const char *ref, const char *action, const struct snap_oi
 	strbuf_release(&sb);
 }
 
-/* The snapshots --drop names. */
-static struct oidset drops = OIDSET_INIT;
+/* The snapshots --drop names, with the REVs as given. */
+static struct prune_drop *drops;
+static size_t nr_drops;
 
 static void prune_ref(const char *name, const struct prune_policy *policy)
 {
 	struct strbuf err = STRBUF_INIT, buf = STRBUF_INIT, reason = STRBUF_INIT;
-	struct oidset protect = OIDSET_INIT;
+	struct prune_protect protect = PRUNE_PROTECT_INIT;
 	struct pruned batch = PRUNED_INIT;
 	struct prune_chain c = { 0 };
 	struct snap_oid tip;
@@ -102,7 +103,7 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 	    prune_protected(odb, &pruned, name, &protect, &err) < 0)
 		die_err(&err);
 	keep = xcalloc(c.nr, sizeof(*keep));
-	if (prune_plan(policy, &drops, &c, &protect, name, keep, &err) < 0)
+	if (prune_plan(policy, drops, nr_drops, &c, &protect, name, keep, &err) < 0)
 		die_err(&err);
 	for (i = 0; i < c.nr; i++) {
 		strbuf_reset(&buf);
@@ -138,7 +139,7 @@ static void prune_ref(const char *name, const struct prune_policy *policy)
 out:
 	prune_chain_release(&c);
 	free(keep);
-	oidset_clear(&protect);
+	prune_protect_release(&protect);
 	pruned_release(&batch);
 	strbuf_release(&buf);
 	strbuf_release(&reason);
@@ -178,9 +179,8 @@ int main(int argc, char **argv)
 	struct strbuf err = STRBUF_INIT;
 	struct snap_store store;
 	struct ref_names names = REF_NAMES_INIT;
-	const char **tags = NULL, *ref = "main", *dir = NULL, **drop_revs = NULL;
-	size_t nr_drop = 0;
-	size_t nr_tags = 0, alloc_tags = 0, i;
+	const char **tags = NULL, *ref = "main", *dir = NULL;
+	size_t nr_tags = 0, alloc_tags = 0, alloc_drops = 0, i;
 	int run_gc = 0, all = 0, c;
 
 	usage_setup(argv[0]);
@@ -201,8 +201,9 @@ int main(int argc, char **argv)
 			ALLOC_GROW(tags, nr_tags + 1, alloc_tags);
 			tags[nr_tags++] = optarg;
 			break;
-		case 'd': drop_revs = xrealloc(drop_revs, (nr_drop + 1) * sizeof(*drop_revs));
-			drop_revs[nr_drop++] = optarg;
+		case 'd':
+			ALLOC_GROW(drops, nr_drops + 1, alloc_drops);
+			drops[nr_drops++].rev = optarg;
 			break;
 		case 'n': dry_run = 1; break;
 		case 'J': json = 1; break;
@@ -215,10 +216,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		usage_error(usage_str, "no arguments expected");
-	if (nr_drop && (!prune_policy_empty(&policy) || nr_tags || all))
+		usage_error(usage_str, "unexpected argument '%s'%s", argv[optind],
+			    nr_drops ? " (each REV takes its own --drop)" : "");
+	if (nr_drops && (!prune_policy_empty(&policy) || nr_tags || all))
 		usage_error(usage_str, "--drop goes with neither a policy nor --all");
-	if (!nr_drop && prune_policy_empty(&policy) && nr_tags == 0)
+	if (!nr_drops && prune_policy_empty(&policy) && nr_tags == 0)
 		usage_error(usage_str, "no policy given: nothing would be dropped");
 	policy.tags = tags;
 	policy.nr_tags = nr_tags;
@@ -229,13 +231,9 @@ int main(int argc, char **argv)
 	/* A damaged record cannot say what the history is: refuse, change nothing. */
 	if (pruned_load(&store, &pruned, &err) < 0)
 		die_err(&err);
-	for (i = 0; i < nr_drop; i++) {
-		struct snap_oid oid;
-
-		if (resolve_rev(odb, drop_revs[i], &oid, &err) < 0)
+	for (i = 0; i < nr_drops; i++)
+		if (resolve_rev(odb, drops[i].rev, &drops[i].oid, &err) < 0)
 			die_err(&err);
-		oidset_insert(&drops, &oid);
-	}
 	if (all) {
 		if (refs_for_each(&store, "refs/snapshots/", ref_names_add, &names, &err) < 0)
 			die_err(&err);
@@ -260,8 +258,7 @@ int main(int argc, char **argv)
 	}
 	ref_names_release(&names);
 	free(tags);
-	free(drop_revs);
-	oidset_clear(&drops);
+	free(drops);
 	pruned_release(&pruned);
 	odb_close(odb);
 	store_release(&store);

@@ -22,7 +22,9 @@
 
 int memo_key_check(const char *key, struct strbuf *err)
 {
-	size_t i, len = strlen(key);
+	struct strbuf name = STRBUF_INIT;
+	size_t i, len = strlen(key), err_len = err->len;
+	int ret;
 
 	if (!len || len > MEMO_KEY_MAX || key[0] == '.')
 		goto bad;
@@ -34,6 +36,17 @@ int memo_key_check(const char *key, struct strbuf *err)
 	}
 	if (len >= 5 && !strcmp(key + len - 5, ".lock"))
 		goto bad;
+	/*
+	 * The entry is a ref: what a ref name cannot hold ("..") is refused
+	 * here, before anything is written, by the one check of ref names.
+	 */
+	strbuf_addf(&name, "refs/memo/%s", key);
+	strbuf_addf(err, "bad memo key '%s': ", key);
+	ret = ref_name_check(name.buf, err);
+	strbuf_release(&name);
+	if (ret < 0)
+		return ret;
+	strbuf_setlen(err, err_len);
 	return 0;
 bad:
 	return snap_error(err, SNAP_EINVAL,
@@ -128,19 +141,19 @@ out:
 	return ret;
 }
 
-int memo_put(struct odb *odb, const char *key, int fd, uint64_t size, int status,
-	     const char *command, int replace, struct memo_entry *e, struct strbuf *err)
+int memo_write(struct odb *odb, const char *key, int fd, uint64_t size, int status,
+	       const char *command, struct memo_entry *e, struct strbuf *err)
 {
-	struct strbuf name = STRBUF_INIT, buf = STRBUF_INIT, kv = STRBUF_INIT;
+	struct strbuf buf = STRBUF_INIT, kv = STRBUF_INIT;
 	struct tree t = TREE_INIT;
 	struct tree_entry te = { 0 };
 	struct snapshot s = SNAPSHOT_INIT;
-	struct snap_oid null_oid = { { 0 } };
 	int64_t now;
 	int ret;
 
 	memset(e, 0, sizeof(*e));
-	if ((ret = store_now(odb_store(odb), &now, err)) < 0)
+	if ((ret = memo_key_check(key, err)) < 0 ||
+	    (ret = store_now(odb_store(odb), &now, err)) < 0)
 		goto out;
 	if ((ret = odb_write_fd(odb, OBJ_BLOB, fd, size, "the command's output", &e->output, err)) < 0)
 		goto out;
@@ -180,9 +193,6 @@ int memo_put(struct odb *odb, const char *key, int fd, uint64_t size, int status
 	if ((ret = snapshot_encode(&s, &buf, err)) < 0 ||
 	    (ret = odb_write_buf(odb, OBJ_SNAPSHOT, buf.buf, buf.len, &e->snapshot, err)) < 0)
 		goto out;
-	ref_name(&name, key);
-	ret = ref_update(odb, name.buf, &e->snapshot, replace ? NULL : &null_oid,
-			 "memo: put", err);
 	e->status = status;
 	e->size = size;
 	e->time = s.time;
@@ -191,6 +201,50 @@ out:
 	tree_release(&t);
 	strbuf_release(&kv);
 	strbuf_release(&buf);
+	return ret;
+}
+
+int memo_put(struct odb *odb, const char *key, int fd, uint64_t size, int status,
+	     const char *command, int replace, struct memo_entry *e, struct strbuf *err)
+{
+	struct strbuf name = STRBUF_INIT;
+	struct snap_oid null_oid = { { 0 } };
+	int ret = memo_write(odb, key, fd, size, status, command, e, err);
+
+	if (ret < 0)
+		return ret;
+	ref_name(&name, key);
+	ret = ref_update(odb, name.buf, &e->snapshot, replace ? NULL : &null_oid,
+			 "memo: put", err);
+	strbuf_release(&name);
+	return ret;
+}
+
+int memo_commit(struct odb *odb, const char *const *keys, const struct memo_entry *entries,
+		size_t nr, struct strbuf *err)
+{
+	struct ref_transaction *tx;
+	struct strbuf name = STRBUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	if (!nr)
+		return 0;
+	tx = ref_transaction_begin(odb);
+	for (i = 0; i < nr && ret == 0; i++) {
+		if ((ret = memo_key_check(keys[i], err)) < 0)
+			break;
+		ref_name(&name, keys[i]);
+		ret = ref_transaction_add(tx, name.buf, &entries[i].snapshot, NULL, 0,
+					  "memo: put", err);
+	}
+	if (ret == 0)
+		ret = ref_transaction_prepare(tx, err);
+	/* commit frees tx, whatever it returns; a failed add or prepare, abort. */
+	if (ret == 0)
+		ret = ref_transaction_commit(tx, err);
+	else
+		ref_transaction_abort(tx);
 	strbuf_release(&name);
 	return ret;
 }
@@ -244,6 +298,23 @@ static int claim_holder(int fd, struct strbuf *host, long *pid, int64_t *since)
 	return 0;
 }
 
+/*
+ * A claim another host holds, seen from here: live until it is older than
+ * timeout_s by this host's clock, then stale.  0 for a claim of this host
+ * (its flock says whether it is live) or one whose file names no holder.
+ * 1 live, 2 stale.
+ */
+static int claim_elsewhere(int fd, double timeout_s, struct strbuf *host, long *pid,
+			   int64_t *since)
+{
+	struct timespec now;
+
+	if (claim_holder(fd, host, pid, since) < 0 || !strcmp(host->buf, local_host()))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9 - (double)*since > timeout_s ? 2 : 1;
+}
+
 int memo_claim(struct snap_store *store, const char *key, double timeout_s,
 	       struct memo_claim *c, struct strbuf *err)
 {
@@ -274,8 +345,17 @@ int memo_claim(struct snap_store *store, const char *key, double timeout_s,
 			 * previous holder since we opened it: hold the one
 			 * at the path, or try again.
 			 */
-			if (fstat(fd, &st_fd) == 0 && stat(path.buf, &st_path) == 0 &&
-			    st_fd.st_ino == st_path.st_ino && st_fd.st_dev == st_path.st_dev) {
+			if (fstat(fd, &st_fd) < 0 || stat(path.buf, &st_path) < 0 ||
+			    st_fd.st_ino != st_path.st_ino || st_fd.st_dev != st_path.st_dev) {
+				close(fd);
+				continue;
+			}
+			/*
+			 * flock(2) need not reach across hosts on a shared
+			 * filesystem: a claim another host wrote is waited
+			 * for while it is live, whatever our flock says.
+			 */
+			if (claim_elsewhere(fd, timeout_s, &host, &pid, &since) != 1) {
 				strbuf_reset(&line);
 				strbuf_addf(&line, "%ld %lld %s\n", (long)getpid(),
 					    (long long)time(NULL), local_host());
@@ -289,24 +369,19 @@ int memo_claim(struct snap_store *store, const char *key, double timeout_s,
 				ret = 1;
 				goto out;
 			}
-			close(fd);
-			continue;
-		}
-		if (errno != EWOULDBLOCK) {
+		} else if (errno != EWOULDBLOCK) {
 			ret = snap_error_errno(err, "cannot lock '%s'", path.buf);
 			close(fd);
 			goto out;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (double)(now.tv_sec - start.tv_sec) +
-			 (double)(now.tv_nsec - start.tv_nsec) / 1e9;
-		if (claim_holder(fd, &host, &pid, &since) == 0 &&
-		    strcmp(host.buf, local_host()) && time(NULL) - since > timeout_s) {
+		} else if (claim_elsewhere(fd, timeout_s, &host, &pid, &since) == 2) {
 			/* Another host's claim, older than we wait: take it over. */
 			unlink(path.buf);
 			close(fd);
 			continue;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (double)(now.tv_sec - start.tv_sec) +
+			 (double)(now.tv_nsec - start.tv_nsec) / 1e9;
 		if (waited >= timeout_s) {
 			if (claim_holder(fd, &host, &pid, &since) == 0)
 				ret = snap_error(err, SNAP_ELOCKED,

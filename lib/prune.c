@@ -176,15 +176,29 @@ struct protect {
 	struct odb *odb;
 	const struct pruned *pruned;
 	const char *self;
-	struct oidset *set;
+	struct prune_protect *set;
+	size_t ref;			/* the ref walked, in set->refs */
 	struct snap_oid *pending;
 	size_t nr, alloc;
 	struct strbuf *err;
 };
 
-static void protect_push(struct protect *p, const struct snap_oid *oid)
+/* Adds oid to the set, kept by the ref walked; 1 if it was new. */
+static int protect_add(struct protect *p, const struct snap_oid *oid, int named)
 {
-	if (!oidset_insert(p->set, oid))
+	int added;
+	struct prune_keeper *k = oidmap_put(&p->set->map, oid, &added);
+
+	if (added) {
+		k->ref = p->ref;
+		k->named = named;
+	}
+	return added;
+}
+
+static void protect_push(struct protect *p, const struct snap_oid *oid, int named)
+{
+	if (!protect_add(p, oid, named))
 		return;
 	ALLOC_GROW(p->pending, p->nr + 1, p->alloc);
 	p->pending[p->nr++] = *oid;
@@ -199,7 +213,7 @@ static void protect_parents(struct protect *p, const struct snapshot *s)
 		const struct pruned_entry *e = pruned_find(p->pruned, &s->parents[i]);
 
 		if (!e) {
-			protect_push(p, &s->parents[i]);
+			protect_push(p, &s->parents[i], 0);
 			continue;
 		}
 		/* Gone through the record; what it names is walked in turn. */
@@ -207,7 +221,7 @@ static void protect_parents(struct protect *p, const struct snapshot *s)
 			struct snap_oid next;
 
 			if (pruned_first_parent(p->pruned, &pruned_parents(p->pruned, e)[j], &next))
-				protect_push(p, &next);
+				protect_push(p, &next, 0);
 		}
 	}
 }
@@ -221,12 +235,14 @@ static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
 	if (!oid)
 		return snap_error(p->err, SNAP_ECORRUPT,
 				  "ref '%s' is unreadable; nothing was pruned (see snap-fsck)", name);
+	ref_names_add(name, oid, &p->set->refs);
+	p->ref = p->set->refs.nr - 1;
 	/* A tag keeps what it names, not its history. */
 	if (strncmp(name, "refs/snapshots/", 15)) {
-		oidset_insert(p->set, oid);
+		protect_add(p, oid, 1);
 		return 0;
 	}
-	protect_push(p, oid);
+	protect_push(p, oid, 1);
 	while (p->nr) {
 		struct snap_oid id = p->pending[--p->nr];
 		struct snapshot s = SNAPSHOT_INIT;
@@ -240,21 +256,37 @@ static int protect_ref(const char *name, const struct snap_oid *oid, void *data)
 	return 0;
 }
 
-int prune_protected(struct odb *odb, const struct pruned *pruned, const char *self,
-		    struct oidset *set, struct strbuf *err)
+void prune_protect_release(struct prune_protect *p)
 {
-	struct protect p = { odb, pruned, self, set, NULL, 0, 0, err };
+	oidmap_clear(&p->map);
+	ref_names_release(&p->refs);
+}
+
+int prune_protected(struct odb *odb, const struct pruned *pruned, const char *self,
+		    struct prune_protect *set, struct strbuf *err)
+{
+	struct protect p = { odb, pruned, self, set, 0, NULL, 0, 0, err };
 	int ret = refs_for_each(odb_store(odb), "refs/", protect_ref, &p, err);
 
 	free(p.pending);
 	return ret < 0 ? ret : 0;
 }
 
-int prune_plan(const struct prune_policy *policy, const struct oidset *drops,
-	       const struct prune_chain *c, const struct oidset *protect,
-	       const char *ref, unsigned *keep, struct strbuf *err)
+/* The one refusal of a drop another ref keeps: which ref, and how. */
+static int kept_by_other(const struct prune_drop *d, const struct prune_keeper *k,
+			 const struct prune_protect *protect, struct strbuf *err)
 {
-	size_t i, found = 0;
+	return snap_error(err, SNAP_EINVAL, "--drop '%s': %s is %s another ref, '%s': it is not dropped",
+			  d->rev, oid_to_hex(&d->oid), k->named ? "named by" : "in the history of",
+			  protect->refs.v[k->ref]);
+}
+
+int prune_plan(const struct prune_policy *policy, const struct prune_drop *drops,
+	       size_t nr_drops, const struct prune_chain *c,
+	       const struct prune_protect *protect, const char *ref, unsigned *keep,
+	       struct strbuf *err)
+{
+	size_t i, j;
 
 	/* Each bundle snapshot lists only its own bundles: dropping one would
 	 * drop them from the sync history. */
@@ -263,28 +295,32 @@ int prune_plan(const struct prune_policy *policy, const struct oidset *drops,
 				  "ref '%s' holds sync bundles; prune keeps every snapshot of a bundle chain",
 				  ref);
 	memset(keep, 0, c->nr * sizeof(*keep));
-	if (oidset_size(drops)) {
-		for (i = 0; i < c->nr; i++) {
-			if (!oidset_contains(drops, &c->ids[i]))
-				keep[i] = PRUNE_REASON_NOT_NAMED;
-			else if (i && oidset_contains(protect, &c->ids[i]))
-				return snap_error(err, SNAP_EINVAL, "another ref names %s: it is not dropped",
-						  oid_to_hex(&c->ids[i]));
-			else
-				found++;
+	if (nr_drops) {
+		for (i = 0; i < c->nr; i++)
+			keep[i] = PRUNE_REASON_NOT_NAMED;
+		for (j = 0; j < nr_drops; j++) {
+			const struct prune_drop *d = &drops[j];
+			const struct prune_keeper *k;
+
+			for (i = 0; i < c->nr && oid_cmp(&c->ids[i], &d->oid); i++)
+				;
+			if (i == c->nr)
+				return snap_error(err, SNAP_EINVAL,
+						  "--drop '%s': %s is not on the first-parent history of '%s'",
+						  d->rev, oid_to_hex(&d->oid), ref);
+			if (i == 0)
+				return snap_error(err, SNAP_EINVAL,
+						  "'%s' names %s: the tip of a ref is not dropped", ref,
+						  oid_to_hex(&c->ids[0]));
+			if ((k = oidmap_get(&protect->map, &d->oid)))
+				return kept_by_other(d, k, protect, err);
+			keep[i] = 0;
 		}
-		if (found != oidset_size(drops))
-			return snap_error(err, SNAP_EINVAL,
-					  "a snapshot given to --drop is not on the history of '%s'", ref);
-		if (keep[0] != PRUNE_REASON_NOT_NAMED)
-			return snap_error(err, SNAP_EINVAL,
-					  "'%s' names %s: the tip of a ref is not dropped", ref,
-					  oid_to_hex(&c->ids[0]));
 	} else {
 		prune_decide(policy, c->snaps, c->nr, keep);
 	}
 	for (i = 0; i < c->nr; i++) {
-		if (oidset_contains(protect, &c->ids[i]))
+		if (oidmap_get(&protect->map, &c->ids[i]))
 			keep[i] |= PRUNE_REASON_REF;
 		/* The tip stays: the ref never moves, so it still fast-forwards. */
 		if (i == 0 && !keep[i])

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include "odb.h"
 #include "oidset.h"
+#include "refs.h"
 #include "snapshot.h"
 #include "strbuf.h"
 
@@ -77,6 +78,23 @@ int prune_chain_read(struct odb *odb, const struct pruned *pruned, const struct 
 void prune_chain_release(struct prune_chain *c);
 
 /*
+ * What pruning one ref must leave alone, each id with the first ref (by
+ * name) that keeps it, for messages: refs.v[ref] names it itself (named)
+ * or has it in its history.
+ */
+struct prune_keeper {
+	struct snap_oid oid;
+	size_t ref;
+	int named;
+};
+struct prune_protect {
+	struct oidmap map;		/* struct prune_keeper */
+	struct ref_names refs;
+};
+#define PRUNE_PROTECT_INIT { OIDMAP_INIT(struct prune_keeper), REF_NAMES_INIT }
+void prune_protect_release(struct prune_protect *p);
+
+/*
  * What pruning the ref self must leave alone, added to set: every snapshot
  * another ref names, and the whole history of every other ref under
  * refs/snapshots/ (all parents, through the pruned record), so that
@@ -86,22 +104,31 @@ void prune_chain_release(struct prune_chain *c);
  * unreadable snapshot, snapshot_read()'s code.
  */
 int prune_protected(struct odb *odb, const struct pruned *pruned, const char *self,
-		    struct oidset *set, struct strbuf *err);
+		    struct prune_protect *set, struct strbuf *err);
+
+/* A snapshot given to --drop: the REV as given and what it names. */
+struct prune_drop {
+	const char *rev;
+	struct snap_oid oid;
+};
 
 /*
  * The plan for one ref: keep[i] for each snapshot of c (as prune_decide
- * sets it), from policy, or with drops non-empty (--drop) exactly the
- * snapshots drops names, each of which must be on c (else SNAP_EINVAL "a
- * snapshot given to --drop is not on the history of '<ref>'"), neither the
- * tip ("'<ref>' names <id>: the tip of a ref is not dropped") nor one
- * another ref names ("another ref names <id>: it is not dropped").  Then
+ * sets it), from policy, or with nr_drops > 0 (--drop) exactly the
+ * snapshots drops name, each checked in turn (SNAP_EINVAL, one line, at
+ * the first that fails): on c ("--drop 'REV': <id> is not on the
+ * first-parent history of '<ref>'"), not the tip ("'<ref>' names <id>:
+ * the tip of a ref is not dropped"), not kept by another ref ("--drop
+ * 'REV': <id> is named by another ref, '<name>': it is not dropped", or
+ * "is in the history of another ref, '<name>': ...").  Then
  * PRUNE_REASON_REF for every snapshot in protect, and PRUNE_REASON_TIP for
  * a tip no policy kept: the ref never moves.  A chain holding sync bundles
  * is SNAP_EINVAL "ref '<ref>' holds sync bundles; prune keeps every
  * snapshot of a bundle chain".
  */
-int prune_plan(const struct prune_policy *policy, const struct oidset *drops,
-	       const struct prune_chain *c, const struct oidset *protect,
-	       const char *ref, unsigned *keep, struct strbuf *err);
+int prune_plan(const struct prune_policy *policy, const struct prune_drop *drops,
+	       size_t nr_drops, const struct prune_chain *c,
+	       const struct prune_protect *protect, const char *ref, unsigned *keep,
+	       struct strbuf *err);
 
 #endif

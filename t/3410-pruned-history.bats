@@ -374,7 +374,32 @@ $s1"
 	refused "snap-prune: fatal: 'refs/snapshots/main' names $s6: the tip of a ref is not dropped" snap-prune --drop main
 	snap-update-ref refs/tags/t5 "$s5"
 	before=$(store_listing)
-	refused "snap-prune: fatal: another ref names $s5: it is not dropped" snap-prune --drop "$s5"
+	refused "snap-prune: fatal: --drop '$s5': $s5 is named by another ref, 'refs/tags/t5': it is not dropped" snap-prune --drop "$s5"
 	run -129 --separate-stderr snap-prune --drop "$s3" --keep-last 1
 	assert_equal "${stderr%%$'\n'*}" "snap-prune: error: --drop goes with neither a policy nor --all"
+}
+
+@test "prune --drop refusals name the REV, its snapshot and the ref; one REV per --drop" {
+	six
+	snap-update-ref refs/tags/t5 "$s5"
+	snap-update-ref refs/snapshots/side "$s3"
+	mkdir other
+	echo other > other/f
+	snap-snapshot -r other other >/dev/null
+	local o
+	o=$(snap-rev-parse other)
+	refused "snap-prune: fatal: --drop 'main~1': $s5 is named by another ref, 'refs/tags/t5': it is not dropped" \
+		snap-prune --drop main~2 --drop main~1
+	refused "snap-prune: fatal: --drop 'main~4': $s2 is in the history of another ref, 'refs/snapshots/side': it is not dropped" \
+		snap-prune --drop main~4
+	refused "snap-prune: fatal: --drop 'other': $o is not on the first-parent history of 'refs/snapshots/main'" \
+		snap-prune --drop main~2 --drop other
+	local before
+	before=$(store_listing)
+	run -129 --separate-stderr snap-prune --drop main~2 main~3
+	assert_equal "${stderr_lines[0]}" "snap-prune: error: unexpected argument 'main~3' (each REV takes its own --drop)"
+	assert_equal "$output" ''
+	run -129 --separate-stderr snap-prune --keep-last 1 main
+	assert_equal "${stderr_lines[0]}" "snap-prune: error: unexpected argument 'main'"
+	assert_equal "$(store_listing)" "$before"
 }

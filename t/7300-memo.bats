@@ -176,3 +176,103 @@ local_setup() {
 	assert_equal "$stderr" "snap-memo: fatal: batch line 1: want 'put KEY SIZE' (SIZE up to 1 GiB)"
 	run -1 snap-memo --has b4
 }
+
+# Refs, object counts and every file of the store: equal before and after
+# a refusal that changed nothing.
+store_state() {
+	snap-for-each-ref
+	snap-count-objects
+	store_listing
+}
+
+# A claim of pid 4242 on another host since $1 (seconds), as that host's
+# snap-memo writes it on a shared store; no flock of this host holds it.
+far_claim() {
+	mkdir -p "$SNAP_DIR/memo/claims"
+	echo "4242 $1 other-host.invalid" > "$SNAP_DIR/memo/claims/$2"
+}
+
+@test "a fresh claim of another host is waited for: its holder's entry is printed" {
+	far_claim "$(date +%s)" far
+	snap-memo --key far --timeout 30 -- sh -c 'echo run >> runs; echo mine' > out 2> err &
+	local pid=$! rc=0
+	sleep 1
+	assert_file_not_exists runs
+	# The other host's holder stores its result and lets go.
+	echo theirs | snap-memo --put far
+	rm "$SNAP_DIR/memo/claims/far"
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	assert_equal "$(cat out)" theirs
+	assert_equal "$(cat err)" ''
+	assert_file_not_exists runs
+}
+
+@test "a fresh claim of another host is taken over once older than --timeout, not before" {
+	local t0 t1
+	far_claim "$(date +%s)" far
+	t0=$(date +%s%N)
+	run -0 --separate-stderr snap-memo --key far --timeout 2 -- sh -c 'echo run >> runs; echo mine'
+	t1=$(date +%s%N)
+	assert_output mine
+	assert_equal "$stderr" ''
+	assert_equal "$(wc -l < runs)" 1
+	# The claim was at most 1 s old when the caller came.
+	(( t1 - t0 >= 1000000000 ))
+}
+
+@test "a claim of another host older than --timeout is taken over at once" {
+	far_claim "$(($(date +%s) - 100))" far
+	run -0 --separate-stderr timeout 5 snap-memo --key far --timeout 10 -- sh -c 'echo run >> runs; echo mine'
+	assert_output mine
+	assert_equal "$stderr" ''
+	run -0 snap-memo --get far
+	assert_output mine
+}
+
+@test "a key that is no ref name ('..') is refused before any object is written" {
+	local before
+	before=$(store_state)
+	run -129 --separate-stderr sh -c "echo x | snap-memo --put 'a..b'"
+	assert_equal "${stderr_lines[0]}" "snap-memo: error: bad memo key 'a..b': invalid ref name 'refs/memo/a..b': contains '..'"
+	assert_equal "$output" ''
+	assert_equal "$(store_state)" "$before"
+	run -129 --separate-stderr snap-memo --key 'x..' -- sh -c 'echo run >> runs'
+	assert_equal "${stderr_lines[0]}" "snap-memo: error: bad memo key 'x..': invalid ref name 'refs/memo/x..': contains '..'"
+	assert_file_not_exists runs
+	assert_equal "$(store_state)" "$before"
+	run -128 --separate-stderr sh -c "printf 'put a..b 1\nx' | snap-memo --batch"
+	assert_equal "$stderr" "snap-memo: fatal: batch line 1: bad memo key 'a..b': invalid ref name 'refs/memo/a..b': contains '..'"
+	assert_equal "$output" ''
+	assert_equal "$(store_state)" "$before"
+}
+
+@test "--batch is all or nothing: a bad line after good puts changes nothing" {
+	local before
+	echo old | snap-memo --put x
+	before=$(store_state)
+	run -128 --separate-stderr sh -c "printf 'put x 3\nnewput y 3\nabcget x\nbogus line\n' | snap-memo --batch"
+	assert_equal "$stderr" "snap-memo: fatal: batch line 4: unknown command 'bogus'"
+	assert_equal "$output" ''
+	assert_equal "$(store_state)" "$before"
+	run -128 --separate-stderr sh -c "printf 'put y 3\nabcput z 9\nshort' | snap-memo --batch"
+	assert_equal "$stderr" "snap-memo: fatal: batch line 2: standard input ended inside 9 bytes of 'z'"
+	assert_equal "$(store_state)" "$before"
+	run -128 --separate-stderr sh -c "printf 'put y 3\nabcget .bad\n' | snap-memo --batch"
+	assert_equal "$stderr" "snap-memo: fatal: batch line 2: bad memo key '.bad' (1 to 128 of A-Z a-z 0-9 . _ -, not starting with '.')"
+	assert_equal "$(store_state)" "$before"
+	run -0 snap-memo --get x
+	assert_output old
+	run -1 snap-memo --has y
+}
+
+@test "--batch: a get sees the puts before it in the batch; of two puts of a key the last is kept" {
+	echo old | snap-memo --put x
+	printf 'get x\nput x 3\nnewget x\nput x 4\nlastget x\n' > batch
+	run -0 snap-memo --batch < batch
+	assert_output "$(printf 'x 4 0\nold\n\nx stored\nx 3 0\nnew\nx stored\nx 4 0\nlast')"
+	run -0 snap-memo --get x
+	assert_output last
+	run -0 snap-fsck --no-dangling
+	assert_output ''
+}
