@@ -84,6 +84,14 @@ static void hash_one(int fd, const char *what)
 	}
 	if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
+	} else if (odb && type == OBJ_BLOB) {
+		/* A pipe stored as it comes, never copied aside first. */
+		if (odb_write_stream(odb, fd, what, &oid, &size, &err) < 0)
+			die_err(&err);
+		printf("%s\n", oid_to_hex_r(hex, &oid));
+		if (fflush(stdout))
+			die("cannot write to standard output: %s", strerror(errno));
+		return;
 	} else {
 		const char *dir = NULL;
 		struct strbuf tmp = STRBUF_INIT;

@@ -196,34 +196,46 @@ if [ "$mode" != dir ]; then
 	''|.|..|*/*) die "bad file name '$base' (one name, no '/')" ;;
 	esac
 fi
-# A stream is copied whole before it is stored (its size goes first in
-# its id): into the store's objects/tmp, on the store's disk and not in a
-# /tmp that may be memory, and removed when the snapshot ends.
+# A stream (--stdin, --from-command) is stored as it comes, by
+# snap-hash-object -w --stdin: no copy of it is made, in $TMPDIR or in the
+# store, and it costs the store's own packs only.  A database is copied
+# by SQLite's backup into the store's objects/tmp, on the store's disk and
+# not in a /tmp that may be memory, and removed when the snapshot ends.
 if [ "$mode" = dir ]; then
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX")
 else
 	tmp=$(mktemp -d "$(snap-rev-parse --store-dir)/objects/tmp/snap-snapshot.XXXXXX")
 fi || die "cannot make a temporary directory"
-if [ "$mode" != dir ]; then
+blob=
+case $mode in
+stdin)
+	# Empty input is more often a producer that died than data: the
+	# first byte decides before anything is stored.
+	dd bs=1 count=1 of="$tmp/first" 2>/dev/null || die "cannot read standard input"
+	[ -s "$tmp/first" ] || [ -n "$allow_empty" ] ||
+		die "standard input is empty; no snapshot taken (--allow-empty stores it)"
+	blob=$(cat "$tmp/first" - | snap-hash-object -w --stdin) || exit 128 ;;
+command)
+	# The user's command is not snap: its messages are its own.
+	blob=$( { st=0; env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" || st=$?
+		echo $st > "$tmp/status"; } | snap-hash-object -w --stdin) || exit 128
+	status=
+	[ ! -f "$tmp/status" ] || read -r status < "$tmp/status" || :
+	case $status in
+	0) ;;
+	''|*[!0-9]*) die "command '$1' did not finish; no snapshot taken" ;;
+	*) [ "$status" -le 128 ] ||
+		die "command '$1' was killed by signal $((status - 128)); no snapshot taken"
+	   die "command '$1' exited with status $status; no snapshot taken" ;;
+	esac ;;
+sqlite)
 	mkdir "$tmp/d"
-	case $mode in
-	stdin) cat > "$tmp/d/$base" || die "cannot read standard input"
-		# Empty input is more often a producer that died than data.
-		[ -s "$tmp/d/$base" ] || [ -n "$allow_empty" ] ||
-			die "standard input is empty; no snapshot taken (--allow-empty stores it)" ;;
-	command)
-		# The user's command is not snap: its messages are its own.
-		if ! env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" > "$tmp/d/$base"; then
-			die "command '$1' failed; no snapshot taken"
-		fi ;;
-	sqlite)
-		[ -f "$name" ] || die "no database '$name'"
-		# SQLite's online backup: a consistent state even while other
-		# connections write.
-		snap-sqlite-backup -- "$name" "$tmp/d/$base" || exit 128 ;;
-	esac
-	set -- "$tmp/d"
-fi
+	[ -f "$name" ] || die "no database '$name'"
+	# SQLite's online backup: a consistent state even while other
+	# connections write.
+	snap-sqlite-backup -- "$name" "$tmp/d/$base" || exit 128
+	set -- "$tmp/d" ;;
+esac
 
 # A directory is stored with the ref's stat cache (cache/<ref> in the
 # store), so that files unchanged since the last snapshot are not read.
@@ -242,8 +254,19 @@ rc=0
 if [ -n "$absolute" ]; then
 	wt_args="$wt_args --absolute --sources $(q "$tmp/sources")"
 fi
-tree=$(eval "snap-write-tree $wt_args -- \"\$@\"") || rc=$?
-[ $rc -eq 0 ] || [ $rc -eq 3 ] || exit $rc
+if [ -n "$blob" ]; then
+	# The stream's one file: as write-tree would store a file of it
+	# made now, with this umask, by this user.
+	size=$(snap-cat-file -s "$blob") || exit 128
+	perm=$(printf '%04o' $((0666 & ~0$(umask))))
+	printf 'file %s %s %s %s %s %s - %s\0' "$perm" "$(id -u)" "$(id -g)" \
+		"$(date +%s.%N)" "$size" "$blob" "$base" > "$tmp/entry"
+	tree=$(snap-mktree -z < "$tmp/entry") || exit 128
+	problems=
+else
+	tree=$(eval "snap-write-tree $wt_args -- \"\$@\"") || rc=$?
+	[ $rc -eq 0 ] || [ $rc -eq 3 ] || exit $rc
+fi
 # What the snapshot is of, and by whom and what (docs/snap-snapshot.md,
 # "METADATA"), before the caller's own --meta lines.
 # Only for PATHs: a snapshot of one DIR stays the bytes it always was.

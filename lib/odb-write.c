@@ -356,3 +356,166 @@ int odb_write_owned(struct odb *odb, enum object_type type, char *buf,
 	free(buf);
 	return ret;
 }
+
+/* A chunk of a stream: its id and length, kept until the whole is hashed. */
+struct stream_chunk {
+	struct snap_oid oid;
+	size_t len;
+};
+
+/*
+ * Phase one of odb_write_stream(): cuts the rest of fd into chunks, the
+ * first have bytes of which are in buf already (of cap bytes), and
+ * stores them in a batch of their own, which ends durable.
+ */
+static int store_stream_chunks(struct odb *odb, int fd, unsigned char *buf, size_t cap,
+			       size_t have, const char *what, struct stream_chunk **out,
+			       size_t *nr, struct strbuf *err)
+{
+	struct chunker ch;
+	size_t start = 0, alloc = 0;
+	int eof = 0, ret = 0;
+
+	chunker_init(&ch, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
+	odb_batch_begin(odb);
+	while (ret == 0) {
+		struct stream_chunk *c;
+		size_t n;
+
+		if (have - start < CHUNK_MAX && !eof) {
+			long long got;
+
+			memmove(buf, buf + start, have - start);
+			have -= start;
+			start = 0;
+			got = read_full(fd, buf + have, cap - have);
+			if (got < 0) {
+				ret = snap_error_errno(err, "cannot read '%s'", what);
+				break;
+			}
+			eof = (size_t)got < cap - have;
+			have += (size_t)got;
+		}
+		if (start == have)
+			break;
+		n = chunker_cut(&ch, buf + start, have - start);
+		ALLOC_GROW(*out, *nr + 1, alloc);
+		c = &(*out)[(*nr)++];
+		c->len = n;
+		ret = odb_write_buf(odb, OBJ_BLOB, buf + start, n, &c->oid, err);
+		start += n;
+	}
+	if (ret < 0) {
+		odb_batch_abort(odb);
+		return ret;
+	}
+	return odb_batch_end(odb, err);
+}
+
+/*
+ * Phase two: the whole blob's id, from its chunks read back (verified)
+ * now that its length is known.
+ */
+static int hash_stream_chunks(struct odb *odb, const struct stream_chunk *c, size_t nr,
+			      uint64_t size, const char *what, struct snap_oid *oid,
+			      struct strbuf *err)
+{
+	struct snap_hash_ctx whole;
+	struct strbuf data = STRBUF_INIT;
+	int ret = 0;
+	size_t i;
+
+	hash_object_start(&whole, OBJ_BLOB, size, NULL);
+	for (i = 0; i < nr && ret == 0; i++) {
+		ret = odb_read(odb, &c[i].oid, NULL, &data, CHUNK_MAX, err);
+		if (ret == 0 && data.len != c[i].len)
+			ret = snap_error(err, SNAP_ECORRUPT,
+					 "chunk %s of '%s' reads back as %zu bytes, not %zu",
+					 oid_to_hex(&c[i].oid), what, data.len, c[i].len);
+		if (ret == 0)
+			hash_update(&whole, data.buf, data.len);
+	}
+	strbuf_release(&data);
+	if (ret == 0)
+		hash_final(&whole, oid);
+	return ret;
+}
+
+/* Phase three: the chunk list under the whole blob's id. */
+static int write_stream_list(struct odb *odb, const struct stream_chunk *c, size_t nr,
+			     uint64_t size, const struct snap_oid *oid, struct strbuf *err)
+{
+	struct writer list;
+	char hdr[SNAP_HDR_MAX], line[CHUNK_LIST_LINE_MAX + 1];
+	struct pack *p;
+	uint32_t pos;
+	size_t i;
+	int ret;
+
+	/* The blob stored already, whole in a pack or chunked: that serves. */
+	if ((p = find_packed(odb, oid, &pos)) && reusable(odb, oid) &&
+	    fsio_touch(p->pack_path) == 0)
+		return 0;
+	odb_batch_begin(odb);
+	ret = writer_start(&list, odb, &odb->list_cctx, hdr, chunk_list_header_format(hdr, size),
+			   SIZE_UNKNOWN, err);
+	for (i = 0; i < nr && ret == 0; i++)
+		ret = writer_feed_raw(&list, line, chunk_list_line_format(line, &c[i].oid, c[i].len),
+				      err);
+	if (ret == 0)
+		ret = writer_end(&list, err);
+	if (ret == 0)
+		ret = writer_install(&list, oid, err);
+	else
+		writer_abort(&list);
+	if (ret < 0) {
+		odb_batch_abort(odb);
+		return ret;
+	}
+	return odb_batch_end(odb, err);
+}
+
+static int write_stream(struct odb *odb, int fd, const char *what, struct snap_oid *oid,
+			uint64_t *size, struct strbuf *err)
+{
+	size_t cap = CHUNK_THRESHOLD + CHUNK_MAX, nr = 0, i;
+	unsigned char *buf = xmalloc_io(cap);
+	struct stream_chunk *c = NULL;
+	long long got;
+	int ret;
+
+	/* Small enough to be stored whole: it is in memory already. */
+	got = read_full(fd, buf, CHUNK_THRESHOLD + 1);
+	if (got < 0) {
+		free(buf);
+		return snap_error_errno(err, "cannot read '%s'", what);
+	}
+	if (got <= CHUNK_THRESHOLD) {
+		*size = (uint64_t)got;
+		ret = odb_write_buf(odb, OBJ_BLOB, buf, (size_t)got, oid, err);
+		free(buf);
+		return ret;
+	}
+	ret = store_stream_chunks(odb, fd, buf, cap, (size_t)got, what, &c, &nr, err);
+	free(buf);
+	*size = 0;
+	for (i = 0; i < nr; i++)
+		*size += c[i].len;
+	if (ret == 0)
+		ret = hash_stream_chunks(odb, c, nr, *size, what, oid, err);
+	if (ret == 0)
+		ret = write_stream_list(odb, c, nr, *size, oid, err);
+	free(c);
+	return ret;
+}
+
+int odb_write_stream(struct odb *odb, int fd, const char *what, struct snap_oid *oid,
+		     uint64_t *size, struct strbuf *err)
+{
+	int began;
+
+	if (odb->batch)
+		BUG("odb_write_stream inside a batch");
+	began = verify_begin(odb);
+	return verify_end(odb, began, write_stream(odb, fd, what, oid, size, err));
+}

@@ -191,6 +191,20 @@ int odb_write_fd(struct odb *odb, enum object_type type, int fd,
 		 uint64_t size, const char *what, struct snap_oid *oid,
 		 struct strbuf *err);
 /*
+ * Stores a blob of unknown length: everything fd holds up to its end (a
+ * pipe), with no temporary copy of it.  Up to CHUNK_THRESHOLD bytes are
+ * held in memory and stored whole; past that the input is cut into
+ * chunks as it comes, each stored in a batch that ends durable, then the
+ * chunks are read back (verified) to hash the whole blob, whose header
+ * needs its length first, and its chunk list is written.  Memory stays
+ * under CHUNK_THRESHOLD + CHUNK_MAX bytes plus a few dozen bytes a chunk;
+ * the only space used on disk is the store's own packs.  Sets *oid and
+ * *size.  When it fails after the chunks were stored they stay, as
+ * unreferenced objects for gc.  Not inside a batch (BUG()).
+ */
+int odb_write_stream(struct odb *odb, int fd, const char *what, struct snap_oid *oid,
+		     uint64_t *size, struct strbuf *err);
+/*
  * Like odb_write_fd, but stores the first size bytes of fd without
  * looking at what follows: for a caller that checks a file that grows
  * while read itself (lib/wtentry.c), and keeps what it read.  Still

@@ -126,3 +126,18 @@ $(b3_blob_id b)"
 	run -128 --separate-stderr snap-hash-object -w f
 	[[ "$stderr" == *"no snap store"*"snap-init"* ]]
 }
+
+@test "hash-object -w --stdin stores a pipe of any size as it comes, under the id the same bytes have as a file" {
+	snap-init -q s && export SNAP_DIR=$PWD/s
+	head -c 3000000 /dev/urandom > big
+	head -c 1048576 /dev/urandom > edge
+	for f in big edge; do
+		run -0 sh -c "cat $f | snap-hash-object -w --stdin"
+		assert_output "$(snap-hash-object $f)"
+		snap-cat-file -p "$output" | cmp - $f
+	done
+	run -0 sh -c 'cat big big | snap-hash-object -w --stdin'
+	snap-cat-file -p "$output" | cmp - <(cat big big)
+	run -0 snap-fsck
+	assert_equal "$(ls s/objects/tmp)" ''
+}

@@ -146,12 +146,60 @@ second"
 	assert_output 'from cmd'
 }
 
-@test "snapshot --from-command takes no snapshot when the command fails" {
-	before=$(store_listing)
+# The stream is stored as it comes, so what a failed command wrote stays
+# as unreferenced objects, for snap-gc; refs, reflogs and caches do not move.
+@test "snapshot --from-command takes no snapshot when the command fails, and says how it ended" {
+	before=$(store_listing | grep -v -E '(^| )\./objects/[0-9a-f]{2}')
 	run -128 --separate-stderr snap-snapshot --from-command out.txt -- sh -c 'echo partial; exit 3'
-	assert_equal "$stderr" "snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
+	assert_equal "$stderr" "snap-snapshot: fatal: command 'sh' exited with status 3; no snapshot taken"
 	run -1 snap-rev-parse --verify -q main
-	assert_equal "$(store_listing)" "$before"
+	run -128 --separate-stderr snap-snapshot --from-command out.txt -- sh -c 'echo partial; kill -9 $$'
+	# (the shell says "Killed" first, as for any command it runs)
+	assert_equal "${stderr##*$'\n'}" "snap-snapshot: fatal: command 'sh' was killed by signal 9; no snapshot taken"
+	run -128 --separate-stderr snap-snapshot --from-command out.txt -- ./no-such-command
+	assert_equal "${stderr_lines[1]}" "snap-snapshot: fatal: command './no-such-command' exited with status 127; no snapshot taken"
+	run -1 snap-rev-parse --verify -q main
+	assert_equal "$(store_listing | grep -v -E '(^| )\./objects/[0-9a-f]{2}')" "$before"
+	assert_equal "$(ls "$SNAP_DIR/objects/tmp")" ''
+}
+
+# Waits up to 20 s for FILE to exist.
+wait_for() {
+	local i=0
+	while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+
+# no_copy_when SENT GO PID NAME: once SENT exists (half the stream is
+# sent), no copy of it exists; then GO lets the rest come, and when PID
+# ends, main:NAME holds the stream (data twice).
+no_copy_when() {
+	wait_for "$1"
+	assert_equal "$(ls tmpdir)" ''
+	assert_equal "$(find "$SNAP_DIR/objects/tmp" -path '*/snap-snapshot.*' -type f -size +1k)" ''
+	echo > "$2"
+	wait "$3"
+	snap-cat-file -p "main:$4" | cmp - <(cat data data)
+}
+
+# While a 6 MB stream is being stored, nothing holds a copy of it: no
+# file of snap-snapshot's own in objects/tmp and nothing in $TMPDIR (the
+# pack being written there is the store's own).
+@test "a stream is stored as it comes: no copy of it in TMPDIR or in the store" {
+	mkdir tmpdir && mkfifo go1 go2
+	head -c 6000000 /dev/urandom > data
+	TMPDIR=$PWD/tmpdir snap-snapshot -q --from-command big -- \
+		sh -c 'cat data; touch sent1; cat go1 >/dev/null; cat data' > id1 &
+	local pid=$!
+	no_copy_when sent1 go1 $pid big
+	{ cat data; touch sent2; cat go2 >/dev/null; cat data; } |
+		TMPDIR=$PWD/tmpdir snap-snapshot -q --stdin big2 > id2 &
+	pid=$!
+	no_copy_when sent2 go2 $pid big2
+	# the same bytes as a file have the same id, and fsck finds all sound
+	cat data data > whole
+	assert_equal "$(snap-rev-parse main:big2)" "$(snap-hash-object whole)"
+	run -0 snap-fsck
 }
 
 @test "snapshot with a bad ref name fails before any work" {
@@ -348,7 +396,7 @@ f"
 	assert_equal "$stderr" "snap-snapshot: fatal: invalid ref name 'refs/snapshots/bad..name': contains '..'"
 	run -128 --separate-stderr snap-snapshot --from-command out -- sh -c 'echo "${SNAP_PROGRAM:-unset}" >&2; exit 1'
 	assert_equal "$stderr" "unset
-snap-snapshot: fatal: command 'sh' failed; no snapshot taken"
+snap-snapshot: fatal: command 'sh' exited with status 1; no snapshot taken"
 	local s=$SNAP_DIR
 	unset SNAP_DIR
 	run -0 snap-snapshot --store="$s" src
