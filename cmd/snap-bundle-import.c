@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_str[] =
 "usage: snap-bundle-import [-r REF | --no-ref] [--parent REV] [-m MSG] [--meta KEY=VALUE]...\n"
@@ -51,27 +52,32 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 	struct strbuf buf = STRBUF_INIT, err = STRBUF_INIT;
 	const char *name = strcmp(path, "-") ? path : "<stdin>";
 	size_t room = (size_t)(BUNDLE_INPUT_MAX - list->bytes);
-	int ret;
+	struct stat st;
+	int ret = 0, regular = 0;
 
 	/*
-	 * A FILE is a regular file, refused unread when too large; a FIFO
-	 * or a pipe is never waited on (and a database in one would lose
-	 * its -wal): a stream comes on standard input.
+	 * A FILE that is a regular file is refused unread when too large,
+	 * and a database in it is read as SQLite reads it, with the commits
+	 * still in its write-ahead log.  Anything else (a pipe, <(...),
+	 * /dev/stdin) is read to its end as standard input is: it has no
+	 * log beside it.
 	 */
-	ret = strcmp(path, "-") ? strbuf_read_regular(&buf, path, room)
-				: strbuf_read_fd(&buf, 0, room);
+	if (!strcmp(path, "-")) {
+		ret = strbuf_read_fd(&buf, 0, room);
+	} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		die("cannot read '%s': Is a directory", name);
+	} else {
+		ret = strbuf_read_regular(&buf, path, room);
+		regular = ret != SNAP_EINVAL;
+		if (!regular)
+			ret = strbuf_read_file(&buf, path, room);
+	}
 	if (ret == SNAP_ETOOBIG)
 		die("%s: the input of one import is limited to %llu MiB", name,
 		    BUNDLE_INPUT_MAX >> 20);
-	if (ret == SNAP_EINVAL)
-		die("'%s': not a regular file (give a stream on standard input)", name);
 	if (ret < 0)
 		die("cannot read '%s': %s", name, strerror(errno));
-	/*
-	 * A database file is read as SQLite reads it, with the commits still
-	 * in its write-ahead log (standard input has none beside it).
-	 */
-	if (strcmp(path, "-") && (fmt == BUNDLE_AUTO || fmt == BUNDLE_SQLITE) &&
+	if (regular && (fmt == BUNDLE_AUTO || fmt == BUNDLE_SQLITE) &&
 	    buf.len >= 16 && !memcmp(buf.buf, "SQLite format 3", 16) &&
 	    sqlbundle_read_file(path, room, &buf, &err) < 0)
 		die_err(&err);
