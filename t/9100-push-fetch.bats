@@ -48,6 +48,32 @@ EOF
 	export SNAP_SSH_COMMAND="$BATS_TEST_TMPDIR/fakessh"
 }
 
+# cutter: passes the first $CUT bytes, then kills -9 the nearest process
+# above it named $TARGET (snap-push by default; as FILTER of the fake ssh
+# its parent is snap-serve, as OUTFILTER of a fetch it is below
+# snap-serve, below snap-fetch).
+make_cutter() {
+	cat > cutter <<'EOF'
+#!/bin/sh
+python3 -c '
+import os, sys
+n = int(sys.argv[1])
+while n > 0:
+    b = os.read(0, min(65536, n))
+    if not b:
+        break
+    os.write(1, b)
+    n -= len(b)
+' "$CUT"
+p=$PPID
+while [ "$p" -gt 1 ]; do
+	if [ "$(cat /proc/$p/comm 2>/dev/null)" = "${TARGET:-snap-push}" ]; then kill -9 "$p"; break; fi
+	p=$(awk '{print $4}' /proc/$p/stat 2>/dev/null || echo 1)
+done
+EOF
+	chmod +x cutter
+}
+
 # flip.py: passes its input through, with the byte after the first
 # CORRUPT-ME-MARKER flipped.
 make_flipper() {
@@ -327,26 +353,7 @@ EOF
 	id=$(snap-rev-parse main)
 	total=$(snap-count-objects --json | jfield objects)
 	bytes=$(snap-count-objects --json | jfield bytes)
-	cat > cutter <<'EOF'
-#!/bin/sh
-# Passes the first $CUT bytes, then kills the snap-push above us.
-python3 -c '
-import os, sys
-n = int(sys.argv[1])
-while n > 0:
-    b = os.read(0, min(65536, n))
-    if not b:
-        break
-    os.write(1, b)
-    n -= len(b)
-' "$CUT"
-p=$PPID
-while [ "$p" -gt 1 ]; do
-	if [ "$(cat /proc/$p/comm 2>/dev/null)" = snap-push ]; then kill -9 "$p"; break; fi
-	p=$(awk '{print $4}' /proc/$p/stat 2>/dev/null || echo 1)
-done
-EOF
-	chmod +x cutter
+	make_cutter
 	fake_ssh
 	# Cuts spread over the whole transfer; make stress runs more.
 	local trials=${SNAP_PUSH_TRIALS:-50}
@@ -366,6 +373,60 @@ EOF
 		assert_equal "$(remote_refs)" "$id refs/snapshots/main"
 		run -0 env SNAP_DIR=$R snap-fsck
 		assert_equal "$(find "$R" -name '*.lock')" ''
+	done
+}
+
+@test "the serving side killed mid-transfer: nothing visible, no lock left; the next push sends only what is missing" {
+	for i in $(seq 1 40); do echo "file $i" > src/f$i; done
+	make_file 600000 src/big2
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	total=$(snap-count-objects --json | jfield objects)
+	bytes=$(snap-count-objects --json | jfield bytes)
+	make_cutter
+	fake_ssh
+	local trials=${SNAP_PUSH_TRIALS:-50}
+	trials=$(((trials + 1) / 2))
+	for trial in $(seq 1 "$trials"); do
+		rm -rf "$R" && snap-init -q "$R"
+		cut=$((bytes * trial / (trials + 1) + 100))
+		run env FILTER="$PWD/cutter" CUT=$cut TARGET=snap-serve snap-push -q localhost:"$R"
+		assert_equal "$status" 128
+		assert_equal "$(remote_refs)" ''
+		run -0 env SNAP_DIR=$R snap-fsck
+		have=$(SNAP_DIR=$R snap-count-objects --json | jfield objects)
+		run -0 snap-push --json localhost:"$R"
+		assert_equal "$(echo "$output" | jfield objects_sent)" $((total - have))
+		assert_equal "$(remote_refs)" "$id refs/snapshots/main"
+		run -0 env SNAP_DIR=$R snap-fsck
+		assert_equal "$(find "$R" -name '*.lock')" ''
+	done
+}
+
+@test "a fetch killed mid-transfer: nothing visible here, no lock left; the next fetch completes it" {
+	for i in $(seq 1 40); do echo "file $i" > src/f$i; done
+	make_file 600000 src/big2
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	bytes=$(snap-count-objects --json | jfield bytes)
+	snap-push -q "$R"
+	make_cutter
+	fake_ssh
+	local trials=${SNAP_PUSH_TRIALS:-50} here=$PWD/here
+	trials=$(((trials + 1) / 2))
+	for trial in $(seq 1 "$trials"); do
+		rm -rf "$here" && snap-init -q "$here"
+		cut=$((bytes * trial / (trials + 1) + 100))
+		run env SNAP_DIR=$here OUTFILTER="$PWD/cutter" CUT=$cut TARGET=snap-fetch \
+			snap-fetch -q localhost:"$R"
+		[ "$status" -eq 137 ] || [ "$status" -eq 128 ]
+		run -1 env SNAP_DIR=$here snap-show-ref
+		assert_output ''
+		run -0 env SNAP_DIR=$here snap-fsck
+		run -0 env SNAP_DIR=$here snap-fetch -q localhost:"$R"
+		assert_equal "$(SNAP_DIR=$here snap-rev-parse main)" "$id"
+		run -0 env SNAP_DIR=$here snap-fsck
+		assert_equal "$(find "$here" -name '*.lock')" ''
 	done
 }
 
