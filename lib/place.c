@@ -30,7 +30,7 @@ static void copy_xattrs(int from, int to)
 {
 	struct xattr_set s = XATTR_SET_INIT;
 
-	if (xattr_read(from, -1, NULL, NULL, 0, &s, "", NULL) == 0)
+	if (xattr_read(from, -1, NULL, NULL, 0, NULL, &s, "", NULL) == 0)
 		xattr_apply(to, 0, &s, 0, NULL, NULL);
 	xattr_set_release(&s);
 }
