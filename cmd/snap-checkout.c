@@ -17,14 +17,18 @@
 
 static const char usage_str[] =
 "usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [--no-xattrs] [--no-acls]\n"
-"                     [-j N] [--in-place TMP] [--exclude PATTERN]... TREE|SNAPSHOT DIR [PATH...]\n"
+"                     [-j N] [--in-place TMP [--overwrite]] [--include PATTERN]...\n"
+"                     [--exclude PATTERN]... TREE|SNAPSHOT DIR [PATH...]\n"
 "\n"
 "Writes the tree into DIR, which must be absent or empty.  With PATHs,\n"
 "only those entries (files or whole directories) are written.\n"
 "With --in-place, DIR exists and may hold anything: the tree (or each\n"
 "PATH) is written into TMP, then swapped into DIR entry by entry; what\n"
 "it replaced is left in TMP for the caller to remove.  Without PATHs,\n"
-"every other entry of DIR is moved into TMP too.\n"
+"every other entry of DIR is moved into TMP too, but with --overwrite,\n"
+"which merges the tree into DIR: its files replace DIR's, one rename\n"
+"each, and nothing else in DIR changes (a path where one side has a\n"
+"directory and the other not is refused: a warning, exit 3).\n"
 "\n"
 "  --keep-setuid    keep setuid and setgid bits (cleared otherwise)\n"
 "  --devices        create device nodes (skipped otherwise)\n"
@@ -33,11 +37,15 @@ static const char usage_str[] =
 "  --no-acls        set no POSIX ACLs\n"
 "  -q, --quiet      no warnings about skipped entries\n"
 "  -j, --jobs N     file-writing threads (default: one per processor)\n"
+"  --include PATTERN  write only entries matching PATTERN (the same patterns),\n"
+"                   all of a matching directory, and the directories above\n"
 "  --exclude PATTERN  leave out entries matching PATTERN (as snap-write-tree's:\n"
-"                   a name, a path with '/', a trailing '/' for directories)\n"
+"                   a name, a path with '/', a trailing '/' for directories);\n"
+"                   applies after --include\n"
 "  --in-place TMP   restore into the existing DIR through TMP, an empty\n"
 "                   directory on DIR's filesystem (not inside DIR's PATHs);\n"
 "                   written DIR/NAME, it is made when absent\n"
+"  --overwrite      with --in-place: merge into DIR, replacing files only\n"
 "  --store DIR      the store (default $SNAP_DIR, else .snap above)\n";
 
 int main(int argc, char **argv)
@@ -53,6 +61,8 @@ int main(int argc, char **argv)
 		{ "store", required_argument, NULL, 'S' },
 		{ "in-place", required_argument, NULL, 'I' },
 		{ "exclude", required_argument, NULL, 'e' },
+		{ "include", required_argument, NULL, 'i' },
+		{ "overwrite", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -61,7 +71,7 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct snap_oid oid, tree;
 	struct odb *odb;
-	const char *dir = NULL, *tmp = NULL, **excludes = NULL;
+	const char *dir = NULL, *tmp = NULL, **excludes = NULL, **includes = NULL;
 	int quiet = 0, c, ret;
 	uint64_t v;
 
@@ -94,12 +104,20 @@ int main(int argc, char **argv)
 			excludes[co.nr_excludes++] = optarg;
 			co.excludes = excludes;
 			break;
+		case 'i':
+			includes = xrealloc(includes, (co.nr_includes + 1) * sizeof(*includes));
+			includes[co.nr_includes++] = optarg;
+			co.includes = includes;
+			break;
+		case 'W': co.overwrite = 1; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
 		}
 	}
 	if (argc - optind < 2)
 		usage_error(usage_str, "expected TREE and DIR");
+	if (co.overwrite && !tmp)
+		usage_error(usage_str, "--overwrite needs --in-place");
 	co.paths = (const char *const *)argv + optind + 2;
 	co.nr_paths = (size_t)(argc - optind - 2);
 	co.warn = warning_cb;

@@ -8,22 +8,27 @@ set -eu
 
 usage() {
 	cat <<'USAGE'
-usage: snap-restore [--force] [--keep-setuid] [--devices] [--no-same-owner]
-                    [--no-xattrs] [--no-acls] [--exclude PATTERN]... [-j N] [--progress] [-q]
-                    REV DIR [--] [PATH...]
+usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-same-owner]
+                    [--no-xattrs] [--no-acls] [--include PATTERN]... [--exclude PATTERN]...
+                    [-j N] [--progress] [-q] REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
   DIR              the target; absent or empty unless --force
   PATH...          restore only these paths of the snapshot
   --force          replace a non-empty DIR (its old content is removed);
                    with PATHs, replace only those paths in DIR
+  --overwrite      put the snapshot's files back into an existing DIR, each
+                   replacing its own by one rename; nothing else in DIR
+                   changes (a directory against a file is refused: exit 3)
   --keep-setuid    keep setuid/setgid bits
   --devices        create device nodes
   --no-same-owner  do not set owners (as root they are set by default)
   --no-xattrs      set no extended attributes (ACLs still are)
   --no-acls        set no POSIX ACLs
   -j, --jobs N     file-writing threads (default: one per processor)
-  --exclude PATTERN  leave out what matches (snap-write-tree's patterns)
+  --include PATTERN  restore only what matches (snap-write-tree's patterns)
+                   and the directories above it
+  --exclude PATTERN  leave out what matches (after --include)
   --progress       a progress line on stderr (default: when it is a tty)
   -q, --quiet      no warnings of entries skipped, no progress
   --store DIR      the store (default $SNAP_DIR, else .snap above)
@@ -34,18 +39,21 @@ me=snap-restore
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 
-force=
+force= overwrite=
 co_args= excludes=
 # q STRING: STRING quoted for the shell (for eval).
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--force|-f) force=1; shift ;;
+	--overwrite) overwrite=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
 		co_args="$co_args $1"; shift ;;
 	-q|--quiet) co_args="$co_args $1"; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
 		excludes="$excludes --exclude $(q "$2")"; shift 2 ;;
+	--include) [ $# -ge 2 ] || usage_error "--include needs a pattern"
+		excludes="$excludes --include $(q "$2")"; shift 2 ;;
 	--progress) [ "${SNAP_PROGRESS:-}" = 0 ] || { SNAP_PROGRESS=1; export SNAP_PROGRESS; }; shift ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"
 		case $2 in ''|*[!0-9]*|0*|???*) usage_error "-j takes 1 to 64, not '$2'" ;; esac
@@ -59,6 +67,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
+[ -z "$force" ] || [ -z "$overwrite" ] || usage_error "--force and --overwrite cannot be combined"
 # The plumbing run from here names snap-restore in its messages.
 SNAP_PROGRAM=$me; export SNAP_PROGRAM
 [ $# -ge 2 ] || usage_error "expected REV and DIR"
@@ -106,7 +115,7 @@ fi
 
 if [ -e "$dir" ] || [ -L "$dir" ]; then
 	[ -d "$dir" ] && [ ! -L "$dir" ] || die "'$dir' exists and is not a directory"
-	if [ -z "$force" ] && [ -n "$(ls -A "$dir")" ]; then
+	if [ -z "$force$overwrite" ] && [ -n "$(ls -A "$dir")" ]; then
 		die "directory '$dir' is not empty (use --force to replace its content)"
 	fi
 fi
@@ -124,7 +133,9 @@ fi
 # temporary directory beside DIR for a symlink between two renames.
 in_place= made_dir=
 if [ -d "$dir" ]; then
-	if [ $# -gt 0 ] && [ -n "$(ls -A "$dir")" ]; then
+	if [ -n "$overwrite" ]; then
+		in_place=1 co_args="$co_args --overwrite"
+	elif [ $# -gt 0 ] && [ -n "$(ls -A "$dir")" ]; then
 		in_place=1
 	elif [ "$(stat -c %d -- "$dir")" != "$(stat -c %d -- "$parent/.")" ] ||
 	     [ "$(stat -c %i -- "$dir")" = "$(stat -c %i -- "$parent/.")" ]; then

@@ -60,7 +60,7 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j
   --store DIR          the store (default $SNAP_DIR, else .snap above)
 
 Exit status: 0 snapshot taken; 3 snapshot taken, but incomplete (entries
-left out or changed while read, listed in it); 128 fatal error, no
+or attributes left out, or changed while read, listed in it); 128 fatal error, no
 snapshot; 129 usage error.
 USAGE
 }

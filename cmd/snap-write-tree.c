@@ -52,7 +52,8 @@ static const char usage_str[] =
 "                     not read again\n"
 "  --force-read       read every file; rebuild the cache\n"
 "  --stats            print how many files were read and reused\n"
-"  --strict           an entry left out or changed is fatal: no tree\n"
+"  --strict           an entry (or attribute) left out or changed is\n"
+"                     fatal: no tree\n"
 "  --problems FILE    write a line \"REASON PATH\" per problem to FILE\n"
 "                     (snap-mksnapshot --problems reads it)\n"
 "  --no-xattrs        store no extended attributes (but ACLs)\n"
@@ -62,8 +63,8 @@ static const char usage_str[] =
 "  -j, --jobs N       compression threads (default: one per processor)\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n"
 "\n"
-"Exit status: 0 done; 3 done, but entries were left out or changed\n"
-"while read; 128 fatal error; 129 usage error.\n";
+"Exit status: 0 done; 3 done, but entries (or attributes) were left out\n"
+"or changed while read; 128 fatal error; 129 usage error.\n";
 
 /* Exit status of a tree taken with problems (docs/snap-write-tree.md). */
 #define EXIT_INCOMPLETE 3

@@ -1,6 +1,7 @@
 /*
  * checkout_in_place() (checkout.h): the tree restored whole beside the
- * target, then swapped into it entry by entry (place.h).
+ * target, then swapped into it entry by entry, or merged into it
+ * (place.h).
  */
 #include "checkout-internal.h"
 #include "error.h"
@@ -48,6 +49,31 @@ static const char *name_in(const char *dir, const char *tmp)
 	if (!strcmp(tmp + n + 1, ".") || !strcmp(tmp + n + 1, ".."))
 		return NULL;
 	return tmp + n + 1;
+}
+
+struct refusals {
+	const struct checkout_opts *opts;
+	const char *dir;
+};
+
+/* One line for each path --overwrite leaves as it is. */
+static void refused(const char *path, const char *why, void *data)
+{
+	struct refusals *r = data;
+	void (*warn)(const char *, void *) = r->opts->meta_warn ? r->opts->meta_warn
+								 : r->opts->warn;
+	struct strbuf msg = STRBUF_INIT;
+
+	if (!warn)
+		return;
+	/* Quoted: a path with a newline is still one line. */
+	strbuf_addstr(&msg, "cannot overwrite '");
+	strbuf_addquoted(&msg, r->dir, strlen(r->dir));
+	strbuf_addch(&msg, '/');
+	strbuf_addquoted(&msg, path, strlen(path));
+	strbuf_addf(&msg, "': %s; left as it is", why);
+	warn(msg.buf, r->opts->meta_warn ? r->opts->meta_warn_data : r->opts->warn_data);
+	strbuf_release(&msg);
 }
 
 int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
@@ -125,6 +151,15 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 	if (ret == CHECKOUT_INCOMPLETE) {
 		incomplete = 1;
 		ret = 0;
+	}
+	if (ret == 0 && o.overwrite) {
+		struct refusals r = { &o, dir };
+		size_t nr_refused = 0;
+
+		ret = place_merge_at(new_dir.buf, dfd, dir, refused, &r, &nr_refused, err);
+		if (nr_refused)
+			incomplete = 1;
+		goto out;
 	}
 	if (ret == 0 && mkdirat(fd, "old", 0700) < 0)
 		ret = snap_error_errno(err, "cannot create '%s/old'", tmp);

@@ -109,6 +109,18 @@ struct checkout {
 	struct progress *meter;
 	uint64_t files_done, bytes_done;
 	struct exclude *excl;	/* opts->excludes, prepared */
+	struct exclude *incl;	/* opts->includes, prepared (NULL: none) */
+	/*
+	 * The paths pass 1 found matching an include (not those below one
+	 * already matched), sorted once pass 1 is done (matched_ready): a
+	 * directory that matches nothing is restored only when one of them
+	 * lies below it.
+	 */
+	char **matched;
+	size_t nr_matched, alloc_matched;
+	int matched_ready;
+	/* Set by checkout_skip_entry(): the entry is included whole. */
+	int entry_included;
 };
 
 /* A directory being walked: its parsed tree and the next entry to take. */
@@ -116,6 +128,7 @@ struct frame {
 	struct tree t;
 	size_t next;
 	size_t base;	/* length of the path of its entries' directory */
+	int included;	/* everything in it is included (opts->includes) */
 };
 
 /* The directories a walk is in, innermost last: depth costs no C stack. */
@@ -155,14 +168,19 @@ static inline int wants_xattrs(const struct checkout *c)
 /* checkout-plan.c */
 
 /*
- * Moves c->path to entry e of the directory whose path is c->path's first
- * base bytes; 1 if the PATH selection or an exclude pattern leaves it out.
+ * Moves c->path to entry e of the directory f (whose path is c->path's
+ * first f->base bytes); 1 if the PATH selection, the include patterns or
+ * an exclude pattern leave it out.  Sets c->entry_included, which
+ * checkout_push_tree() gives the frame it pushes next.  In pass 1 every
+ * directory is walked (to find what includes match below it), in pass 2
+ * only those on the way to a match.
  */
-int checkout_skip_entry(struct checkout *c, size_t base, const struct tree_entry *e);
+int checkout_skip_entry(struct checkout *c, const struct frame *f, const struct tree_entry *e);
 /*
  * Reads the tree oid (tree_read) onto the stack, as the
  * directory whose entries' paths start base bytes long; on failure
- * nothing is pushed.
+ * nothing is pushed.  The root (an empty stack) is included when there
+ * are no include patterns, any other directory as c->entry_included says.
  */
 int checkout_push_tree(struct checkout *c, struct frame_stack *s, const struct snap_oid *oid,
 		       size_t base, struct strbuf *err);

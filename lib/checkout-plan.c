@@ -7,6 +7,7 @@
 #include "exclude.h"
 #include "util.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,35 +40,69 @@ static void set_path(struct checkout *c, size_t base, const struct tree_entry *e
 	strbuf_add(&c->path, e->name, e->name_len);
 }
 
-/* Whether an exclude pattern leaves out the entry at c->path. */
-static int excluded(struct checkout *c, const struct tree_entry *e)
+/* Whether one of the nr patterns x matches the entry at c->path. */
+static int matches(struct checkout *c, const struct exclude *x, size_t nr,
+		   const struct tree_entry *e)
 {
 	size_t i;
 
-	for (i = 0; c->excl && i < c->opts->nr_excludes; i++) {
-		const struct exclude *x = &c->excl[i];
-
-		if (x->dir_only && e->type != TREE_DIR)
+	for (i = 0; x && i < nr; i++) {
+		if (x[i].dir_only && e->type != TREE_DIR)
 			continue;
-		if (exclude_match(x, x->kind == EXCLUDE_NAME ? e->name : c->path.buf))
+		if (exclude_match(&x[i], x[i].kind == EXCLUDE_NAME ? e->name : c->path.buf))
 			return 1;
 	}
 	return 0;
 }
 
 /*
- * Moves c->path to the entry; 1 if the PATH selection leaves it out (an
- * entry that is neither selected nor a directory above a selected path).
+ * Whether some path of the nr sorted elements of size bytes at v (each a
+ * char * at offset off) lies below path, len bytes long.
  */
-int checkout_skip_entry(struct checkout *c, size_t base, const struct tree_entry *e)
+static int any_below(const void *v, size_t nr, size_t size, size_t off,
+		     const char *path, size_t len)
+{
+	const char *base = v;
+	size_t lo = 0, hi = nr;
+
+#define AT(i) (*(char *const *)(const void *)(base + (i) * size + off))
+	/* The first element not below path + "/" in byte order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strncmp(AT(mid), path, len);
+
+		if (cmp < 0 || (cmp == 0 && (unsigned char)AT(mid)[len] < '/'))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nr && !strncmp(AT(lo), path, len) && AT(lo)[len] == '/';
+#undef AT
+}
+
+int checkout_skip_entry(struct checkout *c, const struct frame *f, const struct tree_entry *e)
 {
 	enum selected sel;
 
-	set_path(c, base, e);
-	if (excluded(c, e))
+	set_path(c, f->base, e);
+	if (matches(c, c->excl, c->opts->nr_excludes, e))
 		return 1;
 	sel = selected(c, c->path.buf, c->path.len);
-	return sel == SEL_NONE || (sel == SEL_ANCESTOR && e->type != TREE_DIR);
+	if (sel == SEL_NONE || (sel == SEL_ANCESTOR && e->type != TREE_DIR))
+		return 1;
+	c->entry_included = f->included || matches(c, c->incl, c->opts->nr_includes, e);
+	if (c->entry_included) {
+		if (!f->included && !c->matched_ready) {
+			ALLOC_GROW(c->matched, c->nr_matched + 1, c->alloc_matched);
+			c->matched[c->nr_matched++] = xstrdup(c->path.buf);
+		}
+		return 0;
+	}
+	if (e->type != TREE_DIR)
+		return 1;
+	return c->matched_ready &&
+	       !any_below(c->matched, c->nr_matched, sizeof(*c->matched), 0, c->path.buf,
+			  c->path.len);
 }
 
 int checkout_push_tree(struct checkout *c, struct frame_stack *s, const struct snap_oid *oid,
@@ -80,6 +115,7 @@ int checkout_push_tree(struct checkout *c, struct frame_stack *s, const struct s
 	f = &s->v[s->nr];
 	memset(f, 0, sizeof(*f));
 	f->base = base;
+	f->included = s->nr ? c->entry_included : !c->incl;
 	ret = tree_read(c->odb, oid, &f->t, err);
 	if (ret == 0)
 		s->nr++;
@@ -136,20 +172,13 @@ struct link_target *checkout_find_target(struct checkout *c, const char *path)
 /* 1 if some link target lies below the directory at path. */
 static int holds_target(struct checkout *c, const char *path, size_t len)
 {
-	size_t lo = 0, hi = c->nr_targets;
+	return any_below(c->targets, c->nr_targets, sizeof(*c->targets),
+			 offsetof(struct link_target, path), path, len);
+}
 
-	/* The first target not below path + "/" in byte order. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int cmp = strncmp(c->targets[mid].path, path, len);
-
-		if (cmp < 0 || (cmp == 0 && (unsigned char)c->targets[mid].path[len] < '/'))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < c->nr_targets && !strncmp(c->targets[lo].path, path, len) &&
-	       c->targets[lo].path[len] == '/';
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /*
@@ -231,7 +260,7 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 			continue;
 		}
 		e = &f->t.entries[f->next++];
-		if (checkout_skip_entry(c, f->base, e))
+		if (checkout_skip_entry(c, f, e))
 			continue;
 		if (e->link) {
 			struct link_check *l;
@@ -262,6 +291,8 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 	}
 	checkout_stack_release(&s);
 	sort_targets(c);
+	QSORT(c->matched, c->nr_matched, cmp_path);
+	c->matched_ready = 1;
 	if (ret == 0 && !nr_missing && c->nr_checks)
 		ret = check_links(c, root, err);
 	if (ret == 0 && nr_missing)

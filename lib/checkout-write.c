@@ -387,7 +387,7 @@ int checkout_restore_tree(struct checkout *c, const struct snap_oid *root, struc
 			continue;
 		}
 		e = &f->t.entries[f->next++];
-		if (checkout_skip_entry(c, f->base, e))
+		if (checkout_skip_entry(c, f, e))
 			continue;
 		if (e->type != TREE_DIR) {
 			ret = restore_entry(c, e, err);

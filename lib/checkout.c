@@ -195,6 +195,11 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		for (i = 0; i < o.nr_excludes; i++)
 			exclude_prepare(&c.excl[i], o.excludes[i]);
 	}
+	if (o.nr_includes) {
+		c.incl = xcalloc(o.nr_includes, sizeof(*c.incl));
+		for (i = 0; i < o.nr_includes; i++)
+			exclude_prepare(&c.incl[i], o.includes[i]);
+	}
 	raise_fd_limit();
 
 	ret = checkout_check_all(&c, tree, err);
@@ -260,6 +265,12 @@ out:
 	for (i = 0; c.excl && i < o.nr_excludes; i++)
 		exclude_release(&c.excl[i]);
 	free(c.excl);
+	for (i = 0; c.incl && i < o.nr_includes; i++)
+		exclude_release(&c.incl[i]);
+	free(c.incl);
+	for (i = 0; i < c.nr_matched; i++)
+		free(c.matched[i]);
+	free(c.matched);
 	strbuf_release(&ignored);
 	for (i = 0; paths && i < o.nr_paths; i++)
 		free(paths[i]);

@@ -39,6 +39,27 @@ struct checkout_opts {
 	 */
 	const char *const *excludes;
 	size_t nr_excludes;
+	/*
+	 * When nr_includes is not 0, restore only entries matching one of
+	 * these patterns (the same language as excludes), all of a matching
+	 * directory, and the directories on the way to a match (with their
+	 * own metadata, holding only what leads to it).  The excludes apply
+	 * after: an excluded entry is left out even below an included one.
+	 */
+	const char *const *includes;
+	size_t nr_includes;
+	/*
+	 * checkout_in_place() only: merge into dir instead of replacing its
+	 * content.  Every file (any entry but a directory) of the tree
+	 * replaces the one at its path in dir by one rename, or is added; a
+	 * directory of the tree is merged into dir's one there (whose mode,
+	 * owner and attributes stay), or added whole; nothing else in dir
+	 * changes.
+	 * Where dir has a directory and the tree something else, or the
+	 * reverse, that path is refused and left as it is: one warning each
+	 * (meta_warn), and CHECKOUT_INCOMPLETE.
+	 */
+	int overwrite;
 	int keep_setuid;	/* keep setuid/setgid bits (else cleared) */
 	int devices;		/* create device nodes (else skipped) */
 	int same_owner;		/* set owners (only takes effect as root) */
@@ -73,7 +94,8 @@ struct checkout_opts {
  * What checkout_tree() and checkout_in_place() return when everything
  * was written but some metadata the kernel refused to set (each piece
  * named to opts->meta_warn): extended attributes of a namespace the user
- * or the filesystem does not allow.
+ * or the filesystem does not allow; or, under opts->overwrite, when a
+ * path was refused.
  */
 #define CHECKOUT_INCOMPLETE 1
 

@@ -18,19 +18,21 @@
 
 enum fs_op {
 	OP_OPEN, OP_WRITE, OP_FSYNC, OP_RENAME, OP_LINK, OP_UNLINK, OP_MKDIR,
-	OP_CLOSE, OP_UTIME, OP_SYMLINK, OP_TRUNCATE, OP_NR
+	OP_CLOSE, OP_UTIME, OP_SYMLINK, OP_TRUNCATE,
+	OP_GETXATTR,	/* a read of the source, not a change of the store: below */
+	OP_NR
 };
 
 static const char *const op_names[OP_NR] = {
 	"open", "write", "fsync", "rename", "link", "unlink", "mkdir",
-	"close", "utime", "symlink", "truncate",
+	"close", "utime", "symlink", "truncate", "getxattr",
 };
 
 static const struct { const char *name; int code; } errnos[] = {
 	{ "EIO", EIO }, { "ENOSPC", ENOSPC }, { "EROFS", EROFS },
 	{ "EACCES", EACCES }, { "EPERM", EPERM }, { "EDQUOT", EDQUOT },
 	{ "EEXIST", EEXIST }, { "ENOENT", ENOENT }, { "EINTR", EINTR },
-	{ "EMFILE", EMFILE },
+	{ "EMFILE", EMFILE }, { "ENODATA", ENODATA }, { "E2BIG", E2BIG },
 };
 
 /* What a selected call does instead of its work. */
@@ -264,11 +266,17 @@ static int inject(enum fs_op op, const char *path, const char *path2)
 	if (!fsio_active())
 		return 0;
 	pthread_mutex_lock(&faults_lock);
-	if (log_fd >= 0)
+	/*
+	 * A getxattr is no change of the store: not logged, so that counts
+	 * of a pipeline's calls stay what they were, and only picked by name.
+	 */
+	if (log_fd >= 0 && op != OP_GETXATTR)
 		seq = log_call(op, path2 ? path2 : path);
 	for (i = 0; i < nr_faults; i++) {
 		struct fault *f = &faults[i];
 
+		if (op == OP_GETXATTR && f->sel != (int)op)
+			continue;
 		if (f->sel == SEL_SEQ) {
 			if (seq == f->nth)
 				hit = f;
@@ -346,6 +354,11 @@ static const char *fd_path(int fd, struct strbuf *sb)
 		return NULL;
 	strbuf_add(sb, buf, (size_t)n);
 	return sb->buf;
+}
+
+int fsio_getxattr_fault(const char *what, const char *name)
+{
+	return inject(OP_GETXATTR, what, name) ? -1 : 0;
 }
 
 /* inject() for a call on a descriptor. */

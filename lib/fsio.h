@@ -3,7 +3,8 @@
 
 /*
  * fsio: every call that changes the store's files goes through here, so
- * that tests can make any of them fail.  Each function behaves as the
+ * that tests can make any of them fail (and one read of what a snapshot
+ * stores, fsio_getxattr_fault() below).  Each function behaves as the
  * system call it is named after (returns -1 with errno set on failure),
  * except fsio_write, which writes everything or fails.
  *
@@ -13,12 +14,13 @@
  *
  * SEL is an operation (open, write, fsync, rename, link, unlink, mkdir,
  * close, utime, symlink, truncate; syncfs counts as fsync, rmdir as unlink), "any"
- * for every kind, or "seq" (below).  With @PATH only calls whose path
+ * for every kind, or "seq" (below); or "getxattr", which only that name
+ * selects (below).  With @PATH only calls whose path
  * holds the substring PATH count: for write, fsync and close the path the
  * descriptor was opened with, for rename and link either name.  N picks
  * the Nth such call in this process (from 1), or "*" every one.  ACTION
  * is an errno name (EIO ENOSPC EROFS EACCES EPERM EDQUOT EEXIST ENOENT
- * EINTR EMFILE): the call fails with it, doing nothing; "kill": the
+ * EINTR EMFILE ENODATA E2BIG): the call fails with it, doing nothing; "kill": the
  * process gets SIGKILL at that call, before it is made; "short": a write
  * writes the first half of its buffer and then fails with ENOSPC, as a
  * disk that fills mid-write does (any other call fails with ENOSPC).
@@ -41,6 +43,16 @@
 #include <sys/types.h>
 
 struct strbuf;
+
+/*
+ * The fault point of reading the value of the extended attribute name of
+ * the entry what (its path as write-tree shows it, relative to DIR):
+ * 0, or -1 with errno set when a "getxattr" item picks this call (@PATH
+ * matching what or name).  Not a change of the store, so never picked by
+ * "any" or "seq" and not logged: a test of an attribute that is listed
+ * but cannot be read changes no other count.
+ */
+int fsio_getxattr_fault(const char *what, const char *name);
 
 int fsio_open(const char *path, int flags, mode_t mode);
 int fsio_openat(int dirfd, const char *path, int flags, mode_t mode);

@@ -30,7 +30,7 @@ static void copy_xattrs(int from, int to)
 {
 	struct xattr_set s = XATTR_SET_INIT;
 
-	if (xattr_read(from, -1, NULL, NULL, 0, &s, "", NULL) == 0)
+	if (xattr_read(from, -1, NULL, NULL, 0, NULL, &s, "", NULL) == 0)
 		xattr_apply(to, 0, &s, 0, NULL, NULL);
 	xattr_set_release(&s);
 }
@@ -275,5 +275,156 @@ int place_entries(const char *from, const char *dir, const char *const *paths,
 		       : snap_error_errno(err, "cannot open '%s'", dir);
 	ret = place_entries_at(from, dir_fd, dir, paths, nr_paths, aside, skip, err);
 	close(dir_fd);
+	return ret;
+}
+
+/*
+ * Puts ffd/name at dfd/name, where dfd holds an entry that is not a
+ * directory: one exchange, or where the filesystem has none two renames
+ * (the old entry first moved into ffd).  If what came out is a directory
+ * after all (put there since it was looked at), it goes back as it was
+ * and *raced is set: it would otherwise be removed with from.
+ */
+static int replace_entry(int ffd, int dfd, const char *name, int *raced)
+{
+	struct strbuf old = STRBUF_INIT;
+	struct stat st;
+	int two = 0, ret = 0;
+
+	*raced = 0;
+	if (renameat2(ffd, name, dfd, name, RENAME_EXCHANGE) < 0) {
+		if (errno == ENOENT)	/* gone meanwhile: added */
+			return renameat2(ffd, name, dfd, name, RENAME_NOREPLACE);
+		if (errno != EINVAL || swap_by_two_renames(ffd, dfd, name) < 0)
+			return -1;
+		two = 1;
+	}
+	if (two)
+		strbuf_addf(&old, ".snap-old.%s", name);
+	else
+		strbuf_addstr(&old, name);
+	if (fstatat(ffd, old.buf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+		*raced = 1;
+		if (!two) {
+			ret = renameat2(ffd, name, dfd, name, RENAME_EXCHANGE);
+		} else if (renameat2(dfd, name, ffd, name, RENAME_NOREPLACE) == 0) {
+			ret = renameat2(ffd, old.buf, dfd, name, RENAME_NOREPLACE);
+		} else {
+			ret = -1;
+		}
+	}
+	strbuf_release(&old);
+	return ret;
+}
+
+/* A directory of from being merged into its counterpart in dir. */
+struct merge_frame {
+	int ffd, dfd;
+	char **names;
+	size_t nr, next;
+	size_t len;	/* of its path, relative */
+};
+
+int place_merge_at(const char *from, int dir_fd, const char *dir,
+		   void (*refused)(const char *path, const char *why, void *data),
+		   void *data, size_t *nr_refused, struct strbuf *err)
+{
+	struct merge_frame *v;
+	size_t nr = 1, alloc = 1;
+	struct strbuf path = STRBUF_INIT;
+	int ret, fd;
+
+	fd = open(from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return snap_error_errno(err, "cannot open '%s'", from);
+	v = xcalloc(1, sizeof(*v));
+	v[0].ffd = fd;
+	v[0].dfd = dir_fd;
+	ret = list_names(fd, from, &v[0].names, &v[0].nr, err);
+	while (nr && ret == 0) {
+		struct merge_frame *f = &v[nr - 1];
+		const char *name, *why = NULL;
+		struct stat nst, ost;
+		int f2, d2, raced;
+
+		if (f->next == f->nr) {
+			close(f->ffd);
+			if (nr > 1)
+				close(f->dfd);
+			free_names(f->names, f->nr);
+			nr--;
+			continue;
+		}
+		name = f->names[f->next++];
+		strbuf_setlen(&path, f->len);
+		if (f->len)
+			strbuf_addch(&path, '/');
+		strbuf_addstr(&path, name);
+		if (fstatat(f->ffd, name, &nst, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = snap_error_errno(err, "cannot stat '%s' of the restored tree", path.buf);
+			break;
+		}
+		if (fstatat(f->dfd, name, &ost, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT) {
+				ret = snap_error_errno(err, "cannot stat '%s/%s'", dir, path.buf);
+				break;
+			}
+			if (renameat2(f->ffd, name, f->dfd, name, RENAME_NOREPLACE) == 0)
+				continue;
+			if (errno != EEXIST) {
+				ret = snap_error_errno(err, "cannot put '%s' in place in '%s'",
+						       path.buf, dir);
+				break;
+			}
+			why = "made there while restoring";
+		} else if (S_ISDIR(nst.st_mode) && S_ISDIR(ost.st_mode)) {
+			f2 = open_dir_at(f->ffd, name);
+			if (f2 < 0) {
+				ret = snap_error_errno(err, "cannot open '%s' of the restored tree",
+						       path.buf);
+				break;
+			}
+			d2 = open_dir_at(f->dfd, name);
+			if (d2 >= 0) {
+				ALLOC_GROW(v, nr + 1, alloc);
+				memset(&v[nr], 0, sizeof(v[nr]));
+				v[nr].ffd = f2;
+				v[nr].dfd = d2;
+				v[nr].len = path.len;
+				ret = list_names(f2, path.buf, &v[nr].names, &v[nr].nr, err);
+				nr++;
+				continue;
+			}
+			close(f2);
+			if (errno != ELOOP && errno != ENOTDIR && errno != ENOENT) {
+				ret = snap_error_errno(err, "cannot open '%s/%s'", dir, path.buf);
+				break;
+			}
+			why = "no longer a directory";
+		} else if (S_ISDIR(ost.st_mode)) {
+			why = "a directory, where the snapshot has none";
+		} else if (S_ISDIR(nst.st_mode)) {
+			why = "not a directory, where the snapshot has one";
+		} else if (replace_entry(f->ffd, f->dfd, name, &raced) < 0) {
+			ret = snap_error_errno(err, "cannot put '%s' in place in '%s'", path.buf, dir);
+			break;
+		} else if (raced) {
+			why = "a directory, where the snapshot has none";
+		}
+		if (why) {
+			(*nr_refused)++;
+			if (refused)
+				refused(path.buf, why, data);
+		}
+	}
+	while (nr) {
+		nr--;
+		close(v[nr].ffd);
+		if (nr)
+			close(v[nr].dfd);
+		free_names(v[nr].names, v[nr].nr);
+	}
+	free(v);
+	strbuf_release(&path);
 	return ret;
 }

@@ -47,4 +47,22 @@ int place_entries_at(const char *from, int dir_fd, const char *dir,
 		     const char *const *paths, size_t nr_paths, const char *aside,
 		     const char *skip, struct strbuf *err);
 
+/*
+ * Merges from into the directory open on dir_fd, touching nothing else
+ * in it: each entry of from that is not a directory replaces the entry
+ * at its path in dir that is not one either (one RENAME_EXCHANGE: the old
+ * entry, a symlink included, is moved into from, never followed), or is
+ * added where dir holds nothing; a directory of from is merged into
+ * dir's directory there (opened alone with O_NOFOLLOW, so a symlink is
+ * never gone through; its mode, owner and attributes stay), or moved in
+ * whole where dir holds nothing.  Where one side has a directory and
+ * the other something else, nothing is changed: refused(path, why,
+ * data) is called (path relative, why a phrase) and *nr_refused counted;
+ * so is an entry that became a directory in dir between the look and
+ * the exchange (it is put back).  Nothing in dir is ever removed.
+ */
+int place_merge_at(const char *from, int dir_fd, const char *dir,
+		   void (*refused)(const char *path, const char *why, void *data),
+		   void *data, size_t *nr_refused, struct strbuf *err);
+
 #endif

@@ -27,10 +27,11 @@
 
 /*
  * One thing a snapshot of a directory could not store as it was: reason
- * is "unreadable" or "vanished" (left out), "changed" (changed while it
- * was read, twice: stored as read) or "unstable" (changed while it was
- * read, twice, and could not be read through: left out); path is
- * relative to the directory, escaped as names in trees.
+ * is "unreadable" (left out, or stored without an extended attribute
+ * whose value could not be read) or "vanished" (left out), "changed"
+ * (changed while it was read, twice: stored as read) or "unstable"
+ * (changed while it was read, twice, and could not be read through: left
+ * out); path is relative to the directory, escaped as names in trees.
  */
 struct snapshot_problem {
 	char *reason;

@@ -52,6 +52,8 @@ struct walker {
 	struct strbuf path;	/* relative path of the entry at hand */
 	struct stat_cache *old;	/* the cache to reuse entries of, or NULL */
 	const struct stat_cache_entry *hit;	/* old's for the entry at hand */
+	/* The entry at hand's attributes lack one that could not be read. */
+	int xattrs_partial;
 	struct stat_cache *cur;	/* the cache being built, or NULL */
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
@@ -105,7 +107,8 @@ int wt_store_symlink(struct walker *w, int dfd, const char *name,
 /*
  * The extended attributes of the entry at hand, from the stat cache when
  * its stat data is unchanged, else read; finds the cache entry a file's
- * blob may be reused from.
+ * blob may be reused from.  An attribute whose value cannot be read is a
+ * problem ("unreadable"): left out, and w->xattrs_partial set.
  */
 int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 		    const struct stat *st, struct tree_entry *e, struct strbuf *err);

@@ -118,11 +118,14 @@ struct write_tree_opts {
  * whose size, mtime or ctime differ after it was read, or that holds
  * more than its size, is read once more, and if it changes again, what
  * was read is stored ("changed"), or, if it shrank, it is left out
- * ("unstable").  Each is reported through opts->problem and counted in
- * stats->problems, and the tree is written without it: 0 is returned.
- * A changed file gets no stat cache entry.  Under opts->strict each is
- * an error instead (SNAP_EIO, or SNAP_EINVAL for a changed file) and no
- * tree is written.  DIR itself that cannot be opened is always an error.
+ * ("unstable"); an extended attribute listed but whose value cannot be
+ * read (EACCES, EIO, E2BIG, ...) is left out of its entry's set
+ * ("unreadable", the entry's path; one gone meanwhile, ENODATA, is left
+ * out and nothing said).  Each is reported through opts->problem and
+ * counted in stats->problems, and the tree is written without it: 0 is
+ * returned.  A changed file, or one missing an attribute, gets no stat
+ * cache entry.  Under opts->strict each is an error instead (SNAP_EIO,
+ * or SNAP_EINVAL for a changed file) and no tree is written.  DIR itself that cannot be opened is always an error.
  */
 int write_tree(struct odb *odb, const char *dir,
 	       const struct write_tree_opts *opts, struct snap_oid *out,

@@ -352,8 +352,11 @@ int wt_store_file(struct walker *w, int dfd, const char *name, int fd,
 		w->bytes_read += e->size;
 	progress_update(w->meter, w->stats.files_read + w->stats.files_reused, w->bytes_read);
 	wt_set_times(e, &now);
-	/* What changed while read may not be what its stat data says. */
-	if (w->cur && !changed && !wt_dry_run(w) &&
+	/*
+	 * What changed while read may not be what its stat data says; an
+	 * attribute that could not be read is tried again next time.
+	 */
+	if (w->cur && !changed && !w->xattrs_partial && !wt_dry_run(w) &&
 	    stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid,
 			   e->has_xattrs ? &e->xattrs : NULL) && !reused)
 		w->nr_fresh++;
@@ -390,6 +393,35 @@ int wt_store_symlink(struct walker *w, int dfd, const char *name,
 	return ret;
 }
 
+struct xattr_problem {
+	struct walker *w;
+	struct strbuf *err;
+};
+
+/*
+ * An attribute listed but not readable: a problem, the entry stored
+ * without it; under strict, today's error.
+ */
+static int xattr_unreadable(const char *name, int errnum, void *data)
+{
+	struct xattr_problem *x = data;
+	struct strbuf what = STRBUF_INIT, msg = STRBUF_INIT;
+	int ret;
+
+	/* Quoted: a name with a newline is still one line. */
+	strbuf_addstr(&what, "extended attribute '");
+	strbuf_addquoted(&what, name, strlen(name));
+	strbuf_addf(&what, "': %s, left out", strerror(errnum));
+	strbuf_addstr(&msg, "cannot read extended attribute '");
+	strbuf_addquoted(&msg, name, strlen(name));
+	strbuf_addf(&msg, "' of '%s': %s", wt_shown(x->w), strerror(errnum));
+	ret = problem(x->w, "unreadable", what.buf, SNAP_EIO, msg.buf, x->err);
+	x->w->xattrs_partial = 1;
+	strbuf_release(&what);
+	strbuf_release(&msg);
+	return ret;
+}
+
 /*
  * The extended attributes of the entry at hand: those of a regular
  * file's stat cache entry when its stat data is unchanged (setting them
@@ -400,7 +432,10 @@ int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 		    const struct stat *st, struct tree_entry *e, struct strbuf *err)
 {
 	const struct stat_cache_entry *c = NULL;
+	struct xattr_problem x = { w, err };
+	struct xattr_unreadable on_unreadable = { xattr_unreadable, &x };
 
+	w->xattrs_partial = 0;
 	if (S_ISREG(st->st_mode) && w->old && fd < 0)
 		c = w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
 	if (c && (!c->has_xattrs || (wt_dry_run(w) ? odb_has(w->odb, &c->xattrs) == 1
@@ -412,5 +447,5 @@ int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 	if (wt_dry_run(w))
 		return 0;	/* a dry run stores no attribute set */
 	return xattr_store(w->odb, fd, dfd, name, st, w->opts ? w->opts->xattr_flags : 0,
-			   &e->xattrs, &e->has_xattrs, wt_shown(w), err);
+			   &on_unreadable, &e->xattrs, &e->has_xattrs, wt_shown(w), err);
 }

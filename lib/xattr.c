@@ -4,6 +4,7 @@
  */
 #include "xattr.h"
 #include "error.h"
+#include "fsio.h"
 #include "util.h"
 
 #include <errno.h>
@@ -169,11 +170,13 @@ static ssize_t t_get(const struct target *t, const char *name, void *buf, size_t
 			  : fgetxattr(t->fd, name, buf, size);
 }
 
-static int list_and_read(const struct target *t, unsigned flags, struct xattr_set *s,
+static int list_and_read(const struct target *t, unsigned flags,
+			 const struct xattr_unreadable *on_unreadable, struct xattr_set *s,
 			 const char *what, struct strbuf *err);
 
 int xattr_read(int fd, int dfd, const char *name, const struct stat *st, unsigned flags,
-	       struct xattr_set *s, const char *what, struct strbuf *err)
+	       const struct xattr_unreadable *on_unreadable, struct xattr_set *s,
+	       const char *what, struct strbuf *err)
 {
 	struct target t;
 	struct stat now;
@@ -184,7 +187,7 @@ int xattr_read(int fd, int dfd, const char *name, const struct stat *st, unsigne
 	t.fd = fd;
 	t.path[0] = '\0';
 	if (fd >= 0)
-		return list_and_read(&t, flags, s, what, err);
+		return list_and_read(&t, flags, on_unreadable, s, what, err);
 	/*
 	 * By name: through a handle of the inode that was stat'ed, so that
 	 * another file put in its place meanwhile (a link to a file with
@@ -202,13 +205,48 @@ int xattr_read(int fd, int dfd, const char *name, const struct stat *st, unsigne
 	} else {
 		snprintf(t.path, sizeof(t.path), "/proc/self/fd/%d", t.fd);
 		/* (Without /proc mounted, this fails: no such file.) */
-		ret = list_and_read(&t, flags, s, what, err);
+		ret = list_and_read(&t, flags, on_unreadable, s, what, err);
 	}
 	close(t.fd);
 	return ret;
 }
 
-static int list_and_read(const struct target *t, unsigned flags, struct xattr_set *s,
+/*
+ * The value of attribute an into *value (allocated, NULL when empty):
+ * its length, or -1 with errno set.  A value that grew between asking its
+ * size and reading it (ERANGE) is asked for again.
+ */
+static ssize_t read_value(const struct target *t, const char *an, const char *what,
+			  char **value)
+{
+	ssize_t vl;
+
+	*value = NULL;
+	if (fsio_getxattr_fault(what, an) < 0)
+		return -1;
+	for (;;) {
+		vl = t_get(t, an, NULL, 0);
+		if (vl > 0) {
+			*value = xmalloc((size_t)vl);
+			vl = t_get(t, an, *value, (size_t)vl);
+		}
+		if (vl >= 0 || errno != ERANGE)
+			break;
+		free(*value);
+		*value = NULL;
+	}
+	if (vl < 0) {
+		int saved = errno;
+
+		free(*value);
+		*value = NULL;
+		errno = saved;
+	}
+	return vl;
+}
+
+static int list_and_read(const struct target *t, unsigned flags,
+			 const struct xattr_unreadable *on_unreadable, struct xattr_set *s,
 			 const char *what, struct strbuf *err)
 {
 	char *list = NULL;
@@ -240,23 +278,18 @@ static int list_and_read(const struct target *t, unsigned flags, struct xattr_se
 
 		if (!*an || !xattr_wanted(an, flags))
 			continue;
-		for (;;) {
-			vl = t_get(t, an, NULL, 0);
-			if (vl > 0) {
-				value = xmalloc((size_t)vl);
-				vl = t_get(t, an, value, (size_t)vl);
-			}
-			if (vl >= 0 || errno != ERANGE)
-				break;
-			free(value);
-			value = NULL;
-		}
+		vl = read_value(t, an, what, &value);
+		if (vl < 0 && errno == ENODATA)
+			continue;	/* removed since it was listed */
 		if (vl < 0) {
-			free(value);
-			if (errno == ENODATA)
-				continue;	/* removed since it was listed */
-			ret = snap_error_errno(err, "cannot read extended attribute '%s' of '%s'",
-					       an, what);
+			if (on_unreadable)
+				ret = on_unreadable->fn(an, errno, on_unreadable->data);
+			else
+				ret = snap_error_errno(err,
+						       "cannot read extended attribute '%s' of '%s'",
+						       an, what);
+			if (ret == 0)
+				continue;
 			free(list);
 			return ret;
 		}
@@ -269,15 +302,15 @@ static int list_and_read(const struct target *t, unsigned flags, struct xattr_se
 }
 
 int xattr_store(struct odb *odb, int fd, int dfd, const char *name, const struct stat *st,
-		unsigned flags, struct snap_oid *oid, int *has, const char *what,
-		struct strbuf *err)
+		unsigned flags, const struct xattr_unreadable *on_unreadable,
+		struct snap_oid *oid, int *has, const char *what, struct strbuf *err)
 {
 	struct xattr_set s = XATTR_SET_INIT;
 	struct strbuf buf = STRBUF_INIT;
 	int ret;
 
 	*has = 0;
-	ret = xattr_read(fd, dfd, name, st, flags, &s, what, err);
+	ret = xattr_read(fd, dfd, name, st, flags, on_unreadable, &s, what, err);
 	if (ret == 0 && s.nr) {
 		ret = xattr_encode(&s, &buf, err);
 		if (ret == 0)

@@ -65,24 +65,40 @@ int xattr_encode(struct xattr_set *s, struct strbuf *out, struct strbuf *err);
 int xattr_parse(struct xattr_set *s, const char *buf, size_t len, struct strbuf *err);
 
 /*
+ * What xattr_read() does with an attribute that is listed but whose value
+ * cannot be read (EACCES, EIO, E2BIG, ...; never ENODATA: that one was
+ * removed since it was listed and is left out, nothing said).  Without
+ * one (NULL), it is an error ("cannot read extended attribute 'NAME' of
+ * 'WHAT'", the code of snap_error_errno()).  Else fn(name, errnum, data)
+ * is called: 0 leaves the attribute out and the read goes on; a negative
+ * code (err set by fn) ends the read with that code.
+ */
+struct xattr_unreadable {
+	int (*fn)(const char *name, int errnum, void *data);
+	void *data;
+};
+
+/*
  * Reads the attributes of an entry: through fd when it is >= 0, else of
  * name in the directory dfd (never following a symlink), through a handle
  * checked to be the inode st describes (when st is not NULL; SNAP_EINVAL
  * "changed while it was read" otherwise).  what names the entry in
  * messages.  An entry whose filesystem has no attributes has an empty
- * set; an attribute removed between listing and reading is left out.
- * SNAP_ENOTFOUND when the entry itself is gone.
+ * set; an attribute removed between listing and reading is left out, one
+ * whose value cannot be read is dealt with by on_unreadable (may be
+ * NULL: an error).  SNAP_ENOTFOUND when the entry itself is gone.
  */
 int xattr_read(int fd, int dfd, const char *name, const struct stat *st, unsigned flags,
-	       struct xattr_set *s, const char *what, struct strbuf *err);
+	       const struct xattr_unreadable *on_unreadable, struct xattr_set *s,
+	       const char *what, struct strbuf *err);
 
 /*
  * Reads the attributes as xattr_read() does and, when there are any,
  * stores their blob and sets *oid and *has to 1 (else *has = 0).
  */
 int xattr_store(struct odb *odb, int fd, int dfd, const char *name, const struct stat *st,
-		unsigned flags, struct snap_oid *oid, int *has, const char *what,
-		struct strbuf *err);
+		unsigned flags, const struct xattr_unreadable *on_unreadable,
+		struct snap_oid *oid, int *has, const char *what, struct strbuf *err);
 
 /*
  * Reads and parses the set of blob oid (SNAP_ECORRUPT if it is not a blob

@@ -472,3 +472,89 @@ file 0644 $(b3_blob_id src/b)	b"
 	xattr_blob user.e '' 'user.sp ace' 1 user.z 'hi there' > want
 	cmp want <(snap-cat-file -p "$x")
 }
+
+# A file with two attributes and a directory with one, for the tests of
+# an attribute whose value cannot be read (SNAP_FAULT's "getxattr").
+two_attr_src() {
+	mkdir -p src/d
+	printf 'a\n' > src/a
+	printf 'b\n' > src/d/b
+	for kv in one=1 two=2; do
+		setfattr -n "user.${kv%=*}" -v "${kv#*=}" src/a
+	done
+	setfattr -n user.dir -v 3 src/d
+}
+
+@test "an attribute listed but not readable is left out: one line, exit 3, the rest stored" {
+	two_attr_src
+	SNAP_FAULT='getxattr@user.two:*:EACCES,getxattr@user.dir:*:EIO' \
+		run -3 --separate-stderr snap-snapshot -m x src
+	assert_equal "$stderr" "snap-snapshot: warning: a: extended attribute 'user.two': Permission denied, left out
+snap-snapshot: warning: d: extended attribute 'user.dir': Input/output error, left out"
+	assert_equal "$output" "$(snap-rev-parse main)"
+	run -0 snap-cat-file -p main
+	assert_line --index 3 'incomplete 2'
+	assert_line --index 4 'problem unreadable a'
+	assert_line --index 5 'problem unreadable d'
+	run -0 snap-ls-tree --xattrs -r main
+	assert_output "file 0644 $(b3_blob_id src/a)	a
+  user.one=0x31
+file 0644 $(b3_blob_id src/d/b)	d/b"
+	run -0 snap-restore main out
+	assert_equal "$(cat out/a out/d/b)" "a
+b"
+	assert_equal "$(dump_xattrs out)" "$(printf '# file: ./a\nuser.one="1"\n')"
+}
+
+@test "an attribute too large to read (E2BIG) is a problem too; write-tree lists it" {
+	two_attr_src
+	SNAP_FAULT='getxattr@user.one:1:E2BIG' \
+		run -3 --separate-stderr snap-write-tree --problems probs src
+	assert_equal "$stderr" "snap-write-tree: warning: a: extended attribute 'user.one': Argument list too long, left out"
+	assert_equal "$(cat probs)" "unreadable a"
+	run -0 snap-ls-tree --xattrs "$output"
+	assert_line --index 1 "  user.two=0x32"
+}
+
+@test "--strict: an attribute that cannot be read is fatal, no snapshot, refs unchanged" {
+	two_attr_src
+	snap-snapshot -m first src > /dev/null
+	before=$(snap-for-each-ref --format='%(objectname) %(refname)')
+	SNAP_FAULT='getxattr@user.two:*:EACCES' \
+		run -128 --separate-stderr snap-snapshot --strict -m second src
+	assert_equal "$stderr" "snap-snapshot: fatal: cannot read extended attribute 'user.two' of 'a': Permission denied"
+	assert_output ''
+	assert_equal "$(snap-for-each-ref --format='%(objectname) %(refname)')" "$before"
+	assert_equal "$(snap-log --format=%s)" first
+}
+
+@test "an attribute removed between listing and reading (ENODATA) is left out, nothing said" {
+	two_attr_src
+	SNAP_FAULT='getxattr@user.two:*:ENODATA' run -0 --separate-stderr snap-snapshot -m x src
+	assert_equal "$stderr" ""
+	run -0 snap-cat-file -p main
+	refute_output --partial incomplete
+	run -0 snap-ls-tree --xattrs main
+	assert_line --index 1 "  user.one=0x31"
+	refute_output --partial user.two
+}
+
+@test "a file whose attribute could not be read gets no stat cache entry: read again next time" {
+	two_attr_src
+	next_second
+	SNAP_FAULT='getxattr@user.two:*:EACCES' run -3 snap-snapshot -m partial src
+	run -0 --separate-stderr snap-snapshot --stats -m whole src
+	assert_equal "$stderr" "snap-snapshot: 1 files read, 1 reused"
+	assert_equal "$(snap-rev-parse main:)" "$(snap-write-tree src)"
+	run -0 snap-ls-tree --xattrs main
+	assert_line --index 2 "  user.two=0x32"
+}
+
+@test "a listed attribute's name with a newline is one warning line, quoted" {
+	mkdir src
+	echo x > src/f
+	setfattr -n "user.two
+lines" -v 1 src/f
+	SNAP_FAULT='getxattr@user.two:*:EACCES' run -3 --separate-stderr snap-snapshot -m x src
+	assert_equal "$stderr" "snap-snapshot: warning: f: extended attribute 'user.two\\012lines': Permission denied, left out"
+}
