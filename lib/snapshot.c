@@ -68,7 +68,7 @@ static int text_ok(const char *s, size_t len)
 }
 
 static const char *const problem_reasons[] = {
-	"unreadable", "vanished", "changed", "unstable",
+	"unreadable", "vanished", "changed", "unstable", "metadata",
 };
 
 /* Checks "<reason> <escaped path>"; sets *sp to the space. */

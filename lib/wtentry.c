@@ -415,7 +415,7 @@ static int xattr_unreadable(const char *name, int errnum, void *data)
 	strbuf_addstr(&msg, "cannot read extended attribute '");
 	strbuf_addquoted(&msg, name, strlen(name));
 	strbuf_addf(&msg, "' of '%s': %s", wt_shown(x->w), strerror(errnum));
-	ret = problem(x->w, "unreadable", what.buf, SNAP_EIO, msg.buf, x->err);
+	ret = problem(x->w, "metadata", what.buf, SNAP_EIO, msg.buf, x->err);
 	x->w->xattrs_partial = 1;
 	strbuf_release(&what);
 	strbuf_release(&msg);

@@ -494,8 +494,8 @@ snap-snapshot: warning: d: extended attribute 'user.dir': Input/output error, le
 	assert_equal "$output" "$(snap-rev-parse main)"
 	run -0 snap-cat-file -p main
 	assert_line --index 3 'incomplete 2'
-	assert_line --index 4 'problem unreadable a'
-	assert_line --index 5 'problem unreadable d'
+	assert_line --index 4 'problem metadata a'
+	assert_line --index 5 'problem metadata d'
 	run -0 snap-ls-tree --xattrs -r main
 	assert_output "file 0644 $(b3_blob_id src/a)	a
   user.one=0x31
@@ -511,7 +511,7 @@ b"
 	SNAP_FAULT='getxattr@user.one:1:E2BIG' \
 		run -3 --separate-stderr snap-write-tree --problems probs src
 	assert_equal "$stderr" "snap-write-tree: warning: a: extended attribute 'user.one': Argument list too long, left out"
-	assert_equal "$(cat probs)" "unreadable a"
+	assert_equal "$(cat probs)" "metadata a"
 	run -0 snap-ls-tree --xattrs "$output"
 	assert_line --index 1 "  user.two=0x32"
 }
