@@ -10,7 +10,7 @@ usage() {
 	cat <<'USAGE'
 usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-same-owner]
                     [--no-xattrs] [--no-acls] [--include PATTERN]... [--exclude PATTERN]...
-                    [-j N] [--progress] [-q] REV DIR [--] [PATH...]
+                    [-j N] [--progress] [-q] [--from REMOTE] REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
   DIR              the target; absent or empty unless --force
@@ -31,6 +31,9 @@ usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-sa
   --exclude PATTERN  leave out what matches (after --include)
   --progress       a progress line on stderr (default: when it is a tty)
   -q, --quiet      no warnings of entries skipped, no progress
+  --from REMOTE    restore from REMOTE (a URL or a remote's name, as for
+                   snap-fetch): REV's ref and its history are fetched into
+                   a temporary store beside DIR, removed at the end
   --store DIR      the store (default $SNAP_DIR, else .snap above)
 USAGE
 }
@@ -39,7 +42,7 @@ me=snap-restore
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 
-force= overwrite=
+force= overwrite= from= quiet=
 co_args= excludes=
 # q STRING: STRING quoted for the shell (for eval).
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -49,7 +52,7 @@ while [ $# -gt 0 ]; do
 	--overwrite) overwrite=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
 		co_args="$co_args $1"; shift ;;
-	-q|--quiet) co_args="$co_args $1"; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
+	-q|--quiet) co_args="$co_args $1"; quiet=-q; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
 		excludes="$excludes --exclude $(q "$2")"; shift 2 ;;
 	--include) [ $# -ge 2 ] || usage_error "--include needs a pattern"
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
 		case $2 in ''|*[!0-9]*|0*|???*) usage_error "-j takes 1 to 64, not '$2'" ;; esac
 		[ "$2" -le 64 ] || usage_error "-j takes 1 to 64, not '$2'"
 		co_args="$co_args -j $2"; shift 2 ;;
+	--from) [ $# -ge 2 ] || usage_error "--from needs REMOTE"; from=$2; shift 2 ;;
 	--store) [ $# -ge 2 ] || usage_error "--store needs DIR"; SNAP_DIR=$2; export SNAP_DIR; shift 2 ;;
 	--store=*) SNAP_DIR=${1#--store=}; export SNAP_DIR; shift ;;
 	-h|--help) usage; exit 0 ;;
@@ -87,6 +91,48 @@ shift 2
 # As with git: "--" after REV DIR ends them; what follows is PATHs.
 [ "${1-}" != -- ] || shift
 
+parent=$(dirname -- "$dir")
+tmp= fstore=
+cleanup() { rm -rf "$tmp"; [ -z "$fstore" ] || rm -rf "$fstore"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A temporary directory's or store's name holds our pid: one left by a
+# restore that was killed (its pid gone) is removed by the next restore
+# there.
+sweep() {
+	for old in "$1"/.snap-restore.*.?????? "$1"/.snap-restore-store.*.??????; do
+		[ -d "$old" ] && [ ! -L "$old" ] && [ -O "$old" ] || continue
+		pid=${old##*/}; pid=${pid#.snap-restore-store.}; pid=${pid#.snap-restore.}; pid=${pid%.*}
+		case $pid in ''|*[!0-9]*) continue ;; esac
+		kill -0 "$pid" 2>/dev/null || rm -rf -- "$old" 2>/dev/null || :
+	done
+}
+# From a remote: REV's ref and its history come into a temporary store
+# beside DIR (on DIR's disk, not in a /tmp that may be memory), which
+# goes when the restore ends, however it ends.
+if [ -n "$from" ]; then
+	ref=${rev%%[~^@:]*}
+	[ -n "$ref" ] || usage_error "--from needs REV to begin with a ref name, not '$rev'"
+	if [ ! -d "$parent" ]; then
+		mkdir -p -- "$parent" 2>/dev/null || die "cannot create directory '$parent'"
+	fi
+	sweep "$parent"
+	fstore=$(mktemp -d "$parent/.snap-restore-store.$$.XXXXXX" 2>/dev/null) ||
+		die "cannot create a temporary store in '$parent'"
+	snap-init -q "$fstore/s" || exit 128
+	# A remote named in this store is known to the temporary one too.
+	if here=$(snap-rev-parse --store-dir 2>/dev/null) && [ -f "$here/remotes/$from" ]; then
+		case $from in
+		.*|*/*) ;;
+		*) mkdir -m 700 "$fstore/s/remotes" && cp -- "$here/remotes/$from" "$fstore/s/remotes/" ||
+			die "cannot copy remote '$from' into '$fstore/s'" ;;
+		esac
+	fi
+	SNAP_DIR=$fstore/s; export SNAP_DIR
+	snap-fetch $quiet -- "$from" "$ref" > /dev/null || exit 128
+fi
+
 id=$(snap-rev-parse --verify "$rev") || exit 128
 # That call warned of any damaged pack; the ones after it need not.
 SNAP_DAMAGE_SEEN=1; export SNAP_DAMAGE_SEEN
@@ -108,7 +154,6 @@ above() {
 if [ -d "$dir" ] && [ ! -L "$dir" ] && above "$store" "$(devino "$dir")"; then
 	die "'$dir' holds the store; a restore never replaces it"
 fi
-parent=$(dirname -- "$dir")
 if [ -d "$parent" ] && above "$parent" "$(devino "$store")"; then
 	die "'$dir' is inside the store"
 fi
@@ -147,16 +192,6 @@ elif [ "$(stat -c %u -- "$parent/.")" != "$(id -u)" ]; then
 	mkdir -m 700 -- "$dir" 2>/dev/null || die "cannot create directory '$dir'"
 	made_dir=1 in_place=1
 fi
-# The temporary directory's name holds our pid: one left by a restore
-# that was killed (its pid gone) is removed by the next restore there.
-sweep() {
-	for old in "$1"/.snap-restore.*.??????; do
-		[ -d "$old" ] && [ ! -L "$old" ] && [ -O "$old" ] || continue
-		pid=${old##*/.snap-restore.}; pid=${pid%.*}
-		case $pid in ''|*[!0-9]*) continue ;; esac
-		kill -0 "$pid" 2>/dev/null || rm -rf -- "$old" 2>/dev/null || :
-	done
-}
 if [ -n "$in_place" ]; then
 	sweep "$dir"
 	# Only named here: snap-checkout makes it through a descriptor of DIR,
@@ -166,10 +201,6 @@ else
 	sweep "$parent"
 	tmp=$(mktemp -d "$parent/.snap-restore.$$.XXXXXX" 2>/dev/null) || die "cannot create a temporary directory in '$parent'"
 fi
-cleanup() { rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # Exit status 3 of snap-checkout: all written, but some metadata (an
 # extended attribute the kernel refused) could not be set, each named on
 # stderr.  The restore is kept and the status passed on.

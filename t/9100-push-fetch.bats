@@ -828,3 +828,40 @@ PY
 	[[ "$stderr" == "snap-push: fatal: "*"pruned record"* ]]
 	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
 }
+
+@test "restore --from REMOTE: a ref of a remote restored with no store here; the temporary store goes" {
+	snap-snapshot -r main src >/dev/null
+	echo more > src/c
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	mkdir elsewhere && cd elsewhere
+	run -0 env -u SNAP_DIR snap restore --from "$R" main out
+	diff -r ../src out
+	run -0 env -u SNAP_DIR snap restore --from "$R" main~1 old
+	assert_equal "$(ls old)" 'a
+big
+sub'
+	assert_equal "$(ls -A)" 'old
+out'
+	# A remote's name is looked up in the store at hand, its ssh command too.
+	cd .. && fake_ssh
+	snap remote add --ssh "$SNAP_SSH_COMMAND" bk "localhost:$R"
+	before=$(store_listing)
+	run -0 env -u SNAP_SSH_COMMAND snap restore -q --from bk main named
+	diff -r src named
+	assert_equal "$(store_listing)" "$before"
+	assert_equal "$(ls -A | grep snap-restore)" ''
+}
+
+@test "restore --from REMOTE refuses a ref the remote lacks and a REV that names no ref; nothing is left" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	run -128 --separate-stderr snap restore --from "$R" nosuch out
+	assert_equal "$stderr" "snap-restore: fatal: ref 'refs/snapshots/nosuch' is not on the remote"
+	run -129 --separate-stderr snap restore --from "$R" '~1' out
+	assert_equal "${stderr_lines[0]}" "snap-restore: error: --from needs REV to begin with a ref name, not '~1'"
+	run -128 --separate-stderr snap restore --from "$BATS_TEST_TMPDIR/none" main out
+	assert_equal "$stderr" "snap-restore: fatal: remote '$BATS_TEST_TMPDIR/none' is not a snap store"
+	[ ! -e out ]
+	assert_equal "$(ls -A | grep snap-restore)" ''
+}
