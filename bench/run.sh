@@ -7,7 +7,7 @@
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
 #                   file, big1pct, tree, lookups, bundles, history, find,
-#                   builds
+#                   links, sparse, builds
 #   BENCH_BASE=DIR  a second snap build (a checkout built with make): the
 #                   section "builds" times both on one tree, turn by turn,
 #                   so a change is measured against what it changed
@@ -23,8 +23,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|big1pct|tree|lookups|bundles|history|find|builds) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history, find, builds)\n' "$s" >&2
+	file|big1pct|tree|lookups|bundles|history|find|links|sparse|builds) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history, find, links, sparse, builds)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -618,7 +618,111 @@ if want find; then
 	fi
 fi
 
-# ---- 8. two builds of snap on one tree, turn by turn ----
+# ---- 8. hard links: N inodes of two names each, against 2N plain files ----
+if want links; then
+	if [ -n "$quick" ]; then nl=20000; else nl=80000; fi
+	say "bench: a tree of $nl inodes with two names each, and one of $((nl * 2)) plain files"
+	for kind in plain linked; do
+		d=$tmp/l$kind
+		mkdir -p "$d"
+		i=0
+		while [ $i -lt $((nl / 1000)) ]; do
+			mkdir -p "$d/a$i" "$d/b$i"
+			# 1000 files a directory, each with its own content
+			(cd "$d/a$i" && seq 1 1000 | sed "s/.*/echo $i-& > f&/" | sh)
+			if [ $kind = linked ]; then
+				(cd "$d/a$i" && for f in *; do ln "$f" "../b$i/$f"; done)
+			else
+				cp -a "$d/a$i/." "$d/b$i/"
+			fi
+			i=$((i + 1))
+		done
+	done
+	sync
+	echo
+	echo "## Hard links: $nl inodes of two names each, against $((nl * 2)) plain files (one run each; seconds)"
+	echo
+	echo "| tool | plain | linked | linked / plain |"
+	echo "|---|---:|---:|---:|"
+	lrow() { echo "| $1 | $(sec_of "$2_plain") | $(sec_of "$2_linked") | $(ratio "$(sec_of "$2_plain")" "$(sec_of "$2_linked")") |"; }
+	for kind in plain linked; do
+		snap-init -q "$tmp/lsnap.$kind"
+		time_once lsnap_$kind /dev/null snap-snapshot -q --store "$tmp/lsnap.$kind" "$tmp/l$kind"
+	done
+	lrow "snap snapshot" lsnap
+	for kind in plain linked; do
+		time_once lrest_$kind /dev/null snap-restore -q --store "$tmp/lsnap.$kind" main "$tmp/lr.$kind"
+		mv "$tmp/lr.$kind" "$park/lr.$kind"
+	done
+	lrow "snap restore" lrest
+	if have restic; then
+		for kind in plain linked; do
+			restic init -q -r "$tmp/lrestic.$kind" >/dev/null
+			time_once lrestic_$kind /dev/null restic -q -r "$tmp/lrestic.$kind" backup "$tmp/l$kind"
+		done
+		lrow "restic backup" lrestic
+	else
+		echo "| restic | $(missing restic) | | |"
+	fi
+	if have borg; then
+		for kind in plain linked; do
+			borg init -e none "$tmp/lborg.$kind" >/dev/null 2>&1
+			time_once lborg_$kind /dev/null borg create --compression zstd,3 "$tmp/lborg.$kind::a" "$tmp/l$kind"
+		done
+		lrow "borg create" lborg
+	else
+		echo "| borg | $(missing borg) | | |"
+	fi
+	mv "$tmp/lplain" "$tmp/llinked" "$park/"
+fi
+
+# ---- 9. a large sparse file: holes stored and restored as holes ----
+if want sparse; then
+	if [ -n "$quick" ]; then sg=1; else sg=10; fi
+	sp=$tmp/sparse
+	mkdir -p "$sp"
+	truncate -s "${sg}G" "$sp/disk.img"
+	# 1 MiB of data in 16 pieces spread over the file
+	k=0
+	while [ $k -lt 16 ]; do
+		head -c 65536 /dev/urandom | dd of="$sp/disk.img" bs=65536 seek=$((k * sg * 1024 / 16 * 16)) conv=notrunc 2>/dev/null
+		k=$((k + 1))
+	done
+	say "bench: a ${sg} GiB sparse file with 1 MiB of data"
+	echo
+	echo "## A ${sg} GiB sparse file holding 1 MiB of data (one run each)"
+	echo
+	echo "| tool | store s | restore s | allocated after restore | store size |"
+	echo "|---|---:|---:|---:|---:|"
+	alloc() { du -k "$1" | awk '{printf "%.1f MiB", $1 / 1024}'; }
+	srow() { echo "| $1 | $(sec_of "$2_store") | $(sec_of "$2_restore") | $(alloc "$3") | $(mb "$4") MB |"; }
+	snap-init -q "$tmp/ssnap"
+	time_once ssnap_store /dev/null snap-snapshot -q --store "$tmp/ssnap" "$sp"
+	time_once ssnap_restore /dev/null snap-restore -q --store "$tmp/ssnap" main "$tmp/sr.snap"
+	srow "snap" ssnap "$tmp/sr.snap/disk.img" "$tmp/ssnap"
+	if have restic; then
+		restic init -q -r "$tmp/srestic" >/dev/null
+		time_once srestic_store /dev/null restic -q -r "$tmp/srestic" backup "$sp"
+		# restore --sparse came in restic 0.15; an older one writes zeros
+		if restic restore --help 2>/dev/null | grep -q -- '--sparse'; then rsp=--sparse; else rsp=; fi
+		time_once srestic_restore /dev/null restic -q -r "$tmp/srestic" restore latest $rsp --target "$tmp/sr.restic"
+		srow "restic ${rsp:-(no --sparse in this version)}" srestic "$tmp/sr.restic$sp/disk.img" "$tmp/srestic"
+	else
+		echo "| restic | $(missing restic) | | | |"
+	fi
+	if have borg; then
+		borg init -e none "$tmp/sborg" >/dev/null 2>&1
+		time_once sborg_store /dev/null borg create --sparse --compression zstd,3 "$tmp/sborg::a" "$sp"
+		mkdir -p "$tmp/sr.borg"
+		time_once sborg_restore /dev/null sh -c "cd '$tmp/sr.borg' && borg extract --sparse '$tmp/sborg::a'"
+		srow "borg (--sparse)" sborg "$tmp/sr.borg$sp/disk.img" "$tmp/sborg"
+	else
+		echo "| borg | $(missing borg) | | | |"
+	fi
+	rm -rf "$tmp"/sr.* "$sp"
+fi
+
+# ---- 10. two builds of snap on one tree, turn by turn ----
 # Only with BENCH_BASE, and only when asked for (BENCH_ONLY=builds): it
 # measures snap against another snap, not against the other tools.
 if [ -n "${BENCH_BASE:-}" ] && case ",$only," in *,builds,*) true ;; *) false ;; esac; then
