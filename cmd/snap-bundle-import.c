@@ -66,11 +66,14 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 		ret = strbuf_read_fd(&buf, 0, room);
 	} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		die("cannot read '%s': Is a directory", name);
+	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* Opened once, blocking: a FIFO's writer is never cut off. */
+		ret = strbuf_read_file(&buf, path, room);
 	} else {
 		ret = strbuf_read_regular(&buf, path, room);
-		regular = ret != SNAP_EINVAL;
-		if (!regular)
-			ret = strbuf_read_file(&buf, path, room);
+		regular = 1;
+		if (ret == SNAP_EINVAL)
+			die("'%s': replaced by what is not a regular file while it was read", name);
 	}
 	if (ret == SNAP_ETOOBIG)
 		die("%s: the input of one import is limited to %llu MiB", name,

@@ -121,7 +121,10 @@ edge() {
 	run -0 snap-bundle-import -q -r s - < a.db
 	local want=${output%% *}
 	mkfifo f.db
+	# The writer is waiting in its open first: a reader that opened and
+	# closed the FIFO before reading would cut it off.
 	(cat a.db > f.db &)
+	sleep 0.5
 	run -0 timeout 20 snap-bundle-import -q -r f f.db
 	assert_output "$want refs/snapshots/f"
 	run -0 timeout 20 bash -c 'snap-bundle-import -q -r p <(cat a.db)'
