@@ -333,7 +333,7 @@ int memo_claim(struct snap_store *store, const char *key, double timeout_s,
 		long pid;
 		int64_t since;
 		double waited;
-		int fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		int fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 		if (fd < 0) {
 			ret = snap_error_errno(err, "cannot open '%s'", path.buf);
@@ -477,7 +477,7 @@ int memo_count(struct snap_store *store, const char *key, int hit, struct strbuf
 
 	if ((ret = memo_dir(store, "stats.lock", &path, err)) < 0)
 		goto out;
-	lock_fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lock_fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
 		ret = snap_error_errno(err, "cannot lock '%s'", path.buf);
 		goto out;

@@ -24,6 +24,25 @@ static void log_path(struct snap_store *store, const char *name, struct strbuf *
 	store_path(store, out, "logs/%s", name);
 }
 
+int ref_move_possible(struct snap_store *store, const char *name, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct stat st;
+	int ret = 0;
+
+	store_path(store, &path, "%s", name);
+	if (lstat(path.buf, &st) == 0 && S_ISDIR(st.st_mode))
+		ret = snap_error(err, SNAP_EINVAL,
+				 "ref '%s' cannot be written: '%s/' holds other refs", name, name);
+	log_path(store, name, &path);
+	if (ret == 0 && lstat(path.buf, &st) == 0 && !S_ISREG(st.st_mode))
+		ret = snap_error(err, SNAP_EINVAL,
+				 "ref '%s' cannot be written: its reflog '%s' is not a regular file",
+				 name, path.buf);
+	strbuf_release(&path);
+	return ret;
+}
+
 /* A reason as reflogs and journals hold it: control characters become spaces. */
 void reflog_add_reason(struct strbuf *sb, const char *reason)
 {
@@ -87,7 +106,7 @@ int reflog_append(struct snap_store *store, const char *name,
 		ret = snap_error_errno(err, "cannot create the directory of '%s'", path.buf);
 		goto out;
 	}
-	fd = fsio_open(path.buf, O_RDWR | O_CREAT | O_APPEND, 0666);
+	fd = fsio_open(path.buf, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW, 0666);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot open reflog '%s'", path.buf);
 		goto out;

@@ -37,6 +37,15 @@ int refs_collect(const char *root, const char *rel, char ***names, size_t *nr,
 
 /* Appends reason as reflogs and journals hold it: control characters become spaces. */
 void reflog_add_reason(struct strbuf *sb, const char *reason);
+/*
+ * Whether a move of ref name can be carried out whole, checked before a
+ * transaction's journal is written (a journal that cannot be finished
+ * would stop every later ref command): SNAP_EINVAL if name's path is a
+ * directory (it holds other refs: "a" beside "a/b") or its reflog's path
+ * is something other than a regular file (a symlink is never written
+ * through), with one line in err.
+ */
+int ref_move_possible(struct snap_store *store, const char *name, struct strbuf *err);
 /* Appends one line to name's reflog, durable when this returns 0. */
 int reflog_append(struct snap_store *store, const char *name,
 		  const struct snap_oid *old_oid, const struct snap_oid *new_oid,

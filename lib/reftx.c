@@ -411,6 +411,8 @@ int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
 			strbuf_reset(err);
 			ret = 0;
 		}
+		if (ret == 0 && !u->verify)
+			ret = ref_move_possible(store, u->name, err);
 		if (ret == 0)
 			ret = check_old(u, err);
 		if (ret == 0 && !u->delete && !u->verify)

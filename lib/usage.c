@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 /* Set when porcelain lent its name: the usage text is not the user's. */
 static int progname_lent;
@@ -29,6 +31,19 @@ void usage_setup(const char *argv0)
 {
 	const char *slash = strrchr(argv0, '/');
 	const char *given = getenv("SNAP_PROGRAM");
+	int fd;
+
+	/*
+	 * A standard descriptor the caller closed (`<&-`) is opened on
+	 * /dev/null first: else the first file opened here (a pack) would
+	 * take its number, and be read as standard input or written as
+	 * standard output.
+	 */
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 2)
+		if (fcntl(fd, F_SETFD, 0) < 0)
+			break;
+	if (fd > 2)
+		close(fd);
 
 	snap_progname = slash ? slash + 1 : argv0;
 	if (given && progname_ok(given) && strcmp(given, snap_progname)) {

@@ -141,3 +141,13 @@ $(b3_blob_id b)"
 	run -0 snap-fsck
 	assert_equal "$(ls s/objects/tmp)" ''
 }
+
+@test "a closed standard input reads as empty, never as a file the command opened in its place" {
+	snap-init -q s && export SNAP_DIR=$PWD/s
+	head -c 2000000 /dev/urandom > big && snap-hash-object -w big > /dev/null
+	run -0 sh -c 'snap-hash-object -w --stdin <&-'
+	assert_output "$(snap-hash-object --stdin < /dev/null)"
+	run -0 sh -c 'snap-memo --put k <&-'
+	run -0 snap-memo --get k
+	assert_output ''
+}

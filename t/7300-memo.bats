@@ -276,3 +276,15 @@ far_claim() {
 	run -0 snap-fsck --no-dangling
 	assert_output ''
 }
+
+@test "a claim file that is a symlink is never written through" {
+	mkdir -p "$SNAP_DIR/memo/claims"
+	echo victim > victim
+	ln -s "$PWD/victim" "$SNAP_DIR/memo/claims/k"
+	ln -s "$PWD/absent" "$SNAP_DIR/memo/claims/k2"
+	run -128 --separate-stderr snap-memo --key k -- echo hello
+	assert_equal "$stderr" "snap-memo: fatal: cannot open '$SNAP_DIR/memo/claims/k': Too many levels of symbolic links"
+	run -128 --separate-stderr snap-memo --key k2 -- echo hello
+	assert_equal "$(cat victim)" victim
+	[ ! -e absent ]
+}
