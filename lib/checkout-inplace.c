@@ -156,7 +156,7 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 		struct refusals r = { &o, dir };
 		size_t nr_refused = 0;
 
-		ret = place_merge_at(new_dir.buf, dfd, dir, refused, &r, &nr_refused, err);
+		ret = place_merge_at(new_dir.buf, dfd, refused, &r, &nr_refused, err);
 		if (nr_refused)
 			incomplete = 1;
 		goto out;

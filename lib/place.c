@@ -325,7 +325,7 @@ struct merge_frame {
 	size_t len;	/* of its path, relative */
 };
 
-int place_merge_at(const char *from, int dir_fd, const char *dir,
+int place_merge_at(const char *from, int dir_fd,
 		   void (*refused)(const char *path, const char *why, void *data),
 		   void *data, size_t *nr_refused, struct strbuf *err)
 {
@@ -364,19 +364,21 @@ int place_merge_at(const char *from, int dir_fd, const char *dir,
 			ret = snap_error_errno(err, "cannot stat '%s' of the restored tree", path.buf);
 			break;
 		}
+		/*
+		 * What cannot be put in place (a directory of DIR that may
+		 * not be written, another filesystem mounted there) is
+		 * refused for that path alone: the paths before it are in
+		 * place already, so the merge goes on, never stops half done.
+		 */
 		if (fstatat(f->dfd, name, &ost, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT) {
-				ret = snap_error_errno(err, "cannot stat '%s/%s'", dir, path.buf);
-				break;
-			}
-			if (renameat2(f->ffd, name, f->dfd, name, RENAME_NOREPLACE) == 0)
+			if (errno != ENOENT)
+				why = strerror(errno);
+			else if (renameat2(f->ffd, name, f->dfd, name, RENAME_NOREPLACE) == 0)
 				continue;
-			if (errno != EEXIST) {
-				ret = snap_error_errno(err, "cannot put '%s' in place in '%s'",
-						       path.buf, dir);
-				break;
-			}
-			why = "made there while restoring";
+			else if (errno != EEXIST)
+				why = strerror(errno);
+			else
+				why = "made there while restoring";
 		} else if (S_ISDIR(nst.st_mode) && S_ISDIR(ost.st_mode)) {
 			f2 = open_dir_at(f->ffd, name);
 			if (f2 < 0) {
@@ -396,18 +398,16 @@ int place_merge_at(const char *from, int dir_fd, const char *dir,
 				continue;
 			}
 			close(f2);
-			if (errno != ELOOP && errno != ENOTDIR && errno != ENOENT) {
-				ret = snap_error_errno(err, "cannot open '%s/%s'", dir, path.buf);
-				break;
-			}
-			why = "no longer a directory";
+			if (errno != ELOOP && errno != ENOTDIR && errno != ENOENT)
+				why = strerror(errno);
+			else
+				why = "no longer a directory";
 		} else if (S_ISDIR(ost.st_mode)) {
 			why = "a directory, where the snapshot has none";
 		} else if (S_ISDIR(nst.st_mode)) {
 			why = "not a directory, where the snapshot has one";
 		} else if (replace_entry(f->ffd, f->dfd, name, &raced) < 0) {
-			ret = snap_error_errno(err, "cannot put '%s' in place in '%s'", path.buf, dir);
-			break;
+			why = strerror(errno);
 		} else if (raced) {
 			why = "a directory, where the snapshot has none";
 		}

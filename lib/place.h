@@ -59,9 +59,11 @@ int place_entries_at(const char *from, int dir_fd, const char *dir,
  * the other something else, nothing is changed: refused(path, why,
  * data) is called (path relative, why a phrase) and *nr_refused counted;
  * so is an entry that became a directory in dir between the look and
- * the exchange (it is put back).  Nothing in dir is ever removed.
+ * the exchange (it is put back), and an entry that cannot be put in place
+ * (a directory of dir that may not be written, another filesystem: why is
+ * the reason), after which the merge goes on.  Nothing in dir is ever removed.
  */
-int place_merge_at(const char *from, int dir_fd, const char *dir,
+int place_merge_at(const char *from, int dir_fd,
 		   void (*refused)(const char *path, const char *why, void *data),
 		   void *data, size_t *nr_refused, struct strbuf *err);
 

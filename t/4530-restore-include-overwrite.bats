@@ -198,3 +198,24 @@ c"
 	assert_output --partial "--include PATTERN"
 	assert_output --partial "--overwrite"
 }
+
+teardown() {
+	[ -z "${MNT:-}" ] || umount "$MNT" 2>/dev/null || :
+}
+
+@test "restore --overwrite: what cannot be put in place (another filesystem) is refused for that path alone, exit 3" {
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	mkdir -p dst/var/log
+	mount -t tmpfs -o size=8m tmpfs dst/var/log 2>/dev/null || skip "cannot mount a tmpfs here"
+	MNT=$PWD/dst/var/log
+	echo old > dst/var/log/syslog
+	echo old > dst/top
+	run -3 --separate-stderr snap-restore --overwrite main dst
+	assert_equal "$stderr" "snap-restore: warning: cannot overwrite 'dst/var/log/app': Invalid cross-device link; left as it is
+snap-restore: warning: cannot overwrite 'dst/var/log/syslog': Invalid cross-device link; left as it is"
+	# the others are in place, the mount's files as they were
+	diff src/top dst/top
+	diff src/etc/app.conf dst/etc/app.conf
+	assert_equal "$(cat dst/var/log/syslog)" old
+	assert_equal "$(ls -A dst | grep -c snap-restore)" 0
+}
