@@ -7,7 +7,7 @@
 #   BENCH_TMP=DIR   where the data and stores go (default: under $TMPDIR)
 #   BENCH_ONLY=LIST only these sections, comma-separated:
 #                   file, big1pct, tree, lookups, bundles, history, find,
-#                   links, sparse, builds
+#                   links, sparse, push, builds
 #   BENCH_BASE=DIR  a second snap build (a checkout built with make): the
 #                   section "builds" times both on one tree, turn by turn,
 #                   so a change is measured against what it changed
@@ -23,8 +23,8 @@ runs=3
 only=${BENCH_ONLY:-}
 for s in $(printf '%s' "$only" | tr ',' ' '); do
 	case $s in
-	file|big1pct|tree|lookups|bundles|history|find|links|sparse|builds) ;;
-	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history, find, links, sparse, builds)\n' "$s" >&2
+	file|big1pct|tree|lookups|bundles|history|find|links|sparse|push|builds) ;;
+	*) printf 'bench: unknown section "%s" in BENCH_ONLY (file, big1pct, tree, lookups, bundles, history, find, links, sparse, push, builds)\n' "$s" >&2
 		exit 129 ;;
 	esac
 done
@@ -722,7 +722,108 @@ if want sparse; then
 	rm -rf "$tmp"/sr.* "$sp"
 fi
 
-# ---- 10. two builds of snap on one tree, turn by turn ----
+# ---- 10. off-site over ssh to 127.0.0.1: first push, then after 1% changed ----
+if want push; then
+	[ -x /usr/sbin/sshd ] || { say "bench: push needs /usr/sbin/sshd (apt-get install openssh-server)"; exit 1; }
+	sd=$tmp/ssh
+	mkdir -p "$sd" /run/sshd && chmod 700 "$sd"
+	ssh-keygen -q -t ed25519 -N '' -f "$sd/host" </dev/null
+	ssh-keygen -q -t ed25519 -N '' -f "$sd/client" </dev/null
+	cp "$sd/client.pub" "$sd/authorized_keys"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat > "$sd/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $sd/host
+AuthorizedKeysFile $sd/authorized_keys
+PidFile $sd/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+EOF
+	/usr/sbin/sshd -D -f "$sd/sshd_config" -E "$sd/log" &
+	sshd_pid=$!
+	# Every tool's connection goes through wire-ssh.py, which counts bytes.
+	BENCH_SSH="ssh -p $port -i $sd/client -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o Compression=no"
+	export BENCH_SSH
+	wire=$top/bench/wire-ssh.py
+	i=0
+	until $BENCH_SSH 127.0.0.1 true 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { cat "$sd/log" >&2; exit 1; }
+		sleep 0.1
+	done
+	pdata=$tmp/pdata
+	mkdir -p "$pdata"
+	if [ -n "$quick" ]; then cp -a /usr/include "$pdata/"; else cp -a /usr/share /usr/include "$pdata/" 2>/dev/null || :; fi
+	pfiles=$(find "$pdata" -type f | wc -l)
+	pbytes=$(du -sb "$pdata" | awk '{print $1}')
+	say "bench: pushes of a tree of $pfiles files over ssh to 127.0.0.1"
+	# push_step NAME CMD...: one timed run; the bytes on the wire both ways.
+	push_step() {
+		n=$1; shift
+		: > "$tmp/wire.$n"
+		time_once "$n" /dev/null env BENCH_WIRE="$tmp/wire.$n" "$@"
+	}
+	wire_mb() { awk '{s += $1 + $2} END {printf "%.1f", s / 1e6}' "$tmp/wire.$1"; }
+	# The local copies each tool pushes from (made before timing).
+	snap-init -q "$tmp/psnap"
+	snap-init -q "$tmp/psnap-remote"
+	have git && { git init -q --bare "$tmp/pgit-remote.git"; git init -q "$tmp/pgit"; }
+	have restic && restic -r "sftp:127.0.0.1:$tmp/prestic" -o sftp.command="$wire 127.0.0.1 -s sftp" init >/dev/null 2>&1
+	have borg && BORG_RSH="$wire" borg init -e none "ssh://root@127.0.0.1$tmp/pborg" >/dev/null 2>&1
+	for round in first changed; do
+		[ $round = first ] || find "$pdata" -type f -size +0 | awk 'NR % 100 == 0' | while IFS= read -r f; do
+			printf 'changed %s\n' "$(date +%N)" >> "$f"
+		done
+		snap-snapshot -q --store "$tmp/psnap" "$pdata"
+		before=$(du -sb "$tmp/psnap-remote" | awk '{print $1}')
+		push_step "psnap_$round" env SNAP_SSH_COMMAND="$wire" snap-push -q --store "$tmp/psnap" \
+			--serve-path="$top/bin/snap-serve" "127.0.0.1:$tmp/psnap-remote"
+		echo $(( $(du -sb "$tmp/psnap-remote" | awk '{print $1}') - before )) > "$tmp/pnew.$round"
+		push_step "prsync_$round" rsync -a --delete -e "$wire" "$pdata/" "127.0.0.1:$tmp/prsync/"
+		if have restic; then
+			push_step "prestic_$round" restic -q -r "sftp:127.0.0.1:$tmp/prestic" \
+				-o sftp.command="$wire 127.0.0.1 -s sftp" backup "$pdata"
+		fi
+		if have borg; then
+			push_step "pborg_$round" env BORG_RSH="$wire" borg create --compression zstd,3 \
+				"ssh://root@127.0.0.1$tmp/pborg::$round" "$pdata"
+		fi
+		if have git; then
+			git -C "$tmp/pgit" --work-tree="$pdata" add -A . >/dev/null 2>&1
+			git -C "$tmp/pgit" --work-tree="$pdata" -c user.name=b -c user.email=b@b commit -q -m "$round" >/dev/null
+			push_step "pgit_$round" env GIT_SSH_COMMAND="$wire" git -C "$tmp/pgit" push -q \
+				"ssh://root@127.0.0.1$tmp/pgit-remote.git" HEAD:refs/heads/main
+		fi
+	done
+	kill "$sshd_pid" 2>/dev/null || :
+	echo
+	echo "## Off-site: pushes of a tree of $pfiles files ($((pbytes / 1000000)) MB) over ssh to 127.0.0.1, then after 1% of the files changed (one run each)"
+	echo
+	echo "| tool | first push s | MB on the wire | vs snap | 1% push s | MB on the wire | vs snap |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	prow() {
+		if [ -f "$tmp/result.$2_first" ]; then
+			echo "| $1 | $(sec_of "$2_first") | $(wire_mb "$2_first") | $(ratio "$(sec_of psnap_first)" "$(sec_of "$2_first")") | $(sec_of "$2_changed") | $(wire_mb "$2_changed") | $(ratio "$(sec_of psnap_changed)" "$(sec_of "$2_changed")") |"
+		else
+			echo "| $1 | $(missing "$3") | | | | | |"
+		fi
+	}
+	prow "snap push" psnap snap
+	prow "rsync -a" prsync rsync
+	prow "restic (sftp)" prestic restic
+	prow "borg (ssh)" pborg borg
+	prow "git push" pgit git
+	echo
+	echo "snap: the 1% push added $(awk -v b="$(cat "$tmp/pnew.changed")" 'BEGIN {printf "%.1f", b / 1e6}') MB to the remote store; its bytes on the wire are $(awk -v w="$(wire_mb psnap_changed)" -v b="$(cat "$tmp/pnew.changed")" 'BEGIN { if (b > 0) printf "%.2fx", w * 1e6 / b; else print "-" }') of that."
+	mv "$pdata" "$park/"
+fi
+
+# ---- 11. two builds of snap on one tree, turn by turn ----
 # Only with BENCH_BASE, and only when asked for (BENCH_ONLY=builds): it
 # measures snap against another snap, not against the other tools.
 if [ -n "${BENCH_BASE:-}" ] && case ",$only," in *,builds,*) true ;; *) false ;; esac; then

@@ -195,6 +195,9 @@ if [ "$mode" != dir ]; then
 	case $base in
 	''|.|..|*/*) die "bad file name '$base' (one name, no '/')" ;;
 	esac
+	# What a restore could not create: a name of more than 255 bytes.
+	[ "$(printf '%s' "$base" | wc -c)" -le 255 ] ||
+		die "file name '$base' is longer than 255 bytes"
 fi
 # A stream (--stdin, --from-command) is stored as it comes, by
 # snap-hash-object -w --stdin: no copy of it is made, in $TMPDIR or in the

@@ -441,3 +441,14 @@ snap-snapshot: fatal: command 'sh' exited with status 1; no snapshot taken"
 	run -0 find "$SNAP_DIR/objects/tmp" -mindepth 1
 	assert_output ''
 }
+
+@test "snapshot --stdin refuses a NAME no filesystem could restore (over 255 bytes)" {
+	long=$(printf 'x%.0s' $(seq 1 256))
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c "echo data | snap-snapshot --stdin $long"
+	assert_equal "$stderr" "snap-snapshot: fatal: file name '$long' is longer than 255 bytes"
+	assert_equal "$(store_listing)" "$before"
+	run -0 sh -c "echo data | snap-snapshot -q --stdin ${long%x}"
+	run -0 snap-restore main out
+	assert_equal "$(cat "out/${long%x}")" data
+}
