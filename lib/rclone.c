@@ -236,7 +236,8 @@ int rclone_list(const struct rclone_remote *r, const char *rel, int recursive,
 		struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, out = STRBUF_INIT;
-	const char *args[8] = { "lsf", "--files-only", "--format", "sp", "--separator", ";" };
+	/* six, -R, the path and the NULL that ends them */
+	const char *args[9] = { "lsf", "--files-only", "--format", "sp", "--separator", ";" };
 	char *p, *nl;
 	int n = 6, ret;
 
