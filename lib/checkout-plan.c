@@ -304,6 +304,11 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 		if (!c->path_found[i])
 			ret = snap_error(err, SNAP_ENOTFOUND, "path '%s' is not in the tree",
 					 c->opts->paths[i]);
+	/* A pattern that is mistyped restores nothing: said, before any write. */
+	if (ret == 0 && c->incl && !c->nr_matched)
+		ret = snap_error(err, SNAP_ENOTFOUND, "no entry of the tree %smatches --include %s%s",
+				 c->opts->nr_excludes ? "that --exclude leaves in " : "",
+				 c->opts->includes[0], c->opts->nr_includes > 1 ? " (nor the others)" : "");
 	strbuf_release(&missing);
 	return ret;
 }

@@ -49,9 +49,11 @@ listing() {
 	assert_equal "$(listing r2)" "./var d
 ./var/log d
 ./var/log/syslog f"
-	# A trailing '/' matches directories only: no file is named etc.
-	run -0 snap-restore --include 'top/' main r3
-	assert_equal "$(listing r3)" ""
+	# A trailing '/' matches directories only: top is a file, so nothing
+	# matches, which is said before anything is written.
+	run -128 --separate-stderr snap-restore --include 'top/' main r3
+	assert_equal "$stderr" "snap-restore: fatal: no entry of the tree matches --include top/"
+	[ ! -e r3 ]
 }
 
 @test "restore --exclude applies after --include, also below an included directory" {
@@ -60,8 +62,9 @@ listing() {
 ./etc/app.conf f
 ./etc/ssl d
 ./etc/ssl/k.key f"
-	run -0 snap-restore --include '*.key' --exclude 'ssl/' main out2
-	assert_equal "$(listing out2)" ""
+	run -128 --separate-stderr snap-restore --include '*.key' --exclude 'ssl/' main out2
+	assert_equal "$stderr" "snap-restore: fatal: no entry of the tree that --exclude leaves in matches --include *.key"
+	[ ! -e out2 ]
 }
 
 @test "restore --include with a PATH restores what both select" {
@@ -218,4 +221,15 @@ snap-restore: warning: cannot overwrite 'dst/var/log/syslog': Invalid cross-devi
 	diff src/etc/app.conf dst/etc/app.conf
 	assert_equal "$(cat dst/var/log/syslog)" old
 	assert_equal "$(ls -A dst | grep -c snap-restore)" 0
+}
+
+@test "restore --include that matches nothing is refused before anything is written" {
+	run -128 --separate-stderr snap-restore --include '../etc' main out
+	assert_equal "$stderr" "snap-restore: fatal: no entry of the tree matches --include ../etc"
+	[ ! -e out ]
+	full_dst
+	before=$(listing dst)
+	run -128 --separate-stderr snap-restore --overwrite --include 'nope' --include 'etc/nope' main dst
+	assert_equal "$stderr" "snap-restore: fatal: no entry of the tree matches --include nope (nor the others)"
+	assert_equal "$(listing dst)" "$before"
 }
