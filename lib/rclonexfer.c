@@ -440,6 +440,37 @@ static void known_ids(struct rclone_remote *r, struct oidset *known)
 		oidset_insert(known, &r->lists[i].oid);
 }
 
+/*
+ * A ref that a name of the remote's refs lies below, or above ("a" and
+ * "a/b"): their files cannot both be, so the push is refused before
+ * anything is uploaded, as a store's transaction refuses it.
+ */
+static int check_ref_paths(const struct rclone_remote *r, const struct push_update *u,
+			   size_t nr, struct strbuf *err)
+{
+	size_t i, j;
+
+	for (i = 0; i < nr; i++) {
+		size_t len = strlen(u[i].name);
+
+		if (oid_is_null(&u[i].new_oid))
+			continue;
+		for (j = 0; j < r->nr_refs; j++) {
+			const char *have = r->refs[j].name;
+			size_t hl = strlen(have);
+
+			if (hl > len && !strncmp(have, u[i].name, len) && have[len] == '/')
+				return snap_error(err, SNAP_EINVAL,
+						  "ref '%s' cannot be written: '%s/' holds other refs",
+						  u[i].name, u[i].name);
+			if (len > hl && !strncmp(u[i].name, have, hl) && u[i].name[hl] == '/')
+				return snap_error(err, SNAP_EINVAL,
+						  "ref '%s' cannot be written: '%s' is a ref", u[i].name, have);
+		}
+	}
+	return 0;
+}
+
 int rclone_push(struct rclone_remote *r, struct odb *odb, const struct push_update *u,
 		size_t nr, struct transfer_stats *st, struct strbuf *err)
 {
@@ -452,6 +483,10 @@ int rclone_push(struct rclone_remote *r, struct odb *odb, const struct push_upda
 	size_t i, nr_tips = 0;
 	int ret;
 
+	if (check_ref_paths(r, u, nr, err) < 0) {
+		free(tips);
+		return SNAP_EINVAL;
+	}
 	memset(&pk, 0, sizeof(pk));
 	pk.r = r;
 	pk.odb = odb;

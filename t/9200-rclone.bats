@@ -325,3 +325,18 @@ EOF
 	run -0 snap-push -q offsite
 	assert_equal "$(cat "$B/refs/snapshots/main")" "$(snap-rev-parse main)"
 }
+
+@test "a push of a ref whose name holds the remote's refs below it, or lies below one: refused before any upload" {
+	snap-init -q other
+	echo 1 | SNAP_DIR=$PWD/other snap-snapshot -q -r a/b --stdin f
+	SNAP_DIR=$PWD/other snap-push -q "$R"
+	before=$(cd "$B" && find . | LC_ALL=C sort)
+	echo 2 | snap-snapshot -q -r a --stdin f
+	run -128 --separate-stderr snap-push "$R" a
+	assert_equal "$stderr" "snap-push: fatal: ref 'refs/snapshots/a' cannot be written: 'refs/snapshots/a/' holds other refs"
+	snap-init -q third
+	echo 3 | SNAP_DIR=$PWD/third snap-snapshot -q -r a/b/c --stdin f
+	run -128 --separate-stderr env SNAP_DIR=$PWD/third snap-push "$R" a/b/c
+	assert_equal "$stderr" "snap-push: fatal: ref 'refs/snapshots/a/b/c' cannot be written: 'refs/snapshots/a/b' is a ref"
+	assert_equal "$(cd "$B" && find . | LC_ALL=C sort)" "$before"
+}
