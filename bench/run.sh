@@ -744,8 +744,9 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 Subsystem sftp internal-sftp
 EOF
-	/usr/sbin/sshd -D -f "$sd/sshd_config" -E "$sd/log" &
+	/usr/sbin/sshd -D -f "$sd/sshd_config" -E "$sd/log" </dev/null >/dev/null 2>&1 &
 	sshd_pid=$!
+	trap 'kill "$sshd_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 	# Every tool's connection goes through wire-ssh.py, which counts bytes.
 	BENCH_SSH="ssh -p $port -i $sd/client -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o Compression=no"
 	export BENCH_SSH
@@ -801,6 +802,7 @@ EOF
 		fi
 	done
 	kill "$sshd_pid" 2>/dev/null || :
+	trap 'rm -rf "$tmp"' EXIT
 	echo
 	echo "## Off-site: pushes of a tree of $pfiles files ($((pbytes / 1000000)) MB) over ssh to 127.0.0.1, then after 1% of the files changed (one run each)"
 	echo

@@ -45,7 +45,8 @@ static void accept_pruned(const struct pruned *from, const struct snap_oid *pare
 	struct snap_oid *pending = xcalloc(nr + 1, sizeof(*pending));
 	size_t nr_p = nr, alloc = nr + 1, i;
 
-	memcpy(pending, parents, nr * sizeof(*parents));
+	if (nr)
+		memcpy(pending, parents, nr * sizeof(*parents));
 	while (nr_p) {
 		struct snap_oid cur = pending[--nr_p];
 		const struct pruned_entry *e;
