@@ -725,38 +725,14 @@ fi
 # ---- 10. off-site over ssh to 127.0.0.1: first push, then after 1% changed ----
 if want push; then
 	[ -x /usr/sbin/sshd ] || { say "bench: push needs /usr/sbin/sshd (apt-get install openssh-server)"; exit 1; }
-	sd=$tmp/ssh
-	mkdir -p "$sd" /run/sshd && chmod 700 "$sd"
-	ssh-keygen -q -t ed25519 -N '' -f "$sd/host" </dev/null
-	ssh-keygen -q -t ed25519 -N '' -f "$sd/client" </dev/null
-	cp "$sd/client.pub" "$sd/authorized_keys"
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat > "$sd/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $sd/host
-AuthorizedKeysFile $sd/authorized_keys
-PidFile $sd/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-Subsystem sftp internal-sftp
-EOF
-	/usr/sbin/sshd -D -f "$sd/sshd_config" -E "$sd/log" </dev/null >/dev/null 2>&1 &
-	sshd_pid=$!
+	. "$top/t/sshd.sh"
+	sshd_start "$tmp/ssh" || exit 1
+	sshd_pid=$SSHD_PID
 	trap 'kill "$sshd_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 	# Every tool's connection goes through wire-ssh.py, which counts bytes.
-	BENCH_SSH="ssh -p $port -i $sd/client -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o Compression=no"
+	BENCH_SSH="$SSHD_SSH -o Compression=no"
 	export BENCH_SSH
 	wire=$top/bench/wire-ssh.py
-	i=0
-	until $BENCH_SSH 127.0.0.1 true 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { cat "$sd/log" >&2; exit 1; }
-		sleep 0.1
-	done
 	pdata=$tmp/pdata
 	mkdir -p "$pdata"
 	if [ -n "$quick" ]; then cp -a /usr/include "$pdata/"; else cp -a /usr/share /usr/include "$pdata/" 2>/dev/null || :; fi

@@ -568,37 +568,10 @@ EOF
 
 start_sshd() {
 	[ -x /usr/sbin/sshd ] || skip "no /usr/sbin/sshd"
-	mkdir -p /run/sshd
-	local d=$BATS_TEST_TMPDIR/ssh
-	mkdir -p "$d" && chmod 700 "$d"
-	ssh-keygen -q -t ed25519 -N '' -f "$d/host" </dev/null
-	ssh-keygen -q -t ed25519 -N '' -f "$d/client" </dev/null
-	cp "$d/client.pub" "$d/authorized_keys"
-	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat > "$d/sshd_config" <<EOF
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $d/host
-AuthorizedKeysFile $d/authorized_keys
-PidFile $d/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-EOF
-	/usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/log" &
-	SSHD_PID=$!
-	export SNAP_SSH_COMMAND="ssh -p $PORT -i $d/client -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR"
-	# Ready once it accepts a login (sshd has no readiness signal).
-	local i
-	for i in $(seq 1 100); do
-		$SNAP_SSH_COMMAND 127.0.0.1 true 2>/dev/null && return 0
-		kill -0 "$SSHD_PID" 2>/dev/null || { cat "$d/log" >&2; return 1; }
-		sleep 0.1
-	done
-	cat "$d/log" >&2
-	return 1
+	. "$BATS_TEST_DIRNAME/sshd.sh"
+	sshd_start "$BATS_TEST_TMPDIR/ssh" || return 1
+	PORT=$SSHD_PORT
+	export SNAP_SSH_COMMAND="$SSHD_SSH"
 }
 
 teardown() {
