@@ -58,6 +58,9 @@ while [ $# -gt 0 ]; do
 	--include) [ $# -ge 2 ] || usage_error "--include needs a pattern"
 		excludes="$excludes --include $(q "$2")"; shift 2 ;;
 	--progress) [ "${SNAP_PROGRESS:-}" = 0 ] || { SNAP_PROGRESS=1; export SNAP_PROGRESS; }; shift ;;
+	# -jN and --jobs=N are -j N
+	-j?*) n=${1#-j}; shift; set -- -j "$n" "$@" ;;
+	--jobs=*) n=${1#--jobs=}; shift; set -- -j "$n" "$@" ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"
 		case $2 in ''|*[!0-9]*|0*|???*) usage_error "-j takes 1 to 64, not '$2'" ;; esac
 		[ "$2" -le 64 ] || usage_error "-j takes 1 to 64, not '$2'"

@@ -119,6 +119,9 @@ while [ $# -gt 0 ]; do
 	-n|--dry-run) dry_run=1; shift ;;
 	-v|--verbose) wt_args="$wt_args --verbose"; shift ;;
 	-x|--one-file-system) wt_args="$wt_args -x"; shift ;;
+	# -jN and --jobs=N are -j N
+	-j?*) n=${1#-j}; shift; set -- -j "$n" "$@" ;;
+	--jobs=*) n=${1#--jobs=}; shift; set -- -j "$n" "$@" ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
 	--force-read) wt_args="$wt_args --force-read"; shift ;;
 	--stats|--no-xattrs|--no-acls) wt_args="$wt_args $1"; shift ;;

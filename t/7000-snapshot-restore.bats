@@ -452,3 +452,13 @@ snap-snapshot: fatal: command 'sh' exited with status 1; no snapshot taken"
 	run -0 snap-restore main out
 	assert_equal "$(cat "out/${long%x}")" data
 }
+
+@test "-jN and --jobs=N are -j N, for snapshot and restore" {
+	mkdir src && echo x > src/f
+	run -0 snap-snapshot -q -j1 src
+	run -0 snap-snapshot -q --jobs=2 src
+	run -0 snap-restore -j2 main out
+	diff -r src out
+	run -129 --separate-stderr snap-restore --jobs=0 main out2
+	assert_equal "${stderr_lines[0]}" "snap-restore: error: -j takes 1 to 64, not '0'"
+}
