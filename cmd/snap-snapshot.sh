@@ -217,7 +217,9 @@ case $mode in
 stdin)
 	# Empty input is more often a producer that died than data: the
 	# first byte decides before anything is stored.
-	dd bs=1 count=1 of="$tmp/first" 2>/dev/null || die "cannot read standard input"
+	if ! out=$(dd bs=1 count=1 of="$tmp/first" 2>&1); then
+		die "cannot read standard input: $(printf '%s\n' "$out" | sed -n '1s/.*: //p')"
+	fi
 	[ -s "$tmp/first" ] || [ -n "$allow_empty" ] ||
 		die "standard input is empty; no snapshot taken (--allow-empty stores it)"
 	blob=$(cat "$tmp/first" - | snap-hash-object -w --stdin) || exit 128 ;;

@@ -462,3 +462,10 @@ snap-snapshot: fatal: command 'sh' exited with status 1; no snapshot taken"
 	run -129 --separate-stderr snap-restore --jobs=0 main out2
 	assert_equal "${stderr_lines[0]}" "snap-restore: error: -j takes 1 to 64, not '0'"
 }
+
+@test "snapshot --stdin that cannot be read says why" {
+	run -128 --separate-stderr snap-snapshot --stdin f < /
+	assert_equal "$stderr" "snap-snapshot: fatal: cannot read standard input: Is a directory"
+	run -128 --separate-stderr sh -c 'snap-snapshot --stdin f <&-'
+	assert_equal "$stderr" "snap-snapshot: fatal: cannot read standard input: Bad file descriptor"
+}
