@@ -383,10 +383,18 @@ int memo_claim(struct snap_store *store, const char *key, double timeout_s,
 		waited = (double)(now.tv_sec - start.tv_sec) +
 			 (double)(now.tv_nsec - start.tv_nsec) / 1e9;
 		if (waited >= timeout_s) {
-			if (claim_holder(fd, &host, &pid, &since) == 0)
+			int held = claim_holder(fd, &host, &pid, &since) == 0;
+			int64_t age = held ? (int64_t)time(NULL) - since : 0;
+
+			if (held && age >= 0)
 				ret = snap_error(err, SNAP_ELOCKED,
 						 "memo key '%s' is being computed by pid %ld on host '%s' since %lld s; gave up after %g s",
-						 key, pid, host.buf, (long long)(time(NULL) - since), timeout_s);
+						 key, pid, host.buf, (long long)age, timeout_s);
+			else if (held)
+				/* another host's clock ahead of ours */
+				ret = snap_error(err, SNAP_ELOCKED,
+						 "memo key '%s' is being computed by pid %ld on host '%s', claimed %lld s ahead of this host's clock; gave up after %g s",
+						 key, pid, host.buf, (long long)-age, timeout_s);
 			else
 				ret = snap_error(err, SNAP_ELOCKED,
 						 "memo key '%s' is being computed by another caller; gave up after %g s",

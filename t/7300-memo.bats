@@ -288,3 +288,9 @@ far_claim() {
 	assert_equal "$(cat victim)" victim
 	[ ! -e absent ]
 }
+
+@test "a claim of another host dated ahead of this host's clock: the refusal says so, not a negative age" {
+	far_claim "$(($(date +%s) + 100))" far
+	run -128 --separate-stderr timeout 20 snap-memo --key far --timeout 1 -- echo mine
+	assert_regex "$stderr" "^snap-memo: fatal: memo key 'far' is being computed by pid 4242 on host 'other-host.invalid', claimed (99|100|101) s ahead of this host's clock; gave up after 1 s$"
+}
