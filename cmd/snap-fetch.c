@@ -166,13 +166,7 @@ int main(int argc, char **argv)
 		if (strcmp(res[i].status, "up-to-date"))
 			ret = ref_transaction_add(tx, res[i].name, &res[i].new_oid, &res[i].old_oid,
 						  0, reason.buf, &err);
-	if (ret == 0)
-		ret = ref_transaction_prepare(tx, &err);
-	if (ret == 0) {
-		ret = ref_transaction_commit(tx, &err);
-	} else {
-		ref_transaction_abort(tx);
-	}
+	ret = ref_transaction_end(tx, ret, &err);
 	if (ret < 0) {
 		if (ret != SNAP_EEXISTS && ret != SNAP_ELOCKED)
 			die_err(&err);

@@ -264,24 +264,34 @@ int bundle_load(struct odb *odb, const struct snap_oid *oid, struct strbuf *buf,
 	return ret;
 }
 
+/* The id of the last bundle of bundle snapshot oid. */
+static int last_bundle(struct odb *odb, const struct snap_oid *oid, struct snap_oid *last,
+		       struct strbuf *err)
+{
+	struct snapshot s;
+	int ret = snapshot_read(odb, oid, &s, err);
+
+	if (ret < 0)
+		return ret;
+	if (s.nr_bundles)
+		*last = s.bundles[s.nr_bundles - 1];
+	else
+		ret = snap_error(err, SNAP_EINVAL, "snapshot '%s' is not a bundle snapshot",
+				 oid_to_hex(oid));
+	snapshot_release(&s);
+	return ret;
+}
+
 int bundle_snapshot_last(struct odb *odb, const struct snap_oid *oid,
 			 uint64_t *sequence, struct strbuf *err)
 {
 	struct strbuf buf = STRBUF_INIT;
-	struct snapshot s;
 	struct snap_oid last;
 	int ret;
 
-	ret = snapshot_read(odb, oid, &s, err);
+	ret = last_bundle(odb, oid, &last, err);
 	if (ret < 0)
 		return ret;
-	if (!s.nr_bundles) {
-		snapshot_release(&s);
-		return snap_error(err, SNAP_EINVAL, "snapshot '%s' is not a bundle snapshot",
-				  oid_to_hex(oid));
-	}
-	last = s.bundles[s.nr_bundles - 1];
-	snapshot_release(&s);
 	ret = bundle_load(odb, &last, &buf, sequence, NULL, err);
 	strbuf_release(&buf);
 	return ret;
@@ -420,21 +430,13 @@ int bundle_snapshot_last_key(struct odb *odb, const struct snap_oid *oid,
 			     struct bundle_key *key, struct strbuf *err)
 {
 	struct strbuf buf = STRBUF_INIT;
-	struct snapshot s;
 	json_t *v = NULL;
 	int ret;
 
 	memset(key, 0, sizeof(*key));
-	ret = snapshot_read(odb, oid, &s, err);
+	ret = last_bundle(odb, oid, &key->oid, err);
 	if (ret < 0)
 		return ret;
-	if (!s.nr_bundles) {
-		snapshot_release(&s);
-		return snap_error(err, SNAP_EINVAL, "snapshot '%s' is not a bundle snapshot",
-				  oid_to_hex(oid));
-	}
-	key->oid = s.bundles[s.nr_bundles - 1];
-	snapshot_release(&s);
 	ret = bundle_load(odb, &key->oid, &buf, &key->sequence, &v, err);
 	if (ret == 0)
 		bundle_clock_of(v, &key->clock);

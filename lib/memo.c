@@ -238,13 +238,7 @@ int memo_commit(struct odb *odb, const char *const *keys, const struct memo_entr
 		ret = ref_transaction_add(tx, name.buf, &entries[i].snapshot, NULL, 0,
 					  "memo: put", err);
 	}
-	if (ret == 0)
-		ret = ref_transaction_prepare(tx, err);
-	/* commit frees tx, whatever it returns; a failed add or prepare, abort. */
-	if (ret == 0)
-		ret = ref_transaction_commit(tx, err);
-	else
-		ref_transaction_abort(tx);
+	ret = ref_transaction_end(tx, ret, err);
 	strbuf_release(&name);
 	return ret;
 }

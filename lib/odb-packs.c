@@ -91,49 +91,20 @@ out:
 	return ret;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Maps the index of every pack in objects/pack, in name order. */
 static int load_packs_once(struct odb *odb, struct strbuf *err)
 {
-	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
-	char **names = NULL;
-	size_t nr = 0, alloc = 0, i;
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
+	char **paths;
+	size_t nr, i;
+	int ret;
 
-	store_path(odb->store, &dir, "objects/pack");
-	d = opendir(dir.buf);
-	if (!d) {
-		if (errno != ENOENT)
-			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
-		strbuf_release(&dir);
-		return ret;
-	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len > 9 && !strncmp(de->d_name, "pack-", 5) &&
-		    !strcmp(de->d_name + len - 4, ".idx")) {
-			ALLOC_GROW(names, nr + 1, alloc);
-			names[nr++] = xstrdup(de->d_name);
-		}
-	}
-	closedir(d);
-	QSORT(names, nr, cmp_str);
+	ret = store_list(odb->store, "objects/pack", "pack-", ".idx", &paths, &nr, err);
 	for (i = 0; i < nr; i++) {
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", dir.buf, names[i]);
 		if (ret == 0)
-			ret = add_pack(odb, path.buf, err);
-		free(names[i]);
+			ret = add_pack(odb, paths[i], err);
+		free(paths[i]);
 	}
-	free(names);
-	strbuf_release(&dir);
-	strbuf_release(&path);
+	free(paths);
 	return ret;
 }
 

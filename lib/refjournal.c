@@ -263,41 +263,6 @@ out:
 	return ret;
 }
 
-/* The journals present, oldest first. */
-static int list_journals(struct snap_store *store, char ***names, size_t *nr,
-			 struct strbuf *err)
-{
-	struct strbuf dir = STRBUF_INIT;
-	struct dirent *de;
-	size_t alloc = 0;
-	DIR *d;
-	int ret = 0;
-
-	*names = NULL;
-	*nr = 0;
-	store_path(store, &dir, "journal");
-	d = opendir(dir.buf);
-	if (!d) {
-		if (errno != ENOENT)
-			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
-		strbuf_release(&dir);
-		return ret;
-	}
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "tx-", 3))
-			continue;
-		struct strbuf full = STRBUF_INIT;
-
-		strbuf_addf(&full, "%s/%s", dir.buf, de->d_name);
-		ALLOC_GROW(*names, *nr + 1, alloc);
-		(*names)[(*nr)++] = strbuf_detach(&full, NULL);
-	}
-	closedir(d);
-	QSORT(*names, *nr, refs_cmp_str);
-	strbuf_release(&dir);
-	return ret;
-}
-
 /* refs_recover with the ref mutex held. */
 int refs_finish_journals(struct snap_store *store, struct strbuf *err)
 {
@@ -305,7 +270,8 @@ int refs_finish_journals(struct snap_store *store, struct strbuf *err)
 	size_t nr, i;
 	int ret, done = 0;
 
-	ret = list_journals(store, &names, &nr, err);
+	/* The journals present, oldest first (their names sort by time). */
+	ret = store_list(store, "journal", "tx-", "", &names, &nr, err);
 	for (i = 0; i < nr; i++) {
 		if (ret >= 0) {
 			ret = journal_finish(store, names[i], err);
@@ -386,7 +352,8 @@ int refs_recover(struct snap_store *store, struct strbuf *err)
 	size_t nr, i;
 	int ret, mutex = -1;
 
-	ret = list_journals(store, &names, &nr, err);
+	/* The journals present, oldest first (their names sort by time). */
+	ret = store_list(store, "journal", "tx-", "", &names, &nr, err);
 	for (i = 0; i < nr; i++)
 		free(names[i]);
 	free(names);

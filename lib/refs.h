@@ -73,6 +73,12 @@ int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err);
 int ref_transaction_commit(struct ref_transaction *tx, struct strbuf *err);
 /* Releases the locks without changing anything, and frees tx. */
 void ref_transaction_abort(struct ref_transaction *tx);
+/*
+ * Ends tx and frees it: prepared and committed when ret (what adding its
+ * updates returned) is 0, else aborted.  Returns ret, or the prepare's or
+ * the commit's failure.
+ */
+int ref_transaction_end(struct ref_transaction *tx, int ret, struct strbuf *err);
 
 /*
  * Finishes every transaction whose journal (journal/tx-*) outlived its

@@ -540,3 +540,14 @@ int ref_delete(struct odb *odb, const char *name, const struct snap_oid *old_oid
 	}
 	return ref_transaction_commit(tx, err);
 }
+
+int ref_transaction_end(struct ref_transaction *tx, int ret, struct strbuf *err)
+{
+	if (ret == 0)
+		ret = ref_transaction_prepare(tx, err);
+	/* commit frees tx, whatever it returns */
+	if (ret == 0)
+		return ref_transaction_commit(tx, err);
+	ref_transaction_abort(tx);
+	return ret;
+}

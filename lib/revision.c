@@ -25,7 +25,6 @@ int resolve_name(struct odb *odb, const char *name, struct snap_oid *oid,
 int peel_to_tree(struct odb *odb, const struct snap_oid *oid,
 		 struct snap_oid *tree, struct strbuf *err)
 {
-	struct strbuf buf = STRBUF_INIT;
 	struct snapshot s;
 	enum object_type type;
 	uint64_t size;
@@ -41,9 +40,7 @@ int peel_to_tree(struct odb *odb, const struct snap_oid *oid,
 	if (type != OBJ_SNAPSHOT)
 		return snap_error(err, SNAP_EINVAL, "object '%s' is a %s, not a tree or snapshot",
 				  oid_to_hex(oid), type_name(type));
-	ret = odb_read(odb, oid, NULL, &buf, SNAPSHOT_MAX_SIZE, err);
-	if (ret == 0)
-		ret = snapshot_parse(&s, buf.buf, buf.len, err);
+	ret = snapshot_read(odb, oid, &s, err);
 	if (ret == 0) {
 		if (s.nr_bundles)
 			ret = snap_error(err, SNAP_EINVAL,
@@ -52,7 +49,6 @@ int peel_to_tree(struct odb *odb, const struct snap_oid *oid,
 		*tree = s.tree;
 		snapshot_release(&s);
 	}
-	strbuf_release(&buf);
 	return ret;
 }
 

@@ -170,12 +170,7 @@ static int serve_push(struct pkt_conn *c, struct odb *odb, const struct serve_op
 			ret = ref_transaction_add(tx, u[i].name,
 						  oid_is_null(&u[i].new_oid) ? NULL : &u[i].new_oid,
 						  &u[i].old_oid, 0, "push", err);
-		if (ret == 0)
-			ret = ref_transaction_prepare(tx, err);
-		if (ret == 0)
-			ret = ref_transaction_commit(tx, err);
-		else
-			ref_transaction_abort(tx);
+		ret = ref_transaction_end(tx, ret, err);
 	}
 	if (ret == 0) {
 		ret = pkt_writef(c, err, "ok\n");

@@ -3,7 +3,6 @@
 #include "fsio.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -302,47 +301,33 @@ enum session_state session_state(const struct session *s, int64_t now_ns)
 int sessions_load(struct snap_store *store, struct session ***out, size_t *nr,
 		  struct strbuf *err)
 {
-	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
-	size_t alloc = 0;
-	struct dirent *de;
-	DIR *d;
-	int ret = 0;
+	char **paths;
+	size_t nr_paths, alloc = 0, i;
+	int ret;
 
 	*out = NULL;
 	*nr = 0;
-	store_path(store, &dir, "sessions");
-	d = opendir(dir.buf);
-	if (!d) {
-		if (errno != ENOENT)
-			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
-		strbuf_release(&dir);
-		return ret;
-	}
-	while ((de = readdir(d))) {
+	ret = store_list(store, "sessions", "", "", &paths, &nr_paths, err);
+	for (i = 0; i < nr_paths; i++) {
 		struct session *s;
 
-		if (de->d_name[0] == '.')
-			continue;
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
-		ret = load_one(path.buf, &s, err);
-		if (ret == SNAP_ENOTFOUND) {
-			ret = 0;	/* it ended meanwhile */
-			continue;
+		if (ret == 0) {
+			ret = load_one(paths[i], &s, err);
+			if (ret == 0) {
+				ALLOC_GROW(*out, *nr + 1, alloc);
+				(*out)[(*nr)++] = s;
+			} else if (ret == SNAP_ENOTFOUND) {
+				ret = 0;	/* it ended meanwhile */
+			}
 		}
-		if (ret < 0)
-			break;
-		ALLOC_GROW(*out, *nr + 1, alloc);
-		(*out)[(*nr)++] = s;
+		free(paths[i]);
 	}
-	closedir(d);
+	free(paths);
 	if (ret < 0) {
 		while (*nr)
 			session_free((*out)[--*nr]);
 		free(*out);
 		*out = NULL;
 	}
-	strbuf_release(&dir);
-	strbuf_release(&path);
 	return ret;
 }

@@ -315,3 +315,45 @@ out:
 	strbuf_release(&cfg);
 	return ret;
 }
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_list(const struct snap_store *store, const char *sub, const char *prefix,
+	       const char *suffix, char ***paths, size_t *nr, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT;
+	size_t alloc = 0, pl = strlen(prefix), sl = strlen(suffix);
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	*paths = NULL;
+	*nr = 0;
+	store_path(store, &dir, "%s", sub);
+	d = opendir(dir.buf);
+	if (!d) {
+		if (errno != ENOENT)
+			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
+		strbuf_release(&dir);
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		struct strbuf full = STRBUF_INIT;
+
+		if (n[0] == '.' || len <= pl + sl || strncmp(n, prefix, pl) ||
+		    strcmp(n + len - sl, suffix))
+			continue;
+		strbuf_addf(&full, "%s/%s", dir.buf, n);
+		ALLOC_GROW(*paths, *nr + 1, alloc);
+		(*paths)[(*nr)++] = strbuf_detach(&full, NULL);
+	}
+	closedir(d);
+	QSORT(*paths, *nr, cmp_path);
+	strbuf_release(&dir);
+	return 0;
+}

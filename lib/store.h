@@ -58,6 +58,16 @@ int store_parse_shared(const char *s, enum store_shared *out);
 
 void store_release(struct snap_store *store);
 
+/*
+ * The entries of the store's directory sub ("journal", "objects/pack")
+ * whose names begin with prefix and end with suffix, with something
+ * between ("" for either: any), never a name beginning with '.': their
+ * paths "<store>/<sub>/<name>", sorted, in *paths (the caller frees each
+ * and the array).  A directory that does not exist has none (0).
+ */
+int store_list(const struct snap_store *store, const char *sub, const char *prefix,
+	       const char *suffix, char ***paths, size_t *nr, struct strbuf *err);
+
 /* Sets sb to "<store>/<fmt...>". */
 void store_path(const struct snap_store *store, struct strbuf *sb,
 		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
