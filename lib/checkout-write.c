@@ -282,12 +282,28 @@ static int handle_meta(struct checkout *c, int fd, int dfd, const struct tree_en
 	return 0;
 }
 
+/*
+ * Sets the metadata of the entry just made under e's name, through an
+ * O_PATH handle of it (a fifo or device must not be opened for I/O).
+ */
+static int meta_of_made(struct checkout *c, const struct tree_entry *e, mode_t type,
+			struct strbuf *err)
+{
+	int fd = open_made(c, c->cur_fd, e, type, err), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = handle_meta(c, fd, c->cur_fd, e, err);
+	close(fd);
+	return ret;
+}
+
 static int restore_symlink(struct checkout *c, const struct tree_entry *e,
 			   struct strbuf *err)
 {
 	struct strbuf target = STRBUF_INIT;
 	enum object_type type;
-	int ret, fd;
+	int ret;
 
 	ret = odb_read(c->odb, &e->oid, &type, &target, SYMLINK_MAX, err);
 	if (ret == 0 && (type != OBJ_BLOB || target.len != e->size ||
@@ -298,12 +314,7 @@ static int restore_symlink(struct checkout *c, const struct tree_entry *e,
 	strbuf_release(&target);
 	if (ret < 0)
 		return ret;
-	fd = open_made(c, c->cur_fd, e, S_IFLNK, err);
-	if (fd < 0)
-		return fd;
-	ret = handle_meta(c, fd, c->cur_fd, e, err);
-	close(fd);
-	return ret;
+	return meta_of_made(c, e, S_IFLNK, err);
 }
 
 static void warnf(struct checkout *c, const char *what)
@@ -322,7 +333,6 @@ static int restore_node(struct checkout *c, const struct tree_entry *e,
 {
 	dev_t dev = 0;
 	mode_t type = S_IFIFO;
-	int fd, ret;
 
 	if (e->type != TREE_FIFO) {
 		if (!c->opts || !c->opts->devices) {
@@ -337,13 +347,7 @@ static int restore_node(struct checkout *c, const struct tree_entry *e,
 		return snap_error_errno(err, "cannot create '%s'", shown(c));
 	if (c->opts->step)
 		c->opts->step("node", shown(c), c->opts->step_data);
-	/* A fifo or device must not be opened for I/O: an O_PATH handle. */
-	fd = open_made(c, c->cur_fd, e, type, err);
-	if (fd < 0)
-		return fd;
-	ret = handle_meta(c, fd, c->cur_fd, e, err);
-	close(fd);
-	return ret;
+	return meta_of_made(c, e, type, err);
 }
 
 static int restore_entry(struct checkout *c, const struct tree_entry *e,

@@ -1,5 +1,6 @@
 #include "oid.h"
 #include "banned.h"
+#include "util.h"
 
 #include <string.h>
 
@@ -29,15 +30,10 @@ const char *oid_to_hex(const struct snap_oid *oid)
 	return oid_to_hex_r(bufs[n], oid);
 }
 
+/* Either case. */
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return hex_digit(c >= 'A' && c <= 'F' ? c + ('a' - 'A') : c);
 }
 
 int is_hex(const char *s, size_t len)

@@ -116,15 +116,6 @@ static int get(struct pkt_conn *c, void *buf, size_t len, struct strbuf *err)
 	return 0;
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 int pkt_read(struct pkt_conn *c, struct strbuf *out, struct strbuf *err)
 {
 	unsigned char hdr[4];
@@ -136,7 +127,7 @@ int pkt_read(struct pkt_conn *c, struct strbuf *out, struct strbuf *err)
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < 4; i++) {
-		int v = hexval(hdr[i]);
+		int v = hex_digit(hdr[i]);
 
 		if (v < 0)
 			return snap_error(err, SNAP_EINVAL, "malformed frame length '%.4s'",

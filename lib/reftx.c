@@ -521,11 +521,7 @@ int ref_update(struct odb *odb, const char *name, const struct snap_oid *new_oid
 	struct ref_transaction *tx = ref_transaction_begin(odb);
 	int ret = ref_transaction_add(tx, name, new_oid, old_oid, 0, reason, err);
 
-	if (ret < 0) {
-		ref_transaction_abort(tx);
-		return ret;
-	}
-	return ref_transaction_commit(tx, err);
+	return ref_transaction_end(tx, ret, err);
 }
 
 int ref_delete(struct odb *odb, const char *name, const struct snap_oid *old_oid,
@@ -534,11 +530,7 @@ int ref_delete(struct odb *odb, const char *name, const struct snap_oid *old_oid
 	struct ref_transaction *tx = ref_transaction_begin(odb);
 	int ret = ref_transaction_add(tx, name, NULL, old_oid, 0, NULL, err);
 
-	if (ret < 0) {
-		ref_transaction_abort(tx);
-		return ret;
-	}
-	return ref_transaction_commit(tx, err);
+	return ref_transaction_end(tx, ret, err);
 }
 
 int ref_transaction_end(struct ref_transaction *tx, int ret, struct strbuf *err)

@@ -134,18 +134,23 @@ static int nth_parent(struct odb *odb, struct rev_pruned *rp, struct snap_oid *o
 	return ret;
 }
 
-/*
- * The snapshot nearest t on oid's first-parent chain, before or after it
- * (a tie goes to the one before); the chain's root when t is older than
- * all of it.  Walks as at_time() does, down to the first at or before t.
- */
-static int near_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
-		     int64_t t, struct strbuf *err)
-{
-	struct snap_oid after = *oid;
-	int64_t after_time = 0;
-	int have_after = 0;
+/* Where walk_to_time() stopped, and the snapshot it passed just before. */
+struct time_walk {
+	int64_t time;		/* of the snapshot found */
+	struct snap_oid after;	/* the one newer than it, when have_after */
+	int64_t after_time;
+	int have_after;
+};
 
+/*
+ * Walks oid's first-parent chain down to the first snapshot at or before
+ * t, passing over pruned snapshots as the record leads: 0 with *oid that
+ * one, 1 when the chain ends before it (*oid then its oldest snapshot).
+ */
+static int walk_to_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
+			int64_t t, struct time_walk *w, struct strbuf *err)
+{
+	w->have_after = 0;
 	for (;;) {
 		struct snapshot s;
 		int ret = snapshot_read(odb, oid, &s, err);
@@ -153,61 +158,56 @@ static int near_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oi
 		if (ret < 0)
 			return ret;
 		if (s.time <= t) {
-			/* Compared as unsigned distances: no overflow at the ends. */
-			if (have_after && (uint64_t)after_time - (uint64_t)t <
-					  (uint64_t)t - (uint64_t)s.time)
-				*oid = after;
+			w->time = s.time;
 			snapshot_release(&s);
 			return 0;
 		}
-		after = *oid;
-		after_time = s.time;
-		have_after = 1;
-		/* Pruned snapshots are passed over, as at_time() does. */
+		w->after = *oid;
+		w->after_time = s.time;
+		w->have_after = 1;
 		if (s.nr_parents && (ret = load_pruned(odb, rp, err)) < 0) {
 			snapshot_release(&s);
 			return ret;
 		}
-		if (!s.nr_parents || !pruned_first_parent(&rp->p, &s.parents[0], oid)) {
-			*oid = after;	/* t is older than the whole chain */
-			snapshot_release(&s);
-			return 0;
-		}
+		ret = !s.nr_parents || !pruned_first_parent(&rp->p, &s.parents[0], oid);
 		snapshot_release(&s);
+		if (ret) {
+			*oid = w->after;
+			return 1;
+		}
 	}
+}
+
+/*
+ * The snapshot nearest t on oid's first-parent chain, before or after it
+ * (a tie goes to the one before); the chain's root when t is older than
+ * all of it.
+ */
+static int near_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
+		     int64_t t, struct strbuf *err)
+{
+	struct time_walk w;
+	int ret = walk_to_time(odb, rp, oid, t, &w, err);
+
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	/* Compared as unsigned distances: no overflow at the ends. */
+	if (w.have_after && (uint64_t)w.after_time - (uint64_t)t < (uint64_t)t - (uint64_t)w.time)
+		*oid = w.after;
+	return 0;
 }
 
 /* The newest snapshot at or before t on oid's first-parent chain. */
 static int at_time(struct odb *odb, struct rev_pruned *rp, struct snap_oid *oid,
 		   int64_t t, const char *name, struct strbuf *err)
 {
-	for (;;) {
-		struct snapshot s;
-		int ret = snapshot_read(odb, oid, &s, err);
+	struct time_walk w;
+	int ret = walk_to_time(odb, rp, oid, t, &w, err);
 
-		if (ret < 0)
-			return ret;
-		if (s.time <= t) {
-			snapshot_release(&s);
-			return 0;
-		}
-		if (!s.nr_parents) {
-			snapshot_release(&s);
-			return snap_error(err, SNAP_ENOTFOUND,
-					  "'%s': no snapshot at or before that time", name);
-		}
-		/* Pruned snapshots are passed over, as the record leads. */
-		if ((ret = load_pruned(odb, rp, err)) < 0) {
-			snapshot_release(&s);
-			return ret;
-		}
-		if (!pruned_first_parent(&rp->p, &s.parents[0], oid)) {
-			snapshot_release(&s);
-			return snap_error(err, SNAP_ENOTFOUND,
-					  "'%s': no snapshot at or before that time", name);
-		}
-		snapshot_release(&s);
-	}
+	if (ret == 1)
+		return snap_error(err, SNAP_ENOTFOUND, "'%s': no snapshot at or before that time",
+				  name);
+	return ret;
 }
 
 static int lookup_path(struct odb *odb, struct snap_oid *oid, const char *path,

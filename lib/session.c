@@ -93,36 +93,25 @@ static void format_session(const struct session *s, struct strbuf *out)
 		strbuf_addf(out, "base %s\n", oid_to_hex(&s->bases[i]));
 }
 
-/* Writes the session file through a temporary file and a rename. */
+/*
+ * Writes the session file whole (fsio_replace_file), its temporary file
+ * in the store's objects/tmp: never a name in sessions/ that a reader
+ * could take for a session.
+ */
 static int write_session(struct session *s, struct strbuf *err)
 {
-	struct strbuf tmp = STRBUF_INIT, text = STRBUF_INIT, dir = STRBUF_INIT;
-	int fd, ret = 0;
+	struct strbuf text = STRBUF_INIT, tmpdir = STRBUF_INIT;
+	int ret = 0;
 
-	strbuf_add(&dir, s->path, (size_t)(strrchr(s->path, '/') - s->path));
-	fd = fsio_mktemp(dir.buf, ".tmp-", &tmp);
-	if (fd < 0) {
-		ret = snap_error_errno(err, "cannot create a session file in '%s'", dir.buf);
-		goto out;
-	}
+	/* s->path is <store>/sessions/NAME */
+	strbuf_add(&tmpdir, s->path, (size_t)(strrchr(s->path, '/') - s->path));
+	strbuf_setlen(&tmpdir, (size_t)(strrchr(tmpdir.buf, '/') - tmpdir.buf));
+	strbuf_addstr(&tmpdir, "/objects/tmp");
 	format_session(s, &text);
-	if (fsio_write(fd, text.buf, text.len) < 0 || fsio_fsync(fd) < 0 ||
-	    fsio_close(fd) < 0) {
-		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
-		unlink(tmp.buf);
-		goto out;
-	}
-	if (fsio_rename(tmp.buf, s->path) < 0) {
+	if (fsio_replace_file(tmpdir.buf, s->path, text.buf, text.len, 0444) < 0)
 		ret = snap_error_errno(err, "cannot create '%s'", s->path);
-		unlink(tmp.buf);
-		goto out;
-	}
-	if (fsio_fsync_dir(dir.buf) < 0)
-		ret = snap_error_errno(err, "cannot sync '%s'", dir.buf);
-out:
-	strbuf_release(&tmp);
 	strbuf_release(&text);
-	strbuf_release(&dir);
+	strbuf_release(&tmpdir);
 	return ret;
 }
 

@@ -47,15 +47,6 @@ void sqlbundle_add_hex(struct strbuf *sb, const unsigned char *p, size_t len)
 	}
 }
 
-static int unhex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int sqlbundle_hex_decode(const char *s, size_t len, size_t want, struct strbuf *out)
 {
 	size_t i;
@@ -64,7 +55,7 @@ int sqlbundle_hex_decode(const char *s, size_t len, size_t want, struct strbuf *
 		return -1;
 	strbuf_reset(out);
 	for (i = 0; i < len; i += 2) {
-		int hi = unhex(s[i]), lo = unhex(s[i + 1]);
+		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		strbuf_addch(out, hi << 4 | lo);
@@ -86,7 +77,7 @@ static int is_hex32(const char *s)
 	size_t i;
 
 	for (i = 0; i < 32; i++)
-		if (unhex(s[i]) < 0)
+		if (hex_digit(s[i]) < 0)
 			return 0;
 	return !s[32];
 }

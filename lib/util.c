@@ -228,3 +228,12 @@ void sort_keyed(struct keyed *v, size_t nr)
 {
 	QSORT(v, nr, cmp_keyed);
 }
+
+int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}

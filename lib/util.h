@@ -58,6 +58,9 @@ int parse_decimal(const char *s, double *out);
  */
 int parse_duration(const char *s, int64_t *secs);
 
+/* The value of a lowercase hex digit c, or -1 for anything else. */
+int hex_digit(int c);
+
 /* write(2) all of buf, retrying on EINTR and short writes; -1 with errno. */
 int write_all(int fd, const void *buf, size_t len);
 /* read(2) until len bytes or end of file; returns bytes read or -1. */
