@@ -111,21 +111,55 @@ sweep() {
 		kill -0 "$pid" 2>/dev/null || rm -rf -- "$old" 2>/dev/null || :
 	done
 }
+# A restore never modifies a store: not a DIR that holds it (--force
+# would remove it), nor one inside it.  Compared by device and inode
+# along the physical path up to /.
+devino() { stat -L -c '%d:%i' -- "$1"; }
+# above PATH ID: whether PATH or a directory above it has dev:inode ID.
+above() {
+	p=$(cd -P -- "$1" && pwd -P) || return 1
+	while :; do
+		[ "$(devino "$p")" != "$2" ] || return 0
+		[ "$p" != / ] || return 1
+		p=$(dirname -- "$p")
+	done
+}
+# guard STORE: refuses a DIR that holds STORE or lies inside it.
+guard() {
+	if [ -d "$dir" ] && [ ! -L "$dir" ] && above "$1" "$(devino "$dir")"; then
+		die "'$dir' holds the store; a restore never replaces it"
+	fi
+	if [ -d "$parent" ] && above "$parent" "$(devino "$1")"; then
+		die "'$dir' is inside the store"
+	fi
+}
+
 # From a remote: REV's ref and its history come into a temporary store
 # beside DIR (on DIR's disk, not in a /tmp that may be memory), which
 # goes when the restore ends, however it ends.
 if [ -n "$from" ]; then
 	ref=${rev%%[~^@:]*}
 	[ -n "$ref" ] || usage_error "--from needs REV to begin with a ref name, not '$rev'"
+	# Neither the store at hand nor a remote that is a store here is
+	# written into or replaced, whatever DIR is.
+	here=
+	if here=$(snap-rev-parse --store-dir 2>/dev/null); then
+		guard "$here"
+	fi
+	url=$from
+	if [ -n "$here" ] && [ -f "$here/remotes/$from" ]; then
+		url=$(sed -n 's/^url *= *//p' "$here/remotes/$from" | head -n 1)
+	fi
+	[ ! -d "$url" ] || guard "$url"
 	if [ ! -d "$parent" ]; then
 		mkdir -p -- "$parent" 2>/dev/null || die "cannot create directory '$parent'"
 	fi
 	sweep "$parent"
 	fstore=$(mktemp -d "$parent/.snap-restore-store.$$.XXXXXX" 2>/dev/null) ||
-		die "cannot create a temporary store in '$parent'"
+		die "cannot create a temporary store in '$parent': $( [ -w "$parent" ] && echo "mktemp failed" || echo "Permission denied")"
 	snap-init -q "$fstore/s" || exit 128
 	# A remote named in this store is known to the temporary one too.
-	if here=$(snap-rev-parse --store-dir 2>/dev/null) && [ -f "$here/remotes/$from" ]; then
+	if [ -n "$here" ] && [ -f "$here/remotes/$from" ]; then
 		case $from in
 		.*|*/*) ;;
 		*) mkdir -m 700 "$fstore/s/remotes" && cp -- "$here/remotes/$from" "$fstore/s/remotes/" ||
@@ -141,25 +175,7 @@ id=$(snap-rev-parse --verify "$rev") || exit 128
 SNAP_DAMAGE_SEEN=1; export SNAP_DAMAGE_SEEN
 store=$(snap-rev-parse --store-dir) || exit 128
 
-# A restore never modifies the store it reads: not a DIR that holds it
-# (--force would remove it), nor one inside it.  Compared by device and
-# inode along the physical path up to /.
-devino() { stat -L -c '%d:%i' -- "$1"; }
-# above PATH ID: whether PATH or a directory above it has dev:inode ID.
-above() {
-	p=$(cd -P -- "$1" && pwd -P) || return 1
-	while :; do
-		[ "$(devino "$p")" != "$2" ] || return 0
-		[ "$p" != / ] || return 1
-		p=$(dirname -- "$p")
-	done
-}
-if [ -d "$dir" ] && [ ! -L "$dir" ] && above "$store" "$(devino "$dir")"; then
-	die "'$dir' holds the store; a restore never replaces it"
-fi
-if [ -d "$parent" ] && above "$parent" "$(devino "$store")"; then
-	die "'$dir' is inside the store"
-fi
+guard "$store"
 
 if [ -e "$dir" ] || [ -L "$dir" ]; then
 	[ -d "$dir" ] && [ ! -L "$dir" ] || die "'$dir' exists and is not a directory"

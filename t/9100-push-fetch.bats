@@ -838,3 +838,23 @@ out'
 	[ ! -e out ]
 	assert_equal "$(ls -A | grep snap-restore)" ''
 }
+
+@test "restore --from never replaces nor writes into a store: the remote's, nor the one at hand" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	mkdir -p P && mv "$R" P/backup && R=$PWD/P/backup && echo keep > P/notes
+	run -128 --separate-stderr env -u SNAP_DIR snap restore --from "$R" --force main P
+	assert_equal "$stderr" "snap-restore: fatal: 'P' holds the store; a restore never replaces it"
+	assert_equal "$(ls P)" 'backup
+notes'
+	run -128 --separate-stderr env -u SNAP_DIR snap restore --from "$R" main "$R/refs/snapshots/evil"
+	assert_equal "$stderr" "snap-restore: fatal: '$R/refs/snapshots/evil' is inside the store"
+	run -0 env SNAP_DIR=$R snap-fsck
+	# the store at hand ($SNAP_DIR): neither replaced nor written into
+	run -128 --separate-stderr snap restore --from "$R" --force main "$SNAP_DIR/.."
+	assert_equal "$stderr" "snap-restore: fatal: '$(cd "$SNAP_DIR/.." && pwd -P)' holds the store; a restore never replaces it"
+	run -128 --separate-stderr snap restore --from "$R" main "$SNAP_DIR/refs/snapshots/x"
+	assert_equal "$stderr" "snap-restore: fatal: '$SNAP_DIR/refs/snapshots/x' is inside the store"
+	run -0 snap-fsck
+	assert_equal "$(ls -A P | grep -c snap-restore)" 0
+}
