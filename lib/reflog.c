@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,41 @@ static void log_path(struct snap_store *store, const char *name, struct strbuf *
 	store_path(store, out, "logs/%s", name);
 }
 
+/*
+ * Removes the directories at and below path that hold nothing but empty
+ * directories (what deleted refs below a name leave), deepest first: 0
+ * when path is gone.  Never follows a symlink.
+ */
+static int prune_empty_dirs(const char *path, int depth)
+{
+	struct strbuf sub = STRBUF_INIT;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = depth < 64 ? opendir(path) : NULL;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_reset(&sub);
+		strbuf_addf(&sub, "%s/%s", path, de->d_name);
+		if (lstat(sub.buf, &st) == 0 && S_ISDIR(st.st_mode))
+			prune_empty_dirs(sub.buf, depth + 1);
+	}
+	closedir(d);
+	strbuf_release(&sub);
+	return fsio_rmdir(path);
+}
+
+/* Whether path is a directory that holds something besides empty ones. */
+static int holds_something(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && prune_empty_dirs(path, 0) < 0;
+}
+
 int ref_move_possible(struct snap_store *store, const char *name, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -31,10 +67,13 @@ int ref_move_possible(struct snap_store *store, const char *name, struct strbuf 
 	int ret = 0;
 
 	store_path(store, &path, "%s", name);
-	if (lstat(path.buf, &st) == 0 && S_ISDIR(st.st_mode))
+	if (holds_something(path.buf))
 		ret = snap_error(err, SNAP_EINVAL,
 				 "ref '%s' cannot be written: '%s/' holds other refs", name, name);
 	log_path(store, name, &path);
+	if (ret == 0 && holds_something(path.buf))
+		ret = snap_error(err, SNAP_EINVAL,
+				 "ref '%s' cannot be written: '%s/' holds other reflogs", name, path.buf);
 	if (ret == 0 && lstat(path.buf, &st) == 0 && !S_ISREG(st.st_mode))
 		ret = snap_error(err, SNAP_EINVAL,
 				 "ref '%s' cannot be written: its reflog '%s' is not a regular file",

@@ -49,3 +49,14 @@ load test_helper
 	rm "$SNAP_DIR/logs/refs/snapshots/main"
 	run -0 sh -c 'echo 3 | snap-snapshot -q --stdin f'
 }
+
+@test "refs deleted below a name leave it free: their empty directories go when the name is written" {
+	init_store
+	echo 1 | snap-snapshot -q -r a/b/c --stdin f
+	snap-update-ref -d refs/snapshots/a/b/c
+	run -0 sh -c 'echo 2 | snap-snapshot -q -r a --stdin f'
+	run -0 snap-rev-parse --verify -q a
+	[ -f "$SNAP_DIR/refs/snapshots/a" ]
+	[ -f "$SNAP_DIR/logs/refs/snapshots/a" ]
+	run -0 snap-fsck
+}
