@@ -316,9 +316,13 @@ while :; do
 	printf '%s\n' "$err" >&2
 	exit 128
 done
+# The snapshot is taken: a standard output that cannot be written (closed,
+# a full disk) is said so, with its id on standard error.
+out_failed() { die "snapshot $snap taken (ref $full moved), but standard output cannot be written"; }
 if [ -n "$json" ]; then
-	printf '{"snapshot":"%s","ref":"%s","tree":"%s","status":%d}\n' "$snap" "$full" "$tree" "$rc"
+	printf '{"snapshot":"%s","ref":"%s","tree":"%s","status":%d}\n' "$snap" "$full" "$tree" "$rc" 2>/dev/null ||
+		out_failed
 elif [ -z "$quiet" ]; then
-	printf '%s\n' "$snap"
+	printf '%s\n' "$snap" 2>/dev/null || out_failed
 fi
 exit $rc

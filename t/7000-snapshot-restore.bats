@@ -469,3 +469,10 @@ snap-snapshot: fatal: command 'sh' exited with status 1; no snapshot taken"
 	run -128 --separate-stderr sh -c 'snap-snapshot --stdin f <&-'
 	assert_equal "$stderr" "snap-snapshot: fatal: cannot read standard input: Bad file descriptor"
 }
+
+@test "snapshot whose standard output cannot be written: 128 and one line with the id it took" {
+	mkdir src && echo x > src/f
+	run -128 --separate-stderr sh -c 'snap-snapshot src > /dev/full'
+	id=$(snap-rev-parse main)
+	assert_equal "$stderr" "snap-snapshot: fatal: snapshot $id taken (ref refs/snapshots/main moved), but standard output cannot be written"
+}
