@@ -7,6 +7,7 @@
 #include "fsio.h"
 #include "session.h"
 #include "util.h"
+#include "workqueue.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,14 +18,13 @@
 
 /*
  * The compression stage of a batch: the caller's thread hashes each object
- * and drops those already stored; worker threads compress the rest and
- * append them to the batch's pack.  A bounded queue keeps memory flat.
+ * and drops those already stored; the workqueue's threads compress the
+ * rest and append them to the batch's pack.  A queue bounded by bytes
+ * keeps memory flat.
  */
 #define BULK_QUEUE_MAX (16u << 20)
-#define BULK_THREADS_MAX 16
 
 struct job {
-	struct job *next;
 	struct snap_oid oid;
 	enum object_type type;
 	char *buf;
@@ -40,17 +40,8 @@ struct job {
 
 struct bulk {
 	struct odb *odb;
-	pthread_t threads[BULK_THREADS_MAX];
-	int nr_threads;
-	pthread_mutex_t lock;		/* the queue and the fields below */
-	pthread_cond_t work, room;
-	struct job *head, *tail;
+	struct workqueue *wq;		/* compressors; it keeps the first failure */
 	struct job *block;		/* the block being filled, not queued */
-	size_t queued;
-	size_t inflight;		/* jobs queued and not yet packed */
-	int stop;
-	int failed;
-	struct strbuf err;
 	pthread_mutex_t pack_lock;	/* odb->pw and done_packs */
 	char **done_packs;		/* indexes of packs finished meanwhile */
 	size_t nr_done, alloc_done;
@@ -177,17 +168,6 @@ int ensure_session(struct odb *odb, struct strbuf *err)
 	return 0;
 }
 
-static void bulk_fail(struct bulk *b, const struct strbuf *err)
-{
-	pthread_mutex_lock(&b->lock);
-	if (!b->failed) {
-		b->failed = 1;
-		strbuf_addbuf(&b->err, err);
-	}
-	pthread_cond_broadcast(&b->room);
-	pthread_mutex_unlock(&b->lock);
-}
-
 /* Compresses one object into a frame: header and payload, one zstd frame. */
 static int compress_job(struct zio_cctx *cctx, int level, const struct job *j,
 			struct strbuf *frame, struct strbuf *err)
@@ -207,85 +187,84 @@ static void free_job(struct job *j)
 	free(j);
 }
 
-static void *bulk_worker(void *arg)
+/* A compressor's own: its zstd context and frame buffer. */
+struct compressor {
+	struct zio_cctx *cctx;
+	struct strbuf frame;
+};
+
+static void *compressor_new(void *data)
 {
-	struct bulk *b = arg;
+	struct compressor *c = xcalloc(1, sizeof(*c));
+
+	(void)data;
+	c->cctx = zio_cctx_new();
+	strbuf_init(&c->frame, 0);
+	return c;
+}
+
+static void compressor_free(void *local, void *data)
+{
+	struct compressor *c = local;
+
+	(void)data;
+	zio_cctx_free(c->cctx);
+	strbuf_release(&c->frame);
+	free(c);
+}
+
+/* A job on a worker: compressed, then appended to the batch's pack. */
+static int pack_job(void *job, void *local, void *data, struct strbuf *err)
+{
+	struct job *j = job;
+	struct compressor *c = local;
+	struct bulk *b = data;
 	struct odb *odb = b->odb;
-	struct strbuf frame = STRBUF_INIT, err = STRBUF_INIT;
-	struct zio_cctx *cctx = zio_cctx_new();
+	struct pack_writer *full = NULL;
+	int ret;
 
-	for (;;) {
-		struct job *j;
-		int ret;
+	if (j->nr_members)
+		ret = zio_compress(c->cctx, odb->store->level, j->buf, j->len, &c->frame, err);
+	else
+		ret = compress_job(c->cctx, odb->store->level, j, &c->frame, err);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&b->pack_lock);
+	if (!odb->pw) {
+		struct strbuf dir = STRBUF_INIT;
 
-		pthread_mutex_lock(&b->lock);
-		while (!b->head && !b->stop)
-			pthread_cond_wait(&b->work, &b->lock);
-		j = b->head;
-		if (j) {
-			b->head = j->next;
-			if (!b->head)
-				b->tail = NULL;
-		}
-		pthread_mutex_unlock(&b->lock);
-		if (!j)
-			break;
-
-		strbuf_reset(&err);
-		if (j->nr_members)
-			ret = zio_compress(cctx, odb->store->level, j->buf, j->len, &frame, &err);
-		else
-			ret = compress_job(cctx, odb->store->level, j, &frame, &err);
-		if (ret == 0) {
-			struct pack_writer *full = NULL;
-
-			pthread_mutex_lock(&b->pack_lock);
-			if (!odb->pw) {
-				struct strbuf dir = STRBUF_INIT;
-				store_path(odb->store, &dir, "objects/tmp");
-				ret = pack_writer_start(&odb->pw, dir.buf, &err);
-				strbuf_release(&dir);
-			}
-			if (ret == 0 && j->nr_members)
-				ret = pack_writer_add_block(odb->pw, j->members, j->nr_members,
-							    frame.buf, frame.len, &err);
-			else if (ret == 0)
-				ret = pack_writer_add(odb->pw, &j->oid, j->type, j->len,
-						      frame.buf, frame.len, &err);
-			if (ret == 0 && pack_writer_size(odb->pw) >= PACK_TARGET_SIZE) {
-				full = odb->pw;
-				odb->pw = NULL;
-			}
-			pthread_mutex_unlock(&b->pack_lock);
-			if (full)
-				ret = finish_writer(odb, full, &err);
-		}
-		if (ret < 0)
-			bulk_fail(b, &err);
-		pthread_mutex_lock(&b->lock);
-		b->queued -= j->len;
-		b->inflight--;
-		pthread_cond_broadcast(&b->room);
-		pthread_mutex_unlock(&b->lock);
-		free_job(j);
+		store_path(odb->store, &dir, "objects/tmp");
+		ret = pack_writer_start(&odb->pw, dir.buf, err);
+		strbuf_release(&dir);
 	}
-	zio_cctx_free(cctx);
-	strbuf_release(&frame);
-	strbuf_release(&err);
-	return NULL;
+	if (ret == 0 && j->nr_members)
+		ret = pack_writer_add_block(odb->pw, j->members, j->nr_members,
+					    c->frame.buf, c->frame.len, err);
+	else if (ret == 0)
+		ret = pack_writer_add(odb->pw, &j->oid, j->type, j->len,
+				      c->frame.buf, c->frame.len, err);
+	if (ret == 0 && pack_writer_size(odb->pw) >= PACK_TARGET_SIZE) {
+		full = odb->pw;
+		odb->pw = NULL;
+	}
+	pthread_mutex_unlock(&b->pack_lock);
+	if (full)
+		ret = finish_writer(odb, full, err);
+	return ret;
+}
+
+static void release_job(void *job, int ran, void *data)
+{
+	(void)ran;
+	(void)data;
+	free_job(job);
 }
 
 static void bulk_start(struct odb *odb)
 {
 	struct bulk *b = xcalloc(1, sizeof(*b));
-	int i, n = odb->jobs;
+	struct workqueue_opts opts;
 
-	if (n <= 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cpus > 0 ? (int)cpus : 1;
-	}
-	if (n > BULK_THREADS_MAX)
-		n = BULK_THREADS_MAX;
 #ifdef M_MMAP_THRESHOLD
 	/*
 	 * Payloads up to PACK_OBJECT_MAX pass through malloc by the
@@ -296,40 +275,36 @@ static void bulk_start(struct odb *odb)
 	mallopt(M_TRIM_THRESHOLD, 2 * BULK_QUEUE_MAX);
 #endif
 	b->odb = odb;
-	strbuf_init(&b->err, 0);
-	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->pack_lock, NULL);
-	pthread_cond_init(&b->work, NULL);
-	pthread_cond_init(&b->room, NULL);
+	memset(&opts, 0, sizeof(opts));
+	opts.jobs = odb->jobs;
+	opts.stop_on_failure = 1;
+	opts.max_cost = BULK_QUEUE_MAX;
+	opts.run = pack_job;
+	opts.release = release_job;
+	opts.thread_init = compressor_new;
+	opts.thread_release = compressor_free;
+	opts.data = b;
 	odb->bulk = b;
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&b->threads[i], NULL, bulk_worker, b))
-			break;
-		b->nr_threads++;
-	}
-	if (!b->nr_threads)
-		BUG("cannot start a compression thread");
+	b->wq = workqueue_start(&opts);
 }
 
 /* Drains the queue and stops the workers; loads the packs they finished. */
 int bulk_stop(struct odb *odb, struct strbuf *err)
 {
 	struct bulk *b = odb->bulk;
+	struct strbuf why = STRBUF_INIT;
 	size_t i;
 	int ret = 0;
 
 	if (!b)
 		return 0;
-	pthread_mutex_lock(&b->lock);
-	b->stop = 1;
-	pthread_cond_broadcast(&b->work);
-	pthread_mutex_unlock(&b->lock);
-	for (i = 0; i < (size_t)b->nr_threads; i++)
-		pthread_join(b->threads[i], NULL);
+	ret = workqueue_finish(b->wq, &why);
+	if (ret < 0 && err)
+		snap_error(err, ret, "%s", why.buf);
+	strbuf_release(&why);
 	odb->bulk = NULL;
 	free_job(b->block);	/* not sealed: the batch was abandoned */
-	if (b->failed)
-		ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
 	for (i = 0; i < b->nr_done; i++) {
 		if (ret == 0)
 			ret = add_pack(odb, b->done_packs[i], err);
@@ -337,11 +312,7 @@ int bulk_stop(struct odb *odb, struct strbuf *err)
 	}
 	free(b->done_packs);
 	oidset_clear(&b->ids);
-	strbuf_release(&b->err);
-	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->pack_lock);
-	pthread_cond_destroy(&b->work);
-	pthread_cond_destroy(&b->room);
 	free(b);
 	return ret;
 }
@@ -349,29 +320,7 @@ int bulk_stop(struct odb *odb, struct strbuf *err)
 /* Hands a job to the workers, waiting while the queue is full. */
 static int bulk_push(struct odb *odb, struct job *j, struct strbuf *err)
 {
-	struct bulk *b = odb->bulk;
-
-	pthread_mutex_lock(&b->lock);
-	while (b->queued && b->queued + j->len > BULK_QUEUE_MAX && !b->failed)
-		pthread_cond_wait(&b->room, &b->lock);
-	if (b->failed) {
-		int ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
-		pthread_mutex_unlock(&b->lock);
-		free_job(j);
-		return ret;
-	}
-	b->queued += j->len;
-	b->inflight++;
-	if (b->tail)
-		b->tail->next = j;
-	else
-		b->head = j;
-	b->tail = j;
-	/* A worker for every job: waking one only when the queue was empty
-	 * left the others asleep while a busy one let it grow full. */
-	pthread_cond_signal(&b->work);
-	pthread_mutex_unlock(&b->lock);
-	return 0;
+	return workqueue_submit(odb->bulk->wq, j, j->len, err);
 }
 
 /* Queues the block being filled, if any. */
@@ -391,14 +340,8 @@ static int bulk_drain(struct odb *odb, struct strbuf *err)
 	struct bulk *b = odb->bulk;
 	int ret = bulk_seal(odb, err);
 
-	if (ret < 0)
-		return ret;
-	pthread_mutex_lock(&b->lock);
-	while (b->inflight && !b->failed)
-		pthread_cond_wait(&b->room, &b->lock);
-	if (b->failed)
-		ret = snap_error(err, SNAP_EIO, "%s", b->err.buf);
-	pthread_mutex_unlock(&b->lock);
+	if (ret == 0)
+		ret = workqueue_wait(b->wq, err);
 	if (ret < 0)
 		return ret;
 	return finish_pack(odb, err);

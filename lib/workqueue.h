@@ -3,8 +3,8 @@
 
 /*
  * A pool of worker threads, the one every parallel stage of snap uses
- * (restore's file writers, fsck's verifiers; the batch writer's
- * compressors are meant to be next).  Two ways to feed it:
+ * (restore's file writers, fsck's verifiers, the batch writer's
+ * compressors).  Two ways to feed it:
  *
  *   - a queue: workqueue_start(), then workqueue_submit() each job from
  *     one thread (the caller's), workqueue_wait() to let everything
