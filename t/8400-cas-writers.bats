@@ -51,7 +51,8 @@ writer() {
 		writer "$w" "$rounds" "$tree" &
 		pids="$pids $!"
 	done
-	for p in $pids; do wait "$p"; done
+	# A writer that failed says why in its err file: shown with the failure.
+	for p in $pids; do wait "$p" || { head -n 5 err.* >&2; false; }; done
 	pids=
 	run cat err.*
 	assert_output ''

@@ -48,6 +48,31 @@ EOF
 	export SNAP_SSH_COMMAND="$BATS_TEST_TMPDIR/fakessh"
 }
 
+# kill_trial_tree: a snapshot of src with 40 more files and a large one,
+# for kill trials; sets id, total (objects) and bytes of the store.
+kill_trial_tree() {
+	for i in $(seq 1 40); do echo "file $i" > src/f$i; done
+	make_file 600000 src/big2
+	snap-snapshot -r main src >/dev/null
+	id=$(snap-rev-parse main)
+	total=$(snap-count-objects --json | jfield objects)
+	bytes=$(snap-count-objects --json | jfield bytes)
+}
+
+# after_cut_push URL: after a push was cut, nothing is visible on the
+# remote $R and it is sound; a push to URL then sends only what it lacks
+# and leaves it whole, with no lock.
+after_cut_push() {
+	assert_equal "$(remote_refs)" ''
+	run -0 env SNAP_DIR=$R snap-fsck
+	have=$(SNAP_DIR=$R snap-count-objects --json | jfield objects)
+	run -0 snap-push --json "$1"
+	assert_equal "$(echo "$output" | jfield objects_sent)" $((total - have))
+	assert_equal "$(remote_refs)" "$id refs/snapshots/main"
+	run -0 env SNAP_DIR=$R snap-fsck
+	assert_equal "$(find "$R" -name '*.lock')" ''
+}
+
 # cutter: passes the first $CUT bytes, then kills -9 the nearest process
 # above it named $TARGET (snap-push by default; as FILTER of the fake ssh
 # its parent is snap-serve, as OUTFILTER of a fetch it is below
@@ -347,12 +372,7 @@ EOF
 }
 
 @test "the pushing side killed mid-transfer: nothing visible; the next push sends only what is missing" {
-	for i in $(seq 1 40); do echo "file $i" > src/f$i; done
-	make_file 600000 src/big2
-	snap-snapshot -r main src >/dev/null
-	id=$(snap-rev-parse main)
-	total=$(snap-count-objects --json | jfield objects)
-	bytes=$(snap-count-objects --json | jfield bytes)
+	kill_trial_tree
 	make_cutter
 	fake_ssh
 	# Cuts spread over the whole transfer; make stress runs more.
@@ -365,24 +385,12 @@ EOF
 		# push dies by the kill or by the write that met the cut.
 		run env FILTER="$PWD/cutter" CUT=$cut snap-push -q localhost:"$R"
 		[ "$status" -eq 137 ] || [ "$status" -eq 128 ]
-		assert_equal "$(remote_refs)" ''
-		run -0 env SNAP_DIR=$R snap-fsck
-		have=$(SNAP_DIR=$R snap-count-objects --json | jfield objects)
-		run -0 snap-push --json "$R"
-		assert_equal "$(echo "$output" | jfield objects_sent)" $((total - have))
-		assert_equal "$(remote_refs)" "$id refs/snapshots/main"
-		run -0 env SNAP_DIR=$R snap-fsck
-		assert_equal "$(find "$R" -name '*.lock')" ''
+		after_cut_push "$R"
 	done
 }
 
 @test "the serving side killed mid-transfer: nothing visible, no lock left; the next push sends only what is missing" {
-	for i in $(seq 1 40); do echo "file $i" > src/f$i; done
-	make_file 600000 src/big2
-	snap-snapshot -r main src >/dev/null
-	id=$(snap-rev-parse main)
-	total=$(snap-count-objects --json | jfield objects)
-	bytes=$(snap-count-objects --json | jfield bytes)
+	kill_trial_tree
 	make_cutter
 	fake_ssh
 	local trials=${SNAP_PUSH_TRIALS:-50}
@@ -392,23 +400,12 @@ EOF
 		cut=$((bytes * trial / (trials + 1) + 100))
 		run env FILTER="$PWD/cutter" CUT=$cut TARGET=snap-serve snap-push -q localhost:"$R"
 		assert_equal "$status" 128
-		assert_equal "$(remote_refs)" ''
-		run -0 env SNAP_DIR=$R snap-fsck
-		have=$(SNAP_DIR=$R snap-count-objects --json | jfield objects)
-		run -0 snap-push --json localhost:"$R"
-		assert_equal "$(echo "$output" | jfield objects_sent)" $((total - have))
-		assert_equal "$(remote_refs)" "$id refs/snapshots/main"
-		run -0 env SNAP_DIR=$R snap-fsck
-		assert_equal "$(find "$R" -name '*.lock')" ''
+		after_cut_push localhost:"$R"
 	done
 }
 
 @test "a fetch killed mid-transfer: nothing visible here, no lock left; the next fetch completes it" {
-	for i in $(seq 1 40); do echo "file $i" > src/f$i; done
-	make_file 600000 src/big2
-	snap-snapshot -r main src >/dev/null
-	id=$(snap-rev-parse main)
-	bytes=$(snap-count-objects --json | jfield bytes)
+	kill_trial_tree
 	snap-push -q "$R"
 	make_cutter
 	fake_ssh
