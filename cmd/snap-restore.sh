@@ -154,9 +154,13 @@ if [ -n "$from" ]; then
 	if [ ! -d "$parent" ]; then
 		mkdir -p -- "$parent" 2>/dev/null || die "cannot create directory '$parent'"
 	fi
-	sweep "$parent"
-	fstore=$(mktemp -d "$parent/.snap-restore-store.$$.XXXXXX" 2>/dev/null) ||
-		die "cannot create a temporary store in '$parent': $( [ -w "$parent" ] && echo "mktemp failed" || echo "Permission denied")"
+	# A parent we may not write (DIR a mount point or a directory made
+	# for us under /srv, say) sends the store to $TMPDIR instead.
+	sdir=$parent
+	[ -w "$parent" ] || sdir=${TMPDIR:-/tmp}
+	sweep "$sdir"
+	fstore=$(mktemp -d "$sdir/.snap-restore-store.$$.XXXXXX" 2>/dev/null) ||
+		die "cannot create a temporary store in '$sdir': $( [ -w "$sdir" ] && echo "mktemp failed" || echo "Permission denied")"
 	snap-init -q "$fstore/s" || exit 128
 	# A remote named in this store is known to the temporary one too.
 	if [ -n "$here" ] && [ -f "$here/remotes/$from" ]; then

@@ -823,6 +823,25 @@ out'
 	assert_equal "$(ls -A | grep snap-restore)" ''
 }
 
+@test "restore --from into a DIR whose parent it may not write: the temporary store goes to TMPDIR" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to run as nobody"
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	chmod -R a+rX "$R" src
+	d=$BATS_TEST_TMPDIR
+	while [ "$d" != / ]; do chmod a+x "$d"; [ "$d" != "$BATS_RUN_TMPDIR" ] || break; d=${d%/*}; done
+	mkdir -m 755 top && mkdir top/mnt && chown 65534:65534 top/mnt
+	mkdir -m 777 scratch
+	run -0 setpriv --reuid=65534 --regid=65534 --clear-groups env -u SNAP_DIR PATH="$PATH" \
+		TMPDIR="$PWD/scratch" snap restore -q --from "$R" main top/mnt
+	diff -r src top/mnt
+	assert_equal "$(stat -c %u top/mnt/a)" 65534
+	assert_equal "$(ls -A scratch top)" 'scratch:
+
+top:
+mnt'
+}
+
 @test "restore --from REMOTE refuses a ref the remote lacks and a REV that names no ref; nothing is left" {
 	snap-snapshot -r main src >/dev/null
 	snap-push -q "$R"
