@@ -224,9 +224,18 @@ stdin)
 		die "standard input is empty; no snapshot taken (--allow-empty stores it)"
 	blob=$(cat "$tmp/first" - | snap-hash-object -w --stdin) || exit 128 ;;
 command)
-	# The user's command is not snap: its messages are its own.
-	blob=$( { st=0; env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" || st=$?
-		echo $st > "$tmp/status"; } | snap-hash-object -w --stdin) || exit 128
+	case $1 in
+	*/*) [ -e "$1" ] || die "command '$1' not found; no snapshot taken"
+	     [ -f "$1" ] && [ -x "$1" ] || die "command '$1' is not an executable file; no snapshot taken" ;;
+	*) command -v -- "$1" >/dev/null 2>&1 || die "command '$1' not found; no snapshot taken" ;;
+	esac
+	# The user's command is not snap: its messages are its own, on our
+	# standard error (descriptor 5 here).  The shell that waits for it
+	# writes to /dev/null, so a command killed by a signal is told of in
+	# our one line below, not also in the shell's "Killed".
+	blob=$( ( exec 5>&2 2>/dev/null; st=0
+		(exec env -u SNAP_PROGRAM -u SNAP_DAMAGE_SEEN -u SNAP_SESSION "$@" 2>&5 5>&-) || st=$?
+		echo $st > "$tmp/status" ) | snap-hash-object -w --stdin) || exit 128
 	status=
 	[ ! -f "$tmp/status" ] || read -r status < "$tmp/status" || :
 	case $status in

@@ -153,11 +153,19 @@ second"
 	run -128 --separate-stderr snap-snapshot --from-command out.txt -- sh -c 'echo partial; exit 3'
 	assert_equal "$stderr" "snap-snapshot: fatal: command 'sh' exited with status 3; no snapshot taken"
 	run -1 snap-rev-parse --verify -q main
-	run -128 --separate-stderr snap-snapshot --from-command out.txt -- sh -c 'echo partial; kill -9 $$'
-	# (the shell says "Killed" first, as for any command it runs)
-	assert_equal "${stderr##*$'\n'}" "snap-snapshot: fatal: command 'sh' was killed by signal 9; no snapshot taken"
+	# The command's own messages pass; the shell adds no "Killed" line.
+	run -128 --separate-stderr snap-snapshot --from-command out.txt -- sh -c 'echo partial; echo mine >&2; kill -9 $$'
+	assert_equal "$stderr" "mine
+snap-snapshot: fatal: command 'sh' was killed by signal 9; no snapshot taken"
 	run -128 --separate-stderr snap-snapshot --from-command out.txt -- ./no-such-command
-	assert_equal "${stderr_lines[1]}" "snap-snapshot: fatal: command './no-such-command' exited with status 127; no snapshot taken"
+	assert_equal "$stderr" "snap-snapshot: fatal: command './no-such-command' not found; no snapshot taken"
+	touch not-executable
+	run -128 --separate-stderr snap-snapshot --from-command out.txt -- ./not-executable
+	assert_equal "$stderr" "snap-snapshot: fatal: command './not-executable' is not an executable file; no snapshot taken"
+	run -128 --separate-stderr snap-snapshot --from-command out.txt -- no-such-command-in-path
+	assert_equal "$stderr" "snap-snapshot: fatal: command 'no-such-command-in-path' not found; no snapshot taken"
+	run -128 --separate-stderr snap-snapshot --from-command out.txt -- sh -c 'exit 127'
+	assert_equal "$stderr" "snap-snapshot: fatal: command 'sh' exited with status 127; no snapshot taken"
 	run -1 snap-rev-parse --verify -q main
 	assert_equal "$(store_listing | grep -v -E '(^| )\./objects/[0-9a-f]{2}')" "$before"
 	assert_equal "$(ls "$SNAP_DIR/objects/tmp")" ''
