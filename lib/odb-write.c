@@ -202,6 +202,37 @@ static int read_input(struct hole_reader *r, unsigned char *buf, size_t want, ui
 }
 
 /*
+ * Ends a chunk list that @ret says was fed whole (0) or not, inside the
+ * batch it was started in: installs it under @oid, or keeps the copy of
+ * the blob a pack holds already (whole or chunked) and drops the list.
+ * Ends the batch on success, aborts it on failure.
+ */
+static int list_finish(struct odb *odb, struct writer *list, int ret,
+		       const struct snap_oid *oid, struct strbuf *err)
+{
+	struct pack *p;
+	uint32_t pos;
+
+	if (ret == 0)
+		ret = writer_end(list, err);
+	if (ret < 0) {
+		writer_abort(list);
+		odb_batch_abort(odb);
+		return ret;
+	}
+	if ((p = find_packed(odb, oid, &pos)) && reusable(odb, oid) &&
+	    fsio_touch(p->pack_path) == 0)
+		writer_abort(list);
+	else
+		ret = writer_install(list, oid, err);
+	if (ret < 0) {
+		odb_batch_abort(odb);
+		return ret;
+	}
+	return odb_batch_end(odb, err);
+}
+
+/*
  * Stores a large blob chunked (docs/FORMAT.md, "Chunked blobs").  Each
  * chunk is a blob of its own, queued in a batch like any small object;
  * the chunk list is compressed into a temporary file as the input is read
@@ -220,8 +251,6 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, int check_end,
 	unsigned char *buf = xmalloc_io(cap);
 	uint64_t left = size;
 	struct hole_reader in = { fd, 0, 0, 0, 0 };
-	struct pack *p;
-	uint32_t pos;
 	int ret;
 
 	chunker_init(&ch, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
@@ -261,25 +290,8 @@ static int write_chunked(struct odb *odb, int fd, uint64_t size, int check_end,
 		ret = snap_error(err, SNAP_EINVAL, "'%s' grew while it was read (past %llu bytes)",
 				 what, (unsigned long long)size);
 	free(buf);
-	if (ret == 0)
-		ret = writer_end(&list, err);
-	if (ret < 0) {
-		writer_abort(&list);
-		odb_batch_abort(odb);
-		return ret;
-	}
 	hash_final(&whole, oid);
-	/* The blob stored whole in a pack already: that copy serves. */
-	if ((p = find_packed(odb, oid, &pos)) && reusable(odb, oid) &&
-	    fsio_touch(p->pack_path) == 0)
-		writer_abort(&list);
-	else
-		ret = writer_install(&list, oid, err);
-	if (ret < 0) {
-		odb_batch_abort(odb);
-		return ret;
-	}
-	return odb_batch_end(odb, err);
+	return list_finish(odb, &list, ret, oid, err);
 }
 
 static int write_fd(struct odb *odb, enum object_type type, int fd,
@@ -462,17 +474,7 @@ static int write_stream_list(struct odb *odb, const struct stream_chunk *c, size
 	for (i = 0; i < nr && ret == 0; i++)
 		ret = writer_feed_raw(&list, line, chunk_list_line_format(line, &c[i].oid, c[i].len),
 				      err);
-	if (ret == 0)
-		ret = writer_end(&list, err);
-	if (ret == 0)
-		ret = writer_install(&list, oid, err);
-	else
-		writer_abort(&list);
-	if (ret < 0) {
-		odb_batch_abort(odb);
-		return ret;
-	}
-	return odb_batch_end(odb, err);
+	return list_finish(odb, &list, ret, oid, err);
 }
 
 static int write_stream(struct odb *odb, int fd, const char *what, struct snap_oid *oid,
