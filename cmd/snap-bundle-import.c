@@ -53,7 +53,7 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 	const char *name = strcmp(path, "-") ? path : "<stdin>";
 	size_t room = (size_t)(BUNDLE_INPUT_MAX - list->bytes);
 	struct stat st;
-	int ret = 0, regular = 0;
+	int ret = 0, regular = 0, known = 0;
 
 	/*
 	 * A FILE that is a regular file is refused unread when too large,
@@ -62,11 +62,13 @@ static void read_input(const char *path, enum bundle_format fmt, struct bundle_l
 	 * /dev/stdin) is read to its end as standard input is: it has no
 	 * log beside it.
 	 */
+	if (strcmp(path, "-"))
+		known = stat(path, &st) == 0;
 	if (!strcmp(path, "-")) {
 		ret = strbuf_read_fd(&buf, 0, room);
-	} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+	} else if (known && S_ISDIR(st.st_mode)) {
 		die("cannot read '%s': Is a directory", name);
-	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	} else if (known && !S_ISREG(st.st_mode)) {
 		/* Opened once, blocking: a FIFO's writer is never cut off. */
 		ret = strbuf_read_file(&buf, path, room);
 	} else {
