@@ -20,12 +20,14 @@ enum fs_op {
 	OP_OPEN, OP_WRITE, OP_FSYNC, OP_RENAME, OP_LINK, OP_UNLINK, OP_MKDIR,
 	OP_CLOSE, OP_UTIME, OP_SYMLINK, OP_TRUNCATE,
 	OP_GETXATTR,	/* a read of the source, not a change of the store: below */
+	OP_LISTXATTR,	/* so is this one */
 	OP_NR
 };
 
 static const char *const op_names[OP_NR] = {
 	"open", "write", "fsync", "rename", "link", "unlink", "mkdir",
 	"close", "utime", "symlink", "truncate", "getxattr",
+	"listxattr",
 };
 
 static const struct { const char *name; int code; } errnos[] = {
@@ -270,12 +272,12 @@ static int inject(enum fs_op op, const char *path, const char *path2)
 	 * A getxattr is no change of the store: not logged, so that counts
 	 * of a pipeline's calls stay what they were, and only picked by name.
 	 */
-	if (log_fd >= 0 && op != OP_GETXATTR)
+	if (log_fd >= 0 && op != OP_GETXATTR && op != OP_LISTXATTR)
 		seq = log_call(op, path2 ? path2 : path);
 	for (i = 0; i < nr_faults; i++) {
 		struct fault *f = &faults[i];
 
-		if (op == OP_GETXATTR && f->sel != (int)op)
+		if ((op == OP_GETXATTR || op == OP_LISTXATTR) && f->sel != (int)op)
 			continue;
 		if (f->sel == SEL_SEQ) {
 			if (seq == f->nth)
@@ -359,6 +361,11 @@ static const char *fd_path(int fd, struct strbuf *sb)
 int fsio_getxattr_fault(const char *what, const char *name)
 {
 	return inject(OP_GETXATTR, what, name) ? -1 : 0;
+}
+
+int fsio_listxattr_fault(const char *what)
+{
+	return inject(OP_LISTXATTR, what, NULL) ? -1 : 0;
 }
 
 /* inject() for a call on a descriptor. */

@@ -14,8 +14,8 @@
  *
  * SEL is an operation (open, write, fsync, rename, link, unlink, mkdir,
  * close, utime, symlink, truncate; syncfs counts as fsync, rmdir as unlink), "any"
- * for every kind, or "seq" (below); or "getxattr", which only that name
- * selects (below).  With @PATH only calls whose path
+ * for every kind, or "seq" (below); or "getxattr" or "listxattr", which
+ * only their own names select (below).  With @PATH only calls whose path
  * holds the substring PATH count: for write, fsync and close the path the
  * descriptor was opened with, for rename and link either name.  N picks
  * the Nth such call in this process (from 1), or "*" every one.  ACTION
@@ -53,6 +53,12 @@ struct strbuf;
  * but cannot be read changes no other count.
  */
 int fsio_getxattr_fault(const char *what, const char *name);
+
+/*
+ * The same for the listing of the attributes of the entry what: a
+ * "listxattr" item, @PATH matching what.
+ */
+int fsio_listxattr_fault(const char *what);
 
 int fsio_open(const char *path, int flags, mode_t mode);
 int fsio_openat(int dirfd, const char *path, int flags, mode_t mode);

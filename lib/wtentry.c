@@ -399,8 +399,9 @@ struct xattr_problem {
 };
 
 /*
- * An attribute listed but not readable: a problem, the entry stored
- * without it; under strict, today's error.
+ * An attribute listed but not readable (name NULL: the list itself): a
+ * problem, the entry stored without it (without any); under strict, the
+ * error xattr_read() gives without this.
  */
 static int xattr_unreadable(const char *name, int errnum, void *data)
 {
@@ -408,6 +409,13 @@ static int xattr_unreadable(const char *name, int errnum, void *data)
 	struct strbuf what = STRBUF_INIT, msg = STRBUF_INIT;
 	int ret;
 
+	if (!name) {
+		strbuf_addf(&what, "extended attributes cannot be listed: %s, left out",
+			    strerror(errnum));
+		strbuf_addf(&msg, "cannot list the extended attributes of '%s': %s",
+			    wt_shown(x->w), strerror(errnum));
+		goto tell;
+	}
 	/* Quoted: a name with a newline is still one line. */
 	strbuf_addstr(&what, "extended attribute '");
 	strbuf_addquoted(&what, name, strlen(name));
@@ -415,6 +423,7 @@ static int xattr_unreadable(const char *name, int errnum, void *data)
 	strbuf_addstr(&msg, "cannot read extended attribute '");
 	strbuf_addquoted(&msg, name, strlen(name));
 	strbuf_addf(&msg, "' of '%s': %s", wt_shown(x->w), strerror(errnum));
+tell:
 	ret = problem(x->w, "metadata", what.buf, SNAP_EIO, msg.buf, x->err);
 	x->w->xattrs_partial = 1;
 	strbuf_release(&what);

@@ -255,6 +255,10 @@ static int list_and_read(const struct target *t, unsigned flags,
 	int ret;
 
 	for (;;) {
+		if (fsio_listxattr_fault(what) < 0) {
+			n = -1;
+			break;
+		}
 		n = t_list(t, NULL, 0);
 		if (n > 0) {
 			list = xmalloc((size_t)n);
@@ -269,6 +273,8 @@ static int list_and_read(const struct target *t, unsigned flags,
 		free(list);
 		if (errno == ENOTSUP)
 			return 0;
+		if (on_unreadable)
+			return on_unreadable->fn(NULL, errno, on_unreadable->data);
 		return snap_error_errno(err, "cannot list the extended attributes of '%s'", what);
 	}
 	for (pos = 0; pos < (size_t)n; pos += strlen(list + pos) + 1) {

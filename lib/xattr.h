@@ -71,7 +71,9 @@ int xattr_parse(struct xattr_set *s, const char *buf, size_t len, struct strbuf 
  * one (NULL), it is an error ("cannot read extended attribute 'NAME' of
  * 'WHAT'", the code of snap_error_errno()).  Else fn(name, errnum, data)
  * is called: 0 leaves the attribute out and the read goes on; a negative
- * code (err set by fn) ends the read with that code.
+ * code (err set by fn) ends the read with that code.  When the list
+ * itself cannot be read (any failure but ENOTSUP, which is an empty set),
+ * fn is called with name NULL: 0 gives an empty set.
  */
 struct xattr_unreadable {
 	int (*fn)(const char *name, int errnum, void *data);

@@ -506,6 +506,26 @@ b"
 	assert_equal "$(dump_xattrs out)" "$(printf '# file: ./a\nuser.one="1"\n')"
 }
 
+@test "attributes that cannot be listed: the entry stored without any, one line, exit 3; --strict fatal" {
+	two_attr_src
+	SNAP_FAULT='listxattr@a:*:EIO' run -3 --separate-stderr snap-snapshot -m x src
+	assert_equal "$stderr" "snap-snapshot: warning: a: extended attributes cannot be listed: Input/output error, left out"
+	run -0 snap-cat-file -p main
+	assert_line --index 3 'incomplete 1'
+	assert_line --index 4 'problem metadata a'
+	run -0 snap-ls-tree --xattrs -r main
+	assert_output "file 0644 $(b3_blob_id src/a)	a
+file 0644 $(b3_blob_id src/d/b)	d/b"
+	# No stat cache entry: the next snapshot reads the attributes again.
+	run -0 --separate-stderr snap-snapshot -m y src
+	run -0 snap-ls-tree --xattrs main
+	assert_line --index 1 "  user.one=0x31"
+	before=$(snap-rev-parse main)
+	SNAP_FAULT='listxattr@d:*:EACCES' run -128 --separate-stderr snap-snapshot --strict -m z src
+	assert_equal "$stderr" "snap-snapshot: fatal: cannot list the extended attributes of 'd': Permission denied"
+	assert_equal "$(snap-rev-parse main)" "$before"
+}
+
 @test "an attribute too large to read (E2BIG) is a problem too; write-tree lists it" {
 	two_attr_src
 	SNAP_FAULT='getxattr@user.one:1:E2BIG' \
