@@ -49,6 +49,20 @@ int rclone_ref_write(struct rclone_remote *r, const char *name, const struct sna
 int rclone_ref_read(struct rclone_remote *r, const char *name, struct snap_oid *oid,
 		    struct strbuf *err);
 
+struct pruned;
+/*
+ * What of from's pruned record the other side takes: starting from the
+ * parents the snapshots that crossed name, each one that side lacks
+ * (has() says) and from lists, then its recorded parents in turn (as
+ * lib/transport.c: a record never hides history the other side holds).
+ * Appended to out, which is then sorted.
+ */
+void rclone_accept_pruned(const struct pruned *from, const struct snap_oid *parents, size_t nr,
+			  int (*has)(const struct snap_oid *, void *), void *data,
+			  struct pruned *out);
+/* The remote's pruned record into p: empty when it has none. */
+int rclone_remote_pruned(struct rclone_remote *r, struct pruned *p, struct strbuf *err);
+
 /* Writes 2 * bytes random hex digits and a NUL to out (bytes <= 32). */
 void rclone_random_hex(char *out, size_t bytes);
 /* The store's cache directory of this remote: cache/rclone/<32 hex of the url's hash>. */

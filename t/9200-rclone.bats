@@ -237,6 +237,28 @@ fetch_check() {
 	assert_equal "$(b3sum < "$B/pruned")" "$before"
 }
 
+@test "a snapshot kept behind a pruned one comes with a fetch (the walk goes through the record)" {
+	local i
+	for i in 1 2 3; do
+		echo "$i" > "src/n$i"
+		snap-snapshot -m "s$i" src > /dev/null
+	done
+	snap-prune --drop main~1 --gc > /dev/null
+	run -0 snap-push -q "$R"
+	snap-init -q third
+	run -0 env SNAP_DIR=$PWD/third snap-fetch -q "$R"
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+	assert_output ''
+	assert_equal "$(SNAP_DIR=$PWD/third snap-log --format=%s)" "s3
+s1"
+	first=$(SNAP_DIR=$PWD/third snap-log --format=%H | tail -n 1)
+	run -0 env SNAP_DIR=$PWD/third snap-restore "$first" old
+	assert_equal "$(ls old)" 'a
+big
+n1
+sub'
+}
+
 @test "two pushers racing: each is updated or refused, and the remote ref is always whole" {
 	snap-init -q other
 	mkdir -p src2
