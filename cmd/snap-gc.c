@@ -5,7 +5,9 @@
 #include "error.h"
 #include "gc.h"
 #include "odb.h"
+#include "rclone.h"
 #include "store.h"
+#include "transport.h"
 #include "usage.h"
 #include "util.h"
 
@@ -16,6 +18,7 @@
 
 static const char usage_str[] =
 "usage: snap-gc [--dry-run] [--prune=AGE|now|never] [--verbose] [--json] [--progress] [-q]\n"
+"   or: snap-gc --remote REMOTE [--dry-run] [--verbose] [--json] [-q]\n"
 "\n"
 "Removes unreachable objects older than AGE (default 1d) that no live write\n"
 "session may need, repacks, and removes stale temporary files.  Exits 3\n"
@@ -31,10 +34,15 @@ static const char usage_str[] =
 "                     (default: when it is a tty)\n"
 "  -q, --quiet        print no counts and no progress (what is damaged is\n"
 "                     still named)\n"
+"  --remote REMOTE    instead, remove from the rclone remote REMOTE (a URL or\n"
+"                     a remote's name) the packs nothing its refs reach is in\n"
 "  --store DIR        the store (default $SNAP_DIR, else .snap above)\n";
 
 /* Live objects with no good copy were met; their files are kept. */
 #define EXIT_DAMAGED 3
+
+/* An rclone remote's lease is given back however we exit. */
+static struct rclone_remote rc;
 
 static int list_removed;
 
@@ -54,6 +62,58 @@ static void damaged(const struct snap_oid *oid, const char *path, void *data)
 		oid_to_hex(oid), path);
 }
 
+static void remote_removed(const char *file, uint64_t size, void *data)
+{
+	(void)data;
+	if (list_removed)
+		printf("packs/%s %llu\n", file, (unsigned long long)size);
+}
+
+/* --remote: the packs of an rclone remote (docs/snap-gc.md, "REMOTES"). */
+static int gc_remote(const char *dir, const char *remote, int dry_run, int json, int quiet)
+{
+	struct strbuf err = STRBUF_INIT, url = STRBUF_INIT, ssh = STRBUF_INIT;
+	struct rclone_gc_stats st;
+	struct snap_store store;
+	struct odb *odb;
+	int ret;
+
+	open_store_or_die(dir, &store, &odb);
+	if (transport_use_remote(&store, &remote, &url, &ssh, &err) < 0)
+		die_err(&err);
+	if (!rclone_is_remote(remote))
+		die("--remote takes an rclone remote; '%s' is a store snap-serve serves: "
+		    "run snap-gc there", remote);
+	rclone_disconnect_at_exit(&rc);
+	ret = rclone_connect(&rc, &store, remote, !dry_run, &err);
+	if (ret == SNAP_ELOCKED)
+		die_refused("%s", err.buf);
+	if (ret == 0)
+		ret = rclone_gc(&rc, odb, dry_run, remote_removed, NULL, &st, &err);
+	if (ret == SNAP_ELOCKED)
+		die_refused("%s", err.buf);
+	if (ret == 0)
+		ret = rclone_disconnect(&rc, &err);
+	if (ret < 0)
+		die_err(&err);
+	if (quiet)
+		;	/* the counts are not wanted */
+	else if (json)
+		printf("{\"dry_run\":%s,\"packs_kept\":%zu,\"packs_removed\":%zu,"
+		       "\"files_removed\":%zu,\"bytes_removed\":%llu}\n",
+		       dry_run ? "true" : "false", st.packs_kept, st.packs_removed,
+		       st.files_removed, (unsigned long long)st.bytes_removed);
+	else
+		printf("%s %zu packs (%zu files, %llu bytes); kept %zu packs\n",
+		       dry_run ? "would remove" : "removed", st.packs_removed, st.files_removed,
+		       (unsigned long long)st.bytes_removed, st.packs_kept);
+	odb_close(odb);
+	store_release(&store);
+	strbuf_release(&url);
+	strbuf_release(&ssh);
+	return finish_stdout(0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -64,6 +124,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "store", required_argument, NULL, 'S' },
+		{ "remote", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -72,14 +133,15 @@ int main(int argc, char **argv)
 	struct strbuf err = STRBUF_INIT;
 	struct snap_store store;
 	struct odb *odb;
-	const char *dir = NULL;
-	int json = 0, quiet = 0, c;
+	const char *dir = NULL, *remote = NULL;
+	int json = 0, quiet = 0, prune_given = 0, c;
 
 	usage_setup(argv[0]);
 	while ((c = getopt_long(argc, argv, "nvqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': go.dry_run = 1; break;
 		case 'p':
+			prune_given = 1;
 			if (!strcmp(optarg, "now"))
 				go.prune_age = 0;
 			else if (!strcmp(optarg, "never"))
@@ -98,6 +160,7 @@ int main(int argc, char **argv)
 				setenv("SNAP_PROGRESS", "1", 1);
 			break;
 		case 'S': dir = optarg; break;
+		case 'R': remote = optarg; break;
 		case 'h': usage_help(usage_str);
 		default: usage_error(usage_str, "bad option");
 		}
@@ -105,6 +168,10 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		usage_error(usage_str, "no arguments expected");
 	list_removed = (go.dry_run || go.verbose) && !json;
+	if (remote && prune_given)
+		usage_error(usage_str, "--prune does not go with --remote: a remote's packs have no age");
+	if (remote)
+		return gc_remote(dir, remote, go.dry_run, json, quiet);
 	go.removed = removed;
 	go.damaged = damaged;
 

@@ -80,19 +80,6 @@ static const struct lease *find_lease(const char *name)
 /* An rclone remote's lease is given back however we exit. */
 static struct rclone_remote rc;
 
-static _Noreturn void refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void refuse(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "%s: fatal: ", snap_progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(EXIT_NO);
-}
 
 /* push's own options: --force-with-lease[=REF:EXPECTED] and -d, --delete. */
 static int own_option(int c, const char *arg, void *data)
@@ -170,7 +157,7 @@ int main(int argc, char **argv)
 		rclone_disconnect_at_exit(&rc);
 		ret = rclone_connect(&rc, &store, o.remote, 1, &err);
 		if (ret == SNAP_ELOCKED)
-			refuse("%s", err.buf);
+			die_refused("%s", err.buf);
 		if (ret < 0)
 			die_err(&err);
 	} else if (transport_connect(&t, o.remote, o.serve, &err) < 0) {
@@ -187,7 +174,7 @@ int main(int argc, char **argv)
 		if (l && oid_cmp(&l->expected, &theirs)) {
 			char want[SNAP_OID_HEXSZ + 1];
 
-			refuse("ref '%s' not pushed: the remote holds %s, not the %s the lease expects",
+			die_refused("ref '%s' not pushed: the remote holds %s, not the %s the lease expects",
 			       names.v[i], oid_to_hex(&theirs), oid_to_hex_r(want, &l->expected));
 		}
 		if (!oid_cmp(&theirs, &res[i].new_oid)) {
@@ -205,7 +192,7 @@ int main(int argc, char **argv)
 			if (ret < 0)
 				die_err(&err);
 			if (!ret && !force)
-				refuse("ref '%s' not pushed: not a fast-forward of the remote's %s "
+				die_refused("ref '%s' not pushed: not a fast-forward of the remote's %s "
 				       "(fetch first, or --force-with-lease)", names.v[i], oid_to_hex(&theirs));
 			res[i].status = ret ? "updated" : "forced";
 		}
@@ -225,7 +212,7 @@ int main(int argc, char **argv)
 		if (!rcl)
 			transport_disconnect(&t, &ignored);
 		if (ret == SNAP_EEXISTS || (rcl && ret == SNAP_ELOCKED))
-			refuse("%s", err.buf);
+			die_refused("%s", err.buf);
 		die_err(&err);
 	}
 	if ((rcl ? rclone_disconnect(&rc, &err) : transport_disconnect(&t, &err)) < 0)

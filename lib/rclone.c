@@ -231,6 +231,19 @@ out:
 	return ret;
 }
 
+int rclone_delete(const struct rclone_remote *r, const char *rel, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	const char *args[3] = { "deletefile", NULL, NULL };
+	int ret;
+
+	rclone_path(r, &path, rel);
+	args[1] = path.buf;
+	ret = rclone_run(args, -1, NULL, 0, err);
+	strbuf_release(&path);
+	return ret;
+}
+
 int rclone_list(const struct rclone_remote *r, const char *rel, int recursive,
 		void (*fn)(const char *name, uint64_t size, void *data), void *data,
 		struct strbuf *err)
@@ -420,19 +433,13 @@ int rclone_lease_check(struct rclone_remote *r, struct strbuf *err)
 
 static int lease_release(struct rclone_remote *r, struct strbuf *err)
 {
-	struct strbuf path = STRBUF_INIT;
 	struct lease_info l;
-	const char *args[3] = { "deletefile", NULL, NULL };
 	int ret = lease_read(r, &l, err);
 
 	r->leased = 0;
 	if (ret != 1 || strcmp(l.token, r->token))
 		return ret < -1 ? ret : 0;
-	rclone_path(r, &path, "lease");
-	args[1] = path.buf;
-	ret = rclone_run(args, -1, NULL, 0, err);
-	strbuf_release(&path);
-	return ret;
+	return rclone_delete(r, "lease", err);
 }
 
 /* ---- refs ---- */
@@ -464,20 +471,14 @@ int rclone_ref_read(struct rclone_remote *r, const char *name, struct snap_oid *
 int rclone_ref_write(struct rclone_remote *r, const char *name, const struct snap_oid *new_oid,
 		     struct strbuf *err)
 {
-	struct strbuf text = STRBUF_INIT, path = STRBUF_INIT;
-	const char *args[3] = { "deletefile", NULL, NULL };
+	struct strbuf text = STRBUF_INIT;
 	int ret;
 
-	if (oid_is_null(new_oid)) {
-		rclone_path(r, &path, name);
-		args[1] = path.buf;
-		ret = rclone_run(args, -1, NULL, 0, err);
-	} else {
-		strbuf_addf(&text, "%s\n", oid_to_hex(new_oid));
-		ret = rclone_put(r, name, text.buf, text.len, err);
-	}
+	if (oid_is_null(new_oid))
+		return rclone_delete(r, name, err);
+	strbuf_addf(&text, "%s\n", oid_to_hex(new_oid));
+	ret = rclone_put(r, name, text.buf, text.len, err);
 	strbuf_release(&text);
-	strbuf_release(&path);
 	return ret;
 }
 

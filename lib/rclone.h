@@ -60,6 +60,7 @@ struct rclone_list {
 	struct snap_oid oid;
 	uint64_t size;
 	size_t first, nr;	/* chunks[first..first+nr) of the remote */
+	uint32_t pack;		/* the pack whose .lists file holds it */
 };
 
 struct rclone_remote {
@@ -115,6 +116,31 @@ void rclone_disconnect_at_exit(struct rclone_remote *r);
  */
 int rclone_push(struct rclone_remote *r, struct odb *odb, const struct push_update *u,
 		size_t nr, struct transfer_stats *st, struct strbuf *err);
+
+/* What rclone_gc removed (or would). */
+struct rclone_gc_stats {
+	size_t packs_kept, packs_removed, files_removed;
+	uint64_t bytes_removed;
+};
+
+/*
+ * Removes from a remote connected for a push (the lease held) the packs
+ * that nothing its refs reach is in: walks every remote ref as a fetch
+ * would (through the pruned records), reading trees and snapshots from
+ * this store when it has them and from the remote's packs otherwise, and
+ * keeps each pack that holds a reached object, a reached chunked blob's
+ * list or one of its chunks.  Every other pack-* file of packs/ goes:
+ * all such indexes first (a pack without its index is no longer on the
+ * remote), then .lists, then .pack files; a file of a push killed before
+ * its index was uploaded goes too.  Nothing is removed when the walk
+ * fails (SNAP_EINVAL "incomplete remote" for an object a ref reaches
+ * that is not there) or the lease was lost (SNAP_ELOCKED).  removed() is
+ * called with each file's name under packs/ and size once it is gone, or
+ * (dry_run) instead of removing it.
+ */
+int rclone_gc(struct rclone_remote *r, struct odb *odb, int dry_run,
+	      void (*removed)(const char *file, uint64_t size, void *data), void *data,
+	      struct rclone_gc_stats *st, struct strbuf *err);
 
 /* As transport_fetch, from the remote's packs. */
 int rclone_fetch(struct rclone_remote *r, struct odb *odb, const struct snap_oid *wants,

@@ -49,6 +49,7 @@ struct fetcher {
 	struct wanted *stack, *deferred;
 	size_t nr_stack, alloc_stack, nr_deferred, alloc_deferred;
 	unsigned char *want_pack;
+	unsigned char *keep;	/* rclone_gc: the packs something reached is in */
 	struct snap_oid *parents;
 	size_t nr_parents, alloc_parents;
 	struct pruned here, theirs;
@@ -143,6 +144,63 @@ static int have_pack(struct fetcher *f, uint32_t k)
 	return 0;
 }
 
+/*
+ * When record lists oid: takes it as visited and goes on to the parents
+ * the record gives it (1); else 0.
+ */
+static int pass_over(struct fetcher *f, const struct pruned *record, const struct snap_oid *oid)
+{
+	const struct pruned_entry *e = pruned_find(record, oid);
+	size_t i;
+
+	if (!e)
+		return 0;
+	oidset_insert(&f->visited, oid);
+	for (i = 0; i < e->nr_parents; i++)
+		push_wanted(f, &pruned_parents(record, e)[i], 1);
+	return 1;
+}
+
+/*
+ * rclone_gc's visit of what is in pack w: the pack is kept, and a tree's
+ * or snapshot's links followed, read from this store when it has the
+ * object (nothing downloaded), else from the pack (deferred until it is).
+ */
+static int keep_reached(struct fetcher *f, const struct wanted *t, const struct where *w,
+			struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct pack_record rec;
+	enum object_type type;
+	const char *payload;
+	uint64_t size;
+	int ret;
+
+	f->keep[w->pack] = 1;
+	pack_record(&f->r->packs[w->pack].idx, w->pos, &rec);
+	if (rec.type != OBJ_TREE && rec.type != OBJ_SNAPSHOT) {
+		oidset_insert(&f->visited, &t->oid);
+		return 0;
+	}
+	if (odb_has(f->odb, &t->oid) == 1) {
+		ret = odb_read(f->odb, &t->oid, &type, &buf, TREE_MAX_SIZE, err);
+		if (ret == 0) {
+			oidset_insert(&f->visited, &t->oid);
+			ret = note_links(f, type, buf.buf, buf.len, err);
+		}
+		strbuf_release(&buf);
+		return ret;
+	}
+	if (!have_pack(f, w->pack)) {
+		ALLOC_GROW(f->deferred, f->nr_deferred + 1, f->alloc_deferred);
+		f->deferred[f->nr_deferred++] = *t;
+		return 0;
+	}
+	oidset_insert(&f->visited, &t->oid);
+	ret = rclone_read_object(&f->rd, f->r, w->pack, w->pos, &w->oid, &type, &payload, &size, err);
+	return ret < 0 ? ret : note_links(f, type, payload, (size_t)size, err);
+}
+
 /* One id off the stack: known here, or found on the remote (or deferred to its pack). */
 static int visit(struct fetcher *f, const struct wanted *t, struct strbuf *err)
 {
@@ -156,7 +214,13 @@ static int visit(struct fetcher *f, const struct wanted *t, struct strbuf *err)
 
 	if (oidset_contains(&f->visited, &t->oid))
 		return 0;
-	if (odb_has(f->odb, &t->oid)) {
+	/*
+	 * rclone_gc passes over a parent the remote's record lists even when
+	 * its object is still there, as gc does in a store: it may go.
+	 */
+	if (f->keep && t->parent && pass_over(f, &f->theirs, &t->oid))
+		return 0;
+	if (!f->keep && odb_has(f->odb, &t->oid)) {
 		oidset_insert(&f->visited, &t->oid);
 		return 0;
 	}
@@ -167,23 +231,17 @@ static int visit(struct fetcher *f, const struct wanted *t, struct strbuf *err)
 		 * the walk goes on through it to the parents its record gives,
 		 * as every walk of a store does.
 		 */
-		const struct pruned *from = &f->theirs;
-		const struct pruned_entry *e = NULL;
-
-		if (t->parent && !(e = pruned_find(from, &t->oid)))
-			e = pruned_find(from = &f->here, &t->oid);
-		if (e) {
-			oidset_insert(&f->visited, &t->oid);
-			for (i = 0; i < e->nr_parents; i++)
-				push_wanted(f, &pruned_parents(from, e)[i], 1);
+		if (t->parent && (pass_over(f, &f->theirs, &t->oid) ||
+				  pass_over(f, &f->here, &t->oid)))
 			return 0;
-		}
 		return snap_error(err, SNAP_EINVAL, "incomplete remote: object %s is missing from '%s'",
 				  oid_to_hex(&t->oid), f->r->url);
 	}
 	if (w->pack == NO_PACK) {
 		const struct rclone_list *l = &f->r->lists[w->pos];
 
+		if (f->keep)
+			f->keep[l->pack] = 1;
 		for (i = 0; i < l->nr; i++) {
 			const struct where *c = locate(f, &f->r->chunks[l->first + i]);
 
@@ -192,8 +250,13 @@ static int visit(struct fetcher *f, const struct wanted *t, struct strbuf *err)
 						  "incomplete remote: chunk %s of blob %s is missing from '%s'",
 						  oid_to_hex(&f->r->chunks[l->first + i]),
 						  oid_to_hex(&l->oid), f->r->url);
-			ready &= have_pack(f, c->pack);
+			if (f->keep)
+				f->keep[c->pack] = 1;
+			else
+				ready &= have_pack(f, c->pack);
 		}
+	} else if (f->keep) {
+		return keep_reached(f, t, w, err);
 	} else {
 		ready = have_pack(f, w->pack);
 	}
@@ -203,6 +266,8 @@ static int visit(struct fetcher *f, const struct wanted *t, struct strbuf *err)
 		return 0;
 	}
 	oidset_insert(&f->visited, &t->oid);
+	if (f->keep)
+		return 0;
 	ALLOC_GROW(f->order, f->nr_order + 1, f->alloc_order);
 	f->order[f->nr_order++] = *w;
 	if (w->pack == NO_PACK)
@@ -304,46 +369,77 @@ static int has_here(const struct snap_oid *oid, void *data)
 	return odb_has(data, oid);
 }
 
+/*
+ * Sets f up and walks from the ids given (keeping: marks the packs that
+ * hold what they reach, in f->keep), round after round: what is known
+ * from the packs at hand, then the packs the deferred ids are in.
+ */
+static int walk_from(struct fetcher *f, struct rclone_remote *r, struct odb *odb,
+		     const struct snap_oid *from, size_t nr, int keeping, struct strbuf *err)
+{
+	size_t i, k;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->r = r;
+	f->odb = odb;
+	rclone_reader_init(&f->rd);
+	ret = rclone_load_packs(r, err);
+	if (ret == 0)
+		ret = pruned_load(odb_store(odb), &f->here, err);
+	if (ret == 0)
+		ret = rclone_remote_pruned(r, &f->theirs, err);
+	if (ret < 0)
+		return ret;
+	build_map(f);
+	f->want_pack = xcalloc(r->nr_packs + 1, 1);
+	if (keeping)
+		f->keep = xcalloc(r->nr_packs + 1, 1);
+	for (i = 0; i < nr; i++)
+		push_wanted(f, &from[i], 0);
+	while (ret == 0) {
+		while (ret == 0 && f->nr_stack) {
+			struct wanted t = f->stack[--f->nr_stack];
+
+			ret = visit(f, &t, err);
+		}
+		if (ret < 0 || !f->nr_deferred)
+			break;
+		for (k = 0; ret == 0 && k < r->nr_packs; k++)
+			if (f->want_pack[k] && (ret = rclone_pack_get(r, k, err)) == 0)
+				f->want_pack[k] = 0;
+		for (i = 0; i < f->nr_deferred; i++)
+			push_wanted(f, &f->deferred[i].oid, f->deferred[i].parent);
+		f->nr_deferred = 0;
+	}
+	return ret;
+}
+
+static void fetcher_release(struct fetcher *f)
+{
+	rclone_reader_release(&f->rd);
+	free(f->map);
+	free(f->order);
+	free(f->stack);
+	free(f->deferred);
+	free(f->want_pack);
+	free(f->keep);
+	free(f->parents);
+	oidset_clear(&f->visited);
+	pruned_release(&f->here);
+	pruned_release(&f->theirs);
+}
+
 int rclone_fetch(struct rclone_remote *r, struct odb *odb, const struct snap_oid *wants,
 		 size_t nr, struct transfer_stats *st, struct pruned *pruned,
 		 struct strbuf *err)
 {
 	struct fetcher f;
 	struct strbuf ignored = STRBUF_INIT;
-	size_t i, k;
+	size_t i;
 	int ret;
 
-	memset(&f, 0, sizeof(f));
-	f.r = r;
-	f.odb = odb;
-	rclone_reader_init(&f.rd);
-	ret = rclone_load_packs(r, err);
-	if (ret == 0)
-		ret = pruned_load(odb_store(odb), &f.here, err);
-	if (ret == 0)
-		ret = rclone_remote_pruned(r, &f.theirs, err);
-	if (ret < 0)
-		goto out;
-	build_map(&f);
-	f.want_pack = xcalloc(r->nr_packs + 1, 1);
-	for (i = 0; i < nr; i++)
-		push_wanted(&f, &wants[i], 0);
-	/* Rounds: what is known from the packs here, then the packs that follow. */
-	while (ret == 0) {
-		while (ret == 0 && f.nr_stack) {
-			struct wanted t = f.stack[--f.nr_stack];
-
-			ret = visit(&f, &t, err);
-		}
-		if (ret < 0 || !f.nr_deferred)
-			break;
-		for (k = 0; ret == 0 && k < r->nr_packs; k++)
-			if (f.want_pack[k] && (ret = rclone_pack_get(r, k, err)) == 0)
-				f.want_pack[k] = 0;
-		for (i = 0; i < f.nr_deferred; i++)
-			push_wanted(&f, &f.deferred[i].oid, f.deferred[i].parent);
-		f.nr_deferred = 0;
-	}
+	ret = walk_from(&f, r, odb, wants, nr, 0, err);
 	if (ret < 0)
 		goto out;
 	/* Children first, so that what is kept after a failure is whole below. */
@@ -358,16 +454,98 @@ int rclone_fetch(struct rclone_remote *r, struct odb *odb, const struct snap_oid
 	if (ret == 0)
 		rclone_accept_pruned(&f.theirs, f.parents, f.nr_parents, has_here, odb, pruned);
 out:
-	rclone_reader_release(&f.rd);
-	free(f.map);
-	free(f.order);
-	free(f.stack);
-	free(f.deferred);
-	free(f.want_pack);
-	free(f.parents);
-	oidset_clear(&f.visited);
-	pruned_release(&f.here);
-	pruned_release(&f.theirs);
+	fetcher_release(&f);
 	strbuf_release(&ignored);
+	return ret;
+}
+
+/* ---- removing the packs no ref needs ---- */
+
+struct pack_files {
+	char **names;
+	uint64_t *sizes;
+	size_t nr, alloc, alloc_sizes;
+};
+
+static void add_pack_file(const char *name, uint64_t size, void *data)
+{
+	struct pack_files *l = data;
+
+	ALLOC_GROW(l->names, l->nr + 1, l->alloc);
+	ALLOC_GROW(l->sizes, l->nr + 1, l->alloc_sizes);
+	l->names[l->nr] = xstrdup(name);
+	l->sizes[l->nr++] = size;
+}
+
+/* Whether the pack named hex was kept by the walk. */
+static int kept(const struct fetcher *f, const char *hex)
+{
+	size_t k;
+
+	for (k = 0; k < f->r->nr_packs; k++)
+		if (f->keep[k] && !strcmp(f->r->packs[k].name, hex))
+			return 1;
+	return 0;
+}
+
+int rclone_gc(struct rclone_remote *r, struct odb *odb, int dry_run,
+	      void (*removed)(const char *file, uint64_t size, void *data), void *data,
+	      struct rclone_gc_stats *st, struct strbuf *err)
+{
+	struct fetcher f;
+	struct pack_files l = { NULL, NULL, 0, 0, 0 };
+	struct strbuf rel = STRBUF_INIT, cache = STRBUF_INIT;
+	struct snap_oid *tips = xcalloc(r->nr_refs + 1, sizeof(*tips));
+	char hex[SNAP_OID_HEXSZ + 1];
+	size_t i, k;
+	int ret, kind;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < r->nr_refs; i++)
+		tips[i] = r->refs[i].oid;
+	ret = walk_from(&f, r, odb, tips, r->nr_refs, 1, err);
+	if (ret == 0)
+		ret = rclone_list(r, "packs", 0, add_pack_file, &l, err);
+	if (ret < 0)
+		goto out;
+	for (k = 0; k < r->nr_packs; k++)
+		st->packs_kept += f.keep[k];
+	for (i = 0; i < l.nr; i++)
+		if (rclone_pack_file(l.names[i], hex) == RCLONE_FILE_PACK && !kept(&f, hex))
+			st->packs_removed++;
+	/* The walk took time: the remote must still be ours to change. */
+	if (!dry_run && (ret = rclone_lease_check(r, err)) < 0)
+		goto out;
+	rclone_cache_dir(r, &cache);
+	for (kind = RCLONE_FILE_IDX; ret == 0 && kind <= RCLONE_FILE_LISTS; kind++) {
+		for (i = 0; ret == 0 && i < l.nr; i++) {
+			if (rclone_pack_file(l.names[i], hex) != kind || kept(&f, hex))
+				continue;
+			if (!dry_run) {
+				strbuf_reset(&rel);
+				strbuf_addf(&rel, "packs/%s", l.names[i]);
+				ret = rclone_delete(r, rel.buf, err);
+				if (ret < 0)
+					break;
+				/* Its cached copy, if any, serves no one now. */
+				strbuf_reset(&rel);
+				strbuf_addf(&rel, "%s/%s", cache.buf, l.names[i]);
+				unlink(rel.buf);
+			}
+			st->files_removed++;
+			st->bytes_removed += l.sizes[i];
+			if (removed)
+				removed(l.names[i], l.sizes[i], data);
+		}
+	}
+out:
+	fetcher_release(&f);
+	for (i = 0; i < l.nr; i++)
+		free(l.names[i]);
+	free(l.names);
+	free(l.sizes);
+	free(tips);
+	strbuf_release(&rel);
+	strbuf_release(&cache);
 	return ret;
 }

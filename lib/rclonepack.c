@@ -165,6 +165,8 @@ static int add_lists(struct rclone_remote *r, const char *rel, const char *buf, 
 		}
 		if (total != l.size)
 			goto bad;
+		/* The lists file read is the one of the pack loaded last. */
+		l.pack = (uint32_t)(r->nr_packs - 1);
 		ALLOC_GROW(r->lists, r->nr_lists + 1, r->alloc_lists);
 		r->lists[r->nr_lists++] = l;
 		count++;
@@ -229,17 +231,29 @@ static const struct listed *find_listed(const struct listing *l, const char *nam
 	return NULL;
 }
 
-/* A pack-<64 hex>.idx name: its hex into name. */
-static int idx_name(const char *file, char *name)
+int rclone_pack_file(const char *file, char *name)
 {
-	size_t len = strlen(file);
+	static const char *const ext[] = { NULL, ".idx", ".pack", ".lists" };
+	size_t len = strlen(file), n = 5 + SNAP_OID_HEXSZ;
 	struct snap_oid ignored;
+	int kind;
 
-	if (len != 5 + SNAP_OID_HEXSZ + 4 || strncmp(file, "pack-", 5) || strcmp(file + len - 4, ".idx"))
+	if (len <= n || strncmp(file, "pack-", 5))
 		return 0;
 	memcpy(name, file + 5, SNAP_OID_HEXSZ);
 	name[SNAP_OID_HEXSZ] = '\0';
-	return oid_from_hex(&ignored, name) == 0;
+	if (oid_from_hex(&ignored, name) < 0)
+		return 0;
+	for (kind = 1; kind <= 3; kind++)
+		if (!strcmp(file + n, ext[kind]))
+			return kind;
+	return 0;
+}
+
+/* A pack-<64 hex>.idx name: its hex into name. */
+static int idx_name(const char *file, char *name)
+{
+	return rclone_pack_file(file, name) == RCLONE_FILE_IDX;
 }
 
 /* An index that opens, checks, and names the pack it is named after. */

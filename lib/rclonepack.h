@@ -33,6 +33,8 @@ int rclone_cat(const struct rclone_remote *r, const char *rel, struct strbuf *ou
 /* Writes len bytes as the remote file rel (rclone rcat, from a temporary file). */
 int rclone_put(const struct rclone_remote *r, const char *rel, const void *buf, size_t len,
 	       struct strbuf *err);
+/* Removes the remote file rel (rclone deletefile). */
+int rclone_delete(const struct rclone_remote *r, const char *rel, struct strbuf *err);
 /*
  * Lists the files of the remote directory (or file) rel: calls fn with
  * each name (relative to rel) and size.  An absent one lists nothing.
@@ -72,6 +74,16 @@ void rclone_tmp_path(const struct rclone_remote *r, struct strbuf *path, const c
 /* Downloads the remote file rel to local, which must then hold size bytes. */
 int rclone_download(const struct rclone_remote *r, const char *rel, const char *local,
 		    uint64_t size, struct strbuf *err);
+
+/* The kinds of file under packs/. */
+#define RCLONE_FILE_IDX 1
+#define RCLONE_FILE_PACK 2
+#define RCLONE_FILE_LISTS 3
+/*
+ * Whether file is pack-<64 hex>.idx, .pack or .lists: that kind, the hex
+ * into name (SNAP_OID_HEXSZ + 1 bytes); else 0.
+ */
+int rclone_pack_file(const char *file, char *name);
 
 /*
  * Learns the remote's packs: lists packs/, and for each index there

@@ -92,6 +92,17 @@ void die(const char *fmt, ...)
 	exit(EXIT_FATAL);
 }
 
+void die_refused(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	va_start(ap, fmt);
+	vreport("fatal: ", fmt, ap);
+	va_end(ap);
+	exit(EXIT_NO);
+}
+
 void die_err(const struct strbuf *err)
 {
 	die("%s", err->len ? err->buf : "unknown error");

@@ -31,6 +31,11 @@
 void usage_setup(const char *argv0);
 
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * As die(), for an answer of no (a ref moved, a lease held): "fatal:"
+ * too, but exit status EXIT_NO, after flushing stdout.
+ */
+_Noreturn void die_refused(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Dies with the message a lib/ call left in err. */
 _Noreturn void die_err(const struct strbuf *err);
 /*

@@ -328,6 +328,114 @@ EOF
 	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$(snap-rev-parse main)"
 }
 
+# Names and sizes of the backend's pack files, one per line, sorted.
+pack_files() {
+	(cd "$B/packs" && find . -type f -printf '%P %s\n' | LC_ALL=C sort)
+}
+
+@test "gc --remote removes the packs no remote ref needs, and only those; a fetch after it is whole" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	mkdir side && make_file 400000 side/only
+	snap-snapshot -r side side >/dev/null
+	before=$(pack_files)
+	snap-push -q "$R" side
+	side_pack=$(comm -13 <(echo "$before") <(pack_files) | sed 's/^/packs\//')
+	assert_equal "$(echo "$side_pack" | wc -l)" 2
+	# While side is there, nothing goes.
+	run -0 snap-gc --remote "$R"
+	assert_output "removed 0 packs (0 files, 0 bytes); kept 2 packs"
+	run -0 snap-push -q -d "$R" side
+	listing=$(backend_listing)
+	run -0 snap-gc --remote "$R" --dry-run
+	assert_output "$(echo "$side_pack" | grep '\.idx ')
+$(echo "$side_pack" | grep '\.pack ')
+would remove 1 packs (2 files, $(echo "$side_pack" | awk '{ s += $2 } END { print s }') bytes); kept 1 packs"
+	assert_equal "$(backend_listing)" "$listing"
+	run -0 snap-gc --remote "$R" --json
+	assert_output "{\"dry_run\":false,\"packs_kept\":1,\"packs_removed\":1,\"files_removed\":2,\"bytes_removed\":$(echo "$side_pack" | awk '{ s += $2 } END { print s }')}"
+	assert_equal "$(pack_files)" "$before"
+	assert_file_not_exists "$B/lease"
+	fetch_check "$PWD/third"
+	run -0 env SNAP_DIR=$PWD/third snap-restore main out
+	diff -r src out
+	# The store gc ran from is as it was.
+	run -0 snap-fsck
+	run -0 snap-rev-parse --verify side
+}
+
+@test "gc --remote keeps what a snapshot behind a pruned one needs, and removes what a killed push left" {
+	local i
+	for i in 1 2 3; do
+		make_file $((100000 + i)) "src/n$i"
+		snap-snapshot -m "s$i" src > /dev/null
+		snap-push -q "$R"
+	done
+	snap-prune --drop main~1 --gc > /dev/null
+	echo 4 > src/n4
+	snap-snapshot -m s4 src > /dev/null
+	snap-push -q "$R"
+	# A pack uploaded by a push killed before its index.
+	echo killed >> src/a
+	snap-snapshot -m s5 src > /dev/null
+	kill_rclone "copyto*objects/tmp/*.idx*" 1
+	before=$(pack_files)
+	run -137 env SNAP_RCLONE=$PWD/killer snap-push -q "$R"
+	orphan=$(comm -13 <(echo "$before") <(pack_files))
+	assert_equal "$(echo "$orphan" | grep -c '\.pack ')" 1
+	assert_equal "$(echo "$orphan" | grep -c '\.idx ')" 0
+	run -0 snap-gc --remote "$R" -v
+	assert_line --index 0 "packs/$orphan"
+	assert_line --index 1 --regexp '^removed 1 packs \(1 files, [0-9]+ bytes\); kept [0-9]+ packs$'
+	assert_equal "$(pack_files)" "$before"
+	rm -f "$B/lease"
+	fetch_check "$PWD/third"
+	assert_equal "$(SNAP_DIR=$PWD/third snap-log --format=%s main)" "s4
+s3
+s2
+s1"
+	run -0 env SNAP_DIR=$PWD/third snap-restore "$(SNAP_DIR=$PWD/third snap-log --format=%H | tail -n 1)" old
+	cmp src/n1 old/n1
+	# Killed while it removes: the next gc finishes, the remote whole.
+	snap-push -q "$R"
+	snap-snapshot -r side src > /dev/null
+	make_file 200000 src/gone && snap-snapshot -r side src > /dev/null
+	snap-push -q "$R" side && snap-push -q -d "$R" side
+	kill_rclone "deletefile*packs/*.pack" 1
+	run -137 env SNAP_RCLONE=$PWD/killer snap-gc --remote "$R"
+	run -0 snap-gc --remote "$R"
+	assert_output --regexp '^removed 1 packs \(1 files, [0-9]+ bytes\); kept [0-9]+ packs$'
+	rm -rf third
+	fetch_check "$PWD/third"
+}
+
+@test "gc --remote refuses and removes nothing: a held lease (1), an incomplete remote, a remote that is not rclone, --prune" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	printf 'token = %s\nhost = otherhost\npid = 4242\nexpires = 4102444800\n' \
+		0123456789abcdef0123456789abcdef > "$B/lease"
+	before=$(backend_listing)
+	run -1 --separate-stderr snap-gc --remote "$R"
+	assert_equal "$stderr" "snap-gc: fatal: not pushed: the remote's lease is held by otherhost pid 4242 until 2100-01-01T00:00:00Z"
+	assert_equal "$(backend_listing)" "$before"
+	rm "$B/lease"
+	# A pack a ref needs, gone by hand: the walk fails, nothing is removed.
+	mkdir side && make_file 300000 side/x
+	snap-snapshot -r side side >/dev/null
+	snap-push -q "$R" side && snap-push -q -d "$R" side
+	idx=$(cd "$B/packs" && ls -t ./*.idx | tail -n 1)
+	rm "$B/packs/$idx" "$B/packs/${idx%.idx}.pack"
+	before=$(backend_listing)
+	run -128 --separate-stderr snap-gc --remote "$R"
+	[[ "$stderr" == "snap-gc: fatal: incomplete remote: object "*" is missing from '$R'" ]]
+	assert_equal "$(backend_listing)" "$before"
+	snap-init -q other
+	run -128 --separate-stderr snap-gc --remote "$PWD/other"
+	assert_equal "$stderr" "snap-gc: fatal: --remote takes an rclone remote; '$PWD/other' is a store snap-serve serves: run snap-gc there"
+	run -129 --separate-stderr snap-gc --remote "$R" --prune=now
+	assert_equal "${stderr_lines[0]}" "snap-gc: error: --prune does not go with --remote: a remote's packs have no age"
+}
+
 @test "bad remotes: not a snap remote, no rclone, a malformed name" {
 	mkdir "$B"
 	snap-init -q third
