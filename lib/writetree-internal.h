@@ -52,8 +52,12 @@ struct walker {
 	struct strbuf path;	/* relative path of the entry at hand */
 	struct stat_cache *old;	/* the cache to reuse entries of, or NULL */
 	const struct stat_cache_entry *hit;	/* old's for the entry at hand */
-	/* The entry at hand's attributes lack one that could not be read. */
+	/*
+	 * The entry at hand's attributes lack one that could not be read,
+	 * or its inode flags could not be read.
+	 */
 	int xattrs_partial;
+	unsigned flags_read;	/* the entry at hand's inode flags, TREE_FLAG_* */
 	struct stat_cache *cur;	/* the cache being built, or NULL */
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
@@ -112,6 +116,17 @@ int wt_store_symlink(struct walker *w, int dfd, const char *name,
  */
 int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 		    const struct stat *st, struct tree_entry *e, struct strbuf *err);
+/*
+ * Reads the inode flags of the entry at hand into w->flags_read, when it
+ * is a regular file or a directory (no other type is ever opened) and
+ * the walk reads them: from its stat cache entry (w->hit) when there is
+ * one, else through *fd; a regular file's *fd of -1 is opened here and
+ * handed back open.  A failure other than a filesystem without flags is
+ * a problem ("metadata"): no flags, and w->xattrs_partial set.  Call
+ * after wt_entry_xattrs(), which finds w->hit.
+ */
+int wt_entry_flags(struct walker *w, int dfd, const char *name, int *fd,
+		   const struct stat *st, struct strbuf *err);
 
 /* Prepares opts->excludes (and zeroes exclude_hits). */
 void wt_excludes_prepare(struct walker *w);
