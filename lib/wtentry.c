@@ -196,7 +196,7 @@ const char *wt_shown(struct walker *w)
 /* The blob of a file from the old cache, if it may be reused. */
 static int reuse(struct walker *w, struct snap_oid *oid)
 {
-	const struct stat_cache_entry *c = w->hit;	/* found by wt_entry_xattrs() */
+	const struct stat_cache_entry *c = w->hit;	/* found by wt_store_entry() */
 
 	if (!c || !(wt_dry_run(w) ? odb_has(w->odb, &c->oid) == 1 : odb_freshen(w->odb, &c->oid)))
 		return 0;
@@ -425,20 +425,16 @@ static int xattr_unreadable(const char *name, int errnum, void *data)
 
 /*
  * The extended attributes of the entry at hand: those of a regular
- * file's stat cache entry when its stat data is unchanged (setting them
- * sets the ctime), else read from the file.  Also finds the cache entry
- * that reuse() takes the blob from.
+ * file's stat cache entry (w->hit) when its stat data is unchanged
+ * (setting them sets the ctime), else read from the file.
  */
 int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 		    const struct stat *st, struct tree_entry *e, struct strbuf *err)
 {
-	const struct stat_cache_entry *c = NULL;
+	const struct stat_cache_entry *c = w->hit;
 	struct xattr_problem x = { w, err };
 	struct xattr_unreadable on_unreadable = { xattr_unreadable, &x };
 
-	w->xattrs_partial = 0;
-	if (S_ISREG(st->st_mode) && w->old && fd < 0)
-		c = w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
 	if (c && (!c->has_xattrs || (wt_dry_run(w) ? odb_has(w->odb, &c->xattrs) == 1
 					      : odb_freshen(w->odb, &c->xattrs)))) {
 		e->has_xattrs = c->has_xattrs;

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "exclude.h"
 #include "progress.h"
+#include "statcache.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -309,6 +310,18 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 	wt_set_times(&e, &st);
 	/* Fewer blocks than the size takes: holes, to restore as holes. */
 	e.sparse = S_ISREG(st.st_mode) && (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
+	w->xattrs_partial = 0;
+	if (S_ISREG(st.st_mode)) {
+		/* Its flags first: one --exclude-nodump leaves out costs no more. */
+		if (w->old && fd < 0)
+			w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, &st);
+		ret = wt_entry_flags(w, dfd, name, &fd, &st, err);
+		if (ret < 0 || nodump(w)) {
+			if (fd >= 0)
+				close(fd);
+			return ret;
+		}
+	}
 	ret = wt_entry_xattrs(w, dfd, name, fd, &st, &e, err);
 	if (ret < 0) {
 		if (fd >= 0)
@@ -318,17 +331,6 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 		return ret < 0 ? ret : 0;
 	}
 	if (S_ISREG(st.st_mode)) {
-		ret = wt_entry_flags(w, dfd, name, &fd, &st, err);
-		if (ret == 0 && nodump(w)) {
-			if (fd >= 0)
-				close(fd);
-			return 0;
-		}
-		if (ret < 0) {
-			if (fd >= 0)
-				close(fd);
-			return ret;
-		}
 		e.type = TREE_FILE;
 		ret = wt_store_file(w, dfd, name, fd, &st, &e, err);
 		fd = -1;

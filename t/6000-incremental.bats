@@ -179,8 +179,8 @@ wt() {
 	make_src
 	wt >/dev/null 2>&1
 	size=$(stat -c %s "$CACHE")
-	# Version 3 in the header, and the checksum made right again.
-	{ head -c 11 "$CACHE"; printf '\003'; tail -c +13 "$CACHE" | head -c $((size - 12 - 32)); } > body
+	# Version 4 in the header, and the checksum made right again.
+	{ head -c 11 "$CACHE"; printf '\004'; tail -c +13 "$CACHE" | head -c $((size - 12 - 32)); } > body
 	{ cat body; b3sum --raw body; } > "$CACHE.new"
 	mv -f "$CACHE.new" "$CACHE"
 	assert_equal "$(stat -c %s "$CACHE")" "$size"

@@ -260,3 +260,16 @@ A ./b"
 	tree=$(snap-rev-parse main:)
 	assert_equal "$(snap-ls-tree -l main | snap-mktree)" "$tree"
 }
+
+@test "diff-tree reports a change of flags alone" {
+	mkdir src
+	echo a > src/a
+	a=$(snap-write-tree src)
+	chattr +A src/a
+	b=$(snap-write-tree src)
+	run -0 snap-diff-tree --stat "$a" "$b"
+	assert_output "M	a	flags none -> A
+1 paths changed: 0 added, 0 deleted, 1 modified, 0 changed type; 0 bytes added, 0 bytes removed"
+	run -0 snap-diff-tree --json "$a" "$b"
+	assert_output --partial '"changed":["flags"]'
+}
