@@ -9,15 +9,6 @@ local_setup() {
 	CACHE=$SNAP_DIR/cache/refs/snapshots/main
 }
 
-# Waits until the clock is in a later second than now, so that files made
-# before are not racily clean for a snapshot taken after.
-next_second() {
-	local s
-	s=$(date +%s)
-	while [ "$(date +%s)" = "$s" ]; do sleep 0.05; done
-	sleep 0.1
-}
-
 # A tree of ten small files in two directories, older than the next snapshot.
 make_src() {
 	mkdir -p src/a src/b
