@@ -17,7 +17,8 @@
 
 static const char usage_str[] =
 "usage: snap-checkout [--keep-setuid] [--devices] [--no-same-owner] [--no-xattrs] [--no-acls]\n"
-"                     [-j N] [--in-place TMP [--overwrite]] [--include PATTERN]...\n"
+"                     [--no-flags] [-j N] [--in-place TMP [--overwrite]]\n"
+"                     [--include PATTERN]...\n"
 "                     [--exclude PATTERN]... TREE|SNAPSHOT DIR [PATH...]\n"
 "\n"
 "Writes the tree into DIR, which must be absent or empty.  With PATHs,\n"
@@ -35,6 +36,7 @@ static const char usage_str[] =
 "  --no-same-owner  do not set owners (as root they are set by default)\n"
 "  --no-xattrs      set no extended attributes (but ACLs)\n"
 "  --no-acls        set no POSIX ACLs\n"
+"  --no-flags       set no inode flags (chattr's S D i a d A)\n"
 "  -q, --quiet      no warnings about skipped entries\n"
 "  -j, --jobs N     file-writing threads (default: one per processor)\n"
 "  --include PATTERN  write only entries matching PATTERN (the same patterns),\n"
@@ -56,6 +58,7 @@ int main(int argc, char **argv)
 		{ "no-same-owner", no_argument, NULL, 'O' },
 		{ "no-xattrs", no_argument, NULL, 'X' },
 		{ "no-acls", no_argument, NULL, 'A' },
+		{ "no-flags", no_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -91,6 +94,7 @@ int main(int argc, char **argv)
 		case 'O': co.same_owner = 0; break;
 		case 'X': co.xattr_flags |= XATTR_NO_OTHERS; break;
 		case 'A': co.xattr_flags |= XATTR_NO_ACLS; break;
+		case 'G': co.no_flags = 1; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)

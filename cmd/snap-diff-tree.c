@@ -25,9 +25,9 @@ static const char usage_str[] =
 "  -r           recurse into directories (report files, not directories)\n"
 "  -z           raw paths, each line ended by NUL instead of newline\n"
 "  --metadata   also owners and mtimes (directories: owners); extended\n"
-"               attributes and ACLs are always compared\n"
+"               attributes, ACLs and inode flags are always compared\n"
 "  --stat       each line also says what changed (size, mode, owner,\n"
-"               mtime, xattrs, type); a summary line ends the list (implies\n"
+"               mtime, xattrs, flags, type); a summary line ends the list (implies\n"
 "               --metadata)\n"
 "  --json       one JSON object a line: status, path, what changed, and\n"
 "               the entry on each side, old and new (implies --metadata)\n"
@@ -67,6 +67,24 @@ static void what_changed(const struct tree_entry *a, const struct tree_entry *b,
 		what[(*nr)++] = "mtime";
 	if (a->has_xattrs != b->has_xattrs || (a->has_xattrs && oid_cmp(&a->xattrs, &b->xattrs)))
 		what[(*nr)++] = "xattrs";
+	if (a->flags != b->flags)
+		what[(*nr)++] = "flags";
+}
+
+/* "\tflags OLD -> NEW", letters or "none" on each side. */
+static void add_flags_change(struct strbuf *line, const struct tree_entry *a,
+			     const struct tree_entry *b)
+{
+	strbuf_addstr(line, "\tflags ");
+	if (a->flags)
+		tree_flags_letters(line, a->flags);
+	else
+		strbuf_addstr(line, "none");
+	strbuf_addstr(line, " -> ");
+	if (b->flags)
+		tree_flags_letters(line, b->flags);
+	else
+		strbuf_addstr(line, "none");
 }
 
 /* An attribute set's short id, or "none". */
@@ -112,6 +130,8 @@ static void add_stat(struct strbuf *line, char status, const struct tree_entry *
 		else if (!strcmp(w, "mtime"))
 			strbuf_addf(line, "\tmtime %" PRId64 ".%09" PRIu32 " -> %" PRId64 ".%09" PRIu32,
 				    a->mtime_sec, a->mtime_nsec, b->mtime_sec, b->mtime_nsec);
+		else if (!strcmp(w, "flags"))
+			add_flags_change(line, a, b);
 		else {
 			strbuf_addstr(line, "\txattrs ");
 			add_xattrs_id(line, a);

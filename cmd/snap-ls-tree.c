@@ -22,7 +22,8 @@ static const char usage_str[] =
 "Lists the entries of TREE (a snapshot stands for its tree), or of the\n"
 "directory PATH inside it, in name order:\n"
 "  <type> <perm> <id>\\t<path>                                  (default)\n"
-"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> [sparse] [xattrs=<id>] <path>  (-l)\n"
+"  <type> <perm> <uid> <gid> <mtime> <size> <id> <extra> [sparse] [xattrs=<id>]\n"
+"      [flags=<letters>] <path>  (-l)\n"
 "The -l line is the tree format itself, and what snap-mktree reads.\n"
 "\n"
 "  -r           recurse: list the files below subdirectories\n"
@@ -86,6 +87,10 @@ static void print_entry(const struct tree_entry *e, const char *path, size_t len
 				strbuf_addstr(&line, " sparse");
 			if (e->has_xattrs)
 				strbuf_addf(&line, " xattrs=%s", oid_to_hex(&e->xattrs));
+			if (e->flags) {
+				strbuf_addstr(&line, " flags=");
+				tree_flags_letters(&line, e->flags);
+			}
 		}
 		strbuf_addch(&line, long_fmt ? ' ' : '\t');
 	}

@@ -9,7 +9,8 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-same-owner]
-                    [--no-xattrs] [--no-acls] [--include PATTERN]... [--exclude PATTERN]...
+                    [--no-xattrs] [--no-acls] [--no-flags] [--include PATTERN]...
+                    [--exclude PATTERN]...
                     [-j N] [--progress] [-q] [--from REMOTE] REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
@@ -25,6 +26,7 @@ usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-sa
   --no-same-owner  do not set owners (as root they are set by default)
   --no-xattrs      set no extended attributes (ACLs still are)
   --no-acls        set no POSIX ACLs
+  --no-flags       set no inode flags (chattr's S D i a d A)
   -j, --jobs N     file-writing threads (default: one per processor)
   --include PATTERN  restore only what matches (snap-write-tree's patterns)
                    and the directories above it
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--overwrite) overwrite=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
 		co_args="$co_args $1"; shift ;;
+	--no-flags) co_args="$co_args $1"; shift ;;
 	-q|--quiet) co_args="$co_args $1"; quiet=-q; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
 		excludes="$excludes --exclude $(q "$2")"; shift 2 ;;
@@ -96,7 +99,17 @@ shift 2
 
 parent=$(dirname -- "$dir")
 tmp= fstore=
-cleanup() { rm -rf "$tmp"; [ -z "$fstore" ] || rm -rf "$fstore"; }
+# An immutable or append-only file (chattr +i, +a: restored ones, or the
+# old content --force moved aside) cannot be removed until its flag is
+# cleared, which takes root: then one warning names what is left.
+remove_tmp() {
+	[ -n "$tmp" ] && [ -e "$tmp" ] || return 0
+	rm -rf -- "$tmp" 2>/dev/null && return 0
+	chattr -R -ia -- "$tmp" 2>/dev/null || :
+	rm -rf -- "$tmp" 2>/dev/null ||
+		printf '%s: warning: cannot remove '\''%s'\'': it holds immutable or append-only files (chattr -R -ia it, then remove it)\n' "$me" "$tmp" >&2
+}
+cleanup() { remove_tmp; [ -z "$fstore" ] || rm -rf "$fstore"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -225,14 +238,14 @@ else
 	tmp=$(mktemp -d "$parent/.snap-restore.$$.XXXXXX" 2>/dev/null) || die "cannot create a temporary directory in '$parent'"
 fi
 # Exit status 3 of snap-checkout: all written, but some metadata (an
-# extended attribute the kernel refused) could not be set, each named on
+# extended attribute or inode flags the kernel refused) could not be set, each named on
 # stderr.  The restore is kept and the status passed on.
 rc=0
 if [ -n "$in_place" ]; then
 	# shellcheck disable=SC2086
 	eval "snap-checkout $co_args $excludes" '--in-place "$tmp" -- "$id" "$dir" "$@"' || rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 3 ]; then
-		if [ -n "$made_dir" ]; then rm -rf "$tmp"; rmdir -- "$dir" 2>/dev/null || :; fi
+		if [ -n "$made_dir" ]; then remove_tmp; rmdir -- "$dir" 2>/dev/null || :; fi
 		exit 128
 	fi
 	[ -z "$made_dir" ] || chmod "$(printf '%o' $((0777 & ~$(umask))))" -- "$dir" 2>/dev/null || :

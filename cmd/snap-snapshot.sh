@@ -11,7 +11,7 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j N] [-v] [-n]
-                     [--force-read] [--stats] [--strict] [--no-xattrs] [--no-acls]
+                     [--force-read] [--stats] [--strict] [--no-xattrs] [--no-acls] [--no-flags]
                      (DIR | --absolute PATH | PATH PATH...)
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --stdin NAME [--allow-empty]
    or: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... --from-command NAME -- CMD [ARGS...]
@@ -31,6 +31,7 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j
   --exclude-if-present NAME  leave out a directory holding NAME
   --exclude-larger-than SIZE leave out files of more than SIZE bytes
                        (K, M, G, T: powers of 1024)
+  --exclude-nodump     leave out entries with the nodump flag (chattr +d)
   -v, --verbose        warn of each exclude pattern that matched nothing
   -n, --dry-run        store nothing: print "read PATH" for each file the
                        snapshot would read, "skip PATH" for each entry an
@@ -49,6 +50,7 @@ usage: snap-snapshot [-r REF] [-m MSG] [--meta KEY=VALUE]... [EXCLUDES] [-x] [-j
                        warning each, listed in the snapshot, exit 3)
   --no-xattrs          store no extended attributes (ACLs still are)
   --no-acls            store no POSIX ACLs
+  --no-flags           store no inode flags (chattr's S D i a d A)
   --stdin NAME         store standard input as the one file NAME; empty
                        input is refused (a producer that failed silently)
   --allow-empty        with --stdin: store empty input as an empty file
@@ -102,7 +104,7 @@ while [ $# -gt 0 ]; do
 	--exclude-file) [ $# -ge 2 ] || usage_error "--exclude-file needs FILE"
 		[ -r "$2" ] && [ -f "$2" ] || die "cannot read exclude file '$2'"
 		wt_args="$wt_args --exclude-file $(q "$2")"; shift 2 ;;
-	--exclude-caches) wt_args="$wt_args --exclude-caches"; shift ;;
+	--exclude-caches|--exclude-nodump) wt_args="$wt_args $1"; shift ;;
 	--exclude-if-present) [ $# -ge 2 ] || usage_error "--exclude-if-present needs NAME"
 		case $2 in ''|*/*) bad_arg "--exclude-if-present takes a name, not '$2'" ;; esac
 		wt_args="$wt_args --exclude-if-present $(q "$2")"; shift 2 ;;
@@ -124,7 +126,7 @@ while [ $# -gt 0 ]; do
 	--jobs=*) n=${1#--jobs=}; shift; set -- -j "$n" "$@" ;;
 	-j|--jobs) [ $# -ge 2 ] || usage_error "$1 needs N"; wt_args="$wt_args -j $(q "$2")"; shift 2 ;;
 	--force-read) wt_args="$wt_args --force-read"; shift ;;
-	--stats|--no-xattrs|--no-acls) wt_args="$wt_args $1"; shift ;;
+	--stats|--no-xattrs|--no-acls|--no-flags) wt_args="$wt_args $1"; shift ;;
 	--strict) strict=--strict; shift ;;
 	--allow-empty) allow_empty=1; shift ;;
 	--stdin) [ $# -ge 2 ] || usage_error "--stdin needs NAME"; mode=stdin; name=$2; shift 2 ;;

@@ -19,10 +19,12 @@
 static const char usage_str[] =
 "usage: snap-write-tree [--exclude PATTERN]... [--exclude-file FILE]...\n"
 "                       [--exclude-caches] [--exclude-if-present NAME]...\n"
-"                       [--exclude-larger-than SIZE] [-x] [-q] [-v] [-j N]\n"
+"                       [--exclude-larger-than SIZE] [--exclude-nodump]\n"
+"                       [-x] [-q] [-v] [-j N]\n"
 "                       [--cache NAME] [--force-read] [--stats]\n"
 "                       [--strict | --problems FILE] [--sources FILE] [-n]\n"
-"                       [--no-xattrs] [--no-acls] (DIR | --absolute PATH...)\n"
+"                       [--no-xattrs] [--no-acls] [--no-flags]\n"
+"                       (DIR | --absolute PATH...)\n"
 "\n"
 "Stores DIR recursively and prints the id of its root tree.  With\n"
 "--absolute, each PATH is stored under its absolute path in a tree\n"
@@ -40,6 +42,7 @@ static const char usage_str[] =
 "  --exclude-if-present NAME  leave out a directory holding NAME\n"
 "  --exclude-larger-than SIZE  leave out files larger than SIZE bytes\n"
 "                     (suffix K, M, G or T: powers of 1024)\n"
+"  --exclude-nodump   leave out entries with the nodump flag (chattr +d)\n"
 "  --absolute         store each PATH under its absolute path\n"
 "  --sources FILE     write the absolute source paths to FILE, one a\n"
 "                     line, escaped as names in trees\n"
@@ -58,6 +61,7 @@ static const char usage_str[] =
 "                     (snap-mksnapshot --problems reads it)\n"
 "  --no-xattrs        store no extended attributes (but ACLs)\n"
 "  --no-acls          store no POSIX ACLs\n"
+"  --no-flags         store no inode flags (chattr's S D i a d A)\n"
 "  -q, --quiet        no warnings (skipped sockets, the store left out,\n"
 "                     a cache not written)\n"
 "  -j, --jobs N       compression threads (default: one per processor)\n"
@@ -119,6 +123,8 @@ int main(int argc, char **argv)
 		{ "problems", required_argument, NULL, 'P' },
 		{ "no-xattrs", no_argument, NULL, 'X' },
 		{ "no-acls", no_argument, NULL, 'a' },
+		{ "no-flags", no_argument, NULL, 'G' },
+		{ "exclude-nodump", no_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -182,6 +188,8 @@ int main(int argc, char **argv)
 		case 'P': problems = optarg; break;
 		case 'X': wt.xattr_flags |= XATTR_NO_OTHERS; break;
 		case 'a': wt.xattr_flags |= XATTR_NO_ACLS; break;
+		case 'G': wt.no_flags = 1; break;
+		case 'N': wt.exclude_nodump = 1; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)

@@ -111,6 +111,12 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 {
 	int fd, ret, right = born_right(c, &j->e);
 
+	/* Hard links to it come later: its flags wait for them. */
+	if (j->target) {
+		j->target->flags = j->e.flags;
+		j->e.flags = 0;
+	}
+
 	fd = openat(j->dfd, j->e.name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    right ? final_perm(c, &j->e) : 0600);
@@ -123,6 +129,8 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 		entry_times(&j->e, ts);
 		if (futimens(fd, ts) < 0)
 			ret = snap_error_errno(err, "cannot set the times of '%s'", j->path);
+		else
+			ret = checkout_set_flags(c, fd, &j->e, j->path, 0);
 	} else if (ret == 0) {
 		ret = checkout_set_meta(c, fd, &j->e, j->path, 0, err);
 	}

@@ -61,6 +61,11 @@ struct link_target {
 	int written;		/* a file of this restore is there */
 	dev_t dev;		/* its inode, filled by the thread that wrote it */
 	ino_t ino;
+	/*
+	 * Its inode flags, set by checkout_target_flags() once the hard
+	 * links are made (an immutable or append-only file takes none).
+	 */
+	unsigned flags;
 };
 
 /* A hard link entry of the tree: it must hold its target's blob. */
@@ -198,12 +203,22 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 /* checkout-write.c */
 
 /*
- * Sets owner (as root), extended attributes, mode and times through fd.
- * path names the entry; for a directory, NULL and dir is its index in
- * c->dirs (its path is built only when needed).
+ * Sets owner (as root), extended attributes, mode, times and inode flags
+ * through fd.  path names the entry; for a directory, NULL and dir is its
+ * index in c->dirs (its path is built only when needed).
  */
 int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 		      const char *path, size_t dir, struct strbuf *err);
+/*
+ * Gives the inode open on fd e's inode flags (none under opts->no_flags),
+ * the last of its metadata.  One the kernel refuses (EPERM without
+ * CAP_LINUX_IMMUTABLE, a filesystem without them) is one warning line and
+ * counted in nr_unset; returns 0.  path and dir as checkout_set_meta().
+ */
+int checkout_set_flags(struct checkout *c, int fd, const struct tree_entry *e,
+		       const char *path, size_t dir);
+/* After pass 3: a hard link target's deferred flags, on the inode written. */
+int checkout_target_flags(struct checkout *c, const struct link_target *t, struct strbuf *err);
 /* Pass 2: writes the entries below root into c->cur_fd (files queued). */
 int checkout_restore_tree(struct checkout *c, const struct snap_oid *root, struct strbuf *err);
 /* Pass 3: makes one deferred hard link, to the very inode written. */

@@ -5,6 +5,7 @@
  */
 #include "checkout-internal.h"
 #include "error.h"
+#include "fsflags.h"
 #include "util.h"
 #include "workqueue.h"
 
@@ -24,26 +25,61 @@ struct refusal {
 	const char *path;
 };
 
-/* One line for each attribute the kernel refuses; the restore goes on. */
-static void xattr_refused(const char *name, int errnum, void *data)
+/*
+ * One line for each piece of metadata the kernel refuses ("extended
+ * attribute 'NAME'", "inode flags 'ia'"); the restore goes on.
+ */
+static void meta_refused(struct checkout *c, const char *what, const char *path, int errnum)
 {
-	struct refusal *r = data;
-	const struct checkout_opts *o = r->c->opts;
+	const struct checkout_opts *o = c->opts;
 	void (*warn)(const char *, void *) = o->meta_warn ? o->meta_warn : o->warn;
 	struct strbuf msg = STRBUF_INIT;
 
-	/* Quoted: a name or path with a newline is still one line. */
-	strbuf_addstr(&msg, "cannot set extended attribute '");
-	strbuf_addquoted(&msg, name, strlen(name));
-	strbuf_addstr(&msg, "' of '");
-	strbuf_addquoted(&msg, r->path, strlen(r->path));
+	/* Quoted: a path with a newline is still one line. */
+	strbuf_addf(&msg, "cannot set %s of '", what);
+	strbuf_addquoted(&msg, path, strlen(path));
 	strbuf_addf(&msg, "': %s", strerror(errnum));
-	pthread_mutex_lock(&r->c->unset_lock);
-	r->c->nr_unset++;
+	pthread_mutex_lock(&c->unset_lock);
+	c->nr_unset++;
 	if (warn)
 		warn(msg.buf, o->meta_warn ? o->meta_warn_data : o->warn_data);
-	pthread_mutex_unlock(&r->c->unset_lock);
+	pthread_mutex_unlock(&c->unset_lock);
 	strbuf_release(&msg);
+}
+
+static void xattr_refused(const char *name, int errnum, void *data)
+{
+	struct refusal *r = data;
+	struct strbuf what = STRBUF_INIT;
+
+	/* Quoted: a name with a newline is still one line. */
+	strbuf_addstr(&what, "extended attribute '");
+	strbuf_addquoted(&what, name, strlen(name));
+	strbuf_addch(&what, '\'');
+	meta_refused(r->c, what.buf, r->path, errnum);
+	strbuf_release(&what);
+}
+
+int checkout_set_flags(struct checkout *c, int fd, const struct tree_entry *e,
+		       const char *path, size_t dir)
+{
+	struct strbuf what = STRBUF_INIT, buf = STRBUF_INIT;
+	int errnum;
+
+	if (!e->flags || c->opts->no_flags || fsflags_set(fd, e->flags) == 0)
+		return 0;
+	errnum = errno;
+	if (!path) {
+		dir_path(c, dir, &buf);
+		path = buf.buf;
+	}
+	strbuf_addstr(&what, "the inode flags '");
+	tree_flags_letters(&what, e->flags);
+	strbuf_addch(&what, '\'');
+	meta_refused(c, what.buf, path, errnum);
+	strbuf_release(&what);
+	strbuf_release(&buf);
+	return 0;
 }
 
 /*
@@ -71,9 +107,10 @@ static int set_xattrs(struct checkout *c, int fd, int handle, const struct tree_
 }
 
 /*
- * Sets owner (as root), extended attributes, mode and times through fd.
- * path names the entry; for a directory, NULL and dir is its index in
- * c->dirs (its path is built only when needed: that costs the depth).
+ * Sets owner (as root), extended attributes, mode, times and last the
+ * inode flags (an immutable inode takes no times) through fd.  path names
+ * the entry; for a directory, NULL and dir is its index in c->dirs (its
+ * path is built only when needed: that costs the depth).
  */
 int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 		      const char *path, size_t dir, struct strbuf *err)
@@ -95,6 +132,8 @@ int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 			what = "mode";
 		else if (futimens(fd, ts) < 0)
 			what = "times";
+		else
+			ret = checkout_set_flags(c, fd, e, path, dir);
 	}
 	if (what) {
 		saved = errno;
@@ -495,8 +534,37 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 	return ret;
 }
 
+int checkout_target_flags(struct checkout *c, const struct link_target *t, struct strbuf *err)
+{
+	const char *slash = strrchr(t->path, '/');
+	char *tdir = xstrndup(t->path, slash ? (size_t)(slash - t->path) : 0);
+	struct tree_entry e;
+	struct stat st;
+	int dfd, fd = -1, ret = 0;
+
+	memset(&e, 0, sizeof(e));
+	e.flags = t->flags;
+	dfd = open_beneath(c, tdir, err);
+	if (dfd < 0)
+		ret = dfd;
+	else if ((fd = openat(dfd, slash ? slash + 1 : t->path,
+			      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		ret = snap_error_errno(err, "cannot open '%s'", t->path);
+	else if (fstat(fd, &st) < 0 || st.st_dev != t->dev || st.st_ino != t->ino)
+		ret = snap_error(err, SNAP_EUNSAFE, "'%s' was replaced during the restore",
+				 t->path);
+	else
+		ret = checkout_set_flags(c, fd, &e, t->path, 0);
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	free(tdir);
+	return ret;
+}
+
 /*
- * Pass 4: gives every directory made its mode, owner and times, each
+ * Pass 4: gives every directory made its mode, owner, times and flags, each
  * after all it holds (as GNU tar delays them): walks dirs in order with
  * one descriptor, finishing a directory when the walk leaves it.
  */

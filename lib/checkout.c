@@ -240,6 +240,9 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 	/* Pass 3: hard links, while every directory is still writable. */
 	for (i = 0; ret == 0 && i < c.nr_links; i++)
 		ret = checkout_make_link(&c, &c.links[i], err);
+	for (i = 0; ret == 0 && i < c.nr_targets; i++)
+		if (c.targets[i].written && c.targets[i].flags)
+			ret = checkout_target_flags(&c, &c.targets[i], err);
 	if (ret == 0)
 		ret = checkout_finish_dirs(&c, err);
 	umask(old_umask);

@@ -18,7 +18,8 @@
  * (opts->jobs, lib/workqueue.h); the first that fails stops the rest.
  * Directories stay 0700 until the end; then the hard links are made
  * (only to files this restore wrote, checked by inode), and last each
- * directory gets its mode, owner and times after everything in it.
+ * directory gets its mode, owner, times and inode flags after everything
+ * in it.
  * So nothing is ever written outside dir, whatever the tree holds or
  * whoever else writes in dir meanwhile.  Each blob is verified as it is
  * streamed out; a verification failure fails the restore.
@@ -70,6 +71,13 @@ struct checkout_opts {
 	 * extended attributes not to set; 0 sets all.
 	 */
 	unsigned xattr_flags;
+	/*
+	 * Set no inode flags.  Else each file's and directory's stored
+	 * flags (chattr's S D i a d A) are set last of its metadata: a
+	 * file's after its content and times (hard-linked files' once
+	 * the links are made), a directory's when all in it is written.
+	 */
+	int no_flags;
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
 	/*
@@ -94,7 +102,8 @@ struct checkout_opts {
  * What checkout_tree() and checkout_in_place() return when everything
  * was written but some metadata the kernel refused to set (each piece
  * named to opts->meta_warn): extended attributes of a namespace the user
- * or the filesystem does not allow; or, under opts->overwrite, when a
+ * or the filesystem does not allow, inode flags i or a without
+ * CAP_LINUX_IMMUTABLE or flags the filesystem has not; or, under opts->overwrite, when a
  * path was refused.
  */
 #define CHECKOUT_INCOMPLETE 1

@@ -21,10 +21,10 @@ static void emit(struct differ *d, char status, const struct tree_entry *a,
 		d->o->change(status, d->path.buf, d->path.len, a, b, d->o->data);
 }
 
-/* Whether the extended attribute sets (and ACLs) differ. */
+/* Whether the extended attribute sets (and ACLs) or the inode flags differ. */
 static int xattrs_differ(const struct tree_entry *a, const struct tree_entry *b)
 {
-	return a->has_xattrs != b->has_xattrs ||
+	return a->flags != b->flags || a->has_xattrs != b->has_xattrs ||
 	       (a->has_xattrs && oid_cmp(&a->xattrs, &b->xattrs));
 }
 

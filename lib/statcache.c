@@ -6,6 +6,7 @@
 #include "fsio.h"
 #include "hash.h"
 #include "refs.h"
+#include "tree.h"
 #include "util.h"
 
 #include <errno.h>
@@ -15,9 +16,9 @@
 #include <unistd.h>
 
 #define MAGIC "SNAPSTC1"
-#define VERSION 2
+#define VERSION 3
 #define HEADER_SIZE 48
-#define ENTRY_SIZE 121	/* without the path */
+#define ENTRY_SIZE 125	/* without the path */
 #define TRAILER_SIZE 32
 
 static int oid_is_null_raw(const unsigned char *p)
@@ -202,7 +203,7 @@ const struct stat_cache_entry *stat_cache_lookup(struct stat_cache *c,
 
 int stat_cache_add(struct stat_cache *c, const char *path, size_t len,
 		   const struct stat *st, const struct snap_oid *oid,
-		   const struct snap_oid *xattrs)
+		   const struct snap_oid *xattrs, unsigned flags)
 {
 	struct stat_cache_entry *e;
 
@@ -226,6 +227,7 @@ int stat_cache_add(struct stat_cache *c, const char *path, size_t len,
 		e->xattrs = *xattrs;
 	else
 		memset(&e->xattrs, 0, sizeof(e->xattrs));
+	e->flags = flags;
 	e->path_off = c->paths.len;
 	e->path_len = (uint32_t)len;
 	strbuf_add(&c->paths, path, len);
@@ -260,7 +262,7 @@ static int parse(struct stat_cache *c, const struct stat *root)
 	c->root_dev = get_be(buf + 32, 8);
 	c->root_ino = get_be(buf + 40, 8);
 	c->xattr_flags = (uint32_t)get_be(buf + 28, 4);
-	if (c->start_nsec >= 1000000000u || c->xattr_flags > 3 ||
+	if (c->start_nsec >= 1000000000u || c->xattr_flags > STAT_CACHE_LEAVE_OUT_ALL ||
 	    c->root_dev != (uint64_t)root->st_dev || c->root_ino != (uint64_t)root->st_ino ||
 	    nr > (end - HEADER_SIZE) / ENTRY_SIZE)
 		return -1;
@@ -283,9 +285,10 @@ static int parse(struct stat_cache *c, const struct stat *root)
 		memcpy(e->oid.hash, p + 52, SNAP_OID_RAWSZ);
 		e->has_xattrs = p[84];
 		memcpy(e->xattrs.hash, p + 85, SNAP_OID_RAWSZ);
-		e->path_len = (uint32_t)get_be(p + 117, 4);
+		e->flags = (unsigned)get_be(p + 117, 4);
+		e->path_len = (uint32_t)get_be(p + 121, 4);
 		pos += ENTRY_SIZE;
-		if (p[84] > 1 || (!p[84] && !oid_is_null_raw(p + 85)) ||
+		if (p[84] > 1 || (e->flags & ~TREE_FLAGS_ALL) || (!p[84] && !oid_is_null_raw(p + 85)) ||
 		    e->mtime_nsec >= 1000000000u || e->ctime_nsec >= 1000000000u ||
 		    !S_ISREG(e->mode) || !e->path_len || end - pos < e->path_len ||
 		    memchr(p + ENTRY_SIZE, '\0', e->path_len))
@@ -349,6 +352,7 @@ int stat_cache_write(const struct stat_cache *c, const struct snap_store *store,
 		strbuf_add(&out, e->oid.hash, SNAP_OID_RAWSZ);
 		put_be(&out, e->has_xattrs ? 1 : 0, 1);
 		strbuf_add(&out, e->xattrs.hash, SNAP_OID_RAWSZ);
+		put_be(&out, e->flags, 4);
 		put_be(&out, e->path_len, 4);
 		strbuf_add(&out, entry_path(c, e), e->path_len);
 	}

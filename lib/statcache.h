@@ -4,9 +4,10 @@
 /*
  * Stat caches: what write-tree learned about each regular file the last
  * time it stored a directory (path, size, mtime, ctime, inode, device,
- * mode, the blob id of the content and that of its extended attributes),
- * so that a file whose stat data has not changed is not read and hashed
- * again, nor its attributes listed (a change of them sets the ctime).  The file format is
+ * mode, the blob id of the content and that of its extended attributes,
+ * its inode flags), so that a file whose stat data has not changed is not
+ * read and hashed again, nor its attributes listed or flags read (a
+ * change of either sets the ctime).  The file format is
  * docs/FORMAT.md, "Stat caches"; a cache lives at cache/NAME in the store.
  *
  * A cache is only ever a hint.  stat_cache_read() refuses anything not
@@ -37,6 +38,9 @@
 /* Largest cache file read (about 8 million files). */
 #define STAT_CACHE_MAX (1u << 30)
 
+#define STAT_CACHE_NO_FLAGS 4
+#define STAT_CACHE_LEAVE_OUT_ALL 7
+
 struct stat_cache_entry {
 	uint64_t size;
 	int64_t mtime_sec, ctime_sec;
@@ -46,6 +50,7 @@ struct stat_cache_entry {
 	struct snap_oid oid;
 	int has_xattrs;		/* 1: the file had the extended attributes xattrs */
 	struct snap_oid xattrs;
+	unsigned flags;		/* its inode flags, TREE_FLAG_* (lib/tree.h) */
 	size_t path_off;	/* in the cache's paths buffer */
 	uint32_t path_len;
 };
@@ -54,7 +59,11 @@ struct stat_cache {
 	int64_t start_sec;	/* when the walk that made it began */
 	uint32_t start_nsec;
 	uint64_t root_dev, root_ino;	/* the directory it describes */
-	/* the XATTR_NO_* flags (lib/xattr.h) of the walk that made it */
+	/*
+	 * What the walk that made it left out: the XATTR_NO_* flags
+	 * (lib/xattr.h), and STAT_CACHE_NO_FLAGS when it read no inode
+	 * flags (its entries' flags are then 0).
+	 */
 	uint32_t xattr_flags;
 	struct stat_cache_entry *entries;
 	size_t nr, alloc;
@@ -103,15 +112,15 @@ const struct stat_cache_entry *stat_cache_lookup(struct stat_cache *c,
 						 const struct stat *st);
 
 /*
- * Records that the regular file at path, with stat st, held the blob oid
- * and the extended attributes xattrs (NULL: none).
+ * Records that the regular file at path, with stat st, held the blob oid,
+ * the extended attributes xattrs (NULL: none) and the inode flags flags.
  * A racily clean file (mtime or ctime not before the start second) is not
  * recorded; returns 1 when the entry was recorded, 0 when not.  A path
  * must be added at most once.
  */
 int stat_cache_add(struct stat_cache *c, const char *path, size_t len,
 		   const struct stat *st, const struct snap_oid *oid,
-		   const struct snap_oid *xattrs);
+		   const struct snap_oid *xattrs, unsigned flags);
 
 /*
  * Writes the cache to path atomically: a temporary file in the store's

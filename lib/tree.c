@@ -39,10 +39,24 @@ void tree_entry_json(struct strbuf *out, const struct tree_entry *e)
 		strbuf_addstr(out, ",\"sparse\":true");
 	if (e->has_xattrs)
 		strbuf_addf(out, ",\"xattrs\":\"%s\"", oid_to_hex(&e->xattrs));
+	if (e->flags) {
+		strbuf_addstr(out, ",\"flags\":\"");
+		tree_flags_letters(out, e->flags);
+		strbuf_addch(out, '"');
+	}
 	if (e->link) {
 		strbuf_addstr(out, ",\"link\":");
 		json_add_bytes(out, e->link, e->link_len);
 	}
+}
+
+void tree_flags_letters(struct strbuf *out, unsigned flags)
+{
+	size_t i;
+
+	for (i = 0; TREE_FLAG_LETTERS[i]; i++)
+		if (flags & (1u << i))
+			strbuf_addch(out, TREE_FLAG_LETTERS[i]);
 }
 
 void tree_release(struct tree *t)
@@ -152,6 +166,10 @@ static int entry_check(const struct tree_entry *e, struct strbuf *err)
 		what = "invalid hard link";
 	else if (e->sparse && e->type != TREE_FILE)
 		what = "sparse on an entry that is not a file";
+	else if (e->flags & ~TREE_FLAGS_ALL)
+		what = "unknown flags";
+	else if (e->flags && e->type != TREE_FILE && e->type != TREE_DIR)
+		what = "flags on an entry that is not a file or directory";
 	else if (e->type != TREE_FILE && e->type != TREE_SYMLINK && e->size)
 		what = "size on an entry that has none";
 	else if (e->type == TREE_SYMLINK && !e->size)
@@ -243,6 +261,11 @@ static void encode_entry(struct strbuf *out, const struct tree_entry *e)
 	if (e->has_xattrs) {
 		strbuf_addstr(out, "xattrs=");
 		strbuf_add(out, oid_to_hex_r(hex, &e->xattrs), SNAP_OID_HEXSZ);
+		strbuf_addch(out, ' ');
+	}
+	if (e->flags) {
+		strbuf_addstr(out, "flags=");
+		tree_flags_letters(out, e->flags);
 		strbuf_addch(out, ' ');
 	}
 	tree_escape(out, e->name, e->name_len);
@@ -342,6 +365,29 @@ int tree_unescape(const char *s, size_t len, struct strbuf *out)
 	return unescape(s, len, out);
 }
 
+/*
+ * The letters of a flags field: each known, each once, in canonical order
+ * (TREE_FLAG_LETTERS), at least one.
+ */
+static int parse_flags(const char *s, size_t len, unsigned *out)
+{
+	size_t i, at = 0;
+
+	*out = 0;
+	if (!len)
+		return -1;
+	for (i = 0; i < len; i++) {
+		const char *l = memchr(TREE_FLAG_LETTERS + at, s[i],
+				       sizeof(TREE_FLAG_LETTERS) - 1 - at);
+
+		if (!l || !s[i])
+			return -1;
+		at = (size_t)(l - TREE_FLAG_LETTERS) + 1;
+		*out |= 1u << (at - 1);
+	}
+	return 0;
+}
+
 static int parse_entry(struct cursor *c, struct tree_entry *e,
 		       struct strbuf *name, struct strbuf *link, const char **why)
 {
@@ -436,9 +482,9 @@ static int parse_entry(struct cursor *c, struct tree_entry *e,
 	}
 
 	/*
-	 * Tree format 2: optional fields before the name, in this order.  A
-	 * name holds no raw space, so a space left on the line means another
-	 * field is there.
+	 * Tree formats 2 and 3: optional fields before the name, in this
+	 * order.  A name holds no raw space, so a space left on the line
+	 * means another field is there.
 	 */
 	f = memchr(c->p, '\n', (size_t)(c->end - c->p));
 	if (f && (size_t)(f - c->p) > 7 && !memcmp(c->p, "sparse ", 7)) {
@@ -446,14 +492,21 @@ static int parse_entry(struct cursor *c, struct tree_entry *e,
 		c->p += 7;
 	}
 	*why = "bad field before the name";
-	if (f && memchr(c->p, ' ', (size_t)(f - c->p))) {
+	if (f && memchr(c->p, ' ', (size_t)(f - c->p)) && (size_t)(f - c->p) > 7 &&
+	    !memcmp(c->p, "xattrs=", 7)) {
 		if (!(f = field(c, &len, ' ')) || len != 7 + SNAP_OID_HEXSZ ||
-		    memcmp(f, "xattrs=", 7) || oid_from_hexn(&e->xattrs, f + 7, SNAP_OID_HEXSZ) < 0)
+		    oid_from_hexn(&e->xattrs, f + 7, SNAP_OID_HEXSZ) < 0)
 			return -1;
 		for (i = 7; i < len; i++)
 			if (f[i] >= 'A' && f[i] <= 'F')
 				return -1;
 		e->has_xattrs = 1;
+		f = memchr(c->p, '\n', (size_t)(c->end - c->p));
+	}
+	if (f && memchr(c->p, ' ', (size_t)(f - c->p))) {
+		if (!(f = field(c, &len, ' ')) || len < 7 || memcmp(f, "flags=", 6) ||
+		    parse_flags(f + 6, len - 6, &e->flags) < 0)
+			return -1;
 	}
 
 	*why = "bad name";

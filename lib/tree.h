@@ -5,7 +5,7 @@
  * Tree objects: one directory's entries, sorted by name bytes, one line
  * each (docs/FORMAT.md, "Trees"):
  *
- *   TYPE PERM UID GID MTIME SIZE ID EXTRA [sparse] [xattrs=ID] NAME\n
+ *   TYPE PERM UID GID MTIME SIZE ID EXTRA [sparse] [xattrs=ID] [flags=LETTERS] NAME\n
  *
  * tree_parse() is strict: a tree that parses is one restore can write
  * safely (names are never empty, ".", ".." and never hold '/' or NUL) and
@@ -27,6 +27,20 @@ enum tree_type {
 	TREE_BLK,
 };
 
+/*
+ * The inode flags a tree keeps (chattr's letters; tree format 3), as bits
+ * of tree_entry.flags.  TREE_FLAG_LETTERS holds their letters in the
+ * canonical order of the field, bit i being letter i.
+ */
+#define TREE_FLAG_SYNC		(1u << 0)	/* S */
+#define TREE_FLAG_DIRSYNC	(1u << 1)	/* D */
+#define TREE_FLAG_IMMUTABLE	(1u << 2)	/* i */
+#define TREE_FLAG_APPEND	(1u << 3)	/* a */
+#define TREE_FLAG_NODUMP	(1u << 4)	/* d */
+#define TREE_FLAG_NOATIME	(1u << 5)	/* A */
+#define TREE_FLAGS_ALL		0x3fu
+#define TREE_FLAG_LETTERS	"SDiadA"
+
 struct tree_entry {
 	enum tree_type type;
 	unsigned perm;		/* permission bits, 07777 at most */
@@ -39,6 +53,7 @@ struct tree_entry {
 	int sparse;		/* a file that had holes: restore zeros as holes */
 	int has_xattrs;		/* 1: xattrs names its extended attributes */
 	struct snap_oid xattrs;	/* a blob of lib/xattr.h's encoding */
+	unsigned flags;		/* TREE_FLAG_*; only on files and directories */
 	char *link;		/* hard link: path of the group's first member */
 	size_t link_len;
 	char *name;		/* raw bytes; NUL-terminated for convenience */
@@ -100,11 +115,17 @@ const char *tree_type_name(enum tree_type type);
  * "type", "mode" ("0644"), "uid", "gid", "size", "mtime", "mtime_ns",
  * "id" (files, directories and symlinks), "rdev" ([major, minor] of a
  * device), "sparse" (true, when marked),
- * "xattrs" (the attribute set's id, when it has one) and "link" (a hard
+ * "xattrs" (the attribute set's id, when it has one), "flags" (their
+ * letters, tree_flags_letters(), when it has any) and "link" (a hard
  * link's first member).  Shared by the commands that report entries (snap-ls,
  * snap-diff-tree), so that their fields mean one thing.
  */
 void tree_entry_json(struct strbuf *out, const struct tree_entry *e);
+
+/*
+ * Appends the letters of flags (TREE_FLAG_*) in canonical order: "iad".
+ */
+void tree_flags_letters(struct strbuf *out, unsigned flags);
 
 /* Appends a name with the escaping of the tree format (canonical). */
 void tree_escape(struct strbuf *out, const char *name, size_t len);

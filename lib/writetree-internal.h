@@ -51,9 +51,14 @@ struct walker {
 	size_t nr_seen, size_seen;
 	struct strbuf path;	/* relative path of the entry at hand */
 	struct stat_cache *old;	/* the cache to reuse entries of, or NULL */
-	const struct stat_cache_entry *hit;	/* old's for the entry at hand */
-	/* The entry at hand's attributes lack one that could not be read. */
+	/* old's entry for the regular file at hand, if its stat matches */
+	const struct stat_cache_entry *hit;
+	/*
+	 * The entry at hand's attributes lack one that could not be read,
+	 * or its inode flags could not be read (reset per entry).
+	 */
 	int xattrs_partial;
+	unsigned flags_read;	/* the entry at hand's inode flags, TREE_FLAG_* */
 	struct stat_cache *cur;	/* the cache being built, or NULL */
 	size_t nr_fresh;	/* entries of cur not taken from old */
 	struct write_tree_stats stats;
@@ -105,13 +110,24 @@ int wt_store_file(struct walker *w, int dfd, const char *name, int fd,
 int wt_store_symlink(struct walker *w, int dfd, const char *name,
 		     const struct stat *st, struct tree_entry *e, struct strbuf *err);
 /*
- * The extended attributes of the entry at hand, from the stat cache when
- * its stat data is unchanged, else read; finds the cache entry a file's
- * blob may be reused from.  An attribute whose value cannot be read is a
- * problem ("unreadable"): left out, and w->xattrs_partial set.
+ * The extended attributes of the entry at hand, from its stat cache entry
+ * (w->hit, looked up before) when there is one, else read.  An attribute
+ * whose value cannot be read is a problem ("unreadable"): left out, and
+ * w->xattrs_partial set.
  */
 int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 		    const struct stat *st, struct tree_entry *e, struct strbuf *err);
+/*
+ * Reads the inode flags of the entry at hand into w->flags_read, when it
+ * is a regular file or a directory (no other type is ever opened) and
+ * the walk reads them: from its stat cache entry (w->hit) when there is
+ * one, else through *fd; a regular file's *fd of -1 is opened here and
+ * handed back open.  A failure other than a filesystem without flags is
+ * a problem ("metadata"): no flags, and w->xattrs_partial set.  A
+ * regular file's w->hit is looked up before.
+ */
+int wt_entry_flags(struct walker *w, int dfd, const char *name, int *fd,
+		   const struct stat *st, struct strbuf *err);
 
 /* Prepares opts->excludes (and zeroes exclude_hits). */
 void wt_excludes_prepare(struct walker *w);

@@ -92,6 +92,9 @@ static int walk_batch(struct walker *w, const struct stat *root_st,
 	const struct write_tree_opts *opts = w->opts;
 	struct stat_cache old, cur;
 	struct strbuf cache_path = STRBUF_INIT;
+	/* A cache made without reading flags has none to give. */
+	uint32_t leave_out = opts ? opts->xattr_flags |
+		(opts->no_flags && !opts->exclude_nodump ? STAT_CACHE_NO_FLAGS : 0) : 0;
 	int ret;
 
 	if (opts && opts->cache &&
@@ -100,13 +103,13 @@ static int walk_batch(struct walker *w, const struct stat *root_st,
 	if (cache_path.len) {
 		/* Stamped before any file is looked at (lib/statcache.h). */
 		stat_cache_init(&cur, root_st);
-		cur.xattr_flags = opts->xattr_flags;
+		cur.xattr_flags = leave_out;
 		w->cur = &cur;
 		stat_cache_init(&old, root_st);
 		/* One made leaving other attributes out cannot give them. */
 		if (!opts->force_read &&
 		    stat_cache_read(&old, cache_path.buf, root_st, NULL) == 0 &&
-		    old.xattr_flags == opts->xattr_flags) {
+		    old.xattr_flags == leave_out) {
 			w->old = &old;
 			stat_cache_reserve(&cur, old.nr, old.paths.len);
 		}

@@ -65,6 +65,15 @@ struct write_tree_opts {
 	 * sets the ctime); a cache made with other flags is not used.
 	 */
 	unsigned xattr_flags;
+	/*
+	 * Store no inode flags (chattr's; lib/fsflags.h); they are still
+	 * read under exclude_nodump, which leaves out every entry (a
+	 * directory whole) that has the nodump flag d.  A regular file's
+	 * flags come from the stat cache when its stat data is unchanged
+	 * (chattr sets the ctime).
+	 */
+	int no_flags;
+	int exclude_nodump;
 	struct write_tree_stats *stats;	/* filled in when not NULL */
 	/* Called for each thing skipped (a socket, ...); may be NULL. */
 	void (*warn)(const char *msg, void *data);
@@ -121,10 +130,12 @@ struct write_tree_opts {
  * ("unstable"); an extended attribute listed but whose value cannot be
  * read (EACCES, EIO, E2BIG, ...) is left out of its entry's set
  * ("unreadable", the entry's path; one gone meanwhile, ENODATA, is left
- * out and nothing said).  Each is reported through opts->problem and
+ * out and nothing said); so are the inode flags of a file or directory
+ * whose FS_IOC_GETFLAGS fails other than for a filesystem without them
+ * ("metadata", "inode flags: REASON, left out").  Each is reported through opts->problem and
  * counted in stats->problems, and the tree is written without it: 0 is
- * returned.  A changed file, or one missing an attribute, gets no stat
- * cache entry.  Under opts->strict each is an error instead (SNAP_EIO,
+ * returned.  A changed file, or one missing an attribute or its flags, gets
+ * no stat cache entry.  Under opts->strict each is an error instead (SNAP_EIO,
  * or SNAP_EINVAL for a changed file) and no tree is written.  DIR itself that cannot be opened is always an error.
  */
 int write_tree(struct odb *odb, const char *dir,

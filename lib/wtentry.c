@@ -2,13 +2,14 @@
  * write-tree's storing of one entry: a regular file read into a blob and
  * checked not to have changed meanwhile (or its blob reused from the
  * stat cache), a hard link to its group's first member, a symlink, the
- * entry's extended attributes; and the problems met, reported or, under
+ * entry's extended attributes and inode flags; and the problems met, reported or, under
  * strict, errors (writetree.h, "Problems").
  */
 #include "writetree.h"
 #include "writetree-internal.h"
 
 #include "error.h"
+#include "fsflags.h"
 #include "progress.h"
 #include "statcache.h"
 #include "util.h"
@@ -195,7 +196,7 @@ const char *wt_shown(struct walker *w)
 /* The blob of a file from the old cache, if it may be reused. */
 static int reuse(struct walker *w, struct snap_oid *oid)
 {
-	const struct stat_cache_entry *c = w->hit;	/* found by wt_entry_xattrs() */
+	const struct stat_cache_entry *c = w->hit;	/* found by wt_store_entry() */
 
 	if (!c || !(wt_dry_run(w) ? odb_has(w->odb, &c->oid) == 1 : odb_freshen(w->odb, &c->oid)))
 		return 0;
@@ -358,7 +359,7 @@ int wt_store_file(struct walker *w, int dfd, const char *name, int fd,
 	 */
 	if (w->cur && !changed && !w->xattrs_partial && !wt_dry_run(w) &&
 	    stat_cache_add(w->cur, w->path.buf, w->path.len, &now, &e->oid,
-			   e->has_xattrs ? &e->xattrs : NULL) && !reused)
+			   e->has_xattrs ? &e->xattrs : NULL, w->flags_read) && !reused)
 		w->nr_fresh++;
 	if (st->st_nlink > 1) {
 		inode_add(w, st->st_dev, st->st_ino, xstrdup(w->path.buf), &e->oid);
@@ -433,20 +434,16 @@ tell:
 
 /*
  * The extended attributes of the entry at hand: those of a regular
- * file's stat cache entry when its stat data is unchanged (setting them
- * sets the ctime), else read from the file.  Also finds the cache entry
- * that reuse() takes the blob from.
+ * file's stat cache entry (w->hit) when its stat data is unchanged
+ * (setting them sets the ctime), else read from the file.
  */
 int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 		    const struct stat *st, struct tree_entry *e, struct strbuf *err)
 {
-	const struct stat_cache_entry *c = NULL;
+	const struct stat_cache_entry *c = w->hit;
 	struct xattr_problem x = { w, err };
 	struct xattr_unreadable on_unreadable = { xattr_unreadable, &x };
 
-	w->xattrs_partial = 0;
-	if (S_ISREG(st->st_mode) && w->old && fd < 0)
-		c = w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, st);
 	if (c && (!c->has_xattrs || (wt_dry_run(w) ? odb_has(w->odb, &c->xattrs) == 1
 					      : odb_freshen(w->odb, &c->xattrs)))) {
 		e->has_xattrs = c->has_xattrs;
@@ -457,4 +454,54 @@ int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
 		return 0;	/* a dry run stores no attribute set */
 	return xattr_store(w->odb, fd, dfd, name, st, w->opts ? w->opts->xattr_flags : 0,
 			   &on_unreadable, &e->xattrs, &e->has_xattrs, wt_shown(w), err);
+}
+
+/* Whether the walk reads inode flags at all (writetree.h, no_flags). */
+static int reads_flags(const struct walker *w)
+{
+	return !w->opts || !w->opts->no_flags || w->opts->exclude_nodump;
+}
+
+int wt_entry_flags(struct walker *w, int dfd, const char *name, int *fd,
+		   const struct stat *st, struct strbuf *err)
+{
+	struct strbuf what = STRBUF_INIT, msg = STRBUF_INIT;
+	struct stat now;
+	int ret, errnum;
+
+	w->flags_read = 0;
+	if (!reads_flags(w) || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)))
+		return 0;
+	if (w->hit) {
+		w->flags_read = w->hit->flags;
+		return 0;
+	}
+	if (*fd < 0) {
+		/*
+		 * Opened here for the ioctl and handed on to be read.  One
+		 * that cannot be opened, or is no longer the inode stat'ed,
+		 * is left to the read, which reports it.
+		 */
+		int f = wt_open_file(dfd, name);
+
+		if (f < 0)
+			return 0;
+		if (fstat(f, &now) < 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev ||
+		    !S_ISREG(now.st_mode)) {
+			close(f);
+			return 0;
+		}
+		*fd = f;
+	}
+	if (fsflags_get(*fd, &w->flags_read) == 0)
+		return 0;
+	errnum = errno;
+	strbuf_addf(&what, "inode flags: %s, left out", strerror(errnum));
+	strbuf_addf(&msg, "cannot read the inode flags of '%s': %s", wt_shown(w),
+		    strerror(errnum));
+	ret = problem(w, "metadata", what.buf, SNAP_EIO, msg.buf, err);
+	w->xattrs_partial = 1;
+	strbuf_release(&what);
+	strbuf_release(&msg);
+	return ret;
 }

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "exclude.h"
 #include "progress.h"
+#include "statcache.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -200,15 +201,20 @@ static void frame_release(struct frame *f)
 	tree_release(&f->t);
 }
 
-/* 1 if the directory fd holds an entry --exclude-if-present names. */
+/*
+ * 1 if the directory fd holds an entry --exclude-if-present names (listed
+ * as skipped).
+ */
 static int has_marker(struct walker *w, int fd)
 {
 	struct stat st;
 	size_t i;
 
 	for (i = 0; !w->is_source && w->opts && i < w->opts->nr_if_present; i++)
-		if (fstatat(fd, w->opts->if_present[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+		if (fstatat(fd, w->opts->if_present[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			wt_list_entry(w, "skip");
 			return 1;
+		}
 	return 0;
 }
 
@@ -239,6 +245,25 @@ static void keep_cache_tag(struct walker *w, struct frame *f)
 	}
 	f->names[0] = f->names[i];
 	f->nr = 1;
+}
+
+/*
+ * 1 if --exclude-nodump leaves out the entry at hand, whose flags
+ * wt_entry_flags() read (listed as skipped).
+ */
+static int nodump(struct walker *w)
+{
+	if (w->is_source || !w->opts || !w->opts->exclude_nodump ||
+	    !(w->flags_read & TREE_FLAG_NODUMP))
+		return 0;
+	wt_list_entry(w, "skip");
+	return 1;
+}
+
+/* The flags the entry at hand's tree entry gets. */
+static unsigned stored_flags(const struct walker *w)
+{
+	return w->opts && w->opts->no_flags ? 0 : w->flags_read;
 }
 
 /*
@@ -285,6 +310,18 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 	wt_set_times(&e, &st);
 	/* Fewer blocks than the size takes: holes, to restore as holes. */
 	e.sparse = S_ISREG(st.st_mode) && (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
+	w->xattrs_partial = 0;
+	if (S_ISREG(st.st_mode)) {
+		/* Its flags first: one --exclude-nodump leaves out costs no more. */
+		if (w->old && fd < 0)
+			w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, &st);
+		ret = wt_entry_flags(w, dfd, name, &fd, &st, err);
+		if (ret < 0 || nodump(w)) {
+			if (fd >= 0)
+				close(fd);
+			return ret;
+		}
+	}
 	ret = wt_entry_xattrs(w, dfd, name, fd, &st, &e, err);
 	if (ret < 0) {
 		if (fd >= 0)
@@ -309,12 +346,13 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 				ret = wt_call_failed(w, errno, "open directory", err);
 				return ret < 0 ? ret : 0;
 			}
-			if (has_marker(w, *sub)) {
+			ret = wt_entry_flags(w, dfd, name, sub, &st, err);
+			if (ret < 0 || nodump(w) || has_marker(w, *sub)) {
 				close(*sub);
 				*sub = -1;
-				wt_list_entry(w, "skip");
-				return 0;
+				return ret;
 			}
+			e.flags = stored_flags(w);
 			e.name = (char *)name;
 			e.name_len = strlen(name);
 			*dir_entry = e;
@@ -337,6 +375,7 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 		return 0;
 	if (ret < 0)
 		return ret;
+	e.flags = stored_flags(w);
 	e.name = (char *)name;
 	e.name_len = strlen(name);
 	tree_add(t, &e);

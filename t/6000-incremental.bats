@@ -9,15 +9,6 @@ local_setup() {
 	CACHE=$SNAP_DIR/cache/refs/snapshots/main
 }
 
-# Waits until the clock is in a later second than now, so that files made
-# before are not racily clean for a snapshot taken after.
-next_second() {
-	local s
-	s=$(date +%s)
-	while [ "$(date +%s)" = "$s" ]; do sleep 0.05; done
-	sleep 0.1
-}
-
 # A tree of ten small files in two directories, older than the next snapshot.
 make_src() {
 	mkdir -p src/a src/b
@@ -179,8 +170,8 @@ wt() {
 	make_src
 	wt >/dev/null 2>&1
 	size=$(stat -c %s "$CACHE")
-	# Version 3 in the header, and the checksum made right again.
-	{ head -c 11 "$CACHE"; printf '\003'; tail -c +13 "$CACHE" | head -c $((size - 12 - 32)); } > body
+	# Version 4 in the header, and the checksum made right again.
+	{ head -c 11 "$CACHE"; printf '\004'; tail -c +13 "$CACHE" | head -c $((size - 12 - 32)); } > body
 	{ cat body; b3sum --raw body; } > "$CACHE.new"
 	mv -f "$CACHE.new" "$CACHE"
 	assert_equal "$(stat -c %s "$CACHE")" "$size"

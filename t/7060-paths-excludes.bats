@@ -19,15 +19,6 @@ local_setup() {
 	R=${PWD#/}
 }
 
-# Waits until the clock is in a later second than now, so that files made
-# before are not racily clean for a snapshot taken after.
-next_second() {
-	local s
-	s=$(date +%s)
-	while [ "$(date +%s)" = "$s" ]; do sleep 0.05; done
-	sleep 0.1
-}
-
 # The paths of the files in REV's tree below DIR (default sys), one a
 # line, relative to DIR.
 files() {

@@ -25,15 +25,6 @@ teardown() {
 	[ -z "${PERM:-}" ] || rm -rf "$PERM"
 }
 
-# Waits until the clock is in a later second than now, so that files made
-# before are not racily clean for a snapshot taken after.
-next_second() {
-	local s
-	s=$(date +%s)
-	while [ "$(date +%s)" = "$s" ]; do sleep 0.05; done
-	sleep 0.1
-}
-
 # The blob of an extended attribute set, made by hand: NAME VALUE pairs.
 xattr_blob() {
 	{
@@ -251,15 +242,8 @@ acl_and_xattr_src() {
 	snap-snapshot -m x src > /dev/null
 	# The store readable by nobody, in a directory nobody can reach;
 	# nobody's own target.
-	PERM=$(mktemp -d /tmp/snap-perm.XXXXXX)
-	chmod 755 "$PERM"
-	mv "$SNAP_DIR" "$PERM/store"
-	mv src "$PERM/src"
-	export SNAP_DIR=$PERM/store
-	chmod -R a+rX "$SNAP_DIR"
-	cd "$PERM"
-	mkdir mine
-	chown nobody:nogroup mine
+	store_for_nobody
+	mv "$BATS_TEST_TMPDIR/src" src
 	run -3 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		snap-restore main mine/out
 	assert_equal "$stderr" "snap-restore: warning: cannot set extended attribute 'trusted.t' of 'a': Operation not permitted
@@ -290,14 +274,7 @@ line"
 lines" -v 1 "src/new
 line"
 	snap-snapshot -m x src > /dev/null
-	PERM=$(mktemp -d /tmp/snap-perm.XXXXXX)
-	chmod 755 "$PERM"
-	mv "$SNAP_DIR" "$PERM/store"
-	export SNAP_DIR=$PERM/store
-	chmod -R a+rX "$SNAP_DIR"
-	cd "$PERM"
-	mkdir mine
-	chown nobody:nogroup mine
+	store_for_nobody
 	run -3 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		snap-checkout -j 1 main mine/out
 	assert_equal "$stderr" "snap-checkout: warning: cannot set extended attribute 'trusted.two\\012lines' of 'new\\012line': Operation not permitted"
@@ -429,12 +406,7 @@ line")" x
 }
 
 @test "a store written before attributes (tree format 1) reads, checks and restores as then" {
-	tar -xf "$FIXTURES/store-tree1/store.tar"
-	export SNAP_DIR=$PWD/store
-	run -0 snap-fsck
-	refute_output --partial error
-	run -0 snap-ls-tree -r -d -l main
-	assert_output "$(cat "$FIXTURES/store-tree1/ls-tree.txt")"
+	fixture_store_checks store-tree1
 	snap-restore main out
 	# Made as root: a user's restore gives the files its own owner.
 	owners='$4 = $5 = "-"'

@@ -233,3 +233,38 @@ reseal_idx() {
 	sum=$(head -c $((size - 32)) "$1" | b3sum --no-names)
 	poke "$1" $((size - 32)) "$sum"
 }
+
+# Waits until the clock is in a later second than now, so that files made
+# before are not racily clean for a write-tree with a stat cache after.
+next_second() {
+	local s
+	s=$(date +%s)
+	while [ "$(date +%s)" = "$s" ]; do sleep 0.05; done
+	sleep 0.1
+}
+
+# Moves the store into PERM, a new directory any user can reach, readable
+# by all, and goes there; PERM/mine is a directory nobody owns, for what
+# an unprivileged restore writes.  The caller's teardown removes PERM.
+store_for_nobody() {
+	PERM=$(mktemp -d /tmp/snap-perm.XXXXXX)
+	chmod 755 "$PERM"
+	mv "$SNAP_DIR" "$PERM/store"
+	export SNAP_DIR=$PERM/store
+	chmod -R a+rX "$SNAP_DIR"
+	cd "$PERM" || return 1
+	mkdir mine
+	chown nobody:nogroup mine
+}
+
+# Unpacks the fixture store t/fixtures/NAME/store.tar here as the store,
+# and checks that fsck finds nothing wrong and that snap-ls-tree -r -d -l
+# main lists what NAME/ls-tree.txt holds.
+fixture_store_checks() {
+	tar -xf "$FIXTURES/$1/store.tar"
+	export SNAP_DIR=$PWD/store
+	run -0 snap-fsck
+	refute_output --partial error
+	run -0 snap-ls-tree -r -d -l main
+	assert_output "$(cat "$FIXTURES/$1/ls-tree.txt")"
+}

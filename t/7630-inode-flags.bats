@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# 7: porcelain workflows — inode flags (chattr's S D i a d A) kept by
+# snapshots and set back by restores; --exclude-nodump, --no-flags
+
+load test_helper
+
+local_setup() {
+	[ "$(id -u)" = 0 ] || skip "needs root (chattr +i)"
+	command -v chattr > /dev/null && command -v lsattr > /dev/null ||
+		skip "needs chattr and lsattr (e2fsprogs)"
+	mkdir probe
+	chattr +d probe 2> /dev/null || skip "no inode flags on this filesystem"
+	init_store
+}
+
+# Immutable and append-only entries cannot be removed: clear them first.
+teardown() {
+	chattr -R -ia "$BATS_TEST_TMPDIR" 2> /dev/null || :
+	[ -z "${PERM:-}" ] || { chattr -R -ia "$PERM" 2> /dev/null; rm -rf "$PERM"; }
+}
+
+# The kept flags of each entry below DIR, "LETTERS PATH", as lsattr shows
+# them (the filesystem's own, e and I, left out).
+flags_of() {
+	(cd "$1" && find . -mindepth 1 \( -type f -o -type d \) -print0 | LC_ALL=C sort -z |
+		xargs -0 lsattr -d | awk '{ f = $1; gsub(/[^SDiadA]/, "", f); print (f == "" ? "-" : f), $2 }')
+}
+
+# A source with every kept flag on a file and on a directory; the
+# immutable and append-only directories hold a file.
+flagged_src() {
+	mkdir -p src/dirs
+	for f in S i a d A; do
+		echo "$f" > "src/f$f"
+		touch -d '2020-01-01 00:00:00' "src/f$f"
+		chattr "+$f" "src/f$f"
+	done
+	for f in S D i a d A; do
+		mkdir "src/dirs/d$f"
+		echo "in $f" > "src/dirs/d$f/file"
+		chattr "+$f" "src/dirs/d$f"
+	done
+	echo plain > src/plain
+	echo two > src/plain2
+	chattr +iA src/plain2
+}
+
+@test "every kept flag of files and directories is stored and restored, content and times too" {
+	flagged_src
+	t=$(snap-write-tree src)
+	run -0 snap-ls-tree -l "$t"
+	assert_line --regexp "^file 0644 .* - flags=i fi$"
+	assert_line --regexp "^file 0644 .* - flags=iA plain2$"
+	# (e, the extents ext4 gives every file, is never stored)
+	assert_line --regexp "^file 0644 .* - plain$"
+	run -0 snap-ls-tree -l "$t" dirs
+	assert_line --regexp "^dir 0755 .* - flags=D dirs/dD$"
+	snap-snapshot -q -m x src
+	run -0 snap-restore main out
+	assert_equal "$(flags_of out)" "$(flags_of src)"
+	assert_equal "$(cat out/fi out/dirs/di/file out/dirs/da/file)" "i
+in i
+in a"
+	assert_equal "$(stat -c %Y out/fi)" "$(stat -c %Y src/fi)"
+	assert_equal "$(stat -c %Y out/dirs/di)" "$(stat -c %Y src/dirs/di)"
+	# snap-checkout too, and snap-ls shows them.
+	run -0 snap-checkout main co
+	assert_equal "$(flags_of co)" "$(flags_of src)"
+	run -0 snap-ls --json main
+	assert_output --partial '"flags":"iA"'
+}
+
+@test "an immutable file with hard links: the links are made, then the flag" {
+	mkdir src
+	echo x > src/a
+	ln src/a src/b
+	chattr +i src/a
+	snap-snapshot -q -m x src
+	run -0 snap-restore main out
+	assert_equal "$(stat -c %i out/a)" "$(stat -c %i out/b)"
+	assert_equal "$(flags_of out)" "i ./a
+i ./b"
+}
+
+@test "a re-snapshot with the stat cache sees a flag changed by chattr" {
+	mkdir src
+	echo x > src/a
+	next_second
+	snap-snapshot -q -m one src
+	next_second
+	run -0 snap-snapshot --stats -m two src
+	assert_output --partial "0 files read"
+	one=$(snap-rev-parse main:)
+	chattr +A src/a
+	next_second
+	snap-snapshot -q -m three src
+	refute [ "$(snap-rev-parse main:)" = "$one" ]
+	run -0 snap-ls-tree -l main
+	assert_output --regexp " flags=A a$"
+	# And the cache keeps it: a fourth reads nothing and gives the same tree.
+	next_second
+	three=$(snap-rev-parse main:)
+	run -0 snap-snapshot --stats -m four src
+	assert_output --partial "0 files read"
+	assert_equal "$(snap-rev-parse main:)" "$three"
+}
+
+@test "--exclude-nodump leaves out files and whole directories with d, with or without the cache" {
+	mkdir -p src/keep src/skip/deep
+	echo a > src/keep/a
+	echo b > src/nodump
+	echo c > src/skip/deep/c
+	chattr +d src/nodump src/skip
+	run -0 snap-write-tree -n --exclude-nodump src
+	assert_output "read keep/a
+skip nodump
+skip skip"
+	t=$(snap-write-tree --exclude-nodump src)
+	run -0 snap-ls-tree -r "$t"
+	assert_output "file 0644 $(b3_blob_id src/keep/a)	keep/a"
+	next_second
+	snap-snapshot -q --exclude-nodump -m one src
+	next_second
+	snap-snapshot -q --exclude-nodump -m two src
+	run -0 snap-ls-tree -r --name-only main
+	assert_output "keep/a"
+	# Without it they are stored, flag and all.
+	run -0 snap-ls-tree -l "$(snap-write-tree src)"
+	assert_line --regexp " flags=d nodump$"
+	assert_line --regexp " flags=d skip$"
+}
+
+@test "--no-flags stores none, and restores none" {
+	mkdir src
+	echo a > src/a
+	chattr +A src/a
+	run -0 snap-ls-tree -l "$(snap-write-tree --no-flags src)"
+	refute_output --partial flags=
+	snap-snapshot -q --no-flags -m x src
+	run -0 snap-ls-tree -l main
+	refute_output --partial flags=
+	snap-snapshot -q -m y src
+	run -0 snap-ls-tree -l main
+	assert_output --partial flags=A
+	run -0 snap-restore --no-flags main out
+	assert_equal "$(flags_of out)" "- ./a"
+	run -0 snap-checkout --no-flags main co
+	assert_equal "$(flags_of co)" "- ./a"
+	run -0 snap-restore main out2
+	assert_equal "$(flags_of out2)" "A ./a"
+}
+
+@test "an unprivileged restore of an immutable file: one line, the rest restored, exit 3" {
+	command -v setpriv > /dev/null || skip "no setpriv"
+	mkdir src
+	echo a > src/a
+	echo b > src/b
+	chattr +i src/a
+	chattr +A src/b
+	snap-snapshot -q -m x src
+	store_for_nobody
+	run -3 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		snap-restore main mine/out
+	assert_equal "$stderr" "snap-restore: warning: cannot set the inode flags 'i' of 'a': Operation not permitted"
+	assert_equal "$output" ""
+	assert_equal "$(cat mine/out/a mine/out/b)" "a
+b"
+	assert_equal "$(flags_of mine/out)" "- ./a
+A ./b"
+}
+
+@test "restore --force and --overwrite over immutable files: nothing is lost, one line each" {
+	mkdir src
+	echo new > src/a
+	snap-snapshot -q -m x src
+	mkdir target
+	echo old > target/a
+	chattr +i target/a
+	# --overwrite cannot replace it: it stays, one line, exit 3.
+	run -3 --separate-stderr snap-restore --overwrite main target
+	assert_equal "$stderr" "snap-restore: warning: cannot overwrite 'target/a': Operation not permitted; left as it is"
+	assert_equal "$(cat target/a)" old
+	assert_equal "$(ls -A target)" a
+	# --force replaces the content; the old immutable file is removed.
+	run -0 --separate-stderr snap-restore --force main target
+	assert_equal "$stderr" ""
+	assert_equal "$(cat target/a)" new
+	assert_equal "$(find . -maxdepth 1 -name '.snap-restore*')" ""
+}
+
+@test "a malformed flags field is refused by every reader of trees" {
+	b=$(printf x | snap-hash-object -w --stdin)
+	l=$(printf x | snap-hash-object -w --stdin)
+	for f in flags= flags=x flags=e flags=ii flags=ai flags=Ai; do
+		t=$(printf 'file 0644 0 0 0.000000000 1 %s - %s a\n' "$b" "$f" | snap-hash-object -t tree -w --stdin)
+		run -128 --separate-stderr snap-ls-tree "$t"
+		assert_equal "$stderr" "snap-ls-tree: fatal: malformed tree: line 1: bad field before the name (tree '$t')"
+		run -128 --separate-stderr snap-checkout "$t" out
+		[[ "$stderr" == *"malformed tree: line 1: bad field before the name"* ]]
+		assert_not_exist out
+		run -128 --separate-stderr snap-mktree --missing <<< "file 0644 0 0 0.000000000 1 $b - $f a"
+		assert_equal "$stderr" "snap-mktree: fatal: line 1: bad field before the name"
+	done
+	# The field twice; flags on a symlink; flags before the attributes.
+	local line why
+	while IFS='|' read -r line why; do
+		run -128 --separate-stderr snap-mktree --missing <<< "$line"
+		assert_equal "$stderr" "snap-mktree: fatal: line 1: $why"
+	done <<-EOF
+		file 0644 0 0 0.000000000 1 $b - flags=i flags=a a|bad name
+		symlink 0777 0 0 0.000000000 1 $l - flags=i s|flags on an entry that is not a file or directory for entry 's'
+		file 0644 0 0 0.000000000 1 $b - flags=i xattrs=$b a|bad name
+	EOF
+	# fsck names it.
+	t=$(printf 'file 0644 0 0 0.000000000 1 %s - flags=ai a\n' "$b" | snap-hash-object -t tree -w --stdin)
+	run -1 snap-fsck
+	assert_line "error malformed-tree $t malformed tree: line 1: bad field before the name"
+}
+
+@test "a store of tree format 2 (attributes, sparse files) reads, checks and restores as then" {
+	command -v getfattr > /dev/null || skip "needs getfattr (attr)"
+	fixture_store_checks store-tree2
+	snap-restore main out
+	assert_equal "$(cd out && find . -printf '%P %y %m %U %G %T@ %s %l\n' | LC_ALL=C sort | grep -v '^ d')" \
+		"$(cat "$FIXTURES/store-tree2/restore.list")"
+	assert_equal "$(getfattr --only-values -n user.note out/a.txt)" kept
+	assert_equal "$(getfattr --only-values -n user.dir out/sub)" 1
+	[ "$(stat -c %b out/sparse)" -lt 100 ]
+	assert_equal "$(flags_of out)" "- ./a.txt
+- ./sparse
+- ./sub
+- ./sub/b.txt"
+	tree=$(snap-rev-parse main:)
+	assert_equal "$(snap-ls-tree -l main | snap-mktree)" "$tree"
+}
+
+@test "diff-tree reports a change of flags alone" {
+	mkdir src
+	echo a > src/a
+	a=$(snap-write-tree src)
+	chattr +A src/a
+	b=$(snap-write-tree src)
+	run -0 snap-diff-tree --stat "$a" "$b"
+	assert_output "M	a	flags none -> A
+1 paths changed: 0 added, 0 deleted, 1 modified, 0 changed type; 0 bytes added, 0 bytes removed"
+	run -0 snap-diff-tree --json "$a" "$b"
+	assert_output --partial '"changed":["flags"]'
+}
