@@ -9,7 +9,7 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-same-owner]
-                    [--no-xattrs] [--no-acls] [--include PATTERN]... [--exclude PATTERN]...
+                    [--numeric-owner] [--no-xattrs] [--no-acls] [--include PATTERN]... [--exclude PATTERN]...
                     [-j N] [--progress] [-q] [--from REMOTE] REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
@@ -23,6 +23,8 @@ usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-sa
   --keep-setuid    keep setuid/setgid bits
   --devices        create device nodes
   --no-same-owner  do not set owners (as root they are set by default)
+  --numeric-owner  set the stored uid and gid, not those of the names
+                   the snapshot records
   --no-xattrs      set no extended attributes (ACLs still are)
   --no-acls        set no POSIX ACLs
   -j, --jobs N     file-writing threads (default: one per processor)
@@ -42,7 +44,7 @@ me=snap-restore
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 
-force= overwrite= from= quiet=
+force= overwrite= from= quiet= numeric=
 co_args= excludes=
 # q STRING: STRING quoted for the shell (for eval).
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--force|-f) force=1; shift ;;
 	--overwrite) overwrite=1; shift ;;
+	--numeric-owner) numeric=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
 		co_args="$co_args $1"; shift ;;
 	-q|--quiet) co_args="$co_args $1"; quiet=-q; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
@@ -95,8 +98,8 @@ shift 2
 [ "${1-}" != -- ] || shift
 
 parent=$(dirname -- "$dir")
-tmp= fstore=
-cleanup() { rm -rf "$tmp"; [ -z "$fstore" ] || rm -rf "$fstore"; }
+tmp= fstore= names=
+cleanup() { rm -rf "$tmp"; [ -z "$fstore" ] || rm -rf "$fstore"; [ -z "$names" ] || rm -f "$names"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -176,6 +179,17 @@ SNAP_DAMAGE_SEEN=1; export SNAP_DAMAGE_SEEN
 store=$(snap-rev-parse --store-dir) || exit 128
 
 guard "$store"
+
+# Owners by name (docs/snap-restore.md, "OWNERS"): the snapshot's
+# uname.ID= and gname.ID= meta lines go to snap-checkout, which gives
+# each file the local number of its owner's name where that name exists.
+if [ -z "$numeric" ] && [ "$(snap-cat-file -t "$id")" = snapshot ]; then
+	names=$(mktemp "${TMPDIR:-/tmp}/snap-restore-names.XXXXXX") ||
+		die "cannot create a temporary file"
+	snap-cat-file snapshot "$id" | sed -n '/^$/q; s/^meta \([ug]name\.\)/\1/p' > "$names" ||
+		exit 128
+	co_args="$co_args --owner-names $(q "$names")"
+fi
 
 if [ -e "$dir" ] || [ -L "$dir" ]; then
 	[ -d "$dir" ] && [ ! -L "$dir" ] || die "'$dir' exists and is not a directory"
