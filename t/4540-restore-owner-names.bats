@@ -33,6 +33,14 @@ owners() {
 	stat -c '%u:%g %n' "$1/a" "$1/b" "$1/c"
 }
 
+# mapped DIR: DIR's a, b and c have host B's numbers of their names.
+mapped() {
+	run -0 owners "$1"
+	assert_output "7001:8001 $1/a
+5002:8001 $1/b
+5003:6003 $1/c"
+}
+
 @test "a snapshot of paths records the names of its owners and groups" {
 	on a snap-snapshot -q --absolute "$PWD/src"
 	run -0 sh -c "snap-cat-file -p main | grep '^meta [ug]name\\.'"
@@ -46,10 +54,7 @@ meta gname.6001=snapgrp"
 @test "restore gives each file the local number of its name; unknown names keep theirs" {
 	on a snap-snapshot -q --absolute "$PWD/src"
 	on b snap-restore main out
-	run -0 owners "out$PWD/src"
-	assert_output "7001:8001 out$PWD/src/a
-5002:8001 out$PWD/src/b
-5003:6003 out$PWD/src/c"
+	mapped "out$PWD/src"
 }
 
 @test "restore --numeric-owner sets the stored numbers" {
@@ -65,10 +70,7 @@ meta gname.6001=snapgrp"
 	on a snap-snapshot -q --absolute "$PWD/src"
 	mkdir -p "out$PWD/src" && echo old > "out$PWD/src/a"
 	on b snap-restore --overwrite main out
-	run -0 owners "out$PWD/src"
-	assert_output "7001:8001 out$PWD/src/a
-5002:8001 out$PWD/src/b
-5003:6003 out$PWD/src/c"
+	mapped "out$PWD/src"
 }
 
 @test "checkout --owner-names maps; --numeric-owner does not read the file" {
