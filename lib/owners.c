@@ -242,25 +242,25 @@ int owner_names_collect(struct odb *odb, const struct snap_oid *root,
 {
 	struct id_list users = { 0 }, groups = { 0 };
 	struct oidset seen = OIDSET_INIT;
-	struct snap_oid *todo = NULL;
+	struct snap_oid *pending = NULL;
 	size_t nr = 0, alloc = 0, i;
 	struct tree t;
 	int ret = 0;
 
-	ALLOC_GROW(todo, 1, alloc);
-	todo[nr++] = *root;
+	ALLOC_GROW(pending, 1, alloc);
+	pending[nr++] = *root;
 	oidset_insert(&seen, root);
 	while (nr && ret == 0) {
 		memset(&t, 0, sizeof(t));
-		ret = tree_read(odb, &todo[--nr], &t, err);
+		ret = tree_read(odb, &pending[--nr], &t, err);
 		if (ret == 0) {
 			for (i = 0; i < t.nr; i++) {
 				id_list_add(&users, t.entries[i].uid);
 				id_list_add(&groups, t.entries[i].gid);
 				if (t.entries[i].type == TREE_DIR &&
 				    oidset_insert(&seen, &t.entries[i].oid)) {
-					ALLOC_GROW(todo, nr + 1, alloc);
-					todo[nr++] = t.entries[i].oid;
+					ALLOC_GROW(pending, nr + 1, alloc);
+					pending[nr++] = t.entries[i].oid;
 				}
 			}
 		}
@@ -272,7 +272,7 @@ int owner_names_collect(struct odb *odb, const struct snap_oid *root,
 	}
 	free(users.v);
 	free(groups.v);
-	free(todo);
+	free(pending);
 	oidset_clear(&seen);
 	return ret;
 }
