@@ -3,6 +3,7 @@
  */
 #include "checkout.h"
 #include "odb.h"
+#include "owners.h"
 #include "revision.h"
 #include "store.h"
 #include "usage.h"
@@ -34,6 +35,10 @@ static const char usage_str[] =
 "  --keep-setuid    keep setuid and setgid bits (cleared otherwise)\n"
 "  --devices        create device nodes (skipped otherwise)\n"
 "  --no-same-owner  do not set owners (as root they are set by default)\n"
+"  --owner-names FILE  give each file the local uid and gid of the owner\n"
+"                   and group names FILE records (uname.UID=NAME and\n"
+"                   gname.GID=NAME lines); an unknown name keeps its number\n"
+"  --numeric-owner  set the stored numbers (FILE is not read)\n"
 "  --no-xattrs      set no extended attributes (but ACLs)\n"
 "  --no-acls        set no POSIX ACLs\n"
 "  --no-flags       set no inode flags (chattr's S D i a d A)\n"
@@ -56,6 +61,8 @@ int main(int argc, char **argv)
 		{ "keep-setuid", no_argument, NULL, 'u' },
 		{ "devices", no_argument, NULL, 'D' },
 		{ "no-same-owner", no_argument, NULL, 'O' },
+		{ "owner-names", required_argument, NULL, 'N' },
+		{ "numeric-owner", no_argument, NULL, 'n' },
 		{ "no-xattrs", no_argument, NULL, 'X' },
 		{ "no-acls", no_argument, NULL, 'A' },
 		{ "no-flags", no_argument, NULL, 'G' },
@@ -74,8 +81,9 @@ int main(int argc, char **argv)
 	struct snap_store store;
 	struct snap_oid oid, tree;
 	struct odb *odb;
-	const char *dir = NULL, *tmp = NULL, **excludes = NULL, **includes = NULL;
-	int quiet = 0, c, ret;
+	struct owner_map owners;
+	const char *dir = NULL, *tmp = NULL, *names = NULL, **excludes = NULL, **includes = NULL;
+	int quiet = 0, numeric = 0, c, ret;
 	uint64_t v;
 
 	usage_setup(argv[0]);
@@ -92,6 +100,8 @@ int main(int argc, char **argv)
 		case 'u': co.keep_setuid = 1; break;
 		case 'D': co.devices = 1; break;
 		case 'O': co.same_owner = 0; break;
+		case 'N': names = optarg; break;
+		case 'n': numeric = 1; break;
 		case 'X': co.xattr_flags |= XATTR_NO_OTHERS; break;
 		case 'A': co.xattr_flags |= XATTR_NO_ACLS; break;
 		case 'G': co.no_flags = 1; break;
@@ -128,6 +138,11 @@ int main(int argc, char **argv)
 	co.warn_data = &quiet;
 	co.meta_warn = warning_cb;	/* never quieted: the restore is incomplete */
 
+	if (names && !numeric) {
+		if (owner_map_load(&owners, names, &err) < 0)
+			die_err(&err);
+		co.owners = &owners;
+	}
 	open_store_or_die(dir, &store, &odb);
 	if (resolve_rev(odb, argv[optind], &oid, &err) < 0 ||
 	    peel_to_tree(odb, &oid, &tree, &err) < 0)
@@ -138,6 +153,8 @@ int main(int argc, char **argv)
 		ret = checkout_tree(odb, &tree, argv[optind + 1], &co, &err);
 	if (ret < 0)
 		die_err(&err);
+	if (co.owners)
+		owner_map_release(&owners);
 	odb_close(odb);
 	store_release(&store);
 	return finish_stdout(ret == CHECKOUT_INCOMPLETE ? EXIT_INCOMPLETE : 0);

@@ -9,8 +9,8 @@ set -eu
 usage() {
 	cat <<'USAGE'
 usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-same-owner]
-                    [--no-xattrs] [--no-acls] [--no-flags] [--include PATTERN]...
-                    [--exclude PATTERN]...
+                    [--numeric-owner] [--no-xattrs] [--no-acls] [--no-flags]
+                    [--include PATTERN]... [--exclude PATTERN]...
                     [-j N] [--progress] [-q] [--from REMOTE] REV DIR [--] [PATH...]
 
   REV              a snapshot or tree: id, prefix, ref name, NAME~N, NAME@{TIME}...
@@ -24,6 +24,8 @@ usage: snap-restore [--force | --overwrite] [--keep-setuid] [--devices] [--no-sa
   --keep-setuid    keep setuid/setgid bits
   --devices        create device nodes
   --no-same-owner  do not set owners (as root they are set by default)
+  --numeric-owner  set the stored uid and gid, not those of the names
+                   the snapshot records
   --no-xattrs      set no extended attributes (ACLs still are)
   --no-acls        set no POSIX ACLs
   --no-flags       set no inode flags (chattr's S D i a d A)
@@ -44,7 +46,7 @@ me=snap-restore
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 
-force= overwrite= from= quiet=
+force= overwrite= from= quiet= numeric=
 co_args= excludes=
 # q STRING: STRING quoted for the shell (for eval).
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--force|-f) force=1; shift ;;
 	--overwrite) overwrite=1; shift ;;
+	--numeric-owner) numeric=1; shift ;;
 	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
 		co_args="$co_args $1"; shift ;;
 	--no-flags) co_args="$co_args $1"; shift ;;
@@ -98,7 +101,7 @@ shift 2
 [ "${1-}" != -- ] || shift
 
 parent=$(dirname -- "$dir")
-tmp= fstore=
+tmp= fstore= names=
 # An immutable or append-only file (chattr +i, +a: restored ones, or the
 # old content --force moved aside) cannot be removed until its flag is
 # cleared, which takes root: then one warning names what is left.
@@ -109,7 +112,7 @@ remove_tmp() {
 	rm -rf -- "$tmp" 2>/dev/null ||
 		printf '%s: warning: cannot remove '\''%s'\'': it holds immutable or append-only files (chattr -R -ia it, then remove it)\n' "$me" "$tmp" >&2
 }
-cleanup() { remove_tmp; [ -z "$fstore" ] || rm -rf "$fstore"; }
+cleanup() { remove_tmp; [ -z "$fstore" ] || rm -rf "$fstore"; [ -z "$names" ] || rm -f "$names"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -193,6 +196,17 @@ SNAP_DAMAGE_SEEN=1; export SNAP_DAMAGE_SEEN
 store=$(snap-rev-parse --store-dir) || exit 128
 
 guard "$store"
+
+# Owners by name (docs/snap-restore.md, "OWNERS"): the snapshot's
+# uname.ID= and gname.ID= meta lines go to snap-checkout, which gives
+# each file the local number of its owner's name where that name exists.
+if [ -z "$numeric" ] && [ "$(snap-cat-file -t "$id")" = snapshot ]; then
+	names=$(mktemp "${TMPDIR:-/tmp}/snap-restore-names.XXXXXX") ||
+		die "cannot create a temporary file"
+	snap-cat-file snapshot "$id" | sed -n '/^$/q; s/^meta \([ug]name\.\)/\1/p' > "$names" ||
+		exit 128
+	co_args="$co_args --owner-names $(q "$names")"
+fi
 
 if [ -e "$dir" ] || [ -L "$dir" ]; then
 	[ -d "$dir" ] && [ ! -L "$dir" ] || die "'$dir' exists and is not a directory"

@@ -271,7 +271,7 @@ else
 fi
 rc=0
 if [ -n "$absolute" ]; then
-	wt_args="$wt_args --absolute --sources $(q "$tmp/sources")"
+	wt_args="$wt_args --absolute --sources $(q "$tmp/sources") --owner-names $(q "$tmp/names")"
 fi
 if [ -n "$blob" ]; then
 	# The stream's one file: as write-tree would store a file of it
@@ -299,6 +299,10 @@ if [ -n "$absolute" ]; then
 	if version=$(snap --version 2>/dev/null); then
 		own="$own --meta $(q "snap-version=${version#snap version }")"
 	fi
+	# The names of the tree's owners and groups, for a restore by name.
+	while IFS= read -r line; do
+		own="$own --meta $(q "$line")"
+	done < "$tmp/names"
 	metas="$own $metas"
 fi
 host=${SNAP_HOST:-$(hostname 2>/dev/null || uname -n)}

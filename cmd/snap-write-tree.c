@@ -3,6 +3,7 @@
  */
 #include "exclude.h"
 #include "odb.h"
+#include "owners.h"
 #include "store.h"
 #include "tree.h"
 #include "usage.h"
@@ -23,6 +24,7 @@ static const char usage_str[] =
 "                       [-x] [-q] [-v] [-j N]\n"
 "                       [--cache NAME] [--force-read] [--stats]\n"
 "                       [--strict | --problems FILE] [--sources FILE] [-n]\n"
+"                       [--owner-names FILE]\n"
 "                       [--no-xattrs] [--no-acls] [--no-flags]\n"
 "                       (DIR | --absolute PATH...)\n"
 "\n"
@@ -46,6 +48,9 @@ static const char usage_str[] =
 "  --absolute         store each PATH under its absolute path\n"
 "  --sources FILE     write the absolute source paths to FILE, one a\n"
 "                     line, escaped as names in trees\n"
+"  --owner-names FILE write the names of the owners and groups the tree\n"
+"                     uses to FILE, one uname.UID=NAME or gname.GID=NAME\n"
+"                     a line (snap-checkout --owner-names reads it)\n"
 "  -v, --verbose      warn of each exclude pattern that matched nothing\n"
 "  -n, --dry-run      store nothing; print \"read PATH\" for each file that\n"
 "                     would be read, \"skip PATH\" for each entry excluded\n"
@@ -113,6 +118,7 @@ int main(int argc, char **argv)
 		{ "exclude-larger-than", required_argument, NULL, 'L' },
 		{ "absolute", no_argument, NULL, 'A' },
 		{ "sources", required_argument, NULL, 'o' },
+		{ "owner-names", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "one-file-system", no_argument, NULL, 'x' },
@@ -124,7 +130,7 @@ int main(int argc, char **argv)
 		{ "no-xattrs", no_argument, NULL, 'X' },
 		{ "no-acls", no_argument, NULL, 'a' },
 		{ "no-flags", no_argument, NULL, 'G' },
-		{ "exclude-nodump", no_argument, NULL, 'N' },
+		{ "exclude-nodump", no_argument, NULL, 0x101 },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "store", required_argument, NULL, 'S' },
@@ -138,7 +144,7 @@ int main(int argc, char **argv)
 	size_t nr = 0, alloc = 0, nr_present = 0, alloc_present = 0, i;
 	uint64_t *hits = NULL;
 	struct strbuf sources = STRBUF_INIT, one = STRBUF_INIT;
-	const char *sources_file = NULL;
+	const char *sources_file = NULL, *names_file = NULL;
 	int absolute = 0, verbose = 0, ret;
 	struct strbuf err = STRBUF_INIT;
 	struct snap_store store;
@@ -178,6 +184,7 @@ int main(int argc, char **argv)
 			break;
 		case 'A': absolute = 1; break;
 		case 'o': sources_file = optarg; break;
+		case 'N': names_file = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'n': wt.dry_run = 1; break;
 		case 'x': wt.one_fs = 1; break;
@@ -189,7 +196,7 @@ int main(int argc, char **argv)
 		case 'X': wt.xattr_flags |= XATTR_NO_OTHERS; break;
 		case 'a': wt.xattr_flags |= XATTR_NO_ACLS; break;
 		case 'G': wt.no_flags = 1; break;
-		case 'N': wt.exclude_nodump = 1; break;
+		case 0x101: wt.exclude_nodump = 1; break;
 		case 'q': quiet = 1; break;
 		case 'j':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 64)
@@ -205,6 +212,8 @@ int main(int argc, char **argv)
 		usage_error(usage_str, "expected DIR or PATHs");
 	if (argc - optind > 1 && !absolute)
 		usage_error(usage_str, "expected one DIR (several PATHs go with --absolute)");
+	if (names_file && wt.dry_run)
+		usage_error(usage_str, "--owner-names and --dry-run cannot be combined");
 	if (wt.strict && problems)
 		usage_error(usage_str, "--strict and --problems cannot be combined");
 	wt.excludes = (const char *const *)excludes;
@@ -237,6 +246,13 @@ int main(int argc, char **argv)
 	}
 	if (ret < 0)
 		die_err(&err);
+	if (names_file) {
+		strbuf_reset(&one);
+		if (owner_names_collect(odb, &oid, &one, &err) < 0)
+			die_err(&err);
+		if (write_file(names_file, &one) < 0)
+			die("cannot write '%s': %s", names_file, strerror(errno));
+	}
 	if (sources_file && write_file(sources_file, &sources) < 0)
 		die("cannot write '%s': %s", sources_file, strerror(errno));
 	if (problems_out && (fflush(problems_out) || ferror(problems_out) ||

@@ -103,7 +103,8 @@ static int born_right(const struct checkout *c, const struct tree_entry *e)
 		return 0;
 	if (e->has_xattrs && wants_xattrs(c))
 		return 0;	/* an ACL may change the mode: it is set after */
-	return !c->as_root || (c->plain_owner && e->uid == c->euid && e->gid == c->egid);
+	return !c->as_root || (c->plain_owner && checkout_uid(c, e) == c->euid &&
+					 checkout_gid(c, e) == c->egid);
 }
 
 /* Creates and fills one file. */

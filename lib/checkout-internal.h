@@ -23,6 +23,7 @@
  */
 
 #include "checkout.h"
+#include "owners.h"
 #include "tree.h"
 #include "xattr.h"
 
@@ -155,6 +156,17 @@ static inline unsigned final_perm(const struct checkout *c, const struct tree_en
 	if (!c->opts || !c->opts->keep_setuid)
 		perm &= ~(unsigned)(S_ISUID | S_ISGID);
 	return perm;
+}
+
+/* The owner and group an entry is given: its numbers through opts->owners. */
+static inline uid_t checkout_uid(const struct checkout *c, const struct tree_entry *e)
+{
+	return owner_map_uid(c->opts ? c->opts->owners : NULL, e->uid);
+}
+
+static inline gid_t checkout_gid(const struct checkout *c, const struct tree_entry *e)
+{
+	return owner_map_gid(c->opts ? c->opts->owners : NULL, e->gid);
 }
 
 static inline void entry_times(const struct tree_entry *e, struct timespec ts[2])

@@ -124,7 +124,7 @@ int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 		dir_path(c, dir, &buf);
 		path = buf.buf;
 	}
-	if (c->as_root && fchown(fd, e->uid, e->gid) < 0) {
+	if (c->as_root && fchown(fd, checkout_uid(c, e), checkout_gid(c, e)) < 0) {
 		what = "owner";
 	} else if ((ret = set_xattrs(c, fd, 0, e, path, err)) == 0) {
 		entry_times(e, ts);
@@ -306,7 +306,7 @@ static int handle_meta(struct checkout *c, int fd, int dfd, const struct tree_en
 	struct timespec ts[2];
 	int ret;
 
-	if (c->as_root && fchownat(fd, "", e->uid, e->gid, AT_EMPTY_PATH) < 0)
+	if (c->as_root && fchownat(fd, "", checkout_uid(c, e), checkout_gid(c, e), AT_EMPTY_PATH) < 0)
 		return snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
 	if ((ret = set_xattrs(c, fd, 1, e, shown(c), err)) < 0)
 		return ret;

@@ -29,6 +29,8 @@
 #include "oid.h"
 #include "strbuf.h"
 
+struct owner_map;
+
 struct checkout_opts {
 	const char *const *paths;	/* restore only these (relative) paths */
 	size_t nr_paths;
@@ -64,6 +66,12 @@ struct checkout_opts {
 	int keep_setuid;	/* keep setuid/setgid bits (else cleared) */
 	int devices;		/* create device nodes (else skipped) */
 	int same_owner;		/* set owners (only takes effect as root) */
+	/*
+	 * When setting owners: each stored uid and gid through this map
+	 * (lib/owners.h) to the local number of its recorded name; NULL
+	 * sets the stored numbers.
+	 */
+	const struct owner_map *owners;
 	int jobs;		/* file-writing threads (workqueue_threads():
 				 * 0 is one per processor; at most 16) */
 	/*
