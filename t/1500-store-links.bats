@@ -131,30 +131,3 @@ fsck_reports() {
 	untouched 128 snap-session begin
 	fsck_reports sessions
 }
-
-@test "session end does not delete through a linked sessions" {
-	plant sessions
-	echo canary >decoy/host-1-00000000
-	untouched 128 snap-session end host-1-00000000
-	assert_file_exists decoy/host-1-00000000
-}
-
-@test "push into a store with a linked refs/snapshots writes nothing there" {
-	snap-init -q "$BATS_TEST_TMPDIR/other"
-	(export SNAP_DIR=$BATS_TEST_TMPDIR/other; mkdir w2; echo x >w2/x; snap-snapshot w2 >/dev/null)
-	plant refs/snapshots
-	before=$(decoy_listing)
-	run --separate-stderr snap-push --store "$BATS_TEST_TMPDIR/other" "$SNAP_DIR"
-	refute [ "$status" -eq 0 ]
-	assert_equal "$(decoy_listing)" "$before"
-}
-
-@test "fetch into a store with a linked refs/snapshots writes nothing there" {
-	snap-init -q "$BATS_TEST_TMPDIR/other"
-	(export SNAP_DIR=$BATS_TEST_TMPDIR/other; mkdir w2; echo x >w2/x; snap-snapshot w2 >/dev/null)
-	plant refs/snapshots
-	before=$(decoy_listing)
-	run --separate-stderr snap-fetch "$BATS_TEST_TMPDIR/other"
-	refute [ "$status" -eq 0 ]
-	assert_equal "$(decoy_listing)" "$before"
-}
