@@ -14,6 +14,7 @@
 #include "store.h"
 #include "strbuf.h"
 #include "util.h"
+#include "storefs.h"
 
 /* Calls fn for each well-formed line of the list's text. */
 static void each_id(const struct strbuf *text,
@@ -42,7 +43,7 @@ static void read_list(struct snap_store *store, struct strbuf *text)
 
 	store_path(store, &path, "bad-objects");
 	/* Never blocks on a fifo, nor follows a link out of the store. */
-	fd = open(path.buf, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	fd = storefs_open(path.buf, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		if (strbuf_read_fd(text, fd, BADLIST_MAX) < 0)
 			strbuf_reset(text);

@@ -8,6 +8,7 @@
 #include "session.h"
 #include "util.h"
 #include "workqueue.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +57,7 @@ void drop_pending(struct odb *odb)
 	for (i = 0; i < odb->pending.nr; i++) {
 		struct pending *p = oidmap_at(&odb->pending, i);
 
-		unlink(p->tmp);
+		storefs_unlink(p->tmp);
 		free(p->tmp);
 	}
 	oidmap_clear(&odb->pending);
@@ -75,7 +76,7 @@ void pending_add(struct odb *odb, const struct snap_oid *oid, const char *tmp,
 
 	if (!added) {
 		/* the same object written twice: the later copy stands */
-		unlink(p->tmp);
+		storefs_unlink(p->tmp);
 		free(p->tmp);
 	}
 	p->tmp = xstrdup(tmp);
@@ -366,7 +367,7 @@ int flush_batch(struct odb *odb, struct strbuf *err)
 			return ret;
 	}
 	store_path(odb->store, &dir, "objects/tmp");
-	fd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = storefs_open_dir(dir.buf);
 	if (fd < 0 || fsio_syncfs(fd) < 0) {
 		ret = snap_error_errno(err, "cannot sync the store '%s'", odb->store->path);
 		goto out;

@@ -787,6 +787,12 @@ static void check_journal_and_sessions(struct fsck *f)
 	strbuf_release(&err);
 }
 
+static void linked_dir(const char *path, void *data)
+{
+	report(data, FSCK_ERROR, "symlinked-directory", path,
+	       "a directory of the store is a symbolic link", FSCK_BIT_REF);
+}
+
 int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 {
 	struct fsck f;
@@ -832,6 +838,12 @@ int fsck_store(struct odb *odb, const struct fsck_opts *o, struct strbuf *err)
 		goto out;
 	}
 
+	/* Behind such a link is not the store: report it, check nothing else. */
+	ret = store_find_links(odb_store(odb), linked_dir, &f, err);
+	if (ret != 0) {
+		ret = ret < 0 ? ret : 0;
+		goto out;
+	}
 	check_packs(&f);
 	check_journal_and_sessions(&f);
 	ret = odb_for_each(odb, collect_oid, &f, err);

@@ -1,5 +1,6 @@
 #include "fsio.h"
 #include "error.h"
+#include "storefs.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -404,9 +405,12 @@ int fsio_openat(int dirfd, const char *path, int flags, mode_t mode)
 		errno = saved;
 		return -1;
 	}
-	do
-		fd = openat(dirfd, path, flags | O_CLOEXEC, mode);
-	while (fd < 0 && errno == EINTR);
+	if (dirfd == AT_FDCWD)
+		fd = storefs_open(path, flags, mode);
+	else
+		do
+			fd = openat(dirfd, path, flags | O_CLOEXEC, mode);
+		while (fd < 0 && errno == EINTR);
 	saved = errno;
 	if (fd >= 0 && full.len)
 		name_fd(fd, full.buf);
@@ -469,54 +473,54 @@ int fsio_rename(const char *from, const char *to)
 {
 	if (inject(OP_RENAME, from, to))
 		return -1;
-	return rename(from, to);
+	return storefs_rename(from, to);
 }
 
 int fsio_link(const char *from, const char *to)
 {
 	if (inject(OP_LINK, from, to))
 		return -1;
-	return link(from, to);
+	return storefs_link(from, to);
 }
 
 int fsio_unlink(const char *path)
 {
 	if (inject(OP_UNLINK, path, NULL))
 		return -1;
-	return unlink(path);
+	return storefs_unlink(path);
 }
 
 int fsio_rmdir(const char *path)
 {
 	if (inject(OP_UNLINK, path, NULL))
 		return -1;
-	return rmdir(path);
+	return storefs_rmdir(path);
 }
 
 int fsio_mkdir(const char *path, mode_t mode)
 {
 	if (inject(OP_MKDIR, path, NULL))
 		return -1;
-	return mkdir(path, mode);
+	return storefs_mkdir(path, mode);
 }
 
 int fsio_symlink(const char *target, const char *path)
 {
 	if (inject(OP_SYMLINK, path, NULL))
 		return -1;
-	return symlink(target, path);
+	return storefs_symlink(target, path);
 }
 
 int fsio_touch(const char *path)
 {
 	if (inject(OP_UTIME, path, NULL))
 		return -1;
-	return utimensat(AT_FDCWD, path, NULL, 0);
+	return storefs_touch(path);
 }
 
 int fsio_fsync_dir(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = storefs_open_dir(path);
 	int ret, saved;
 
 	if (fd < 0)
@@ -586,14 +590,15 @@ int fsio_mkdirs_for(const char *path)
 		struct stat st;
 
 		*s = '\0';
-		if (stat(p, &st) < 0) {
+		/* Outside a store, a link to a directory is one (a user's path). */
+		if ((storefs_below_root(p) ? storefs_lstat(p, &st) : stat(p, &st)) < 0) {
 			if (fsio_mkdir(p, 0777) < 0 && errno != EEXIST) {
 				ret = -1;
 				break;
 			}
 			fsio_fsync_parent(p);
 		} else if (!S_ISDIR(st.st_mode)) {
-			errno = ENOTDIR;
+			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
 			ret = -1;
 			break;
 		}
@@ -626,7 +631,7 @@ int fsio_replace_file(const char *tmpdir, const char *path, const void *buf,
 	strbuf_release(&tmp);
 	return fsio_fsync_parent(path);
 fail:
-	unlink(tmp.buf);
+	storefs_unlink(tmp.buf);
 	strbuf_release(&tmp);
 	errno = saved;
 	return -1;

@@ -13,6 +13,7 @@
 #include "session.h"
 #include "util.h"
 #include "walk.h"
+#include "storefs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -69,13 +70,13 @@ static int break_lock(struct gc *g, const struct stat *seen)
 	int ret = 0;
 
 	gc_tmp_name(g->store, "lock", &aside);
-	if (rename(g->lock_path.buf, aside.buf) == 0) {
-		if (lstat(aside.buf, &st) == 0 && st.st_ino == seen->st_ino &&
+	if (storefs_rename(g->lock_path.buf, aside.buf) == 0) {
+		if (storefs_lstat(aside.buf, &st) == 0 && st.st_ino == seen->st_ino &&
 		    st.st_dev == seen->st_dev) {
-			unlink(aside.buf);
+			storefs_unlink(aside.buf);
 			ret = 1;
-		} else if (link(aside.buf, g->lock_path.buf) == 0 || errno == EEXIST) {
-			unlink(aside.buf);
+		} else if (storefs_link(aside.buf, g->lock_path.buf) == 0 || errno == EEXIST) {
+			storefs_unlink(aside.buf);
 		}
 	}
 	strbuf_release(&aside);
@@ -103,7 +104,7 @@ static int take_lock(struct gc *g, struct strbuf *err)
 			if (fsio_write(fd, text.buf, text.len) < 0 || fsio_fsync(fd) < 0) {
 				ret = snap_error_errno(err, "cannot write '%s'", g->lock_path.buf);
 				close(fd);
-				unlink(g->lock_path.buf);
+				storefs_unlink(g->lock_path.buf);
 			} else {
 				close(fd);
 			}
@@ -114,7 +115,7 @@ static int take_lock(struct gc *g, struct strbuf *err)
 			ret = snap_error_errno(err, "cannot create '%s'", g->lock_path.buf);
 			break;
 		}
-		if (lstat(g->lock_path.buf, &st) < 0) {
+		if (storefs_lstat(g->lock_path.buf, &st) < 0) {
 			if (errno == ENOENT)
 				continue;	/* its gc just ended */
 			ret = snap_error_errno(err, "cannot stat '%s'", g->lock_path.buf);
@@ -163,7 +164,7 @@ static int take_lock(struct gc *g, struct strbuf *err)
 static void release_lock(struct gc *g)
 {
 	if (g->lock_path.len)
-		unlink(g->lock_path.buf);
+		storefs_unlink(g->lock_path.buf);
 }
 
 /* ---- marking ---- */
@@ -205,7 +206,7 @@ static int load_sessions(struct gc *g, struct strbuf *err)
 			if (s->start_ns < g->threshold_ns)
 				g->threshold_ns = s->start_ns;
 		} else if (!g->o->dry_run) {
-			unlink(s->path);
+			storefs_unlink(s->path);
 			g->st->sessions_cleaned++;
 		}
 		session_free(s);
@@ -263,7 +264,7 @@ static int index_orphans(struct gc *g, struct strbuf *err)
 
 	store_path(g->store, &dir, "objects/pack");
 	store_path(g->store, &tmp, "objects/tmp");
-	d = opendir(dir.buf);
+	d = storefs_opendir(dir.buf);
 	while (d && ret == 0 && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		struct stat st;
@@ -276,7 +277,7 @@ static int index_orphans(struct gc *g, struct strbuf *err)
 			continue;
 		strbuf_setlen(&idx, idx.len - 4);
 		strbuf_addstr(&idx, ".pack");
-		if (lstat(idx.buf, &st) < 0 || g->start_ns - mtime_ns(&st) < 3600LL * 1000000000LL)
+		if (storefs_lstat(idx.buf, &st) < 0 || g->start_ns - mtime_ns(&st) < 3600LL * 1000000000LL)
 			continue;
 		strbuf_setlen(&idx, idx.len - 5);
 		strbuf_addstr(&idx, ".idx");
@@ -337,7 +338,7 @@ static int sweep_one(const struct snap_oid *oid, void *data)
 		return 0;
 	}
 	odb_loose_path(g->odb, oid, &path);
-	if (lstat(path.buf, &st) < 0 || recent(g, mtime_ns(&st))) {
+	if (storefs_lstat(path.buf, &st) < 0 || recent(g, mtime_ns(&st))) {
 		g->st->objects_kept++;
 		goto out;
 	}
@@ -355,10 +356,10 @@ static int sweep_one(const struct snap_oid *oid, void *data)
 	if (fsio_rename(path.buf, tmp.buf) < 0)
 		goto out;
 	g->swept[oid->hash[0]] = 1;
-	if (lstat(tmp.buf, &st) == 0 && recent(g, mtime_ns(&st))) {
-		if (link(tmp.buf, path.buf) < 0 && errno != EEXIST)
-			rename(tmp.buf, path.buf);
-		unlink(tmp.buf);
+	if (storefs_lstat(tmp.buf, &st) == 0 && recent(g, mtime_ns(&st))) {
+		if (storefs_link(tmp.buf, path.buf) < 0 && errno != EEXIST)
+			storefs_rename(tmp.buf, path.buf);
+		storefs_unlink(tmp.buf);
 		g->st->objects_kept++;
 		goto out;
 	}
@@ -403,7 +404,7 @@ static void clean_temp(struct gc *g)
 		DIR *d;
 
 		store_path(g->store, &dir, "%s", dirs[i]);
-		d = opendir(dir.buf);
+		d = storefs_opendir(dir.buf);
 		while (d && (de = readdir(d))) {
 			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 				continue;
@@ -411,7 +412,7 @@ static void clean_temp(struct gc *g)
 				continue;	/* session files proper were handled */
 			strbuf_reset(&path);
 			strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
-			if (lstat(&path.buf[0], &st) < 0 || !S_ISREG(st.st_mode) ||
+			if (storefs_lstat(&path.buf[0], &st) < 0 || !S_ISREG(st.st_mode) ||
 			    recent(g, mtime_ns(&st)))
 				continue;
 			if (!g->o->dry_run && fsio_unlink(path.buf) == 0)

@@ -3,6 +3,7 @@
 #include "fsio.h"
 #include "session.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,7 +89,7 @@ void lock_rollback(struct lockfile *lk)
 	if (lk->fd >= 0)
 		close(lk->fd);
 	if (lk->lock_path)
-		unlink(lk->lock_path);
+		storefs_unlink(lk->lock_path);
 	free(lk->path);
 	free(lk->lock_path);
 	memset(lk, 0, sizeof(*lk));
@@ -157,16 +158,16 @@ int lock_hold(struct lockfile *lk, const char *path, const char *holder,
 	if (fsio_write(fd, holder, strlen(holder)) < 0) {
 		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
 		fsio_close(fd);
-		unlink(tmp.buf);
+		storefs_unlink(tmp.buf);
 		goto out;
 	}
 	fsio_close(fd);
 	if (fsio_link(tmp.buf, lp.buf) < 0) {
 		ret = lock_exists_error(lp.buf, err);
-		unlink(tmp.buf);
+		storefs_unlink(tmp.buf);
 		goto out;
 	}
-	unlink(tmp.buf);
+	storefs_unlink(tmp.buf);
 	lk->path = xstrdup(path);
 	lk->lock_path = strbuf_detach(&lp, NULL);
 out:

@@ -7,6 +7,7 @@
 #include "error.h"
 #include "fsio.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -108,7 +109,7 @@ void writer_abort(struct writer *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp.len)
-		unlink(w->tmp.buf);
+		storefs_unlink(w->tmp.buf);
 	w->fd = -1;
 	strbuf_release(&w->tmp);
 }
@@ -207,7 +208,7 @@ int list_shard(struct odb *odb, unsigned shard, const char *prefix,
 	*names = NULL;
 	*nr = 0;
 	store_path(odb->store, &dir, "objects/%02x", shard);
-	d = opendir(dir.buf);
+	d = storefs_opendir(dir.buf);
 	if (!d) {
 		int ret = errno == ENOENT ? 0
 			: snap_error_errno(err, "cannot read '%s'", dir.buf);
@@ -316,7 +317,7 @@ int loose_install(struct writer *w, const struct snap_oid *oid, const char *fina
 				struct strbuf dir = STRBUF_INIT;
 
 				store_path(w->odb->store, &dir, "objects/%.2s", hex);
-				rmdir(dir.buf);
+				storefs_rmdir(dir.buf);
 				strbuf_release(&dir);
 			}
 			return ret;

@@ -7,6 +7,7 @@
 #include "snapshot.h"
 #include "tree.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,7 +72,7 @@ int memo_key_compute(char *const *argv, char *const *files, size_t nr_files,
 		struct snap_oid content;
 		char buf[65536];
 		ssize_t n;
-		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		int fd = storefs_open(files[i], O_RDONLY | O_CLOEXEC, 0);
 
 		if (fd < 0)
 			return snap_error_errno(err, "cannot read '%s'", files[i]);
@@ -327,7 +328,7 @@ int memo_claim(struct snap_store *store, const char *key, double timeout_s,
 		long pid;
 		int64_t since;
 		double waited;
-		int fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		int fd = storefs_open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 		if (fd < 0) {
 			ret = snap_error_errno(err, "cannot open '%s'", path.buf);
@@ -369,7 +370,7 @@ int memo_claim(struct snap_store *store, const char *key, double timeout_s,
 			goto out;
 		} else if (claim_elsewhere(fd, timeout_s, &host, &pid, &since) == 2) {
 			/* Another host's claim, older than we wait: take it over. */
-			unlink(path.buf);
+			storefs_unlink(path.buf);
 			close(fd);
 			continue;
 		}
@@ -411,7 +412,7 @@ void memo_release(struct memo_claim *c)
 	if (c->fd < 0)
 		return;
 	/* Removed while held, so no one takes a claim on a stale file. */
-	unlink(c->path);
+	storefs_unlink(c->path);
 	close(c->fd);
 	free(c->path);
 	c->fd = -1;
@@ -479,7 +480,7 @@ int memo_count(struct snap_store *store, const char *key, int hit, struct strbuf
 
 	if ((ret = memo_dir(store, "stats.lock", &path, err)) < 0)
 		goto out;
-	lock_fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lock_fd = storefs_open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
 		ret = snap_error_errno(err, "cannot lock '%s'", path.buf);
 		goto out;
@@ -524,13 +525,13 @@ int memo_count(struct snap_store *store, const char *key, int hit, struct strbuf
 	if (fsio_write(fd, out.buf, out.len) < 0 || fsio_close(fd) < 0) {
 		fd = -1;
 		ret = snap_error_errno(err, "cannot write '%s'", path.buf);
-		unlink(path.buf);
+		storefs_unlink(path.buf);
 		goto out;
 	}
 	fd = -1;
 	if (fsio_rename(path.buf, tmp.buf) < 0) {
 		ret = snap_error_errno(err, "cannot replace '%s'", tmp.buf);
-		unlink(path.buf);
+		storefs_unlink(path.buf);
 	}
 out:
 	if (fd >= 0)

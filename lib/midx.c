@@ -7,6 +7,7 @@
 #include "hash.h"
 #include "pack.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +39,7 @@ int midx_open(struct midx *m, const char *path, struct strbuf *err)
 	int fd, ret;
 
 	memset(m, 0, sizeof(*m));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = storefs_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return errno == ENOENT ? SNAP_ENOTFOUND
 				       : snap_error_errno(err, "cannot open '%s'", path);
@@ -278,7 +279,7 @@ int midx_write(const char *packdir, const char *tmpdir, struct pack *packs,
 		ret = fsio_fsync_dir(packdir);
 	if (ret < 0) {
 		ret = snap_error_errno(err, "cannot write '%s'", final.buf);
-		unlink(tmp.buf);
+		storefs_unlink(tmp.buf);
 	}
 out:
 	free(named);

@@ -6,6 +6,7 @@
 #include "odb-internal.h"
 #include "error.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,7 +18,7 @@ static int file_exists(const char *path)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0;
+	return storefs_lstat(path, &st) == 0;
 }
 
 /*
@@ -250,7 +251,7 @@ struct pack *late_find(struct odb *odb, const struct snap_oid *oid, uint32_t *po
 
 	pthread_mutex_lock(&odb->late_lock);
 	store_path(odb->store, &dir, "objects/pack");
-	d = opendir(dir.buf);
+	d = storefs_opendir(dir.buf);
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 
@@ -336,7 +337,7 @@ uint64_t odb_stored_size(struct odb *odb, const struct snap_oid *oid, uint64_t *
 		return r.length;
 	}
 	odb_loose_path(odb, oid, &path);
-	if (lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode))
+	if (storefs_lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode))
 		n = (uint64_t)st.st_size;
 	strbuf_release(&path);
 	return n;

@@ -7,6 +7,7 @@
 #include "chunk.h"
 #include "error.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -332,7 +333,7 @@ static int stream_open_copy(struct odb *odb, const struct snap_oid *oid,
 	strbuf_init(&st->path, 0);
 	if (!p) {
 		odb_loose_path(odb, oid, &st->path);
-		st->fd = open(st->path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		st->fd = storefs_open(st->path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 	}
 	if (st->fd >= 0) {
 		struct stat sb;

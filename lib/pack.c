@@ -7,6 +7,7 @@
 #include "hash.h"
 #include "oidset.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,7 +95,7 @@ int pack_open(struct pack *p, const char *idx_path, struct strbuf *err)
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
-	fd = open(idx_path, O_RDONLY | O_CLOEXEC);
+	fd = storefs_open(idx_path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot open '%s'", idx_path);
 		return errno == ENOENT ? SNAP_ENOTFOUND : ret;
@@ -288,7 +289,7 @@ void pack_prefix_range(const struct pack *p, const char *hex, size_t len,
 int pack_fd(struct pack *p, struct strbuf *err)
 {
 	if (p->fd < 0) {
-		p->fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
+		p->fd = storefs_open(p->pack_path, O_RDONLY | O_CLOEXEC, 0);
 		if (p->fd < 0) {
 			int ret = snap_error_errno(err, "cannot open pack '%s'", p->pack_path);
 			return errno == ENOENT ? SNAP_ENOTFOUND : ret;
@@ -564,7 +565,7 @@ void pack_writer_abort(struct pack_writer *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp.len)
-		unlink(w->tmp.buf);
+		storefs_unlink(w->tmp.buf);
 	strbuf_release(&w->tmp);
 	free(w->wbuf);
 	oidmap_clear(&w->entries);
@@ -640,7 +641,7 @@ int pack_writer_finish(struct pack_writer *w, const char *packdir,
 	strbuf_addf(idx_path, "%s/pack-%s.idx", packdir, hex);
 	if (fsio_rename(itmp.buf, idx_path->buf) < 0) {
 		ret = snap_error_errno(err, "cannot create '%s'", idx_path->buf);
-		unlink(final.buf);
+		storefs_unlink(final.buf);
 		goto out;
 	}
 	strbuf_reset(&itmp);
@@ -650,7 +651,7 @@ out:
 	if (ifd >= 0)
 		close(ifd);
 	if (itmp.len)
-		unlink(itmp.buf);
+		storefs_unlink(itmp.buf);
 	strbuf_release(&idx);
 	strbuf_release(&itmp);
 	strbuf_release(&final);
@@ -760,7 +761,7 @@ int pack_scan(struct pack *p, const char *idx_path, struct strbuf *err)
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 	p->pack_path = pack_path_of(idx_path);
-	fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
+	fd = storefs_open(p->pack_path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot open pack '%s'", p->pack_path);
 		if (errno == ENOENT)
@@ -858,7 +859,7 @@ int pack_index_orphan(const char *idx_path, const char *tmpdir, struct strbuf *e
 	if (fsio_write(fd, p.map, p.map_len) < 0 || fsio_fsync(fd) < 0) {
 		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
 		fsio_close(fd);
-		unlink(tmp.buf);
+		storefs_unlink(tmp.buf);
 		goto out;
 	}
 	fsio_close(fd);
@@ -867,7 +868,7 @@ int pack_index_orphan(const char *idx_path, const char *tmpdir, struct strbuf *e
 		ret = snap_error_errno(err, "cannot create '%s'", idx_path);
 	else if (fsio_fsync_parent(idx_path) < 0)
 		ret = snap_error_errno(err, "cannot sync the directory of '%s'", idx_path);
-	unlink(tmp.buf);
+	storefs_unlink(tmp.buf);
 out:
 	pack_close(&p);
 	strbuf_release(&tmp);

@@ -11,6 +11,7 @@
 #include "refs.h"
 #include "store.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -223,7 +224,7 @@ int rclone_put(const struct rclone_remote *r, const char *rel, const void *buf, 
 		ret = rclone_run(args, fd, NULL, 0, err);
 	}
 	close(fd);
-	unlink(tmp.buf);
+	storefs_unlink(tmp.buf);
 out:
 	strbuf_release(&tmpdir);
 	strbuf_release(&tmp);

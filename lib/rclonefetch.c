@@ -13,6 +13,7 @@
 #include "pruned.h"
 #include "snapshot.h"
 #include "tree.h"
+#include "storefs.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -292,7 +293,7 @@ static int write_list(struct fetcher *f, const struct rclone_list *l, struct tra
 	int fd, ret = 0;
 
 	rclone_tmp_path(f->r, &path, "blob");
-	fd = open(path.buf, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = storefs_open(path.buf, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = snap_error_errno(err, "cannot create '%s'", path.buf);
 		goto out;
@@ -334,7 +335,7 @@ static int write_list(struct fetcher *f, const struct rclone_list *l, struct tra
 		st->bytes += l->size;
 	}
 	close(fd);
-	unlink(path.buf);
+	storefs_unlink(path.buf);
 out:
 	strbuf_release(&path);
 	return ret;
@@ -530,7 +531,7 @@ int rclone_gc(struct rclone_remote *r, struct odb *odb, int dry_run,
 				/* Its cached copy, if any, serves no one now. */
 				strbuf_reset(&rel);
 				strbuf_addf(&rel, "%s/%s", cache.buf, l.names[i]);
-				unlink(rel.buf);
+				storefs_unlink(rel.buf);
 			}
 			st->files_removed++;
 			st->bytes_removed += l.sizes[i];

@@ -13,6 +13,7 @@
 #include "object.h"
 #include "store.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ int rclone_download(const struct rclone_remote *r, const char *rel, const char *
 		ret = snap_error(err, SNAP_ECORRUPT, "'%s' of '%s' came with %lld bytes, not the %llu listed",
 				 rel, r->url, (long long)st.st_size, (unsigned long long)size);
 	if (ret < 0)
-		unlink(local);
+		storefs_unlink(local);
 	strbuf_release(&path);
 	return ret;
 }
@@ -292,9 +293,9 @@ static int cached(struct rclone_remote *r, const char *file, uint64_t size, cons
 			ret = rclone_download(r, rel.buf, tmp.buf, size, err);
 			if (ret < 0)
 				break;
-			if (fsio_mkdirs_for(path.buf) < 0 || rename(tmp.buf, path.buf) < 0) {
+			if (fsio_mkdirs_for(path.buf) < 0 || storefs_rename(tmp.buf, path.buf) < 0) {
 				ret = snap_error_errno(err, "cannot put '%s' in place", path.buf);
-				unlink(tmp.buf);
+				storefs_unlink(tmp.buf);
 				break;
 			}
 		}
@@ -385,8 +386,8 @@ int rclone_cache_add(struct rclone_remote *r, const char *local, const char *fil
 
 	rclone_cache_dir(r, &dir);
 	strbuf_addf(&path, "%s/%s", dir.buf, file);
-	unlink(path.buf);
-	if (fsio_mkdirs_for(path.buf) < 0 || link(local, path.buf) < 0)
+	storefs_unlink(path.buf);
+	if (fsio_mkdirs_for(path.buf) < 0 || storefs_link(local, path.buf) < 0)
 		ret = snap_error_errno(err, "cannot put '%s' in the cache", path.buf);
 	strbuf_release(&dir);
 	strbuf_release(&path);
@@ -409,7 +410,7 @@ int rclone_pack_get(struct rclone_remote *r, size_t k, struct strbuf *err)
 	strbuf_reset(&rel);
 	strbuf_addf(&rel, "packs/pack-%s.pack", rp->name);
 	ret = rclone_download(r, rel.buf, pack.buf, rp->pack_size, err);
-	if (ret == 0 && link(rp->idx.idx_path, idx.buf) < 0)
+	if (ret == 0 && storefs_link(rp->idx.idx_path, idx.buf) < 0)
 		ret = snap_error_errno(err, "cannot link '%s'", idx.buf);
 	if (ret == 0)
 		ret = pack_open(&p, idx.buf, err);
@@ -426,8 +427,8 @@ int rclone_pack_get(struct rclone_remote *r, size_t k, struct strbuf *err)
 		}
 	}
 	if (ret < 0) {
-		unlink(idx.buf);
-		unlink(pack.buf);
+		storefs_unlink(idx.buf);
+		storefs_unlink(pack.buf);
 	} else {
 		/* The downloaded pack is read from here on. */
 		pack_close(&rp->idx);
@@ -455,8 +456,8 @@ void rclone_pack_release_all(struct rclone_remote *r)
 
 			memcpy(pack, rp->local, len - 4);
 			memcpy(pack + len - 4, ".pack", 6);
-			unlink(pack);
-			unlink(rp->local);
+			storefs_unlink(pack);
+			storefs_unlink(rp->local);
 			free(pack);
 			free(rp->local);
 		}

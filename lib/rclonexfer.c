@@ -16,6 +16,7 @@
 #include "tree.h"
 #include "util.h"
 #include "walk.h"
+#include "storefs.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -322,8 +323,8 @@ static int upload_packs(struct packer *pk, struct strbuf *err)
 			rclone_lists_encode(pk->lists, pk->nr_lists, &text);
 			strbuf_addf(&lists, "%s/%s.lists", pk->tmpdir.buf, name);
 			strbuf_addf(&file, "%s.lists", name);
-			unlink(lists.buf);
-			fd = open(lists.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			storefs_unlink(lists.buf);
+			fd = storefs_open(lists.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 			if (fd < 0 || write_all(fd, text.buf, text.len) < 0)
 				ret = snap_error_errno(err, "cannot write '%s'", lists.buf);
 			if (fd >= 0)
@@ -332,7 +333,7 @@ static int upload_packs(struct packer *pk, struct strbuf *err)
 				ret = upload(pk->r, lists.buf, file.buf, err);
 			if (ret == 0)
 				ret = rclone_cache_add(pk->r, lists.buf, file.buf, err);
-			unlink(lists.buf);
+			storefs_unlink(lists.buf);
 			strbuf_release(&file);
 		}
 		if (ret == 0)
@@ -406,8 +407,8 @@ static void packer_release(struct packer *pk)
 		pack_writer_abort(pk->w);
 	for (i = 0; i < pk->nr_done; i++) {
 		pack_of(pk->done[i], &pack);
-		unlink(pack.buf);
-		unlink(pk->done[i]);
+		storefs_unlink(pack.buf);
+		storefs_unlink(pk->done[i]);
 		free(pk->done[i]);
 	}
 	for (i = 0; i < pk->nr_lists; i++) {

@@ -10,6 +10,7 @@
 #include "fsio.h"
 #include "lockfile.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -63,13 +64,13 @@ int refs_journal_write(struct snap_store *store, const char *holder,
 	if (ret == 0 && fsio_rename(tmp.buf, jpath->buf) < 0)
 		ret = snap_error_errno(err, "cannot rename '%s' to '%s'", tmp.buf, jpath->buf);
 	if (ret < 0) {
-		unlink(tmp.buf);
+		storefs_unlink(tmp.buf);
 		goto out;
 	}
 	if (fsio_fsync_parent(jpath->buf) < 0) {
 		/* Renamed but perhaps not durable: no ref may move on it. */
 		ret = snap_error_errno(err, "cannot sync the directory of '%s'", jpath->buf);
-		unlink(jpath->buf);
+		storefs_unlink(jpath->buf);
 	}
 out:
 	strbuf_release(&text);
@@ -294,7 +295,7 @@ static int clear_stale_locks(struct snap_store *store, const char *dir, int dept
 {
 	struct strbuf sub = STRBUF_INIT, why = STRBUF_INIT;
 	struct dirent *de;
-	DIR *d = opendir(dir);
+	DIR *d = storefs_opendir(dir);
 	int ret = 0;
 
 	if (!d)
@@ -307,7 +308,7 @@ static int clear_stale_locks(struct snap_store *store, const char *dir, int dept
 			continue;
 		strbuf_reset(&sub);
 		strbuf_addf(&sub, "%s/%s", dir, de->d_name);
-		if (lstat(sub.buf, &st) < 0)
+		if (storefs_lstat(sub.buf, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			if (depth < 64)
@@ -317,7 +318,7 @@ static int clear_stale_locks(struct snap_store *store, const char *dir, int dept
 		/* A lock's hidden temporary file, left by a crash (lock_hold). */
 		if (de->d_name[0] == '.' && strstr(de->d_name, ".lock-") &&
 		    time(NULL) - st.st_mtime > 3600) {
-			unlink(sub.buf);
+			storefs_unlink(sub.buf);
 			continue;
 		}
 		if (n <= 5 || strcmp(de->d_name + n - 5, ".lock"))
@@ -333,7 +334,7 @@ static int clear_stale_locks(struct snap_store *store, const char *dir, int dept
 			struct strbuf hidden = STRBUF_INIT;
 
 			strbuf_addf(&hidden, "%s/.%.*s.new", dir, (int)(n - 5), de->d_name);
-			unlink(hidden.buf);
+			storefs_unlink(hidden.buf);
 			strbuf_release(&hidden);
 			if (fsio_unlink(sub.buf) < 0 && errno != ENOENT)
 				ret = snap_error_errno(err, "cannot remove the stale lock '%s'", sub.buf);

@@ -10,6 +10,7 @@
 #include "fsio.h"
 #include "snapshot.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -35,7 +36,7 @@ static int prune_empty_dirs(const char *path, int depth)
 	struct strbuf sub = STRBUF_INIT;
 	struct dirent *de;
 	struct stat st;
-	DIR *d = depth < 64 ? opendir(path) : NULL;
+	DIR *d = depth < 64 ? storefs_opendir(path) : NULL;
 
 	if (!d)
 		return -1;
@@ -44,7 +45,7 @@ static int prune_empty_dirs(const char *path, int depth)
 			continue;
 		strbuf_reset(&sub);
 		strbuf_addf(&sub, "%s/%s", path, de->d_name);
-		if (lstat(sub.buf, &st) == 0 && S_ISDIR(st.st_mode))
+		if (storefs_lstat(sub.buf, &st) == 0 && S_ISDIR(st.st_mode))
 			prune_empty_dirs(sub.buf, depth + 1);
 	}
 	closedir(d);
@@ -57,7 +58,7 @@ static int holds_something(const char *path)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && prune_empty_dirs(path, 0) < 0;
+	return storefs_lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && prune_empty_dirs(path, 0) < 0;
 }
 
 int ref_move_possible(struct snap_store *store, const char *name, struct strbuf *err)
@@ -74,7 +75,7 @@ int ref_move_possible(struct snap_store *store, const char *name, struct strbuf 
 	if (ret == 0 && holds_something(path.buf))
 		ret = snap_error(err, SNAP_EINVAL,
 				 "ref '%s' cannot be written: '%s/' holds other reflogs", name, path.buf);
-	if (ret == 0 && lstat(path.buf, &st) == 0 && !S_ISREG(st.st_mode))
+	if (ret == 0 && storefs_lstat(path.buf, &st) == 0 && !S_ISREG(st.st_mode))
 		ret = snap_error(err, SNAP_EINVAL,
 				 "ref '%s' cannot be written: its reflog '%s' is not a regular file",
 				 name, path.buf);

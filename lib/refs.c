@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "util.h"
+#include "storefs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -90,10 +91,15 @@ int ref_read_file(struct snap_store *store, const char *name, struct snap_oid *o
 	if (ret < 0)
 		return ret;
 	ref_file_path(store, name, &path);
-	if (lstat(path.buf, &st) == 0 && !S_ISREG(st.st_mode)) {
+	ret = storefs_lstat(path.buf, &st);
+	if (ret == 0 && !S_ISREG(st.st_mode)) {
 		ret = S_ISDIR(st.st_mode)
 			? snap_error(err, SNAP_ENOTFOUND, "ref '%s' not found", name)
 			: snap_error(err, SNAP_ECORRUPT, "ref '%s' is not a regular file", name);
+		goto out;
+	} else if (ret < 0 && errno == ELOOP) {
+		/* A directory above it is a symbolic link: a damaged store. */
+		ret = snap_error_errno(err, "cannot read ref '%s'", path.buf);
 		goto out;
 	}
 	ret = strbuf_read_file(&buf, path.buf, 1024);
@@ -132,7 +138,7 @@ int refs_collect(const char *root, const char *rel, char ***names, size_t *nr,
 	if (depth > 64)
 		return 0;
 	strbuf_addf(&path, "%s/%s", root, rel);
-	d = opendir(path.buf);
+	d = storefs_opendir(path.buf);
 	if (!d) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			ret = snap_error_errno(err, "cannot read '%s'", path.buf);
@@ -149,7 +155,7 @@ int refs_collect(const char *root, const char *rel, char ***names, size_t *nr,
 		strbuf_addf(&sub, "%s/%s", rel, de->d_name);
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", root, sub.buf);
-		if (lstat(path.buf, &st) < 0)
+		if (storefs_lstat(path.buf, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			ret = refs_collect(root, sub.buf, names, nr, alloc, depth + 1, err);

@@ -1,6 +1,7 @@
 #include "store.h"
 #include "error.h"
 #include "fsio.h"
+#include "storefs.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -12,6 +13,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static const char *const store_dirs[] = {
+	"objects", "objects/pack", "objects/tmp", "refs", "refs/snapshots",
+	"refs/tags", "logs", "logs/refs", "sessions",
+};
+
+/* Directories of the layout made only when first needed. */
+static const char *const later_dirs[] = {
+	"cache", "cache/refs", "cache/refs/snapshots", "cache/rclone", "memo",
+	"memo/claims", "journal", "refs/memo", "logs/refs/snapshots",
+	"logs/refs/tags", "logs/refs/memo",
+};
 
 static int is_dir(const char *path)
 {
@@ -114,11 +127,19 @@ static int open_at(struct snap_store *store, const char *dir, struct strbuf *err
 		ret = snap_error_errno(err, "cannot read '%s'", cfg.buf);
 	} else if ((ret = parse_config(store, text.buf, cfg.buf, err)) == 0) {
 		store->path = absolute(dir);
+		/* Resolved once: from here on no link below it is followed. */
+		if (storefs_add_root(store->path) < 0) {
+			ret = snap_error_errno(err, "cannot open '%s'", store->path);
+			free(store->path);
+			store->path = NULL;
+			goto out;
+		}
 		if (store->shared == STORE_GROUP) {
 			mode_t old = umask(0);
 			umask((old & ~(mode_t)070) | 007);
 		}
 	}
+out:
 	strbuf_release(&cfg);
 	strbuf_release(&text);
 	return ret;
@@ -171,6 +192,8 @@ out:
 
 void store_release(struct snap_store *store)
 {
+	if (store->path)
+		storefs_remove_root(store->path);
 	free(store->path);
 	store->path = NULL;
 }
@@ -197,10 +220,6 @@ const char *store_hint(const char *dir)
 	return ".snap";
 }
 
-static const char *const store_dirs[] = {
-	"objects", "objects/pack", "objects/tmp", "refs", "refs/snapshots",
-	"refs/tags", "logs", "logs/refs", "sessions",
-};
 
 int store_parse_shared(const char *s, enum store_shared *out)
 {
@@ -333,7 +352,7 @@ int store_list(const struct snap_store *store, const char *sub, const char *pref
 	*paths = NULL;
 	*nr = 0;
 	store_path(store, &dir, "%s", sub);
-	d = opendir(dir.buf);
+	d = storefs_opendir(dir.buf);
 	if (!d) {
 		if (errno != ENOENT)
 			ret = snap_error_errno(err, "cannot read '%s'", dir.buf);
@@ -356,4 +375,69 @@ int store_list(const struct snap_store *store, const char *sub, const char *pref
 	QSORT(*paths, *nr, cmp_path);
 	strbuf_release(&dir);
 	return 0;
+}
+
+static int layout_dir(const char *rel)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(store_dirs); i++)
+		if (!strcmp(rel, store_dirs[i]))
+			return 1;
+	for (i = 0; i < ARRAY_SIZE(later_dirs); i++)
+		if (!strcmp(rel, later_dirs[i]))
+			return 1;
+	/* objects/<2 hex> */
+	return !strncmp(rel, "objects/", 8) && strlen(rel) == 10 &&
+	       strspn(rel + 8, "0123456789abcdef") == 2;
+}
+
+static int find_links(const struct snap_store *store, struct strbuf *path,
+		      size_t root_len, int depth,
+		      void (*fn)(const char *path, void *data), void *data,
+		      struct strbuf *err)
+{
+	DIR *d = storefs_opendir(path->buf);
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return snap_error_errno(err, "cannot read '%s'", path->buf);
+	while ((de = readdir(d)) && found >= 0) {
+		size_t len = path->len;
+		unsigned char type = de->d_type;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		strbuf_addf(path, "/%s", de->d_name);
+		if (type == DT_UNKNOWN && lstat(path->buf, &st) == 0)
+			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+		if (type == DT_LNK &&
+		    (layout_dir(path->buf + root_len + 1) ||
+		     (stat(path->buf, &st) == 0 && S_ISDIR(st.st_mode)))) {
+			fn(path->buf, data);
+			found++;
+		} else if (type == DT_DIR && depth < 64) {
+			int r = find_links(store, path, root_len, depth + 1, fn, data, err);
+
+			found = r < 0 ? r : found + r;
+		}
+		strbuf_setlen(path, len);
+	}
+	closedir(d);
+	return found;
+}
+
+int store_find_links(const struct snap_store *store,
+		     void (*fn)(const char *path, void *data), void *data,
+		     struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int ret;
+
+	strbuf_addstr(&path, store->path);
+	ret = find_links(store, &path, path.len, 0, fn, data, err);
+	strbuf_release(&path);
+	return ret;
 }

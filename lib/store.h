@@ -68,6 +68,18 @@ void store_release(struct snap_store *store);
 int store_list(const struct snap_store *store, const char *sub, const char *prefix,
 	       const char *suffix, char ***paths, size_t *nr, struct strbuf *err);
 
+/*
+ * Calls fn with the path of every symbolic link in the store where a
+ * directory is: a directory of the layout (docs/FORMAT.md, "Store
+ * layout": objects, objects/pack, refs/snapshots, ...) or a link to a
+ * directory anywhere below the root.  Such a link is damage that snap
+ * refuses to follow (storefs.h); links are not descended into.  Returns
+ * how many it found, or a negative code when a directory cannot be read.
+ */
+int store_find_links(const struct snap_store *store,
+		     void (*fn)(const char *path, void *data), void *data,
+		     struct strbuf *err);
+
 /* Sets sb to "<store>/<fmt...>". */
 void store_path(const struct snap_store *store, struct strbuf *sb,
 		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
