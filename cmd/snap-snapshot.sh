@@ -163,6 +163,18 @@ export SNAP_PROGRAM
 
 # Fails early, before any work, on a bad ref name or a missing store.
 full=$(snap-rev-parse --full-ref-name -- "$ref") || exit $?
+# And on a name the ref's files cannot take, as snap-update-ref would
+# refuse it at the end: "a" where refs lie below "a/", "a/b" beside a
+# ref "a".
+sdir=$(snap-rev-parse --store-dir) || exit 128
+if [ -d "$sdir/$full" ] && [ -n "$(find "$sdir/$full" ! -type d 2>/dev/null | head -n 1)" ]; then
+	die "ref '$full' cannot be written: '$full/' holds other refs"
+fi
+p=$full
+while [ "${p%/*}" != "$p" ]; do
+	p=${p%/*}
+	[ ! -e "$sdir/$p" ] || [ -d "$sdir/$p" ] || die "ref '$full' cannot be written: '$p' is a ref"
+done
 
 # A dry run reads the ref's stat cache and writes nothing: no session,
 # no object, no cache, no snapshot.

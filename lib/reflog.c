@@ -61,6 +61,23 @@ static int holds_something(const char *path)
 	return storefs_lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && prune_empty_dirs(path, 0) < 0;
 }
 
+int ref_dirs_possible(struct snap_store *store, const char *name, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	const char *slash;
+	struct stat st;
+	int ret = 0;
+
+	for (slash = strchr(name, '/'); ret == 0 && slash; slash = strchr(slash + 1, '/')) {
+		store_path(store, &path, "%.*s", (int)(slash - name), name);
+		if (storefs_lstat(path.buf, &st) == 0 && !S_ISDIR(st.st_mode))
+			ret = snap_error(err, SNAP_EINVAL, "ref '%s' cannot be written: '%.*s' is a ref",
+					 name, (int)(slash - name), name);
+	}
+	strbuf_release(&path);
+	return ret;
+}
+
 int ref_move_possible(struct snap_store *store, const char *name, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;

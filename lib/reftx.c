@@ -401,7 +401,9 @@ int ref_transaction_prepare(struct ref_transaction *tx, struct strbuf *err)
 		struct ref_update *u = &tx->u[i];
 
 		ref_file_path(store, u->name, &path);
-		ret = take_ref_lock(store, u->name, path.buf, &u->lock, tx->holder.buf, err);
+		ret = u->verify ? 0 : ref_dirs_possible(store, u->name, err);
+		if (ret == 0)
+			ret = take_ref_lock(store, u->name, path.buf, &u->lock, tx->holder.buf, err);
 		if (ret < 0)
 			break;
 		refs_crash_point();

@@ -21,6 +21,22 @@ load test_helper
 	assert_equal "$(ls "$SNAP_DIR/journal")" ''
 }
 
+@test "a directory snapshot to a clashing ref: one line before any work, no stat cache, nothing moves" {
+	init_store
+	mkdir d && echo x > d/f
+	snap-snapshot -q -r a/b d
+	snap-snapshot -q -r main d
+	before=$(store_listing)
+	run -128 --separate-stderr snap-snapshot -q -r a d
+	assert_equal "$stderr" "snap-snapshot: fatal: ref 'refs/snapshots/a' cannot be written: 'refs/snapshots/a/' holds other refs"
+	run -128 --separate-stderr snap-snapshot -q -r main/x d
+	assert_equal "$stderr" "snap-snapshot: fatal: ref 'refs/snapshots/main/x' cannot be written: 'refs/snapshots/main' is a ref"
+	run -128 --separate-stderr snap-update-ref refs/snapshots/main/x/y "$(snap-rev-parse main)"
+	assert_equal "$stderr" "snap-update-ref: fatal: ref 'refs/snapshots/main/x/y' cannot be written: 'refs/snapshots/main' is a ref"
+	assert_equal "$(store_listing)" "$before"
+	assert_equal "$(ls "$SNAP_DIR/journal")" ''
+}
+
 @test "a push of a ref whose name holds refs on the remote: refused, the remote stays usable" {
 	init_store
 	snap-init -q remote
