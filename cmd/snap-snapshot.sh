@@ -76,6 +76,25 @@ esac
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 # A bad option value: one line, the usage error status.
+# check_meta KEY=VALUE: snap-mksnapshot's rule, checked before any work
+# so that a bad one stores nothing (control characters shown as '?').
+ctl=$(printf '\001-\037\177')
+check_meta() {
+	key=${1%%=*}
+	case $1 in
+	*=*) ;;
+	*) key= ;;
+	esac
+	case $key in
+	''|*[!A-Za-z0-9._-]*)
+		die "bad metadata '$(printf '%s' "$1" | tr "$ctl" '?')': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'" ;;
+	esac
+	[ ${#key} -le 128 ] ||
+		die "bad metadata '$key': want KEY=VALUE, KEY of 1 to 128 letters, digits, '.', '_', '-'"
+	case ${1#*=} in
+	*[$ctl]*) die "bad metadata '$key': control characters in the value" ;;
+	esac
+}
 bad_arg() { printf '%s: error: %s\n' "$me" "$*" >&2; exit 129; }
 # Quotes a word for eval.
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -97,6 +116,7 @@ while [ $# -gt 0 ]; do
 	-r|--ref) [ $# -ge 2 ] || usage_error "$1 needs a value"; ref=$2; shift 2 ;;
 	-m|--message) [ $# -ge 2 ] || usage_error "$1 needs a value"; msg=$2; shift 2 ;;
 	--meta) [ $# -ge 2 ] || usage_error "--meta needs KEY=VALUE"
+		check_meta "$2"
 		metas="$metas --meta $(q "$2")"; shift 2 ;;
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
 		[ -n "$2" ] || bad_arg "--exclude takes a pattern, not ''"
@@ -210,7 +230,8 @@ if [ "$mode" != dir ]; then
 	*) base=$name ;;
 	esac
 	case $base in
-	''|.|..|*/*) die "bad file name '$base' (one name, no '/')" ;;
+	''|.|..) die "bad file name '$base' (not empty, '.' or '..')" ;;
+	*/*) die "bad file name '$base' (one name, no '/')" ;;
 	esac
 	# What a restore could not create: a name of more than 255 bytes.
 	[ "$(printf '%s' "$base" | wc -c)" -le 255 ] ||

@@ -140,6 +140,25 @@ second"
 	run -1 snap-rev-parse --verify -q main
 }
 
+@test "a bad --meta or stream name is refused before anything is stored" {
+	before=$(store_listing)
+	run -128 --separate-stderr sh -c 'echo x | snap-snapshot --meta "bad key=v" --stdin f'
+	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'bad key=v': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'"
+	run -128 --separate-stderr sh -c 'echo x | snap-snapshot --meta "$(printf "k\001=v\nz")" --stdin f'
+	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'k?=v?z': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'"
+	run -128 --separate-stderr sh -c 'echo x | snap-snapshot --meta "$(printf "k=v\nz")" --stdin f'
+	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'k': control characters in the value"
+	run -128 --separate-stderr snap-snapshot --meta nokv src
+	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'nokv': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'"
+	for n in . ..; do
+		run -128 --separate-stderr sh -c 'echo x | snap-snapshot --stdin "$1"' sh "$n"
+		assert_equal "$stderr" "snap-snapshot: fatal: bad file name '$n' (not empty, '.' or '..')"
+	done
+	run -128 --separate-stderr sh -c 'echo x | snap-snapshot --stdin a/b'
+	assert_equal "$stderr" "snap-snapshot: fatal: bad file name 'a/b' (one name, no '/')"
+	assert_equal "$(store_listing)" "$before"
+}
+
 @test "snapshot --from-command stores the command's output" {
 	snap-snapshot --from-command out.txt -- printf 'from %s' cmd >/dev/null
 	run -0 snap-cat-file blob "$(snap-rev-parse main:out.txt)"
