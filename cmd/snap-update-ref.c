@@ -3,13 +3,16 @@
  * one at a time or as a transaction read from standard input.
  */
 #include "error.h"
+#include "fsio.h"
 #include "odb.h"
 #include "refs.h"
 #include "revision.h"
+#include "statcache.h"
 #include "store.h"
 #include "usage.h"
 #include "util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,11 +38,41 @@ static const char usage_str[] =
 static struct odb *odb;
 /* The --stdin transaction under way: released by whatever way we exit. */
 static struct ref_transaction *pending;
+static struct snap_store store;
+
+/* The refs the pending transaction deletes, for drop_caches(). */
+static char **gone;
+static size_t nr_gone, alloc_gone;
+
+static void forget_gone(void)
+{
+	while (nr_gone)
+		free(gone[--nr_gone]);
+}
+
+/*
+ * A deleted ref's stat cache (cache/<ref>) serves no snapshot any more
+ * and would stand in the way of a ref below its name: it goes with it.
+ */
+static void drop_caches(void)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < nr_gone; i++)
+		if (stat_cache_path(&store, gone[i], &path, &err) == 0 &&
+		    fsio_unlink(path.buf) < 0 && errno != ENOENT)
+			warning("cannot remove the stat cache '%s': %s", path.buf, strerror(errno));
+	forget_gone();
+	strbuf_release(&path);
+	strbuf_release(&err);
+}
 
 static void release_pending(void)
 {
 	ref_transaction_abort(pending);
 	pending = NULL;
+	forget_gone();
 }
 
 /*
@@ -167,6 +200,7 @@ static int run_stdin(int z, const char *reason)
 				ret = ref_transaction_commit(tx, &err);
 				if (ret < 0)
 					fail(ret, "line %zu: %s", r.lineno, err.buf);
+				drop_caches();
 			}
 			printf("%s: ok\n", verb);
 			fflush(stdout);
@@ -200,6 +234,10 @@ static int run_stdin(int z, const char *reason)
 			if (ret == 0)
 				ret = ref_transaction_add(pending, name, NULL, has_old ? &old_oid : NULL,
 							  !strcmp(verb, "verify"), reason, &err);
+			if (ret == 0 && !strcmp(verb, "delete")) {
+				ALLOC_GROW(gone, nr_gone + 1, alloc_gone);
+				gone[nr_gone++] = xstrdup(name);
+			}
 		} else {
 			die("line %zu: bad command '%s'", r.lineno, r.line.buf);
 		}
@@ -217,6 +255,7 @@ static int run_stdin(int z, const char *reason)
 		ret = ref_transaction_commit(tx, &err);
 		if (ret < 0)
 			fail(ret, "%s", err.buf);
+		drop_caches();
 	}
 	strbuf_release(&r.line);
 	strbuf_release(&err);
@@ -232,7 +271,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct strbuf err = STRBUF_INIT;
-	struct snap_store store;
 	struct snap_oid new_oid, old_oid;
 	const char *reason = NULL, *dir = NULL;
 	int del = 0, from_stdin = 0, z = 0, c, ret, nargs;
@@ -270,6 +308,11 @@ int main(int argc, char **argv)
 		if (nargs == 2 && parse_value(argv[optind + 1], &old_oid, &err) < 0)
 			die_err(&err);
 		ret = ref_delete(odb, name, nargs == 2 ? &old_oid : NULL, &err);
+		if (ret == 0) {
+			ALLOC_GROW(gone, nr_gone + 1, alloc_gone);
+			gone[nr_gone++] = xstrdup(name);
+			drop_caches();
+		}
 	} else {
 		if (parse_value(argv[optind + 1], &new_oid, &err) < 0 ||
 		    (nargs == 3 && parse_value(argv[optind + 2], &old_oid, &err) < 0))

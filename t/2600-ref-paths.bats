@@ -76,3 +76,21 @@ load test_helper
 	[ -f "$SNAP_DIR/logs/refs/snapshots/a" ]
 	run -0 snap-fsck
 }
+
+@test "a deleted ref's stat cache goes with it, so a ref below its name can be written" {
+	init_store
+	mkdir d && echo x > d/f
+	snap-snapshot -q -r a d
+	snap-snapshot -q -r c d
+	[ -f "$SNAP_DIR/cache/refs/snapshots/a" ]
+	snap-update-ref -d refs/snapshots/a
+	[ ! -e "$SNAP_DIR/cache/refs/snapshots/a" ]
+	run -0 --separate-stderr snap-snapshot -q -r a/b d
+	assert_equal "$stderr" ''
+	printf 'delete refs/snapshots/c\n' | snap-update-ref --stdin
+	[ ! -e "$SNAP_DIR/cache/refs/snapshots/c" ]
+	# An aborted transaction leaves the cache.
+	snap-snapshot -q -r e d
+	printf 'start\ndelete refs/snapshots/e\nabort\n' | snap-update-ref --stdin > /dev/null
+	[ -f "$SNAP_DIR/cache/refs/snapshots/e" ]
+}
