@@ -70,7 +70,8 @@ int ref_dirs_possible(struct snap_store *store, const char *name, struct strbuf 
 
 	for (slash = strchr(name, '/'); ret == 0 && slash; slash = strchr(slash + 1, '/')) {
 		store_path(store, &path, "%.*s", (int)(slash - name), name);
-		if (storefs_lstat(path.buf, &st) == 0 && !S_ISDIR(st.st_mode))
+		/* (A symlink there is refused by the lock, naming it.) */
+		if (storefs_lstat(path.buf, &st) == 0 && S_ISREG(st.st_mode))
 			ret = snap_error(err, SNAP_EINVAL, "ref '%s' cannot be written: '%.*s' is a ref",
 					 name, (int)(slash - name), name);
 	}

@@ -48,7 +48,8 @@ void reflog_add_reason(struct strbuf *sb, const char *reason);
 int ref_move_possible(struct snap_store *store, const char *name, struct strbuf *err);
 /*
  * Checked before name's lock is taken: SNAP_EINVAL, one line in err,
- * when a directory name's path needs is a file (a ref "a" beside "a/b").
+ * when a directory name's path needs is a regular file (a ref "a" beside
+ * "a/b").
  */
 int ref_dirs_possible(struct snap_store *store, const char *name, struct strbuf *err);
 /* Appends one line to name's reflog, durable when this returns 0. */
