@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 		die_err(&err);
 	if (rclone_is_remote(o.remote)) {
 		rclone_disconnect_at_exit(&rc);
-		if (rclone_connect(&rc, &store, o.remote, 0, &err) < 0)
+		if (rclone_connect(&rc, &store, o.remote, RCLONE_FETCH, &err) < 0)
 			die_err(&err);
 		t.refs = rc.refs;
 		t.nr_refs = rc.nr_refs;

@@ -85,7 +85,7 @@ static int gc_remote(const char *dir, const char *remote, int dry_run, int json,
 		die("--remote takes an rclone remote; '%s' is a store snap-serve serves: "
 		    "run snap-gc there", remote);
 	rclone_disconnect_at_exit(&rc);
-	ret = rclone_connect(&rc, &store, remote, !dry_run, &err);
+	ret = rclone_connect(&rc, &store, remote, dry_run ? RCLONE_FETCH : RCLONE_CHANGE, &err);
 	if (ret == SNAP_ELOCKED)
 		die_refused("%s", err.buf);
 	if (ret == 0)

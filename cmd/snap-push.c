@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 	rcl = rclone_is_remote(o.remote);
 	if (rcl) {
 		rclone_disconnect_at_exit(&rc);
-		ret = rclone_connect(&rc, &store, o.remote, 1, &err);
+		ret = rclone_connect(&rc, &store, o.remote, RCLONE_PUSH, &err);
 		if (ret == SNAP_ELOCKED)
 			die_refused("%s", err.buf);
 		if (ret < 0)

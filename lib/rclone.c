@@ -570,7 +570,7 @@ static int check_format(struct rclone_remote *r, int push, struct strbuf *err)
 }
 
 int rclone_connect(struct rclone_remote *r, struct snap_store *store, const char *remote,
-		   int push, struct strbuf *err)
+		   enum rclone_mode mode, struct strbuf *err)
 {
 	const char *spec = remote + strlen(RCLONE_PREFIX), *colon = strchr(spec, ':');
 	int ret;
@@ -586,9 +586,12 @@ int rclone_connect(struct rclone_remote *r, struct snap_store *store, const char
 	r->base = xstrdup(spec);
 	while (strlen(r->base) > (size_t)(colon - spec + 1) && r->base[strlen(r->base) - 1] == '/')
 		r->base[strlen(r->base) - 1] = '\0';
-	if (push && (ret = lease_take(r, err)) < 0)
+	/* A change writes nothing (not even a lease) where no remote is. */
+	if (mode == RCLONE_CHANGE && (ret = check_format(r, 0, err)) < 0)
 		return ret;
-	ret = check_format(r, push, err);
+	if (mode != RCLONE_FETCH && (ret = lease_take(r, err)) < 0)
+		return ret;
+	ret = mode == RCLONE_CHANGE ? 0 : check_format(r, mode == RCLONE_PUSH, err);
 	if (ret == 0)
 		ret = read_refs(r, err);
 	return ret;

@@ -83,16 +83,24 @@ struct rclone_remote {
 /* 1 if remote is an "rclone:" remote, else 0. */
 int rclone_is_remote(const char *remote);
 
+/* What rclone_connect() is for. */
+enum rclone_mode {
+	RCLONE_FETCH,	/* read only; the remote must exist */
+	RCLONE_PUSH,	/* the lease first; an empty remote is made one */
+	RCLONE_CHANGE,	/* an existing remote, checked, then the lease (rclone_gc) */
+};
+
 /*
  * Checks the remote (snap-remote; a push creates it on an empty remote)
- * and reads its refs.  For a push, first takes the lease: SNAP_ELOCKED,
- * err naming the holder and its expiry, when another pusher holds one
- * that has not expired or wins the race for it.  SNAP_EINVAL for a remote
- * that does not parse or of another format; SNAP_ENOTFOUND (a fetch) for
- * a remote that holds no snap-remote; SNAP_EIO when rclone fails.
+ * and reads its refs.  For a push or a change, takes the lease:
+ * SNAP_ELOCKED, err naming the holder and its expiry, when another pusher
+ * holds one that has not expired or wins the race for it.  SNAP_EINVAL
+ * for a remote that does not parse or of another format; SNAP_ENOTFOUND
+ * (a fetch, a change: before anything is written) for a remote that holds
+ * no snap-remote; SNAP_EIO when rclone fails.
  */
 int rclone_connect(struct rclone_remote *r, struct snap_store *store, const char *remote,
-		   int push, struct strbuf *err);
+		   enum rclone_mode mode, struct strbuf *err);
 /* The remote's ref of that full name, or NULL. */
 const struct remote_ref *rclone_ref(const struct rclone_remote *r, const char *name);
 /*

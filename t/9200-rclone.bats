@@ -429,6 +429,10 @@ s1"
 	run -128 --separate-stderr snap-gc --remote "$R"
 	[[ "$stderr" == "snap-gc: fatal: incomplete remote: object "*" is missing from '$R'" ]]
 	assert_equal "$(backend_listing)" "$before"
+	# A remote that is not there is not made one: no snap-remote, no lease.
+	run -128 --separate-stderr snap-gc --remote "rclone:bk:$PWD/typo"
+	assert_equal "$stderr" "snap-gc: fatal: remote 'rclone:bk:$PWD/typo' is not a snap remote (no snap-remote file)"
+	assert_file_not_exists "$PWD/typo"
 	snap-init -q other
 	run -128 --separate-stderr snap-gc --remote "$PWD/other"
 	assert_equal "$stderr" "snap-gc: fatal: --remote takes an rclone remote; '$PWD/other' is a store snap-serve serves: run snap-gc there"
