@@ -55,9 +55,8 @@ while [ $# -gt 0 ]; do
 	--force|-f) force=1; shift ;;
 	--overwrite) overwrite=1; shift ;;
 	--numeric-owner) numeric=1; shift ;;
-	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls)
+	--keep-setuid|--devices|--no-same-owner|--no-xattrs|--no-acls|--no-flags)
 		co_args="$co_args $1"; shift ;;
-	--no-flags) co_args="$co_args $1"; shift ;;
 	-q|--quiet) co_args="$co_args $1"; quiet=-q; SNAP_PROGRESS=0; export SNAP_PROGRESS; shift ;;
 	--exclude) [ $# -ge 2 ] || usage_error "--exclude needs a pattern"
 		excludes="$excludes --exclude $(q "$2")"; shift 2 ;;

@@ -76,6 +76,7 @@ esac
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 # A bad option value: one line, the usage error status.
+bad_arg() { printf '%s: error: %s\n' "$me" "$*" >&2; exit 129; }
 # check_meta KEY=VALUE: snap-mksnapshot's rule, checked before any work
 # so that a bad one stores nothing (control characters shown as '?').
 ctl=$(printf '\001-\037\177')
@@ -89,13 +90,16 @@ check_meta() {
 	''|*[!A-Za-z0-9._-]*)
 		die "bad metadata '$(printf '%s' "$1" | tr "$ctl" '?')': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'" ;;
 	esac
+	# The owner names are snap's own (snap-restore maps owners by them).
+	case $key in
+	uname.*|gname.*) die "bad metadata '$key': uname.* and gname.* keys are recorded by snap-snapshot itself" ;;
+	esac
 	[ ${#key} -le 128 ] ||
 		die "bad metadata '$key': want KEY=VALUE, KEY of 1 to 128 letters, digits, '.', '_', '-'"
 	case ${1#*=} in
 	*[$ctl]*) die "bad metadata '$key': control characters in the value" ;;
 	esac
 }
-bad_arg() { printf '%s: error: %s\n' "$me" "$*" >&2; exit 129; }
 # Quotes a word for eval.
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 

@@ -148,6 +148,8 @@ second"
 	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'k?=v?z': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'"
 	run -128 --separate-stderr sh -c 'echo x | snap-snapshot --meta "$(printf "k=v\nz")" --stdin f'
 	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'k': control characters in the value"
+	run -128 --separate-stderr snap-snapshot --meta uname.0=someone src
+	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'uname.0': uname.* and gname.* keys are recorded by snap-snapshot itself"
 	run -128 --separate-stderr snap-snapshot --meta nokv src
 	assert_equal "$stderr" "snap-snapshot: fatal: bad metadata 'nokv': want KEY=VALUE, KEY of letters, digits, '.', '_', '-'"
 	for n in . ..; do
