@@ -68,30 +68,40 @@ static int split_words(const char *s, char ***out)
 }
 
 /* Under --restrict: the client's requested path must be STORE. */
-static void check_restricted(const char *store)
+/*
+ * Returns 1 when the requested command asked for protocol version 2: a
+ * forced command runs without that request's environment, so a leading
+ * SNAP_PROTOCOL=2 word stands for it.
+ */
+static int check_restricted(const char *store)
 {
 	const char *cmd = getenv("SSH_ORIGINAL_COMMAND");
 	char **w = NULL, *want, *got;
 	const char *base;
-	int n;
+	int n, first = 0, asked = 0;
 
 	if (!cmd)
-		return;
+		return 0;
 	n = split_words(cmd, &w);
-	if (n < 1)
+	if (n >= 1 && !strncmp(w[0], "SNAP_PROTOCOL=", 14)) {
+		asked = !strcmp(w[0] + 14, "2");
+		first = 1;
+	}
+	if (n < first + 1)
 		die("access denied: cannot parse the requested command");
-	base = strrchr(w[0], '/') ? strrchr(w[0], '/') + 1 : w[0];
-	if (strcmp(base, "snap-serve") || n != 2)
+	base = strrchr(w[first], '/') ? strrchr(w[first], '/') + 1 : w[first];
+	if (strcmp(base, "snap-serve") || n != first + 2)
 		die("access denied: only 'snap-serve PATH' is allowed here");
 	want = realpath(store, NULL);
-	got = realpath(w[1], NULL);
+	got = realpath(w[first + 1], NULL);
 	if (!want || !got || strcmp(want, got))
-		die("access denied: '%s' is not the store served here", w[1]);
+		die("access denied: '%s' is not the store served here", w[first + 1]);
 	free(want);
 	free(got);
 	while (n-- > 0)
 		free(w[n]);
 	free(w);
+	return asked;
 }
 
 int main(int argc, char **argv)
@@ -102,11 +112,12 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct serve_opts o = { 0 };
+	struct serve_opts o = { 0, 1 };
+	const char *proto = getenv("SNAP_PROTOCOL");
 	struct snap_store store;
 	struct strbuf err = STRBUF_INIT;
 	struct odb *odb;
-	int restrict_path = 0, c;
+	int restrict_path = 0, asked = proto && !strcmp(proto, "2"), c;
 
 	usage_setup(argv[0]);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -126,7 +137,10 @@ int main(int argc, char **argv)
 	if (argc - optind != 1)
 		usage_error(usage_str, "expected one STORE");
 	if (restrict_path)
-		check_restricted(argv[optind]);
+		asked |= check_restricted(argv[optind]);
+	/* Only a client that asked may be greeted with more than 1. */
+	if (asked)
+		o.version = 2;
 	open_store_or_die(argv[optind], &store, &odb);
 	if (store.append_only)
 		o.append_only = 1;

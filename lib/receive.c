@@ -18,7 +18,9 @@
 #include "transport.h"
 #include "tree.h"
 #include "util.h"
+#include "zio.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,8 @@
 /* A receiver makes what arrived durable every so many objects or bytes. */
 #define RECV_BATCH_OBJECTS 4096
 #define RECV_BATCH_BYTES (32u << 20)
+/* A zobject's payload is decompressed this much at a time. */
+#define RECV_ZOUT (128u << 10)
 
 struct chunked_rec {
 	struct snap_oid oid;
@@ -39,6 +43,9 @@ struct chunked_rec {
 
 struct receiver {
 	struct pkt_conn *c;
+	int version;
+	struct zio_dctx *zd;	/* for zobject records, made at the first */
+	char *zout;		/* RECV_ZOUT bytes */
 	struct odb *odb;
 	struct transfer_stats *st;
 	struct strbuf frame;
@@ -120,6 +127,91 @@ static int read_payload(struct receiver *r, uint64_t size,
 	return 0;
 }
 
+static int damaged(const struct snap_oid *oid, struct strbuf *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int damaged(const struct snap_oid *oid, struct strbuf *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	strbuf_reset(err);
+	strbuf_addf(err, "object %s arrived damaged: ", oid_to_hex(oid));
+	va_start(ap, fmt);
+	strbuf_vaddf(err, fmt, ap);
+	va_end(ap);
+	return SNAP_ECORRUPT;
+}
+
+/*
+ * Reads a zobject's csize bytes of data frames, one zstd frame, and
+ * hands fn its content as it decompresses, RECV_ZOUT bytes at a time:
+ * never more than size in all, which is exactly what it must hold.
+ */
+static int read_zpayload(struct receiver *r, const struct snap_oid *oid, uint64_t size,
+			 uint64_t csize, int (*fn)(void *, const void *, size_t, struct strbuf *),
+			 void *data, struct strbuf *err)
+{
+	uint64_t out = 0;
+	int ended = 0;
+
+	if (!r->zd) {
+		r->zd = zio_dctx_new();
+		r->zout = xmalloc(RECV_ZOUT);
+	}
+	zio_dctx_reset(r->zd);
+	while (csize) {
+		struct zio_in in;
+		int ret = pkt_read(r->c, &r->frame, err);
+
+		if (ret < 0)
+			return ret;
+		if (ret == 0 || r->frame.len > csize)
+			return snap_error(err, SNAP_EINVAL,
+					  "protocol error: object data %s", ret ? "too long" : "cut short");
+		csize -= r->frame.len;
+		in.src = r->frame.buf;
+		in.size = r->frame.len;
+		in.pos = 0;
+		/* Until the input is used and zstd holds nothing more back. */
+		for (;;) {
+			const char *why = NULL;
+			size_t got = 0;
+
+			if (ended && in.pos < in.size)
+				return damaged(oid, err, "bytes follow its zstd frame");
+			if (ended)
+				break;
+			ended = zio_stream_decompress(r->zd, r->zout, RECV_ZOUT, &got, &in, &why);
+			if (ended < 0)
+				return damaged(oid, err, "its zstd frame is bad: %s", why);
+			if (got > size - out)
+				return damaged(oid, err, "its zstd frame holds more than %llu bytes",
+					       (unsigned long long)size);
+			if (got && (ret = fn(data, r->zout, got, err)) < 0)
+				return ret;
+			out += got;
+			if (!ended && in.pos == in.size && got < RECV_ZOUT)
+				break;
+		}
+	}
+	if (!ended)
+		return damaged(oid, err, "its zstd frame is cut short");
+	if (out != size)
+		return damaged(oid, err, "its zstd frame holds %llu bytes, not %llu",
+			       (unsigned long long)out, (unsigned long long)size);
+	return 0;
+}
+
+/* An object's payload, raw (csize 0) or a zstd frame of csize bytes. */
+static int read_object(struct receiver *r, const struct snap_oid *oid, uint64_t size,
+		       uint64_t csize, int (*fn)(void *, const void *, size_t, struct strbuf *),
+		       void *data, struct strbuf *err)
+{
+	if (csize)
+		return read_zpayload(r, oid, size, csize, fn, data, err);
+	return read_payload(r, size, fn, data, err);
+}
+
 /*
  * An object's payload in memory.  It grows as bytes arrive (up to the
  * size announced), so a peer that announces a large object and sends
@@ -198,7 +290,7 @@ static int tmp_file(struct odb *odb, struct strbuf *path, struct strbuf *err)
 
 /* A large blob: into a temporary file, verified, then stored from it. */
 static int receive_to_file(struct receiver *r, const struct snap_oid *oid, uint64_t size,
-			   struct strbuf *err)
+			   uint64_t csize, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;
 	struct filebuf f;
@@ -212,7 +304,7 @@ static int receive_to_file(struct receiver *r, const struct snap_oid *oid, uint6
 	}
 	f.path = path.buf;
 	hash_object_start(&f.h, OBJ_BLOB, size, NULL);
-	ret = read_payload(r, size, to_file, &f, err);
+	ret = read_object(r, oid, size, csize, to_file, &f, err);
 	if (ret == 0)
 		ret = check_id(oid, &f.h, err);
 	if (ret == 0 && lseek(f.fd, 0, SEEK_SET) < 0)
@@ -227,33 +319,43 @@ static int receive_to_file(struct receiver *r, const struct snap_oid *oid, uint6
 	return ret;
 }
 
-static int receive_object(struct receiver *r, const char *args, struct strbuf *err)
+/* An object or (compressed set) zobject record and its payload. */
+static int receive_object(struct receiver *r, const char *args, int compressed,
+			  struct strbuf *err)
 {
 	struct snap_oid oid, got;
 	enum object_type type;
-	uint64_t size;
+	uint64_t size, csize = 0;
 	const char *p = transfer_parse_oid(args, &oid, ' '), *sp;
+	char *csp = NULL;
 	struct membuf m;
 	int ret;
 
+	if (p && (sp = strchr(p, ' ')) && compressed && (csp = strchr(sp + 1, ' ')))
+		*csp = '\0';
 	if (!p || !(sp = strchr(p, ' ')) ||
 	    (type = type_from_name(p, (size_t)(sp - p))) == OBJ_NONE ||
-	    parse_u64(sp + 1, &size) < 0)
-		return transfer_protocol_error(err, "malformed object record", &r->frame);
+	    parse_u64(sp + 1, &size) < 0 ||
+	    (compressed && (!csp || parse_u64(csp + 1, &csize) < 0 || !csize))) {
+		if (csp)
+			*csp = ' ';
+		return transfer_protocol_error(err, compressed ? "malformed zobject record" :
+					       "malformed object record", &r->frame);
+	}
 	if ((type == OBJ_TREE && size > TREE_MAX_SIZE) ||
 	    (type == OBJ_SNAPSHOT && size > SNAPSHOT_MAX_SIZE) ||
 	    (type == OBJ_BUNDLE && size > (16u << 20)))
 		return snap_error(err, SNAP_ETOOBIG, "object %s: a %s of %llu bytes is too big",
 				  oid_to_hex(&oid), type_name(type), (unsigned long long)size);
 	if (type == OBJ_BLOB && size > RECV_MEM_MAX) {
-		ret = receive_to_file(r, &oid, size, err);
+		ret = receive_to_file(r, &oid, size, csize, err);
 	} else {
 		m.size = (size_t)size;
 		m.alloc = m.size < (1u << 20) ? m.size : (1u << 20);
 		m.buf = xmalloc(m.alloc + 1);
 		m.len = 0;
 		hash_object_start(&m.h, type, size, NULL);
-		ret = read_payload(r, size, to_mem, &m, err);
+		ret = read_object(r, &oid, size, csize, to_mem, &m, err);
 		if (ret == 0)
 			ret = check_id(&oid, &m.h, err);
 		if (ret == 0)
@@ -413,7 +515,9 @@ static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 		if (ret <= 0)
 			break;
 		if (!strncmp(r->frame.buf, "object ", 7))
-			ret = receive_object(r, r->frame.buf + 7, err);
+			ret = receive_object(r, r->frame.buf + 7, 0, err);
+		else if (r->version >= 2 && !strncmp(r->frame.buf, "zobject ", 8))
+			ret = receive_object(r, r->frame.buf + 8, 1, err);
 		else if (!strncmp(r->frame.buf, "chunked ", 8))
 			ret = receive_list(r, r->frame.buf + 8, err);
 		else
@@ -528,7 +632,7 @@ static int receive_pruned(struct receiver *r, const char *p, struct strbuf *err)
 	return 0;
 }
 
-int transfer_receive(struct pkt_conn *c, struct odb *odb, struct transfer_stats *st,
+int transfer_receive(struct pkt_conn *c, struct odb *odb, int version, struct transfer_stats *st,
 		     struct pruned *accepted, struct strbuf *err)
 {
 	struct receiver r;
@@ -537,6 +641,7 @@ int transfer_receive(struct pkt_conn *c, struct odb *odb, struct transfer_stats 
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
+	r.version = version;
 	r.odb = odb;
 	r.st = st;
 	strbuf_init(&r.frame, 0);
@@ -598,5 +703,8 @@ int transfer_receive(struct pkt_conn *c, struct odb *odb, struct transfer_stats 
 	pruned_release(&r.pruned);
 	pruned_release(&r.accepted);
 	strbuf_release(&r.frame);
+	if (r.zd)
+		zio_dctx_free(r.zd);
+	free(r.zout);
 	return ret;
 }

@@ -14,9 +14,23 @@
 #include "transport.h"
 #include "util.h"
 #include "walk.h"
+#include "zio.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * In version 2 a payload of ZSEND_MIN to ZSEND_MAX bytes crosses as a
+ * zobject when zstd makes it smaller.  Its record announces the
+ * compressed length, so such a payload is read and compressed whole
+ * before it goes; a larger one (blobs are chunked long before) streams
+ * raw, and so does a tiny one, where framing outweighs the gain.  Level
+ * 1: a transfer is waiting on it, and higher levels gain little on
+ * payloads the store already cut into chunks.
+ */
+#define ZSEND_MIN 64
+#define ZSEND_MAX (4u << 20)
+#define ZSEND_LEVEL 1
 
 struct send_item {
 	struct snap_oid oid;
@@ -73,19 +87,64 @@ static void add_chunk_line(const struct snap_oid *chunk, uint64_t size, void *da
 	l->nr++;
 }
 
-/* Sends one object's payload: its header frame, then data frames. */
+/* Sends buf as data frames. */
+static int send_data(struct pkt_conn *c, const char *buf, size_t len, struct strbuf *err)
+{
+	int ret = 0;
+
+	while (ret == 0 && len) {
+		size_t n = len < PKT_DATA_MAX ? len : PKT_DATA_MAX;
+
+		ret = pkt_write(c, buf, n, err);
+		buf += n;
+		len -= n;
+	}
+	return ret;
+}
+
+/* Sends raw, held whole, compressed (zobject) when that is smaller. */
+static int send_held(struct pkt_conn *c, struct zio_cctx *z, const struct send_item *it,
+		     enum object_type type, const struct strbuf *raw, struct strbuf *err)
+{
+	struct strbuf frame = STRBUF_INIT;
+	int ret = zio_compress(z, ZSEND_LEVEL, raw->buf, raw->len, &frame, err);
+
+	if (ret == 0 && frame.len < raw->len) {
+		ret = pkt_writef(c, err, "zobject %s %s %zu %zu\n", oid_to_hex(&it->oid),
+				 type_name(type), raw->len, frame.len);
+		if (ret == 0)
+			ret = send_data(c, frame.buf, frame.len, err);
+	} else if (ret == 0) {
+		ret = pkt_writef(c, err, "object %s %s %zu\n", oid_to_hex(&it->oid),
+				 type_name(type), raw->len);
+		if (ret == 0)
+			ret = send_data(c, raw->buf, raw->len, err);
+	}
+	strbuf_release(&frame);
+	return ret;
+}
+
+/*
+ * Sends one object's payload: its header frame, then data frames; with
+ * z (version 2) and a size it suits, read whole first (send_held).
+ */
 static int send_whole(struct pkt_conn *c, struct odb *odb, const struct send_item *it,
-		      char *buf, struct transfer_stats *st, struct strbuf *err)
+		      char *buf, struct zio_cctx *z, struct transfer_stats *st, struct strbuf *err)
 {
 	struct odb_stream *s;
 	enum object_type type;
 	uint64_t size, sent = 0;
-	int ret = odb_stream_open(odb, &it->oid, &s, &type, &size, err);
+	struct strbuf raw = STRBUF_INIT;
+	int ret = odb_stream_open(odb, &it->oid, &s, &type, &size, err), hold;
 
 	if (ret < 0)
 		return ret;
-	ret = pkt_writef(c, err, "object %s %s %llu\n", oid_to_hex(&it->oid), type_name(type),
-			 (unsigned long long)size);
+	hold = z && size >= ZSEND_MIN && size <= ZSEND_MAX;
+	if (hold)
+		strbuf_grow(&raw, (size_t)size);
+	else
+		ret = pkt_writef(c, err, "object %s %s %llu\n", oid_to_hex(&it->oid),
+				 type_name(type), (unsigned long long)size);
 	while (ret == 0) {
 		size_t got;
 
@@ -97,13 +156,19 @@ static int send_whole(struct pkt_conn *c, struct odb *odb, const struct send_ite
 					 oid_to_hex(&it->oid));
 			break;
 		}
-		ret = pkt_write(c, buf, got, err);
+		if (hold)
+			strbuf_add(&raw, buf, got);
+		else
+			ret = pkt_write(c, buf, got, err);
 		sent += got;
 	}
 	odb_stream_close(s);
 	if (ret == 0 && sent != size)
 		ret = snap_error(err, SNAP_ECORRUPT, "object %s is shorter than its header says",
 				 oid_to_hex(&it->oid));
+	if (ret == 0 && hold)
+		ret = send_held(c, z, it, type, &raw, err);
+	strbuf_release(&raw);
 	if (ret == 0) {
 		st->objects++;
 		st->bytes += size;
@@ -113,7 +178,8 @@ static int send_whole(struct pkt_conn *c, struct odb *odb, const struct send_ite
 
 /* Sends one record: a chunk list as it is, any other object whole. */
 static int send_item(struct pkt_conn *c, struct odb *odb, const struct send_item *it,
-		     int lists, char *buf, struct transfer_stats *st, struct strbuf *err)
+		     int lists, char *buf, struct zio_cctx *z, struct transfer_stats *st,
+		     struct strbuf *err)
 {
 	struct chunk_list l = { STRBUF_INIT, 0 };
 	int ret = 0, chunked = 0;
@@ -130,7 +196,7 @@ static int send_item(struct pkt_conn *c, struct odb *odb, const struct send_item
 		return 0;
 	}
 	if (!chunked)
-		return send_whole(c, odb, it, buf, st, err);
+		return send_whole(c, odb, it, buf, z, st, err);
 	ret = pkt_writef(c, err, "chunked %s %llu %zu\n", oid_to_hex(&it->oid),
 			 (unsigned long long)it->size, l.nr);
 	if (ret == 0) {
@@ -149,7 +215,7 @@ static int send_item(struct pkt_conn *c, struct odb *odb, const struct send_item
 	return ret;
 }
 
-int transfer_send(struct pkt_conn *c, struct odb *odb,
+int transfer_send(struct pkt_conn *c, struct odb *odb, int version,
 		  const struct snap_oid *tips, size_t nr_tips,
 		  const struct snap_oid *theirs, size_t nr_theirs,
 		  struct transfer_stats *st, struct strbuf *err)
@@ -163,6 +229,7 @@ int transfer_send(struct pkt_conn *c, struct odb *odb,
 	struct strbuf line = STRBUF_INIT;
 	size_t i, nr_have = 0, nr_missing = 0;
 	char *buf = NULL;
+	struct zio_cctx *z = NULL;
 	int ret = 0;
 
 	/* Walks pass over what was pruned here, and the record goes along. */
@@ -248,16 +315,20 @@ int transfer_send(struct pkt_conn *c, struct odb *odb,
 	if (ret < 0)
 		goto out;
 	buf = xmalloc(PKT_DATA_MAX);
+	if (version >= 2)
+		z = zio_cctx_new();
 	ret = pkt_writef(c, err, "pack %zu\n", nr_missing);
 	for (i = s.nr; i-- > 0 && ret == 0;)
 		if (s.v[i].missing)
-			ret = send_item(c, odb, &s.v[i], 0, buf, st, err);
+			ret = send_item(c, odb, &s.v[i], 0, buf, z, st, err);
 	for (i = s.nr; i-- > 0 && ret == 0;)
 		if (s.v[i].missing)
-			ret = send_item(c, odb, &s.v[i], 1, buf, st, err);
+			ret = send_item(c, odb, &s.v[i], 1, buf, z, st, err);
 	if (ret == 0)
 		ret = pkt_flush(c, err);
 out:
+	if (z)
+		zio_cctx_free(z);
 	free(buf);
 	free(have);
 	free(s.v);

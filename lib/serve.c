@@ -155,7 +155,7 @@ static int serve_push(struct pkt_conn *c, struct odb *odb, const struct serve_op
 			ret = pkt_flush(c, err);
 		if (ret < 0)
 			goto out;
-		ret = transfer_receive(c, odb, &st, &received, err);
+		ret = transfer_receive(c, odb, o->version, &st, &received, err);
 	}
 	for (i = 0; ret == 0 && i < nr; i++)
 		ret = check_forward(odb, &u[i], o, &received, err);
@@ -187,7 +187,7 @@ out:
 	return ret;
 }
 
-static int serve_fetch(struct pkt_conn *c, struct odb *odb, const struct advert *a,
+static int serve_fetch(struct pkt_conn *c, struct odb *odb, int version, const struct advert *a,
 		       struct strbuf *err)
 {
 	struct strbuf line = STRBUF_INIT;
@@ -222,7 +222,7 @@ static int serve_fetch(struct pkt_conn *c, struct odb *odb, const struct advert 
 		wants[nr_w++] = oid;
 	}
 	if (ret == 0)
-		ret = transfer_send(c, odb, wants, nr_w, haves, nr_h, &st, err);
+		ret = transfer_send(c, odb, version, wants, nr_w, haves, nr_h, &st, err);
 	if (ret < 0 && (ret != SNAP_EIO || strncmp(err->buf, "cannot write", 12)))
 		tell(c, ret, err);
 	free(wants);
@@ -242,7 +242,7 @@ int serve_run(struct odb *odb, int in, int out, const struct serve_opts *o,
 
 	signal(SIGPIPE, SIG_IGN);
 	pkt_init(&c, in, out);
-	ret = pkt_writef(&c, err, "version %d\n", TRANSPORT_VERSION);
+	ret = pkt_writef(&c, err, "version %d\n", o->version > 1 ? 2 : 1);
 	if (ret == 0)
 		ret = refs_for_each(odb_store(odb), "refs/", advertise_ref, &a, err);
 	if (ret == 0)
@@ -255,7 +255,7 @@ int serve_run(struct odb *odb, int in, int out, const struct serve_opts *o,
 		} else if (ret == 1 && !strcmp(line.buf, "push")) {
 			ret = serve_push(&c, odb, o, err);
 		} else if (ret == 1 && !strcmp(line.buf, "fetch")) {
-			ret = serve_fetch(&c, odb, &a, err);
+			ret = serve_fetch(&c, odb, o->version, &a, err);
 		} else if (ret == 1) {
 			ret = tell(&c, snap_error(err, SNAP_EINVAL, "unknown command '%.40s'", line.buf), err);
 		}

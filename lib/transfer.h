@@ -44,8 +44,10 @@ const char *transfer_parse_oid(const char *p, struct snap_oid *oid, char end);
  * receiver says it has, children before parents and chunk lists last,
  * with this store's pruned record ahead of the pack.  Refuses
  * (SNAP_ECORRUPT) to send from damaged history.  st counts what crossed.
+ * In version 2 an object whose payload compresses crosses as a zobject
+ * record.
  */
-int transfer_send(struct pkt_conn *c, struct odb *odb,
+int transfer_send(struct pkt_conn *c, struct odb *odb, int version,
 		  const struct snap_oid *tips, size_t nr_tips,
 		  const struct snap_oid *theirs, size_t nr_theirs,
 		  struct transfer_stats *st, struct strbuf *err);
@@ -57,7 +59,7 @@ int transfer_send(struct pkt_conn *c, struct odb *odb,
  * sender's pruned record explains snapshots this store lacks; adding it
  * to the store's record is the caller's, once the refs may move.
  */
-int transfer_receive(struct pkt_conn *c, struct odb *odb, struct transfer_stats *st,
+int transfer_receive(struct pkt_conn *c, struct odb *odb, int version, struct transfer_stats *st,
 		     struct pruned *accepted, struct strbuf *err);
 
 #endif

@@ -192,7 +192,9 @@ static int spawn(struct transport *t, const struct remote_spec *rs, const char *
 		close(from[0]);
 		close(from[1]);
 		if (!rs->host) {
-			/* The path is sh's $1: never parsed by the shell. */
+			/* Asks for version 2 (TRANSPORT_VERSION); the path is
+			 * sh's $1: never parsed by the shell. */
+			setenv("SNAP_PROTOCOL", "2", 1);
 			strbuf_addf(&cmd, "%s \"$1\"", serve);
 			argv[n++] = "sh";
 			argv[n++] = "-c";
@@ -204,8 +206,9 @@ static int spawn(struct transport *t, const struct remote_spec *rs, const char *
 			fprintf(stderr, "cannot run sh: %s\n", strerror(errno));
 			_exit(127);
 		}
-		strbuf_addstr(&cmd, serve);
-		strbuf_addch(&cmd, ' ');
+		/* The far side's shell puts the request for version 2 in
+		 * the environment of serve; a forced command drops it. */
+		strbuf_addf(&cmd, "SNAP_PROTOCOL=2 %s ", serve);
 		sq_quote(&cmd, rs->path);
 		if (ssh && *ssh) {
 			argv[n++] = "sh";
@@ -253,14 +256,14 @@ static int read_advertisement(struct transport *t, struct strbuf *err)
 
 	if (ret == 1 && strncmp(line.buf, "version ", 8))
 		ret = transfer_protocol_error(err, "expected 'version N'", &line);
-	else if (ret == 1 && strcmp(line.buf + 8, "1"))
-		ret = snap_error(err, SNAP_EINVAL, "remote speaks protocol version %.20s, not %d",
-				 line.buf + 8, TRANSPORT_VERSION);
+	else if (ret == 1 && strcmp(line.buf + 8, "1") && strcmp(line.buf + 8, "2"))
+		ret = snap_error(err, SNAP_EINVAL, "remote speaks protocol version %.20s, not 1 or 2",
+				 line.buf + 8);
 	else if (ret == 0)
 		ret = snap_error(err, SNAP_EINVAL, "protocol error: no greeting");
 	if (ret < 0)
 		goto out;
-	t->version = TRANSPORT_VERSION;
+	t->version = line.buf[8] - '0';
 	while ((ret = transfer_read_ctl(&t->conn, &line, err)) == 1) {
 		struct snap_oid oid;
 		const char *name;
@@ -573,7 +576,7 @@ int transport_push(struct transport *t, struct odb *odb, const struct push_updat
 	theirs = xcalloc(t->nr_refs + 1, sizeof(*theirs));
 	for (i = 0; i < t->nr_refs; i++)
 		theirs[i] = t->refs[i].oid;
-	ret = transfer_send(&t->conn, odb, tips, nr_tips, theirs, t->nr_refs, st, err);
+	ret = transfer_send(&t->conn, odb, t->version, tips, nr_tips, theirs, t->nr_refs, st, err);
 	free(theirs);
 	if (ret == SNAP_EIO) {
 		ret = remote_reason(t, ret, err);
@@ -614,7 +617,7 @@ int transport_fetch(struct transport *t, struct odb *odb, const struct snap_oid 
 	if (ret == 0)
 		ret = pkt_flush(&t->conn, err);
 	if (ret == 0)
-		ret = transfer_receive(&t->conn, odb, st, pruned, err);
+		ret = transfer_receive(&t->conn, odb, t->version, st, pruned, err);
 	return ret;
 }
 

@@ -32,7 +32,13 @@
 #include "pktline.h"
 #include "strbuf.h"
 
-#define TRANSPORT_VERSION 1
+/*
+ * The highest protocol version spoken.  A client asks for 2 through the
+ * environment of snap-serve (SNAP_PROTOCOL=2) and speaks what the server
+ * greets with, 1 or 2; version 2 lets objects cross compressed
+ * (docs/FORMAT.md, "Transfer protocol").
+ */
+#define TRANSPORT_VERSION 2
 /* Ids per "query" batch of the negotiation. */
 #define TRANSPORT_QUERY_BATCH 1024
 /* Most refs a server may advertise, and most updates or wants a request holds. */
@@ -195,6 +201,7 @@ void transport_report(struct strbuf *out, const struct ref_result *r, size_t nr,
 /* The far side: snap-serve's loop over in and out. */
 struct serve_opts {
 	int append_only;
+	int version;	/* greeted with: 2 when the client asked for it, else 1 */
 };
 /*
  * Serves one connection.  Refusals and failures of a request are sent to

@@ -554,7 +554,7 @@ EOF
 	export SNAP_SSH_COMMAND="$PWD/garble"
 	refused "snap-fetch: fatal: malformed frame length 'zzzz'" snap-fetch localhost:/x
 	printf '#!/bin/sh\nprintf "000eversion 9\\n0000"\n' > garble
-	refused "snap-fetch: fatal: remote speaks protocol version 9, not 1" snap-fetch localhost:/x
+	refused "snap-fetch: fatal: remote speaks protocol version 9, not 1 or 2" snap-fetch localhost:/x
 	printf '#!/bin/sh\nprintf "0010version 9\\n0000"\n' > garble
 	refused "snap-fetch: fatal: protocol error: control character in a control frame" snap-fetch localhost:/x
 	printf '#!/bin/sh\nprintf "000eversion 1\\n0048ref "\n' > garble
