@@ -67,11 +67,11 @@ static int split_words(const char *s, char ***out)
 	return (int)nr;
 }
 
-/* Under --restrict: the client's requested path must be STORE. */
 /*
- * Returns 1 when the requested command asked for protocol version 2: a
- * forced command runs without that request's environment, so a leading
- * SNAP_PROTOCOL=2 word stands for it.
+ * Under --restrict: the client's requested path must be STORE.  Returns 1 when the requested command asked for protocol version 2: a
+ * forced command runs without that request's environment, so the
+ * leading words "env SNAP_PROTOCOL=2" that snap-push and snap-fetch put
+ * in front of it stand for it.
  */
 static int check_restricted(const char *store)
 {
@@ -83,14 +83,16 @@ static int check_restricted(const char *store)
 	if (!cmd)
 		return 0;
 	n = split_words(cmd, &w);
-	if (n >= 1 && !strncmp(w[0], "SNAP_PROTOCOL=", 14)) {
-		asked = !strcmp(w[0] + 14, "2");
-		first = 1;
+	if (n >= 2 && !strcmp(w[0], "env") && !strncmp(w[1], "SNAP_PROTOCOL=", 14)) {
+		asked = !strcmp(w[1] + 14, "2");
+		first = 2;
 	}
-	if (n < first + 1)
+	if (n < 1)
 		die("access denied: cannot parse the requested command");
+	if (n != first + 2)
+		die("access denied: only 'snap-serve PATH' is allowed here");
 	base = strrchr(w[first], '/') ? strrchr(w[first], '/') + 1 : w[first];
-	if (strcmp(base, "snap-serve") || n != first + 2)
+	if (strcmp(base, "snap-serve"))
 		die("access denied: only 'snap-serve PATH' is allowed here");
 	want = realpath(store, NULL);
 	got = realpath(w[first + 1], NULL);

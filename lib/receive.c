@@ -151,7 +151,7 @@ static int read_zpayload(struct receiver *r, const struct snap_oid *oid, uint64_
 			 uint64_t csize, int (*fn)(void *, const void *, size_t, struct strbuf *),
 			 void *data, struct strbuf *err)
 {
-	uint64_t out = 0;
+	uint64_t out = 0, total = csize;
 	int ended = 0;
 
 	if (!r->zd) {
@@ -165,9 +165,11 @@ static int read_zpayload(struct receiver *r, const struct snap_oid *oid, uint64_
 
 		if (ret < 0)
 			return ret;
-		if (ret == 0 || r->frame.len > csize)
-			return snap_error(err, SNAP_EINVAL,
-					  "protocol error: object data %s", ret ? "too long" : "cut short");
+		if (ret == 0)
+			return snap_error(err, SNAP_EINVAL, "protocol error: object data cut short");
+		if (r->frame.len > csize)
+			return damaged(oid, err, "its data runs past the %llu bytes its record gives",
+				       (unsigned long long)total);
 		csize -= r->frame.len;
 		in.src = r->frame.buf;
 		in.size = r->frame.len;
@@ -193,6 +195,10 @@ static int read_zpayload(struct receiver *r, const struct snap_oid *oid, uint64_
 			if (!ended && in.pos == in.size && got < RECV_ZOUT)
 				break;
 		}
+		/* Not waiting for bytes that could only follow the frame. */
+		if (ended && csize)
+			return damaged(oid, err, "its zstd frame ends before the %llu bytes its record gives",
+				       (unsigned long long)total);
 	}
 	if (!ended)
 		return damaged(oid, err, "its zstd frame is cut short");

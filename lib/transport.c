@@ -206,9 +206,10 @@ static int spawn(struct transport *t, const struct remote_spec *rs, const char *
 			fprintf(stderr, "cannot run sh: %s\n", strerror(errno));
 			_exit(127);
 		}
-		/* The far side's shell puts the request for version 2 in
-		 * the environment of serve; a forced command drops it. */
-		strbuf_addf(&cmd, "SNAP_PROTOCOL=2 %s ", serve);
+		/* env(1) puts the request for version 2 in the environment
+		 * of serve in any login shell (csh and fish have no VAR=x
+		 * prefix); a forced command sees it as two leading words. */
+		strbuf_addf(&cmd, "env SNAP_PROTOCOL=2 %s ", serve);
 		sq_quote(&cmd, rs->path);
 		if (ssh && *ssh) {
 			argv[n++] = "sh";

@@ -13,11 +13,15 @@ local_setup() {
 	# Text that compresses well, in objects below the chunking threshold.
 	seq 1 100000 > src/numbers
 	echo hello > src/a
-	# A stand-in for ssh that runs the remote command here, its input
-	# copied to "wire".
+	# A stand-in for ssh that runs the remote command here (or $FORCED,
+	# as sshd runs a forced command), its input copied to "wire".
 	cat > fakessh <<'EOF'
 #!/bin/bash
 while [ $# -gt 1 ]; do case $1 in -p) shift 2;; *) shift;; esac; done
+if [ -n "$FORCED" ]; then
+	export SSH_ORIGINAL_COMMAND=$1
+	exec sh -c "$FORCED" < <(tee -a "$WIRE")
+fi
 exec sh -c "$1" < <(tee -a "$WIRE")
 EOF
 	chmod +x fakessh
@@ -138,3 +142,108 @@ refused_push() {
 	refused_push "object $id arrived damaged: bytes follow its zstd frame" trailing.zst
 }
 
+
+@test "a zobject whose record gives more bytes than its frame is refused, not waited for" {
+	hostile
+	zstd -q -c payload > good.zst
+	n=$(( $(stat -c %s good.zst) + 5000 ))
+	refused_push "object $id arrived damaged: its zstd frame ends before the $n bytes its record gives" good.zst $n
+}
+
+@test "a zobject whose data runs past what its record gives is refused as damaged" {
+	hostile
+	zstd -q -c payload > good.zst
+	refused_push "object $id arrived damaged: its data runs past the 10 bytes its record gives" good.zst 10
+}
+
+@test "a zobject record is a protocol error in version 1, and a zero csize in version 2" {
+	hostile
+	zstd -q -c payload > good.zst
+	run -128 --separate-stderr env -u SNAP_PROTOCOL python3 client.py "$R" "$id" payload good.zst
+	assert_output --partial "error protocol error: "
+	run -128 --separate-stderr env SNAP_PROTOCOL=2 python3 client.py "$R" "$id" payload good.zst 0
+	assert_output --partial "error protocol error: malformed zobject record"
+	assert_equal "$(store_listing "$R")" "$before"
+}
+
+# wire_push SERVE: a push of src to R through fakessh with serve program
+# SERVE; prints the bytes the client sent.
+wire_push() {
+	rm -f "$WIRE"
+	snap-push -q --serve-path="$1" localhost:"$R" >&2
+	stat -c %s "$WIRE"
+}
+
+@test "over ssh: version 2 sends compressible objects compressed; a version 1 server is still served" {
+	snap-snapshot -r main src >/dev/null
+	v2=$(wire_push "$SNAP_BUILD/bin/snap-serve")
+	grep -q zobject "$WIRE"
+	run -0 env SNAP_DIR=$R snap-fsck
+	snap-init -q v1
+	R=$BATS_TEST_TMPDIR/v1
+	v1=$(wire_push "$PWD/serve-v1")
+	! grep -q zobject "$WIRE"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	run -0 env SNAP_DIR=$R snap-fsck
+	# The numbers compress about 4x: version 2 sends well under half.
+	[ $((v2 * 2)) -lt "$v1" ]
+	# Fetched back through each, into empty stores, restored identical.
+	for serve in "$SNAP_BUILD/bin/snap-serve" "$PWD/serve-v1"; do
+		rm -rf back out
+		snap-init -q back
+		run -0 env SNAP_DIR=$PWD/back snap-fetch -q --serve-path="$serve" localhost:"$R"
+		SNAP_DIR=$PWD/back snap-restore -q main out
+		run -0 diff -r src out
+	done
+}
+
+@test "--restrict: 'env SNAP_PROTOCOL=2' ahead of snap-serve PATH asks for version 2, and nothing else is let through" {
+	snap-snapshot -r main src >/dev/null
+	export FORCED="snap-serve --restrict $R"
+	run -0 snap-push -q localhost:"$R"
+	grep -q zobject "$WIRE"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	local cmd
+	for cmd in "env SNAP_PROTOCOL=2 sh -c id $R" "env FOO=1 snap-serve $R" "env SNAP_PROTOCOL=2" \
+		"SNAP_PROTOCOL=2 snap-serve $R" "env SNAP_PROTOCOL=2 snap-serve --append-only $R"; do
+		run -128 --separate-stderr env SSH_ORIGINAL_COMMAND="$cmd" snap-serve --restrict "$R"
+		assert_equal "$stderr" "snap-serve: fatal: access denied: only 'snap-serve PATH' is allowed here"
+	done
+	run -128 --separate-stderr env SSH_ORIGINAL_COMMAND="env SNAP_PROTOCOL=2 snap-serve /tmp" snap-serve --restrict "$R"
+	assert_equal "$stderr" "snap-serve: fatal: access denied: '/tmp' is not the store served here"
+	# A forced command greets with 1 unless the request asked for 2.
+	assert_equal "$(env SSH_ORIGINAL_COMMAND="snap-serve $R" snap-serve --restrict "$R" </dev/null | head -c 14 | tail -c 10)" 'version 1'
+	assert_equal "$(env SSH_ORIGINAL_COMMAND="env SNAP_PROTOCOL=2 snap-serve $R" snap-serve --restrict "$R" </dev/null | head -c 14 | tail -c 10)" 'version 2'
+}
+
+teardown() {
+	if [ -n "${SSHD_PID:-}" ]; then
+		kill "$SSHD_PID" 2>/dev/null || true
+		wait "$SSHD_PID" 2>/dev/null || true
+	fi
+}
+
+@test "over OpenSSH: a forced command with --restrict speaks version 2; without it the login shell runs env(1)" {
+	[ -x /usr/sbin/sshd ] || skip "no /usr/sbin/sshd"
+	. "$BATS_TEST_DIRNAME/sshd.sh"
+	sshd_start "$BATS_TEST_TMPDIR/ssh"
+	d=$BATS_TEST_TMPDIR/ssh
+	echo "command=\"$SNAP_BUILD/bin/snap-serve --restrict $R\" $(cat "$d/client.pub")" > "$d/authorized_keys"
+	printf '#!/bin/bash\nexec %s "$@" < <(tee -a "$WIRE")\n' "$SSHD_SSH" > realssh
+	chmod +x realssh
+	export SNAP_SSH_COMMAND="$PWD/realssh"
+	snap-snapshot -r main src >/dev/null
+	run -0 snap-push -q 127.0.0.1:"$R"
+	grep -q zobject "$WIRE"
+	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
+	snap-init -q back
+	run -0 env SNAP_DIR=$PWD/back snap-fetch -q 127.0.0.1:"$R"
+	run -0 env SNAP_DIR=$PWD/back snap-fsck
+	# Without the forced command, the login shell runs the request; env(1)
+	# works in any shell's syntax.
+	cp "$d/client.pub" "$d/authorized_keys"
+	rm -rf back && snap-init -q back
+	run -0 env SNAP_DIR=$PWD/back snap-fetch -q --serve-path="$SNAP_BUILD/bin/snap-serve" 127.0.0.1:"$R"
+	SNAP_DIR=$PWD/back snap-restore -q main out
+	run -0 diff -r src out
+}
