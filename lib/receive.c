@@ -30,8 +30,14 @@
 /* A receiver makes what arrived durable every so many objects or bytes. */
 #define RECV_BATCH_OBJECTS 4096
 #define RECV_BATCH_BYTES (32u << 20)
-/* A zobject's payload is decompressed this much at a time. */
+/*
+ * A zbatch is decompressed this much at a time, holds at most
+ * RECV_ZBATCH_MAX bytes, and each of its objects takes at least
+ * RECV_ZRECORD_MIN (a record line "<64 hex> blob 0").
+ */
 #define RECV_ZOUT (128u << 10)
+#define RECV_ZBATCH_MAX (8u << 20)
+#define RECV_ZRECORD_MIN 72
 
 struct chunked_rec {
 	struct snap_oid oid;
@@ -44,7 +50,7 @@ struct chunked_rec {
 struct receiver {
 	struct pkt_conn *c;
 	int version;
-	struct zio_dctx *zd;	/* for zobject records, made at the first */
+	struct zio_dctx *zd;	/* for zbatch records, made at the first */
 	char *zout;		/* RECV_ZOUT bytes */
 	struct odb *odb;
 	struct transfer_stats *st;
@@ -127,15 +133,16 @@ static int read_payload(struct receiver *r, uint64_t size,
 	return 0;
 }
 
-static int damaged(const struct snap_oid *oid, struct strbuf *err, const char *fmt, ...)
+static int damaged(const char *what, struct strbuf *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static int damaged(const struct snap_oid *oid, struct strbuf *err, const char *fmt, ...)
+/* "WHAT arrived damaged: ...", SNAP_ECORRUPT. */
+static int damaged(const char *what, struct strbuf *err, const char *fmt, ...)
 {
 	va_list ap;
 
 	strbuf_reset(err);
-	strbuf_addf(err, "object %s arrived damaged: ", oid_to_hex(oid));
+	strbuf_addf(err, "%s arrived damaged: ", what);
 	va_start(ap, fmt);
 	strbuf_vaddf(err, fmt, ap);
 	va_end(ap);
@@ -143,15 +150,14 @@ static int damaged(const struct snap_oid *oid, struct strbuf *err, const char *f
 }
 
 /*
- * Reads a zobject's csize bytes of data frames, one zstd frame, and
- * hands fn its content as it decompresses, RECV_ZOUT bytes at a time:
- * never more than size in all, which is exactly what it must hold.
+ * Reads a zbatch's csize bytes of data frames, one zstd frame, into out,
+ * RECV_ZOUT bytes at a time: never more than size in all, which is
+ * exactly what it must hold.  what names the batch in errors.
  */
-static int read_zpayload(struct receiver *r, const struct snap_oid *oid, uint64_t size,
-			 uint64_t csize, int (*fn)(void *, const void *, size_t, struct strbuf *),
-			 void *data, struct strbuf *err)
+static int read_zbatch(struct receiver *r, const char *what, uint64_t size, uint64_t csize,
+		       struct strbuf *out, struct strbuf *err)
 {
-	uint64_t out = 0, total = csize;
+	uint64_t total = csize;
 	int ended = 0;
 
 	if (!r->zd) {
@@ -168,7 +174,7 @@ static int read_zpayload(struct receiver *r, const struct snap_oid *oid, uint64_
 		if (ret == 0)
 			return snap_error(err, SNAP_EINVAL, "protocol error: object data cut short");
 		if (r->frame.len > csize)
-			return damaged(oid, err, "its data runs past the %llu bytes its record gives",
+			return damaged(what, err, "its data runs past the %llu bytes its record gives",
 				       (unsigned long long)total);
 		csize -= r->frame.len;
 		in.src = r->frame.buf;
@@ -180,42 +186,30 @@ static int read_zpayload(struct receiver *r, const struct snap_oid *oid, uint64_
 			size_t got = 0;
 
 			if (ended && in.pos < in.size)
-				return damaged(oid, err, "bytes follow its zstd frame");
+				return damaged(what, err, "bytes follow its zstd frame");
 			if (ended)
 				break;
 			ended = zio_stream_decompress(r->zd, r->zout, RECV_ZOUT, &got, &in, &why);
 			if (ended < 0)
-				return damaged(oid, err, "its zstd frame is bad: %s", why);
-			if (got > size - out)
-				return damaged(oid, err, "its zstd frame holds more than %llu bytes",
+				return damaged(what, err, "its zstd frame is bad: %s", why);
+			if (got > size - out->len)
+				return damaged(what, err, "its zstd frame holds more than %llu bytes",
 					       (unsigned long long)size);
-			if (got && (ret = fn(data, r->zout, got, err)) < 0)
-				return ret;
-			out += got;
+			strbuf_add(out, r->zout, got);
 			if (!ended && in.pos == in.size && got < RECV_ZOUT)
 				break;
 		}
 		/* Not waiting for bytes that could only follow the frame. */
 		if (ended && csize)
-			return damaged(oid, err, "its zstd frame ends before the %llu bytes its record gives",
+			return damaged(what, err, "its zstd frame ends before the %llu bytes its record gives",
 				       (unsigned long long)total);
 	}
 	if (!ended)
-		return damaged(oid, err, "its zstd frame is cut short");
-	if (out != size)
-		return damaged(oid, err, "its zstd frame holds %llu bytes, not %llu",
-			       (unsigned long long)out, (unsigned long long)size);
+		return damaged(what, err, "its zstd frame is cut short");
+	if (out->len != size)
+		return damaged(what, err, "its zstd frame holds %llu bytes, not %llu",
+			       (unsigned long long)out->len, (unsigned long long)size);
 	return 0;
-}
-
-/* An object's payload, raw (csize 0) or a zstd frame of csize bytes. */
-static int read_object(struct receiver *r, const struct snap_oid *oid, uint64_t size,
-		       uint64_t csize, int (*fn)(void *, const void *, size_t, struct strbuf *),
-		       void *data, struct strbuf *err)
-{
-	if (csize)
-		return read_zpayload(r, oid, size, csize, fn, data, err);
-	return read_payload(r, size, fn, data, err);
 }
 
 /*
@@ -296,7 +290,7 @@ static int tmp_file(struct odb *odb, struct strbuf *path, struct strbuf *err)
 
 /* A large blob: into a temporary file, verified, then stored from it. */
 static int receive_to_file(struct receiver *r, const struct snap_oid *oid, uint64_t size,
-			   uint64_t csize, struct strbuf *err)
+			   struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;
 	struct filebuf f;
@@ -310,7 +304,7 @@ static int receive_to_file(struct receiver *r, const struct snap_oid *oid, uint6
 	}
 	f.path = path.buf;
 	hash_object_start(&f.h, OBJ_BLOB, size, NULL);
-	ret = read_object(r, oid, size, csize, to_file, &f, err);
+	ret = read_payload(r, size, to_file, &f, err);
 	if (ret == 0)
 		ret = check_id(oid, &f.h, err);
 	if (ret == 0 && lseek(f.fd, 0, SEEK_SET) < 0)
@@ -325,61 +319,179 @@ static int receive_to_file(struct receiver *r, const struct snap_oid *oid, uint6
 	return ret;
 }
 
-/* An object or (compressed set) zobject record and its payload. */
-static int receive_object(struct receiver *r, const char *args, int compressed,
-			  struct strbuf *err)
+/* Parses "<id> <type> <size>" (an object record's, or a zbatch's). */
+static int parse_record(char *args, struct snap_oid *oid, enum object_type *type, uint64_t *size)
 {
-	struct snap_oid oid, got;
-	enum object_type type;
-	uint64_t size, csize = 0;
-	const char *p = transfer_parse_oid(args, &oid, ' '), *sp;
-	char *csp = NULL;
-	struct membuf m;
-	int ret;
+	const char *p = transfer_parse_oid(args, oid, ' '), *sp;
 
-	if (p && (sp = strchr(p, ' ')) && compressed && (csp = strchr(sp + 1, ' ')))
-		*csp = '\0';
 	if (!p || !(sp = strchr(p, ' ')) ||
-	    (type = type_from_name(p, (size_t)(sp - p))) == OBJ_NONE ||
-	    parse_u64(sp + 1, &size) < 0 ||
-	    (compressed && (!csp || parse_u64(csp + 1, &csize) < 0 || !csize))) {
-		if (csp)
-			*csp = ' ';
-		return transfer_protocol_error(err, compressed ? "malformed zobject record" :
-					       "malformed object record", &r->frame);
-	}
+	    (*type = type_from_name(p, (size_t)(sp - p))) == OBJ_NONE ||
+	    parse_u64(sp + 1, size) < 0)
+		return -1;
+	return 0;
+}
+
+static int too_big(const struct snap_oid *oid, enum object_type type, uint64_t size,
+		   struct strbuf *err)
+{
 	if ((type == OBJ_TREE && size > TREE_MAX_SIZE) ||
 	    (type == OBJ_SNAPSHOT && size > SNAPSHOT_MAX_SIZE) ||
 	    (type == OBJ_BUNDLE && size > (16u << 20)))
 		return snap_error(err, SNAP_ETOOBIG, "object %s: a %s of %llu bytes is too big",
-				  oid_to_hex(&oid), type_name(type), (unsigned long long)size);
+				  oid_to_hex(oid), type_name(type), (unsigned long long)size);
+	return 0;
+}
+
+/* Stores a verified object held in buf (taken over), and counts it. */
+static int store_verified(struct receiver *r, enum object_type type, const struct snap_oid *oid,
+			  char *buf, size_t len, struct strbuf *err)
+{
+	struct snap_oid got;
+	int ret = note_links(r, type, oid, buf, len, err);
+
+	if (ret < 0) {
+		free(buf);
+		return ret;
+	}
+	ret = odb_write_owned(r->odb, type, buf, len, &got, err);
+	if (ret == 0)
+		ret = write_got(oid, &got, err);
+	return ret;
+}
+
+static void count_object(struct receiver *r, uint64_t size)
+{
+	r->st->objects++;
+	r->st->bytes += size;
+	r->batch_objects++;
+	r->batch_bytes += size;
+}
+
+/* An object record and its payload. */
+static int receive_object(struct receiver *r, char *args, struct strbuf *err)
+{
+	struct snap_oid oid;
+	enum object_type type;
+	uint64_t size;
+	struct membuf m;
+	int ret;
+
+	if (parse_record(args, &oid, &type, &size) < 0)
+		return transfer_protocol_error(err, "malformed object record", &r->frame);
+	if ((ret = too_big(&oid, type, size, err)) < 0)
+		return ret;
 	if (type == OBJ_BLOB && size > RECV_MEM_MAX) {
-		ret = receive_to_file(r, &oid, size, csize, err);
+		ret = receive_to_file(r, &oid, size, err);
 	} else {
 		m.size = (size_t)size;
 		m.alloc = m.size < (1u << 20) ? m.size : (1u << 20);
 		m.buf = xmalloc(m.alloc + 1);
 		m.len = 0;
 		hash_object_start(&m.h, type, size, NULL);
-		ret = read_object(r, &oid, size, csize, to_mem, &m, err);
+		ret = read_payload(r, size, to_mem, &m, err);
 		if (ret == 0)
 			ret = check_id(&oid, &m.h, err);
-		if (ret == 0)
-			ret = note_links(r, type, &oid, m.buf, m.len, err);
-		if (ret < 0) {
+		if (ret < 0)
 			free(m.buf);
+		else
+			ret = store_verified(r, type, &oid, m.buf, m.len, err);
+	}
+	if (ret == 0)
+		count_object(r, size);
+	return ret;
+}
+
+/* One object of a zbatch, found and verified: its payload at off. */
+struct zbatch_obj {
+	struct snap_oid oid;
+	enum object_type type;
+	size_t off, size;
+};
+
+/*
+ * Finds and verifies the n objects of a zbatch's content raw, each a
+ * line "<id> <type> <size>" and the payload; what names the batch.
+ */
+static int zbatch_parse(const struct strbuf *raw, uint64_t n, const char *what,
+			struct zbatch_obj *v, struct strbuf *err)
+{
+	size_t pos = 0;
+	uint64_t k;
+	int ret = 0;
+
+	for (k = 0; ret == 0 && k < n; k++) {
+		char line[128];
+		size_t room = raw->len - pos < sizeof(line) ? raw->len - pos : sizeof(line);
+		const char *nl = memchr(raw->buf + pos, '\n', room);
+		struct snap_hash_ctx h;
+		uint64_t size;
+
+		if (!nl)
+			return damaged(what, err, "object %llu has no record line",
+				       (unsigned long long)k + 1);
+		memcpy(line, raw->buf + pos, (size_t)(nl - raw->buf) - pos);
+		line[(size_t)(nl - raw->buf) - pos] = '\0';
+		pos = (size_t)(nl - raw->buf) + 1;
+		if (parse_record(line, &v[k].oid, &v[k].type, &size) < 0)
+			return damaged(what, err, "object %llu has a malformed record line",
+				       (unsigned long long)k + 1);
+		if (size > raw->len - pos)
+			return damaged(what, err, "object %s runs past its end", oid_to_hex(&v[k].oid));
+		if ((ret = too_big(&v[k].oid, v[k].type, size, err)) < 0)
 			return ret;
-		}
-		ret = odb_write_owned(r->odb, type, m.buf, m.len, &got, err);
+		v[k].off = pos;
+		v[k].size = (size_t)size;
+		hash_object_start(&h, v[k].type, size, NULL);
+		hash_update(&h, raw->buf + pos, v[k].size);
+		ret = check_id(&v[k].oid, &h, err);
+		pos += v[k].size;
+	}
+	if (ret == 0 && pos != raw->len)
+		ret = damaged(what, err, "%zu bytes follow its last object", raw->len - pos);
+	return ret;
+}
+
+/*
+ * A zbatch record, "<n> <size> <csize>": its zstd frame read whole (at
+ * most RECV_ZBATCH_MAX bytes), its n objects verified, then stored as an
+ * object record's are; a damaged batch stores none of them.  *nr is set
+ * to n.
+ */
+static int receive_zbatch(struct receiver *r, char *args, uint64_t *nr, struct strbuf *err)
+{
+	struct strbuf raw = STRBUF_INIT, what = STRBUF_INIT;
+	struct zbatch_obj *v;
+	uint64_t n, size, csize, k;
+	char *sp1 = strchr(args, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	int ret;
+
+	if (sp2)
+		*sp1 = *sp2 = '\0';
+	if (!sp2 || parse_u64(args, &n) < 0 || parse_u64(sp1 + 1, &size) < 0 ||
+	    parse_u64(sp2 + 1, &csize) < 0 || !n || !csize || n > size / RECV_ZRECORD_MIN) {
+		if (sp2)
+			*sp1 = *sp2 = ' ';
+		return transfer_protocol_error(err, "malformed zbatch record", &r->frame);
+	}
+	if (size > RECV_ZBATCH_MAX)
+		return snap_error(err, SNAP_ETOOBIG, "a zbatch of %llu bytes is too big",
+				  (unsigned long long)size);
+	*nr = n;
+	strbuf_addf(&what, "a zbatch of %llu object%s", (unsigned long long)n, n > 1 ? "s" : "");
+	strbuf_grow(&raw, (size_t)size);
+	v = xcalloc((size_t)n, sizeof(*v));
+	ret = read_zbatch(r, what.buf, size, csize, &raw, err);
+	if (ret == 0)
+		ret = zbatch_parse(&raw, n, what.buf, v, err);
+	for (k = 0; ret == 0 && k < n; k++) {
+		ret = store_verified(r, v[k].type, &v[k].oid, xmemdup(raw.buf + v[k].off, v[k].size),
+				     v[k].size, err);
 		if (ret == 0)
-			ret = write_got(&oid, &got, err);
+			count_object(r, v[k].size);
 	}
-	if (ret == 0) {
-		r->st->objects++;
-		r->st->bytes += size;
-		r->batch_objects++;
-		r->batch_bytes += size;
-	}
+	free(v);
+	strbuf_release(&raw);
+	strbuf_release(&what);
 	return ret;
 }
 
@@ -511,7 +623,7 @@ static void accept_pruned(struct receiver *r);
 static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 {
 	struct pruned here = PRUNED_INIT;
-	uint64_t records = 0;
+	uint64_t records = 0, n;
 	size_t i;
 	int ret;
 
@@ -520,15 +632,16 @@ static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 		ret = transfer_read_ctl(r->c, &r->frame, err);
 		if (ret <= 0)
 			break;
+		n = 1;
 		if (!strncmp(r->frame.buf, "object ", 7))
-			ret = receive_object(r, r->frame.buf + 7, 0, err);
-		else if (r->version >= 2 && !strncmp(r->frame.buf, "zobject ", 8))
-			ret = receive_object(r, r->frame.buf + 8, 1, err);
+			ret = receive_object(r, r->frame.buf + 7, err);
+		else if (r->version >= 2 && !strncmp(r->frame.buf, "zbatch ", 7))
+			ret = receive_zbatch(r, r->frame.buf + 7, &n, err);
 		else if (!strncmp(r->frame.buf, "chunked ", 8))
 			ret = receive_list(r, r->frame.buf + 8, err);
 		else
 			ret = transfer_protocol_error(err, "expected an object record", &r->frame);
-		if (ret == 0 && ++records > count)
+		if (ret == 0 && (records += n) > count)
 			ret = snap_error(err, SNAP_EINVAL, "protocol error: more than the %llu records announced",
 					 (unsigned long long)count);
 		if (ret < 0)

@@ -20,17 +20,24 @@
 #include <string.h>
 
 /*
- * In version 2 a payload of ZSEND_MIN to ZSEND_MAX bytes crosses as a
- * zobject when zstd makes it smaller.  Its record announces the
- * compressed length, so such a payload is read and compressed whole
- * before it goes; a larger one (blobs are chunked long before) streams
- * raw, and so does a tiny one, where framing outweighs the gain.  Level
- * 1: a transfer is waiting on it, and higher levels gain little on
- * payloads the store already cut into chunks.
+ * In version 2 whole objects of up to ZSEND_MAX bytes cross in zbatch
+ * records: several objects in one zstd frame, so that what small
+ * objects share (the store keeps them in blocks for the same reason)
+ * is compressed once.  A batch is sent once it holds ZSEND_BATCH bytes;
+ * a larger object (blobs are chunked long before) streams raw, as in
+ * version 1.  Level 3: about as fast as 1 on this data, and a tenth
+ * smaller.
  */
-#define ZSEND_MIN 64
 #define ZSEND_MAX (4u << 20)
-#define ZSEND_LEVEL 1
+#define ZSEND_BATCH (1u << 20)
+#define ZSEND_LEVEL 3
+
+/* The zbatch being filled: its objects' records and payloads, raw. */
+struct zbatch {
+	struct zio_cctx *z;
+	struct strbuf raw, frame;
+	size_t n;
+};
 
 struct send_item {
 	struct snap_oid oid;
@@ -102,62 +109,58 @@ static int send_data(struct pkt_conn *c, const char *buf, size_t len, struct str
 	return ret;
 }
 
-/* Sends raw, held whole, compressed (zobject) when that is smaller. */
-static int send_held(struct pkt_conn *c, struct zio_cctx *z, const struct send_item *it,
-		     enum object_type type, const struct strbuf *raw, struct strbuf *err)
+/* Sends the batch's objects as one zbatch record, if it holds any. */
+static int send_batch(struct pkt_conn *c, struct zbatch *b, struct strbuf *err)
 {
-	struct strbuf frame = STRBUF_INIT;
-	int ret = zio_compress(z, ZSEND_LEVEL, raw->buf, raw->len, &frame, err);
+	int ret;
 
-	if (ret == 0 && frame.len < raw->len) {
-		ret = pkt_writef(c, err, "zobject %s %s %zu %zu\n", oid_to_hex(&it->oid),
-				 type_name(type), raw->len, frame.len);
-		if (ret == 0)
-			ret = send_data(c, frame.buf, frame.len, err);
-	} else if (ret == 0) {
-		ret = pkt_writef(c, err, "object %s %s %zu\n", oid_to_hex(&it->oid),
-				 type_name(type), raw->len);
-		if (ret == 0)
-			ret = send_data(c, raw->buf, raw->len, err);
-	}
-	strbuf_release(&frame);
+	if (!b || !b->n)
+		return 0;
+	strbuf_reset(&b->frame);
+	ret = zio_compress(b->z, ZSEND_LEVEL, b->raw.buf, b->raw.len, &b->frame, err);
+	if (ret == 0)
+		ret = pkt_writef(c, err, "zbatch %zu %zu %zu\n", b->n, b->raw.len, b->frame.len);
+	if (ret == 0)
+		ret = send_data(c, b->frame.buf, b->frame.len, err);
+	strbuf_reset(&b->raw);
+	b->n = 0;
 	return ret;
 }
 
 /*
- * Sends one object's payload: its header frame, then data frames; with
- * z (version 2) and a size it suits, read whole first (send_held).
+ * Sends one object's payload: into the batch b (version 2) when its size
+ * suits, else its own header frame, then data frames.
  */
 static int send_whole(struct pkt_conn *c, struct odb *odb, const struct send_item *it,
-		      char *buf, struct zio_cctx *z, struct transfer_stats *st, struct strbuf *err)
+		      char *buf, struct zbatch *b, struct transfer_stats *st, struct strbuf *err)
 {
 	struct odb_stream *s;
 	enum object_type type;
 	uint64_t size, sent = 0;
-	struct strbuf raw = STRBUF_INIT;
-	int ret = odb_stream_open(odb, &it->oid, &s, &type, &size, err), hold;
+	int ret = odb_stream_open(odb, &it->oid, &s, &type, &size, err), batched;
 
 	if (ret < 0)
 		return ret;
-	hold = z && size >= ZSEND_MIN && size <= ZSEND_MAX;
-	if (hold)
-		strbuf_grow(&raw, (size_t)size);
-	else
+	batched = b && size <= ZSEND_MAX;
+	if (batched)
+		strbuf_addf(&b->raw, "%s %s %llu\n", oid_to_hex(&it->oid), type_name(type),
+			    (unsigned long long)size);
+	else if ((ret = send_batch(c, b, err)) == 0)
 		ret = pkt_writef(c, err, "object %s %s %llu\n", oid_to_hex(&it->oid),
 				 type_name(type), (unsigned long long)size);
 	while (ret == 0) {
 		size_t got;
 
 		ret = odb_stream_read(s, buf, PKT_DATA_MAX, &got, err);
-		if (ret < 0 || !got)
+		if (ret < 0 || got == 0)
 			break;
-		if (got > size - sent) {
+		if (sent + got > size) {
 			ret = snap_error(err, SNAP_ECORRUPT, "object %s is longer than its header says",
 					 oid_to_hex(&it->oid));
 			break;
 		}
-		if (hold)
-			strbuf_add(&raw, buf, got);
+		if (batched)
+			strbuf_add(&b->raw, buf, got);
 		else
 			ret = pkt_write(c, buf, got, err);
 		sent += got;
@@ -166,9 +169,11 @@ static int send_whole(struct pkt_conn *c, struct odb *odb, const struct send_ite
 	if (ret == 0 && sent != size)
 		ret = snap_error(err, SNAP_ECORRUPT, "object %s is shorter than its header says",
 				 oid_to_hex(&it->oid));
-	if (ret == 0 && hold)
-		ret = send_held(c, z, it, type, &raw, err);
-	strbuf_release(&raw);
+	if (ret == 0 && batched) {
+		b->n++;
+		if (b->raw.len >= ZSEND_BATCH)
+			ret = send_batch(c, b, err);
+	}
 	if (ret == 0) {
 		st->objects++;
 		st->bytes += size;
@@ -178,7 +183,7 @@ static int send_whole(struct pkt_conn *c, struct odb *odb, const struct send_ite
 
 /* Sends one record: a chunk list as it is, any other object whole. */
 static int send_item(struct pkt_conn *c, struct odb *odb, const struct send_item *it,
-		     int lists, char *buf, struct zio_cctx *z, struct transfer_stats *st,
+		     int lists, char *buf, struct zbatch *b, struct transfer_stats *st,
 		     struct strbuf *err)
 {
 	struct chunk_list l = { STRBUF_INIT, 0 };
@@ -196,7 +201,7 @@ static int send_item(struct pkt_conn *c, struct odb *odb, const struct send_item
 		return 0;
 	}
 	if (!chunked)
-		return send_whole(c, odb, it, buf, z, st, err);
+		return send_whole(c, odb, it, buf, b, st, err);
 	ret = pkt_writef(c, err, "chunked %s %llu %zu\n", oid_to_hex(&it->oid),
 			 (unsigned long long)it->size, l.nr);
 	if (ret == 0) {
@@ -229,7 +234,7 @@ int transfer_send(struct pkt_conn *c, struct odb *odb, int version,
 	struct strbuf line = STRBUF_INIT;
 	size_t i, nr_have = 0, nr_missing = 0;
 	char *buf = NULL;
-	struct zio_cctx *z = NULL;
+	struct zbatch b = { NULL, STRBUF_INIT, STRBUF_INIT, 0 }, *bp = NULL;
 	int ret = 0;
 
 	/* Walks pass over what was pruned here, and the record goes along. */
@@ -316,19 +321,25 @@ int transfer_send(struct pkt_conn *c, struct odb *odb, int version,
 		goto out;
 	buf = xmalloc(PKT_DATA_MAX);
 	if (version >= 2)
-		z = zio_cctx_new();
+		bp = &b;
+	b.z = bp ? zio_cctx_new() : NULL;
 	ret = pkt_writef(c, err, "pack %zu\n", nr_missing);
 	for (i = s.nr; i-- > 0 && ret == 0;)
 		if (s.v[i].missing)
-			ret = send_item(c, odb, &s.v[i], 0, buf, z, st, err);
+			ret = send_item(c, odb, &s.v[i], 0, buf, bp, st, err);
+	/* Chunk lists come after every chunk. */
+	if (ret == 0)
+		ret = send_batch(c, bp, err);
 	for (i = s.nr; i-- > 0 && ret == 0;)
 		if (s.v[i].missing)
-			ret = send_item(c, odb, &s.v[i], 1, buf, z, st, err);
+			ret = send_item(c, odb, &s.v[i], 1, buf, NULL, st, err);
 	if (ret == 0)
 		ret = pkt_flush(c, err);
 out:
-	if (z)
-		zio_cctx_free(z);
+	if (b.z)
+		zio_cctx_free(b.z);
+	strbuf_release(&b.raw);
+	strbuf_release(&b.frame);
 	free(buf);
 	free(have);
 	free(s.v);

@@ -44,8 +44,8 @@ const char *transfer_parse_oid(const char *p, struct snap_oid *oid, char end);
  * receiver says it has, children before parents and chunk lists last,
  * with this store's pruned record ahead of the pack.  Refuses
  * (SNAP_ECORRUPT) to send from damaged history.  st counts what crossed.
- * In version 2 an object whose payload compresses crosses as a zobject
- * record.
+ * In version 2 whole objects of up to 4 MiB cross compressed, several
+ * to a zbatch record.
  */
 int transfer_send(struct pkt_conn *c, struct odb *odb, int version,
 		  const struct snap_oid *tips, size_t nr_tips,

@@ -18,11 +18,6 @@ local_setup() {
 	make_file 3000000 src/big
 }
 
-# jfield KEY: the value of a top-level key of the JSON object on stdin.
-jfield() {
-	python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
-
 # The ids of the remote's refs, one "ID NAME" a line.
 remote_refs() {
 	SNAP_DIR=$R snap-show-ref || true

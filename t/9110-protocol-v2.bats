@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # 9: transfer protocol version 2 — asked for by the client through
-# SNAP_PROTOCOL, greeted only when asked, objects crossing compressed as
-# zobject records; version 1 peers still served; hostile zobjects refused.
+# SNAP_PROTOCOL, greeted only when asked, objects crossing compressed in
+# zbatch records; version 1 peers still served; hostile zbatches refused.
 
 load test_helper
 
@@ -59,16 +59,19 @@ greeting() {
 	assert_equal "$(cat seen)" "$(printf '2\n2')"
 }
 
-# A hostile client pushing a snapshot as one zobject record: ZFILE holds
-# what it sends as the frame, CSIZE (default its length) what it
-# announces.
+# A hostile client pushing main's snapshot in one zbatch record: the file
+# "batch" holds what the frame should decompress to (the snapshot's record
+# line and payload), ZFILE what it sends as the frame; N, SIZE and CSIZE
+# in the environment what the record announces (default 1, batch's and
+# ZFILE's lengths).
 hostile() {
 	cat > client.py <<'EOF'
-import subprocess, sys
-store, oid, payload, zfile = sys.argv[1:5]
-size = len(open(payload, 'rb').read())
+import os, subprocess, sys
+store, oid, zfile = sys.argv[1:4]
 z = open(zfile, 'rb').read()
-csize = int(sys.argv[5]) if len(sys.argv) > 5 else len(z)
+n = int(os.environ.get('N', '1'))
+size = int(os.environ.get('SIZE', os.path.getsize('batch')))
+csize = int(os.environ.get('CSIZE', len(z)))
 p = subprocess.Popen(['snap-serve', store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 def frame(b):
     p.stdin.write(b'%04x' % (len(b) + 4) + b)
@@ -84,8 +87,8 @@ frame(b'push\n')
 frame(b'update ' + b'0' * 64 + b' ' + oid.encode() + b' refs/snapshots/main\n')
 flush()
 assert read() == b'ready\n' and read() is None
-frame(b'pack 1\n')
-frame(b'zobject %s snapshot %d %d\n' % (oid.encode(), size, csize))
+frame(b'pack %d\n' % max(n, 1))
+frame(b'zbatch %d %d %d\n' % (n, size, csize))
 for i in range(0, len(z), 1000):
     frame(z[i:i + 1000])
 flush()
@@ -97,72 +100,83 @@ EOF
 	id=$(snap-rev-parse main)
 	tree=$(snap-rev-parse main:)
 	snap-cat-file snapshot "$id" > payload
+	n=$(stat -c %s payload)
+	{ echo "$id snapshot $n"; cat payload; } > batch
+	zstd -q -c batch > batch.zst
 	before=$(store_listing "$R")
 }
 
-# refused_push MESSAGE ZFILE [CSIZE]: the push is refused with exactly
-# "error MESSAGE" to the client, serve exits 128, the remote unchanged.
+# refused_push MESSAGE ZFILE [VAR=VALUE...]: the push is refused with
+# exactly "error MESSAGE" to the client, serve exits 128, the remote
+# unchanged.
 refused_push() {
-	run -128 --separate-stderr env SNAP_PROTOCOL=2 python3 client.py "$R" "$id" payload "$2" $3
-	assert_output "error $1"
+	local msg=$1 z=$2
+	shift 2
+	run -128 --separate-stderr env SNAP_PROTOCOL=2 "$@" python3 client.py "$R" "$id" "$z"
+	assert_output "error $msg"
 	assert_equal "$stderr" ''
 	assert_equal "$(store_listing "$R")" "$before"
 }
 
-@test "a sound zobject from a hostile client is taken and verified as an object would be" {
+@test "a sound zbatch from a hostile client is taken and verified as an object would be" {
 	hostile
-	zstd -q -c payload > good.zst
-	run -128 --separate-stderr env SNAP_PROTOCOL=2 python3 client.py "$R" "$id" payload good.zst
+	run -128 --separate-stderr env SNAP_PROTOCOL=2 python3 client.py "$R" "$id" batch.zst
 	assert_output "error incomplete transfer: object $tree is missing"
 	assert_equal "$(remote_refs)" ''
 }
 
-@test "a zobject whose frame holds more than its size is refused as damaged" {
+@test "a zbatch whose frame holds more or less than its size is refused as damaged" {
 	hostile
-	{ cat payload; echo more; } | zstd -q -c > more.zst
-	refused_push "object $id arrived damaged: its zstd frame holds more than $(stat -c %s payload) bytes" more.zst
+	{ cat batch; echo more; } | zstd -q -c > more.zst
+	m=$(stat -c %s batch)
+	refused_push "a zbatch of 1 object arrived damaged: its zstd frame holds more than $m bytes" more.zst
+	head -c -1 batch | zstd -q -c > less.zst
+	refused_push "a zbatch of 1 object arrived damaged: its zstd frame holds $((m - 1)) bytes, not $m" less.zst
 }
 
-@test "a zobject whose frame holds less than its size is refused as damaged" {
-	hostile
-	head -c -1 payload | zstd -q -c > less.zst
-	n=$(stat -c %s payload)
-	refused_push "object $id arrived damaged: its zstd frame holds $((n - 1)) bytes, not $n" less.zst
-}
-
-@test "a zobject whose bytes are not a zstd frame is refused as damaged" {
+@test "a zbatch whose bytes are not a zstd frame, or whose frame is followed by more, is refused as damaged" {
 	hostile
 	printf 'these bytes are no zstd frame at all' > bad.zst
-	refused_push "object $id arrived damaged: its zstd frame is bad: Unknown frame descriptor" bad.zst
+	refused_push "a zbatch of 1 object arrived damaged: its zstd frame is bad: Unknown frame descriptor" bad.zst
+	{ cat batch.zst; printf 'junk'; } > trailing.zst
+	refused_push "a zbatch of 1 object arrived damaged: bytes follow its zstd frame" trailing.zst
 }
 
-@test "a zobject whose frame is followed by more bytes is refused as damaged" {
+@test "a zbatch whose record gives more bytes than its frame is refused, not waited for" {
 	hostile
-	{ zstd -q -c payload; printf 'junk'; } > trailing.zst
-	refused_push "object $id arrived damaged: bytes follow its zstd frame" trailing.zst
+	c=$(( $(stat -c %s batch.zst) + 5000 ))
+	refused_push "a zbatch of 1 object arrived damaged: its zstd frame ends before the $c bytes its record gives" \
+		batch.zst CSIZE=$c
+	refused_push "a zbatch of 1 object arrived damaged: its data runs past the 10 bytes its record gives" \
+		batch.zst CSIZE=10
 }
 
-
-@test "a zobject whose record gives more bytes than its frame is refused, not waited for" {
+@test "an object in a zbatch that does not hash to its id, or does not fit it, is refused as damaged" {
 	hostile
-	zstd -q -c payload > good.zst
-	n=$(( $(stat -c %s good.zst) + 5000 ))
-	refused_push "object $id arrived damaged: its zstd frame ends before the $n bytes its record gives" good.zst $n
+	other=$(echo x | snap-hash-object --stdin)
+	{ echo "$other snapshot $n"; cat payload; } | zstd -q -c > wrong.zst
+	refused_push "object $other arrived damaged: its bytes hash to $id" wrong.zst
+	{ cat batch; printf 'x'; } > more && zstd -q -c more > more.zst
+	refused_push "a zbatch of 1 object arrived damaged: 1 bytes follow its last object" more.zst SIZE=$(stat -c %s more)
+	{ echo "$id snapshot $((n + 1))"; cat payload; } > long && zstd -q -c long > long.zst
+	refused_push "a zbatch of 1 object arrived damaged: object $id runs past its end" long.zst SIZE=$(stat -c %s long)
+	{ echo "$id snapshot x$n"; cat payload; } > bad && zstd -q -c bad > bad.zst
+	refused_push "a zbatch of 1 object arrived damaged: object 1 has a malformed record line" bad.zst SIZE=$(stat -c %s bad)
+	{ cat batch; cat batch; } > two && zstd -q -c two > two.zst
+	refused_push "a zbatch of 3 objects arrived damaged: object 3 has no record line" two.zst N=3 SIZE=$(stat -c %s two)
 }
 
-@test "a zobject whose data runs past what its record gives is refused as damaged" {
+@test "a malformed or oversized zbatch record is refused; version 1 knows no zbatch" {
 	hostile
-	zstd -q -c payload > good.zst
-	refused_push "object $id arrived damaged: its data runs past the 10 bytes its record gives" good.zst 10
-}
-
-@test "a zobject record is a protocol error in version 1, and a zero csize in version 2" {
-	hostile
-	zstd -q -c payload > good.zst
-	run -128 --separate-stderr env -u SNAP_PROTOCOL python3 client.py "$R" "$id" payload good.zst
-	assert_output --partial "error protocol error: "
-	run -128 --separate-stderr env SNAP_PROTOCOL=2 python3 client.py "$R" "$id" payload good.zst 0
-	assert_output --partial "error protocol error: malformed zobject record"
+	local m c
+	m=$(stat -c %s batch)
+	c=$(stat -c %s batch.zst)
+	refused_push "protocol error: malformed zbatch record, got 'zbatch 1 $m 0'" batch.zst CSIZE=0
+	refused_push "protocol error: malformed zbatch record, got 'zbatch 0 $m $c'" batch.zst N=0
+	refused_push "protocol error: malformed zbatch record, got 'zbatch 9 100 $c'" batch.zst N=9 SIZE=100
+	refused_push "a zbatch of 9000000 bytes is too big" batch.zst SIZE=9000000
+	run -128 --separate-stderr env -u SNAP_PROTOCOL python3 client.py "$R" "$id" batch.zst
+	assert_output --partial "error protocol error: expected an object record"
 	assert_equal "$(store_listing "$R")" "$before"
 }
 
@@ -174,15 +188,15 @@ wire_push() {
 	stat -c %s "$WIRE"
 }
 
-@test "over ssh: version 2 sends compressible objects compressed; a version 1 server is still served" {
+@test "over ssh: version 2 sends objects compressed; a version 1 server is still served" {
 	snap-snapshot -r main src >/dev/null
 	v2=$(wire_push "$SNAP_BUILD/bin/snap-serve")
-	grep -q zobject "$WIRE"
+	grep -q zbatch "$WIRE"
 	run -0 env SNAP_DIR=$R snap-fsck
 	snap-init -q v1
 	R=$BATS_TEST_TMPDIR/v1
 	v1=$(wire_push "$PWD/serve-v1")
-	! grep -q zobject "$WIRE"
+	! grep -q zbatch "$WIRE"
 	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
 	run -0 env SNAP_DIR=$R snap-fsck
 	# The numbers compress about 4x: version 2 sends well under half.
@@ -197,11 +211,31 @@ wire_push() {
 	done
 }
 
+@test "version 2: many objects, large and chunked ones among them, cross in several zbatches and come back identical" {
+	mkdir -p src/many
+	for i in $(seq 1 300); do seq 1 $((i * 20)) > "src/many/f$i"; done
+	make_file 3000000 src/big
+	head -c 5000000 /dev/urandom > src/noise
+	snap-snapshot -r main src >/dev/null
+	rm -f "$WIRE"
+	run -0 snap-push --json localhost:"$R"
+	[ "$(grep -c zbatch "$WIRE")" -ge 2 ]
+	run -0 env SNAP_DIR=$R snap-fsck
+	assert_output ''
+	snap-init -q back
+	run -0 env SNAP_DIR=$PWD/back snap-fetch -q localhost:"$R"
+	SNAP_DIR=$PWD/back snap-restore -q main out
+	run -0 diff -r src out
+	# Unchanged: nothing crosses.
+	run -0 snap-push --json localhost:"$R"
+	assert_equal "$(echo "$output" | jfield objects_sent)" 0
+}
+
 @test "--restrict: 'env SNAP_PROTOCOL=2' ahead of snap-serve PATH asks for version 2, and nothing else is let through" {
 	snap-snapshot -r main src >/dev/null
 	export FORCED="snap-serve --restrict $R"
 	run -0 snap-push -q localhost:"$R"
-	grep -q zobject "$WIRE"
+	grep -q zbatch "$WIRE"
 	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
 	local cmd
 	for cmd in "env SNAP_PROTOCOL=2 sh -c id $R" "env FOO=1 snap-serve $R" "env SNAP_PROTOCOL=2" \
@@ -234,13 +268,12 @@ teardown() {
 	export SNAP_SSH_COMMAND="$PWD/realssh"
 	snap-snapshot -r main src >/dev/null
 	run -0 snap-push -q 127.0.0.1:"$R"
-	grep -q zobject "$WIRE"
+	grep -q zbatch "$WIRE"
 	assert_equal "$(remote_refs)" "$(snap-rev-parse main) refs/snapshots/main"
 	snap-init -q back
 	run -0 env SNAP_DIR=$PWD/back snap-fetch -q 127.0.0.1:"$R"
 	run -0 env SNAP_DIR=$PWD/back snap-fsck
-	# Without the forced command, the login shell runs the request; env(1)
-	# works in any shell's syntax.
+	# Without the forced command, the login shell runs the request.
 	cp "$d/client.pub" "$d/authorized_keys"
 	rm -rf back && snap-init -q back
 	run -0 env SNAP_DIR=$PWD/back snap-fetch -q --serve-path="$SNAP_BUILD/bin/snap-serve" 127.0.0.1:"$R"

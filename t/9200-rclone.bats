@@ -19,10 +19,6 @@ local_setup() {
 	make_file 3000000 src/big
 }
 
-jfield() {
-	python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
-
 # Every file of the backend with its size and hash.
 backend_listing() {
 	(cd "$B" && find . -type f -printf '%p %s\n' | LC_ALL=C sort &&

@@ -33,6 +33,11 @@ store_listing() {
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r b3sum)
 }
 
+# jfield NAME: the field NAME of the JSON object on stdin.
+jfield() {
+	python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
 # refused MESSAGE CMD...: the model of a bad-input test: CMD exits 128
 # with exactly MESSAGE on stderr, prints nothing, and leaves the store
 # exactly as it was.
