@@ -427,31 +427,17 @@ EOF
 	id=$(snap-rev-parse main)
 	tree=$(snap-rev-parse main:)
 	snap-cat-file snapshot "$id" > payload
+	export PYTHONPATH=$BATS_TEST_DIRNAME
 	cat > client.py <<'EOF'
-import subprocess, sys
+import sys
+import pushclient
 store, oid, payload = sys.argv[1], sys.argv[2], open(sys.argv[3], 'rb').read()
-p = subprocess.Popen(['snap-serve', store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-def frame(b):
-    p.stdin.write(b'%04x' % (len(b) + 4) + b)
-def flush():
-    p.stdin.write(b'0000')
-    p.stdin.flush()
-def read():
-    n = int(p.stdout.read(4), 16)
-    return p.stdout.read(n - 4) if n else None
-while read() is not None:
-    pass
-frame(b'push\n')
-frame(b'update ' + b'0' * 64 + b' ' + oid.encode() + b' refs/snapshots/main\n')
-flush()
-assert read() == b'ready\n' and read() is None
-frame(b'pack 1\n')
-frame(b'object %s snapshot %d\n' % (oid.encode(), len(payload)))
-frame(payload)
-flush()
-sys.stdout.write(read().decode())
-p.stdin.close()
-sys.exit(p.wait())
+c = pushclient.Push(store, oid)
+c.frame(b'pack 1\n')
+c.frame(b'object %s snapshot %d\n' % (oid.encode(), len(payload)))
+c.frame(payload)
+c.flush()
+c.finish()
 EOF
 	run -128 --separate-stderr python3 client.py "$R" "$id" payload
 	assert_output "error incomplete transfer: object $tree is missing"

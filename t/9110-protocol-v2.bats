@@ -65,36 +65,22 @@ greeting() {
 # in the environment what the record announces (default 1, batch's and
 # ZFILE's lengths).
 hostile() {
+	export PYTHONPATH=$BATS_TEST_DIRNAME
 	cat > client.py <<'EOF'
-import os, subprocess, sys
+import os, sys
+import pushclient
 store, oid, zfile = sys.argv[1:4]
 z = open(zfile, 'rb').read()
 n = int(os.environ.get('N', '1'))
 size = int(os.environ.get('SIZE', os.path.getsize('batch')))
 csize = int(os.environ.get('CSIZE', len(z)))
-p = subprocess.Popen(['snap-serve', store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-def frame(b):
-    p.stdin.write(b'%04x' % (len(b) + 4) + b)
-def flush():
-    p.stdin.write(b'0000')
-    p.stdin.flush()
-def read():
-    n = int(p.stdout.read(4), 16)
-    return p.stdout.read(n - 4) if n else None
-while read() is not None:
-    pass
-frame(b'push\n')
-frame(b'update ' + b'0' * 64 + b' ' + oid.encode() + b' refs/snapshots/main\n')
-flush()
-assert read() == b'ready\n' and read() is None
-frame(b'pack %d\n' % max(n, 1))
-frame(b'zbatch %d %d %d\n' % (n, size, csize))
+c = pushclient.Push(store, oid)
+c.frame(b'pack %d\n' % max(n, 1))
+c.frame(b'zbatch %d %d %d\n' % (n, size, csize))
 for i in range(0, len(z), 1000):
-    frame(z[i:i + 1000])
-flush()
-sys.stdout.write(read().decode())
-p.stdin.close()
-sys.exit(p.wait())
+    c.frame(z[i:i + 1000])
+c.flush()
+c.finish()
 EOF
 	snap-snapshot -r main src >/dev/null
 	id=$(snap-rev-parse main)
