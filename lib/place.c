@@ -74,7 +74,7 @@ out:
 }
 
 static int place_one(int from_fd, int dir_fd, const char *dir, const char *path,
-		     struct strbuf *err)
+		     const struct place_made *pm, struct strbuf *err)
 {
 	struct made *made = NULL;
 	size_t nr_made = 0, alloc_made = 0, i;
@@ -115,6 +115,14 @@ static int place_one(int from_fd, int dir_fd, const char *dir, const char *path,
 				made[nr_made].times[0] = st.st_atim;
 				made[nr_made++].times[1] = st.st_mtim;
 				d2_made = 1;
+				if (pm && pm->fn) {
+					struct stat mst;
+					char *sub = xstrndup(path, (size_t)(slash - path));
+
+					if (fstat(d2, &mst) == 0)
+						pm->fn(sub, &st, &mst, pm->data);
+					free(sub);
+				}
 			}
 		}
 		free(name);
@@ -235,7 +243,7 @@ static int place_whole(int from_fd, int dir_fd, const char *from, const char *di
 			ret = snap_error_errno(err, "cannot move '%s/%s' aside", dir, old_names[i]);
 	}
 	for (i = 0; i < nr_new && ret == 0; i++)
-		ret = place_one(from_fd, dir_fd, dir, new_names[i], err);
+		ret = place_one(from_fd, dir_fd, dir, new_names[i], NULL, err);
 out:
 	if (aside_fd >= 0)
 		close(aside_fd);
@@ -246,7 +254,7 @@ out:
 
 int place_entries_at(const char *from, int dir_fd, const char *dir,
 		     const char *const *paths, size_t nr_paths, const char *aside,
-		     const char *skip, struct strbuf *err)
+		     const char *skip, const struct place_made *made, struct strbuf *err)
 {
 	int from_fd, ret = 0;
 	size_t i;
@@ -257,7 +265,7 @@ int place_entries_at(const char *from, int dir_fd, const char *dir,
 	if (nr_paths == 0)
 		ret = place_whole(from_fd, dir_fd, from, dir, aside, skip, err);
 	for (i = 0; i < nr_paths && ret == 0; i++)
-		ret = place_one(from_fd, dir_fd, dir, paths[i], err);
+		ret = place_one(from_fd, dir_fd, dir, paths[i], made, err);
 	close(from_fd);
 	return ret;
 }
@@ -273,7 +281,7 @@ int place_entries(const char *from, const char *dir, const char *const *paths,
 		return errno == ELOOP || errno == ENOTDIR
 		       ? snap_error(err, SNAP_EUNSAFE, "'%s' is not a directory", dir)
 		       : snap_error_errno(err, "cannot open '%s'", dir);
-	ret = place_entries_at(from, dir_fd, dir, paths, nr_paths, aside, skip, err);
+	ret = place_entries_at(from, dir_fd, dir, paths, nr_paths, aside, skip, NULL, err);
 	close(dir_fd);
 	return ret;
 }

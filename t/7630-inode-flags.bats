@@ -246,3 +246,98 @@ A ./b"
 	run -0 snap-diff-tree --json "$a" "$b"
 	assert_output --partial '"changed":["flags"]'
 }
+
+@test "a restore in place of immutable and append-only entries: placed first, flagged last, as a new restore" {
+	flagged_src
+	mkdir src/links
+	echo l > src/links/a
+	ln src/links/a src/links/b
+	chattr +i src/links/a
+	snap-snapshot -q -m x src
+	snap-restore main fresh
+	want=$(flags_of fresh)
+	assert_equal "$want" "$(flags_of src)"
+	# Whole, into a DIR it cannot rename (its parent another user's).
+	mkdir -p theirs/target
+	echo old > theirs/target/old
+	chown nobody theirs
+	run -0 --separate-stderr snap-restore --force main theirs/target
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of theirs/target)" "$want"
+	assert_equal "$(stat -c %i theirs/target/links/a)" "$(stat -c %i theirs/target/links/b)"
+	assert_equal "$(ls -A theirs/target | grep -c snap-restore)" 0
+	# PATHs into a non-empty DIR.
+	mkdir target
+	echo mine > target/mine
+	run -0 --separate-stderr snap-restore --force main target fi fa dirs links
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of target | grep -v ' ./mine$')" "$(flags_of fresh | grep -E ' ./(fi|fa|dirs|links)(/|$)')"
+	assert_equal "$(cat target/mine target/dirs/di/file)" "mine
+in i"
+	# Merged into it with --overwrite, which adds what it lacks.
+	mkdir over
+	echo mine > over/mine
+	run -0 --separate-stderr snap-restore --overwrite main over
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of over | grep -v ' ./mine$')" "$want"
+	# snap-checkout --in-place itself.
+	mkdir co
+	run -0 --separate-stderr snap-checkout --in-place co/.tmp main co
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of co | grep -v '^- ./.tmp')" "$want"
+}
+
+@test "a PATH restored in place: a directory made on the way gets its flags too, after" {
+	mkdir -p src/top/sub
+	echo f > src/top/sub/f
+	chattr +a src/top/sub
+	chattr +i src/top
+	snap-snapshot -q -m x src
+	snap-restore main fresh top/sub/f
+	mkdir target
+	echo mine > target/mine
+	run -0 --separate-stderr snap-restore --force main target top/sub/f
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of target)" "- ./mine
+$(flags_of fresh)"
+	assert_equal "$(flags_of fresh)" "i ./top
+a ./top/sub
+- ./top/sub/f"
+	# A directory of DIR that is there already keeps its own flags.
+	chattr -R -ia target
+	rm -rf target/top/sub
+	run -0 --separate-stderr snap-restore --force main target top/sub/f
+	assert_equal "$(flags_of target)" "- ./mine
+- ./top
+a ./top/sub
+- ./top/sub/f"
+}
+
+@test "--overwrite of one file whose target is immutable: one line, exit 3, both sides as they were" {
+	mkdir src
+	echo new > src/a
+	echo new > src/b
+	chattr +i src/b
+	snap-snapshot -q -m x src
+	mkdir target
+	echo old > target/a
+	echo old > target/b
+	chattr +i target/a
+	run -3 --separate-stderr snap-restore --overwrite main target a
+	assert_equal "$output" ""
+	assert_equal "$stderr" "snap-restore: warning: cannot overwrite 'target/a': Operation not permitted; left as it is"
+	assert_equal "$(cat target/a target/b)" "old
+old"
+	assert_equal "$(flags_of target)" "i ./a
+- ./b"
+	assert_equal "$(ls -A target)" "a
+b"
+	# The snapshot's own immutable file replaces a plain one, and is flagged.
+	run -0 --separate-stderr snap-restore --overwrite main target b
+	assert_equal "$stderr" ""
+	assert_equal "$(cat target/b)" new
+	assert_equal "$(flags_of target)" "i ./a
+i ./b"
+	assert_equal "$(ls -A target)" "a
+b"
+}
