@@ -341,3 +341,36 @@ i ./b"
 	assert_equal "$(ls -A target)" "a
 b"
 }
+
+@test "inode flags that cannot be read: the entry stored without them, one line, exit 3; --strict fatal" {
+	mkdir -p src/d
+	echo a > src/a
+	echo b > src/d/b
+	chattr +A src/a src/d/b
+	chattr +d src/d
+	SNAP_FAULT='getflags@a:*:EIO' run -3 --separate-stderr snap-snapshot -m x src
+	assert_equal "$stderr" "snap-snapshot: warning: a: inode flags: Input/output error, left out"
+	run -0 snap-cat-file -p main
+	assert_line --index 3 'incomplete 1'
+	assert_line --index 4 'problem metadata a'
+	run -0 snap-ls-tree -l -r -d main
+	assert_line --regexp "^file 0644 .* - a$"
+	assert_line --regexp " flags=d d$"
+	assert_line --regexp " flags=A d/b$"
+	# A directory's too; write-tree lists the problem.
+	SNAP_FAULT='getflags@d:1:EACCES' run -3 --separate-stderr snap-write-tree --problems probs src
+	assert_equal "$stderr" "snap-write-tree: warning: d: inode flags: Permission denied, left out"
+	assert_equal "$(cat probs)" "metadata d"
+	run -0 snap-ls-tree -l "$output"
+	assert_line --regexp "^dir 0755 .* - d$"
+	# No stat cache entry: the next snapshot reads them again.
+	next_second
+	run -0 --separate-stderr snap-snapshot -m y src
+	assert_equal "$stderr" ""
+	run -0 snap-ls-tree -l main
+	assert_line --regexp " flags=A a$"
+	before=$(snap-rev-parse main)
+	SNAP_FAULT='getflags@d/b:*:EIO' run -128 --separate-stderr snap-snapshot --strict --force-read -m z src
+	assert_equal "$stderr" "snap-snapshot: fatal: cannot read the inode flags of 'd/b': Input/output error"
+	assert_equal "$(snap-rev-parse main)" "$before"
+}
