@@ -206,6 +206,7 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 		      const struct checkout_opts *opts, struct strbuf *err)
 {
 	struct strbuf new_dir = STRBUF_INIT, old_dir = STRBUF_INIT, self = STRBUF_INIT;
+	struct strbuf shown_new = STRBUF_INIT;
 	struct checkout_opts o = *opts;
 	char **paths = NULL, *rdir = NULL, *rtmp = NULL;
 	const char *name = name_in(dir, tmp);
@@ -273,7 +274,11 @@ int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 	strbuf_addf(&self, "/proc/self/fd/%d", fd);
 	strbuf_addf(&new_dir, "%s/new", self.buf);
 	strbuf_addf(&old_dir, "%s/old", self.buf);
-	ret = checkout_run(odb, tree, new_dir.buf, &flags, &o, err);
+	strbuf_addstr(&shown_new, tmp);
+	while (shown_new.len > 1 && shown_new.buf[shown_new.len - 1] == '/')
+		strbuf_setlen(&shown_new, shown_new.len - 1);
+	strbuf_addstr(&shown_new, "/new");
+	ret = checkout_run(odb, tree, new_dir.buf, shown_new.buf, &flags, &o, err);
 	if (ret == CHECKOUT_INCOMPLETE) {
 		incomplete = 1;
 		ret = 0;
@@ -312,6 +317,7 @@ out:
 	free(rtmp);
 	flags_list_release(&flags);
 	strbuf_release(&new_dir);
+	strbuf_release(&shown_new);
 	strbuf_release(&old_dir);
 	strbuf_release(&self);
 	return ret == 0 && incomplete ? CHECKOUT_INCOMPLETE : ret;

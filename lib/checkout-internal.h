@@ -106,6 +106,11 @@ struct deferred_link {
 struct checkout {
 	struct odb *odb;
 	const struct checkout_opts *opts;
+	/*
+	 * The target as messages name it: where on disk a write that failed
+	 * was writing (checkout_write_error()).
+	 */
+	const char *dest;
 	/* When set, inode flags are noted here instead of set. */
 	struct flags_list *defer;
 	int *path_found;
@@ -237,6 +242,15 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 /* checkout-write.c */
 
 /*
+ * snap_error_errno() for a failed write (a create, a write, a link, a
+ * piece of metadata), naming where on disk: "<what> 'DEST/path'", path
+ * relative to the target.  Messages about the tree itself (missing or
+ * corrupt objects), a race and the warnings of metadata refused name
+ * the entry's path in the tree instead.
+ */
+int checkout_write_error(const struct checkout *c, struct strbuf *err, const char *what,
+			 const char *path);
+/*
  * Opens the directory at path below root_fd (path "" is root_fd
  * itself), never through a symlink; errno is kept on failure.
  */
@@ -292,11 +306,12 @@ int checkout_pool_stop(struct checkout *c, struct strbuf *err);
 /* checkout.c */
 
 /*
- * checkout_tree(), but when defer is not NULL every inode flag is noted
- * in it instead of set.
+ * checkout_tree() with the target named dest in the messages of failed
+ * writes, and, when defer is not NULL, every inode flag noted in it
+ * instead of set.
  */
 int checkout_run(struct odb *odb, const struct snap_oid *tree, const char *dir,
-		 struct flags_list *defer,
+		 const char *dest, struct flags_list *defer,
 		 const struct checkout_opts *opts, struct strbuf *err);
 /* A user's path normalised: no leading "./" or '/', no trailing '/'. */
 char *checkout_clean_path(const char *p);

@@ -171,7 +171,7 @@ static int set_xattrs(struct checkout *c, int fd, int handle, const struct tree_
 int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 		      const char *path, size_t dir, struct strbuf *err)
 {
-	struct strbuf buf = STRBUF_INIT;
+	struct strbuf buf = STRBUF_INIT, msg = STRBUF_INIT;
 	struct timespec ts[2];
 	const char *what = NULL;
 	int ret = 0, saved;
@@ -198,9 +198,38 @@ int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 			path = buf.buf;
 		}
 		errno = saved;
-		ret = snap_error_errno(err, "cannot set the %s of '%s'", what, path);
+		strbuf_reset(&msg);
+		strbuf_addf(&msg, "cannot set the %s of", what);
+		ret = checkout_write_error(c, err, msg.buf, path);
 	}
 	strbuf_release(&buf);
+	strbuf_release(&msg);
+	return ret;
+}
+
+/* Where path (relative to the target) is on disk, as messages name it. */
+static void dest_path(const struct checkout *c, const char *path, struct strbuf *out)
+{
+	size_t n = strlen(c->dest);
+
+	while (n > 1 && c->dest[n - 1] == '/')
+		n--;
+	strbuf_add(out, c->dest, n);
+	if (c->dest[n - 1] != '/')
+		strbuf_addch(out, '/');
+	strbuf_addstr(out, path);
+}
+
+int checkout_write_error(const struct checkout *c, struct strbuf *err, const char *what,
+			 const char *path)
+{
+	struct strbuf where = STRBUF_INIT;
+	int saved = errno, ret;
+
+	dest_path(c, path, &where);
+	errno = saved;
+	ret = snap_error_errno(err, "%s '%s'", what, where.buf);
+	strbuf_release(&where);
 	return ret;
 }
 
@@ -306,7 +335,7 @@ static int make_dir(struct checkout *c, const struct tree_entry *e, struct strbu
 	int fd;
 
 	if (mkdirat(c->cur_fd, e->name, 0700) < 0)
-		return snap_error_errno(err, "cannot create directory '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot create directory", shown(c));
 	fd = openat(c->cur_fd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return snap_error_errno(err, "cannot open directory '%s'", shown(c));
@@ -363,17 +392,17 @@ static int handle_meta(struct checkout *c, int fd, int dfd, const struct tree_en
 	int ret;
 
 	if (c->as_root && fchownat(fd, "", checkout_uid(c, e), checkout_gid(c, e), AT_EMPTY_PATH) < 0)
-		return snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot set the owner of", shown(c));
 	if ((ret = set_xattrs(c, fd, 1, e, shown(c), err)) < 0)
 		return ret;
 	/* A change of owner clears set-ID bits: put them back (a fifo's). */
 	if (c->as_root && (final_perm(c, e) & (S_ISUID | S_ISGID)) && e->type != TREE_SYMLINK &&
 	    fchmodat(dfd, e->name, final_perm(c, e), AT_SYMLINK_NOFOLLOW) < 0)
-		return snap_error_errno(err, "cannot set the mode of '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot set the mode of", shown(c));
 	entry_times(e, ts);
 	if (utimensat(fd, "", ts, AT_EMPTY_PATH) < 0 &&
 	    (errno != EINVAL || utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0))
-		return snap_error_errno(err, "cannot set the times of '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot set the times of", shown(c));
 	return 0;
 }
 
@@ -405,7 +434,7 @@ static int restore_symlink(struct checkout *c, const struct tree_entry *e,
 			 memchr(target.buf, '\0', target.len)))
 		ret = snap_error(err, SNAP_ECORRUPT, "bad symlink target for '%s'", shown(c));
 	if (ret == 0 && symlinkat(target.buf, c->cur_fd, e->name) < 0)
-		ret = snap_error_errno(err, "cannot create symlink '%s'", shown(c));
+		ret = checkout_write_error(c, err, "cannot create symlink", shown(c));
 	strbuf_release(&target);
 	if (ret < 0)
 		return ret;
@@ -439,7 +468,7 @@ static int restore_node(struct checkout *c, const struct tree_entry *e,
 	}
 	/* Made with its final mode (the umask is 0): no chmod by name. */
 	if (mknodat(c->cur_fd, e->name, type | final_perm(c, e), dev) < 0)
-		return snap_error_errno(err, "cannot create '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot create", shown(c));
 	if (c->opts->step)
 		c->opts->step("node", shown(c), c->opts->step_data);
 	return meta_of_made(c, e, type, err);
@@ -553,7 +582,7 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 {
 	const struct link_target *t = l->target;
 	const char *slash = strrchr(t->path, '/');
-	struct strbuf dir = STRBUF_INIT, shown_link = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT, shown_link = STRBUF_INIT, what = STRBUF_INIT;
 	char *tdir = xstrndup(t->path, slash ? (size_t)(slash - t->path) : 0);
 	const char *base = slash ? slash + 1 : t->path;
 	struct stat st;
@@ -573,8 +602,15 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 		if (tfd < 0)
 			ret = tfd;
 	}
-	if (ret == 0 && linkat(tfd, base, dfd, l->name, 0) < 0)
-		ret = snap_error_errno(err, "cannot link '%s' to '%s'", shown_link.buf, t->path);
+	if (ret == 0 && linkat(tfd, base, dfd, l->name, 0) < 0) {
+		int saved = errno;
+
+		strbuf_addstr(&what, "cannot link '");
+		dest_path(c, t->path, &what);
+		strbuf_addstr(&what, "' as");
+		errno = saved;
+		ret = checkout_write_error(c, err, what.buf, shown_link.buf);
+	}
 	if (ret == 0 && (fstatat(dfd, l->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			 st.st_dev != t->dev || st.st_ino != t->ino)) {
 		/* Something else stood at the target's name: take it away. */
@@ -592,6 +628,7 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 	free(tdir);
 	strbuf_release(&dir);
 	strbuf_release(&shown_link);
+	strbuf_release(&what);
 	return ret;
 }
 

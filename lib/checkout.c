@@ -153,7 +153,7 @@ static int paths_disjoint(const char *const *paths, size_t nr, struct strbuf *er
 }
 
 int checkout_run(struct odb *odb, const struct snap_oid *tree, const char *dir,
-		 struct flags_list *defer, const struct checkout_opts *opts,
+		 const char *dest, struct flags_list *defer, const struct checkout_opts *opts,
 		 struct strbuf *err)
 {
 	struct checkout c;
@@ -171,6 +171,7 @@ int checkout_run(struct odb *odb, const struct snap_oid *tree, const char *dir,
 		o = *opts;
 	c.odb = odb;
 	c.opts = &o;
+	c.dest = dest;
 	c.defer = defer;
 	c.root_fd = c.cur_fd = -1;
 	strbuf_init(&c.path, 0);
@@ -289,5 +290,5 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		  const char *dir, const struct checkout_opts *opts,
 		  struct strbuf *err)
 {
-	return checkout_run(odb, tree, dir, NULL, opts, err);
+	return checkout_run(odb, tree, dir, dir, NULL, opts, err);
 }
