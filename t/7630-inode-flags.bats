@@ -374,3 +374,48 @@ b"
 	assert_equal "$stderr" "snap-snapshot: fatal: cannot read the inode flags of 'd/b': Input/output error"
 	assert_equal "$(snap-rev-parse main)" "$before"
 }
+
+@test "flags a directory passes on to new entries: kept where the tree stores none, the stored ones exactly" {
+	mkdir probe2
+	chattr +A probe2
+	touch probe2/f
+	[[ "$(lsattr -d probe2/f)" == *A* ]] || skip "this filesystem does not pass A on to new files"
+	mkdir -p src/sub
+	echo a > src/a
+	echo b > src/b
+	echo c > src/sub/c
+	chattr +d src/b
+	snap-snapshot -q -m x src
+	# Into a new DIR: made beside it, its entries get what its parent passes on.
+	mkdir par
+	chattr +A par
+	run -0 --separate-stderr snap-restore main par/out
+	assert_equal "$stderr" ""
+	want="A ./a
+d ./b
+A ./sub
+A ./sub/c"
+	assert_equal "$(flags_of par/out)" "$want"
+	# In place: made inside DIR, they get what DIR passes on.
+	mkdir tgt
+	chattr +A tgt
+	run -0 snap-restore --overwrite main tgt
+	assert_equal "$(flags_of tgt)" "$want"
+	# --no-flags sets and clears none: b keeps what it was given.
+	run -0 snap-restore --no-flags main par/none
+	assert_equal "$(flags_of par/none)" "A ./a
+A ./b
+A ./sub
+A ./sub/c"
+	# --force renames a new DIR into place: its mode is the old one's, its
+	# flags those its parent gave it.
+	mkdir old
+	chattr +A old
+	echo x > old/x
+	run -0 snap-restore --force main old
+	assert_equal "$(lsattr -d old | awk '{ print $1 }' | tr -cd 'SDiadA')" ""
+	assert_equal "$(flags_of old)" "- ./a
+d ./b
+- ./sub
+- ./sub/c"
+}
