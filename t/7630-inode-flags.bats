@@ -287,6 +287,29 @@ in i"
 	assert_equal "$(flags_of co | grep -v '^- ./.tmp')" "$want"
 }
 
+@test "an unprivileged restore in place of an immutable file: one line, the rest in place, exit 3" {
+	command -v setpriv > /dev/null || skip "no setpriv"
+	mkdir src
+	echo a > src/a
+	echo b > src/b
+	chattr +i src/a
+	chattr +A src/b
+	snap-snapshot -q -m x src
+	store_for_nobody
+	echo mine > mine/mine
+	chown nobody:nogroup mine/mine
+	run -3 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		snap-restore --overwrite main mine
+	assert_equal "$stderr" "snap-restore: warning: cannot set the inode flags 'i' of 'a': Operation not permitted"
+	assert_equal "$output" ""
+	assert_equal "$(cat mine/a mine/b mine/mine)" "a
+b
+mine"
+	assert_equal "$(flags_of mine)" "- ./a
+A ./b
+- ./mine"
+}
+
 @test "a PATH restored in place: a directory made on the way gets its flags too, after" {
 	mkdir -p src/top/sub
 	echo f > src/top/sub/f
