@@ -97,7 +97,10 @@ static size_t depth(const char *path)
 	return n;
 }
 
-/* Files first (their hard links are all made), then directories deepest first. */
+/*
+ * Files first (their hard links are all made), each inode's names
+ * together, its link target's first; then directories, deepest first.
+ */
 static int cmp_deferred(const void *a, const void *b)
 {
 	const struct deferred_flags *x = a, *y = b;
@@ -105,6 +108,10 @@ static int cmp_deferred(const void *a, const void *b)
 
 	if (x->is_dir != y->is_dir)
 		return x->is_dir - y->is_dir;
+	if (!x->is_dir && (x->dev != y->dev || x->ino != y->ino))
+		return x->dev != y->dev ? (x->dev < y->dev ? -1 : 1) : (x->ino < y->ino ? -1 : 1);
+	if (x->is_link != y->is_link)
+		return x->is_link - y->is_link;
 	dx = depth(x->path);
 	dy = depth(y->path);
 	if (dx != dy)
@@ -181,6 +188,7 @@ static int open_placed(int dir_fd, const struct deferred_flags *d)
 static void set_placed_flags(const struct checkout_opts *o, int dir_fd, struct flags_list *l,
 			     size_t *nr_unset)
 {
+	const struct deferred_flags *done = NULL;
 	size_t i;
 	int fd;
 
@@ -188,10 +196,15 @@ static void set_placed_flags(const struct checkout_opts *o, int dir_fd, struct f
 	for (i = 0; i < l->nr; i++) {
 		const struct deferred_flags *d = &l->v[i];
 
+		/* An inode found under one of its names is done (one line at most). */
+		if (done && !d->is_dir && !done->is_dir && d->dev == done->dev &&
+		    d->ino == done->ino)
+			continue;
 		fd = open_placed(dir_fd, d);
 		if (fd < 0 && (errno == ESTALE || errno == ENOENT || errno == ENOTDIR ||
 			       errno == ELOOP))
 			continue;
+		done = d;
 		if (fd < 0 || fsflags_set(fd, d->flags) < 0) {
 			checkout_flags_refused(o, d->path, d->flags, errno);
 			(*nr_unset)++;

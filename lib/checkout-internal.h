@@ -88,6 +88,7 @@ struct deferred_flags {
 	ino_t ino;
 	unsigned flags;
 	int is_dir;
+	int is_link;	/* another name of a file noted (its link target) */
 };
 
 struct flags_list {

@@ -89,7 +89,7 @@ static void xattr_refused(const char *name, int errnum, void *data)
  * place to set once the entry is in its final place.
  */
 static void note_flags(struct checkout *c, const char *path, dev_t dev, ino_t ino,
-		       unsigned flags, int is_dir)
+		       unsigned flags, int is_dir, int is_link)
 {
 	struct flags_list *l = c->defer;
 	struct deferred_flags *d;
@@ -102,6 +102,7 @@ static void note_flags(struct checkout *c, const char *path, dev_t dev, ino_t in
 	d->ino = ino;
 	d->flags = flags;
 	d->is_dir = is_dir;
+	d->is_link = is_link;
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -123,7 +124,7 @@ int checkout_set_flags(struct checkout *c, int fd, const struct tree_entry *e,
 		if (fstat(fd, &st) < 0)
 			errnum = errno;
 		else
-			note_flags(c, path, st.st_dev, st.st_ino, e->flags, S_ISDIR(st.st_mode));
+			note_flags(c, path, st.st_dev, st.st_ino, e->flags, S_ISDIR(st.st_mode), 0);
 	} else if (fsflags_set(fd, e->flags) < 0) {
 		errnum = errno;
 	}
@@ -197,9 +198,8 @@ int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 			dir_path(c, dir, &buf);
 			path = buf.buf;
 		}
-		errno = saved;
-		strbuf_reset(&msg);
 		strbuf_addf(&msg, "cannot set the %s of", what);
+		errno = saved;
 		ret = checkout_write_error(c, err, msg.buf, path);
 	}
 	strbuf_release(&buf);
@@ -620,7 +620,7 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 	}
 	/* In place, each name of a flagged inode is looked for once placed. */
 	if (ret == 0 && c->defer && t->flags && !c->opts->no_flags)
-		note_flags(c, shown_link.buf, t->dev, t->ino, t->flags, 0);
+		note_flags(c, shown_link.buf, t->dev, t->ino, t->flags, 0, 1);
 	if (dfd >= 0)
 		close(dfd);
 	if (tfd >= 0)

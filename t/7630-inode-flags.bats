@@ -287,11 +287,12 @@ in i"
 	assert_equal "$(flags_of co | grep -v '^- ./.tmp')" "$want"
 }
 
-@test "an unprivileged restore in place of an immutable file: one line, the rest in place, exit 3" {
+@test "an unprivileged restore in place of an immutable file: one line (its hard link too), the rest in place, exit 3" {
 	command -v setpriv > /dev/null || skip "no setpriv"
 	mkdir src
 	echo a > src/a
 	echo b > src/b
+	ln src/a src/c
 	chattr +i src/a
 	chattr +A src/b
 	snap-snapshot -q -m x src
@@ -302,11 +303,14 @@ in i"
 		snap-restore --overwrite main mine
 	assert_equal "$stderr" "snap-restore: warning: cannot set the inode flags 'i' of 'a': Operation not permitted"
 	assert_equal "$output" ""
-	assert_equal "$(cat mine/a mine/b mine/mine)" "a
+	assert_equal "$(cat mine/a mine/b mine/c mine/mine)" "a
 b
+a
 mine"
+	assert_equal "$(stat -c %i mine/a)" "$(stat -c %i mine/c)"
 	assert_equal "$(flags_of mine)" "- ./a
 A ./b
+- ./c
 - ./mine"
 }
 
