@@ -20,7 +20,9 @@
  * (SNAP_EIO with EXDEV otherwise: callers make from inside dir).
  *
  * Each path is placed whole or not at all; a failure leaves the paths
- * placed before it placed.
+ * placed before it placed.  Without paths the placement is all or
+ * nothing: a step that fails (an immutable or append-only entry of dir
+ * cannot be moved) takes back what was moved before it.
  */
 
 #include <stddef.h>

@@ -314,6 +314,39 @@ A ./b
 - ./mine"
 }
 
+@test "--force in place over a DIR with an immutable entry: refused whole, one line, DIR as it was" {
+	mkdir src
+	echo new > src/a
+	echo new > src/b
+	snap-snapshot -q -m x src
+	# DIR's parent is another user's: the restore is made in place.
+	mkdir -p theirs/t
+	echo old > theirs/t/a
+	echo old > theirs/t/old1
+	echo old > theirs/t/zz
+	chattr +i theirs/t/zz
+	chown nobody theirs
+	run -128 --separate-stderr snap-restore --force main theirs/t
+	assert_equal "$stderr" "snap-restore: fatal: cannot move 'theirs/t/zz' aside: Operation not permitted"
+	assert_equal "$(ls -A theirs/t)" "a
+old1
+zz"
+	assert_equal "$(cat theirs/t/a theirs/t/old1)" "old
+old"
+	# One the snapshot has too: the entries put in place before it go back.
+	chattr -i theirs/t/zz
+	rm theirs/t/old1
+	echo new > src/zz
+	snap-snapshot -q -m y src
+	chattr +i theirs/t/zz
+	run -128 --separate-stderr snap-restore --force main theirs/t
+	assert_equal "$stderr" "snap-restore: fatal: cannot put 'zz' in place in 'theirs/t': Operation not permitted"
+	assert_equal "$(ls -A theirs/t)" "a
+zz"
+	assert_equal "$(cat theirs/t/a theirs/t/zz)" "old
+old"
+}
+
 @test "a PATH restored in place: a directory made on the way gets its flags too, after" {
 	mkdir -p src/top/sub
 	echo f > src/top/sub/f
