@@ -75,11 +75,11 @@ static int write_blob(struct checkout *c, int fd, const struct tree_entry *e,
 		ret = odb_stream_read(st, buf, IO_BUF, &got, err);
 		if (ret == 0 && got && (e->sparse ? write_holes(fd, buf, got, &off)
 						  : write_all(fd, buf, got)) < 0)
-			ret = snap_error_errno(err, "cannot write '%s'", path);
+			ret = checkout_write_error(c, err, "cannot write", path);
 	} while (ret == 0 && got);
 	odb_stream_close(st);
 	if (ret == 0 && e->sparse && ftruncate(fd, (off_t)e->size) < 0)
-		ret = snap_error_errno(err, "cannot write '%s'", path);
+		ret = checkout_write_error(c, err, "cannot write", path);
 	return ret;
 }
 
@@ -122,14 +122,14 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    right ? final_perm(c, &j->e) : 0600);
 	if (fd < 0)
-		return snap_error_errno(err, "cannot create '%s'", j->path);
+		return checkout_write_error(c, err, "cannot create", j->path);
 	ret = write_blob(c, fd, &j->e, j->path, buf, err);
 	if (ret == 0 && right) {
 		struct timespec ts[2];
 
 		entry_times(&j->e, ts);
 		if (futimens(fd, ts) < 0)
-			ret = snap_error_errno(err, "cannot set the times of '%s'", j->path);
+			ret = checkout_write_error(c, err, "cannot set the times of", j->path);
 		else
 			ret = checkout_set_flags(c, fd, &j->e, j->path, 0);
 	} else if (ret == 0) {
@@ -146,7 +146,7 @@ static int run_job(struct checkout *c, struct job *j, char *buf, struct strbuf *
 		}
 	}
 	if (close(fd) < 0 && ret == 0)
-		ret = snap_error_errno(err, "cannot write '%s'", j->path);
+		ret = checkout_write_error(c, err, "cannot write", j->path);
 	return ret;
 }
 
@@ -186,7 +186,7 @@ static int queue_job(struct checkout *c, const struct tree_entry *e,
 	int ret, dfd = fcntl(c->cur_fd, F_DUPFD_CLOEXEC, 0);
 
 	if (dfd < 0)
-		return snap_error_errno(err, "cannot write '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot write", shown(c));
 	j = xcalloc(1, sizeof(*j));
 	j->dfd = dfd;
 	j->e = *e;

@@ -76,6 +76,27 @@ struct link_check {
 	struct snap_oid oid;
 };
 
+/*
+ * Inode flags a restore in place gives an entry only once it is in its
+ * final place (checkout-inplace.c): an immutable or append-only entry
+ * cannot be moved, an immutable directory takes no entry.  The inode is
+ * the one written (dev, ino); path is relative to the tree's root.
+ */
+struct deferred_flags {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	unsigned flags;
+	int is_dir;
+	int is_link;	/* another name of a file noted (its link target) */
+};
+
+struct flags_list {
+	struct deferred_flags *v;
+	size_t nr, alloc;
+	pthread_mutex_t lock;	/* files note theirs from the workers */
+};
+
 /* A hard link, made once every file is written. */
 struct deferred_link {
 	size_t dir;		/* index in dirs of the directory to hold it */
@@ -86,6 +107,13 @@ struct deferred_link {
 struct checkout {
 	struct odb *odb;
 	const struct checkout_opts *opts;
+	/*
+	 * The target as messages name it: where on disk a write that failed
+	 * was writing (checkout_write_error()).
+	 */
+	const char *dest;
+	/* When set, inode flags are noted here instead of set. */
+	struct flags_list *defer;
 	int *path_found;
 	int root_fd;
 	int as_root;
@@ -215,6 +243,21 @@ int checkout_check_all(struct checkout *c, const struct snap_oid *root, struct s
 /* checkout-write.c */
 
 /*
+ * snap_error_errno() for a failed write (a create, a write, a link, a
+ * piece of metadata), naming where on disk: "<what> 'DEST/path'", path
+ * relative to the target.  Messages about the tree itself (missing or
+ * corrupt objects), a race and the warnings of metadata refused name
+ * the entry's path in the tree instead.
+ */
+int checkout_write_error(const struct checkout *c, struct strbuf *err, const char *what,
+			 const char *path);
+/*
+ * Opens the directory at path below root_fd (path "" is root_fd
+ * itself), never through a symlink; errno is kept on failure.
+ */
+int checkout_open_beneath(int root_fd, const char *path, struct strbuf *err);
+
+/*
  * Sets owner (as root), extended attributes, mode, times and inode flags
  * through fd.  path names the entry; for a directory, NULL and dir is its
  * index in c->dirs (its path is built only when needed).
@@ -226,9 +269,16 @@ int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
  * the last of its metadata.  One the kernel refuses (EPERM without
  * CAP_LINUX_IMMUTABLE, a filesystem without them) is one warning line and
  * counted in nr_unset; returns 0.  path and dir as checkout_set_meta().
+ * Under c->defer the flags are noted there, with fd's inode, instead.
  */
 int checkout_set_flags(struct checkout *c, int fd, const struct tree_entry *e,
 		       const char *path, size_t dir);
+/*
+ * The line checkout_set_flags() gives when the kernel refuses flags of
+ * the entry at path (errnum), to opts->meta_warn (else warn); uncounted.
+ */
+void checkout_flags_refused(const struct checkout_opts *o, const char *path, unsigned flags,
+			    int errnum);
 /* After pass 3: a hard link target's deferred flags, on the inode written. */
 int checkout_target_flags(struct checkout *c, const struct link_target *t, struct strbuf *err);
 /* Pass 2: writes the entries below root into c->cur_fd (files queued). */
@@ -256,6 +306,14 @@ int checkout_pool_stop(struct checkout *c, struct strbuf *err);
 
 /* checkout.c */
 
+/*
+ * checkout_tree() with the target named dest in the messages of failed
+ * writes, and, when defer is not NULL, every inode flag noted in it
+ * instead of set.
+ */
+int checkout_run(struct odb *odb, const struct snap_oid *tree, const char *dir,
+		 const char *dest, struct flags_list *defer,
+		 const struct checkout_opts *opts, struct strbuf *err);
 /* A user's path normalised: no leading "./" or '/', no trailing '/'. */
 char *checkout_clean_path(const char *p);
 /* 1 if path a is b or lies below it. */

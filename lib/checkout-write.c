@@ -25,26 +25,50 @@ struct refusal {
 	const char *path;
 };
 
-/*
- * One line for each piece of metadata the kernel refuses ("extended
- * attribute 'NAME'", "inode flags 'ia'"); the restore goes on.
- */
-static void meta_refused(struct checkout *c, const char *what, const char *path, int errnum)
+/* One line of a piece of metadata refused, to meta_warn (else warn). */
+static void meta_line(const struct checkout_opts *o, const char *what, const char *path,
+		      int errnum)
 {
-	const struct checkout_opts *o = c->opts;
 	void (*warn)(const char *, void *) = o->meta_warn ? o->meta_warn : o->warn;
 	struct strbuf msg = STRBUF_INIT;
 
+	if (!warn)
+		return;
 	/* Quoted: a path with a newline is still one line. */
 	strbuf_addf(&msg, "cannot set %s of '", what);
 	strbuf_addquoted(&msg, path, strlen(path));
 	strbuf_addf(&msg, "': %s", strerror(errnum));
+	warn(msg.buf, o->meta_warn ? o->meta_warn_data : o->warn_data);
+	strbuf_release(&msg);
+}
+
+/*
+ * One line for each piece of metadata the kernel refuses ("extended
+ * attribute 'NAME'", "inode flags 'ia'"), counted; the restore goes on.
+ */
+static void meta_refused(struct checkout *c, const char *what, const char *path, int errnum)
+{
 	pthread_mutex_lock(&c->unset_lock);
 	c->nr_unset++;
-	if (warn)
-		warn(msg.buf, o->meta_warn ? o->meta_warn_data : o->warn_data);
+	meta_line(c->opts, what, path, errnum);
 	pthread_mutex_unlock(&c->unset_lock);
-	strbuf_release(&msg);
+}
+
+static void flags_what(struct strbuf *what, unsigned flags)
+{
+	strbuf_addstr(what, "the inode flags '");
+	tree_flags_letters(what, flags);
+	strbuf_addch(what, '\'');
+}
+
+void checkout_flags_refused(const struct checkout_opts *o, const char *path, unsigned flags,
+			    int errnum)
+{
+	struct strbuf what = STRBUF_INIT;
+
+	flags_what(&what, flags);
+	meta_line(o, what.buf, path, errnum);
+	strbuf_release(&what);
 }
 
 static void xattr_refused(const char *name, int errnum, void *data)
@@ -60,22 +84,55 @@ static void xattr_refused(const char *name, int errnum, void *data)
 	strbuf_release(&what);
 }
 
+/*
+ * Notes flags of the inode dev:ino at path in c->defer, for a restore in
+ * place to set once the entry is in its final place.
+ */
+static void note_flags(struct checkout *c, const char *path, dev_t dev, ino_t ino,
+		       unsigned flags, int is_dir, int is_link)
+{
+	struct flags_list *l = c->defer;
+	struct deferred_flags *d;
+
+	pthread_mutex_lock(&l->lock);
+	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
+	d = &l->v[l->nr++];
+	d->path = xstrdup(path);
+	d->dev = dev;
+	d->ino = ino;
+	d->flags = flags;
+	d->is_dir = is_dir;
+	d->is_link = is_link;
+	pthread_mutex_unlock(&l->lock);
+}
+
 int checkout_set_flags(struct checkout *c, int fd, const struct tree_entry *e,
 		       const char *path, size_t dir)
 {
 	struct strbuf what = STRBUF_INIT, buf = STRBUF_INIT;
-	int errnum;
+	int errnum = 0;
 
-	if (!e->flags || c->opts->no_flags || fsflags_set(fd, e->flags) == 0)
+	if (!e->flags || c->opts->no_flags)
 		return 0;
-	errnum = errno;
 	if (!path) {
 		dir_path(c, dir, &buf);
 		path = buf.buf;
 	}
-	strbuf_addstr(&what, "the inode flags '");
-	tree_flags_letters(&what, e->flags);
-	strbuf_addch(&what, '\'');
+	if (c->defer) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0)
+			errnum = errno;
+		else
+			note_flags(c, path, st.st_dev, st.st_ino, e->flags, S_ISDIR(st.st_mode), 0);
+	} else if (fsflags_set(fd, e->flags) < 0) {
+		errnum = errno;
+	}
+	if (!errnum) {
+		strbuf_release(&buf);
+		return 0;
+	}
+	flags_what(&what, e->flags);
 	meta_refused(c, what.buf, path, errnum);
 	strbuf_release(&what);
 	strbuf_release(&buf);
@@ -115,7 +172,7 @@ static int set_xattrs(struct checkout *c, int fd, int handle, const struct tree_
 int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 		      const char *path, size_t dir, struct strbuf *err)
 {
-	struct strbuf buf = STRBUF_INIT;
+	struct strbuf buf = STRBUF_INIT, msg = STRBUF_INIT;
 	struct timespec ts[2];
 	const char *what = NULL;
 	int ret = 0, saved;
@@ -141,10 +198,38 @@ int checkout_set_meta(struct checkout *c, int fd, const struct tree_entry *e,
 			dir_path(c, dir, &buf);
 			path = buf.buf;
 		}
+		strbuf_addf(&msg, "cannot set the %s of", what);
 		errno = saved;
-		ret = snap_error_errno(err, "cannot set the %s of '%s'", what, path);
+		ret = checkout_write_error(c, err, msg.buf, path);
 	}
 	strbuf_release(&buf);
+	strbuf_release(&msg);
+	return ret;
+}
+
+/* Where path (relative to the target) is on disk, as messages name it. */
+static void dest_path(const struct checkout *c, const char *path, struct strbuf *out)
+{
+	size_t n = strlen(c->dest);
+
+	while (n > 1 && c->dest[n - 1] == '/')
+		n--;
+	strbuf_add(out, c->dest, n);
+	if (c->dest[n - 1] != '/')
+		strbuf_addch(out, '/');
+	strbuf_addstr(out, path);
+}
+
+int checkout_write_error(const struct checkout *c, struct strbuf *err, const char *what,
+			 const char *path)
+{
+	struct strbuf where = STRBUF_INIT;
+	int saved = errno, ret;
+
+	dest_path(c, path, &where);
+	errno = saved;
+	ret = snap_error_errno(err, "%s '%s'", what, where.buf);
+	strbuf_release(&where);
 	return ret;
 }
 
@@ -250,7 +335,7 @@ static int make_dir(struct checkout *c, const struct tree_entry *e, struct strbu
 	int fd;
 
 	if (mkdirat(c->cur_fd, e->name, 0700) < 0)
-		return snap_error_errno(err, "cannot create directory '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot create directory", shown(c));
 	fd = openat(c->cur_fd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return snap_error_errno(err, "cannot open directory '%s'", shown(c));
@@ -307,17 +392,17 @@ static int handle_meta(struct checkout *c, int fd, int dfd, const struct tree_en
 	int ret;
 
 	if (c->as_root && fchownat(fd, "", checkout_uid(c, e), checkout_gid(c, e), AT_EMPTY_PATH) < 0)
-		return snap_error_errno(err, "cannot set the owner of '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot set the owner of", shown(c));
 	if ((ret = set_xattrs(c, fd, 1, e, shown(c), err)) < 0)
 		return ret;
 	/* A change of owner clears set-ID bits: put them back (a fifo's). */
 	if (c->as_root && (final_perm(c, e) & (S_ISUID | S_ISGID)) && e->type != TREE_SYMLINK &&
 	    fchmodat(dfd, e->name, final_perm(c, e), AT_SYMLINK_NOFOLLOW) < 0)
-		return snap_error_errno(err, "cannot set the mode of '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot set the mode of", shown(c));
 	entry_times(e, ts);
 	if (utimensat(fd, "", ts, AT_EMPTY_PATH) < 0 &&
 	    (errno != EINVAL || utimensat(dfd, e->name, ts, AT_SYMLINK_NOFOLLOW) < 0))
-		return snap_error_errno(err, "cannot set the times of '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot set the times of", shown(c));
 	return 0;
 }
 
@@ -349,7 +434,7 @@ static int restore_symlink(struct checkout *c, const struct tree_entry *e,
 			 memchr(target.buf, '\0', target.len)))
 		ret = snap_error(err, SNAP_ECORRUPT, "bad symlink target for '%s'", shown(c));
 	if (ret == 0 && symlinkat(target.buf, c->cur_fd, e->name) < 0)
-		ret = snap_error_errno(err, "cannot create symlink '%s'", shown(c));
+		ret = checkout_write_error(c, err, "cannot create symlink", shown(c));
 	strbuf_release(&target);
 	if (ret < 0)
 		return ret;
@@ -383,7 +468,7 @@ static int restore_node(struct checkout *c, const struct tree_entry *e,
 	}
 	/* Made with its final mode (the umask is 0): no chmod by name. */
 	if (mknodat(c->cur_fd, e->name, type | final_perm(c, e), dev) < 0)
-		return snap_error_errno(err, "cannot create '%s'", shown(c));
+		return checkout_write_error(c, err, "cannot create", shown(c));
 	if (c->opts->step)
 		c->opts->step("node", shown(c), c->opts->step_data);
 	return meta_of_made(c, e, type, err);
@@ -445,18 +530,18 @@ int checkout_restore_tree(struct checkout *c, const struct snap_oid *root, struc
 }
 
 /*
- * Opens a directory this restore made by its path below the target, never
+ * Opens a directory by its path below root_fd (the target), never
  * through a symlink: in one call with openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS) where the kernel has it and the path fits,
  * otherwise one component at a time with O_NOFOLLOW.
  */
-static int open_beneath(struct checkout *c, const char *path, struct strbuf *err)
+int checkout_open_beneath(int root_fd, const char *path, struct strbuf *err)
 {
 	const char *p = path;
-	int fd;
+	int fd, saved;
 
 	if (!*path) {
-		fd = fcntl(c->root_fd, F_DUPFD_CLOEXEC, 0);
+		fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 		return fd < 0 ? snap_error_errno(err, "cannot open directory '.'") : fd;
 	}
 #ifdef SYS_openat2
@@ -466,7 +551,7 @@ static int open_beneath(struct checkout *c, const char *path, struct strbuf *err
 		memset(&how, 0, sizeof(how));
 		how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
 		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-		fd = (int)syscall(SYS_openat2, c->root_fd, path, &how, sizeof(how));
+		fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
 		if (fd >= 0)
 			return fd;
 		if (errno != ENOSYS && errno != EPERM && errno != E2BIG &&
@@ -474,14 +559,16 @@ static int open_beneath(struct checkout *c, const char *path, struct strbuf *err
 			return snap_error_errno(err, "cannot open directory '%s'", path);
 	}
 #endif
-	fd = fcntl(c->root_fd, F_DUPFD_CLOEXEC, 0);
+	fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 	while (fd >= 0 && *p) {
 		const char *slash = strchrnul(p, '/');
 		char *name = xstrndup(p, (size_t)(slash - p));
 		int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 		free(name);
+		saved = errno;
 		close(fd);
+		errno = saved;
 		fd = sub;
 		p = *slash ? slash + 1 : slash;
 	}
@@ -495,7 +582,7 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 {
 	const struct link_target *t = l->target;
 	const char *slash = strrchr(t->path, '/');
-	struct strbuf dir = STRBUF_INIT, shown_link = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT, shown_link = STRBUF_INIT, what = STRBUF_INIT;
 	char *tdir = xstrndup(t->path, slash ? (size_t)(slash - t->path) : 0);
 	const char *base = slash ? slash + 1 : t->path;
 	struct stat st;
@@ -505,18 +592,25 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 	strbuf_addf(&shown_link, "%s%s%s", l->dir ? dir.buf : "", l->dir ? "/" : "", l->name);
 	if (c->opts->step)
 		c->opts->step("link", t->path, c->opts->step_data);
-	dfd = open_beneath(c, l->dir ? dir.buf : "", err);
+	dfd = checkout_open_beneath(c->root_fd, l->dir ? dir.buf : "", err);
 	if (dfd < 0)
 		ret = dfd;
 	else
 		ret = is_made_dir(c, dfd, l->dir, err);
 	if (ret == 0) {
-		tfd = open_beneath(c, tdir, err);
+		tfd = checkout_open_beneath(c->root_fd, tdir, err);
 		if (tfd < 0)
 			ret = tfd;
 	}
-	if (ret == 0 && linkat(tfd, base, dfd, l->name, 0) < 0)
-		ret = snap_error_errno(err, "cannot link '%s' to '%s'", shown_link.buf, t->path);
+	if (ret == 0 && linkat(tfd, base, dfd, l->name, 0) < 0) {
+		int saved = errno;
+
+		strbuf_addstr(&what, "cannot link '");
+		dest_path(c, t->path, &what);
+		strbuf_addstr(&what, "' as");
+		errno = saved;
+		ret = checkout_write_error(c, err, what.buf, shown_link.buf);
+	}
 	if (ret == 0 && (fstatat(dfd, l->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			 st.st_dev != t->dev || st.st_ino != t->ino)) {
 		/* Something else stood at the target's name: take it away. */
@@ -524,6 +618,9 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 		ret = snap_error(err, SNAP_EUNSAFE, "'%s' was replaced during the restore",
 				 t->path);
 	}
+	/* In place, each name of a flagged inode is looked for once placed. */
+	if (ret == 0 && c->defer && t->flags && !c->opts->no_flags)
+		note_flags(c, shown_link.buf, t->dev, t->ino, t->flags, 0, 1);
 	if (dfd >= 0)
 		close(dfd);
 	if (tfd >= 0)
@@ -531,6 +628,7 @@ int checkout_make_link(struct checkout *c, const struct deferred_link *l, struct
 	free(tdir);
 	strbuf_release(&dir);
 	strbuf_release(&shown_link);
+	strbuf_release(&what);
 	return ret;
 }
 
@@ -544,7 +642,7 @@ int checkout_target_flags(struct checkout *c, const struct link_target *t, struc
 
 	memset(&e, 0, sizeof(e));
 	e.flags = t->flags;
-	dfd = open_beneath(c, tdir, err);
+	dfd = checkout_open_beneath(c->root_fd, tdir, err);
 	if (dfd < 0)
 		ret = dfd;
 	else if ((fd = openat(dfd, slash ? slash + 1 : t->path,

@@ -152,9 +152,9 @@ static int paths_disjoint(const char *const *paths, size_t nr, struct strbuf *er
 	return 0;
 }
 
-int checkout_tree(struct odb *odb, const struct snap_oid *tree,
-		  const char *dir, const struct checkout_opts *opts,
-		  struct strbuf *err)
+int checkout_run(struct odb *odb, const struct snap_oid *tree, const char *dir,
+		 const char *dest, struct flags_list *defer, const struct checkout_opts *opts,
+		 struct strbuf *err)
 {
 	struct checkout c;
 	struct checkout_opts o;
@@ -171,6 +171,8 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
 		o = *opts;
 	c.odb = odb;
 	c.opts = &o;
+	c.dest = dest;
+	c.defer = defer;
 	c.root_fd = c.cur_fd = -1;
 	strbuf_init(&c.path, 0);
 	c.as_root = o.same_owner && geteuid() == 0;
@@ -282,4 +284,11 @@ out:
 	strbuf_release(&c.path);
 	pthread_mutex_destroy(&c.unset_lock);
 	return ret == 0 && c.nr_unset ? CHECKOUT_INCOMPLETE : ret;
+}
+
+int checkout_tree(struct odb *odb, const struct snap_oid *tree,
+		  const char *dir, const struct checkout_opts *opts,
+		  struct strbuf *err)
+{
+	return checkout_run(odb, tree, dir, dir, NULL, opts, err);
 }

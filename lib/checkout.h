@@ -142,7 +142,13 @@ int checkout_tree(struct odb *odb, const struct snap_oid *tree,
  * bad tree or object fails before dir changes; then each entry is
  * swapped into place (lib/place.h, never following a symlink in dir).
  * What was replaced is left in tmp, which the caller removes (rm -rf
- * does it without following symlinks).
+ * does it without following symlinks).  Inode flags are set last, once
+ * every entry is in place (an immutable or append-only entry cannot be
+ * moved, an immutable directory takes no entry): on each inode the
+ * restore wrote, where it now is (files, then directories deepest
+ * first); an entry not placed (refused under overwrite, a directory of
+ * dir merged into) gets none; one the kernel refuses is a meta_warn line
+ * and CHECKOUT_INCOMPLETE, as in checkout_tree().
  */
 int checkout_in_place(struct odb *odb, const struct snap_oid *tree,
 		      const char *dir, const char *tmp,

@@ -22,14 +22,21 @@ enum fs_op {
 	OP_CLOSE, OP_UTIME, OP_SYMLINK, OP_TRUNCATE,
 	OP_GETXATTR,	/* a read of the source, not a change of the store: below */
 	OP_LISTXATTR,	/* so is this one */
+	OP_GETFLAGS,	/* and this one */
 	OP_NR
 };
 
 static const char *const op_names[OP_NR] = {
 	"open", "write", "fsync", "rename", "link", "unlink", "mkdir",
 	"close", "utime", "symlink", "truncate", "getxattr",
-	"listxattr",
+	"listxattr", "getflags",
 };
+
+/* The reads of what a snapshot stores, which only their own names select. */
+static int is_source_read(enum fs_op op)
+{
+	return op == OP_GETXATTR || op == OP_LISTXATTR || op == OP_GETFLAGS;
+}
 
 static const struct { const char *name; int code; } errnos[] = {
 	{ "EIO", EIO }, { "ENOSPC", ENOSPC }, { "EROFS", EROFS },
@@ -270,15 +277,16 @@ static int inject(enum fs_op op, const char *path, const char *path2)
 		return 0;
 	pthread_mutex_lock(&faults_lock);
 	/*
-	 * A getxattr is no change of the store: not logged, so that counts
-	 * of a pipeline's calls stay what they were, and only picked by name.
+	 * A getxattr (listxattr, getflags) is no change of the store: not
+	 * logged, so that counts of a pipeline's calls stay what they were,
+	 * and only picked by name.
 	 */
-	if (log_fd >= 0 && op != OP_GETXATTR && op != OP_LISTXATTR)
+	if (log_fd >= 0 && !is_source_read(op))
 		seq = log_call(op, path2 ? path2 : path);
 	for (i = 0; i < nr_faults; i++) {
 		struct fault *f = &faults[i];
 
-		if ((op == OP_GETXATTR || op == OP_LISTXATTR) && f->sel != (int)op)
+		if (is_source_read(op) && f->sel != (int)op)
 			continue;
 		if (f->sel == SEL_SEQ) {
 			if (seq == f->nth)
@@ -367,6 +375,11 @@ int fsio_getxattr_fault(const char *what, const char *name)
 int fsio_listxattr_fault(const char *what)
 {
 	return inject(OP_LISTXATTR, what, NULL) ? -1 : 0;
+}
+
+int fsio_getflags_fault(const char *what)
+{
+	return inject(OP_GETFLAGS, what, NULL) ? -1 : 0;
 }
 
 /* inject() for a call on a descriptor. */

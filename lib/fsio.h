@@ -3,8 +3,8 @@
 
 /*
  * fsio: every call that changes the store's files goes through here, so
- * that tests can make any of them fail (and one read of what a snapshot
- * stores, fsio_getxattr_fault() below).  Each function behaves as the
+ * that tests can make any of them fail (and the reads of what a snapshot
+ * stores, the fsio_*_fault() calls below).  Each function behaves as the
  * system call it is named after (returns -1 with errno set on failure),
  * except fsio_write, which writes everything or fails.
  *
@@ -14,8 +14,8 @@
  *
  * SEL is an operation (open, write, fsync, rename, link, unlink, mkdir,
  * close, utime, symlink, truncate; syncfs counts as fsync, rmdir as unlink), "any"
- * for every kind, or "seq" (below); or "getxattr" or "listxattr", which
- * only their own names select (below).  With @PATH only calls whose path
+ * for every kind, or "seq" (below); or "getxattr", "listxattr" or
+ * "getflags", which only their own names select (below).  With @PATH only calls whose path
  * holds the substring PATH count: for write, fsync and close the path the
  * descriptor was opened with, for rename and link either name.  N picks
  * the Nth such call in this process (from 1), or "*" every one.  ACTION
@@ -59,6 +59,13 @@ int fsio_getxattr_fault(const char *what, const char *name);
  * "listxattr" item, @PATH matching what.
  */
 int fsio_listxattr_fault(const char *what);
+
+/*
+ * The same for the reading of the inode flags of the entry what
+ * (FS_IOC_GETFLAGS, lib/fsflags.h): a "getflags" item, @PATH matching
+ * what.
+ */
+int fsio_getflags_fault(const char *what);
 
 int fsio_open(const char *path, int flags, mode_t mode);
 int fsio_openat(int dirfd, const char *path, int flags, mode_t mode);

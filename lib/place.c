@@ -73,8 +73,48 @@ out:
 	return ret;
 }
 
+/* How put_entry() put an entry in place, for take_back(). */
+enum put_kind { PUT_EXCHANGED = 1, PUT_ADDED, PUT_TWO_RENAMES };
+
+/*
+ * Puts ffd/name at dfd/name: exchanged with what dfd holds there, added
+ * where it holds nothing, or by two renames where the filesystem has no
+ * exchange.  Returns how (enum put_kind), or -1 with errno.
+ */
+static int put_entry(int ffd, int dfd, const char *name)
+{
+	if (renameat2(ffd, name, dfd, name, RENAME_EXCHANGE) == 0)
+		return PUT_EXCHANGED;
+	if (errno == ENOENT && renameat2(ffd, name, dfd, name, RENAME_NOREPLACE) == 0)
+		return PUT_ADDED;
+	if (errno == EINVAL && swap_by_two_renames(ffd, dfd, name) == 0)
+		return PUT_TWO_RENAMES;
+	return -1;
+}
+
+/* Undoes put_entry() as well as it can (a failure leaves what it could not). */
+static void take_back(int ffd, int dfd, const char *name, int kind)
+{
+	struct strbuf old = STRBUF_INIT;
+
+	switch (kind) {
+	case PUT_EXCHANGED:
+		(void)renameat2(ffd, name, dfd, name, RENAME_EXCHANGE);
+		break;
+	case PUT_ADDED:
+		(void)renameat2(dfd, name, ffd, name, RENAME_NOREPLACE);
+		break;
+	case PUT_TWO_RENAMES:
+		strbuf_addf(&old, ".snap-old.%s", name);
+		if (renameat2(dfd, name, ffd, name, RENAME_NOREPLACE) == 0)
+			(void)renameat2(ffd, old.buf, dfd, name, RENAME_NOREPLACE);
+		break;
+	}
+	strbuf_release(&old);
+}
+
 static int place_one(int from_fd, int dir_fd, const char *dir, const char *path,
-		     struct strbuf *err)
+		     const struct place_made *pm, struct strbuf *err)
 {
 	struct made *made = NULL;
 	size_t nr_made = 0, alloc_made = 0, i;
@@ -115,6 +155,14 @@ static int place_one(int from_fd, int dir_fd, const char *dir, const char *path,
 				made[nr_made].times[0] = st.st_atim;
 				made[nr_made++].times[1] = st.st_mtim;
 				d2_made = 1;
+				if (pm && pm->fn) {
+					struct stat mst;
+					char *sub = xstrndup(path, (size_t)(slash - path));
+
+					if (fstat(d2, &mst) == 0)
+						pm->fn(sub, &st, &mst, pm->data);
+					free(sub);
+				}
 			}
 		}
 		free(name);
@@ -135,13 +183,8 @@ static int place_one(int from_fd, int dir_fd, const char *dir, const char *path,
 		dfd_made = d2_made;
 		p = slash + 1;
 	}
-	if (renameat2(ffd, p, dfd, p, RENAME_EXCHANGE) == 0)
-		goto out;
-	if (errno == ENOENT && renameat2(ffd, p, dfd, p, RENAME_NOREPLACE) == 0)
-		goto out;
-	if (errno == EINVAL && swap_by_two_renames(ffd, dfd, p) == 0)
-		goto out;
-	ret = snap_error_errno(err, "cannot put '%s' in place in '%s'", path, dir);
+	if (put_entry(ffd, dfd, p) < 0)
+		ret = snap_error_errno(err, "cannot put '%s' in place in '%s'", path, dir);
 out:
 	for (i = 0; i < nr_made; i++) {
 		if (ret == 0)
@@ -205,12 +248,19 @@ static void free_names(char **names, size_t nr)
 	free(names);
 }
 
+/*
+ * The whole of from into dir, all or nothing: what it moved aside and
+ * put in place is taken back when a step fails (an immutable entry of
+ * dir that cannot be moved, say), so a failure leaves dir as it was.
+ */
 static int place_whole(int from_fd, int dir_fd, const char *from, const char *dir,
 		       const char *aside, const char *skip, struct strbuf *err)
 {
 	char **new_names = NULL, **old_names = NULL;
-	size_t nr_new = 0, nr_old = 0, i;
-	int aside_fd = -1, ret, have_skip;
+	size_t nr_new = 0, nr_old = 0, nr_aside = 0, nr_put = 0, i;
+	size_t *moved = NULL;	/* indexes in old_names moved aside */
+	int *kinds = NULL;	/* how each of new_names was put */
+	int aside_fd = -1, ret, have_skip, kind;
 	struct stat skip_st, st;
 
 	have_skip = skip && stat(skip, &skip_st) == 0;
@@ -225,6 +275,8 @@ static int place_whole(int from_fd, int dir_fd, const char *from, const char *di
 		ret = snap_error_errno(err, "cannot open '%s'", aside);
 		goto out;
 	}
+	moved = xcalloc(nr_old + 1, sizeof(*moved));
+	kinds = xcalloc(nr_new + 1, sizeof(*kinds));
 	for (i = 0; i < nr_old && ret == 0; i++) {
 		if (has_name(new_names, nr_new, old_names[i]))
 			continue;
@@ -233,12 +285,29 @@ static int place_whole(int from_fd, int dir_fd, const char *from, const char *di
 			continue;
 		if (renameat2(dir_fd, old_names[i], aside_fd, old_names[i], RENAME_NOREPLACE) < 0)
 			ret = snap_error_errno(err, "cannot move '%s/%s' aside", dir, old_names[i]);
+		else
+			moved[nr_aside++] = i;
 	}
-	for (i = 0; i < nr_new && ret == 0; i++)
-		ret = place_one(from_fd, dir_fd, dir, new_names[i], err);
+	for (i = 0; i < nr_new && ret == 0; i++) {
+		kind = put_entry(from_fd, dir_fd, new_names[i]);
+		if (kind < 0)
+			ret = snap_error_errno(err, "cannot put '%s' in place in '%s'",
+					       new_names[i], dir);
+		else
+			kinds[nr_put++] = kind;
+	}
+	if (ret < 0) {
+		while (nr_put--)
+			take_back(from_fd, dir_fd, new_names[nr_put], kinds[nr_put]);
+		while (nr_aside--)
+			(void)renameat2(aside_fd, old_names[moved[nr_aside]], dir_fd,
+					old_names[moved[nr_aside]], RENAME_NOREPLACE);
+	}
 out:
 	if (aside_fd >= 0)
 		close(aside_fd);
+	free(moved);
+	free(kinds);
 	free_names(new_names, nr_new);
 	free_names(old_names, nr_old);
 	return ret;
@@ -246,7 +315,7 @@ out:
 
 int place_entries_at(const char *from, int dir_fd, const char *dir,
 		     const char *const *paths, size_t nr_paths, const char *aside,
-		     const char *skip, struct strbuf *err)
+		     const char *skip, const struct place_made *made, struct strbuf *err)
 {
 	int from_fd, ret = 0;
 	size_t i;
@@ -257,7 +326,7 @@ int place_entries_at(const char *from, int dir_fd, const char *dir,
 	if (nr_paths == 0)
 		ret = place_whole(from_fd, dir_fd, from, dir, aside, skip, err);
 	for (i = 0; i < nr_paths && ret == 0; i++)
-		ret = place_one(from_fd, dir_fd, dir, paths[i], err);
+		ret = place_one(from_fd, dir_fd, dir, paths[i], made, err);
 	close(from_fd);
 	return ret;
 }
@@ -273,7 +342,7 @@ int place_entries(const char *from, const char *dir, const char *const *paths,
 		return errno == ELOOP || errno == ENOTDIR
 		       ? snap_error(err, SNAP_EUNSAFE, "'%s' is not a directory", dir)
 		       : snap_error_errno(err, "cannot open '%s'", dir);
-	ret = place_entries_at(from, dir_fd, dir, paths, nr_paths, aside, skip, err);
+	ret = place_entries_at(from, dir_fd, dir, paths, nr_paths, aside, skip, NULL, err);
 	close(dir_fd);
 	return ret;
 }

@@ -20,11 +20,14 @@
  * (SNAP_EIO with EXDEV otherwise: callers make from inside dir).
  *
  * Each path is placed whole or not at all; a failure leaves the paths
- * placed before it placed.
+ * placed before it placed.  Without paths the placement is all or
+ * nothing: a step that fails (an immutable or append-only entry of dir
+ * cannot be moved) takes back what was moved before it.
  */
 
 #include <stddef.h>
 
+struct stat;
 struct strbuf;
 
 /*
@@ -40,12 +43,24 @@ int place_entries(const char *from, const char *dir, const char *const *paths,
 		  struct strbuf *err);
 
 /*
+ * Told of each directory placing a path made on the way to it (path
+ * relative to dir; from: its counterpart's stat, made: the new one's),
+ * for a caller that gives it more of the counterpart's metadata later.
+ */
+struct place_made {
+	void (*fn)(const char *path, const struct stat *from, const struct stat *made,
+		   void *data);
+	void *data;
+};
+
+/*
  * The same into the directory open on dir_fd (dir: its name, for
- * messages), for a caller that opened it first and works in it alone.
+ * messages), for a caller that opened it first and works in it alone;
+ * made, when not NULL, is told of the directories made on the way.
  */
 int place_entries_at(const char *from, int dir_fd, const char *dir,
 		     const char *const *paths, size_t nr_paths, const char *aside,
-		     const char *skip, struct strbuf *err);
+		     const char *skip, const struct place_made *made, struct strbuf *err);
 
 /*
  * Merges from into the directory open on dir_fd, touching nothing else

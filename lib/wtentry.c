@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "fsflags.h"
+#include "fsio.h"
 #include "progress.h"
 #include "statcache.h"
 #include "util.h"
@@ -493,7 +494,7 @@ int wt_entry_flags(struct walker *w, int dfd, const char *name, int *fd,
 		}
 		*fd = f;
 	}
-	if (fsflags_get(*fd, &w->flags_read) == 0)
+	if (fsio_getflags_fault(wt_shown(w)) == 0 && fsflags_get(*fd, &w->flags_read) == 0)
 		return 0;
 	errnum = errno;
 	strbuf_addf(&what, "inode flags: %s, left out", strerror(errnum));

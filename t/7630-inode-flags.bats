@@ -246,3 +246,236 @@ A ./b"
 	run -0 snap-diff-tree --json "$a" "$b"
 	assert_output --partial '"changed":["flags"]'
 }
+
+@test "a restore in place of immutable and append-only entries: placed first, flagged last, as a new restore" {
+	flagged_src
+	mkdir src/links
+	echo l > src/links/a
+	ln src/links/a src/links/b
+	chattr +i src/links/a
+	snap-snapshot -q -m x src
+	snap-restore main fresh
+	want=$(flags_of fresh)
+	assert_equal "$want" "$(flags_of src)"
+	# Whole, into a DIR it cannot rename (its parent another user's).
+	mkdir -p theirs/target
+	echo old > theirs/target/old
+	chown nobody theirs
+	run -0 --separate-stderr snap-restore --force main theirs/target
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of theirs/target)" "$want"
+	assert_equal "$(stat -c %i theirs/target/links/a)" "$(stat -c %i theirs/target/links/b)"
+	assert_equal "$(ls -A theirs/target | grep -c snap-restore)" 0
+	# PATHs into a non-empty DIR.
+	mkdir target
+	echo mine > target/mine
+	run -0 --separate-stderr snap-restore --force main target fi fa dirs links
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of target | grep -v ' ./mine$')" "$(flags_of fresh | grep -E ' ./(fi|fa|dirs|links)(/|$)')"
+	assert_equal "$(cat target/mine target/dirs/di/file)" "mine
+in i"
+	# Merged into it with --overwrite, which adds what it lacks.
+	mkdir over
+	echo mine > over/mine
+	run -0 --separate-stderr snap-restore --overwrite main over
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of over | grep -v ' ./mine$')" "$want"
+	# snap-checkout --in-place itself.
+	mkdir co
+	run -0 --separate-stderr snap-checkout --in-place co/.tmp main co
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of co | grep -v '^- ./.tmp')" "$want"
+}
+
+@test "an unprivileged restore in place of an immutable file: one line (its hard link too), the rest in place, exit 3" {
+	command -v setpriv > /dev/null || skip "no setpriv"
+	mkdir src
+	echo a > src/a
+	echo b > src/b
+	ln src/a src/c
+	chattr +i src/a
+	chattr +A src/b
+	snap-snapshot -q -m x src
+	store_for_nobody
+	echo mine > mine/mine
+	chown nobody:nogroup mine/mine
+	run -3 --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		snap-restore --overwrite main mine
+	assert_equal "$stderr" "snap-restore: warning: cannot set the inode flags 'i' of 'a': Operation not permitted"
+	assert_equal "$output" ""
+	assert_equal "$(cat mine/a mine/b mine/c mine/mine)" "a
+b
+a
+mine"
+	assert_equal "$(stat -c %i mine/a)" "$(stat -c %i mine/c)"
+	assert_equal "$(flags_of mine)" "- ./a
+A ./b
+- ./c
+- ./mine"
+}
+
+@test "--force in place over a DIR with an immutable entry: refused whole, one line, DIR as it was" {
+	mkdir src
+	echo new > src/a
+	echo new > src/b
+	snap-snapshot -q -m x src
+	# DIR's parent is another user's: the restore is made in place.
+	mkdir -p theirs/t
+	echo old > theirs/t/a
+	echo old > theirs/t/old1
+	echo old > theirs/t/zz
+	chattr +i theirs/t/zz
+	chown nobody theirs
+	run -128 --separate-stderr snap-restore --force main theirs/t
+	assert_equal "$stderr" "snap-restore: fatal: cannot move 'theirs/t/zz' aside: Operation not permitted"
+	assert_equal "$(ls -A theirs/t)" "a
+old1
+zz"
+	assert_equal "$(cat theirs/t/a theirs/t/old1)" "old
+old"
+	# One the snapshot has too: the entries put in place before it go back.
+	chattr -i theirs/t/zz
+	rm theirs/t/old1
+	echo new > src/zz
+	snap-snapshot -q -m y src
+	chattr +i theirs/t/zz
+	run -128 --separate-stderr snap-restore --force main theirs/t
+	assert_equal "$stderr" "snap-restore: fatal: cannot put 'zz' in place in 'theirs/t': Operation not permitted"
+	assert_equal "$(ls -A theirs/t)" "a
+zz"
+	assert_equal "$(cat theirs/t/a theirs/t/zz)" "old
+old"
+}
+
+@test "a PATH restored in place: a directory made on the way gets its flags too, after" {
+	mkdir -p src/top/sub
+	echo f > src/top/sub/f
+	chattr +a src/top/sub
+	chattr +i src/top
+	snap-snapshot -q -m x src
+	snap-restore main fresh top/sub/f
+	mkdir target
+	echo mine > target/mine
+	run -0 --separate-stderr snap-restore --force main target top/sub/f
+	assert_equal "$stderr" ""
+	assert_equal "$(flags_of target)" "- ./mine
+$(flags_of fresh)"
+	assert_equal "$(flags_of fresh)" "i ./top
+a ./top/sub
+- ./top/sub/f"
+	# A directory of DIR that is there already keeps its own flags.
+	chattr -R -ia target
+	rm -rf target/top/sub
+	run -0 --separate-stderr snap-restore --force main target top/sub/f
+	assert_equal "$(flags_of target)" "- ./mine
+- ./top
+a ./top/sub
+- ./top/sub/f"
+}
+
+@test "--overwrite of one file whose target is immutable: one line, exit 3, both sides as they were" {
+	mkdir src
+	echo new > src/a
+	echo new > src/b
+	chattr +i src/b
+	snap-snapshot -q -m x src
+	mkdir target
+	echo old > target/a
+	echo old > target/b
+	chattr +i target/a
+	run -3 --separate-stderr snap-restore --overwrite main target a
+	assert_equal "$output" ""
+	assert_equal "$stderr" "snap-restore: warning: cannot overwrite 'target/a': Operation not permitted; left as it is"
+	assert_equal "$(cat target/a target/b)" "old
+old"
+	assert_equal "$(flags_of target)" "i ./a
+- ./b"
+	assert_equal "$(ls -A target)" "a
+b"
+	# The snapshot's own immutable file replaces a plain one, and is flagged.
+	run -0 --separate-stderr snap-restore --overwrite main target b
+	assert_equal "$stderr" ""
+	assert_equal "$(cat target/b)" new
+	assert_equal "$(flags_of target)" "i ./a
+i ./b"
+	assert_equal "$(ls -A target)" "a
+b"
+}
+
+@test "inode flags that cannot be read: the entry stored without them, one line, exit 3; --strict fatal" {
+	mkdir -p src/d
+	echo a > src/a
+	echo b > src/d/b
+	chattr +A src/a src/d/b
+	chattr +d src/d
+	SNAP_FAULT='getflags@a:*:EIO' run -3 --separate-stderr snap-snapshot -m x src
+	assert_equal "$stderr" "snap-snapshot: warning: a: inode flags: Input/output error, left out"
+	run -0 snap-cat-file -p main
+	assert_line --index 3 'incomplete 1'
+	assert_line --index 4 'problem metadata a'
+	run -0 snap-ls-tree -l -r -d main
+	assert_line --regexp "^file 0644 .* - a$"
+	assert_line --regexp " flags=d d$"
+	assert_line --regexp " flags=A d/b$"
+	# A directory's too; write-tree lists the problem.
+	SNAP_FAULT='getflags@d:1:EACCES' run -3 --separate-stderr snap-write-tree --problems probs src
+	assert_equal "$stderr" "snap-write-tree: warning: d: inode flags: Permission denied, left out"
+	assert_equal "$(cat probs)" "metadata d"
+	run -0 snap-ls-tree -l "$output"
+	assert_line --regexp "^dir 0755 .* - d$"
+	# No stat cache entry: the next snapshot reads them again.
+	next_second
+	run -0 --separate-stderr snap-snapshot -m y src
+	assert_equal "$stderr" ""
+	run -0 snap-ls-tree -l main
+	assert_line --regexp " flags=A a$"
+	before=$(snap-rev-parse main)
+	SNAP_FAULT='getflags@d/b:*:EIO' run -128 --separate-stderr snap-snapshot --strict --force-read -m z src
+	assert_equal "$stderr" "snap-snapshot: fatal: cannot read the inode flags of 'd/b': Input/output error"
+	assert_equal "$(snap-rev-parse main)" "$before"
+}
+
+@test "flags a directory passes on to new entries: kept where the tree stores none, the stored ones exactly" {
+	mkdir probe2
+	chattr +A probe2
+	touch probe2/f
+	[[ "$(lsattr -d probe2/f)" == *A* ]] || skip "this filesystem does not pass A on to new files"
+	mkdir -p src/sub
+	echo a > src/a
+	echo b > src/b
+	echo c > src/sub/c
+	chattr +d src/b
+	snap-snapshot -q -m x src
+	# Into a new DIR: made beside it, its entries get what its parent passes on.
+	mkdir par
+	chattr +A par
+	run -0 --separate-stderr snap-restore main par/out
+	assert_equal "$stderr" ""
+	want="A ./a
+d ./b
+A ./sub
+A ./sub/c"
+	assert_equal "$(flags_of par/out)" "$want"
+	# In place: made inside DIR, they get what DIR passes on.
+	mkdir tgt
+	chattr +A tgt
+	run -0 snap-restore --overwrite main tgt
+	assert_equal "$(flags_of tgt)" "$want"
+	# --no-flags sets and clears none: b keeps what it was given.
+	run -0 snap-restore --no-flags main par/none
+	assert_equal "$(flags_of par/none)" "A ./a
+A ./b
+A ./sub
+A ./sub/c"
+	# --force renames a new DIR into place: its mode is the old one's, its
+	# flags those its parent gave it.
+	mkdir old
+	chattr +A old
+	echo x > old/x
+	run -0 snap-restore --force main old
+	assert_equal "$(lsattr -d old | awk '{ print $1 }' | tr -cd 'SDiadA')" ""
+	assert_equal "$(flags_of old)" "- ./a
+d ./b
+- ./sub
+- ./sub/c"
+}

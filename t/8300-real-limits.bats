@@ -61,6 +61,35 @@ $SNAP_DIR/sessions:"
 	assert_output ''
 }
 
+@test "a full disk under a restore: one line naming the file on disk, the store untouched" {
+	init_store
+	mkdir -p src/sub
+	printf 'hello\n' > src/sub/a
+	make_file 3000000 src/sub/big
+	snap-snapshot -q -m x src
+	before=$(store_listing)
+	mkdir mnt
+	mount_or_skip -t tmpfs -o size=2m tmpfs "$PWD/mnt"
+	run -128 --separate-stderr snap-checkout main mnt/co
+	assert_output ''
+	assert_equal "$stderr" "snap-checkout: fatal: cannot write 'mnt/co/sub/big': No space left on device"
+	rm -rf mnt/co
+	# snap-restore writes beside DIR first: that is the path named, and
+	# DIR and the temporary directory are gone after.
+	run -128 --separate-stderr snap-restore main mnt/out
+	[[ "$stderr" =~ ^snap-restore:\ fatal:\ cannot\ write\ \'mnt/\.snap-restore\.[0-9]+\.[A-Za-z0-9]{6}/new/sub/big\':\ No\ space\ left\ on\ device$ ]] ||
+		{ echo "stderr: $stderr"; false; }
+	assert_equal "$(ls -A mnt)" ""
+	# In place, inside DIR, which keeps what it held.
+	mkdir mnt/dir
+	echo mine > mnt/dir/mine
+	run -128 --separate-stderr snap-restore --force main mnt/dir sub
+	[[ "$stderr" =~ ^snap-restore:\ fatal:\ cannot\ write\ \'mnt/dir/\.snap-restore\.[0-9]+\.[A-Za-z0-9]{6}/new/sub/big\':\ No\ space\ left\ on\ device$ ]] ||
+		{ echo "stderr: $stderr"; false; }
+	assert_equal "$(ls -A mnt/dir)" mine
+	assert_equal "$(store_listing)" "$before"
+}
+
 # write_refused CMD ARGS...: exit 128, one line "snap-X: fatal: ...:
 # Read-only file system" on stderr, nothing on stdout (but for prune,
 # which lists its decisions before it writes).
