@@ -28,7 +28,9 @@ static const char usage_str[] =
 "\n"
 "  -f, --force       update a ref even when it is not a fast-forward\n"
 "      --json        print the result as one JSON object\n"
-"  -q, --quiet       print nothing on success\n"
+"      --progress    a progress line on stderr while objects cross (the\n"
+"                    default when stderr is a terminal)\n"
+"  -q, --quiet       print nothing on success, and no progress\n"
 "      --serve-path CMD  the far side's snap-serve (default snap-serve)\n"
 "      --store DIR   the local store (default $SNAP_DIR, else .snap above)\n";
 

@@ -122,6 +122,9 @@ int main(int argc, char **argv)
 	int restrict_path = 0, asked = proto && !strcmp(proto, "2"), c;
 
 	usage_setup(argv[0]);
+	/* Its stderr is the client's (a child's, or through ssh): one
+	 * progress line there is the client's to draw. */
+	setenv("SNAP_PROGRESS", "0", 1);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':

@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "odb.h"
 #include "oidset.h"
+#include "progress.h"
 #include "pruned.h"
 #include "snapshot.h"
 #include "tree.h"
@@ -437,6 +438,7 @@ int rclone_fetch(struct rclone_remote *r, struct odb *odb, const struct snap_oid
 {
 	struct fetcher f;
 	struct strbuf ignored = STRBUF_INIT;
+	struct progress *meter;
 	size_t i;
 	int ret;
 
@@ -445,8 +447,12 @@ int rclone_fetch(struct rclone_remote *r, struct odb *odb, const struct snap_oid
 		goto out;
 	/* Children first, so that what is kept after a failure is whole below. */
 	odb_batch_begin(odb);
-	for (i = f.nr_order; ret == 0 && i-- > 0;)
+	meter = progress_start("objects", f.nr_order);
+	for (i = f.nr_order; ret == 0 && i-- > 0;) {
 		ret = write_one(&f, &f.order[i], st, err);
+		progress_update(meter, f.nr_order - i, st->bytes);
+	}
+	progress_done(meter);
 	if (ret < 0) {
 		odb_batch_end(odb, &ignored);
 		goto out;

@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "odb.h"
 #include "oidset.h"
+#include "progress.h"
 #include "pruned.h"
 #include "snapshot.h"
 #include "store.h"
@@ -306,6 +307,7 @@ static void pack_of(const char *idx, struct strbuf *out)
 static int upload_packs(struct packer *pk, struct strbuf *err)
 {
 	struct strbuf pack = STRBUF_INIT, lists = STRBUF_INIT, text = STRBUF_INIT;
+	struct progress *meter = progress_start("packs uploaded", pk->nr_done);
 	size_t i;
 	int ret = 0;
 
@@ -341,7 +343,9 @@ static int upload_packs(struct packer *pk, struct strbuf *err)
 		/* Known from now on without a download. */
 		if (ret == 0)
 			ret = rclone_cache_add(pk->r, idx, base, err);
+		progress_update(meter, i + 1, 0);
 	}
+	progress_done(meter);
 	strbuf_release(&pack);
 	strbuf_release(&lists);
 	strbuf_release(&text);
@@ -482,6 +486,7 @@ int rclone_push(struct rclone_remote *r, struct odb *odb, const struct push_upda
 	struct walk_opts opts = { 0, collect_reached, collect_problem, &c, &pr };
 	struct snap_oid *tips = xcalloc(nr + 1, sizeof(*tips));
 	struct packer pk;
+	struct progress *meter;
 	size_t i, nr_tips = 0;
 	int ret;
 
@@ -517,8 +522,12 @@ int rclone_push(struct rclone_remote *r, struct odb *odb, const struct push_upda
 		goto out;
 	}
 	/* Children before parents, as any reader may meet them. */
-	for (i = c.nr; ret == 0 && i-- > 0;)
+	meter = progress_start("objects", c.nr);
+	for (i = c.nr; ret == 0 && i-- > 0;) {
 		ret = pack_item(&pk, &c.v[i], err);
+		progress_update(meter, c.nr - i, st->bytes);
+	}
+	progress_done(meter);
 	if (ret == 0)
 		ret = finish_pack(&pk, err);
 	if (ret == 0)

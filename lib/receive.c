@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "odb.h"
 #include "oidset.h"
+#include "progress.h"
 #include "pruned.h"
 #include "snapshot.h"
 #include "store.h"
@@ -67,6 +68,7 @@ struct receiver {
 	struct snap_oid *parents;
 	size_t nr_parents, alloc_parents;
 	struct pruned accepted;
+	struct progress *meter;	/* while the pack arrives */
 	size_t batch_objects;
 	uint64_t batch_bytes;
 };
@@ -627,6 +629,7 @@ static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 	size_t i;
 	int ret;
 
+	r->meter = progress_start("objects", count);
 	odb_batch_begin(r->odb);
 	for (;;) {
 		ret = transfer_read_ctl(r->c, &r->frame, err);
@@ -646,6 +649,7 @@ static int receive_pack(struct receiver *r, uint64_t count, struct strbuf *err)
 					 (unsigned long long)count);
 		if (ret < 0)
 			break;
+		progress_update(r->meter, records, r->st->bytes);
 		if (r->batch_objects >= RECV_BATCH_OBJECTS || r->batch_bytes >= RECV_BATCH_BYTES) {
 			ret = odb_batch_end(r->odb, err);
 			if (ret < 0)
@@ -822,6 +826,7 @@ int transfer_receive(struct pkt_conn *c, struct odb *odb, int version, struct tr
 	pruned_release(&r.pruned);
 	pruned_release(&r.accepted);
 	strbuf_release(&r.frame);
+	progress_done(r.meter);
 	if (r.zd)
 		zio_dctx_free(r.zd);
 	free(r.zout);

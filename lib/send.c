@@ -9,6 +9,7 @@
 #include "error.h"
 #include "odb.h"
 #include "oidset.h"
+#include "progress.h"
 #include "pruned.h"
 #include "snapshot.h"
 #include "transport.h"
@@ -235,6 +236,7 @@ int transfer_send(struct pkt_conn *c, struct odb *odb, int version,
 	size_t i, nr_have = 0, nr_missing = 0;
 	char *buf = NULL;
 	struct zbatch b = { NULL, STRBUF_INIT, STRBUF_INIT, 0 }, *bp = NULL;
+	struct progress *meter;
 	int ret = 0;
 
 	/* Walks pass over what was pruned here, and the record goes along. */
@@ -324,17 +326,23 @@ int transfer_send(struct pkt_conn *c, struct odb *odb, int version,
 		bp = &b;
 	b.z = bp ? zio_cctx_new() : NULL;
 	ret = pkt_writef(c, err, "pack %zu\n", nr_missing);
+	meter = progress_start("objects", nr_missing);
 	for (i = s.nr; i-- > 0 && ret == 0;)
-		if (s.v[i].missing)
+		if (s.v[i].missing) {
 			ret = send_item(c, odb, &s.v[i], 0, buf, bp, st, err);
+			progress_update(meter, st->objects, st->bytes);
+		}
 	/* Chunk lists come after every chunk. */
 	if (ret == 0)
 		ret = send_batch(c, bp, err);
 	for (i = s.nr; i-- > 0 && ret == 0;)
-		if (s.v[i].missing)
+		if (s.v[i].missing) {
 			ret = send_item(c, odb, &s.v[i], 1, buf, NULL, st, err);
+			progress_update(meter, st->objects, st->bytes);
+		}
 	if (ret == 0)
 		ret = pkt_flush(c, err);
+	progress_done(meter);
 out:
 	if (b.z)
 		zio_cctx_free(b.z);

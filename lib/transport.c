@@ -437,6 +437,7 @@ int transport_parse_options(struct transport_opts *o, int argc, char **argv,
 {
 	static const struct option shared[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "serve-path", required_argument, NULL, 'S' },
 		{ "store", required_argument, NULL, 's' },
@@ -458,6 +459,7 @@ int transport_parse_options(struct transport_opts *o, int argc, char **argv,
 		switch (c) {
 		case 'j': o->json = 1; break;
 		case 'q': o->quiet = 1; break;
+		case 'P': o->progress = 1; break;
 		case 'S': o->serve = optarg; break;
 		case 's': o->dir = optarg; break;
 		case 'h': ret = TRANSPORT_OPTS_HELP; break;
@@ -470,6 +472,11 @@ int transport_parse_options(struct transport_opts *o, int argc, char **argv,
 	strbuf_release(&shorts);
 	if (ret)
 		return ret;
+	/* progress.h reads it; -q wins over --progress. */
+	if (o->quiet)
+		setenv("SNAP_PROGRESS", "0", 1);
+	else if (o->progress)
+		setenv("SNAP_PROGRESS", "1", 1);
 	if (optind >= argc)
 		return snap_error(err, SNAP_EINVAL, "no REMOTE given");
 	o->remote = argv[optind++];

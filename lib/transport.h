@@ -94,16 +94,17 @@ int transport_connect(struct transport *t, const char *remote, const char *serve
 
 /*
  * The command line snap-push and snap-fetch share: [options] REMOTE
- * [REF...], with --json, -q/--quiet, --serve-path CMD, --store DIR and
- * --help (docs/snap-push.md, docs/snap-fetch.md).
+ * [REF...], with --json, --progress, -q/--quiet (the two set
+ * $SNAP_PROGRESS for progress.h, -q winning), --serve-path CMD, --store
+ * DIR and --help (docs/snap-push.md, docs/snap-fetch.md).
  */
 struct transport_opts {
 	const char *dir;	/* --store: NULL for the default store */
 	const char *serve;	/* --serve-path: NULL for snap-serve */
 	const char *remote;	/* REMOTE (transport_use_remote() may put a url here) */
-	int json, quiet;
+	int json, quiet, progress;
 };
-#define TRANSPORT_OPTS_INIT { NULL, NULL, NULL, 0, 0 }
+#define TRANSPORT_OPTS_INIT { NULL, NULL, NULL, 0, 0, 0 }
 /* transport_parse_options()'s answer to --help. */
 #define TRANSPORT_OPTS_HELP 1
 

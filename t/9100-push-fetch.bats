@@ -855,3 +855,29 @@ notes'
 	run -0 snap-fsck
 	assert_equal "$(ls -A P | grep -c snap-restore)" 0
 }
+
+@test "--progress: one meter of the objects sent or received, on the client's stderr only; -q wins" {
+	snap-snapshot -r main src >/dev/null
+	run -0 --separate-stderr snap-push --progress --json "$R"
+	n=$(echo "$output" | jfield objects_sent)
+	[[ "$stderr" =~ snap-push:\ objects\ $n/$n\ \(100%\) ]]
+	[[ "$stderr" != *snap-serve* ]]
+	# The meter ends its line: the last line is its own.
+	assert_equal "$(printf '%s' "$stderr" | tr '\r' '\n' | grep -c .)" "$(printf '%s' "$stderr" | tr '\r' '\n' | grep -c 'snap-push: objects')"
+	snap-init -q back
+	run -0 --separate-stderr env SNAP_DIR=$PWD/back snap-fetch --progress --json "$R"
+	assert_equal "$(echo "$output" | jfield objects_received)" "$n"
+	[[ "$stderr" =~ snap-fetch:\ objects\ $n/$n\ \(100%\) ]]
+	[[ "$stderr" != *snap-serve* ]]
+	echo more > src/more
+	snap-snapshot -r main src >/dev/null
+	run -0 --separate-stderr snap-push --progress -q "$R"
+	assert_equal "$stderr" ''
+	assert_output ''
+	# SNAP_PROGRESS=1 (a terminal's default) is no different.
+	rm -rf back2 && snap-init -q back2
+	run -0 --separate-stderr env SNAP_PROGRESS=1 SNAP_DIR=$PWD/back2 snap-fetch -q "$R"
+	assert_equal "$stderr" ''
+	run -0 --separate-stderr env SNAP_PROGRESS=1 SNAP_DIR=$PWD/back2 snap-fetch "$R"
+	[[ "$stderr" != *snap-serve* ]]
+}

@@ -472,3 +472,17 @@ s1"
 	assert_equal "$stderr" "snap-push: fatal: ref 'refs/snapshots/a/b/c' cannot be written: 'refs/snapshots/a/b' is a ref"
 	assert_equal "$(cd "$B" && find . | LC_ALL=C sort)" "$before"
 }
+
+@test "--progress: the objects packed and the packs uploaded on a push, the objects stored on a fetch; -q wins" {
+	snap-snapshot -r main src >/dev/null
+	run -0 --separate-stderr snap-push --progress "$R"
+	[[ "$stderr" =~ snap-push:\ objects\ ([0-9]+)/([0-9]+)\ \(100%\) ]]
+	[[ "$stderr" =~ snap-push:\ packs\ uploaded\ 1/1\ \(100%\) ]]
+	snap-init -q back
+	run -0 --separate-stderr env SNAP_DIR=$PWD/back snap-fetch --progress "$R"
+	[[ "$stderr" =~ snap-fetch:\ objects\ ([0-9]+)/([0-9]+)\ \(100%\) ]]
+	echo more > src/more
+	snap-snapshot -r main src >/dev/null
+	run -0 --separate-stderr snap-push -q --progress "$R"
+	assert_equal "$stderr" ''
+}
