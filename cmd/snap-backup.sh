@@ -35,7 +35,16 @@ die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 warn() { printf '%s: warning: %s\n' "$me" "$*" >&2; }
 # q STRING: STRING quoted for the shell.
-q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+q() {
+	q_rest=$1 q_out=
+	while :; do
+		case $q_rest in
+		*\'*) q_out="$q_out${q_rest%%\'*}'\\''"; q_rest=${q_rest#*\'} ;;
+		*) break ;;
+		esac
+	done
+	printf "'%s'" "$q_out$q_rest"
+}
 
 config= dry= quiet= json= syslog=
 while [ $# -gt 0 ]; do

@@ -49,7 +49,16 @@ usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 force= overwrite= from= quiet= numeric=
 co_args= excludes=
 # q STRING: STRING quoted for the shell (for eval).
-q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+q() {
+	q_rest=$1 q_out=
+	while :; do
+		case $q_rest in
+		*\'*) q_out="$q_out${q_rest%%\'*}'\\''"; q_rest=${q_rest#*\'} ;;
+		*) break ;;
+		esac
+	done
+	printf "'%s'" "$q_out$q_rest"
+}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--force|-f) force=1; shift ;;

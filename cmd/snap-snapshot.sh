@@ -101,7 +101,16 @@ check_meta() {
 	esac
 }
 # Quotes a word for eval.
-q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+q() {
+	q_rest=$1 q_out=
+	while :; do
+		case $q_rest in
+		*\'*) q_out="$q_out${q_rest%%\'*}'\\''"; q_rest=${q_rest#*\'} ;;
+		*) break ;;
+		esac
+	done
+	printf "'%s'" "$q_out$q_rest"
+}
 
 ref=main
 msg=
@@ -217,9 +226,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if base=$(snap-rev-parse --verify -q "$full" 2>/dev/null); then
-	session=$(snap-session begin --pid $$ --base "$base") || exit 128
+if tip=$(snap-rev-parse --verify -q "$full" 2>/dev/null); then
+	session=$(snap-session begin --pid $$ --base "$tip") || exit 128
 else
+	tip=
 	session=$(snap-session begin --pid $$) || exit 128
 fi
 SNAP_SESSION=$session
@@ -249,7 +259,7 @@ fi
 if [ "$mode" = dir ]; then
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/snap-snapshot.XXXXXX")
 else
-	tmp=$(mktemp -d "$(snap-rev-parse --store-dir)/objects/tmp/snap-snapshot.XXXXXX")
+	tmp=$(mktemp -d "$sdir/objects/tmp/snap-snapshot.XXXXXX")
 fi || die "cannot make a temporary directory"
 blob=
 case $mode in
@@ -342,13 +352,24 @@ if [ -n "$absolute" ]; then
 	done < "$tmp/names"
 	metas="$own $metas"
 fi
-host=${SNAP_HOST:-$(hostname 2>/dev/null || uname -n)}
+# The kernel's name for the host, as hostname(1) prints it, without
+# running it where /proc gives it.
+if [ -z "${SNAP_HOST:-}" ] && ! { read -r SNAP_HOST < /proc/sys/kernel/hostname; } 2>/dev/null; then
+	SNAP_HOST=$(hostname 2>/dev/null || uname -n)
+fi
+host=$SNAP_HOST
 [ -n "${SNAP_TIME:-}" ] || SNAP_TIME=$(date "+%s %z")
 export SNAP_TIME
 
+# The first try builds on the ref as it was when the session began (a
+# snapshot landed since makes the swap fail and the retry read it anew).
 tries=0
+old=$tip
 while :; do
-	if old=$(snap-rev-parse --verify -q "$full" 2>/dev/null); then
+	if [ $tries -gt 0 ]; then
+		old=$(snap-rev-parse --verify -q "$full" 2>/dev/null) || old=
+	fi
+	if [ -n "$old" ]; then
 		parent="-p $old"
 	else
 		old=0000000000000000000000000000000000000000000000000000000000000000
