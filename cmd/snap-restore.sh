@@ -148,6 +148,16 @@ above() {
 		p=$(dirname -- "$p")
 	done
 }
+# others_rename DIR: whether someone else may rename DIR's entries: DIR
+# is another user's, or writable by its group or by others without the
+# sticky bit.  Such a one could swap a temporary directory made there
+# for a symlink between our two steps.
+others_rename() {
+	or_mode=0$(stat -c %a -- "$1/.") || return 0
+	[ "$(stat -c %u -- "$1/.")" = "$(id -u)" ] || return 0
+	[ $((or_mode & 01000)) -eq 0 ] && [ $((or_mode & 022)) -ne 0 ]
+}
+
 # guard STORE: refuses a DIR that holds STORE or lies inside it.
 guard() {
 	if [ -d "$dir" ] && [ ! -L "$dir" ] && above "$1" "$(devino "$dir")"; then
@@ -179,9 +189,12 @@ if [ -n "$from" ]; then
 		mkdir -p -- "$parent" 2>/dev/null || die "cannot create directory '$parent'"
 	fi
 	# A parent we may not write (DIR a mount point or a directory made
-	# for us under /srv, say) sends the store to $TMPDIR instead.
+	# for us under /srv, say), or where others may rename what we make,
+	# sends the store to $TMPDIR instead.
 	sdir=$parent
-	[ -w "$parent" ] || sdir=${TMPDIR:-/tmp}
+	if [ ! -w "$parent" ] || others_rename "$parent"; then
+		sdir=${TMPDIR:-/tmp}
+	fi
 	sweep "$sdir"
 	fstore=$(mktemp -d "$sdir/.snap-restore-store.$$.XXXXXX" 2>/dev/null) ||
 		die "cannot create a temporary store in '$sdir': $( [ -w "$sdir" ] && echo "mktemp failed" || echo "Permission denied")"
@@ -232,8 +245,9 @@ fi
 # other things, or when DIR cannot be renamed (a mount point), the tree
 # is written into a temporary directory inside DIR and swapped in entry
 # by entry (snap-checkout --in-place), touching nothing else in DIR.
-# So is a DIR whose parent another user owns: they could swap a
-# temporary directory beside DIR for a symlink between two renames.
+# So is a DIR whose parent another user owns, or others may write
+# without the sticky bit: they could swap a temporary directory beside
+# DIR for a symlink between two renames.
 in_place= made_dir=
 if [ -d "$dir" ]; then
 	if [ -n "$overwrite" ]; then
@@ -243,10 +257,10 @@ if [ -d "$dir" ]; then
 	elif [ "$(stat -c %d -- "$dir")" != "$(stat -c %d -- "$parent/.")" ] ||
 	     [ "$(stat -c %i -- "$dir")" = "$(stat -c %i -- "$parent/.")" ]; then
 		in_place=1
-	elif [ "$(stat -c %u -- "$parent/.")" != "$(id -u)" ]; then
+	elif others_rename "$parent"; then
 		in_place=1
 	fi
-elif [ "$(stat -c %u -- "$parent/.")" != "$(id -u)" ]; then
+elif others_rename "$parent"; then
 	mkdir -m 700 -- "$dir" 2>/dev/null || die "cannot create directory '$dir'"
 	made_dir=1 in_place=1
 fi

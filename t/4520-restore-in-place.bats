@@ -165,6 +165,74 @@ teardown() {
 	assert_equal "$(ls -A up)" new
 }
 
+@test "a parent others may write without the sticky bit (0777, 2775) gets nothing beside DIR; 1777 does" {
+	mkdir -p pub grp tmpish bin
+	chmod 0777 pub
+	chmod 2775 grp
+	chmod 1777 tmpish
+	# A snap-checkout that first lists what lies beside DIR while it runs.
+	printf '#!/bin/sh\nls -A "$SEEN_IN" > "$SEEN"\nexec "%s" "$@"\n' "$(command -v snap-checkout)" > bin/snap-checkout
+	chmod +x bin/snap-checkout
+	for d in pub grp; do
+		run -0 --separate-stderr env PATH="$PWD/bin:$PATH" SEEN_IN=$d SEEN=seen snap-restore main $d/new
+		diff -r src $d/new
+		assert_equal "$(cat seen)" new
+		assert_equal "$(ls -A $d)" new
+		run -0 --separate-stderr env PATH="$PWD/bin:$PATH" SEEN_IN=$d SEEN=seen snap-restore --force main $d/new
+		diff -r src $d/new
+		assert_equal "$(cat seen)" new
+		assert_equal "$(ls -A $d)" new
+		# --from's temporary store goes to $TMPDIR, not beside DIR.
+		mkdir -p "$BATS_TEST_TMPDIR/tmpdir"
+		run -0 --separate-stderr env TMPDIR="$BATS_TEST_TMPDIR/tmpdir" \
+			snap-restore --from "$SNAP_DIR" main $d/other
+		diff -r src $d/other
+		assert_equal "$(ls -A $d | LC_ALL=C sort | tr '\n' ' ')" "new other "
+		rm -rf $d/other
+	done
+	# A sticky directory: a restore beside DIR, as usual (DIR renamed in).
+	run -0 --separate-stderr env PATH="$PWD/bin:$PATH" SEEN_IN=tmpish SEEN=seen snap-restore main tmpish/new
+	diff -r src tmpish/new
+	[[ "$(cat seen)" == .snap-restore.* ]]
+}
+
+@test "another user racing a temporary directory of a restore in a 0777 parent never gets the tree elsewhere" {
+	command -v setpriv > /dev/null || skip "setpriv is not installed"
+	[ "$(id -u)" = 0 ] || skip "needs root (restores into a directory others may write)"
+	chmod 755 "$BATS_TEST_TMPDIR"
+	mkdir pub victim
+	chmod 777 pub victim
+	for i in $(seq 200); do echo "$i" > "src/sub/f$i"; done
+	snap-snapshot -m many src > /dev/null
+	cat > swap.py <<'PY'
+import os, sys, time
+os.chdir(sys.argv[1])
+end = time.time() + float(sys.argv[3])
+n = 0
+while time.time() < end:
+    for name in os.listdir("."):
+        if name.startswith(".snap-restore"):
+            try:
+                os.rename(name, "gone%d" % n)
+                os.symlink(sys.argv[2], name)
+                n += 1
+            except OSError:
+                pass
+PY
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		python3 swap.py "$BATS_TEST_TMPDIR/pub" "$BATS_TEST_TMPDIR/victim" 4 &
+	local racer=$! i
+	sleep 0.3
+	for i in $(seq 15); do
+		snap-restore --force main "$BATS_TEST_TMPDIR/pub/t" > /dev/null 2>&1 || :
+		snap-restore --from "$SNAP_DIR" main "$BATS_TEST_TMPDIR/pub/u$i" > /dev/null 2>&1 || :
+	done
+	wait "$racer" || :
+	run -0 find victim -mindepth 1
+	assert_output ''
+	diff -r src pub/t
+}
+
 @test "checkout --in-place into a DIR that is a symlink refuses, and makes nothing where it points" {
 	mkdir victim
 	ln -s victim link
