@@ -66,7 +66,7 @@ static void remote_removed(const char *file, uint64_t size, void *data)
 {
 	(void)data;
 	if (list_removed)
-		printf("packs/%s %llu\n", file, (unsigned long long)size);
+		printf("%s %llu\n", file, (unsigned long long)size);
 }
 
 /* --remote: the packs of an rclone remote (docs/snap-gc.md, "REMOTES"). */

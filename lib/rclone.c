@@ -202,10 +202,37 @@ int rclone_cat(const struct rclone_remote *r, const char *rel, struct strbuf *ou
 	return ret;
 }
 
+int rclone_move(const struct rclone_remote *r, const char *from, const char *to,
+		struct strbuf *err)
+{
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	const char *args[4] = { "moveto", NULL, NULL, NULL };
+	int ret;
+
+	rclone_path(r, &a, from);
+	rclone_path(r, &b, to);
+	args[1] = a.buf;
+	args[2] = b.buf;
+	ret = rclone_run(args, -1, NULL, 0, err);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	return ret;
+}
+
+void rclone_tmp_name(struct strbuf *rel)
+{
+	char hex[33];
+
+	rclone_random_hex(hex, 16);
+	strbuf_reset(rel);
+	strbuf_addf(rel, "tmp/%s", hex);
+}
+
 int rclone_put(const struct rclone_remote *r, const char *rel, const void *buf, size_t len,
 	       struct strbuf *err)
 {
 	struct strbuf tmpdir = STRBUF_INIT, tmp = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf part = STRBUF_INIT, ignored = STRBUF_INIT;
 	const char *args[3] = { "rcat", NULL, NULL };
 	int fd, ret = 0;
 
@@ -217,11 +244,21 @@ int rclone_put(const struct rclone_remote *r, const char *rel, const void *buf, 
 	}
 	if (fsio_write(fd, buf, len) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		ret = snap_error_errno(err, "cannot write '%s'", tmp.buf);
+	/*
+	 * Whole or not at all: a backend may leave a cut file where an
+	 * upload failed (a full disk under sftp or a local directory), so
+	 * the bytes go to tmp/ first and are moved over rel once there.
+	 */
 	if (ret == 0) {
-		rclone_path(r, &path, rel);
+		rclone_tmp_name(&part);
+		rclone_path(r, &path, part.buf);
 		args[1] = path.buf;
 		/* rcat always uploads; copyto would skip a file of the same size. */
 		ret = rclone_run(args, fd, NULL, 0, err);
+		if (ret == 0)
+			ret = rclone_move(r, part.buf, rel, err);
+		if (ret < 0)
+			(void)rclone_delete(r, part.buf, &ignored);
 	}
 	close(fd);
 	storefs_unlink(tmp.buf);
@@ -229,6 +266,8 @@ out:
 	strbuf_release(&tmpdir);
 	strbuf_release(&tmp);
 	strbuf_release(&path);
+	strbuf_release(&part);
+	strbuf_release(&ignored);
 	return ret;
 }
 

@@ -142,9 +142,10 @@ struct rclone_gc_stats {
  * remote), then .lists, then .pack files; a file of a push killed before
  * its index was uploaded goes too.  Nothing is removed when the walk
  * fails (SNAP_EINVAL "incomplete remote" for an object a ref reaches
- * that is not there) or the lease was lost (SNAP_ELOCKED).  removed() is
- * called with each file's name under packs/ and size once it is gone, or
- * (dry_run) instead of removing it.
+ * that is not there) or the lease was lost (SNAP_ELOCKED).  Then every
+ * file of tmp/ (uploads a killed writer left).  removed() is called with
+ * each file's path under the remote (packs/FILE, tmp/FILE) and size once
+ * it is gone, or (dry_run) instead of removing it.
  */
 int rclone_gc(struct rclone_remote *r, struct odb *odb, int dry_run,
 	      void (*removed)(const char *file, uint64_t size, void *data), void *data,

@@ -484,6 +484,16 @@ static void add_pack_file(const char *name, uint64_t size, void *data)
 	l->sizes[l->nr++] = size;
 }
 
+static void pack_files_release(struct pack_files *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++)
+		free(l->names[i]);
+	free(l->names);
+	free(l->sizes);
+}
+
 /* Whether the pack named hex was kept by the walk. */
 static int kept(const struct fetcher *f, const char *hex)
 {
@@ -500,7 +510,7 @@ int rclone_gc(struct rclone_remote *r, struct odb *odb, int dry_run,
 	      struct rclone_gc_stats *st, struct strbuf *err)
 {
 	struct fetcher f;
-	struct pack_files l = { NULL, NULL, 0, 0, 0 };
+	struct pack_files l = { NULL, NULL, 0, 0, 0 }, t = { NULL, NULL, 0, 0, 0 };
 	struct strbuf rel = STRBUF_INIT, cache = STRBUF_INIT;
 	struct snap_oid *tips = xcalloc(r->nr_refs + 1, sizeof(*tips));
 	char hex[SNAP_OID_HEXSZ + 1];
@@ -541,16 +551,32 @@ int rclone_gc(struct rclone_remote *r, struct odb *odb, int dry_run,
 			}
 			st->files_removed++;
 			st->bytes_removed += l.sizes[i];
+			strbuf_reset(&rel);
+			strbuf_addf(&rel, "packs/%s", l.names[i]);
 			if (removed)
-				removed(l.names[i], l.sizes[i], data);
+				removed(rel.buf, l.sizes[i], data);
 		}
+	}
+	/*
+	 * tmp/ holds what a writer killed mid-upload left (rclone_put): with
+	 * the lease ours, no upload of another is under way.
+	 */
+	if (ret == 0)
+		ret = rclone_list(r, "tmp", 0, add_pack_file, &t, err);
+	for (i = 0; ret == 0 && i < t.nr; i++) {
+		strbuf_reset(&rel);
+		strbuf_addf(&rel, "tmp/%s", t.names[i]);
+		if (!dry_run && (ret = rclone_delete(r, rel.buf, err)) < 0)
+			break;
+		st->files_removed++;
+		st->bytes_removed += t.sizes[i];
+		if (removed)
+			removed(rel.buf, t.sizes[i], data);
 	}
 out:
 	fetcher_release(&f);
-	for (i = 0; i < l.nr; i++)
-		free(l.names[i]);
-	free(l.names);
-	free(l.sizes);
+	pack_files_release(&l);
+	pack_files_release(&t);
 	free(tips);
 	strbuf_release(&rel);
 	strbuf_release(&cache);

@@ -30,9 +30,18 @@ void rclone_path(const struct rclone_remote *r, struct strbuf *path, const char 
 /* Reads the remote file rel whole (up to max).  SNAP_ENOTFOUND when absent. */
 int rclone_cat(const struct rclone_remote *r, const char *rel, struct strbuf *out,
 	       size_t max, struct strbuf *err);
-/* Writes len bytes as the remote file rel (rclone rcat, from a temporary file). */
+/*
+ * Writes len bytes as the remote file rel, whole or not at all: rclone
+ * rcat (from a temporary file here) to a fresh tmp/ name of the remote,
+ * then moveto rel; what a failure left in tmp/ is removed where it can be.
+ */
 int rclone_put(const struct rclone_remote *r, const char *rel, const void *buf, size_t len,
 	       struct strbuf *err);
+/* Moves the remote file from over to (rclone moveto: a rename where it can). */
+int rclone_move(const struct rclone_remote *r, const char *from, const char *to,
+		struct strbuf *err);
+/* A fresh name tmp/<32 hex> for a file on its way in (reset first). */
+void rclone_tmp_name(struct strbuf *rel);
 /* Removes the remote file rel (rclone deletefile). */
 int rclone_delete(const struct rclone_remote *r, const char *rel, struct strbuf *err);
 /*

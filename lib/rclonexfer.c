@@ -269,21 +269,37 @@ static void note_size(const char *name, uint64_t size, void *data)
 		s->size = (int64_t)size;
 }
 
-/* Uploads local as packs/<file>, then confirms it is listed there with its size. */
+/*
+ * Uploads local as packs/file, then confirms it is listed there with its
+ * size.  An index or a lists file (what makes a
+ * pack known) goes through tmp/ and is moved into place whole, since a
+ * backend may leave a cut file where an upload fails; a cut .pack is
+ * never known (its index says its size) and is gc --remote's.
+ */
 static int upload(struct rclone_remote *r, const char *local, const char *file, struct strbuf *err)
 {
-	struct strbuf rel = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf rel = STRBUF_INIT, path = STRBUF_INIT, part = STRBUF_INIT;
+	struct strbuf ignored = STRBUF_INIT;
 	const char *args[4] = { "copyto", local, NULL, NULL };
 	struct size_seen seen = { file, -1 };
+	char hex[SNAP_OID_HEXSZ + 1];
 	struct stat st;
-	int ret = 0;
+	int ret = 0, whole = rclone_pack_file(file, hex) != RCLONE_FILE_PACK;
 
 	if (stat(local, &st) < 0)
 		return snap_error_errno(err, "cannot stat '%s'", local);
 	strbuf_addf(&rel, "packs/%s", file);
-	rclone_path(r, &path, rel.buf);
+	if (whole)
+		rclone_tmp_name(&part);
+	rclone_path(r, &path, whole ? part.buf : rel.buf);
 	args[2] = path.buf;
 	ret = rclone_run(args, -1, NULL, 0, err);
+	if (ret == 0 && whole)
+		ret = rclone_move(r, part.buf, rel.buf, err);
+	if (ret < 0 && whole)
+		(void)rclone_delete(r, part.buf, &ignored);
+	strbuf_release(&part);
+	strbuf_release(&ignored);
 	/* By name and size, never by time. */
 	if (ret == 0)
 		ret = rclone_list(r, rel.buf, 0, note_size, &seen, err);

@@ -302,7 +302,8 @@ EOF
 	snap-snapshot -r main src >/dev/null
 	snap-push -q "$R"
 	points=("copyto*objects/tmp/*.pack*:1" "copyto*objects/tmp/*.idx*:1" "lsf*.idx:1"
-		"rcat*refs/snapshots/main:1" "rcat*lease:1" "deletefile*lease:1")
+		"rcat*tmp/*:2" "moveto*refs/snapshots/main:1" "rcat*tmp/*:1" "moveto*lease:1"
+		"copyto*objects/tmp/*.idx*tmp/*:1" "moveto*packs/*.idx:1" "deletefile*lease:1")
 	for p in "${points[@]}"; do
 		echo "$p $RANDOM" >> src/a
 		snap-snapshot -r main src >/dev/null
@@ -322,6 +323,55 @@ EOF
 	rm -rf third
 	fetch_check "$PWD/third"
 	assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$(snap-rev-parse main)"
+}
+
+# A stand-in for rclone that runs it, but at its Nth run whose arguments
+# match PATTERN writes only the first few bytes of an upload (rcat, copyto)
+# to its destination and fails, as a backend on a full disk does.
+cut_rclone() {
+	cat > cutter <<EOF
+#!/bin/bash
+n=\$(cat "$BATS_TEST_TMPDIR/count" 2>/dev/null || echo 0)
+case "\$*" in
+$1) n=\$((n + 1)); echo \$n > "$BATS_TEST_TMPDIR/count"
+	if [ \$n = $2 ]; then
+		case \$1 in rcat) dest=\${2#bk:}; head -c 10;; copyto) dest=\${3#bk:}; head -c 100 "\$2";; esac > part
+		mkdir -p "\${dest%/*}" && mv part "\$dest"
+		echo "Failed to copy: write \$dest: no space left on device" >&2; exit 1
+	fi;;
+esac
+exec rclone "\$@"
+EOF
+	chmod +x cutter
+	rm -f count
+}
+
+@test "an upload cut short (a full disk) leaves no short ref, index or lease: the remote as it was, the next push completes" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	old=$(snap-rev-parse main)
+	# The pusher's uploads in order: lease, packs (.pack, then .idx), the ref.
+	for p in "rcat*:2" "copyto*.idx*:1" "rcat*:1"; do
+		echo "$p $RANDOM" >> src/a
+		snap-snapshot -r main src >/dev/null
+		cut_rclone "${p%:*}" "${p##*:}"
+		run -128 --separate-stderr env SNAP_RCLONE=$PWD/cutter snap-push -q "$R"
+		assert_equal "$(cat "$B/refs/snapshots/main")" "$old"
+		assert_equal "$(ls -A "$B/tmp" 2>/dev/null)" ''
+		rm -f "$B/lease"
+		rm -rf third
+		fetch_check "$PWD/third"
+		assert_equal "$(SNAP_DIR=$PWD/third snap-rev-parse main)" "$old"
+		run -0 snap-push -q "$R"
+		old=$(snap-rev-parse main)
+		assert_equal "$(cat "$B/refs/snapshots/main")" "$old"
+	done
+	# What a killed writer left in tmp/ goes with the next gc --remote.
+	mkdir -p "$B/tmp" && printf 'cut' > "$B/tmp/0123456789abcdef0123456789abcdef"
+	run -0 snap-gc --remote "$R" -v
+	assert_line --index 0 "tmp/0123456789abcdef0123456789abcdef 3"
+	assert_line --index 1 "removed 0 packs (1 files, 3 bytes); kept 4 packs"
+	assert_equal "$(ls -A "$B/tmp")" ''
 }
 
 # Names and sizes of the backend's pack files, one per line, sorted.
