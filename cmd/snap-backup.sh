@@ -27,10 +27,11 @@ USAGE
 }
 
 me=snap-backup
-# Run from cron (PATH=/usr/bin:/bin) or systemd through its link in bin/,
-# it finds the plumbing installed beside it.
-here=$(dirname -- "$(readlink -f -- "$0")")
-case :$PATH: in *:"$here":*) ;; *) PATH=$here:$PATH; export PATH ;; esac
+# Run by its path (as cron does, PATH=/usr/bin:/bin), or through a link to
+# it, it runs the plumbing installed beside it.
+case $0 in /*) bindir=${0%/*} ;; */*) bindir=$PWD/${0%/*} ;; *) bindir=$PWD ;; esac
+[ -x "$bindir/snap-rev-parse" ] || bindir=$(dirname -- "$(readlink -f -- "$0")")
+case :$PATH: in *:"$bindir":*) ;; *) PATH=$bindir:$PATH; export PATH ;; esac
 die() { printf '%s: fatal: %s\n' "$me" "$*" >&2; exit 128; }
 usage_error() { printf '%s: error: %s\n' "$me" "$*" >&2; usage >&2; exit 129; }
 warn() { printf '%s: warning: %s\n' "$me" "$*" >&2; }

@@ -1,6 +1,11 @@
 #!/bin/sh
 # snap-diff: what changed between two snapshots (or trees), recursively.
 set -eu
+# Run by its path (as cron does, PATH=/usr/bin:/bin), or through a link to
+# it, it runs the plumbing installed beside it.
+case $0 in /*) bindir=${0%/*} ;; */*) bindir=$PWD/${0%/*} ;; *) bindir=$PWD ;; esac
+[ -x "$bindir/snap-rev-parse" ] || bindir=$(dirname -- "$(readlink -f -- "$0")")
+case :$PATH: in *:"$bindir":*) ;; *) PATH=$bindir:$PATH; export PATH ;; esac
 usage() {
 	cat <<'USAGE'
 usage: snap-diff [-z | --stat | --json] [--metadata] [--exit-code] A B

@@ -2,6 +2,11 @@
 # snap-log: the snapshots of a ref (or from any snapshot), newest first,
 # following first parents: snap-rev-list with the log's layout.
 set -eu
+# Run by its path (as cron does, PATH=/usr/bin:/bin), or through a link to
+# it, it runs the plumbing installed beside it.
+case $0 in /*) bindir=${0%/*} ;; */*) bindir=$PWD/${0%/*} ;; *) bindir=$PWD ;; esac
+[ -x "$bindir/snap-rev-parse" ] || bindir=$(dirname -- "$(readlink -f -- "$0")")
+case :$PATH: in *:"$bindir":*) ;; *) PATH=$bindir:$PATH; export PATH ;; esac
 usage() {
 	cat <<'USAGE'
 usage: snap-log [-n N] [--oneline | --format=FORMAT | --json] [REV]

@@ -2,6 +2,11 @@
 # snap-remote: names for the far stores snap-push and snap-fetch talk to,
 # kept in the store as remotes/NAME ("url = ..." and "ssh = ..." lines).
 set -u
+# Run by its path (as cron does, PATH=/usr/bin:/bin), or through a link to
+# it, it runs the plumbing installed beside it.
+case $0 in /*) bindir=${0%/*} ;; */*) bindir=$PWD/${0%/*} ;; *) bindir=$PWD ;; esac
+[ -x "$bindir/snap-rev-parse" ] || bindir=$(dirname -- "$(readlink -f -- "$0")")
+case :$PATH: in *:"$bindir":*) ;; *) PATH=$bindir:$PATH; export PATH ;; esac
 
 usage() {
 	cat <<'USAGE'

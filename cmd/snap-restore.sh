@@ -5,6 +5,11 @@
 # place only when complete and verified, so a failed restore leaves DIR as
 # it was.  Every object read is verified (snap-checkout).
 set -eu
+# Run by its path (as cron does, PATH=/usr/bin:/bin), or through a link to
+# it, it runs the plumbing installed beside it.
+case $0 in /*) bindir=${0%/*} ;; */*) bindir=$PWD/${0%/*} ;; *) bindir=$PWD ;; esac
+[ -x "$bindir/snap-rev-parse" ] || bindir=$(dirname -- "$(readlink -f -- "$0")")
+case :$PATH: in *:"$bindir":*) ;; *) PATH=$bindir:$PATH; export PATH ;; esac
 
 usage() {
 	cat <<'USAGE'

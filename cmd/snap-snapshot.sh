@@ -7,6 +7,11 @@
 # between, the new snapshot is rebuilt on top of it and the swap retried,
 # so two racing snapshots both land, one after the other, and none is lost.
 set -eu
+# Run by its path (as cron does, PATH=/usr/bin:/bin), or through a link to
+# it, it runs the plumbing installed beside it.
+case $0 in /*) bindir=${0%/*} ;; */*) bindir=$PWD/${0%/*} ;; *) bindir=$PWD ;; esac
+[ -x "$bindir/snap-rev-parse" ] || bindir=$(dirname -- "$(readlink -f -- "$0")")
+case :$PATH: in *:"$bindir":*) ;; *) PATH=$bindir:$PATH; export PATH ;; esac
 
 usage() {
 	cat <<'USAGE'

@@ -65,6 +65,29 @@ load test_helper
 	run -0 diff -r src out
 }
 
+@test "under cron's bare PATH, every porcelain run by its own path (or a link to it) finds its plumbing" {
+	make -s -C "$SNAP_BUILD" install DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr/local >/dev/null
+	local bin=$BATS_TEST_TMPDIR/root/usr/local/bin
+	mkdir src links && printf 'data\n' > src/f
+	ln -s "$bin/snap-snapshot" links/snap-snapshot
+	cron() { env -i PATH=/usr/bin:/bin HOME="$BATS_TEST_TMPDIR" SNAP_DIR="$BATS_TEST_TMPDIR/store" "$@"; }
+	run -0 cron "$bin/snap-init" -q store
+	run -0 --separate-stderr cron "$bin/snap-snapshot" -m one src
+	run -0 --separate-stderr cron links/snap-snapshot -m two src
+	run -0 cron "$bin/snap-log" --format=%s
+	assert_output "two
+one"
+	run -0 cron "$bin/snap-diff" main~1 main
+	assert_output ''
+	run -0 cron "$bin/snap-remote" add far "$BATS_TEST_TMPDIR/far"
+	run -0 cron "$bin/snap-remote"
+	assert_output far
+	run -0 cron "$bin/snap-restore" main out
+	run -0 diff -r src out
+	cd "$bin" && run -0 cron ./snap-log --oneline -n 1
+	assert_output --regexp '^[0-9a-f]{12} .* two$'
+}
+
 @test "make check refuses, naming the packages, when configure found no test tools" {
 	run -2 --separate-stderr make -s -C "$SNAP_BUILD" test-tools TEST_MISSING="bats b3sum"
 	assert_equal "${stderr_lines[0]}" 'snap: make check needs Debian packages: bats b3sum'
