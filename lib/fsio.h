@@ -109,13 +109,15 @@ int fsio_replace_file(const char *tmpdir, const char *path, const void *buf,
 int fsio_mkdirs_for(const char *path);
 
 /*
- * Two helpers about files that change nothing, kept here beside the
- * calls that do.  mtime_ns: a file's modification time in nanoseconds
- * (the store's clock, which gc and sessions compare).  raise_fd_limit:
+ * Helpers about files that change nothing, kept here beside the calls
+ * that do.  mtime_ns, ctime_ns: a file's modification and status change
+ * times in nanoseconds (the store's clock, which gc and sessions
+ * compare; ctime cannot be set back as mtime can).  raise_fd_limit:
  * the open-file limit raised to its hard maximum (a store or restore of
  * a deep tree holds one descriptor per level).
  */
 int64_t mtime_ns(const struct stat *st);
+int64_t ctime_ns(const struct stat *st);
 void raise_fd_limit(void);
 
 /*

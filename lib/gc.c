@@ -36,6 +36,7 @@ struct gc {
 	struct snap_oid *roots;
 	size_t nr_roots, alloc_roots;
 	int64_t start_ns, threshold_ns;
+	int64_t session_ns;	/* the first live session's start, less slack */
 	int have_threshold;	/* 0 with --prune=never: keep all garbage */
 	struct snap_oid *loose_keep;	/* reachable loose objects, to pack */
 	size_t nr_loose_keep, alloc_loose_keep;
@@ -205,6 +206,8 @@ static int load_sessions(struct gc *g, struct strbuf *err)
 				add_root(g, &s->bases[j]);
 			if (s->start_ns < g->threshold_ns)
 				g->threshold_ns = s->start_ns;
+			if (s->start_ns - SESSION_SLACK_NS < g->session_ns)
+				g->session_ns = s->start_ns - SESSION_SLACK_NS;
 		} else if (!g->o->dry_run) {
 			storefs_unlink(s->path);
 			g->st->sessions_cleaned++;
@@ -412,8 +415,13 @@ static void clean_temp(struct gc *g)
 				continue;	/* session files proper were handled */
 			strbuf_reset(&path);
 			strbuf_addf(&path, "%s/%s", dir.buf, de->d_name);
+			/*
+			 * A file a live writer made since its session began is
+			 * its, whatever its mtime says: a download (rclone copyto)
+			 * keeps the remote file's old time, but its ctime is new.
+			 */
 			if (storefs_lstat(&path.buf[0], &st) < 0 || !S_ISREG(st.st_mode) ||
-			    recent(g, mtime_ns(&st)))
+			    recent(g, mtime_ns(&st)) || ctime_ns(&st) >= g->session_ns)
 				continue;
 			if (!g->o->dry_run && fsio_unlink(path.buf) == 0)
 				g->st->temp_removed++;
@@ -454,6 +462,7 @@ int gc_run(struct odb *odb, const struct gc_opts *opts, struct gc_stats *stats,
 	if (ret < 0)
 		goto out;
 	g.threshold_ns = g.start_ns;
+	g.session_ns = INT64_MAX;
 	ret = load_sessions(&g, err);
 	if (ret < 0)
 		goto out;

@@ -109,6 +109,19 @@ EOT
 	assert_file_not_exist "$SNAP_DIR/objects/tmp/obj-crashed"
 }
 
+@test "a live session keeps a temporary file made since it began, however old its mtime (a download keeps the remote's)" {
+	s=$(snap-session begin --pid $$)
+	printf 'downloading' > "$SNAP_DIR/objects/tmp/pack-download"
+	touch -d '-30 days' "$SNAP_DIR/objects/tmp/pack-download"
+	run -0 snap-gc --prune=now
+	assert_line "removed 0 temporary files and 0 stale sessions"
+	assert_file_exists "$SNAP_DIR/objects/tmp/pack-download"
+	snap-session end "$s"
+	run -0 snap-gc --prune=now
+	assert_line "removed 1 temporary files and 0 stale sessions"
+	assert_file_not_exists "$SNAP_DIR/objects/tmp/pack-download"
+}
+
 @test "a live session protects its base and what it writes" {
 	s=$(snap-session begin --pid $$ --base drop)
 	base=$(snap-rev-parse drop)
