@@ -221,15 +221,22 @@ trap 'printf "%s: fatal: interrupted; the run stopped\n" "$me" >&2; exit 130' IN
 run_user() { env -u SNAP_PROGRAM sh -c "$1" >&2 9>&-; }
 
 summary() {
-	secs=$(( $(date +%s) - start ))
+	secs=$(( $(date +%s) - start )) out=
 	if [ -n "$json" ]; then
-		printf '{"status":%d,"snapshot":%s,"ref":"%s","files":%s,"files_read":%s,"files_unchanged":%s,"size":%s,"new_size":%s,"dropped":%s,"fsck":"%s","pushed":%s,"warnings":%s,"seconds":%s}\n' \
+		out=$(printf '{"status":%d,"snapshot":%s,"ref":"%s","files":%s,"files_read":%s,"files_unchanged":%s,"size":%s,"new_size":%s,"dropped":%s,"fsck":"%s","pushed":%s,"warnings":%s,"seconds":%s}\n' \
 			"$status" "$( [ -n "$snap" ] && printf '"%s"' "$snap" || printf null)" \
 			"$ref" "$files" "$read" "$reused" "$size" "$new" "$dropped" "$fsck_result" \
-			"$( [ -n "$pushed" ] && printf '"%s"' "$pushed" || printf null)" "$warnings" "$secs"
+			"$( [ -n "$pushed" ] && printf '"%s"' "$pushed" || printf null)" "$warnings" "$secs")
 	fi
 	line="snapshot ${snap:-none} of $src: $files files ($read read, $reused unchanged), $size bytes, $new new; $dropped dropped; fsck $fsck_result; $warnings warnings; $secs s${pushed:+; pushed to $pushed}"
-	[ -n "$json" ] || [ -n "$quiet" ] || printf '%s\n' "$line"
+	[ -n "$json" ] || [ -n "$quiet" ] || out=$line
+	# A summary that cannot be written (stdout closed, a full disk) is a
+	# failure of the run, said once, not a shell's bare "I/O error".
+	if [ -n "$out" ] && ! printf '%s\n' "$out" 2>/dev/null; then
+		printf '%s: fatal: the summary cannot be written to standard output (the run ended with status %d)\n' \
+			"$me" "$status" >&2
+		status=128
+	fi
 	[ -z "$syslog" ] || logger -t snap-backup -- "$line" 2>/dev/null 9>&- || warn "cannot write to syslog"
 }
 

@@ -34,12 +34,14 @@ void usage_setup(const char *argv0)
 	int fd;
 
 	/*
-	 * A standard descriptor the caller closed (`<&-`) is opened on
-	 * /dev/null first: else the first file opened here (a pack) would
+	 * A standard descriptor the caller closed (`<&-`, `>&-`) is opened
+	 * on /dev/null first: else the first file opened here (a pack) would
 	 * take its number, and be read as standard input or written as
-	 * standard output.
+	 * standard output.  Read-only, so that input ends at once and what
+	 * is written to a closed output fails (EBADF) as it would have, and
+	 * is reported, rather than vanishing with exit 0.
 	 */
-	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 2)
+	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && fd <= 2)
 		if (fcntl(fd, F_SETFD, 0) < 0)
 			break;
 	if (fd > 2)

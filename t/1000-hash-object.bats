@@ -151,3 +151,17 @@ $(b3_blob_id b)"
 	run -0 snap-memo --get k
 	assert_output ''
 }
+
+@test "a closed standard output fails what writes to it (128, one line), never silently exit 0" {
+	snap-init -q s && export SNAP_DIR=$PWD/s
+	mkdir src && echo a > src/a
+	run -128 --separate-stderr sh -c 'snap-hash-object src/a >&-'
+	assert_equal "$stderr" "snap-hash-object: fatal: cannot write to standard output: Bad file descriptor"
+	run -128 --separate-stderr sh -c 'snap-snapshot src >&-'
+	id=$(snap-rev-parse main)
+	assert_equal "$stderr" "snap-snapshot: fatal: snapshot $id taken (ref refs/snapshots/main moved), but standard output cannot be written"
+	# What writes nothing to it does not fail.
+	run -0 --separate-stderr sh -c 'snap-update-ref refs/snapshots/copy main >&-'
+	assert_equal "$stderr" ''
+	assert_equal "$(snap-rev-parse copy)" "$id"
+}

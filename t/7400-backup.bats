@@ -340,3 +340,15 @@ POST"
 	run -128 --separate-stderr snap-backup -c backup.conf -q
 	[[ "$stderr" == *"snap-backup: fatal: push to '$BATS_TEST_TMPDIR/nowhere' failed" ]]
 }
+
+@test "a summary that cannot be written (stdout closed or full) fails the run with one line; the snapshot stands; -q writes none" {
+	run -128 --separate-stderr bash -c 'snap-backup -c backup.conf >&-'
+	assert_equal "$stderr" "snap-backup: fatal: the summary cannot be written to standard output (the run ended with status 0)"
+	run -0 snap-rev-parse --store store --verify main
+	echo c > src/c
+	run -128 --separate-stderr bash -c 'snap-backup -c backup.conf --json > /dev/full'
+	assert_equal "$stderr" "snap-backup: fatal: the summary cannot be written to standard output (the run ended with status 0)"
+	assert_equal "$(snap-rev-list --store store main | wc -l)" 2
+	run -0 --separate-stderr bash -c 'snap-backup -c backup.conf -q >&-'
+	assert_equal "$stderr" ""
+}
