@@ -13,6 +13,19 @@ struct root {
 	char *path;
 	size_t len;
 	int fd;
+	uid_t uid;	/* the root directory's owner */
+	gid_t gid;
+};
+
+/*
+ * Whom what is created below a root is handed to: root (euid 0) writing
+ * a store another user owns gives that user what it makes, so that the
+ * owner's next run can write where root's did.
+ */
+struct owner {
+	int give;
+	uid_t uid;
+	gid_t gid;
 };
 
 static struct root *roots;
@@ -22,14 +35,24 @@ static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
 int storefs_add_root(const char *root)
 {
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
 
 	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	pthread_mutex_lock(&roots_lock);
 	ALLOC_GROW(roots, roots_nr + 1, roots_alloc);
 	roots[roots_nr].path = xstrdup(root);
 	roots[roots_nr].len = strlen(root);
 	roots[roots_nr].fd = fd;
+	roots[roots_nr].uid = st.st_uid;
+	roots[roots_nr].gid = st.st_gid;
 	roots_nr++;
 	pthread_mutex_unlock(&roots_lock);
 	return 0;
@@ -57,7 +80,7 @@ void storefs_remove_root(const char *root)
  * below none.  A duplicate, so that a root removed meanwhile by another
  * thread cannot close it under the caller.
  */
-static int root_of(const char *path, const char **rest)
+static int root_of(const char *path, const char **rest, struct owner *own)
 {
 	size_t i, best = 0;
 	int fd = -2;
@@ -70,6 +93,9 @@ static int root_of(const char *path, const char **rest)
 		    path[r->len] == '/') {
 			best = r->len;
 			*rest = path + r->len + 1;
+			own->give = r->uid != 0 && geteuid() == 0;
+			own->uid = r->uid;
+			own->gid = r->gid;
 			if (fd >= 0)
 				close(fd);
 			fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
@@ -86,7 +112,8 @@ static int root_of(const char *path, const char **rest)
 int storefs_below_root(const char *path)
 {
 	const char *rest;
-	int fd = root_of(path, &rest);
+	struct owner own;
+	int fd = root_of(path, &rest, &own);
 
 	if (fd == -2)
 		return 0;
@@ -164,11 +191,13 @@ static int walk(int dfd, const char *rest, int whole, char *base, size_t size)
  * and path itself when path is below no root (*fd then needs no close).
  */
 static int parent_of(const char *path, int *fd, char *base, size_t size,
-		     const char **name)
+		     const char **name, struct owner *own)
 {
 	const char *rest;
-	int dfd = root_of(path, &rest);
+	int dfd;
 
+	own->give = 0;
+	dfd = root_of(path, &rest, own);
 	if (dfd == -2) {
 		*fd = AT_FDCWD;
 		*name = path;
@@ -192,17 +221,40 @@ static void done(int fd)
 
 #define NAME_MAX_LEN 256
 
+/*
+ * Gives own the file or directory fd just opened or made as name in dfd,
+ * if root owns it, it has no other name (one link) and name is it, not
+ * a link to it: so nothing outside the store (a planted hard link to a
+ * system file) ever changes hands.  Best effort: a file root keeps
+ * still works for root.
+ */
+static void hand_file(int dfd, const char *name, int fd, const struct owner *own)
+{
+	struct stat a, b;
+	int saved = errno;
+
+	if (fstat(fd, &a) == 0 && a.st_uid == 0 && (S_ISDIR(a.st_mode) ||
+	    (S_ISREG(a.st_mode) && a.st_nlink == 1)) &&
+	    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		(void)!fchown(fd, own->uid, own->gid);
+	errno = saved;
+}
+
 int storefs_open(const char *path, int flags, mode_t mode)
 {
 	char base[NAME_MAX_LEN];
 	const char *name;
+	struct owner own;
 	int dfd, fd;
 
-	if (parent_of(path, &dfd, base, sizeof(base), &name) < 0)
+	if (parent_of(path, &dfd, base, sizeof(base), &name, &own) < 0)
 		return -1;
 	do
 		fd = openat(dfd, name, flags | O_CLOEXEC, mode);
 	while (fd < 0 && errno == EINTR);
+	if (fd >= 0 && (flags & O_CREAT) && own.give)
+		hand_file(dfd, name, fd, &own);
 	done(dfd);
 	return fd;
 }
@@ -211,9 +263,10 @@ int storefs_unlink(const char *path)
 {
 	char base[NAME_MAX_LEN];
 	const char *name;
+	struct owner own;
 	int dfd, ret;
 
-	if (parent_of(path, &dfd, base, sizeof(base), &name) < 0)
+	if (parent_of(path, &dfd, base, sizeof(base), &name, &own) < 0)
 		return -1;
 	ret = unlinkat(dfd, name, 0);
 	done(dfd);
@@ -224,9 +277,10 @@ int storefs_rmdir(const char *path)
 {
 	char base[NAME_MAX_LEN];
 	const char *name;
+	struct owner own;
 	int dfd, ret;
 
-	if (parent_of(path, &dfd, base, sizeof(base), &name) < 0)
+	if (parent_of(path, &dfd, base, sizeof(base), &name, &own) < 0)
 		return -1;
 	ret = unlinkat(dfd, name, AT_REMOVEDIR);
 	done(dfd);
@@ -237,11 +291,20 @@ int storefs_mkdir(const char *path, mode_t mode)
 {
 	char base[NAME_MAX_LEN];
 	const char *name;
+	struct owner own;
 	int dfd, ret;
 
-	if (parent_of(path, &dfd, base, sizeof(base), &name) < 0)
+	if (parent_of(path, &dfd, base, sizeof(base), &name, &own) < 0)
 		return -1;
 	ret = mkdirat(dfd, name, mode);
+	if (ret == 0 && own.give) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0) {
+			hand_file(dfd, name, fd, &own);
+			close(fd);
+		}
+	}
 	done(dfd);
 	return ret;
 }
@@ -250,11 +313,14 @@ int storefs_symlink(const char *target, const char *path)
 {
 	char base[NAME_MAX_LEN];
 	const char *name;
+	struct owner own;
 	int dfd, ret;
 
-	if (parent_of(path, &dfd, base, sizeof(base), &name) < 0)
+	if (parent_of(path, &dfd, base, sizeof(base), &name, &own) < 0)
 		return -1;
 	ret = symlinkat(target, dfd, name);
+	if (ret == 0 && own.give && fchownat(dfd, name, own.uid, own.gid, AT_SYMLINK_NOFOLLOW) < 0)
+		errno = 0;	/* a link root keeps is still a link */
 	done(dfd);
 	return ret;
 }
@@ -263,9 +329,10 @@ int storefs_lstat(const char *path, struct stat *st)
 {
 	char base[NAME_MAX_LEN];
 	const char *name;
+	struct owner own;
 	int dfd, ret;
 
-	if (parent_of(path, &dfd, base, sizeof(base), &name) < 0)
+	if (parent_of(path, &dfd, base, sizeof(base), &name, &own) < 0)
 		return -1;
 	ret = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
 	done(dfd);
@@ -276,9 +343,10 @@ int storefs_touch(const char *path)
 {
 	char base[NAME_MAX_LEN];
 	const char *name;
+	struct owner own;
 	int dfd, ret;
 
-	if (parent_of(path, &dfd, base, sizeof(base), &name) < 0)
+	if (parent_of(path, &dfd, base, sizeof(base), &name, &own) < 0)
 		return -1;
 	ret = utimensat(dfd, name, NULL, 0);
 	done(dfd);
@@ -290,11 +358,12 @@ static int two(const char *from, const char *to, int is_link)
 {
 	char fbase[NAME_MAX_LEN], tbase[NAME_MAX_LEN];
 	const char *fname, *tname;
+	struct owner own;
 	int fdir, tdir, ret = -1;
 
-	if (parent_of(from, &fdir, fbase, sizeof(fbase), &fname) < 0)
+	if (parent_of(from, &fdir, fbase, sizeof(fbase), &fname, &own) < 0)
 		return -1;
-	if (parent_of(to, &tdir, tbase, sizeof(tbase), &tname) == 0) {
+	if (parent_of(to, &tdir, tbase, sizeof(tbase), &tname, &own) == 0) {
 		if (is_link)
 			ret = linkat(fdir, fname, tdir, tname, 0);
 		else
@@ -319,7 +388,8 @@ int storefs_open_dir(const char *path)
 {
 	char base[NAME_MAX_LEN];
 	const char *rest;
-	int dfd = root_of(path, &rest);
+	struct owner own;
+	int dfd = root_of(path, &rest, &own);
 
 	if (dfd == -2)
 		return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

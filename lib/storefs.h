@@ -19,6 +19,11 @@
  * is not a directory with ENOTDIR), and nothing is done.  Any other path
  * is passed to the plain system call unchanged.
  *
+ * Root (euid 0) writing below a root another user owns hands what it
+ * creates (storefs_open with O_CREAT, storefs_mkdir, storefs_symlink) to
+ * that user and the root's group, if it is root's, has one link and is
+ * the name itself (docs/FORMAT.md, "Store layout").
+ *
  * Each function behaves as the system call it is named after (-1 with
  * errno on failure).  They count no fault and log nothing: fsio makes its
  * calls through them, and cleanups that fsio must not count call them
