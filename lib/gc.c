@@ -146,7 +146,7 @@ static int take_lock(struct gc *g, struct strbuf *err)
 					 GC_LOCK_GRACE);
 			break;
 		}
-		if (!strcmp(host, local_host()) && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		if (!strcmp(host, local_host()) && process_gone(pid)) {
 			/* Its process is gone: take the lock over. */
 			break_lock(g, &st);
 			continue;

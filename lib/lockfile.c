@@ -197,7 +197,7 @@ int lock_holder_gone(const char *text, size_t len, struct lock_holder *h)
 		return 0;
 	if (n == 4 && strcmp(boot, "-") && strcmp(boot_id(), "-") && strcmp(boot, boot_id()))
 		return 1;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return process_gone(pid);
 }
 
 int lock_is_stale(const char *lock_path, struct strbuf *holder, struct strbuf *why)

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "fsio.h"
 #include "refs.h"
+#include "session.h"
 #include "store.h"
 #include "util.h"
 #include "storefs.h"
@@ -423,7 +424,7 @@ static int lease_take(struct rclone_remote *r, struct strbuf *err)
 	host[sizeof(host) - 1] = '\0';
 	/* Live, unless its pusher was on this host and is gone. */
 	if (ret == 1 && l.expires > (long long)time(NULL) &&
-	    !(!strcmp(l.host, host) && l.pid > 0 && kill((pid_t)l.pid, 0) < 0 && errno == ESRCH))
+	    !(!strcmp(l.host, host) && process_gone(l.pid)))
 		return held(&l, "not pushed", err);
 	if (ret < -1)
 		return ret;

@@ -61,6 +61,29 @@ const char *local_host(void)
 	return host;
 }
 
+int process_gone(long pid)
+{
+	char path[64], buf[512];
+	const char *paren;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || kill((pid_t)pid, 0) < 0)
+		return pid > 0 && errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 int store_now(struct snap_store *store, int64_t *now_ns, struct strbuf *err)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
@@ -281,7 +304,7 @@ int session_find(struct snap_store *store, const char *name,
 enum session_state session_state(const struct session *s, int64_t now_ns)
 {
 	if (!strcmp(s->host, local_host()))
-		return kill(s->pid, 0) == 0 || errno == EPERM ? SESSION_LIVE : SESSION_DEAD;
+		return process_gone(s->pid) ? SESSION_DEAD : SESSION_LIVE;
 	if (now_ns - s->beat_ns > (int64_t)SESSION_TTL * 1000000000LL)
 		return SESSION_EXPIRED;
 	return SESSION_LIVE;

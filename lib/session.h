@@ -78,5 +78,11 @@ int sessions_load(struct snap_store *store, struct session ***out, size_t *nr,
 int store_now(struct snap_store *store, int64_t *now_ns, struct strbuf *err);
 
 const char *local_host(void);
+/*
+ * Whether the process pid of this host is gone: none such, or a zombie
+ * (killed and not yet reaped by its parent: it holds nothing any more,
+ * and a script that reruns a command at once after kill -9 meets one).
+ */
+int process_gone(long pid);
 
 #endif

@@ -65,6 +65,25 @@ refused_locked() {
 	taken_over
 }
 
+@test "the lock of a killed process not yet reaped (a zombie) is taken over at once" {
+	python3 -c 'import os, time
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+print(pid, flush=True)
+time.sleep(60)' > zpid 3>&- &
+	parent=$!
+	until [ -s zpid ] && grep -q '^[0-9]* ([^)]*) Z' "/proc/$(cat zpid)/stat"; do sleep 0.05; done
+	kill -0 "$(cat zpid)"
+	echo "$(cat zpid) $HOST $(date +%s) $(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo -)" > "$L"
+	taken_over
+	# And a write session it left is dead to gc.
+	snap-session begin --pid "$(cat zpid)" > /dev/null
+	run -0 snap-gc
+	assert_line "removed 0 temporary files and 1 stale sessions"
+	kill "$parent"
+}
+
 @test "the lock of a live process is refused with exit 1, naming the holder" {
 	echo "$$ $HOST $(date +%s)" > "$L"
 	refused_locked "snap-update-ref: fatal: ref 'refs/snapshots/main' is locked: '$L' is held by pid $$ on host '$HOST' (age N s); if that process is gone, remove it" 0
