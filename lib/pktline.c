@@ -35,8 +35,10 @@ static int drain(struct pkt_conn *c, struct strbuf *err)
 {
 	if (!c->wbuf.len)
 		return 0;
-	if (write_all(c->out, c->wbuf.buf, c->wbuf.len) < 0)
+	if (write_all(c->out, c->wbuf.buf, c->wbuf.len) < 0) {
+		c->hung_up = errno == EPIPE || errno == ECONNRESET;
 		return snap_error_errno(err, "cannot write to the connection");
+	}
 	c->bytes_out += c->wbuf.len;
 	strbuf_reset(&c->wbuf);
 	return 0;

@@ -30,6 +30,7 @@ struct pkt_conn {
 	unsigned char *rbuf;
 	size_t rpos, rlen;
 	uint64_t bytes_in, bytes_out;	/* on the wire, framing included */
+	int hung_up;	/* a write found the far end closed (EPIPE, ECONNRESET) */
 };
 
 void pkt_init(struct pkt_conn *c, int in, int out);

@@ -260,6 +260,9 @@ int serve_run(struct odb *odb, int in, int out, const struct serve_opts *o,
 			ret = tell(&c, snap_error(err, SNAP_EINVAL, "unknown command '%.40s'", line.buf), err);
 		}
 	}
+	/* A client that hung up says why itself; a second line would be noise. */
+	if (ret < 0 && c.hung_up)
+		strbuf_reset(err);
 	for (i = 0; i < a.nr; i++)
 		free(a.refs[i].name);
 	free(a.refs);

@@ -208,7 +208,8 @@ struct serve_opts {
  * Serves one connection.  Refusals and failures of a request are sent to
  * the client as a frame and returned with err empty (the client reports
  * them); a failure the client could not be told of is returned with its
- * message in err.
+ * message in err, but for a client that hung up (err empty: it reports
+ * its own failure).
  */
 int serve_run(struct odb *odb, int in, int out, const struct serve_opts *o,
 	      struct strbuf *err);

@@ -881,3 +881,13 @@ notes'
 	run -0 --separate-stderr env SNAP_PROGRESS=1 SNAP_DIR=$PWD/back2 snap-fetch "$R"
 	[[ "$stderr" != *snap-serve* ]]
 }
+
+@test "a fetch that fails writing (a full disk) says so once: the server it hung up on adds nothing" {
+	local i
+	for i in 1 2 3 4 5 6; do make_file $((3000000 + i)) "src/f$i"; done
+	SNAP_DIR=$R snap-snapshot src > /dev/null
+	run -128 --separate-stderr env SNAP_FAULT='write@objects/tmp/pack-:1:ENOSPC' snap-fetch -q "$R"
+	[[ "$stderr" =~ ^"snap-fetch: fatal: cannot write '$SNAP_DIR/objects/tmp/pack-"[^\']+"': No space left on device"$ ]]
+	run -0 snap-fetch -q "$R"
+	assert_equal "$(snap-rev-parse main)" "$(SNAP_DIR=$R snap-rev-parse main)"
+}
