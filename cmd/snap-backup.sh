@@ -193,22 +193,38 @@ if [ -n "$dry" ]; then
 fi
 
 # ---- the lock: one run per config; flock(1) frees it when we die ----
-mkdir -p "$store/backup" 2>/dev/null || die "cannot create '$store/backup'"
+# The store's owner may plant anything in it, and root may run this: so
+# nothing is written through a name in the store here.  The lock is a
+# directory, made with mkdir (which follows no link) and opened read-only
+# through "/." (which opens a directory or nothing), then flock()ed; its
+# holder is found by the descriptor it holds, not by a note in a file.
+# What root makes here goes to the store's owner (chown -h: never through
+# a link), as the plumbing does (docs/FORMAT.md, "Store layout").
+give() { [ "$(id -u)" != 0 ] || chown -h --reference="$store" -- "$1" 2>/dev/null || :; }
+[ -d "$store/backup" ] || { mkdir "$store/backup" 2>/dev/null && give "$store/backup"; } ||
+	[ -d "$store/backup" ] || die "cannot create '$store/backup'"
 lock=$store/backup/$(printf '%s' "$config" | cksum | cut -d' ' -f1).lock
+[ ! -L "$store/backup" ] && [ ! -L "$lock" ] || die "'$lock' or its directory is a symbolic link; remove it"
+if [ ! -d "$lock" ]; then
+	# A lock file of an older snap-backup: a plain file, never followed.
+	[ ! -e "$lock" ] || rm -f -- "$lock" 2>/dev/null
+	{ mkdir "$lock" 2>/dev/null && give "$lock"; } || [ -d "$lock" ] || die "cannot create lock '$lock'"
+fi
 # Every command below runs with 9>&-: what it leaves running (a daemon a
 # pre command starts) must not hold the lock after we are gone.
-exec 9>>"$lock" || die "cannot open lock '$lock'"
+exec 9<"$lock/." || die "cannot open lock '$lock'"
 if ! flock -n 9; then
-	holder=$(cat "$lock" 2>/dev/null)
-	pid=${holder%% *} since=$(printf '%s' "$holder" | cut -d' ' -f2)
-	case $since in ''|*[!0-9]*) age=unknown ;; *) age="$(( $(date +%s) - since )) s" ;; esac
+	# The holder: a process with the directory open (at 9, or where the
+	# shell moved it while a command runs), but for this one.
+	target=$(readlink -f -- "$lock" | sed 's/[][*?\\]/\\&/g') age=unknown
+	pid=$( { find /proc/[0-9]*/fd -maxdepth 1 -lname "$target" 2>/dev/null |
+		sed -n 's|^/proc/\([0-9]*\)/fd/.*|\1|p' | grep -vx "$$" | head -n 1; } 9<&- )
+	if [ -n "$pid" ] && since=$(stat -c %Y "/proc/$pid" 2>/dev/null); then
+		age="$(( $(date +%s) - since )) s"
+	fi
 	printf '%s: another run of %s holds its lock (pid %s, for %s)\n' "$me" "$config" "${pid:-unknown}" "$age" >&2
 	exit 11
 fi
-# Who holds the lock is only a note for a run that finds it taken; a full
-# disk must not stop the run here (its snapshot step says so itself).
-printf '%s %s %s\n' "$$" "$(date +%s)" "$config" > "$lock" 2>/dev/null ||
-	warn "cannot note the holder in $lock"
 
 start=$(date +%s)
 pushed= status=0 warnings=0 snap= files=0 read=0 reused=0 size=0 new=0 dropped=0 fsck_result=skipped

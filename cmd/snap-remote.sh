@@ -56,6 +56,9 @@ done
 SNAP_PROGRAM=$me; export SNAP_PROGRAM
 store=$(snap-rev-parse --store-dir) || exit 128
 dir=$store/remotes
+# Root adding a remote to a store another user owns hands that user what
+# it makes, as the plumbing does (docs/FORMAT.md, "Store layout").
+give() { [ "$(id -u)" != 0 ] || chown -h --reference="$store" -- "$1" 2>/dev/null || :; }
 
 # name_ok NAME: letters, digits and "._-", not first "." or "-".
 name_ok() {
@@ -93,7 +96,11 @@ add)
 	esac
 	case $ssh in *'
 '*) die "an ssh command is one line" ;; esac
-	mkdir -p "$dir" 2>/dev/null && chmod 700 "$dir" || die "cannot create '$dir'"
+	[ ! -L "$dir" ] || die "'$dir' is a symbolic link; remove it"
+	if [ ! -d "$dir" ]; then
+		mkdir -m 700 "$dir" 2>/dev/null || [ -d "$dir" ] || die "cannot create '$dir'"
+		give "$dir"
+	fi
 	tmp=$(mktemp "$dir/.new.XXXXXX") || die "cannot write in '$dir'"
 	{ printf 'url = %s\n' "$2"; [ -z "$ssh" ] || printf 'ssh = %s\n' "$ssh"; } > "$tmp" ||
 		{ rm -f "$tmp"; die "cannot write in '$dir'"; }
@@ -107,6 +114,7 @@ add)
 		die "cannot write '$dir/$1'"
 	fi
 	rm -f "$tmp"
+	give "$dir/$1"
 	sync "$dir" 2>/dev/null || true ;;
 remove|rm)
 	[ $# -eq 1 ] || usage_error "remove needs NAME"

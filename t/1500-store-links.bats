@@ -154,6 +154,7 @@ as_owner() {
 	SNAP_DIR=$U snap-update-ref refs/snapshots/copy root
 	SNAP_DIR=$U snap-gc --prune=now -q
 	SNAP_DIR=$U snap-memo --put k <<< v
+	SNAP_DIR=$U snap-remote add far "$OWNED/far"
 	run -0 find "$U" -uid 0
 	assert_output ''
 	run -0 find "$U" -gid 0
@@ -164,6 +165,8 @@ as_owner() {
 	run -0 as_owner snap-update-ref -d refs/snapshots/copy
 	run -0 as_owner snap-gc --prune=now -q
 	run -0 as_owner snap-fsck
+	run -0 as_owner snap-remote -v
+	assert_output "far	$OWNED/far"
 	# A planted hard link to a file of root's is never handed over.
 	echo mine > rootfile && chmod 600 rootfile
 	ln rootfile "$U/logs/refs/snapshots/planted"

@@ -28,7 +28,7 @@ write_conf() {
 # wait_lock PID: until the run PID holds its config's lock.
 wait_lock() {
 	local n=0
-	until grep -qs "^$1 " store/backup/*.lock; do
+	until ls -l "/proc/$1/fd" 2>/dev/null | grep -q '/backup/[0-9]*\.lock$'; do
 		n=$((n + 1)); [ "$n" -lt 400 ] || return 1; sleep 0.05
 	done
 }
@@ -84,7 +84,7 @@ nightly"
 	wait_lock "$first"
 	run -11 --separate-stderr snap-backup -c backup.conf
 	assert_equal "$output" ""
-	[[ "$stderr" =~ ^snap-backup:\ another\ run\ of\ .*/backup\.conf\ holds\ its\ lock\ \(pid\ [0-9]+,\ for\ [0-9]+\ s\)$ ]]
+	[[ "$stderr" =~ ^snap-backup:\ another\ run\ of\ .*/backup\.conf\ holds\ its\ lock\ \(pid\ $first,\ for\ [0-9]+\ s\)$ ]]
 	echo go > gate
 	local rc=0
 	wait "$first" || rc=$?
@@ -97,24 +97,46 @@ nightly"
 	mkdir -p store/backup
 	sh -c 'exit 0' & local dead=$!
 	wait "$dead"
-	# What a run killed with SIGKILL leaves: the file, its holder gone.
-	snap-backup -c backup.conf -n > /dev/null
+	# What a run killed with SIGKILL leaves: the directory, its holder gone.
 	local lock
 	lock=store/backup/$(printf '%s' "$BATS_TEST_TMPDIR/backup.conf" | cksum | cut -d' ' -f1).lock
-	echo "$dead 1 $BATS_TEST_TMPDIR/backup.conf" > "$lock"
+	mkdir "$lock"
 	run -0 snap-backup -c backup.conf -q
 	run -0 snap-rev-parse --store store main
+	# And the lock file an older snap-backup left, with its holder line.
+	rmdir "$lock"
+	echo "$dead 1 $BATS_TEST_TMPDIR/backup.conf" > "$lock"
+	run -0 snap-backup -c backup.conf -q
+	assert_dir_exist "$lock"
 }
 
-@test "a lock whose holder line cannot be written (full disk) warns and the run goes on" {
+@test "a symbolic link planted as the lock (or its directory) is refused: nothing is written where it points" {
 	mkdir -p store/backup
-	local lock
+	local lock before
 	lock=store/backup/$(printf '%s' "$BATS_TEST_TMPDIR/backup.conf" | cksum | cut -d' ' -f1).lock
-	# /dev/full takes the lock and fails every write with ENOSPC.
+	echo 'root:secret' > victim && chmod 600 victim
+	before=$(store_listing store)
+	ln -s "$BATS_TEST_TMPDIR/victim" "$lock"
+	run -128 --separate-stderr snap-backup -c backup.conf -q
+	assert_equal "$stderr" "snap-backup: fatal: '$BATS_TEST_TMPDIR/$lock' or its directory is a symbolic link; remove it"
+	assert_equal "$(cat victim)" 'root:secret'
+	rm "$lock"
 	ln -s /dev/full "$lock"
-	run -0 --separate-stderr snap-backup -c backup.conf -q
-	assert_equal "$stderr" "snap-backup: warning: cannot note the holder in $BATS_TEST_TMPDIR/$lock"
-	run -0 snap-rev-parse --store store main
+	run -128 snap-backup -c backup.conf -q
+	rm "$lock" && rmdir store/backup
+	mkdir elsewhere && ln -s "$BATS_TEST_TMPDIR/elsewhere" store/backup
+	run -128 --separate-stderr snap-backup -c backup.conf -q
+	assert_equal "$stderr" "snap-backup: fatal: '$BATS_TEST_TMPDIR/$lock' or its directory is a symbolic link; remove it"
+	assert_equal "$(ls -A elsewhere)" ''
+	assert_file_not_exist store/refs/snapshots/main
+}
+
+@test "root's run in a store another user owns leaves that user the directories it made" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	chown -R 65534:65534 store
+	run -0 snap-backup -c backup.conf -q
+	run -0 find store -uid 0
+	assert_output ''
 }
 
 @test "a bad config is one line naming file and line, and nothing runs" {
