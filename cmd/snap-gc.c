@@ -92,10 +92,11 @@ static int gc_remote(const char *dir, const char *remote, int dry_run, int json,
 		ret = rclone_gc(&rc, odb, dry_run, remote_removed, NULL, &st, &err);
 	if (ret == SNAP_ELOCKED)
 		die_refused("%s", err.buf);
-	if (ret == 0)
-		ret = rclone_disconnect(&rc, &err);
 	if (ret < 0)
 		die_err(&err);
+	if (rclone_disconnect(&rc, &err) < 0)
+		warning("gc is complete, but the remote's lease stays until it expires "
+			"(a push from this host takes it over at once): %s", err.buf);
 	if (quiet)
 		;	/* the counts are not wanted */
 	else if (json)

@@ -217,7 +217,14 @@ int main(int argc, char **argv)
 			die_refused("%s", err.buf);
 		die_err(&err);
 	}
-	if ((rcl ? rclone_disconnect(&rc, &err) : transport_disconnect(&t, &err)) < 0)
+	/*
+	 * On an rclone remote the refs have moved by now: a lease that cannot
+	 * be given back lapses on its own and is no failure of the push.
+	 */
+	if (rcl && rclone_disconnect(&rc, &err) < 0)
+		warning("the push is complete, but the remote's lease stays until it expires "
+			"(a push from this host takes it over at once): %s", err.buf);
+	else if (!rcl && transport_disconnect(&t, &err) < 0)
 		die_err(&err);
 	transport_report(&out, res, names.nr, &st, "sent", o.json);
 	if (!o.quiet)

@@ -626,6 +626,8 @@ int rclone_connect(struct rclone_remote *r, struct snap_store *store, const char
 	r->base = xstrdup(spec);
 	while (strlen(r->base) > (size_t)(colon - spec + 1) && r->base[strlen(r->base) - 1] == '/')
 		r->base[strlen(r->base) - 1] = '\0';
+	if ((ret = session_begin(store, 0, NULL, 0, &r->session, err)) < 0)
+		return ret;
 	/* A change writes nothing (not even a lease) where no remote is. */
 	if (mode == RCLONE_CHANGE && (ret = check_format(r, 0, err)) < 0)
 		return ret;
@@ -643,6 +645,8 @@ int rclone_disconnect(struct rclone_remote *r, struct strbuf *err)
 	int ret = r->leased ? lease_release(r, err) : 0;
 
 	rclone_pack_release_all(r);
+	if (r->session)
+		session_end(r->session);
 	for (i = 0; i < r->nr_refs; i++)
 		free(r->refs[i].name);
 	free(r->refs);

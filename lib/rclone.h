@@ -36,6 +36,8 @@
 #include "strbuf.h"
 #include "transport.h"
 
+struct session;
+
 #define RCLONE_PREFIX "rclone:"
 /* The "format" of the remote's snap-remote file. */
 #define RCLONE_FORMAT 1
@@ -78,6 +80,7 @@ struct rclone_remote {
 	struct snap_oid *chunks;
 	uint64_t *chunk_sizes;
 	size_t nr_chunks, alloc_chunks, alloc_chunk_sizes;
+	struct session *session;	/* ours, while connected: gc keeps our downloads */
 };
 
 /* 1 if remote is an "rclone:" remote, else 0. */
@@ -91,7 +94,9 @@ enum rclone_mode {
 };
 
 /*
- * Checks the remote (snap-remote; a push creates it on an empty remote)
+ * Begins a write session in store (what is downloaded keeps the remote's
+ * mtime: a concurrent gc keeps it by the session; session.h), checks the
+ * remote (snap-remote; a push creates it on an empty remote)
  * and reads its refs.  For a push or a change, takes the lease:
  * SNAP_ELOCKED, err naming the holder and its expiry, when another pusher
  * holds one that has not expired or wins the race for it.  SNAP_EINVAL
@@ -104,8 +109,8 @@ int rclone_connect(struct rclone_remote *r, struct snap_store *store, const char
 /* The remote's ref of that full name, or NULL. */
 const struct remote_ref *rclone_ref(const struct rclone_remote *r, const char *name);
 /*
- * Gives the lease back (when it is still ours), removes downloaded files
- * and frees r.  0, or SNAP_EIO when the lease could not be removed.
+ * Gives the lease back (when it is still ours), removes downloaded files,
+ * ends the session and frees r.  0, or SNAP_EIO when the lease could not be removed.
  */
 int rclone_disconnect(struct rclone_remote *r, struct strbuf *err);
 /*

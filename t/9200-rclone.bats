@@ -536,3 +536,35 @@ s1"
 	run -0 --separate-stderr snap-push -q --progress "$R"
 	assert_equal "$stderr" ''
 }
+
+@test "a gc beside a fetch keeps what the fetch downloaded, however old the remote's files; a lease left by a done push is a warning, not a failure" {
+	snap-snapshot -r main src >/dev/null
+	snap-push -q "$R"
+	find "$B" -type f -exec touch -d '-30 days' {} +
+	# A gc runs while each pack is being downloaded.
+	cat > gcbeside <<EOF
+#!/bin/bash
+rclone "\$@" || exit
+case "\$1 \$2" in "copyto bk:"*.pack) SNAP_DIR="$BATS_TEST_TMPDIR/third" snap-gc --prune=now -q;; esac
+EOF
+	chmod +x gcbeside
+	snap-init -q third
+	run -0 env SNAP_DIR=$PWD/third SNAP_RCLONE=$PWD/gcbeside snap-fetch -q "$R"
+	run -0 env SNAP_DIR=$PWD/third snap-fsck
+	SNAP_DIR=$PWD/third snap-restore main out && diff -r src out
+	# The refs moved; only the lease could not be removed.
+	echo more >> src/a && snap-snapshot -r main src >/dev/null
+	cat > nolease <<EOF
+#!/bin/bash
+case "\$*" in deletefile*lease) echo "Failed to delete: 503 Service Unavailable" >&2; exit 1;; esac
+exec rclone "\$@"
+EOF
+	chmod +x nolease
+	run -0 --separate-stderr env SNAP_RCLONE=$PWD/nolease snap-push "$R"
+	assert_equal "$(cat "$B/refs/snapshots/main")" "$(snap-rev-parse main)"
+	assert_line --regexp '^updated refs/snapshots/main '
+	[[ "$stderr" == "snap-push: warning: the push is complete, but the remote's lease stays until it expires (a push from this host takes it over at once): "* ]]
+	assert_file_exists "$B/lease"
+	run -0 snap-push -q "$R"
+	assert_file_not_exists "$B/lease"
+}
