@@ -181,5 +181,5 @@ int main(int argc, char **argv)
 		xfwrite(out.buf, out.len);
 	odb_close(odb);
 	store_release(&store);
-	return finish_stdout(0);
+	return finish_stdout_done(0, "the fetch is done (its refs are updated here)");
 }

@@ -81,6 +81,8 @@ static int gc_remote(const char *dir, const char *remote, int dry_run, int json,
 	open_store_or_die(dir, &store, &odb);
 	if (transport_use_remote(&store, &remote, &url, &ssh, &err) < 0)
 		die_err(&err);
+	if (remote[0] == '-')
+		usage_error(usage_str, "--remote takes REMOTE, not the option '%s'", remote);
 	if (!rclone_is_remote(remote))
 		die("--remote takes an rclone remote; '%s' is a store snap-serve serves: "
 		    "run snap-gc there", remote);
@@ -112,7 +114,7 @@ static int gc_remote(const char *dir, const char *remote, int dry_run, int json,
 	store_release(&store);
 	strbuf_release(&url);
 	strbuf_release(&ssh);
-	return finish_stdout(0);
+	return finish_stdout_done(0, dry_run ? NULL : "gc --remote is done");
 }
 
 int main(int argc, char **argv)
@@ -211,5 +213,6 @@ int main(int argc, char **argv)
 	odb_close(odb);
 	store_release(&store);
 	/* Damage kept: the rest is done, but the store needs repair. */
-	return finish_stdout(st.objects_damaged ? EXIT_DAMAGED : 0);
+	return finish_stdout_done(st.objects_damaged ? EXIT_DAMAGED : 0,
+				  go.dry_run ? NULL : "gc is done");
 }

@@ -262,5 +262,5 @@ int main(int argc, char **argv)
 	pruned_release(&pruned);
 	odb_close(odb);
 	store_release(&store);
-	return finish_stdout(0);
+	return finish_stdout_done(0, dry_run ? NULL : "the prune is done");
 }

@@ -152,15 +152,25 @@ void usage_help(const char *usage)
 	exit(finish_stdout(0));
 }
 
-int finish_stdout(int status)
+int finish_stdout_done(int status, const char *done)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		int saved = errno;
-		fprintf(stderr, "%s: fatal: cannot write to standard output: %s\n",
-			snap_progname, strerror(saved));
+
+		if (done)
+			fprintf(stderr, "%s: fatal: %s, but standard output cannot be written: %s\n",
+				snap_progname, done, strerror(saved));
+		else
+			fprintf(stderr, "%s: fatal: cannot write to standard output: %s\n",
+				snap_progname, strerror(saved));
 		return EXIT_FATAL;
 	}
 	return status;
+}
+
+int finish_stdout(int status)
+{
+	return finish_stdout_done(status, NULL);
 }
 
 void xfwrite(const void *buf, size_t len)

@@ -68,6 +68,12 @@ void warning_cb(const char *msg, void *data);
  * or ENOSPC).  Every command returns through it.
  */
 int finish_stdout(int status);
+/*
+ * finish_stdout() for a command that has changed something by now: the
+ * message says what ("the push is done (refs moved on the remote)"), so
+ * a caller whose output was lost knows it is not to be run again blindly.
+ */
+int finish_stdout_done(int status, const char *done);
 
 /* Writes to stdout or dies (a closed pipe, a full disk). */
 void xfwrite(const void *buf, size_t len);

@@ -160,6 +160,13 @@ $(b3_blob_id b)"
 	run -128 --separate-stderr sh -c 'snap-snapshot src >&-'
 	id=$(snap-rev-parse main)
 	assert_equal "$stderr" "snap-snapshot: fatal: snapshot $id taken (ref refs/snapshots/main moved), but standard output cannot be written"
+	# What changed the store says so.
+	run -128 --separate-stderr sh -c 'snap-gc --prune=now >&-'
+	assert_equal "$stderr" "snap-gc: fatal: gc is done, but standard output cannot be written: Bad file descriptor"
+	snap-init -q far
+	run -128 --separate-stderr sh -c 'snap-push "$PWD/far" > /dev/full'
+	assert_equal "$stderr" "snap-push: fatal: the push is done (refs moved on the remote), but standard output cannot be written: No space left on device"
+	assert_equal "$(SNAP_DIR=$PWD/far snap-rev-parse main)" "$id"
 	# What writes nothing to it does not fail.
 	run -0 --separate-stderr sh -c 'snap-update-ref refs/snapshots/copy main >&-'
 	assert_equal "$stderr" ''
