@@ -71,6 +71,8 @@ need_name() {
 	name_ok "$1" || die "bad remote name '$(one_line "$1")' (letters, digits and ._-, not first . or -)"
 }
 url_of() { sed -n 's/^url *= *//p' "$dir/$1" | head -n 1; }
+# out LINE: LINE on stdout, or one line of ours and 128 (closed, full).
+out() { printf '%s\n' "$1" 2>/dev/null || die "cannot write to standard output"; }
 
 case $cmd in
 list)
@@ -81,9 +83,9 @@ list)
 		n=${f##*/}
 		name_ok "$n" || continue
 		if [ -n "$verbose" ]; then
-			printf '%s\t%s\n' "$n" "$(url_of "$n")"
+			out "$(printf '%s\t%s' "$n" "$(url_of "$n")")"
 		else
-			printf '%s\n' "$n"
+			out "$n"
 		fi
 	done ;;
 add)
@@ -125,7 +127,7 @@ get-url)
 	[ $# -eq 1 ] || usage_error "get-url needs NAME"
 	need_name "$1"
 	[ -f "$dir/$1" ] || die "no remote '$1'"
-	url_of "$1" ;;
+	out "$(url_of "$1")" ;;
 *)
 	usage_error "unknown subcommand '$(one_line "$cmd")'" ;;
 esac

@@ -167,6 +167,11 @@ $(b3_blob_id b)"
 	run -128 --separate-stderr sh -c 'snap-push "$PWD/far" > /dev/full'
 	assert_equal "$stderr" "snap-push: fatal: the push is done (refs moved on the remote), but standard output cannot be written: No space left on device"
 	assert_equal "$(SNAP_DIR=$PWD/far snap-rev-parse main)" "$id"
+	snap-remote add far "$PWD/far"
+	run -128 --separate-stderr sh -c 'snap-remote -v >&-'
+	assert_equal "$stderr" "snap-remote: fatal: cannot write to standard output"
+	run -128 --separate-stderr sh -c 'snap-remote get-url far > /dev/full'
+	assert_equal "$stderr" "snap-remote: fatal: cannot write to standard output"
 	# What writes nothing to it does not fail.
 	run -0 --separate-stderr sh -c 'snap-update-ref refs/snapshots/copy main >&-'
 	assert_equal "$stderr" ''
