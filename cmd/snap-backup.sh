@@ -219,9 +219,11 @@ if ! flock -n 9; then
 	target=$(readlink -f -- "$lock" | sed 's/[][*?\\]/\\&/g') age=unknown
 	pid=$( { find /proc/[0-9]*/fd -maxdepth 1 -lname "$target" 2>/dev/null |
 		sed -n 's|^/proc/\([0-9]*\)/fd/.*|\1|p' | grep -vx "$$" | head -n 1; } 9<&- )
-	if [ -n "$pid" ] && since=$(stat -c %Y "/proc/$pid" 2>/dev/null); then
-		age="$(( $(date +%s) - since )) s"
-	fi
+	# How long it has run: its start (field 22 of /proc/PID/stat, in
+	# clock ticks since boot) against the uptime.
+	[ -z "$pid" ] || age=$(awk -v t="$(getconf CLK_TCK 2>/dev/null || echo 100)" \
+		'FNR == NR { up = $1; next } { sub(/.*\) /, ""); split($0, f, " "); printf "%d s", up - f[20] / t }' \
+		/proc/uptime "/proc/$pid/stat" 2>/dev/null) || age=unknown
 	printf '%s: another run of %s holds its lock (pid %s, for %s)\n' "$me" "$config" "${pid:-unknown}" "$age" >&2
 	exit 11
 fi
