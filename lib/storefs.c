@@ -76,8 +76,9 @@ void storefs_remove_root(const char *root)
 
 /*
  * A new descriptor of the registered root that path lies below (the
- * longest), and in *rest what follows the root's '/'; -2 when path is
- * below none.  A duplicate, so that a root removed meanwhile by another
+ * longest), in *rest what follows the root's '/' and in *own whom what
+ * is made there is given (own untouched when path is below none: -2).
+ * A duplicate, so that a root removed meanwhile by another
  * thread cannot close it under the caller.
  */
 static int root_of(const char *path, const char **rest, struct owner *own)
