@@ -282,6 +282,7 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 	memset(&e, 0, sizeof(e));
 	*sub = -1;
 	w->hit = NULL;
+	w->flags_read = 0;	/* only files and directories have any */
 	if (excluded(w, dfd, name, d_type))
 		return 0;
 	wt_run_hook(w, "listed");

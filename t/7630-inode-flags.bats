@@ -479,3 +479,26 @@ d ./b
 - ./sub
 - ./sub/c"
 }
+
+@test "a symlink, fifo or device after a flagged file gets no flags of its own" {
+	# The entries in name order: a flagged file, then one of each kind
+	# that has no inode flags.  Each took the file's flags, and
+	# write-tree refused its own tree.
+	mkdir src
+	echo x > src/a
+	chattr +A src/a
+	ln -s a src/b
+	mkfifo src/c
+	mknod src/d c 1 3
+	run -0 snap-snapshot -q -m x src
+	run -0 snap-ls-tree -l main
+	assert_line --regexp "^file 0644 .* - flags=A a$"
+	assert_line --regexp "^symlink 0777 .* - b$"
+	assert_line --regexp "^fifo 0644 .* - c$"
+	assert_line --regexp "^chr 0644 .* rdev=1:3 d$"
+	run -0 --separate-stderr snap-restore main out
+	assert_equal "$stderr" "snap-restore: warning: skipping device 'd'"
+	assert_equal "$(lsattr -d out/a | cut -c1-20 | tr -cd 'A')" A
+	assert_equal "$(readlink out/b)" a
+	assert [ -p out/c ]
+}
