@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #define MAGIC "SNAPSTC1"
-#define VERSION 3
+#define VERSION 4
+/* Version 3: regular files only, read as it is. */
+#define VERSION_FILES_ONLY 3
 #define HEADER_SIZE 48
 #define ENTRY_SIZE 125	/* without the path */
 #define TRAILER_SIZE 32
@@ -179,6 +181,12 @@ static int racy(const struct stat_cache *c, const struct stat *st)
 	return st->st_mtim.tv_sec >= c->start_sec || st->st_ctim.tv_sec >= c->start_sec;
 }
 
+/* What an entry may be: a regular file, a directory or a symlink. */
+static int cached_type(uint32_t mode)
+{
+	return S_ISREG(mode) || S_ISDIR(mode) || S_ISLNK(mode);
+}
+
 static int same_stat(const struct stat_cache_entry *e, const struct stat *st)
 {
 	return e->size == (uint64_t)st->st_size &&
@@ -207,7 +215,7 @@ int stat_cache_add(struct stat_cache *c, const char *path, size_t len,
 {
 	struct stat_cache_entry *e;
 
-	if (racy(c, st) || !S_ISREG(st->st_mode) || !len || len > UINT32_MAX)
+	if (racy(c, st) || !cached_type(st->st_mode) || !len || len > UINT32_MAX)
 		return 0;
 	free(c->table);		/* rebuilt by the next lookup */
 	c->table = NULL;
@@ -248,7 +256,7 @@ static int parse(struct stat_cache *c, const struct stat *root)
 	size_t pos = HEADER_SIZE, end, nr, i;
 
 	if (len < HEADER_SIZE + TRAILER_SIZE || memcmp(buf, MAGIC, 8) ||
-	    get_be(buf + 8, 4) != VERSION)
+	    (get_be(buf + 8, 4) != VERSION && get_be(buf + 8, 4) != VERSION_FILES_ONLY))
 		return -1;
 	end = len - TRAILER_SIZE;
 	hash_init(&h);
@@ -290,7 +298,9 @@ static int parse(struct stat_cache *c, const struct stat *root)
 		pos += ENTRY_SIZE;
 		if (p[84] > 1 || (e->flags & ~TREE_FLAGS_ALL) || (!p[84] && !oid_is_null_raw(p + 85)) ||
 		    e->mtime_nsec >= 1000000000u || e->ctime_nsec >= 1000000000u ||
-		    !S_ISREG(e->mode) || !e->path_len || end - pos < e->path_len ||
+		    !cached_type(e->mode) || (!S_ISREG(e->mode) && get_be(buf + 8, 4) != VERSION) ||
+		    (S_ISDIR(e->mode) && !oid_is_null_raw(p + 52)) || (S_ISLNK(e->mode) && e->flags) ||
+		    !e->path_len || end - pos < e->path_len ||
 		    memchr(p + ENTRY_SIZE, '\0', e->path_len))
 			return -1;
 		e->path_off = pos;

@@ -106,7 +106,17 @@ int wt_open_file(int dfd, const char *name);
  */
 int wt_store_file(struct walker *w, int dfd, const char *name, int fd,
 		  const struct stat *st, struct tree_entry *e, struct strbuf *err);
-/* Stores a symlink's target as a blob; GONE when it is left out. */
+/*
+ * Records the entry at hand (a regular file's is recorded by
+ * wt_store_file(); a directory's or symlink's, e: its stat data st) in
+ * the new stat cache, unless an attribute was not read; counts it as
+ * fresh when it was not w->hit.
+ */
+void wt_cache_add(struct walker *w, const struct stat *st, const struct tree_entry *e);
+/*
+ * Stores a symlink's target as a blob (its stat cache entry's when it
+ * has one); GONE when it is left out.
+ */
 int wt_store_symlink(struct walker *w, int dfd, const char *name,
 		     const struct stat *st, struct tree_entry *e, struct strbuf *err);
 /*
@@ -123,8 +133,8 @@ int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,
  * the walk reads them: from its stat cache entry (w->hit) when there is
  * one, else through *fd; a regular file's *fd of -1 is opened here and
  * handed back open.  A failure other than a filesystem without flags is
- * a problem ("metadata"): no flags, and w->xattrs_partial set.  A
- * regular file's w->hit is looked up before.
+ * a problem ("metadata"): no flags, and w->xattrs_partial set.  The
+ * entry's w->hit is looked up before.
  */
 int wt_entry_flags(struct walker *w, int dfd, const char *name, int *fd,
 		   const struct stat *st, struct strbuf *err);

@@ -377,6 +377,11 @@ int wt_store_symlink(struct walker *w, int dfd, const char *name,
 	ssize_t n;
 	int ret;
 
+	if (reuse(w, &e->oid)) {
+		e->size = (uint64_t)st->st_size;
+		wt_cache_add(w, st, e);
+		return 0;
+	}
 	for (;;) {
 		strbuf_grow(&target, cap);
 		n = readlinkat(dfd, name, target.buf, cap);
@@ -391,8 +396,22 @@ int wt_store_symlink(struct walker *w, int dfd, const char *name,
 	strbuf_setlen(&target, (size_t)n);
 	ret = wt_write_obj(w, OBJ_BLOB, target.buf, target.len, &e->oid, err);
 	e->size = target.len;
+	/* A target of another length than stat gave was changed meanwhile. */
+	if (ret == 0 && target.len == (size_t)st->st_size)
+		wt_cache_add(w, st, e);
 	strbuf_release(&target);
 	return ret;
+}
+
+void wt_cache_add(struct walker *w, const struct stat *st, const struct tree_entry *e)
+{
+	static const struct snap_oid none;
+
+	if (w->cur && !w->xattrs_partial && !wt_dry_run(w) &&
+	    stat_cache_add(w->cur, w->path.buf, w->path.len, st,
+			   S_ISDIR(st->st_mode) ? &none : &e->oid,
+			   e->has_xattrs ? &e->xattrs : NULL, w->flags_read) && !w->hit)
+		w->nr_fresh++;
 }
 
 struct xattr_problem {
@@ -434,8 +453,8 @@ tell:
 }
 
 /*
- * The extended attributes of the entry at hand: those of a regular
- * file's stat cache entry (w->hit) when its stat data is unchanged
+ * The extended attributes of the entry at hand: those of its stat cache
+ * entry (w->hit: a file, directory or symlink) when its stat data is unchanged
  * (setting them sets the ctime), else read from the file.
  */
 int wt_entry_xattrs(struct walker *w, int dfd, const char *name, int fd,

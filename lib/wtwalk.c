@@ -312,10 +312,15 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 	/* Fewer blocks than the size takes: holes, to restore as holes. */
 	e.sparse = S_ISREG(st.st_mode) && (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
 	w->xattrs_partial = 0;
+	/*
+	 * A file, directory or symlink whose stat data its stat cache entry
+	 * holds: its flags, attributes and content (a symlink's target) come
+	 * from the entry.  With a cache a regular file is stat'ed, not opened.
+	 */
+	if (w->old && fd < 0)
+		w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, &st);
 	if (S_ISREG(st.st_mode)) {
 		/* Its flags first: one --exclude-nodump leaves out costs no more. */
-		if (w->old && fd < 0)
-			w->hit = stat_cache_lookup(w->old, w->path.buf, w->path.len, &st);
 		ret = wt_entry_flags(w, dfd, name, &fd, &st, err);
 		if (ret < 0 || nodump(w)) {
 			if (fd >= 0)
@@ -357,6 +362,7 @@ int wt_store_entry(struct walker *w, int dfd, const char *name,
 			e.name = (char *)name;
 			e.name_len = strlen(name);
 			*dir_entry = e;
+			wt_cache_add(w, &st, &e);
 			return 0;
 		}
 	} else if (S_ISLNK(st.st_mode)) {

@@ -82,7 +82,9 @@ wt() {
 	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
 	run -0 test-statcache "$CACHE" src
 	refute_output --partial "a/f1 "
-	assert_equal "${#lines[@]}" 10
+	# start, the other nine files and the two directories
+	assert_equal "${#lines[@]}" 12
+	assert_equal "$(grep -c ' dir ' <<< "$output")" 2
 	# The same size and mtime, new content: read, not taken from the cache.
 	when=$(stat -c %y src/a/f1)
 	printf 'zz\n' > src/a/f1
@@ -101,11 +103,12 @@ wt() {
 	wt >/dev/null 2>&1
 	run -0 test-statcache "$CACHE" src
 	start=$(echo "$output" | awk '$1 == "start" {print $2}')
-	while read -r path size mtime ctime id; do
+	while read -r path type size mtime ctime id; do
 		[ "$path" != start ] || continue
 		(( mtime < start )) || fail "'$path' has mtime $mtime, start $start"
 		(( ctime < start )) || fail "'$path' has ctime $ctime, start $start"
 		assert_equal "$size" "$(stat -c %s "src/$path")"
+		[ "$type" = file ] || continue
 		assert_equal "$id" "$(b3_blob_id "src/$path")"
 	done <<< "$output"
 	for f in a/new1 b/new2; do
@@ -170,8 +173,8 @@ wt() {
 	make_src
 	wt >/dev/null 2>&1
 	size=$(stat -c %s "$CACHE")
-	# Version 4 in the header, and the checksum made right again.
-	{ head -c 11 "$CACHE"; printf '\004'; tail -c +13 "$CACHE" | head -c $((size - 12 - 32)); } > body
+	# Version 5 in the header, and the checksum made right again.
+	{ head -c 11 "$CACHE"; printf '\005'; tail -c +13 "$CACHE" | head -c $((size - 12 - 32)); } > body
 	{ cat body; b3sum --raw body; } > "$CACHE.new"
 	mv -f "$CACHE.new" "$CACHE"
 	assert_equal "$(stat -c %s "$CACHE")" "$size"
@@ -256,4 +259,74 @@ wt() {
 	assert_output tree
 	run -0 find "$SNAP_DIR/objects/tmp" -type f
 	assert_output ""
+}
+
+@test "directories and symlinks have cache entries; a change to either is read again" {
+	command -v setfattr > /dev/null || skip "needs setfattr (attr)"
+	make_src
+	ln -s a/f1 src/l
+	setfattr -n user.v -v 1 src/a 2> /dev/null || skip "no user attributes here"
+	next_second
+	run -0 --separate-stderr wt
+	first=$output
+	run -0 test-statcache "$CACHE" src
+	assert_line --regexp "^a dir 4096 [0-9]+ [0-9]+ 0{64}$"
+	assert_line --regexp "^b dir "
+	printf 'a/f1' > target
+	assert_line --regexp "^l symlink 4 [0-9]+ [0-9]+ $(b3_blob_id target)$"
+	# Unchanged: the same tree, from the cache, and the file not rewritten.
+	before=$(stat -c %i "$CACHE")
+	run -0 --separate-stderr wt
+	assert_equal "$output" "$first"
+	assert_equal "$stderr" "snap-write-tree: 0 files read, 10 reused"
+	assert_equal "$(stat -c %i "$CACHE")" "$before"
+	# A directory's attribute, mode or flags change its ctime.
+	setfattr -n user.v -v 2 src/a
+	run -0 --separate-stderr wt
+	assert_equal "$output" "$(snap-write-tree src)"
+	[ "$output" != "$first" ]
+	run -0 snap-ls-tree -l "$output"
+	assert_line --regexp "^dir 0755 .* xattrs=[0-9a-f]{64} a$"
+	chmod 0700 src/b
+	run -0 --separate-stderr wt
+	assert_equal "$output" "$(snap-write-tree src)"
+	run -0 snap-ls-tree -l "$output"
+	assert_line --regexp "^dir 0700 .* b$"
+	# A symlink made again with a target of the same length: a new inode.
+	ln -sfn a/f2 src/l
+	touch -h -r src/a/f1 src/l
+	run -0 --separate-stderr wt
+	assert_equal "$output" "$(snap-write-tree src)"
+	assert_equal "$(snap-cat-file blob "$(snap-rev-parse "$output":l)")" "a/f2"
+}
+
+# The cache rewritten as version 3: the same entries under a new header
+# byte and checksum.
+as_version_3() {
+	size=$(stat -c %s "$CACHE")
+	{ head -c 11 "$CACHE"; printf '\003'; tail -c +13 "$CACHE" | head -c $((size - 12 - 32)); } > body
+	{ cat body; b3sum --raw body; } > "$CACHE.new"
+	mv -f "$CACHE.new" "$CACHE"
+}
+
+@test "a version 3 cache (regular files only) is used, then kept" {
+	mkdir src
+	for i in 1 2 3 4 5 6 7 8 9 10; do printf '%s\n' "$i" > "src/f$i"; done
+	next_second
+	wt >/dev/null 2>&1
+	# Version 3, as an earlier snap wrote it: the same entries.
+	as_version_3
+	run -0 test-statcache "$CACHE" src
+	assert_equal "${#lines[@]}" 11
+	run -0 --separate-stderr wt
+	assert_equal "$stderr" "snap-write-tree: 0 files read, 10 reused"
+	assert_equal "$(head -c 12 "$CACHE" | tail -c 1 | od -An -tu1 | tr -d ' ')" 3
+	# A directory entry in a version 3 cache is refused: the file is ignored.
+	mkdir src/d
+	next_second
+	wt >/dev/null 2>&1
+	as_version_3
+	run -1 test-statcache "$CACHE" src
+	run -0 --separate-stderr wt
+	assert_equal "$stderr" "snap-write-tree: 10 files read, 0 reused"
 }

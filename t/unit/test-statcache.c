@@ -3,7 +3,9 @@
  * its start time, then one line per entry, in file order:
  *
  *   start SECONDS
- *   PATH SIZE MTIME-SECONDS CTIME-SECONDS BLOB-ID
+ *   PATH TYPE SIZE MTIME-SECONDS CTIME-SECONDS BLOB-ID
+ *
+ * TYPE is file, dir or symlink (a directory's BLOB-ID is all zeros).
  *
  * Exits 1 when the file is missing or invalid for DIR.
  *
@@ -39,7 +41,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < c.nr; i++) {
 		const struct stat_cache_entry *e = &c.entries[i];
 
-		printf("%.*s %llu %lld %lld %s\n", (int)e->path_len, c.paths.buf + e->path_off,
+		printf("%.*s %s %llu %lld %lld %s\n", (int)e->path_len, c.paths.buf + e->path_off,
+		       S_ISDIR(e->mode) ? "dir" : S_ISLNK(e->mode) ? "symlink" : "file",
 		       (unsigned long long)e->size, (long long)e->mtime_sec,
 		       (long long)e->ctime_sec, oid_to_hex(&e->oid));
 	}
