@@ -155,6 +155,14 @@ out:
 	return 0;
 }
 
+/* Whether journal jpath is no longer there: its holder removed it. */
+static int journal_vanished(const char *jpath)
+{
+	struct stat st;
+
+	return lstat(jpath, &st) < 0 && errno == ENOENT;
+}
+
 /*
  * Finishes the transaction of journal jpath if its holder is gone; the
  * caller holds the ref mutex.  Rolls forward: the journal was durable
@@ -169,7 +177,7 @@ static int journal_finish(struct snap_store *store, const char *jpath, struct st
 	struct lockfile *locks = NULL;
 	struct lock_holder h;
 	size_t nr = 0, i;
-	int ret;
+	int ret, done = 0;
 
 	ret = strbuf_read_file(&buf, jpath, REFLOG_MAX);
 	if (ret == SNAP_ENOTFOUND) {
@@ -224,6 +232,13 @@ static int journal_finish(struct snap_store *store, const char *jpath, struct st
 			ret = snap_error(err, SNAP_ELOCKED, "ref '%s' is locked: %s", m[i].name, why.buf);
 		else
 			ret = snap_error(err, stale, "%s", why.buf);
+		if (ret < 0 && journal_vanished(jpath)) {
+			/* Its holder finished it after we read it: nothing to do. */
+			strbuf_reset(err);
+			ret = 0;
+			done = 1;
+			break;
+		}
 		if (ret < 0) {
 			struct strbuf detail = STRBUF_INIT;
 
@@ -234,11 +249,11 @@ static int journal_finish(struct snap_store *store, const char *jpath, struct st
 			strbuf_release(&detail);
 		}
 	}
-	for (i = 0; i < nr && ret == 0; i++)
+	for (i = 0; i < nr && ret == 0 && !done; i++)
 		ret = ref_move_apply(store, &m[i], 1, err);
-	if (ret == 0)
+	if (ret == 0 && !done)
 		ret = refs_journal_remove(jpath, err);
-	if (ret == 0)
+	if (ret == 0 && !done)
 		refs_crash_point();
 	for (i = 0; locks && i < nr; i++) {
 		if (ret < 0 || !locks[i].lock_path) {
